@@ -1,0 +1,72 @@
+/**
+ * Builds the Hono app: shared middleware, the console routers at `/`, the DVR routers at `/api`,
+ * the OpenAPI document, and the one error handler that turns every failure into
+ * `{ "error", "code", "details"? }`.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv } from './env';
+import { consoleAuthRouter } from './auth/console-routes';
+import { dvrAuthRouter } from './auth/dvr-routes';
+import { isDvrPath } from './auth/middleware';
+import { signingKeyProblem } from './auth/tokens';
+import { ApiError } from './http/errors';
+import { consoleCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
+import { validationHook } from './http/openapi';
+import { systemRouter, version } from './http/system';
+
+export function buildApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', requestContext);
+  app.use('*', securityHeaders);
+  app.use('*', noStoreByDefault);
+  app.use('*', async (c, next) => {
+    // A short signing secret makes every token forgeable: refuse to serve rather than run weak.
+    const problem = signingKeyProblem(c.env);
+    if (problem) {
+      c.get('log').error('refusing to serve: misconfigured', { problem });
+      return c.json({ error: 'server misconfigured', code: 'misconfigured' }, 503);
+    }
+    await next();
+  });
+  app.use('*', async (c, next) => (isDvrPath(c.req.path) ? next() : consoleCors(c, next)));
+  app.use('*', limitBodies);
+
+  app.route('/', systemRouter);
+  app.route('/', consoleAuthRouter);
+  app.route('/api', dvrAuthRouter);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Edgeplane',
+      version,
+      description: 'The CouchSuite console API (at /) and the Sticky DVR control plane (at /api).',
+    },
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+
+  app.notFound((c) => c.json({ error: 'not found', code: 'not_found' }, 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) {
+      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+      return c.json(err.body(), err.status);
+    }
+    if (err instanceof HTTPException) {
+      // Hono's own 4xx: the JSON validator's parse failure is the common one.
+      const status = err.status;
+      const message = status === 400 && /JSON/i.test(err.message) ? 'invalid JSON' : err.message || 'bad request';
+      const code = status === 400 && message === 'invalid JSON' ? 'invalid_json' : 'http_error';
+      return c.json({ error: message, code }, status);
+    }
+    c.get('log')?.error('unhandled error', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), stack: err instanceof Error ? err.stack : undefined });
+    return c.json({ error: 'internal error', code: 'internal' }, 500);
+  });
+
+  return app;
+}
+
+export const app = buildApp();
+export type App = typeof app;

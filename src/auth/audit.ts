@@ -1,0 +1,42 @@
+/**
+ * The append-only audit log: logins (success, failure, lockout), token reuse, role and
+ * membership changes, config changes, user create/delete — who, what, when, from which IP, and
+ * the request id that ties it to the logs.
+ *
+ *   await audit(c, 'org.member.add', { orgId, targetType: 'user', targetId: userId, details: { role } });
+ *   await db.batch([write, auditStatement(c, 'config.update', {...})]);  // atomically with a write
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../env';
+import { db } from '../db/client';
+import { auditLog } from '../db/schema';
+import { clientIp } from '../http/middleware';
+import { nowIso } from '../world';
+
+export interface AuditEntry {
+  actorUserId?: number | null;
+  targetType?: string;
+  targetId?: string | number;
+  orgId?: number | null;
+  details?: Record<string, unknown>;
+}
+
+export function auditStatement(c: Context<AppEnv>, action: string, entry: AuditEntry = {}) {
+  return db(c.env)
+    .insert(auditLog)
+    .values({
+      ts: nowIso(),
+      actorUserId: entry.actorUserId !== undefined ? entry.actorUserId : (c.get('user')?.id ?? null),
+      action,
+      targetType: entry.targetType ?? null,
+      targetId: entry.targetId === undefined ? null : String(entry.targetId),
+      orgId: entry.orgId ?? null,
+      ip: clientIp(c.req.raw),
+      requestId: c.get('requestId') ?? null,
+      details: entry.details ? JSON.stringify(entry.details) : null,
+    });
+}
+
+export async function audit(c: Context<AppEnv>, action: string, entry: AuditEntry = {}): Promise<void> {
+  await auditStatement(c, action, entry).run();
+}

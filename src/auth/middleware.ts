@@ -1,0 +1,153 @@
+/**
+ * Authentication and authorization middleware every router uses.
+ *
+ *   .openapi(createRoute({ ..., middleware: [requireUser] }), handler)
+ *   .openapi(createRoute({ ..., middleware: [requireUser, requireAdmin] }), handler)
+ *   .openapi(createRoute({ path: '/orgs/{org_id}/members', middleware: [requireUser, requireOrgRole('admin')] }), ...)
+ *   await assertOrgRole(c, body.org_id, 'member');   // for an org id that arrives in a body or query
+ *
+ * Tokens come from `Authorization: Bearer` or the dashboard's HttpOnly `access_token` cookie. The
+ * caller is re-read from D1 on every request (current role; deleted users and revoked sessions stop
+ * working at once), and client headers such as `X-User-Id` are never consulted.
+ *
+ * Failures follow the product: on `/api/*`, `/media/*`, `/thumbnails/*` (the DVR edge contract) a
+ * missing or invalid token is 403 + `X-Redirect-To: /login` and an expired one 401; elsewhere
+ * (console) both are 401 with `WWW-Authenticate: Bearer`.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { and, eq, isNull } from 'drizzle-orm';
+import type { AppEnv, AuthUser } from '../env';
+import { db } from '../db/client';
+import { authSessions, memberships, users } from '../db/schema';
+import { BadRequest, Forbidden, Unauthorized } from '../http/errors';
+import { TokenExpired, verifyAccessToken } from './tokens';
+
+export type OrgRole = 'owner' | 'admin' | 'member';
+const RANK: Record<OrgRole, number> = { member: 1, admin: 2, owner: 3 };
+
+export function isDvrPath(path: string): boolean {
+  return path.startsWith('/api/') || path.startsWith('/media/') || path.startsWith('/thumbnails/');
+}
+
+type TokenSource = { token: string; from: 'header' | 'cookie' } | { token: null; malformed: boolean };
+
+function readToken(c: Context<AppEnv>): TokenSource {
+  const header = c.req.header('Authorization');
+  if (header !== undefined) {
+    const m = /^Bearer ([^\s]+)$/i.exec(header.trim());
+    return m ? { token: m[1]!, from: 'header' } : { token: null, malformed: true };
+  }
+  const cookie = getCookie(c, 'access_token');
+  return cookie ? { token: cookie, from: 'cookie' } : { token: null, malformed: false };
+}
+
+function rejection(c: Context<AppEnv>, kind: 'missing' | 'invalid' | 'expired'): Error {
+  if (isDvrPath(c.req.path)) {
+    if (kind === 'expired') return new Unauthorized('token expired', 'token_expired');
+    return new Forbidden(kind === 'missing' ? 'missing token' : 'invalid token', kind === 'missing' ? 'missing_token' : 'invalid_token', {
+      'X-Redirect-To': '/login',
+    });
+  }
+  const challenge =
+    kind === 'missing' ? 'Bearer' : `Bearer error="invalid_token", error_description="${kind === 'expired' ? 'token expired' : 'invalid token'}"`;
+  const message = kind === 'missing' ? 'authentication required' : kind === 'expired' ? 'token expired' : 'invalid token';
+  return new Unauthorized(message, kind === 'missing' ? 'unauthorized' : kind === 'expired' ? 'token_expired' : 'invalid_token', {
+    'WWW-Authenticate': challenge,
+  });
+}
+
+/** Resolves the caller from the token, or explains why not. */
+async function resolve(c: Context<AppEnv>): Promise<{ user: AuthUser; viaCookie: boolean } | { fail: 'missing' | 'invalid' | 'expired' }> {
+  const src = readToken(c);
+  if (src.token === null) return { fail: src.malformed ? 'invalid' : 'missing' };
+  let claims;
+  try {
+    claims = await verifyAccessToken(c.env, src.token);
+  } catch (e) {
+    return { fail: e instanceof TokenExpired ? 'expired' : 'invalid' };
+  }
+  // One indexed lookup: the session must still be live and the user must still exist.
+  const row = await db(c.env)
+    .select({ id: users.id, role: users.role })
+    .from(authSessions)
+    .innerJoin(users, eq(users.id, authSessions.userId))
+    .where(and(eq(authSessions.id, claims.sid), eq(authSessions.userId, claims.userId), isNull(authSessions.revokedAt)))
+    .get();
+  if (!row) return { fail: 'invalid' };
+  return { user: { id: row.id, role: row.role, sid: claims.sid }, viaCookie: src.from === 'cookie' };
+}
+
+/** A cookie-authenticated state change must come from our own pages (CSRF). Browsers always send
+ * `Sec-Fetch-Site`; older ones send `Origin`. Non-browser clients use Bearer tokens. */
+export function assertSameOrigin(c: Context<AppEnv>): void {
+  const method = c.req.method;
+  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return;
+  const site = c.req.header('Sec-Fetch-Site');
+  if (site !== undefined) {
+    if (site === 'same-origin' || site === 'none') return;
+    throw new Forbidden('cross-site request refused', 'csrf');
+  }
+  const origin = c.req.header('Origin');
+  if (origin !== undefined && origin !== new URL(c.req.url).origin) throw new Forbidden('cross-site request refused', 'csrf');
+}
+
+export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const r = await resolve(c);
+  if ('fail' in r) throw rejection(c, r.fail);
+  if (r.viaCookie) assertSameOrigin(c);
+  c.set('user', r.user);
+  await next();
+};
+
+/** Sets the user when a valid token is present; anonymous otherwise (never an error). */
+export const optionalUser: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const r = await resolve(c);
+  if (!('fail' in r)) c.set('user', r.user);
+  await next();
+};
+
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.get('user')?.role !== 'admin') throw new Forbidden('admin role required', 'admin_required');
+  await next();
+};
+
+/** The caller's role in an org, from D1 (so membership changes apply on the next request). */
+export async function orgRoleOf(env: Env, userId: number, orgId: number): Promise<OrgRole | null> {
+  const row = await db(env)
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
+    .get();
+  return row?.role ?? null;
+}
+
+/**
+ * Passes when the caller holds at least `min` in the org, or is a platform admin. Non-members get
+ * the same 403 whether or not the org exists, so org ids cannot be probed.
+ */
+export async function assertOrgRole(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<OrgRole | 'platform_admin'> {
+  const user = c.get('user');
+  if (!user) throw rejection(c, 'missing');
+  const role = await orgRoleOf(c.env, user.id, orgId);
+  if (role && RANK[role] >= RANK[min]) return role;
+  if (user.role === 'admin') return 'platform_admin';
+  if (role) throw new Forbidden(`requires the ${min} role in this organization`, 'org_role_required');
+  throw new Forbidden('not a member of this organization', 'not_org_member');
+}
+
+/** Middleware form for routes with `{org_id}` in the path. */
+export function requireOrgRole(min: OrgRole): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const raw = c.req.param('org_id') ?? '';
+    if (!/^[1-9][0-9]{0,15}$/.test(raw)) throw new BadRequest('org_id: must be a positive integer', 'validation_failed');
+    await assertOrgRole(c, Number(raw), min);
+    await next();
+  };
+}
+
+/** A user id in a path or body must be the caller's own, unless the caller is a platform admin. */
+export function assertSelfOrAdmin(c: Context<AppEnv>, userId: number): void {
+  const user = c.get('user');
+  if (user.id !== userId && user.role !== 'admin') throw new Forbidden('not allowed to act for another user', 'not_self');
+}

@@ -1,0 +1,63 @@
+/**
+ * Login throttling, two layers:
+ * - per client IP (`cf-connecting-ip`) through the rate-limiting binding: cheap, approximate, per
+ *   location — it stops floods;
+ * - per account in D1 (global): `LOGIN_MAX_FAILURES` failures within the lockout window lock the
+ *   account name for `LOGIN_LOCKOUT_SECONDS`. Unknown names are counted the same way, so the
+ *   answers do not reveal which names exist. Success clears the counter.
+ */
+import { eq, sql } from 'drizzle-orm';
+import { db } from '../db/client';
+import { loginThrottle } from '../db/schema';
+import { TooManyRequests } from '../http/errors';
+import { world } from '../world';
+
+function limits(env: Env) {
+  const max = Number.parseInt(env.LOGIN_MAX_FAILURES, 10);
+  const lockout = Number.parseInt(env.LOGIN_LOCKOUT_SECONDS, 10);
+  return {
+    maxFailures: Number.isInteger(max) && max > 0 ? max : 10,
+    lockoutMs: (Number.isInteger(lockout) && lockout > 0 ? lockout : 900) * 1000,
+  };
+}
+
+export async function checkIpLimit(env: Env, ip: string): Promise<void> {
+  const { success } = await env.LOGIN_IP_LIMITER.limit({ key: `login:${ip}` });
+  if (!success) throw new TooManyRequests('too many login attempts from this address', 60);
+}
+
+/** Throws 429 while the account name is locked. */
+export async function checkAccountLock(env: Env, digest: string): Promise<void> {
+  const row = await db(env).select().from(loginThrottle).where(eq(loginThrottle.usernameDigest, digest)).get();
+  if (!row?.lockedUntil) return;
+  const left = Date.parse(row.lockedUntil) - world.now();
+  if (left > 0) throw new TooManyRequests('too many failed logins; try again later', left / 1000, 'account_locked');
+}
+
+/** Counts one failure; returns true when this failure locked the account. */
+export async function recordFailure(env: Env, digest: string): Promise<boolean> {
+  const { maxFailures, lockoutMs } = limits(env);
+  const now = world.now();
+  const nowIso = new Date(now).toISOString();
+  const windowStart = new Date(now - lockoutMs).toISOString();
+  const lockUntil = new Date(now + lockoutMs).toISOString();
+  // One statement: increments inside the window, restarts an old window, locks at the threshold.
+  const row = await db(env)
+    .insert(loginThrottle)
+    .values({ usernameDigest: digest, failures: 1, windowStartedAt: nowIso, lockedUntil: maxFailures <= 1 ? lockUntil : null })
+    .onConflictDoUpdate({
+      target: loginThrottle.usernameDigest,
+      set: {
+        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
+        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN ${nowIso} ELSE ${loginThrottle.windowStartedAt} END`,
+        lockedUntil: sql`CASE WHEN (CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END) >= ${maxFailures} THEN ${lockUntil} ELSE NULL END`,
+      },
+    })
+    .returning()
+    .get();
+  return row?.failures === maxFailures;
+}
+
+export async function clearFailures(env: Env, digest: string): Promise<void> {
+  await db(env).delete(loginThrottle).where(eq(loginThrottle.usernameDigest, digest)).run();
+}

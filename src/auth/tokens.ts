@@ -1,0 +1,85 @@
+/**
+ * Access tokens: HS256 JWTs (jose) with the algorithm pinned and `iss`, `aud`, `typ`, `exp`
+ * required. Claims: `sub` (user id as a decimal string), `sid` (refresh-session id), `role`.
+ *
+ *   const { token, expiresIn } = await issueAccessToken(env, { userId: 1, sid, role: 'admin' });
+ *   const claims = await verifyAccessToken(env, token); // throws TokenExpired | TokenInvalid
+ */
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { world } from '../world';
+
+export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
+export const MIN_SECRET_BYTES = 32;
+
+export class TokenInvalid extends Error {}
+export class TokenExpired extends Error {}
+
+export interface AccessClaims {
+  userId: number;
+  sid: string;
+  role: 'admin' | 'user';
+}
+
+const keyCache = new Map<string, Uint8Array>();
+
+/** The signing key; a secret under 32 bytes is a deployment error and the Worker refuses to serve. */
+export function signingKey(env: Pick<Env, 'JWT_SECRET'>): Uint8Array {
+  const secret = env.JWT_SECRET ?? '';
+  let key = keyCache.get(secret);
+  if (!key) {
+    key = new TextEncoder().encode(secret);
+    keyCache.set(secret, key);
+  }
+  return key;
+}
+
+export function signingKeyProblem(env: Pick<Env, 'JWT_SECRET'>): string | null {
+  return signingKey(env).byteLength >= MIN_SECRET_BYTES ? null : `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`;
+}
+
+export async function issueAccessToken(
+  env: Pick<Env, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>,
+  claims: AccessClaims,
+): Promise<{ token: string; expiresIn: number }> {
+  const iat = Math.floor(world.now() / 1000);
+  const token = await new SignJWT({ sid: claims.sid, role: claims.role })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(String(claims.userId))
+    .setIssuer(env.JWT_ISSUER)
+    .setAudience(env.JWT_AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
+    .sign(signingKey(env));
+  return { token, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
+}
+
+export async function verifyAccessToken(
+  env: Pick<Env, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>,
+  token: string,
+): Promise<AccessClaims> {
+  // Cheap shape check first: three base64url parts, bounded size.
+  if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
+    throw new TokenInvalid('malformed token');
+  }
+  try {
+    const { payload } = await jwtVerify(token, signingKey(env), {
+      algorithms: ['HS256'],
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      typ: 'JWT',
+      requiredClaims: ['exp', 'iat', 'sub', 'sid', 'role'],
+      currentDate: new Date(world.now()),
+    });
+    const sub = payload.sub ?? '';
+    const userId = /^[1-9][0-9]{0,15}$/.test(sub) ? Number(sub) : NaN;
+    if (!Number.isSafeInteger(userId)) throw new TokenInvalid('invalid token subject');
+    if (typeof payload.sid !== 'string' || (payload.role !== 'admin' && payload.role !== 'user')) {
+      throw new TokenInvalid('invalid token claims');
+    }
+    return { userId, sid: payload.sid, role: payload.role };
+  } catch (e) {
+    if (e instanceof errors.JWTExpired) throw new TokenExpired('token expired');
+    if (e instanceof TokenInvalid) throw e;
+    throw new TokenInvalid('invalid token');
+  }
+}

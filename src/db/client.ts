@@ -1,0 +1,30 @@
+/**
+ * The drizzle client for D1. One per request is cheap (no connection pool on D1).
+ *
+ *   const rows = await db(c.env).select().from(orgs).where(eq(orgs.id, id));
+ *
+ * D1 has no interactive transactions: multi-statement writes go through `db.batch([...])`, which
+ * is atomic, and races are settled by conditional SQL plus the changed-row count (`changes()`).
+ */
+import { drizzle } from 'drizzle-orm/d1';
+import * as schema from './schema';
+
+export type Db = ReturnType<typeof db>;
+
+export function db(env: Pick<Env, 'DB'>) {
+  return drizzle(env.DB, { schema });
+}
+
+/** Rows changed by a D1 run result (drizzle's `.run()` returns D1's `D1Result`). */
+export function changes(result: { meta: { changes?: number } }): number {
+  return result.meta.changes ?? 0;
+}
+
+/** D1 binds at most 100 parameters per statement: split bulk writes. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+export { schema };

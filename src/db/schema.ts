@@ -1,0 +1,540 @@
+/**
+ * The D1 schema of both products, one place. `npm run db:generate` (drizzle-kit 0.31) turns changes
+ * here into a numbered SQL file in `migrations/`, which `wrangler d1 migrations apply` and the test
+ * harness both apply.
+ *
+ * Conventions: timestamps are ISO-8601 UTC text (`2026-11-22T01:58:01.374Z`) written by the app;
+ * booleans are INTEGER 0/1 (`mode: 'boolean'`); JSON blobs are TEXT. Column names follow the seeds of
+ * the contracts (`shared/contracts/*`), so legacy data imports map one to one.
+ *
+ * D1 enforces foreign keys, so the cascades below are real (the prototype's were not).
+ */
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  primaryKey,
+  real,
+  sqliteTable,
+  text,
+  uniqueIndex,
+} from 'drizzle-orm/sqlite-core';
+
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+const createdAt = () => text('created_at').notNull().default(now);
+const updatedAt = () => text('updated_at').notNull().default(now);
+
+// ───────────────────────────── identity (both products) ─────────────────────────────
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** HMAC-SHA256 of the normalised username, keyed from COUCHSUITE_USERNAME_SECRET. */
+    usernameDigest: text('username_digest').notNull(),
+    /** AES-GCM ciphertext of the display form (base64url of iv || ciphertext). */
+    usernameEnc: text('username_enc').notNull(),
+    /** Self-describing hash: `$scrypt$ln=14,r=8,p=5$salt$hash`, `$2b$...` or `$pbkdf2-sha256$...`. */
+    passHash: text('pass_hash').notNull(),
+    role: text('role', { enum: ['admin', 'user'] }).notNull().default('user'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('users_username_digest_uq').on(t.usernameDigest),
+    check('users_role_ck', sql`${t.role} IN ('admin', 'user')`),
+  ],
+);
+
+/** Failed-login counters per account digest (also for unknown names, so they cost the same). */
+export const loginThrottle = sqliteTable('login_throttle', {
+  usernameDigest: text('username_digest').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  windowStartedAt: text('window_started_at').notNull(),
+  lockedUntil: text('locked_until'),
+});
+
+/** Refresh sessions (the DVR design's `sessions`, renamed so nobody confuses them with play sessions). */
+export const authSessions = sqliteTable(
+  'auth_sessions',
+  {
+    /** The `sid` claim of access tokens issued from this row. */
+    id: text('id').primaryKey(),
+    /** Every rotation of one login shares a family; replaying a rotated token revokes the family. */
+    familyId: text('family_id').notNull(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** SHA-256 of the refresh token; the token itself is never stored. */
+    tokenHash: text('token_hash').notNull(),
+    client: text('client', { enum: ['dashboard', 'launcher'] }).notNull(),
+    createdAt: createdAt(),
+    /** Idle expiry: slides forward at each rotation. */
+    expiresAt: text('expires_at').notNull(),
+    /** Absolute expiry of the whole family: rotation never extends it. */
+    familyExpiresAt: text('family_expires_at').notNull(),
+    rotatedAt: text('rotated_at'),
+    revokedAt: text('revoked_at'),
+    revokeReason: text('revoke_reason'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+  },
+  (t) => [
+    uniqueIndex('auth_sessions_token_hash_uq').on(t.tokenHash),
+    index('auth_sessions_family_idx').on(t.familyId),
+    index('auth_sessions_user_idx').on(t.userId),
+    index('auth_sessions_expires_idx').on(t.familyExpiresAt),
+  ],
+);
+
+/** Append-only record of security-relevant actions. No foreign keys: history outlives its actors. */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    ts: text('ts').notNull().default(now),
+    actorUserId: integer('actor_user_id'),
+    action: text('action').notNull(),
+    targetType: text('target_type'),
+    targetId: text('target_id'),
+    orgId: integer('org_id'),
+    ip: text('ip'),
+    requestId: text('request_id'),
+    details: text('details'),
+  },
+  (t) => [
+    index('audit_log_ts_idx').on(t.ts),
+    index('audit_log_actor_idx').on(t.actorUserId, t.ts),
+    index('audit_log_action_idx').on(t.action, t.ts),
+    index('audit_log_org_idx').on(t.orgId, t.ts),
+  ],
+);
+
+// ───────────────────────────── console: tenancy ─────────────────────────────
+
+export const orgs = sqliteTable(
+  'orgs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    /** Allocation policy of the org's OrgAllocator: spread (least loaded) or pack (fill first). */
+    allocationPolicy: text('allocation_policy', { enum: ['spread', 'pack'] })
+      .notNull()
+      .default('spread'),
+    maxSessionsPerUser: integer('max_sessions_per_user').notNull().default(1),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('orgs_slug_uq').on(t.slug)],
+);
+
+export const memberships = sqliteTable(
+  'memberships',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: ['owner', 'admin', 'member'] }).notNull().default('member'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('memberships_org_user_uq').on(t.orgId, t.userId),
+    index('memberships_user_idx').on(t.userId),
+    check('memberships_role_ck', sql`${t.role} IN ('owner', 'admin', 'member')`),
+  ],
+);
+
+/** Single-use, expiring invite codes (stored hashed). */
+export const orgInvites = sqliteTable(
+  'org_invites',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
+    createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    usedBy: integer('used_by').references(() => users.id, { onDelete: 'set null' }),
+  },
+  (t) => [uniqueIndex('org_invites_code_uq').on(t.codeHash), index('org_invites_org_idx').on(t.orgId)],
+);
+
+export const userSettings = sqliteTable('user_settings', {
+  userId: integer('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  settingsJson: text('settings_json').notNull().default('{}'),
+  updatedAt: updatedAt(),
+});
+
+/** Linked store accounts (Steam via OpenID), per org as the CouchServer schema scopes them. */
+export const userAccounts = sqliteTable(
+  'user_accounts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    accountId: text('account_id').notNull(),
+    displayName: text('display_name'),
+    metadataJson: text('metadata_json'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('user_accounts_org_user_platform_uq').on(t.orgId, t.userId, t.platform),
+    index('user_accounts_platform_account_idx').on(t.platform, t.accountId),
+  ],
+);
+
+/** OpenID nonces already accepted (replay protection); pruned by housekeeping. */
+export const openidNonces = sqliteTable('openid_nonces', {
+  nonce: text('nonce').primaryKey(),
+  seenAt: text('seen_at').notNull().default(now),
+});
+
+// ───────────────────────────── console: catalog ─────────────────────────────
+
+export const games = sqliteTable(
+  'games',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    slug: text('slug').notNull(),
+    name: text('name').notNull(),
+    description: text('description'),
+    rating: real('rating'),
+    /** Public URL of the cover (`/covers/{key}` for covers stored in R2). */
+    coverUrl: text('cover_url'),
+    /** R2 key of the cover, when stored here. */
+    coverKey: text('cover_key'),
+    /** A stub created by the chart scrape, waiting for an admin to enrich it. */
+    isStub: integer('is_stub', { mode: 'boolean' }).notNull().default(false),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex('games_slug_uq').on(t.slug), index('games_name_idx').on(t.name)],
+);
+
+export const gameExternalIds = sqliteTable(
+  'game_external_ids',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    gameId: integer('game_id')
+      .notNull()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    platform: text('platform').notNull(),
+    externalId: text('external_id').notNull(),
+  },
+  (t) => [
+    uniqueIndex('game_external_ids_game_platform_uq').on(t.gameId, t.platform),
+    // A store id names one game: the chart scrape and Steam verification map appids through this.
+    uniqueIndex('game_external_ids_platform_external_uq').on(t.platform, t.externalId),
+  ],
+);
+
+export const gameRatings = sqliteTable(
+  'game_ratings',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    gameId: integer('game_id')
+      .notNull()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    source: text('source'),
+    score: real('score'),
+    details: text('details'),
+  },
+  (t) => [index('game_ratings_game_idx').on(t.gameId)],
+);
+
+export const apps = sqliteTable('apps', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  moonlightName: text('moonlight_name').notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+  sortOrder: integer('sort_order').notNull().default(100),
+});
+
+export const userApps = sqliteTable(
+  'user_apps',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    appId: text('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    installed: integer('installed', { mode: 'boolean' }).notNull().default(false),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.appId] })],
+);
+
+export const chartsTop10 = sqliteTable(
+  'charts_top10',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    chartDate: text('chart_date').notNull(),
+    rank: integer('rank').notNull(),
+    name: text('name').notNull(),
+    steamAppid: integer('steam_appid'),
+    gameId: integer('game_id').references(() => games.id, { onDelete: 'set null' }),
+    source: text('source').notNull().default('steamcharts'),
+    currentPlayers: integer('current_players'),
+    peakPlayers: integer('peak_players'),
+    hoursPlayed: integer('hours_played'),
+  },
+  (t) => [
+    uniqueIndex('charts_top10_date_rank_uq').on(t.chartDate, t.rank),
+    index('idx_charts_date').on(t.chartDate),
+  ],
+);
+
+/** One row per scrape attempt: the run history admins read and the cron's backoff state. */
+export const chartRuns = sqliteTable(
+  'chart_runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    chartDate: text('chart_date').notNull(),
+    trigger: text('trigger', { enum: ['cron', 'manual', 'retry'] }).notNull(),
+    source: text('source'),
+    status: text('status', { enum: ['running', 'ok', 'failed'] }).notNull(),
+    error: text('error'),
+    startedAt: text('started_at').notNull().default(now),
+    finishedAt: text('finished_at'),
+  },
+  (t) => [index('chart_runs_date_idx').on(t.chartDate, t.startedAt)],
+);
+
+// ───────────────────────────── console: libraries ─────────────────────────────
+
+export const userGameLibrary = sqliteTable(
+  'user_game_library',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    gameId: integer('game_id')
+      .notNull()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    platform: text('platform'),
+    externalId: text('external_id'),
+    ownershipSource: text('ownership_source').notNull(),
+    proofType: text('proof_type'),
+    proofValue: text('proof_value'),
+    /** Null until a proof is verified (automatically for Steam, by an org admin otherwise). */
+    verifiedAt: text('verified_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('user_game_library_org_user_game_uq').on(t.orgId, t.userId, t.gameId),
+    index('user_game_library_org_game_idx').on(t.orgId, t.gameId),
+  ],
+);
+
+/** Every proof behind a library entry; the entry is owned while at least one proof is verified. */
+export const libraryProofs = sqliteTable(
+  'library_proofs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    entryId: integer('entry_id')
+      .notNull()
+      .references(() => userGameLibrary.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    proofJson: text('proof_json').notNull(),
+    status: text('status', { enum: ['pending', 'verified', 'rejected', 'withdrawn'] })
+      .notNull()
+      .default('pending'),
+    verifiedAt: text('verified_at'),
+    reviewedBy: integer('reviewed_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('library_proofs_entry_kind_uq').on(t.entryId, t.kind),
+    index('library_proofs_status_idx').on(t.status),
+  ],
+);
+
+// ───────────────────────────── console: cluster and play ─────────────────────────────
+
+export const clusterNodes = sqliteTable(
+  'cluster_nodes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    region: text('region'),
+    capacity: integer('capacity'),
+    /** Admin intent: active or draining. Liveness is derived from `last_seen`. */
+    status: text('status').default('active'),
+    streamBaseUrl: text('stream_base_url'),
+    /** SHA-256 of the node token; the token is shown once at registration or rotation. */
+    tokenHash: text('token_hash'),
+    lastSeen: text('last_seen'),
+    agentStatus: text('agent_status'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('cluster_nodes_org_name_uq').on(t.orgId, t.name),
+    uniqueIndex('cluster_nodes_token_hash_uq').on(t.tokenHash),
+  ],
+);
+
+export const downloadedGames = sqliteTable(
+  'downloaded_games',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    nodeId: integer('node_id')
+      .notNull()
+      .references(() => clusterNodes.id, { onDelete: 'cascade' }),
+    gameId: integer('game_id')
+      .notNull()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    installPath: text('install_path').notNull(),
+    launcher: text('launcher'),
+    executable: text('executable'),
+    /** `{path, sha256, size, mtime}` as the node agent reported it. */
+    proofJson: text('proof_json'),
+    lastSeen: text('last_seen').default(now),
+  },
+  (t) => [
+    uniqueIndex('downloaded_games_org_node_game_uq').on(t.orgId, t.nodeId, t.gameId),
+    index('downloaded_games_org_game_idx').on(t.orgId, t.gameId),
+    index('downloaded_games_node_idx').on(t.nodeId),
+  ],
+);
+
+export const playSessions = sqliteTable(
+  'play_sessions',
+  {
+    /** Random 53-bit integer: the launcher reads `id` as a number, and ids must not be guessable. */
+    id: integer('id').primaryKey(),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    gameId: integer('game_id')
+      .notNull()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    nodeId: integer('node_id').references(() => clusterNodes.id, { onDelete: 'set null' }),
+    region: text('region'),
+    status: text('status').notNull().default('provisioning'),
+    endReason: text('end_reason'),
+    idempotencyKey: text('idempotency_key'),
+    lastClientSeen: text('last_client_seen'),
+    lastNodeSeen: text('last_node_seen'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    endedAt: text('ended_at'),
+  },
+  (t) => [
+    index('play_sessions_org_status_idx').on(t.orgId, t.status),
+    index('play_sessions_node_status_idx').on(t.nodeId, t.status),
+    index('play_sessions_user_status_idx').on(t.userId, t.status),
+  ],
+);
+
+// ───────────────────────────── DVR ─────────────────────────────
+
+export const sources = sqliteTable(
+  'sources',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    driver: text('driver').notNull(),
+    username: text('username').notNull(),
+    overseerTaskId: text('overseer_task_id'),
+    createdAt: createdAt(),
+    // The runtime mirror written by the source's SourceMonitor, so that subscription lists are one
+    // query. The monitor's own storage is the source of truth.
+    workerState: text('worker_state').notNull().default('idle'),
+    pid: integer('pid').notNull().default(0),
+    recordingState: text('recording_state'),
+    sessionActive: integer('session_active', { mode: 'boolean' }).notNull().default(false),
+    sessionStartedAt: text('session_started_at'),
+    sessionDuration: text('session_duration'),
+    lastHeartbeat: text('last_heartbeat'),
+    lastRecordingAt: text('last_recording_at'),
+    errorMessage: text('error_message'),
+    runtimeUpdatedAt: text('runtime_updated_at'),
+  },
+  (t) => [uniqueIndex('sources_driver_username_uq').on(t.driver, t.username)],
+);
+
+export const subscriptions = sqliteTable(
+  'subscriptions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    posture: text('posture', { enum: ['active', 'paused', 'archived'] }).notNull().default('active'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('subscriptions_user_source_uq').on(t.userId, t.sourceId),
+    index('subscriptions_source_posture_idx').on(t.sourceId, t.posture),
+    check('subscriptions_posture_ck', sql`${t.posture} IN ('active', 'paused', 'archived')`),
+  ],
+);
+
+export const workerEvents = sqliteTable(
+  'worker_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    pid: integer('pid').notNull().default(0),
+    eventType: text('event_type').notNull(),
+    exitCode: integer('exit_code'),
+    ts: text('ts').notNull().default(now),
+  },
+  (t) => [index('worker_events_source_ts_idx').on(t.sourceId, t.ts)],
+);
+
+/** The DVR config: one JSON row (id = 1). */
+export const config = sqliteTable(
+  'config',
+  {
+    id: integer('id').primaryKey(),
+    data: text('data').notNull(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('config_single_row_ck', sql`${t.id} = 1`)],
+);
+
+/** Platform switches admins change at run time (e.g. open registration). */
+export const platformSettings = sqliteTable('platform_settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: updatedAt(),
+});

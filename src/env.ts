@@ -1,0 +1,22 @@
+/**
+ * The one Hono environment every router shares: the generated `Env` bindings (`wrangler types`)
+ * plus the per-request variables set by the shared middleware.
+ */
+import type { Logger } from './http/log';
+
+/** The authenticated caller, as read from D1 on every request (never from token claims alone). */
+export interface AuthUser {
+  id: number;
+  role: 'admin' | 'user';
+  /** The refresh-session id (`sid`) the access token was minted from. */
+  sid: string;
+}
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    log: Logger;
+    user: AuthUser;
+  };
+}

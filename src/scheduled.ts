@@ -1,0 +1,32 @@
+/**
+ * Cron dispatch. `15 6 * * *` is the daily chart scrape; `*\/5 * * * *` is housekeeping
+ * (expired refresh sessions, OpenID nonces; later: chart retries, overseer keep-alive, stale nodes).
+ * Each job is independent: one failing never stops the others.
+ */
+import { sql } from 'drizzle-orm';
+import { purgeExpiredSessions } from './auth/refresh';
+import { db } from './db/client';
+import { createLogger } from './http/log';
+import { world } from './world';
+
+export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
+
+const housekeeping: Job[] = [
+  async (env) => {
+    await purgeExpiredSessions(env);
+  },
+  async (env) => {
+    const cutoff = new Date(world.now() - 24 * 3600_000).toISOString();
+    await db(env).run(sql`DELETE FROM openid_nonces WHERE seen_at < ${cutoff}`);
+  },
+];
+
+/** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */
+export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [], frequent: [...housekeeping] };
+
+export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  const log = createLogger({ cron: controller.cron });
+  const list = controller.cron === '15 6 * * *' ? jobs.daily : jobs.frequent;
+  const results = await Promise.allSettled(list.map((job) => job(env, controller)));
+  for (const r of results) if (r.status === 'rejected') log.error('cron job failed', { error: String(r.reason) });
+}

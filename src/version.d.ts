@@ -1,0 +1,1 @@
+declare module '*/VERSION' { const value: string; export default value; }
