@@ -14,6 +14,8 @@ import { ApiError } from './http/errors';
 import { consoleCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { validationHook } from './http/openapi';
 import { systemRouter, version } from './http/system';
+import { consoleRouters } from './console/routes';
+import { apiRouters, mediaRouter } from './dvr/routes';
 
 export function buildApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -36,6 +38,9 @@ export function buildApp() {
   app.route('/', systemRouter);
   app.route('/', consoleAuthRouter);
   app.route('/api', dvrAuthRouter);
+  for (const r of consoleRouters) app.route('/', r);
+  for (const r of apiRouters) app.route('/api', r);
+  app.route('/', mediaRouter);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -1,0 +1,14 @@
+/**
+ * The DVR routers. `apiRouters` mount at `/api` (dvr-api §3); `mediaRouter` serves `/media/...`
+ * and `/thumbnails/...` at the root (dvr-api §4).
+ */
+import { adminRouter } from './admin';
+import { configRouter } from './config';
+import { mediaRouter } from './media';
+import { sourcesRouter } from './sources';
+import { subscriptionsRouter } from './subscriptions';
+import { dvrUsersRouter } from './users';
+import { workersRouter } from './workers';
+
+export const apiRouters = [subscriptionsRouter, sourcesRouter, adminRouter, configRouter, dvrUsersRouter, workersRouter];
+export { mediaRouter };

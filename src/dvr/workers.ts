@@ -1,0 +1,4 @@
+/** Placeholder router: filled in by its issue. */
+import { newRouter } from '../http/openapi';
+
+export const workersRouter = newRouter();
