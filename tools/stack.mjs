@@ -1,0 +1,144 @@
+// Starts the whole product locally: secrets in .dev.vars, local D1 migrated and seeded, the
+// development overseer (when no OVERSEER_URL is given), `wrangler dev`, the demo data through the
+// API, and the demo node agent. Used by `npm start`, the browser tests and the benchmarks.
+//
+//   const stack = await startStack({ port: 8787 });
+//   ... stack.url, stack.credentials.admin ...
+//   await stack.stop();
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { webcrypto } from 'node:crypto';
+import { seedDemo } from './seed.mjs';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'node_modules', '.bin');
+const env = { ...process.env, PATH: `${BIN}:${process.env.PATH}`, CI: 'true', WRANGLER_SEND_METRICS: 'false' };
+
+function b64url(buf) {
+  return Buffer.from(buf).toString('base64url');
+}
+
+/** Writes any missing secret into .dev.vars (never overwrites an existing value). */
+export async function ensureDevVars(file = join(ROOT, '.dev.vars')) {
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const have = new Set(existing.split('\n').map((l) => l.split('=')[0]?.trim()).filter(Boolean));
+  const add = [];
+  if (!have.has('JWT_SECRET')) add.push(`JWT_SECRET="${b64url(webcrypto.getRandomValues(new Uint8Array(48)))}"`);
+  if (!have.has('COUCHSUITE_USERNAME_SECRET')) add.push(`COUCHSUITE_USERNAME_SECRET="${b64url(webcrypto.getRandomValues(new Uint8Array(48)))}"`);
+  if (!have.has('SESSION_SIGNING_KEY')) {
+    const pair = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const jwk = await webcrypto.subtle.exportKey('jwk', pair.privateKey);
+    const clean = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d, kid: `dev-${Date.now().toString(36)}` };
+    add.push(`SESSION_SIGNING_KEY='${JSON.stringify(clean)}'`);
+  }
+  if (!have.has('STEAM_API_KEY')) add.push('STEAM_API_KEY=""');
+  if (add.length) {
+    writeFileSync(file, (existing && !existing.endsWith('\n') ? existing + '\n' : existing) + add.join('\n') + '\n', { mode: 0o600 });
+    console.log(`[edgeplane] generated ${add.length} secret(s) into ${file}`);
+  }
+}
+
+export function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: ROOT, env, stdio: opts.quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
+  if (r.status !== 0) {
+    if (opts.quiet) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+    throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+  }
+  return r.stdout;
+}
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+    srv.on('error', rej);
+  });
+}
+
+async function waitFor(url, ms, child) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (child && child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${url} answered`);
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`timed out waiting for ${url}`);
+}
+
+/**
+ * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean,
+ *           adminPassword?: string, seed?: boolean, nodeAgent?: boolean, vars?: Record<string,string> }} o
+ */
+export async function startStack(o = {}) {
+  const port = o.port ?? 8787;
+  const persistTo = o.persistTo ?? join(ROOT, '.wrangler', 'state');
+  const quiet = o.quiet ?? false;
+  const log = (m) => quiet || console.log(`[edgeplane] ${m}`);
+  mkdirSync(persistTo, { recursive: true });
+  await ensureDevVars();
+
+  log('applying D1 migrations (local)');
+  run('wrangler', ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', persistTo], { quiet: true });
+  if (o.seed !== false) {
+    log('seeding the demo catalog');
+    run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--file', 'tools/seed/catalog.sql'], { quiet: true });
+  }
+
+  const children = [];
+  let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
+  if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
+    const oport = await freePort();
+    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport)], { cwd: ROOT, env, stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'] });
+    children.push(ov);
+    overseerUrl = `ws://127.0.0.1:${oport}/ws`;
+    log(`development overseer at ${overseerUrl}`);
+  }
+
+  const vars = { ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(await freePort())];
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });
+  if (quiet) {
+    let tail = '';
+    const keep = (d) => (tail = (tail + d).slice(-4000));
+    wr.stdout.on('data', keep);
+    wr.stderr.on('data', keep);
+    wr.on('exit', (code) => code && code !== 0 && process.stderr.write(`wrangler dev exited ${code}\n${tail}\n`));
+  }
+  children.push(wr);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+  };
+  try {
+    await waitFor(`${url}/health`, 120_000, wr);
+    log(`worker up at ${url}`);
+    let credentials = null;
+    if (o.seed !== false) {
+      credentials = await seedDemo({ url, persistTo, adminPassword: o.adminPassword, log });
+    }
+    if (o.nodeAgent !== false && credentials?.node && existsSync(join(ROOT, 'tools', 'dev-node-agent.mjs'))) {
+      const agent = spawn(process.execPath, ['tools/dev-node-agent.mjs', '--api', url, '--token', credentials.node.token, '--installs', credentials.node.installsFile, '--interval', '5'], {
+        cwd: ROOT,
+        env,
+        stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
+      });
+      children.push(agent);
+      log('demo node agent heartbeating');
+    }
+    return { url, port, persistTo, overseerUrl, credentials, children, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}

@@ -1,0 +1,53 @@
+// `npm test`: every test. First the Workers tests (vitest inside workerd, real local D1/R2/DOs),
+// then the browser tests (Debian's Chromium against `wrangler dev`). Installs Chromium with apt
+// when it is missing and we are allowed to. Ends with the line `N passed, N failed`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from './stack.mjs';
+
+const out = join(ROOT, 'test-output');
+mkdirSync(out, { recursive: true });
+const bin = join(ROOT, 'node_modules', '.bin');
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+function ensureChromium() {
+  if (existsSync(chromium)) return true;
+  if (process.getuid?.() !== 0) return false;
+  console.log('[test] installing Debian chromium for the browser tests');
+  const opts = { stdio: 'inherit', env: { ...env, DEBIAN_FRONTEND: 'noninteractive' } };
+  spawnSync('apt-get', ['update', '-qq'], opts);
+  spawnSync('apt-get', ['install', '-y', '-qq', 'chromium'], opts);
+  return existsSync(chromium);
+}
+
+function vitest(label, args, file) {
+  console.log(`\n[test] ${label}`);
+  const r = spawnSync('vitest', ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`], { cwd: ROOT, env, stdio: 'inherit' });
+  try {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    return { passed: report.numPassedTests, failed: report.numFailedTests + (r.status !== 0 && report.numFailedTests === 0 ? 1 : 0) };
+  } catch {
+    return { passed: 0, failed: 1 };
+  }
+}
+
+const only = process.argv[2];
+const totals = { passed: 0, failed: 0 };
+const add = (r) => {
+  totals.passed += r.passed;
+  totals.failed += r.failed;
+};
+
+if (only !== 'e2e') add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
+if (only !== 'workers') {
+  if (ensureChromium()) add(vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
+  else {
+    console.log(`[test] no Chromium at ${chromium} and cannot install it: browser tests not run (counted as a failure)`);
+    totals.failed += 1;
+  }
+}
+
+console.log(`\n${totals.passed} passed, ${totals.failed} failed`);
+process.exit(totals.failed === 0 ? 0 : 1);
