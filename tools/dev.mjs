@@ -2,7 +2,8 @@
 // seeded (idempotently), secrets generated into .dev.vars when missing.
 import { startStack } from './stack.mjs';
 
-const stack = await startStack({ port: Number(process.env.PORT ?? 8787) });
+// PORT and PERSIST_TO let several local stacks run side by side (each with its own state).
+const stack = await startStack({ port: Number(process.env.PORT ?? 8787), persistTo: process.env.PERSIST_TO || undefined });
 console.log(`
   Edgeplane is running.
     dashboard  http://localhost:${stack.port}/
