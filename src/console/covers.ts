@@ -1,4 +1,139 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * Game covers in R2.
+ *
+ *   PUT /games/{game_id}/cover   platform admin; the raw image bytes (≤ 5 MiB, limit set in
+ *                                src/http/middleware.ts). The type is sniffed from magic bytes
+ *                                (PNG, JPEG, WebP, GIF, AVIF); the declared Content-Type is ignored.
+ *   GET /covers/{key}            public; `ETag`, long `Cache-Control` (keys are content-addressed,
+ *                                so an object never changes under its key), `If-None-Match` → 304.
+ *
+ * Keys are `<game_id>-<sha256 prefix>.<ext>`: a new cover gets a new key and URL, so caches never
+ * serve a stale image; the previous object is deleted once the game points at the new one.
+ *
+ *   curl -X PUT --data-binary @cover.png -H "Authorization: Bearer $T" https://host/games/7/cover
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { eq } from 'drizzle-orm';
+import { auditStatement } from '../auth/audit';
+import { requireAdmin, requireUser } from '../auth/middleware';
+import { db } from '../db/client';
+import { games } from '../db/schema';
+import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../http/errors';
+import { errors, IntId, json, newRouter, z } from '../http/openapi';
+import { nowIso } from '../world';
 
-export const coversRouter = newRouter();
+export const COVER_MAX_BYTES = 5 * 1024 * 1024;
+const PREFIX = 'covers/';
+const KEY = /^[0-9]{1,16}-[0-9a-f]{32}\.(png|jpg|webp|gif|avif)$/;
+
+type ImageType = { ext: 'png' | 'jpg' | 'webp' | 'gif' | 'avif'; mime: string };
+
+const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
+
+/** The image type from its first bytes, or null. */
+export function sniffImage(b: Uint8Array): ImageType | null {
+  if (b.length >= 8 && [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((v, i) => b[i] === v)) return { ext: 'png', mime: 'image/png' };
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { ext: 'jpg', mime: 'image/jpeg' };
+  if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return { ext: 'gif', mime: 'image/gif' };
+  if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return { ext: 'webp', mime: 'image/webp' };
+  // ISO-BMFF: [size][ftyp][major brand][minor][compatible brands...] within the ftyp box.
+  if (b.length >= 16 && ascii(b, 4, 8) === 'ftyp') {
+    const size = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    const end = Math.min(b.length, size >= 16 ? size : 16);
+    const brands = [ascii(b, 8, 12)];
+    for (let i = 16; i + 4 <= end; i += 4) brands.push(ascii(b, i, i + 4));
+    if (brands.includes('avif') || brands.includes('avis')) return { ext: 'avif', mime: 'image/avif' };
+  }
+  return null;
+}
+
+function hex(buf: ArrayBuffer): string {
+  return [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** `If-None-Match` against a strong ETag (a list, `W/` prefixes and `*` allowed). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((t) => {
+    const v = t.trim();
+    return v === '*' || v === etag || v === `W/${etag}`;
+  });
+}
+
+const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');
+const imageContent = { schema: z.string().openapi({ type: 'string', format: 'binary' }) };
+
+export const coversRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/games/{game_id}/cover',
+      tags: ['games'],
+      summary: 'Upload a game’s cover (platform admin): PNG, JPEG, WebP, GIF or AVIF up to 5 MiB, recognised by content',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: {
+        params: z.object({ game_id: IntId }),
+        body: { required: true, content: { 'application/octet-stream': imageContent, 'image/*': imageContent } },
+      },
+      responses: { 200: json(CoverOut, 'Stored; the game’s `cover_url` now points at it'), ...errors(400, 401, 403, 404, 413, 415) },
+    }),
+    async (c) => {
+      const { game_id } = c.req.valid('param');
+      const d = db(c.env);
+      const game = await d.select({ id: games.id, coverKey: games.coverKey }).from(games).where(eq(games.id, game_id)).get();
+      if (!game) throw new NotFound('game not found');
+      // Raw bytes: zod cannot validate a binary body, so the sniffing below is the validation.
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      if (bytes.byteLength === 0) throw new BadRequest('empty body: send the image bytes', 'empty_body');
+      if (bytes.byteLength > COVER_MAX_BYTES) throw new PayloadTooLarge();
+      const type = sniffImage(bytes);
+      if (!type) throw new UnsupportedMediaType('not a PNG, JPEG, WebP, GIF or AVIF image');
+      const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+      const key = `${game_id}-${digest.slice(0, 32)}.${type.ext}`;
+      await c.env.BUCKET.put(PREFIX + key, bytes, {
+        httpMetadata: { contentType: type.mime },
+        customMetadata: { game_id: String(game_id), sha256: digest },
+      });
+      const coverUrl = `${new URL(c.req.url).origin}/covers/${key}`;
+      await d.batch([
+        d.update(games).set({ coverKey: PREFIX + key, coverUrl, updatedAt: nowIso() }).where(eq(games.id, game_id)),
+        auditStatement(c, 'game.cover.update', { targetType: 'game', targetId: game_id, details: { key, type: type.mime, size: bytes.byteLength } }),
+      ]);
+      if (game.coverKey && game.coverKey !== PREFIX + key) await c.env.BUCKET.delete(game.coverKey);
+      return c.json({ game_id, key, cover_url: coverUrl, content_type: type.mime, size: bytes.byteLength }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/covers/{key}',
+      tags: ['games'],
+      summary: 'A stored cover image, cacheable for a year (the key changes with the content)',
+      request: { params: z.object({ key: z.string().max(80).regex(KEY, 'not a cover key') }) },
+      responses: {
+        200: { description: 'The image', content: { 'image/*': imageContent } },
+        304: { description: 'Not modified (If-None-Match)' },
+        ...errors(400, 404),
+      },
+    }),
+    async (c) => {
+      const { key } = c.req.valid('param');
+      const obj = await c.env.BUCKET.get(PREFIX + key);
+      if (!obj) throw new NotFound('cover not found');
+      const etag = obj.httpEtag;
+      const headers: Record<string, string> = {
+        ETag: etag,
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        'Content-Type': obj.httpMetadata?.contentType ?? 'application/octet-stream',
+        // Covers are public pictures: the launcher may show them from another origin.
+        'Cross-Origin-Resource-Policy': 'cross-origin',
+      };
+      if (matchesEtag(c.req.header('If-None-Match'), etag)) {
+        await obj.body.cancel();
+        return c.body(null, 304, headers);
+      }
+      headers['Content-Length'] = String(obj.size);
+      return c.body(obj.body, 200, headers);
+    },
+  );

@@ -1,4 +1,289 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * The game catalog (contract §2.3, §3.6): public reads, platform-admin writes.
+ *
+ *   GET    /games?q=&platform=&limit=&offset=    paginated, searchable list of `GameSummary`
+ *   GET    /games/{game_id}                      `GameSummary` + `platforms` + `ratings`
+ *   POST   /games                                admin: create with `external_ids` and `ratings`
+ *   PUT    /games/{game_id}                      admin: partial update; `external_ids`/`ratings` replace
+ *   DELETE /games/{game_id}                      admin: delete (cascades; the R2 cover goes too)
+ *
+ * External ids are `{ platform: id }` with one id per platform, and a store id names one game
+ * (unique (platform, external_id)): Steam verification and the chart scrape map appids through it.
+ * Every summary comes from one query (`json_group_object` gathers external ids), never one per game.
+ *
+ *   const summary = await gameSummary(env, 7);   // GameSummary | null, for other routers
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { eq, sql, type SQL } from 'drizzle-orm';
+import { auditStatement } from '../auth/audit';
+import { requireAdmin, requireUser } from '../auth/middleware';
+import { db } from '../db/client';
+import { gameExternalIds, gameRatings, games } from '../db/schema';
+import { Conflict, NotFound } from '../http/errors';
+import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
+import { nowIso } from '../world';
+import { cleanText, GameSummarySchema, isUniqueViolation } from './schemas';
 
-export const gamesRouter = newRouter();
+export interface GameSummary {
+  id: number;
+  slug: string;
+  name: string;
+  description: string | null;
+  rating: number | null;
+  cover_url: string | null;
+  external_ids: Record<string, string>;
+}
+
+/** Columns of a `GameSummary` for `games g`, to splice into a SELECT. */
+export const gameSummaryColumns = sql`g.id AS game_id, g.slug AS game_slug, g.name AS game_name, g.description AS game_description,
+  g.rating AS game_rating, g.cover_url AS game_cover_url,
+  (SELECT json_group_object(e.platform, e.external_id) FROM game_external_ids e WHERE e.game_id = g.id) AS game_external_ids`;
+
+export interface GameSummaryRow {
+  game_id: number;
+  game_slug: string;
+  game_name: string;
+  game_description: string | null;
+  game_rating: number | null;
+  game_cover_url: string | null;
+  game_external_ids: string | null;
+}
+
+export function toGameSummary(r: GameSummaryRow): GameSummary {
+  let ext: Record<string, string> = {};
+  try {
+    ext = r.game_external_ids ? (JSON.parse(r.game_external_ids) as Record<string, string>) : {};
+  } catch {
+    ext = {};
+  }
+  return { id: r.game_id, slug: r.game_slug, name: r.game_name, description: r.game_description, rating: r.game_rating, cover_url: r.game_cover_url, external_ids: ext };
+}
+
+export async function gameSummary(env: Env, gameId: number): Promise<GameSummary | null> {
+  const row = await db(env).get<GameSummaryRow>(sql`SELECT ${gameSummaryColumns} FROM games g WHERE g.id = ${gameId}`);
+  return row ? toGameSummary(row) : null;
+}
+
+export const Platform = z
+  .string()
+  .min(1)
+  .max(32)
+  .regex(/^[a-z0-9_]+$/, 'platform: lowercase letters, digits and "_"');
+
+const GameSlug = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?$/, 'slug: lowercase letters, digits, "_" and "-"');
+
+const HttpsUrl = z
+  .string()
+  .max(2048)
+  .refine((s) => {
+    try {
+      return new URL(s).protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, 'must be an https URL');
+
+const RatingIn = z.object({ source: cleanText(64), score: z.number().finite().min(0).max(100).nullable(), details: cleanText(1000, { multiline: true }).nullable().optional() }).strict();
+const ExternalIds = z
+  .record(Platform, cleanText(128))
+  .refine((r) => Object.keys(r).length <= 20, 'at most 20 external ids');
+
+const GameFields = {
+  slug: GameSlug,
+  name: cleanText(200),
+  description: cleanText(4000, { multiline: true }).nullable().optional(),
+  rating: z.number().finite().min(0).max(5).nullable().optional(),
+  cover_url: HttpsUrl.nullable().optional(),
+  external_ids: ExternalIds.optional(),
+  ratings: z.array(RatingIn).max(20).optional(),
+};
+const GameIn = z.object(GameFields).strict().openapi('GameIn');
+const GamePatch = z.object(GameFields).partial().strict().openapi('GamePatch');
+
+const RatingOut = z.object({ source: z.string().nullable(), score: z.number().nullable(), details: z.string().nullable() });
+const GameDetail = GameSummarySchema.extend({ platforms: z.array(z.string()), ratings: z.array(RatingOut) }).openapi('GameDetail');
+const GamePage = z
+  .object({ items: z.array(GameSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_offset: z.number().int().nullable() })
+  .openapi('GamePage');
+
+const GameParams = z.object({ game_id: IntId });
+
+const ListQuery = z.object({
+  q: z.string().trim().max(100).optional(),
+  platform: Platform.optional(),
+  limit: z.string().regex(/^[0-9]{1,3}$/).transform(Number).refine((n) => n >= 1 && n <= 100, 'limit: 1 to 100').optional(),
+  offset: z.string().regex(/^[0-9]{1,6}$/).transform(Number).optional(),
+});
+
+async function gameDetail(env: Env, gameId: number) {
+  const summary = await gameSummary(env, gameId);
+  if (!summary) return null;
+  const ratings = await db(env)
+    .select({ source: gameRatings.source, score: gameRatings.score, details: gameRatings.details })
+    .from(gameRatings)
+    .where(eq(gameRatings.gameId, gameId))
+    .orderBy(gameRatings.id);
+  return { ...summary, platforms: Object.keys(summary.external_ids).sort(), ratings };
+}
+
+function conflictFrom(e: unknown): never {
+  if (isUniqueViolation(e)) {
+    const msg = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : '';
+    if (/games\.slug/.test(msg)) throw new Conflict('game slug already exists', 'slug_taken');
+    throw new Conflict('an external id is already used by another game', 'external_id_taken');
+  }
+  throw e;
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+}
+
+export const gamesRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/games',
+      tags: ['games'],
+      summary: 'The catalog, by name: `q` searches name and slug, `platform` keeps games with an id on that store',
+      request: { query: ListQuery },
+      responses: { 200: json(GamePage, 'A page of games'), ...errors(400) },
+    }),
+    async (c) => {
+      const { q, platform, limit = 50, offset = 0 } = c.req.valid('query');
+      const where: SQL[] = [sql`1 = 1`];
+      if (q) {
+        const pattern = `%${escapeLike(q)}%`;
+        where.push(sql`(g.name LIKE ${pattern} ESCAPE '\\' OR g.slug LIKE ${pattern} ESCAPE '\\')`);
+      }
+      if (platform) where.push(sql`EXISTS (SELECT 1 FROM game_external_ids e2 WHERE e2.game_id = g.id AND e2.platform = ${platform})`);
+      const cond = sql.join(where, sql` AND `);
+      const d = db(c.env);
+      const [rows, count] = await Promise.all([
+        d.all<GameSummaryRow>(sql`SELECT ${gameSummaryColumns} FROM games g WHERE ${cond} ORDER BY g.name, g.id LIMIT ${limit} OFFSET ${offset}`),
+        d.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM games g WHERE ${cond}`),
+      ]);
+      const total = count?.n ?? 0;
+      return c.json({ items: rows.map(toGameSummary), total, limit, offset, next_offset: offset + rows.length < total ? offset + rows.length : null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/games/{game_id}',
+      tags: ['games'],
+      summary: 'One game: `GameSummary` plus its platforms and ratings',
+      request: { params: GameParams },
+      responses: { 200: json(GameDetail, 'The game'), ...errors(400, 404) },
+    }),
+    async (c) => {
+      const detail = await gameDetail(c.env, c.req.valid('param').game_id);
+      if (!detail) throw new NotFound('game not found');
+      return c.json(detail, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/games',
+      tags: ['games'],
+      summary: 'Create a game with its external ids and ratings (platform admin)',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: { body: jsonBody(GameIn) },
+      responses: { 201: json(GameDetail, 'Created'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const d = db(c.env);
+      const now = nowIso();
+      // The new id is not known inside the batch: later statements find the game by its (unique) slug.
+      const idOf = sql<number>`(SELECT id FROM games WHERE slug = ${body.slug})`;
+      try {
+        const [inserted] = await d.batch([
+          d
+            .insert(games)
+            .values({ slug: body.slug, name: body.name, description: body.description ?? null, rating: body.rating ?? null, coverUrl: body.cover_url ?? null, createdAt: now, updatedAt: now })
+            .returning({ id: games.id }),
+          ...Object.entries(body.external_ids ?? {}).map(([platform, externalId]) => d.insert(gameExternalIds).values({ gameId: idOf, platform, externalId })),
+          ...(body.ratings ?? []).map((r) => d.insert(gameRatings).values({ gameId: idOf, source: r.source, score: r.score, details: r.details ?? null })),
+          auditStatement(c, 'game.create', { targetType: 'game', targetId: body.slug, details: { slug: body.slug, external_ids: body.external_ids ?? {} } }),
+        ]);
+        const id = (inserted as Array<{ id: number }>)[0]!.id;
+        return c.json((await gameDetail(c.env, id))!, 201);
+      } catch (e) {
+        conflictFrom(e);
+      }
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/games/{game_id}',
+      tags: ['games'],
+      summary: 'Update a game (platform admin). Given `external_ids` or `ratings` replace the stored ones',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: { params: GameParams, body: jsonBody(GamePatch) },
+      responses: { 200: json(GameDetail, 'Updated'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { game_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const d = db(c.env);
+      if (!(await d.select({ id: games.id }).from(games).where(eq(games.id, game_id)).get())) throw new NotFound('game not found');
+      const set: Partial<typeof games.$inferInsert> = { updatedAt: nowIso(), isStub: false };
+      if (body.slug !== undefined) set.slug = body.slug;
+      if (body.name !== undefined) set.name = body.name;
+      if (body.description !== undefined) set.description = body.description;
+      if (body.rating !== undefined) set.rating = body.rating;
+      if (body.cover_url !== undefined) set.coverUrl = body.cover_url;
+      try {
+        await d.batch([
+          d.update(games).set(set).where(eq(games.id, game_id)),
+          ...(body.external_ids !== undefined
+            ? [
+                d.delete(gameExternalIds).where(eq(gameExternalIds.gameId, game_id)),
+                ...Object.entries(body.external_ids).map(([platform, externalId]) => d.insert(gameExternalIds).values({ gameId: game_id, platform, externalId })),
+              ]
+            : []),
+          ...(body.ratings !== undefined
+            ? [
+                d.delete(gameRatings).where(eq(gameRatings.gameId, game_id)),
+                ...body.ratings.map((r) => d.insert(gameRatings).values({ gameId: game_id, source: r.source, score: r.score, details: r.details ?? null })),
+              ]
+            : []),
+          auditStatement(c, 'game.update', { targetType: 'game', targetId: game_id, details: { fields: Object.keys(body) } }),
+        ]);
+      } catch (e) {
+        conflictFrom(e);
+      }
+      return c.json((await gameDetail(c.env, game_id))!, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/games/{game_id}',
+      tags: ['games'],
+      summary: 'Delete a game (platform admin): its external ids, ratings, library entries and stored cover go with it',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: { params: GameParams },
+      responses: { 200: json(z.object({ deleted: z.number().int() }), 'Deleted'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { game_id } = c.req.valid('param');
+      const d = db(c.env);
+      const game = await d.select({ id: games.id, slug: games.slug, coverKey: games.coverKey }).from(games).where(eq(games.id, game_id)).get();
+      if (!game) throw new NotFound('game not found');
+      await d.batch([d.delete(games).where(eq(games.id, game_id)), auditStatement(c, 'game.delete', { targetType: 'game', targetId: game_id, details: { slug: game.slug } })]);
+      if (game.coverKey) await c.env.BUCKET.delete(game.coverKey);
+      return c.json({ deleted: game_id }, 200);
+    },
+  );

@@ -1,4 +1,326 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * Tenancy: orgs, their members and invite codes (contract §3.10–3.13, hardened per §7.3–7.4).
+ *
+ *   GET    /orgs                                 platform admin: every org; others: their memberships
+ *   POST   /orgs                                 platform admin; `owner_user_id` makes someone owner
+ *   GET    /orgs/{org_id}/members                any member of the org (or platform admin)
+ *   POST   /orgs/{org_id}/members                org admin/owner: add a member
+ *   PUT    /orgs/{org_id}/members/{user_id}      org admin/owner: change a role
+ *   DELETE /orgs/{org_id}/members/{user_id}      org admin/owner: remove a member
+ *   POST   /orgs/{org_id}/leave                  any member: leave
+ *   POST   /orgs/{org_id}/invites                org admin/owner: a single-use, expiring code
+ *
+ * Rules: only an owner (or platform admin) can grant, change or remove the `owner` role; the last
+ * owner can be neither demoted nor removed (settled by conditional SQL, so two concurrent
+ * demotions cannot both succeed). Authorization reads `memberships` on every request, so a change
+ * applies to the very next request. Non-members get one 403 whether or not the org exists.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { AppEnv } from '../env';
+import { usernamesOf } from '../auth/accounts';
+import { audit, auditStatement } from '../auth/audit';
+import { assertOrgRole, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
+import { changes, db } from '../db/client';
+import { memberships, orgs, users } from '../db/schema';
+import { Conflict, Forbidden, NotFound } from '../http/errors';
+import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
+import { nowIso } from '../world';
+import { createInvite } from './invites';
+import { cleanText, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
 
-export const orgsRouter = newRouter();
+const OrgParams = z.object({ org_id: IntId });
+const MemberParams = z.object({ org_id: IntId, user_id: IntId });
+
+const Slug = z
+  .string()
+  .trim()
+  .min(1, 'slug and name required')
+  .max(64)
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, 'slug: lowercase letters, digits and inner hyphens only');
+
+const OrgIn = z
+  .object({ slug: Slug, name: cleanText(100), owner_user_id: z.number().int().positive().optional() })
+  .strict()
+  .openapi('OrgIn');
+
+const MemberOut = z.object({ user_id: z.number().int(), username: z.string(), role: OrgRoleSchema }).openapi('OrgMemberOut');
+const MemberIn = z.object({ user_id: z.number().int().positive(), role: OrgRoleSchema.default('member') }).strict().openapi('OrgMemberIn');
+const RoleIn = z.object({ role: OrgRoleSchema }).strict();
+const InviteIn = z
+  .object({
+    role: z.enum(['admin', 'member']).default('member'),
+    ttl_seconds: z.number().int().min(300).max(30 * 24 * 3600).default(7 * 24 * 3600),
+  })
+  .strict();
+const InviteOut = z
+  .object({ code: z.string(), org_id: z.number().int(), role: z.enum(['admin', 'member']), expires_at: z.string() })
+  .openapi('OrgInvite');
+
+type Actor = OrgRole | 'platform_admin';
+
+/**
+ * `assertOrgRole`, plus: a platform admin acting on an org that does not exist gets a 404 (members
+ * and outsiders never reach this point for a missing org: they get the usual 403).
+ */
+export async function assertOrgAccess(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<Actor> {
+  const actor = await assertOrgRole(c, orgId, min);
+  if (actor === 'platform_admin' && !(await db(c.env).select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)).get())) {
+    throw new NotFound('org not found');
+  }
+  return actor;
+}
+const canTouchOwners = (a: Actor) => a === 'owner' || a === 'platform_admin';
+
+/** Role changes involving `owner` need an owner (or platform admin); admins manage admins and members. */
+function assertMayAssign(actor: Actor, from: OrgRole | null, to: OrgRole | null): void {
+  if ((from === 'owner' || to === 'owner') && !canTouchOwners(actor)) {
+    throw new Forbidden('only an owner can grant, change or remove the owner role', 'owner_required');
+  }
+}
+
+async function memberRole(env: Env, orgId: number, userId: number): Promise<OrgRole | null> {
+  const row = await db(env)
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
+    .get();
+  return row?.role ?? null;
+}
+
+async function presentMember(env: Env, userId: number, role: OrgRole) {
+  const u = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(eq(users.id, userId)).get();
+  const names = u ? await usernamesOf(env, [u]) : new Map<number, string>();
+  return { user_id: userId, username: names.get(userId) ?? '', role };
+}
+
+/** Unless another owner remains, an owner row must not change: used as a WHERE guard. */
+const notLastOwner = (orgId: number) =>
+  sql`(${memberships.role} <> 'owner' OR (SELECT COUNT(*) FROM memberships m2 WHERE m2.org_id = ${orgId} AND m2.role = 'owner') > 1)`;
+
+async function removeMembership(c: Context<AppEnv>, orgId: number, userId: number, action: string): Promise<void> {
+  const d = db(c.env);
+  const res = await d
+    .delete(memberships)
+    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId)))
+    .run();
+  if (changes(res) === 0) {
+    if ((await memberRole(c.env, orgId, userId)) === null) throw new NotFound('member not found');
+    throw new Conflict('the last owner of an organization cannot be removed; make someone else owner first', 'last_owner');
+  }
+  await audit(c, action, { orgId, targetType: 'user', targetId: userId });
+}
+
+export const orgsRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs',
+      tags: ['orgs'],
+      summary: 'Orgs visible to the caller: their memberships with their role (platform admins: every org)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      responses: { 200: json(z.array(OrgOutSchema), 'Orgs by name'), ...errors(401) },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      const d = db(c.env);
+      if (user.role === 'admin') {
+        // A platform admin without a membership sees `platform_admin` as the role, never a made-up one.
+        const rows = await d
+          .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: sql<string>`COALESCE(${memberships.role}, 'platform_admin')` })
+          .from(orgs)
+          .leftJoin(memberships, and(eq(memberships.orgId, orgs.id), eq(memberships.userId, user.id)))
+          .orderBy(asc(orgs.name), asc(orgs.id));
+        return c.json(rows, 200);
+      }
+      const rows = await d
+        .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: memberships.role })
+        .from(memberships)
+        .innerJoin(orgs, eq(orgs.id, memberships.orgId))
+        .where(eq(memberships.userId, user.id))
+        .orderBy(asc(orgs.name), asc(orgs.id));
+      return c.json(rows, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs',
+      tags: ['orgs'],
+      summary: 'Create an org (platform admin). `owner_user_id` (the caller or anyone) becomes its owner',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: { body: jsonBody(OrgIn) },
+      responses: { 201: json(OrgOutSchema, 'Created'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const owner = body.owner_user_id;
+      const d = db(c.env);
+      if (owner !== undefined && !(await d.select({ id: users.id }).from(users).where(eq(users.id, owner)).get())) {
+        throw new NotFound('user not found');
+      }
+      const now = nowIso();
+      const insertOrg = d.insert(orgs).values({ slug: body.slug, name: body.name, createdAt: now }).returning();
+      const orgIdBySlug = sql<number>`(SELECT id FROM orgs WHERE slug = ${body.slug})`;
+      try {
+        const batch = await d.batch([
+          insertOrg,
+          ...(owner !== undefined ? [d.insert(memberships).values({ orgId: orgIdBySlug, userId: owner, role: 'owner', createdAt: now })] : []),
+          auditStatement(c, 'org.create', { targetType: 'org', targetId: body.slug, details: { slug: body.slug, owner_user_id: owner ?? null } }),
+        ] as const);
+        const org = batch[0][0]!;
+        const user = c.get('user');
+        const role = owner === user.id ? 'owner' : 'platform_admin';
+        return c.json({ id: org.id, slug: org.slug, name: org.name, role }, 201);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new Conflict('org slug already exists', 'slug_taken');
+        throw e;
+      }
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/members',
+      tags: ['orgs'],
+      summary: 'Members of an org (members of that org and platform admins only)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams },
+      responses: { 200: json(z.array(MemberOut), 'Owners, then admins, then members'), ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      await assertOrgAccess(c, org_id, 'member');
+      const rows = await db(c.env)
+        .select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest, role: memberships.role })
+        .from(memberships)
+        .innerJoin(users, eq(users.id, memberships.userId))
+        .where(eq(memberships.orgId, org_id))
+        .orderBy(sql`CASE ${memberships.role} WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END`, asc(users.id));
+      const names = await usernamesOf(c.env, rows);
+      return c.json(rows.map((r) => ({ user_id: r.id, username: names.get(r.id) ?? '', role: r.role })), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/members',
+      tags: ['orgs'],
+      summary: 'Add a member (org admin/owner; granting owner needs an owner)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams, body: jsonBody(MemberIn) },
+      responses: { 201: json(MemberOut, 'Added'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const actor = await assertOrgAccess(c, org_id, 'admin');
+      assertMayAssign(actor, null, body.role);
+      const d = db(c.env);
+      if (!(await d.select({ id: users.id }).from(users).where(eq(users.id, body.user_id)).get())) throw new NotFound('user not found');
+      // An existing member keeps their role here: role changes go through PUT, where the owner rules apply.
+      const res = await d.insert(memberships).values({ orgId: org_id, userId: body.user_id, role: body.role, createdAt: nowIso() }).onConflictDoNothing().run();
+      if (changes(res) === 0) throw new Conflict('already a member; change the role with PUT', 'already_member');
+      await audit(c, 'org.member.add', { orgId: org_id, targetType: 'user', targetId: body.user_id, details: { role: body.role } });
+      return c.json(await presentMember(c.env, body.user_id, body.role), 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/orgs/{org_id}/members/{user_id}',
+      tags: ['orgs'],
+      summary: 'Change a member’s role (org admin/owner; the last owner cannot be demoted)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: MemberParams, body: jsonBody(RoleIn) },
+      responses: { 200: json(MemberOut, 'Updated'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { org_id, user_id } = c.req.valid('param');
+      const { role } = c.req.valid('json');
+      const actor = await assertOrgAccess(c, org_id, 'admin');
+      const current = await memberRole(c.env, org_id, user_id);
+      if (current === null) throw new NotFound('member not found');
+      assertMayAssign(actor, current, role);
+      if (current !== role) {
+        const res = await db(c.env)
+          .update(memberships)
+          .set({ role })
+          .where(and(eq(memberships.orgId, org_id), eq(memberships.userId, user_id), notLastOwner(org_id)))
+          .run();
+        if (changes(res) === 0) {
+          if ((await memberRole(c.env, org_id, user_id)) === null) throw new NotFound('member not found');
+          throw new Conflict('the last owner of an organization cannot be demoted; make someone else owner first', 'last_owner');
+        }
+        await audit(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } });
+      }
+      return c.json(await presentMember(c.env, user_id, role), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/orgs/{org_id}/members/{user_id}',
+      tags: ['orgs'],
+      summary: 'Remove a member (org admin/owner; removing an owner needs an owner; never the last owner)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: MemberParams },
+      responses: { 200: json(z.object({ removed: z.number().int(), org_id: z.number().int() }), 'Removed'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { org_id, user_id } = c.req.valid('param');
+      const actor = await assertOrgAccess(c, org_id, 'admin');
+      const current = await memberRole(c.env, org_id, user_id);
+      if (current === null) throw new NotFound('member not found');
+      assertMayAssign(actor, current, null);
+      await removeMembership(c, org_id, user_id, 'org.member.remove');
+      return c.json({ removed: user_id, org_id }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/leave',
+      tags: ['orgs'],
+      summary: 'Leave an org (the last owner cannot leave)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams },
+      responses: { 200: json(z.object({ left: z.number().int() }), 'Left'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const user = c.get('user');
+      if ((await memberRole(c.env, org_id, user.id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+      await removeMembership(c, org_id, user.id, 'org.member.leave');
+      return c.json({ left: org_id }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/invites',
+      tags: ['orgs'],
+      summary: 'Create a single-use, expiring invite code (org admin/owner). Registering or logging in with it joins the org',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams, body: jsonBody(InviteIn) },
+      responses: { 201: json(InviteOut, 'The code, shown once'), ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      await assertOrgAccess(c, org_id, 'admin');
+      const user = c.get('user');
+      const { code, expiresAt } = await createInvite(c.env, org_id, body.role, user.id, body.ttl_seconds);
+      await audit(c, 'org.invite.create', { orgId: org_id, targetType: 'org', targetId: org_id, details: { role: body.role, expires_at: expiresAt } });
+      return c.json({ code, org_id, role: body.role, expires_at: expiresAt }, 201);
+    },
+  );

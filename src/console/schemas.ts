@@ -1,6 +1,10 @@
 /**
- * Console response shapes used by more than one router (contract `shared/contracts/console-api.md` §2).
+ * Console response shapes used by more than one router (contract `shared/contracts/console-api.md` §2),
+ * plus the small input pieces and D1 error helpers the console routers share.
  * Route-specific schemas live with their router.
+ *
+ *   responses: { 200: json(z.array(AppTileSchema), 'Tiles') }
+ *   try { await d.batch([...]) } catch (e) { if (isUniqueViolation(e)) throw new Conflict('...'); throw e; }
  */
 import { z } from '../http/openapi';
 
@@ -27,3 +31,48 @@ export const OrgOutSchema = z
   .openapi('OrgOut');
 
 export const SettingsObject = z.record(z.string(), z.unknown());
+
+/** Contract §2.3, plus nothing: the launcher parses it with defaults. */
+export const GameSummarySchema = z
+  .object({
+    id: z.number().int(),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    rating: z.number().nullable(),
+    cover_url: z.string().nullable(),
+    external_ids: z.record(z.string(), z.string()),
+  })
+  .openapi('GameSummary');
+
+export const OrgRoleSchema = z.enum(['owner', 'admin', 'member']);
+
+/** An optional `org_id` in a query string. */
+export const OptionalOrgQuery = z
+  .string()
+  .regex(/^[0-9]{1,16}$/, 'must be a positive integer')
+  .transform(Number)
+  .refine((n) => n > 0 && Number.isSafeInteger(n), 'must be a positive integer')
+  .optional();
+
+/** Text a person typed: no control characters (newlines allowed in notes only), trimmed. */
+export function cleanText(max: number, opts: { multiline?: boolean; min?: number } = {}) {
+  const bad = opts.multiline ? /[\u0000-\u0009\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u : /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/u;
+  return z
+    .string()
+    .trim()
+    .min(opts.min ?? 1)
+    .max(max)
+    .refine((s) => !bad.test(s), 'contains control characters');
+}
+
+/** D1 surfaces constraint failures as plain errors; recognise the unique ones to answer 409. */
+export function isUniqueViolation(e: unknown): boolean {
+  const msg = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
+  return /UNIQUE constraint failed/i.test(msg);
+}
+
+export function isForeignKeyViolation(e: unknown): boolean {
+  const msg = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
+  return /FOREIGN KEY constraint failed/i.test(msg);
+}

@@ -5,10 +5,14 @@
  * Without a chart for the date, the `apps` table is the catalog (contract §4.3 fallback).
  *
  *   const tiles = await buildTiles(env, { userId, orgId, chartDate: null });
+ *   const orgId = await tileOrgFor(env, c.get('user'), userId, query.org_id);
  */
 import { sql } from 'drizzle-orm';
 import { db } from '../db/client';
+import { orgRoleOf } from '../auth/middleware';
+import { Forbidden } from '../http/errors';
 import { installReady } from './availability';
+import { primaryOrgId } from './profile';
 
 export interface AppTile {
   id: string;
@@ -123,4 +127,21 @@ function chartTile(r: Row, position: number): AppTile {
     owned: !!r.owned,
     steam_appid: r.steam_appid,
   };
+}
+
+/**
+ * The org whose installs and ownership a user's tiles show: the requested one if the user belongs to
+ * it (a platform admin may look at any org), else the user's primary org. One 403 message whether or
+ * not the org exists, so org ids cannot be probed.
+ */
+export async function tileOrgFor(
+  env: Env,
+  caller: { id: number; role: 'admin' | 'user' },
+  userId: number,
+  requested: number | undefined,
+): Promise<number | null> {
+  if (requested === undefined) return primaryOrgId(env, userId);
+  if ((await orgRoleOf(env, userId, requested)) !== null) return requested;
+  if (caller.role === 'admin' && caller.id === userId) return requested;
+  throw new Forbidden('not a member of this organization', 'not_org_member');
 }
