@@ -1,4 +1,192 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../../http/openapi';
+/**
+ * The daily Top 10 (contract §3.5 with §8's compatibility shape) and its administration:
+ *
+ *   GET  /charts/top10?date=YYYY-MM-DD&org_id=   public; flags only for an org the caller belongs to
+ *   POST /charts/top10/refresh                    platform admin: scrape now
+ *   GET  /charts/runs?date=&limit=                platform admin: run history and retry state
+ *
+ * The public chart (no `org_id`) is the same for everyone: it is cached at the edge (cache.ts) and
+ * answered with `Cache-Control: public` and an `ETag` (304 on `If-None-Match`). An org's chart
+ * carries that org's installs and the caller's library, so it is never cached (`no-store`).
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import type { Context } from 'hono';
+import type { AppEnv } from '../../env';
+import { assertOrgRole, optionalUser, requireAdmin, requireUser } from '../../auth/middleware';
+import { audit } from '../../auth/audit';
+import { db } from '../../db/client';
+import { ApiError, Conflict } from '../../http/errors';
+import { errors, IntId, json, newRouter, z } from '../../http/openapi';
+import { world } from '../../world';
+import { AppTileSchema } from '../schemas';
+import { chartEtag, CLIENT_MAX_AGE_SECONDS, readPublicChart, storePublicChart } from './cache';
+import { nextRetryAt, runChartScrape, utcDate } from './jobs';
+import { loadChart } from './query';
 
-export const chartsRouter = newRouter();
+const IsoDate = z
+  .string()
+  .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'must be a real calendar date');
+
+const ChartGameSchema = z
+  .object({
+    id: z.number().int().openapi({ description: '0 when the game was deleted after the snapshot' }),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    rating: z.number().nullable(),
+    cover_url: z.string().nullable(),
+    external_ids: z.record(z.string(), z.string()),
+  })
+  .openapi('ChartGame');
+
+const ChartEntrySchema = AppTileSchema.extend({
+  rank: z.number().int().min(1).max(10),
+  chart_date: z.string().openapi({ example: '2026-11-22' }),
+  install_ready: z.boolean().openapi({ description: 'Installed on an online node of the org (false without org_id)' }),
+  game: ChartGameSchema,
+}).openapi('ChartEntry', {
+  description: 'A chart entry: the contract’s ChartEntry keys plus the AppTile keys, so the launcher can parse it as a tile',
+});
+
+const ChartRunSchema = z
+  .object({
+    id: z.number().int(),
+    chart_date: z.string(),
+    trigger: z.enum(['cron', 'manual', 'retry']),
+    source: z.string().nullable().openapi({ description: '`steamcharts` or `steam_api` once a run succeeded' }),
+    status: z.enum(['running', 'ok', 'failed']),
+    error: z.string().nullable(),
+    started_at: z.string(),
+    finished_at: z.string().nullable(),
+  })
+  .openapi('ChartRun');
+
+const ChartQuery = z.object({
+  date: IsoDate.optional().openapi({ description: 'The snapshot of that day, else the latest one before it' }),
+  org_id: IntId.optional().openapi({ type: 'string', description: 'Computes install_ready/installed/owned for this org (caller must be a member)' }),
+});
+
+const RunsQuery = z.object({
+  date: IsoDate.optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, 'must be an integer between 1 and 100')
+    .transform(Number)
+    .refine((n) => n >= 1 && n <= 100, 'must be an integer between 1 and 100')
+    .optional(),
+});
+
+/** RFC 9110 weak comparison: `W/"x"` matches `"x"`; `*` matches anything. */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const bare = (t: string) => t.trim().replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim() === '*' || bare(t) === bare(etag));
+}
+
+async function publicChart(c: Context<AppEnv>, date: string | null) {
+  let hit = await readPublicChart(date);
+  if (!hit) {
+    const body = JSON.stringify(await loadChart(c.env, { date, orgId: null, userId: null }));
+    hit = { body, etag: await chartEtag(body) };
+    c.executionCtx.waitUntil(storePublicChart(date, hit.body, hit.etag));
+  }
+  return hit;
+}
+
+export const chartsRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/charts/top10',
+      tags: ['charts'],
+      summary: 'The daily Top 10 (for a date, else the latest)',
+      description:
+        'Without `org_id` the public chart: flags false, cacheable (`ETag`, 304). With `org_id` (a member’s token required) ' +
+        'the flags are computed for that org and the caller, and the answer is `no-store`. A date before the first snapshot gives `[]`.',
+      middleware: [optionalUser] as const,
+      request: { query: ChartQuery },
+      responses: {
+        200: json(z.array(ChartEntrySchema), 'Entries ordered by rank'),
+        304: { description: 'Not modified (public chart, `If-None-Match` matched)' },
+        ...errors(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const { date, org_id } = c.req.valid('query');
+      if (org_id !== undefined) {
+        // Anonymous → 401, another org's member → 403: an org's installs are not public.
+        await assertOrgRole(c, org_id, 'member');
+        const entries = await loadChart(c.env, { date: date ?? null, orgId: org_id, userId: c.get('user').id });
+        c.header('Cache-Control', 'private, no-store');
+        return c.json(entries, 200);
+      }
+      const { body, etag } = await publicChart(c, date ?? null);
+      c.header('Cache-Control', `public, max-age=${CLIENT_MAX_AGE_SECONDS}`);
+      c.header('ETag', etag);
+      if (matchesEtag(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+      c.header('Content-Type', 'application/json');
+      return c.body(body, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/charts/top10/refresh',
+      tags: ['charts'],
+      summary: 'Scrape the chart now (platform admin)',
+      description:
+        'Runs one attempt for today (UTC), page first, Steam API fallback. 200 with the run when the snapshot was written; ' +
+        '502 with the run id when both sources failed (nothing is written); 409 while another run is in progress.',
+      security: [{ bearer: [] }],
+      middleware: [requireUser, requireAdmin] as const,
+      responses: { 200: json(ChartRunSchema, 'The finished run'), ...errors(401, 403, 409, 502) },
+    }),
+    async (c) => {
+      const run = await runChartScrape(c.env, 'manual');
+      if (!run) throw new Conflict('a chart run is already in progress', 'chart_run_in_progress');
+      await audit(c, 'charts.refresh', { targetType: 'chart_run', targetId: run.id, details: { status: run.status, source: run.source } });
+      if (run.status !== 'ok') {
+        throw new ApiError(502, 'chart_refresh_failed', `chart refresh failed: ${run.error ?? 'unknown error'}`, { run_id: run.id });
+      }
+      return c.json(ChartRunSchema.parse(run), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/charts/runs',
+      tags: ['charts'],
+      summary: 'Chart run history, newest first (platform admin)',
+      security: [{ bearer: [] }],
+      middleware: [requireUser, requireAdmin] as const,
+      request: { query: RunsQuery },
+      responses: {
+        200: json(
+          z.object({
+            latest_chart_date: z.string().nullable(),
+            next_retry_at: z.string().nullable().openapi({ description: 'When the cron retries today’s failed chart, if it will' }),
+            runs: z.array(ChartRunSchema),
+          }),
+          'Runs',
+        ),
+        ...errors(400, 401, 403),
+      },
+    }),
+    async (c) => {
+      const { date, limit } = c.req.valid('query');
+      const d = db(c.env);
+      const filter = date === undefined ? sql`` : sql`WHERE chart_date = ${date}`;
+      const [runs, latest, retryAt] = await Promise.all([
+        d.all<z.infer<typeof ChartRunSchema>>(sql`SELECT id, chart_date, trigger, source, status, error, started_at, finished_at
+          FROM chart_runs ${filter} ORDER BY started_at DESC, id DESC LIMIT ${limit ?? 20}`),
+        d.get<{ d: string | null }>(sql`SELECT MAX(chart_date) AS d FROM charts_top10`),
+        nextRetryAt(c.env, utcDate(world.now())),
+      ]);
+      return c.json(
+        { latest_chart_date: latest?.d ?? null, next_retry_at: retryAt === null ? null : new Date(retryAt).toISOString(), runs },
+        200,
+      );
+    },
+  );
