@@ -10,6 +10,7 @@
  * unknown one through a stub (`games.is_stub = 1`) that admins enrich later.
  */
 import { sql, type SQL } from 'drizzle-orm';
+import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
 import type { ChartRow } from './scrape';
@@ -45,6 +46,8 @@ export function slugify(name: string): string {
     .slice(0, 60)
     .replace(/-+$/g, '');
 }
+
+const dialect = new SQLiteAsyncDialect();
 
 const inList = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
 
@@ -103,6 +106,11 @@ export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
   }
   statements.push(sql`UPDATE chart_runs SET status = 'ok', source = ${snap.source}, error = NULL, finished_at = ${now} WHERE id = ${snap.runId}`);
 
-  const [first, ...rest] = statements.map((s) => d.run(s));
-  await d.batch([first!, ...rest]);
+  // Raw D1 batch (atomic): drizzle's batch() only takes query builders, not `sql` fragments.
+  await env.DB.batch(
+    statements.map((s) => {
+      const q = dialect.sqlToQuery(s);
+      return env.DB.prepare(q.sql).bind(...q.params);
+    }),
+  );
 }
