@@ -5,6 +5,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { purgeExpiredSessions } from './auth/refresh';
+import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
+import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { createLogger } from './http/log';
 import { world } from './world';
@@ -19,10 +21,12 @@ const housekeeping: Job[] = [
     const cutoff = new Date(world.now() - 24 * 3600_000).toISOString();
     await db(env).run(sql`DELETE FROM openid_nonces WHERE seen_at < ${cutoff}`);
   },
+  // Play-session leases and offline nodes, in case an OrgAllocator alarm was lost.
+  sweepPlaySessions,
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */
-export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [], frequent: [...housekeeping] };
+export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [dailyChartJob], frequent: [...housekeeping, chartRetryJob] };
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const log = createLogger({ cron: controller.cron });

@@ -1,4 +1,512 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * Cluster nodes: registration and management by org admins (`/orgs/{org_id}/nodes...`), and the
+ * node-agent API (`/nodes/...`, authenticated with the node's own token, see node-auth.ts).
+ *
+ *   POST /orgs/1/nodes {"name":"rack-a-01","region":"eu-west","capacity":4,"stream_base_url":"https://a01.example"}
+ *   → 201 {"node":{...},"token":"epn_..."}        (the only time the token is shown)
+ *   POST /nodes/heartbeat (Authorization: Bearer epn_...)
+ *        {"status":"ready","installs":[{"game_id":3,"install_path":"/games/retro","launcher":"retro",
+ *          "executable":"retro-launcher","proof":{"path":"/games/retro/retro-launcher","sha256":"…","size":1234,"mtime":"…"}}],
+ *         "sessions":[{"id":123,"status":"active"}]}
+ *   → 200 {"sessions":[...assigned live sessions...],"heartbeat_interval_seconds":10,...}
+ *
+ * A heartbeat replaces the node's install set in one D1 batch (upsert what is reported, delete what
+ * is not) and keeps `last_seen`; nodes silent for NODE_OFFLINE_AFTER_SECONDS are offline: no new
+ * sessions, and the OrgAllocator fails their live sessions. `status` is the admin's intent
+ * (`active` | `draining`): a draining node keeps its sessions but gets no new ones.
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { sql } from 'drizzle-orm';
+import type { AppEnv } from '../env';
+import { audit } from '../auth/audit';
+import { requireOrgRole, requireUser } from '../auth/middleware';
+import { db } from '../db/client';
+import { Conflict, Forbidden, NotFound } from '../http/errors';
+import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
+import { nowIso } from '../world';
+import { nodeOnlineCutoff } from './availability';
+import { currentNode, newNodeToken, requireNode, type AuthNode } from './node-auth';
+import { allocatorOf } from './play-sessions';
+import type { SessionRecord } from '../../durable-objects/org-allocator';
 
-export const nodesRouter = newRouter();
+// ─────────────── schemas ───────────────
+
+const NodeName = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
+const Region = z.string().min(1).max(32).regex(/^[a-z0-9][a-z0-9-]*$/, 'lowercase letters, digits and dashes');
+const Capacity = z.number().int().min(0).max(1024);
+const StreamBase = z
+  .string()
+  .max(512)
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL')
+  .refine((u) => !/[?#]/.test(u), 'must not carry a query or fragment');
+const AdminStatus = z.enum(['active', 'draining']);
+
+const CreateNodeBody = z
+  .object({ name: NodeName, region: Region, capacity: Capacity, stream_base_url: StreamBase })
+  .strict()
+  .openapi('CreateNode');
+const UpdateNodeBody = z
+  .object({ name: NodeName, region: Region, capacity: Capacity, stream_base_url: StreamBase, status: AdminStatus })
+  .partial()
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'nothing to update')
+  .openapi('UpdateNode');
+
+const NodeOut = z
+  .object({
+    id: z.number().int(),
+    org_id: z.number().int(),
+    name: z.string(),
+    region: z.string().nullable(),
+    capacity: z.number().int(),
+    status: z.string().openapi({ description: 'Admin intent: active | draining' }),
+    online: z.boolean().openapi({ description: 'Heartbeat within NODE_OFFLINE_AFTER_SECONDS' }),
+    last_seen: z.string().nullable(),
+    agent_status: z.string().nullable(),
+    stream_base_url: z.string().nullable(),
+    has_token: z.boolean(),
+    live_sessions: z.number().int(),
+    installs: z.number().int(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('ClusterNode');
+type NodeOutT = z.infer<typeof NodeOut>;
+
+const NodeWithToken = z
+  .object({ node: NodeOut, token: z.string().openapi({ description: 'Shown once; store it in the node agent' }) })
+  .openapi('ClusterNodeWithToken');
+
+const OrgParams = z.object({ org_id: IntId.openapi({ param: { name: 'org_id', in: 'path' }, type: 'integer' }) });
+const NodeParams = OrgParams.extend({ node_id: IntId.openapi({ param: { name: 'node_id', in: 'path' }, type: 'integer' }) });
+
+const Proof = z
+  .object({
+    path: z.string().min(1).max(1024),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256'),
+    size: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    mtime: z.union([z.string().min(1).max(40), z.number().nonnegative()]),
+  })
+  .strict();
+const Install = z
+  .object({
+    game_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+    install_path: z.string().min(1).max(1024),
+    launcher: z.string().max(64).nullish(),
+    executable: z.string().max(1024).nullish(),
+    proof: Proof,
+  })
+  .strict();
+const ReportStatus = z.enum(['provisioning', 'active', 'ended', 'failed']);
+const SessionReport = z.object({
+  id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  status: ReportStatus,
+  reason: z.string().max(200).nullish(),
+});
+
+/** The heartbeat body: what the node has installed and what its sessions are doing. */
+const HeartbeatBody = z
+  .object({
+    org_id: z.number().int().positive().optional().openapi({ description: 'If sent, must be the node’s org (403 otherwise)' }),
+    node_id: z.number().int().positive().optional().openapi({ description: 'If sent, must be the token’s node (403 otherwise)' }),
+    status: z.string().max(32).optional().openapi({ description: 'Free-form agent status, shown to admins' }),
+    installs: z.array(Install).max(500),
+    sessions: z.array(SessionReport).max(1024).optional(),
+  })
+  .openapi('NodeHeartbeat');
+
+const Assignment = z
+  .object({
+    id: z.number().int(),
+    org_id: z.number().int(),
+    user_id: z.number().int(),
+    game_id: z.number().int(),
+    status: z.string(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('NodeAssignment');
+
+const HeartbeatOut = z
+  .object({
+    node_id: z.number().int(),
+    org_id: z.number().int(),
+    status: z.string(),
+    server_time: z.string(),
+    heartbeat_interval_seconds: z.number().int(),
+    installs: z.number().int(),
+    unknown_game_ids: z.array(z.number().int()),
+    sessions: z.array(Assignment).openapi({ description: 'Live sessions assigned to this node: run these, stop any other' }),
+    results: z.array(z.object({ id: z.number().int(), status: z.string() })),
+  })
+  .openapi('NodeHeartbeatReply');
+
+const StatusBody = z.object({ status: ReportStatus, reason: z.string().max(200).nullish() }).openapi('NodeSessionStatus');
+const SessionIdParams = z.object({ session_id: IntId.openapi({ param: { name: 'session_id', in: 'path' }, type: 'integer' }) });
+
+// ─────────────── queries ───────────────
+
+interface NodeRow {
+  id: number;
+  org_id: number;
+  name: string;
+  region: string | null;
+  capacity: number | null;
+  status: string | null;
+  last_seen: string | null;
+  agent_status: string | null;
+  stream_base_url: string | null;
+  has_token: number;
+  live_sessions: number;
+  installs: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Nodes of an org with their live-session and install counts: one query. */
+async function listNodes(env: Env, orgId: number, nodeId?: number): Promise<NodeOutT[]> {
+  const one = nodeId === undefined ? sql`` : sql` AND n.id = ${nodeId}`;
+  const rows = await db(env).all<NodeRow>(sql`
+    SELECT n.id, n.org_id, n.name, n.region, n.capacity, n.status, n.last_seen, n.agent_status, n.stream_base_url,
+           n.token_hash IS NOT NULL AS has_token, n.created_at, n.updated_at,
+           (SELECT COUNT(*) FROM play_sessions s WHERE s.node_id = n.id AND s.status IN ('provisioning', 'active')) AS live_sessions,
+           (SELECT COUNT(*) FROM downloaded_games dg WHERE dg.node_id = n.id) AS installs
+      FROM cluster_nodes n WHERE n.org_id = ${orgId}${one} ORDER BY n.name`);
+  const cutoff = nodeOnlineCutoff(env);
+  return rows.map((r) => ({
+    id: r.id,
+    org_id: r.org_id,
+    name: r.name,
+    region: r.region,
+    capacity: r.capacity ?? 0,
+    status: r.status ?? 'active',
+    online: r.last_seen !== null && r.last_seen >= cutoff,
+    last_seen: r.last_seen,
+    agent_status: r.agent_status,
+    stream_base_url: r.stream_base_url,
+    has_token: Boolean(r.has_token),
+    live_sessions: r.live_sessions,
+    installs: r.installs,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  }));
+}
+
+async function nodeOf(env: Env, orgId: number, nodeId: number): Promise<NodeOutT> {
+  const [node] = await listNodes(env, orgId, nodeId);
+  if (!node) throw new NotFound('node not found', 'node_not_found');
+  return node;
+}
+
+function assignment(s: SessionRecord) {
+  return { id: s.id, org_id: s.orgId, user_id: s.userId, game_id: s.gameId, status: s.status, created_at: s.createdAt, updated_at: s.updatedAt };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  const text = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
+  return /UNIQUE constraint failed/i.test(text);
+}
+
+/** Sets columns of a node of the org; 404 when it is not one; 409 when the new name is taken. */
+async function updateNode(c: Context<AppEnv>, orgId: number, nodeId: number, set: Record<string, string | number | null>): Promise<void> {
+  const cols = Object.entries(set).map(([k, v]) => sql`${sql.identifier(k)} = ${v}`);
+  cols.push(sql`updated_at = ${nowIso()}`);
+  try {
+    const r = await db(c.env).run(sql`UPDATE cluster_nodes SET ${sql.join(cols, sql`, `)} WHERE id = ${nodeId} AND org_id = ${orgId}`);
+    if ((r.meta.changes ?? 0) === 0) throw new NotFound('node not found', 'node_not_found');
+  } catch (e) {
+    if (isUniqueViolation(e)) throw new Conflict('node name already exists in this organization', 'node_name_taken');
+    throw e;
+  }
+}
+
+function heartbeatInterval(env: Env): number {
+  const offline = Number.parseInt(env.NODE_OFFLINE_AFTER_SECONDS, 10);
+  return Math.max(1, Math.floor((Number.isInteger(offline) && offline > 0 ? offline : 30) / 3));
+}
+
+const adminOnly = [requireUser, requireOrgRole('admin')];
+
+// ─────────────── routes ───────────────
+
+export const nodesRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes',
+      tags: ['nodes'],
+      summary: 'Register a cluster node (org admin); the node token is returned once',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: OrgParams, body: jsonBody(CreateNodeBody) },
+      responses: { 201: json(NodeWithToken, 'Registered'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const { token, hash } = await newNodeToken();
+      const now = nowIso();
+      const row = await db(c.env).get<{ id: number }>(sql`
+        INSERT INTO cluster_nodes (org_id, name, region, capacity, status, stream_base_url, token_hash, created_at, updated_at)
+        VALUES (${org_id}, ${body.name}, ${body.region}, ${body.capacity}, 'active', ${body.stream_base_url}, ${hash}, ${now}, ${now})
+        ON CONFLICT (org_id, name) DO NOTHING RETURNING id`);
+      if (!row) throw new Conflict('node name already exists in this organization', 'node_name_taken');
+      await audit(c, 'node.register', { orgId: org_id, targetType: 'cluster_node', targetId: row.id, details: { name: body.name, region: body.region } });
+      return c.json({ node: await nodeOf(c.env, org_id, row.id), token }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/nodes',
+      tags: ['nodes'],
+      summary: 'The org’s cluster nodes with liveness, load and install counts (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: OrgParams },
+      responses: { 200: json(z.array(NodeOut), 'Nodes'), ...errors(400, 401, 403) },
+    }),
+    async (c) => c.json(await listNodes(c.env, c.req.valid('param').org_id), 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/nodes/{node_id}',
+      tags: ['nodes'],
+      summary: 'One cluster node (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(NodeOut, 'Node'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'patch',
+      path: '/orgs/{org_id}/nodes/{node_id}',
+      tags: ['nodes'],
+      summary: 'Update a node: name, region, capacity, stream base, status active|draining (org admin)',
+      description: 'Lowering capacity below the current load ends nothing: the node just gets no new sessions until under it.',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams, body: jsonBody(UpdateNodeBody) },
+      responses: { 200: json(NodeOut, 'Updated'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const set: Record<string, string | number | null> = {};
+      if (body.name !== undefined) set.name = body.name;
+      if (body.region !== undefined) set.region = body.region;
+      if (body.capacity !== undefined) set.capacity = body.capacity;
+      if (body.stream_base_url !== undefined) set.stream_base_url = body.stream_base_url;
+      if (body.status !== undefined) set.status = body.status;
+      await updateNode(c, org_id, node_id, set);
+      await audit(c, 'node.update', { orgId: org_id, targetType: 'cluster_node', targetId: node_id, details: body });
+      return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes/{node_id}/drain',
+      tags: ['nodes'],
+      summary: 'Drain a node: it keeps its sessions and gets no new ones (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(NodeOut, 'Draining'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await updateNode(c, org_id, node_id, { status: 'draining' });
+      await audit(c, 'node.drain', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
+      return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes/{node_id}/activate',
+      tags: ['nodes'],
+      summary: 'Undo a drain (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(NodeOut, 'Active'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await updateNode(c, org_id, node_id, { status: 'active' });
+      await audit(c, 'node.activate', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
+      return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes/{node_id}/token',
+      tags: ['nodes'],
+      summary: 'Rotate the node token: the old one stops working at once; the new one is shown once (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(NodeWithToken, 'Rotated'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      const { token, hash } = await newNodeToken();
+      await updateNode(c, org_id, node_id, { token_hash: hash });
+      await audit(c, 'node.token.rotate', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
+      return c.json({ node: await nodeOf(c.env, org_id, node_id), token }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/orgs/{org_id}/nodes/{node_id}/token',
+      tags: ['nodes'],
+      summary: 'Revoke the node token: the agent is locked out until a new token is issued (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(NodeOut, 'Revoked'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await updateNode(c, org_id, node_id, { token_hash: null });
+      await audit(c, 'node.token.revoke', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
+      return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/orgs/{org_id}/nodes/{node_id}',
+      tags: ['nodes'],
+      summary: 'Delete a node: its live sessions fail (node_deleted), its installs go (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(z.object({ deleted: z.number().int(), failed_sessions: z.number().int() }), 'Deleted'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await nodeOf(c.env, org_id, node_id);
+      // Sessions first: once the row is gone, play_sessions.node_id is nulled and the seat is unattributable.
+      const failed = await allocatorOf(c.env, org_id).failNode(org_id, node_id, 'node_deleted');
+      await db(c.env).run(sql`DELETE FROM cluster_nodes WHERE id = ${node_id} AND org_id = ${org_id}`);
+      await audit(c, 'node.delete', { orgId: org_id, targetType: 'cluster_node', targetId: node_id, details: { failed_sessions: failed } });
+      return c.json({ deleted: node_id, failed_sessions: failed }, 200);
+    },
+  )
+  // ─────────────── node-agent API ───────────────
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/nodes/heartbeat',
+      tags: ['node agent'],
+      summary: 'Node agent heartbeat: liveness, the full install set, session reports; answers with assignments',
+      description:
+        'Authorization: Bearer <node token>. `installs` is the complete set: games not listed are removed from the node. Unknown game ids are ignored and listed in `unknown_game_ids`.',
+      security: [{ bearer: [] }],
+      middleware: [requireNode],
+      request: { body: jsonBody(HeartbeatBody) },
+      responses: { 200: json(HeartbeatOut, 'Accepted'), ...errors(400, 401, 403, 413) },
+    }),
+    async (c) => {
+      const node = currentNode(c);
+      const body = c.req.valid('json');
+      assertSameNode(node, body);
+      const now = nowIso();
+      // The last report of a game wins when an agent lists it twice.
+      const installs = [...new Map(body.installs.map((i) => [i.game_id, i])).values()];
+      const payload = JSON.stringify(
+        installs.map((i) => ({ game_id: i.game_id, install_path: i.install_path, launcher: i.launcher ?? null, executable: i.executable ?? null, proof: i.proof })),
+      );
+      const d = db(c.env);
+      const known = await d.all<{ id: number }>(sql`SELECT id FROM games WHERE id IN (SELECT value FROM json_each(${JSON.stringify(installs.map((i) => i.game_id))}))`);
+      const knownIds = new Set(known.map((k) => k.id));
+      // One atomic batch, four bound parameters whatever the number of installs (json_each).
+      // (Raw D1 statements: drizzle batches only its query builders, not `sql` runs.)
+      const D1 = c.env.DB;
+      await D1.batch([
+        D1.prepare(`UPDATE cluster_nodes SET last_seen = ?, agent_status = ? WHERE id = ?`).bind(now, body.status ?? null, node.id),
+        D1.prepare(
+          `INSERT INTO downloaded_games (org_id, node_id, game_id, install_path, launcher, executable, proof_json, last_seen)
+           SELECT ?1, ?2, json_extract(j.value, '$.game_id'), json_extract(j.value, '$.install_path'),
+                  json_extract(j.value, '$.launcher'), json_extract(j.value, '$.executable'), json_extract(j.value, '$.proof'), ?3
+             FROM json_each(?4) j JOIN games g ON g.id = json_extract(j.value, '$.game_id')
+            WHERE true
+           ON CONFLICT (org_id, node_id, game_id) DO UPDATE SET install_path = excluded.install_path, launcher = excluded.launcher,
+              executable = excluded.executable, proof_json = excluded.proof_json, last_seen = excluded.last_seen`,
+        ).bind(node.orgId, node.id, now, payload),
+        D1.prepare(`DELETE FROM downloaded_games WHERE node_id = ? AND (last_seen IS NULL OR last_seen < ?)`).bind(node.id, now),
+      ]);
+      const reports = (body.sessions ?? []).map((s) => ({ id: s.id, status: s.status, reason: s.reason ?? null }));
+      const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports);
+      return c.json(
+        {
+          node_id: node.id,
+          org_id: node.orgId,
+          status: node.status,
+          server_time: now,
+          heartbeat_interval_seconds: heartbeatInterval(c.env),
+          installs: knownIds.size,
+          unknown_game_ids: installs.map((i) => i.game_id).filter((id) => !knownIds.has(id)),
+          sessions: hb.assignments.map(assignment),
+          results: hb.results,
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/nodes/sessions',
+      tags: ['node agent'],
+      summary: 'The live sessions assigned to the calling node (node token)',
+      security: [{ bearer: [] }],
+      middleware: [requireNode],
+      responses: { 200: json(z.object({ node_id: z.number().int(), sessions: z.array(Assignment) }), 'Assignments'), ...errors(401) },
+    }),
+    async (c) => {
+      const node = currentNode(c);
+      const sessions = await allocatorOf(c.env, node.orgId).nodeAssignments(node.orgId, node.id);
+      return c.json({ node_id: node.id, sessions: sessions.map(assignment) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/nodes/sessions/{session_id}/status',
+      tags: ['node agent'],
+      summary: 'The node reports a session: provisioning (ack), active, ended or failed (node token)',
+      security: [{ bearer: [] }],
+      middleware: [requireNode],
+      request: { params: SessionIdParams, body: jsonBody(StatusBody) },
+      responses: { 200: json(z.object({ id: z.number().int(), status: z.string() }), 'Status after the report'), ...errors(400, 401, 404) },
+    }),
+    async (c) => {
+      const node = currentNode(c);
+      const { session_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, [{ id: session_id, status: body.status, reason: body.reason ?? null }]);
+      const result = hb.results[0];
+      if (!result || result.status === 'unknown') throw new NotFound('session not found on this node', 'session_not_found');
+      return c.json({ id: session_id, status: result.status }, 200);
+    },
+  );
+
+/** A node speaks only for itself and its own org. */
+function assertSameNode(node: AuthNode, body: { org_id?: number | undefined; node_id?: number | undefined }): void {
+  if (body.org_id !== undefined && body.org_id !== node.orgId) throw new Forbidden('node token belongs to another organization', 'node_org_mismatch');
+  if (body.node_id !== undefined && body.node_id !== node.id) throw new Forbidden('node token belongs to another node', 'node_mismatch');
+}

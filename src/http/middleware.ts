@@ -70,6 +70,8 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 /** Routes that need more than the default, by method and path pattern. */
 const largeBodies: Array<{ method: string; path: RegExp; max: number }> = [
   { method: 'PUT', path: /^\/games\/[0-9]+\/cover$/, max: 5 * 1024 * 1024 },
+  // A node agent's heartbeat lists every install with its proof (up to 500).
+  { method: 'POST', path: /^\/nodes\/heartbeat$/, max: 1024 * 1024 },
 ];
 
 /** Rejects oversize bodies with 413 before any handler (or JSON parser) sees them. */

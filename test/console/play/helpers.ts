@@ -1,0 +1,120 @@
+/**
+ * Builders for the play tests: an org with an admin, games, nodes registered through the API (so
+ * the token is real), heartbeats from node agents, and verified library rows seeded straight into
+ * D1 (the library API belongs to another area).
+ *
+ *   const w = await playWorld();                           // org + admin
+ *   const game = await makeGame();
+ *   const node = await registerNode(w, { region: 'eu-west', capacity: 2 });
+ *   await heartbeat(node.token, [install(game)]);
+ *   const alice = await member(w); await own(w.org.id, alice.id, game);
+ */
+import { env } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
+import { db } from '../../../src/db/client';
+import { games, gameExternalIds, userGameLibrary } from '../../../src/db/schema';
+import { call, json } from '../../support/http';
+import { addMember, makeOrg, makeUser, type TestUser } from '../../support/users';
+
+export interface World {
+  org: { id: number; slug: string; name: string };
+  admin: TestUser;
+}
+
+export interface TestNode {
+  id: number;
+  token: string;
+  name: string;
+  region: string;
+  capacity: number;
+}
+
+let seq = 0;
+
+export async function playWorld(opts: { policy?: 'spread' | 'pack'; maxPerUser?: number } = {}): Promise<World> {
+  const org = await makeOrg();
+  const admin = await makeUser();
+  await addMember(org.id, admin.id, 'admin');
+  if (opts.policy || opts.maxPerUser) {
+    await db(env).run(sql`UPDATE orgs SET allocation_policy = ${opts.policy ?? 'spread'}, max_sessions_per_user = ${opts.maxPerUser ?? 1} WHERE id = ${org.id}`);
+  }
+  return { org, admin };
+}
+
+export async function makeGame(opts: { steamAppid?: string } = {}): Promise<number> {
+  seq += 1;
+  const slug = `game-${seq}-${crypto.randomUUID().slice(0, 6)}`;
+  const row = await db(env).insert(games).values({ slug, name: `Game ${seq}` }).returning().get();
+  if (opts.steamAppid) await db(env).insert(gameExternalIds).values({ gameId: row.id, platform: 'steam', externalId: opts.steamAppid }).run();
+  return row.id;
+}
+
+export async function member(w: World, role: 'member' | 'admin' = 'member'): Promise<TestUser> {
+  const u = await makeUser();
+  await addMember(w.org.id, u.id, role);
+  return u;
+}
+
+/** A verified library entry (or an unverified one with `verified: false`). */
+export async function own(orgId: number, userId: number, gameId: number, verified = true): Promise<void> {
+  await db(env)
+    .insert(userGameLibrary)
+    .values({ orgId, userId, gameId, platform: 'steam', ownershipSource: 'steam', verifiedAt: verified ? new Date().toISOString() : null })
+    .run();
+}
+
+export async function registerNode(w: World, opts: { name?: string; region?: string; capacity?: number; base?: string } = {}): Promise<TestNode> {
+  seq += 1;
+  const name = opts.name ?? `node-${seq}`;
+  const region = opts.region ?? 'eu-west';
+  const capacity = opts.capacity ?? 2;
+  const res = await call('POST', `/orgs/${w.org.id}/nodes`, {
+    token: w.admin.token,
+    body: { name, region, capacity, stream_base_url: opts.base ?? `https://${name}.stream.example` },
+  });
+  if (res.status !== 201) throw new Error(`registerNode: ${res.status} ${await res.text()}`);
+  const body = await json<{ node: { id: number }; token: string }>(res);
+  return { id: body.node.id, token: body.token, name, region, capacity };
+}
+
+export function install(gameId: number, over: Partial<{ install_path: string; launcher: string; executable: string }> = {}) {
+  const path = over.install_path ?? `/srv/games/${gameId}`;
+  return {
+    game_id: gameId,
+    install_path: path,
+    launcher: over.launcher ?? 'native',
+    executable: over.executable ?? 'run.sh',
+    proof: { path: `${path}/${over.executable ?? 'run.sh'}`, sha256: 'a'.repeat(64), size: 123_456, mtime: '2026-11-20T10:00:00Z' },
+  };
+}
+
+export async function heartbeat(token: string, installs: unknown[], extra: Record<string, unknown> = {}): Promise<Response> {
+  return call('POST', '/nodes/heartbeat', { token, body: { status: 'ready', installs, ...extra } });
+}
+
+/** A node registered, online, with the given games installed. */
+export async function onlineNode(w: World, gameIds: number[], opts: Parameters<typeof registerNode>[1] = {}): Promise<TestNode> {
+  const node = await registerNode(w, opts);
+  const res = await heartbeat(node.token, gameIds.map((g) => install(g)));
+  if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${await res.text()}`);
+  return node;
+}
+
+export function startSession(user: TestUser, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+  return call('POST', '/sessions', { token: user.token, body, headers });
+}
+
+export interface SessionBody {
+  id: number;
+  org_id: number;
+  user_id: number;
+  game_id: number;
+  status: string;
+  stream_url: string | null;
+  node_id: number | null;
+  region: string | null;
+  end_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  stream_token_expires_at: string | null;
+}
