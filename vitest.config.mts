@@ -1,10 +1,27 @@
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { testSecrets } from './test/support/secrets.mjs';
 
 const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', import.meta.url)));
+
+// The DVR tests' fake overseer (test/support/fake-overseer.mjs, started by the global setup) listens
+// on a free port picked here, so the Worker can be given its URL as a binding.
+const fakeOverseerPort = Number(process.env.FAKE_OVERSEER_PORT) || (await freePort());
+process.env.FAKE_OVERSEER_PORT = String(fakeOverseerPort);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 export default defineConfig({
   plugins: [
@@ -25,6 +42,8 @@ export default defineConfig({
           // the rehash-on-login path is tested by raising it back.
           PASSWORD_SCRYPT_LOG_N: '10',
           TEST_MIGRATIONS: migrations,
+          OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
+          FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
         },
       },
     }),

@@ -1,13 +1,468 @@
 /**
- * OverseerLink — the single object holding the WebSocket to the recorder fleet (`OVERSEER_URL`).
- * Filled in by the DVR work; for now it reports whether a link is open (never, without a URL).
+ * OverseerLink — the one object (`getByName('overseer')`) that holds the WebSocket to the recorder
+ * fleet at `OVERSEER_URL` (contract §5). It correlates requests by `id` with timeouts, reconnects
+ * with exponential backoff driven by alarms, reconciles on every connect and every
+ * `reconcile_interval` (claim by task id, then by `action/source`), starts sources through the §5.6
+ * sequence with bulk starts bounded by `start_concurrency`, and routes pushed task events by task id
+ * to the source's `SourceMonitor`.
+ *
+ * The link is lazy: any DVR request (`wake()`), `/api/health` (`isConnected()`) or the `*\/5` cron
+ * dials it when it is down. The task-id index is kept in this object's SQLite storage, so events
+ * keep being routed after an eviction; the monitors hold everything else.
+ *
+ *   const link = env.OVERSEER_LINK.getByName('overseer');
+ *   await link.requestStart(ref);          // returns once the source is `starting` (or already up)
+ *   await link.stopSource(ref);            // posture left no active subscriber
+ *   const tasks = await link.listTasks();  // GET /api/workers
  */
 import { DurableObject } from 'cloudflare:workers';
+import { dialUrl, type Metrics, type PoolInfo, type ServerFrame, type TaskInfo } from '../src/dvr/protocol';
+import { monitorName, TASK_EVENT_TYPES, type SourceRef, type TaskEvent } from '../src/dvr/runtime';
+import {
+  errorWindow,
+  loadConfig,
+  reconcileIntervalMs,
+  recorderParams,
+  retryPolicy,
+  startConcurrency,
+  type DvrConfig,
+} from '../src/dvr/settings';
+import { createLogger } from '../src/http/log';
+import { world } from '../src/world';
+
+const START_TIMEOUT_MS = 20_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+const CONFIG_TTL_MS = 30_000;
+
+export class OverseerError extends Error {}
+
+interface Pending {
+  resolve(frame: ServerFrame): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout> | null;
+  /** Set for `start` requests: the `started` reply is applied to this source before resolving. */
+  source?: SourceRef;
+}
+
+interface ReconcileRow {
+  id: number;
+  driver: string;
+  username: string;
+  worker_state: string;
+  overseer_task_id: string | null;
+  active: number;
+}
 
 export class OverseerLink extends DurableObject<Env> {
   private socket: WebSocket | null = null;
+  private dialing: Promise<void> | null = null;
+  private pending = new Map<string, Pending>();
+  private seq = 0;
+  /** Request ids are unique per instance; a prefix keeps them unique across evictions too. */
+  private readonly idPrefix = `r${Math.floor(Math.random() * 1e6).toString(36)}-`;
+  /** task id → source, mirrored in SQLite (`task_index`). */
+  private tasks = new Map<string, SourceRef>();
+  /** Inbound frames are applied one at a time, in arrival order. */
+  private inbound: Promise<void> = Promise.resolve();
+  private failures = 0;
+  private nextDialAt = 0;
+  private lastReconcileAt = 0;
+  private cfg: { value: DvrConfig; at: number } | null = null;
+  private readonly log = createLogger({ component: 'overseer-link' });
 
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      const sql = ctx.storage.sql;
+      sql.exec(`CREATE TABLE IF NOT EXISTS task_index (task_id TEXT PRIMARY KEY, source_id INTEGER NOT NULL, driver TEXT NOT NULL, username TEXT NOT NULL)`);
+      for (const r of sql.exec<{ task_id: string; source_id: number; driver: string; username: string }>(`SELECT * FROM task_index`)) {
+        this.tasks.set(r.task_id, { sourceId: r.source_id, driver: r.driver, username: r.username });
+      }
+    });
+  }
+
+  // ───────────── connection state ─────────────
+
+  /** `/api/health`: is a socket open right now? Also wakes a link that is down. */
   async isConnected(): Promise<boolean> {
+    if (!this.connected()) void this.wake();
+    return this.connected();
+  }
+
+  /** Dials when down (respecting the backoff) and waits for the attempt; true when connected. */
+  async wake(): Promise<boolean> {
+    if (this.connected()) return true;
+    if (!this.env.OVERSEER_URL) return false;
+    if (world.now() < this.nextDialAt && !this.dialing) {
+      await this.armAlarm(this.nextDialAt);
+      return false;
+    }
+    await this.dial();
+    return this.connected();
+  }
+
+  /** Config changed (PUT /api/config): re-read it on next use. */
+  async configChanged(): Promise<void> {
+    this.cfg = null;
+  }
+
+  override async alarm(): Promise<void> {
+    if (!this.env.OVERSEER_URL) return;
+    if (!this.connected()) {
+      this.nextDialAt = 0;
+      await this.dial();
+      return; // dial() re-arms on failure; a success arms the reconcile timer
+    }
+    const interval = reconcileIntervalMs(await this.config());
+    if (world.now() - this.lastReconcileAt >= interval - 500) await this.reconcile('periodic');
+    await this.armAlarm(this.lastReconcileAt + interval);
+  }
+
+  private connected(): boolean {
     return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  private dial(): Promise<void> {
+    if (this.dialing) return this.dialing;
+    this.dialing = (async () => {
+      try {
+        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), { headers: { Upgrade: 'websocket' } });
+        const ws = res.webSocket;
+        if (!ws) throw new Error(`overseer refused the upgrade (HTTP ${res.status})`);
+        ws.accept();
+        ws.addEventListener('message', (ev) => {
+          const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
+          this.inbound = this.inbound.then(() => this.onFrame(raw)).catch((e) => this.log.error('overseer frame failed', { error: String(e) }));
+        });
+        ws.addEventListener('close', () => this.onDown(ws));
+        ws.addEventListener('error', () => this.onDown(ws));
+        this.socket = ws;
+        this.failures = 0;
+        this.nextDialAt = 0;
+        this.log.info('overseer connected', { url: this.env.OVERSEER_URL });
+        // On-connect reconciliation runs in the background; the alarm then keeps the periodic one.
+        this.lastReconcileAt = world.now();
+        void this.reconcile('connect').catch((e) => this.log.warn('reconcile failed', { error: String(e) }));
+        await this.armAlarm(world.now() + reconcileIntervalMs(await this.config()));
+      } catch (e) {
+        this.failures += 1;
+        const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
+        this.nextDialAt = world.now() + delay;
+        this.log.warn('overseer dial failed', { error: String(e), retry_in_ms: delay });
+        await this.armAlarm(this.nextDialAt);
+      } finally {
+        this.dialing = null;
+      }
+    })();
+    return this.dialing;
+  }
+
+  private onDown(ws: WebSocket): void {
+    if (this.socket !== ws) return;
+    this.socket = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    for (const [id, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(new OverseerError('overseer: connection lost'));
+      this.pending.delete(id);
+    }
+    this.failures += 1;
+    this.nextDialAt = world.now() + BACKOFF_MIN_MS;
+    this.log.warn('overseer connection lost');
+    void this.armAlarm(this.nextDialAt);
+  }
+
+  private async armAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at || current < world.now()) await this.ctx.storage.setAlarm(at);
+  }
+
+  private async config(): Promise<DvrConfig> {
+    if (this.cfg && world.now() - this.cfg.at < CONFIG_TTL_MS) return this.cfg.value;
+    const value = await loadConfig(this.env);
+    this.cfg = { value, at: world.now() };
+    return value;
+  }
+
+  // ───────────── requests ─────────────
+
+  private send(frame: Record<string, unknown>): boolean {
+    if (!this.connected()) return false;
+    this.socket!.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private nextId(): string {
+    this.seq += 1;
+    return `${this.idPrefix}${this.seq}`;
+  }
+
+  private request(frame: Record<string, unknown>, timeoutMs: number, source?: SourceRef): Promise<ServerFrame> {
+    if (!this.connected()) return Promise.reject(new OverseerError('not connected to overseer'));
+    const id = this.nextId();
+    return new Promise<ServerFrame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new OverseerError(`overseer: timeout waiting for ${String(frame.type)} reply`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer, source });
+      this.send({ ...frame, id });
+    });
+  }
+
+  async listTasks(): Promise<TaskInfo[]> {
+    if (!this.connected()) await this.wake();
+    const reply = await this.request({ type: 'list' }, REQUEST_TIMEOUT_MS);
+    return Array.isArray(reply.tasks) ? (reply.tasks as TaskInfo[]) : [];
+  }
+
+  /** Recorder pool and metrics for diagnostics; a failed request just leaves its key out. */
+  async diagnostics(): Promise<{ connected: boolean; error?: string; pool?: PoolInfo; metrics?: Metrics }> {
+    if (!this.env.OVERSEER_URL) return { connected: false, error: 'overseer client not initialised' };
+    if (!this.connected()) await this.wake();
+    if (!this.connected()) return { connected: false, error: 'overseer disconnected' };
+    const [pool, metrics] = await Promise.allSettled([
+      this.request({ type: 'pool_info' }, REQUEST_TIMEOUT_MS),
+      this.request({ type: 'metrics' }, REQUEST_TIMEOUT_MS),
+    ]);
+    const out: { connected: boolean; pool?: PoolInfo; metrics?: Metrics } = { connected: true };
+    if (pool.status === 'fulfilled' && pool.value.pool) out.pool = pool.value.pool as PoolInfo;
+    if (metrics.status === 'fulfilled' && metrics.value.global) out.metrics = metrics.value.global as Metrics;
+    return out;
+  }
+
+  // ───────────── inbound frames ─────────────
+
+  private async onFrame(raw: string): Promise<void> {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(raw) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') return;
+    const id = typeof frame.id === 'string' ? frame.id : '';
+    const pending = id ? this.pending.get(id) : undefined;
+    if (pending) {
+      if (frame.type === 'queued') {
+        // Pool full: the matching `started` follows when a slot frees. Never time out a queued start.
+        if (pending.timer) clearTimeout(pending.timer);
+        pending.timer = null;
+        return;
+      }
+      this.pending.delete(id);
+      if (pending.timer) clearTimeout(pending.timer);
+      if (frame.type === 'error') {
+        pending.reject(new OverseerError(`overseer: ${String(frame.message ?? 'error')}`));
+        return;
+      }
+      if (frame.type === 'started' && pending.source) {
+        // Applied here, inside the ordered inbound queue, so the task's own events that follow
+        // the reply always find the source running under this task id.
+        const taskId = String(frame.task_id ?? '');
+        this.index(taskId, pending.source);
+        await this.monitor(pending.source).startConfirmed(pending.source, taskId, Number(frame.pid ?? 0));
+      }
+      pending.resolve(frame);
+      return;
+    }
+    if (!TASK_EVENT_TYPES.has(frame.type)) return;
+    const taskId = typeof frame.task_id === 'string' ? frame.task_id : '';
+    const ref = this.tasks.get(taskId);
+    if (!ref) return; // events for tasks we do not own are ignored (§5.5)
+    const outcome = await this.monitor(ref).apply(ref, frame as unknown as TaskEvent, errorWindow(await this.config()));
+    if (outcome.stopTaskId) this.send({ type: 'stop', id: this.nextId(), task_id: outcome.stopTaskId });
+  }
+
+  private monitor(ref: SourceRef) {
+    return this.env.SOURCE_MONITOR.getByName(monitorName(ref));
+  }
+
+  private index(taskId: string, ref: SourceRef): void {
+    if (!taskId) return;
+    this.tasks.set(taskId, ref);
+    this.ctx.storage.sql.exec(
+      `INSERT INTO task_index (task_id, source_id, driver, username) VALUES (?, ?, ?, ?)
+       ON CONFLICT (task_id) DO UPDATE SET source_id = excluded.source_id, driver = excluded.driver, username = excluded.username`,
+      taskId,
+      ref.sourceId,
+      ref.driver,
+      ref.username,
+    );
+  }
+
+  private unindex(taskId: string): void {
+    if (!taskId) return;
+    this.tasks.delete(taskId);
+    this.ctx.storage.sql.exec(`DELETE FROM task_index WHERE task_id = ?`, taskId);
+  }
+
+  // ───────────── starting and stopping sources ─────────────
+
+  /**
+   * Starts a source (contract §5.6) unless it is already running or starting. Resolves once the
+   * monitor says `starting`; the overseer exchange continues in the background.
+   */
+  async requestStart(ref: SourceRef): Promise<void> {
+    if (!this.connected()) await this.wake();
+    const begun = await this.monitor(ref).beginStart(ref);
+    if (!begun) return;
+    void this.runStart(ref, begun.taskId);
+  }
+
+  /** Sends `stop` for the source's task, if it has one. Runtime changes when `exited` arrives. */
+  async stopSource(ref: SourceRef): Promise<void> {
+    const { state } = await this.monitor(ref).snapshot(ref);
+    if (state.taskId) this.send({ type: 'stop', id: this.nextId(), task_id: state.taskId });
+  }
+
+  /** Reset-error (§7.6): false when the source is not errored. */
+  async resetError(ref: SourceRef): Promise<boolean> {
+    const r = await this.monitor(ref).resetError(ref);
+    if (!r) return false;
+    this.stopTask(r.oldTaskId);
+    await this.requestStart(ref);
+    return true;
+  }
+
+  /** Admin restart / restart-all (§3.6): fresh task with the current config, in any state. */
+  async restart(ref: SourceRef, line: string): Promise<void> {
+    const { oldTaskId } = await this.monitor(ref).resetForRestart(ref, line);
+    this.stopTask(oldTaskId);
+    await this.requestStart(ref);
+  }
+
+  /** Restart-all: reset every source, then start them with bounded concurrency (in the background). */
+  async restartMany(refs: SourceRef[], line: string): Promise<void> {
+    if (!this.connected()) await this.wake();
+    for (const ref of refs) {
+      const { oldTaskId } = await this.monitor(ref).resetForRestart(ref, line);
+      this.stopTask(oldTaskId);
+    }
+    void this.bulkStart(refs);
+  }
+
+  private stopTask(taskId: string): void {
+    if (!taskId) return;
+    this.send({ type: 'stop', id: this.nextId(), task_id: taskId });
+    this.unindex(taskId);
+  }
+
+  private async runStart(ref: SourceRef, storedTaskId: string): Promise<void> {
+    try {
+      const cfg = await this.config();
+      this.cfg = null; // params are read fresh at every start (a PUT applies to the next start)
+      const frame = {
+        type: 'start',
+        action: ref.driver,
+        params: recorderParams(cfg, ref.username),
+        retry_policy: retryPolicy(cfg),
+      };
+      try {
+        await this.request({ ...frame, task_id: storedTaskId }, START_TIMEOUT_MS, ref);
+      } catch (e) {
+        // The stopped task still occupies its id (normal after pause → resume): forget it, retry fresh.
+        if (!(e instanceof Error) || !/already running/.test(e.message) || !storedTaskId) throw e;
+        this.stopTask(storedTaskId);
+        await this.monitor(ref).clearTask(ref);
+        await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+      }
+    } catch (e) {
+      await this.monitor(ref).startFailed(ref, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  // ───────────── reconciliation (§5.7) ─────────────
+
+  /** Runs one reconcile round now (also used by tests and the cron through `wake`). */
+  async reconcileNow(): Promise<void> {
+    await this.reconcile('periodic');
+  }
+
+  private async reconcile(kind: 'connect' | 'periodic'): Promise<void> {
+    this.lastReconcileAt = world.now();
+    let list: TaskInfo[];
+    try {
+      list = await this.listTasks();
+    } catch (e) {
+      this.log.warn('reconcile: list failed', { kind, error: String(e) });
+      return;
+    }
+    const byId = new Map(list.map((t) => [t.task_id, t]));
+    const byKey = new Map<string, TaskInfo>();
+    for (const t of list) if (t.worker_state === 'running' && t.params?.source) byKey.set(`${t.action}/${t.params.source}`, t);
+
+    const { results } = await this.env.DB.prepare(
+      `SELECT s.id, s.driver, s.username, s.worker_state, s.overseer_task_id,
+              (SELECT count(*) FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active') AS active
+         FROM sources s
+        WHERE s.worker_state != 'idle' OR s.overseer_task_id IS NOT NULL
+           OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active')`,
+    ).all<ReconcileRow>();
+
+    const toStart: SourceRef[] = [];
+    for (const row of results) {
+      const ref: SourceRef = { sourceId: row.id, driver: row.driver, username: row.username };
+      const state = row.worker_state;
+      if (state === 'errored') continue;
+      if (kind === 'periodic' && state === 'starting') continue;
+      const stored = row.overseer_task_id ?? '';
+      const mine = stored ? byId.get(stored) : undefined;
+      const byKeyTask = byKey.get(`${row.driver}/${row.username}`);
+
+      if (mine && mine.worker_state === 'running') {
+        if (row.active > 0) {
+          if (kind === 'connect' || state !== 'running') await this.claim(ref, mine);
+          else this.index(mine.task_id, ref);
+        } else {
+          // No one wants it any more (e.g. its last subscriber was deleted while we were away).
+          this.stopTask(mine.task_id);
+        }
+        continue;
+      }
+      if (row.active === 0) {
+        if (byKeyTask) this.send({ type: 'stop', id: this.nextId(), task_id: byKeyTask.task_id });
+        if (state === 'running' || state === 'starting') await this.monitor(ref).markIdle(ref);
+        continue;
+      }
+      if (byKeyTask) {
+        await this.claim(ref, byKeyTask);
+        continue;
+      }
+      if (state === 'running' || state === 'starting') {
+        await this.monitor(ref).markIdle(ref, kind === 'periodic' ? '[system] worker gone (detected by reconciler), restarting' : undefined);
+      } else if (kind === 'periodic') {
+        await this.monitor(ref).markIdle(ref, '[system] detected idle with active subscriptions (reconciler), starting');
+      }
+      toStart.push(ref);
+    }
+    await this.bulkStart(toStart);
+  }
+
+  private async claim(ref: SourceRef, t: TaskInfo): Promise<void> {
+    this.index(t.task_id, ref);
+    await this.monitor(ref).claim(ref, t.task_id, t.current_pid ?? 0);
+    this.send({ type: 'subscribe', id: this.nextId(), task_id: t.task_id });
+  }
+
+  /** Starts sources with at most `start_concurrency` start sequences in flight. */
+  private async bulkStart(refs: SourceRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    const limit = startConcurrency(await this.config());
+    let next = 0;
+    const worker = async () => {
+      while (next < refs.length) {
+        const ref = refs[next++]!;
+        const begun = await this.monitor(ref).beginStart(ref);
+        if (begun) await this.runStart(ref, begun.taskId);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(limit, refs.length) }, worker));
   }
 }

@@ -1,19 +1,366 @@
 /**
- * SourceMonitor — one per DVR source (`getByName('driver/username')`): the source's memory
- * (worker state, recording state, log tail, error window). Filled in by the DVR work; this
- * skeleton proves the binding, migration and SQLite storage.
+ * SourceMonitor — one per DVR source (`getByName('driver/username')`): the source's memory. It holds
+ * the worker state, task id, pid, recording state and session flags (contract §6.4–6.5), the last
+ * 200 log lines (§6.7) and the **error window**: unintentional exits within `error_window`; at
+ * `error_threshold` the source is `errored` until reset-error/restart.
+ *
+ * Everything lives in the object's SQLite storage and is re-read in the constructor, so eviction or
+ * a restart of either side loses nothing. After every change the compact runtime row is mirrored
+ * into D1 `sources` (and worker events into `worker_events`), so subscription lists are one D1 query.
+ * Alarms prune the error window.
+ *
+ *   const mon = env.SOURCE_MONITOR.getByName(monitorName(ref));
+ *   const begun = await mon.beginStart(ref);             // null when already running/starting
+ *   const outcome = await mon.apply(ref, pushedEvent, { windowMs, threshold });
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { EventOutcome, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
+import { INITIAL_RUNTIME } from '../src/dvr/runtime';
+import { nowIso, world } from '../src/world';
+
+const LOG_CAP = 200;
+
+export interface MonitorSnapshot {
+  state: RuntimeState;
+  logs: string[];
+}
+
+export interface ErrorWindowConfig {
+  windowMs: number;
+  threshold: number;
+}
 
 export class SourceMonitor extends DurableObject<Env> {
+  private state: RuntimeState = { ...INITIAL_RUNTIME };
+  private ref: SourceRef | null = null;
+  /** Last mirrored row, to skip D1 writes that would change nothing (log-only events). */
+  private mirrored = '';
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      const sql = ctx.storage.sql;
+      sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS exits (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL)`);
+      for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta`)) {
+        if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...(JSON.parse(row.value) as Partial<RuntimeState>) };
+        if (row.key === 'ref') this.ref = JSON.parse(row.value) as SourceRef;
+      }
     });
   }
 
-  async ping(): Promise<string> {
-    return 'ok';
+  // ───────────── reads ─────────────
+
+  async snapshot(ref: SourceRef): Promise<MonitorSnapshot> {
+    this.remember(ref);
+    return { state: { ...this.state }, logs: this.readLogs() };
   }
+
+  async logs(): Promise<string[]> {
+    return this.readLogs();
+  }
+
+  /** Unintentional exits currently inside the error window (for diagnostics and tests). */
+  async windowCount(): Promise<number> {
+    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n;
+  }
+
+  // ───────────── the start sequence (driven by OverseerLink) ─────────────
+
+  /** Step 1 of contract §5.6: null when a start is pointless (running or starting), else the stored
+   * task id to start with. Leaves `errored` by side effect, as a re-subscribe does (§7.3). */
+  async beginStart(ref: SourceRef): Promise<{ taskId: string } | null> {
+    this.remember(ref);
+    if (this.state.workerState === 'running' || this.state.workerState === 'starting') return null;
+    this.state.workerState = 'starting';
+    await this.commit();
+    return { taskId: this.state.taskId };
+  }
+
+  /** The overseer answered `started` to our start: adopt the task id and pid. */
+  async startConfirmed(ref: SourceRef, taskId: string, pid: number): Promise<void> {
+    this.remember(ref);
+    this.state.taskId = taskId;
+    this.state.pid = pid;
+    this.state.workerState = 'running';
+    await this.commit();
+  }
+
+  async startFailed(ref: SourceRef, message: string): Promise<void> {
+    this.remember(ref);
+    this.log(`[system] start failed: ${message}`);
+    if (this.state.workerState === 'starting') this.state.workerState = 'idle';
+    await this.commit();
+  }
+
+  /** Forget the stored task id (it is stopped and still occupies its id in the overseer). */
+  async clearTask(ref: SourceRef): Promise<void> {
+    this.remember(ref);
+    this.state.taskId = '';
+    await this.commit();
+  }
+
+  /** Adopt a task found running by the reconciler. */
+  async claim(ref: SourceRef, taskId: string, pid: number): Promise<void> {
+    this.remember(ref);
+    this.state.taskId = taskId;
+    this.state.pid = pid;
+    this.state.workerState = 'running';
+    this.log(`[system] claimed running task=${taskId} pid=${pid}`);
+    await this.commit();
+  }
+
+  /** The reconciler found the worker gone (or not needed): back to idle, optionally with a log line. */
+  async markIdle(ref: SourceRef, line?: string): Promise<void> {
+    this.remember(ref);
+    if (line) this.log(line);
+    if (this.state.workerState !== 'errored') {
+      this.state.workerState = 'idle';
+      this.state.pid = 0;
+    }
+    await this.commit();
+  }
+
+  /** Reset-error (§7.6): only from `errored`. Returns the task id to stop, or null when not errored. */
+  async resetError(ref: SourceRef): Promise<{ oldTaskId: string } | null> {
+    this.remember(ref);
+    if (this.state.workerState !== 'errored') return null;
+    const oldTaskId = this.state.taskId;
+    this.state = { ...this.state, taskId: '', workerState: 'idle', pid: 0, errorMessage: null };
+    this.ctx.storage.sql.exec(`DELETE FROM exits`);
+    this.log('[system] reset — restarting worker with current configuration');
+    await this.commit();
+    return { oldTaskId };
+  }
+
+  /** Admin restart / restart-all (§3.6): any state; clears the runtime and the error window. */
+  async resetForRestart(ref: SourceRef, line: string): Promise<{ oldTaskId: string }> {
+    this.remember(ref);
+    const oldTaskId = this.state.taskId;
+    this.state = {
+      ...this.state,
+      taskId: '',
+      workerState: 'idle',
+      pid: 0,
+      errorMessage: null,
+      recordingState: null,
+      sessionActive: false,
+      sessionStartedAt: null,
+    };
+    this.ctx.storage.sql.exec(`DELETE FROM exits`);
+    this.log(line);
+    await this.commit();
+    return { oldTaskId };
+  }
+
+  // ───────────── overseer pushes (contract §5.8, §6.4) ─────────────
+
+  async apply(ref: SourceRef, ev: TaskEvent, win: ErrorWindowConfig): Promise<EventOutcome> {
+    this.remember(ref);
+    const s = this.state;
+    const events: Array<{ type: string; pid: number; exitCode: number | null }> = [];
+    const outcome: EventOutcome = {};
+    switch (ev.type) {
+      case 'started': {
+        const pid = ev.pid ?? 0;
+        s.pid = pid;
+        s.workerState = 'running';
+        s.taskId = ev.task_id;
+        this.log(ev.restart_of && ev.restart_of > 0 ? `[system] restarted (pid=${pid}, was ${ev.restart_of})` : `[system] started (pid=${pid})`);
+        events.push({ type: 'started', pid, exitCode: null });
+        break;
+      }
+      case 'output': {
+        const data = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data ?? '');
+        this.log(`[${ev.stream === 'stderr' ? 'stderr' : 'stdout'}] ${data}`);
+        this.applyRecorderEvent(recorderEvent(ev.data), ev.ts ?? nowIso());
+        break;
+      }
+      case 'exited': {
+        const pid = ev.pid ?? 0;
+        const code = ev.exit_code ?? 0;
+        if (pid === s.pid) s.pid = 0;
+        if (s.workerState === 'running') s.workerState = 'idle';
+        s.recordingState = null;
+        s.sessionActive = false;
+        s.sessionStartedAt = null;
+        this.log(`[system] process pid=${pid} exited (code=${code} intentional=${ev.intentional === true})`);
+        events.push({ type: 'exited', pid, exitCode: code });
+        if (ev.intentional !== true && s.workerState !== 'errored') {
+          const n = this.countExit(win);
+          if (win.threshold > 0 && n >= win.threshold) {
+            this.enterErrored(n);
+            events.push({ type: 'errored', pid, exitCode: code });
+            if (s.taskId) outcome.stopTaskId = s.taskId;
+          }
+        }
+        break;
+      }
+      case 'restarting':
+        this.log(`[system] restarting (attempt ${ev.attempt ?? 0})`);
+        break;
+      case 'errored':
+        if (s.workerState !== 'errored') {
+          this.enterErrored(ev.exit_count ?? 0);
+          events.push({ type: 'errored', pid: ev.pid ?? 0, exitCode: null });
+        }
+        break;
+    }
+    await this.commit(events);
+    return outcome;
+  }
+
+  /** Alarm: drop exits that left the window; re-armed while any remain. */
+  override async alarm(): Promise<void> {
+    const windowMs = Number(this.meta('window_ms') ?? '0');
+    if (windowMs > 0) this.ctx.storage.sql.exec(`DELETE FROM exits WHERE at <= ?`, world.now() - windowMs);
+    this.armPrune(windowMs);
+  }
+
+  // ───────────── internals ─────────────
+
+  private enterErrored(exits: number): void {
+    this.state.workerState = 'errored';
+    this.state.errorMessage = `error threshold reached after ${exits} exits`;
+    this.log('[system] error threshold reached — use reset-error to retry');
+  }
+
+  /** Records one unintentional exit and returns how many lie inside the window. */
+  private countExit(win: ErrorWindowConfig): number {
+    const sql = this.ctx.storage.sql;
+    const now = world.now();
+    sql.exec(`INSERT INTO exits (at) VALUES (?)`, now);
+    if (win.windowMs > 0) sql.exec(`DELETE FROM exits WHERE at <= ?`, now - win.windowMs);
+    this.setMeta('window_ms', String(win.windowMs));
+    this.armPrune(win.windowMs);
+    return sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n;
+  }
+
+  private armPrune(windowMs: number): void {
+    if (windowMs <= 0) return;
+    const oldest = this.ctx.storage.sql.exec<{ at: number | null }>(`SELECT min(at) AS at FROM exits`).one().at;
+    if (oldest === null) return;
+    void this.ctx.storage.setAlarm(oldest + windowMs + 1);
+  }
+
+  /** Recording state and session flags from a recorder event (contract §6.4). */
+  private applyRecorderEvent(ev: Record<string, string> | null, ts: string): void {
+    if (!ev) return;
+    const s = this.state;
+    switch (ev.event) {
+      case 'RECORDING START':
+        s.recordingState = 'recording';
+        if (!s.sessionActive) s.sessionStartedAt = ts;
+        s.sessionActive = true;
+        s.lastRecordingAt = ts;
+        break;
+      case 'HEARTBEAT':
+        s.recordingState = 'recording';
+        s.sessionActive = true;
+        s.lastHeartbeat = ts;
+        if (ev.session_duration) s.sessionDuration = ev.session_duration;
+        break;
+      case 'RECORDING END':
+        s.recordingState = 'idle';
+        break;
+      case 'SLEEP':
+        s.recordingState = 'sleeping';
+        break;
+      case 'SESSION END':
+        s.recordingState = 'idle';
+        s.sessionActive = false;
+        s.sessionStartedAt = null;
+        break;
+    }
+  }
+
+  private remember(ref: SourceRef): void {
+    if (this.ref && this.ref.sourceId === ref.sourceId) return;
+    this.ref = { sourceId: ref.sourceId, driver: ref.driver, username: ref.username };
+    this.setMeta('ref', JSON.stringify(this.ref));
+  }
+
+  private log(line: string): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec(`INSERT INTO logs (line) VALUES (?)`, line.length > 8192 ? `${line.slice(0, 8192)}…` : line);
+    sql.exec(`DELETE FROM logs WHERE id <= (SELECT max(id) FROM logs) - ?`, LOG_CAP);
+  }
+
+  private readLogs(): string[] {
+    return this.ctx.storage.sql.exec<{ line: string }>(`SELECT line FROM logs ORDER BY id`).toArray().map((r) => r.line);
+  }
+
+  private meta(key: string): string | null {
+    const rows = this.ctx.storage.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray();
+    return rows[0]?.value ?? null;
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.ctx.storage.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
+  }
+
+  /** Persists the state locally, then mirrors it (and any worker events) into D1 in one batch. */
+  private async commit(events: Array<{ type: string; pid: number; exitCode: number | null }> = []): Promise<void> {
+    this.setMeta('state', JSON.stringify(this.state));
+    const ref = this.ref;
+    if (!ref) return;
+    const s = this.state;
+    const row = [
+      s.workerState,
+      s.pid,
+      s.recordingState,
+      s.sessionActive ? 1 : 0,
+      s.sessionStartedAt,
+      s.sessionDuration,
+      s.lastHeartbeat,
+      s.lastRecordingAt,
+      s.errorMessage,
+      s.taskId || null,
+    ];
+    const key = JSON.stringify(row);
+    const stmts: D1PreparedStatement[] = [];
+    if (key !== this.mirrored) {
+      stmts.push(
+        this.env.DB.prepare(
+          `UPDATE sources SET worker_state = ?1, pid = ?2, recording_state = ?3, session_active = ?4, session_started_at = ?5,
+             session_duration = ?6, last_heartbeat = ?7, last_recording_at = ?8, error_message = ?9, overseer_task_id = ?10,
+             runtime_updated_at = ?11 WHERE id = ?12`,
+        ).bind(...row, nowIso(), ref.sourceId),
+      );
+    }
+    for (const e of events) {
+      stmts.push(
+        this.env.DB.prepare(`INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts) VALUES (?1, ?2, ?3, ?4, ?5)`).bind(
+          ref.sourceId,
+          e.pid,
+          e.type,
+          e.exitCode,
+          nowIso(),
+        ),
+      );
+    }
+    if (stmts.length === 0) return;
+    await this.env.DB.batch(stmts);
+    this.mirrored = key;
+  }
+}
+
+/** The recorder event inside an `output` push: a flat JSON object of strings with an `event` key. */
+function recorderEvent(data: unknown): Record<string, string> | null {
+  let obj: unknown = data;
+  if (typeof data === 'string') {
+    try {
+      obj = JSON.parse(data);
+    } catch {
+      return null;
+    }
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (typeof v !== 'string') return null;
+    out[k] = v;
+  }
+  return typeof out.event === 'string' ? out : null;
 }

@@ -1,4 +1,130 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * Per-source data (contract §3.5): worker events (D1), the log tail (the source's monitor), the
+ * recording files and a disk summary (R2 under `recordings/{driver}/{username}/`). All of them
+ * require a subscription of any posture, or admin (see access.ts).
+ *
+ *   GET /api/sources/chaturbate/alice/events            → {driver, username, events: [...]}  ([] when none)
+ *   GET /api/sources/chaturbate/alice/filestat?path=2026-02-18_22-01-31
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { requireUser } from '../auth/middleware';
+import { BadRequest, NotFound } from '../http/errors';
+import { errors, json, newRouter, z } from '../http/openapi';
+import { visibleSource, visibleSourceForStat } from './access';
+import { SourceParams } from './lifecycle';
+import { listRecordings, safeSubpath, statTree } from './media-store';
+import { monitorName } from './runtime';
+import { loadConfig, segmentSeconds } from './settings';
 
-export const sourcesRouter = newRouter();
+const WorkerEventSchema = z
+  .object({
+    id: z.number().int(),
+    source_id: z.number().int(),
+    pid: z.number().int(),
+    event_type: z.enum(['started', 'exited', 'errored', 'stopped']),
+    exit_code: z.number().int().optional(),
+    ts: z.string(),
+  })
+  .openapi('WorkerEvent');
+
+const FileInfoSchema = z
+  .object({ filename: z.string(), path: z.string(), status: z.string(), pipeline: z.string(), error_count: z.number().int().optional() })
+  .openapi('FileInfo');
+
+const StatChildSchema = z.object({
+  name: z.string(),
+  type: z.enum(['file', 'directory']),
+  total_bytes: z.number().int(),
+  file_count: z.number().int(),
+  ts_count: z.number().int(),
+  estimated_minutes: z.number().int(),
+});
+
+const FileStatSchema = z
+  .object({ path: z.string(), children: z.array(StatChildSchema), total_bytes: z.number().int(), file_count: z.number().int() })
+  .openapi('FileStat');
+
+const tags = ['dvr sources'];
+
+export const sourcesRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/sources/{driver}/{username}/events',
+      tags,
+      summary: 'The 25 newest worker events of a source (subscriber or admin)',
+      middleware: [requireUser],
+      request: { params: SourceParams },
+      responses: {
+        200: json(z.object({ driver: z.string(), username: z.string(), events: z.array(WorkerEventSchema) }), 'Events, newest first'),
+        ...errors(400, 401, 403, 404),
+      },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      const { results } = await c.env.DB.prepare(
+        `SELECT id, source_id, pid, event_type, exit_code, ts FROM worker_events WHERE source_id = ?1 ORDER BY ts DESC, id DESC LIMIT 25`,
+      )
+        .bind(src.id)
+        .all<{ id: number; source_id: number; pid: number; event_type: 'started' | 'exited' | 'errored' | 'stopped'; exit_code: number | null; ts: string }>();
+      const events = results.map(({ exit_code, ...e }) => (e.event_type === 'exited' && exit_code !== null ? { ...e, exit_code } : e));
+      return c.json({ driver, username, events }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/sources/{driver}/{username}/logs',
+      tags,
+      summary: 'The last 200 log lines of a source (subscriber or admin)',
+      middleware: [requireUser],
+      request: { params: SourceParams },
+      responses: { 200: json(z.object({ driver: z.string(), username: z.string(), logs: z.array(z.string()) }), 'Log lines, oldest first'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      await visibleSource(c, driver, username);
+      const logs = await c.env.SOURCE_MONITOR.getByName(monitorName({ driver, username })).logs();
+      return c.json({ driver, username, logs }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/sources/{driver}/{username}/files',
+      tags,
+      summary: 'Recording files of a source in R2 (subscriber or admin)',
+      middleware: [requireUser],
+      request: { params: SourceParams },
+      responses: { 200: json(z.object({ driver: z.string(), username: z.string(), files: z.array(FileInfoSchema) }), 'Files'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      await visibleSource(c, driver, username);
+      const files = await listRecordings(c.env.BUCKET, `recordings/${driver}/${username}/`);
+      return c.json({ driver, username, files }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/sources/{driver}/{username}/filestat',
+      tags,
+      summary: 'Size, file count and estimated minutes of a recordings directory (subscriber or admin)',
+      middleware: [requireUser],
+      request: { params: SourceParams, query: z.object({ path: z.string().max(1024).optional() }) },
+      responses: { 200: json(FileStatSchema, 'Directory summary'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const raw = c.req.valid('query').path ?? '';
+      await visibleSourceForStat(c, driver, username);
+      const sub = safeSubpath(raw);
+      if (sub === null) throw new BadRequest('invalid path', 'invalid_path');
+      const prefix = `recordings/${driver}/${username}/${sub ? `${sub}/` : ''}`;
+      const stat = await statTree(c.env.BUCKET, prefix, segmentSeconds(await loadConfig(c.env)));
+      if (!stat) throw new NotFound('path not found');
+      return c.json({ path: raw, ...stat }, 200);
+    },
+  );

@@ -1,4 +1,202 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../http/openapi';
+/**
+ * `/api/users` CRUD for the dashboard's admin pages (contract §3.8), admin only, on the shared
+ * identity (usernames are stored as digest + ciphertext, see auth/usernames.ts). Deviations for
+ * safety: roles are validated on update too, a duplicate username on update is 409 (not 404),
+ * passwords follow the platform policy, an admin password reset revokes the user's logins, and
+ * deleting a user stops every recorder whose last active subscriber they were (§7.10 fixed).
+ *
+ *   POST /api/users {"username":"bob","password":"...","role":"user"} → 201 User
+ *   DELETE /api/users/7                                            → 204
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { createUser, findUserById, presentUser, setPassword, usernameProblem, usernamesOf } from '../auth/accounts';
+import { audit } from '../auth/audit';
+import { UserSchema } from '../auth/dvr-routes';
+import { requireAdmin, requireUser } from '../auth/middleware';
+import { revokeUserSessions } from '../auth/refresh';
+import { displayUsername, usernameKeys } from '../auth/usernames';
+import { BadRequest, Conflict, NotFound } from '../http/errors';
+import { describeIssues, errors, failWith, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
+import { nowIso } from '../world';
+import { link } from './lifecycle';
+import type { SourceRef } from './runtime';
 
-export const dvrUsersRouter = newRouter();
+const tags = ['dvr users'];
+const admin = [requireUser, requireAdmin] as const;
+const IdParams = z.object({ id: IntId.openapi({ param: { name: 'id', in: 'path' }, example: '7' }) });
+const Role = z.enum(['admin', 'user']);
+
+const CreateUser = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024), role: Role.optional() }).openapi('CreateUser');
+const UpdateUser = z
+  .object({ username: z.string().min(1).max(256).optional(), password: z.string().min(1).max(1024).optional(), role: Role.optional() })
+  .strict()
+  .openapi('UpdateUser');
+
+type Issues = readonly { path: PropertyKey[]; message: string; code: string }[];
+
+function createHook(result: { success: boolean; error?: { issues: Issues } }): undefined {
+  if (result.success || !result.error) return undefined;
+  const issues = result.error.issues;
+  const details = describeIssues(issues);
+  if (issues.some((i) => i.path.length === 0)) throw new BadRequest('invalid JSON', 'invalid_json', details);
+  if (issues.some((i) => i.path[0] === 'username' || i.path[0] === 'password')) throw new BadRequest('username and password are required', 'validation_failed', details);
+  throw new BadRequest("role must be 'admin' or 'user'", 'validation_failed', details);
+}
+
+function updateHook(result: { success: boolean; error?: { issues: Issues } }, c: { req: { param(k: string): string | undefined } }): undefined {
+  if (result.success || !result.error) return undefined;
+  const issues = result.error.issues;
+  const details = describeIssues(issues);
+  if (!/^[1-9][0-9]{0,15}$/.test(c.req.param('id') ?? '')) throw new BadRequest('invalid user id', 'validation_failed', details);
+  if (issues.some((i) => i.path[0] === 'role')) throw new BadRequest("role must be 'admin' or 'user'", 'validation_failed', details);
+  if (issues.some((i) => i.path.length === 0 && i.code === 'invalid_type')) throw new BadRequest('invalid JSON', 'invalid_json', details);
+  const first = issues[0]!;
+  throw new BadRequest(first.path.length ? `${first.path.map(String).join('.')}: ${first.message}` : first.message, 'validation_failed', details);
+}
+
+export const dvrUsersRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/users',
+      tags,
+      summary: 'Every user, ordered by id',
+      middleware: [...admin],
+      responses: { 200: json(z.array(UserSchema), 'Users'), ...errors(401, 403) },
+    }),
+    async (c) => {
+      const { results } = await c.env.DB.prepare(`SELECT id, username_enc, username_digest, role, created_at, updated_at FROM users ORDER BY id`).all<{
+        id: number;
+        username_enc: string;
+        username_digest: string;
+        role: 'admin' | 'user';
+        created_at: string;
+        updated_at: string;
+      }>();
+      const names = await usernamesOf(
+        c.env,
+        results.map((r) => ({ id: r.id, usernameEnc: r.username_enc, usernameDigest: r.username_digest })),
+      );
+      return c.json(
+        results.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.created_at, updated_at: r.updated_at })),
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/users',
+      tags,
+      summary: 'Create a user (role defaults to user)',
+      middleware: [...admin],
+      request: { body: jsonBody(CreateUser) },
+      responses: { 201: json(UserSchema, 'Created'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const row = await createUser(c.env, { username: body.username, password: body.password, role: body.role ?? 'user' });
+      await audit(c, 'user.create', { targetType: 'user', targetId: row.id, details: { role: row.role, via: 'dvr' } });
+      return c.json(await presentUser(c.env, row), 201);
+    },
+    createHook,
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/users/{id}',
+      tags,
+      summary: 'One user',
+      middleware: [...admin],
+      request: { params: IdParams },
+      responses: { 200: json(UserSchema, 'The user'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const row = await findUserById(c.env, c.req.valid('param').id);
+      if (!row) throw new NotFound('user not found');
+      return c.json(await presentUser(c.env, row), 200);
+    },
+    failWith('invalid user id'),
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/users/{id}',
+      tags,
+      summary: 'Change username, password and/or role (only the keys present)',
+      middleware: [...admin],
+      request: { params: IdParams, body: jsonBody(UpdateUser) },
+      responses: { 200: json(UserSchema, 'The user'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      const body = c.req.valid('json');
+      const row = await findUserById(c.env, id);
+      if (!row) throw new NotFound('user not found');
+      const now = nowIso();
+      if (body.username !== undefined) {
+        const problem = usernameProblem(body.username);
+        if (problem) throw new BadRequest(problem, 'invalid_username');
+        const keys = await usernameKeys(c.env.COUCHSUITE_USERNAME_SECRET);
+        const display = displayUsername(body.username);
+        const digest = await keys.digest(display);
+        const enc = await keys.encrypt(display, digest);
+        const res = await c.env.DB.prepare(
+          `UPDATE users SET username_digest = ?2, username_enc = ?3, updated_at = ?4
+            WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.username_digest = ?2 AND o.id != ?1)`,
+        )
+          .bind(id, digest, enc, now)
+          .run();
+        if ((res.meta.changes ?? 0) === 0) throw new Conflict('username already exists', 'username_taken');
+      }
+      if (body.password !== undefined) {
+        await setPassword(c.env, id, body.password, body.username ?? (await presentUser(c.env, row)).username);
+        await revokeUserSessions(c.env, id, 'admin password reset');
+      }
+      if (body.role !== undefined) {
+        await c.env.DB.prepare(`UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1`).bind(id, body.role, now).run();
+      }
+      await audit(c, 'user.update', {
+        targetType: 'user',
+        targetId: id,
+        details: { fields: Object.keys(body), ...(body.role !== undefined && body.role !== row.role ? { role: body.role } : {}) },
+      });
+      return c.json(await presentUser(c.env, (await findUserById(c.env, id))!), 200);
+    },
+    updateHook,
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/users/{id}',
+      tags,
+      summary: "Delete a user (cascades to subscriptions and logins); stops recorders left without an active subscriber",
+      middleware: [...admin],
+      request: { params: IdParams },
+      responses: { 204: { description: 'Deleted (also when there was no such user)' }, ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const id = c.req.valid('param').id;
+      // Sources where this user is the only active subscriber: stop them once the cascade ran.
+      const { results } = await c.env.DB.prepare(
+        `SELECT s.id, s.driver, s.username FROM subscriptions sub JOIN sources s ON s.id = sub.source_id
+          WHERE sub.user_id = ?1 AND sub.posture = 'active'
+            AND NOT EXISTS (SELECT 1 FROM subscriptions o WHERE o.source_id = s.id AND o.posture = 'active' AND o.user_id != ?1)`,
+      )
+        .bind(id)
+        .all<{ id: number; driver: string; username: string }>();
+      const res = await c.env.DB.prepare(`DELETE FROM users WHERE id = ?1`).bind(id).run();
+      if ((res.meta.changes ?? 0) > 0) {
+        await audit(c, 'user.delete', { targetType: 'user', targetId: id, details: { via: 'dvr', stopped_sources: results.length } });
+        const l = link(c.env);
+        for (const r of results) {
+          const ref: SourceRef = { sourceId: r.id, driver: r.driver, username: r.username };
+          // Re-check: someone may have subscribed in between.
+          const still = await c.env.DB.prepare(`SELECT count(*) AS n FROM subscriptions WHERE source_id = ?1 AND posture = 'active'`).bind(r.id).first<{ n: number }>();
+          if ((still?.n ?? 0) === 0) await l.stopSource(ref);
+        }
+      }
+      return c.body(null, 204);
+    },
+    failWith('invalid user id'),
+  );

@@ -1,2 +1,10 @@
-// Runs in Node before the Workers test pool starts. Later: starts the scripted fake overseer.
-export default async function setup() {}
+// Runs in Node before the Workers test pool starts: starts the scripted fake overseer (DVR tests)
+// on the port vitest.config.mts picked and bound into the Worker as OVERSEER_URL.
+import { startFakeOverseer } from './fake-overseer.mjs';
+
+export default async function setup() {
+  const port = Number(process.env.FAKE_OVERSEER_PORT);
+  if (!port) return;
+  const fake = await startFakeOverseer({ port });
+  return async () => fake.close();
+}

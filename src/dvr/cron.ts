@@ -1,0 +1,14 @@
+/**
+ * The DVR's cron job: every 5 minutes (`jobs.frequent`) the overseer link is woken, so it is
+ * re-dialled even when no dashboard is open and no alarm survived (the alarm chain normally keeps
+ * it up; this is the safety net).
+ */
+import { jobs } from '../scheduled';
+import { link } from './lifecycle';
+
+export async function keepOverseerLinkUp(env: Env): Promise<void> {
+  if (!env.OVERSEER_URL) return;
+  await link(env).wake();
+}
+
+jobs.frequent.push(keepOverseerLinkUp);

@@ -1,0 +1,62 @@
+/**
+ * Types shared by the DVR routers and the two Durable Objects: how a source is addressed, the
+ * runtime state a `SourceMonitor` keeps, and the overseer push messages it consumes (contract §5.3).
+ *
+ *   const ref: SourceRef = { sourceId: 7, driver: 'chaturbate', username: 'alice' };
+ *   env.SOURCE_MONITOR.getByName(monitorName(ref)).snapshot(ref);
+ */
+export interface SourceRef {
+  sourceId: number;
+  driver: string;
+  username: string;
+}
+
+export type WorkerState = 'idle' | 'starting' | 'running' | 'errored';
+export type RecordingState = 'recording' | 'sleeping' | 'idle';
+
+export interface RuntimeState {
+  taskId: string;
+  workerState: WorkerState;
+  pid: number;
+  recordingState: RecordingState | null;
+  sessionActive: boolean;
+  sessionStartedAt: string | null;
+  sessionDuration: string | null;
+  lastHeartbeat: string | null;
+  lastRecordingAt: string | null;
+  errorMessage: string | null;
+}
+
+export const INITIAL_RUNTIME: RuntimeState = {
+  taskId: '',
+  workerState: 'idle',
+  pid: 0,
+  recordingState: null,
+  sessionActive: false,
+  sessionStartedAt: null,
+  sessionDuration: null,
+  lastHeartbeat: null,
+  lastRecordingAt: null,
+  errorMessage: null,
+};
+
+/** The object name of a source's monitor. Path segments never contain `/`, so this is unambiguous. */
+export function monitorName(ref: Pick<SourceRef, 'driver' | 'username'>): string {
+  return `${ref.driver}/${ref.username}`;
+}
+
+/** Overseer pushes routed to a monitor (fields as the overseer sends them). */
+export type TaskEvent =
+  | { type: 'started'; task_id: string; pid?: number; restart_of?: number; ts?: string }
+  | { type: 'output'; task_id: string; pid?: number; stream?: string; data?: unknown; ts?: string }
+  | { type: 'exited'; task_id: string; pid?: number; exit_code?: number; intentional?: boolean; ts?: string }
+  | { type: 'restarting'; task_id: string; pid?: number; attempt?: number }
+  | { type: 'errored'; task_id: string; pid?: number; exit_count?: number; ts?: string };
+
+export const TASK_EVENT_TYPES = new Set(['started', 'output', 'exited', 'restarting', 'errored']);
+
+/** What the link must do after a monitor applied an event. */
+export interface EventOutcome {
+  /** The error window was reached: stop this task so the overseer does not restart it. */
+  stopTaskId?: string;
+}

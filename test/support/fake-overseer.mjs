@@ -1,0 +1,181 @@
+// A scripted fake of the sticky-overseer (contract dvr-api §5) for the DVR tests: a real WebSocket
+// server the Worker's OverseerLink dials, plus a small HTTP control API the tests (running inside
+// workerd) use to read what the control plane sent and to push events back.
+//
+// Each test file works in its own *session* (`ws://127.0.0.1:PORT/ws/<session>`), so parallel test
+// files never see each other's tasks; the plain `/ws` path is the `default` session.
+//
+//   const fake = await startFakeOverseer({ port: 0 });
+//   // from a test: POST http://127.0.0.1:PORT/control/<session>/send {"frame": {...}}
+//   await fake.close();
+//
+// Control API (JSON bodies and answers), all under /control/<session>/:
+//   GET  messages          every frame received from the control plane, in order
+//   GET  state             {clients, tasks}
+//   POST reset             forget messages and tasks, mode auto, accept connections
+//   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only
+//   POST send {frame}      push a frame to every connected client of the session
+//   POST tasks {tasks}     replace the task table (TaskInfo objects)
+//   POST restart           drop every connection and forget all tasks (an overseer restart)
+//   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
+
+// Loaded through Node's resolver: the global setup runs through Vite, which would pick `ws`'s
+// browser stub.
+const { WebSocketServer } = createRequire(import.meta.url)('ws');
+
+function newSession() {
+  return { clients: new Set(), messages: [], tasks: new Map(), mode: 'auto', refuse: false, pid: 1000, n: 0 };
+}
+
+export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
+  const sessions = new Map();
+  const session = (name) => {
+    let s = sessions.get(name);
+    if (!s) sessions.set(name, (s = newSession()));
+    return s;
+  };
+  const now = () => new Date().toISOString();
+  const send = (ws, frame) => ws.readyState === 1 && ws.send(JSON.stringify(frame));
+  const broadcast = (s, frame) => {
+    for (const ws of s.clients) send(ws, frame);
+  };
+
+  function onFrame(s, ws, frame) {
+    s.messages.push(frame);
+    if (s.mode !== 'auto') return;
+    switch (frame.type) {
+      case 'start': {
+        const requested = frame.task_id || '';
+        if (requested && s.tasks.has(requested)) return send(ws, { type: 'error', id: frame.id, message: 'task already running or starting' });
+        for (const t of s.tasks.values()) {
+          if (t.worker_state === 'running' && t.action === frame.action && t.params?.source === frame.params?.source) {
+            return send(ws, { type: 'error', id: frame.id, message: `duplicate task: already running as ${t.task_id}`, existing_task_id: t.task_id });
+          }
+        }
+        s.n += 1;
+        s.pid += 1;
+        const task = {
+          task_id: requested || `task-${s.n}`,
+          action: frame.action,
+          params: frame.params,
+          state: 'active',
+          worker_state: 'running',
+          current_pid: s.pid,
+          restart_count: 0,
+          created_at: now(),
+          last_started_at: now(),
+        };
+        s.tasks.set(task.task_id, task);
+        return send(ws, { type: 'started', id: frame.id, task_id: task.task_id, pid: task.current_pid, ts: now() });
+      }
+      case 'stop': {
+        const t = s.tasks.get(frame.task_id);
+        if (!t) return send(ws, { type: 'error', id: frame.id, message: 'task not found' });
+        const pid = t.current_pid;
+        t.state = 'stopped';
+        t.worker_state = 'exited';
+        t.current_pid = 0;
+        t.last_exit_code = 0;
+        t.last_exited_at = now();
+        if (pid) broadcast(s, { type: 'exited', task_id: t.task_id, pid, exit_code: 0, intentional: true, ts: now() });
+        return;
+      }
+      case 'list':
+        return send(ws, { type: 'tasks', id: frame.id, tasks: [...s.tasks.values()] });
+      case 'subscribe':
+        return send(ws, { type: 'subscribed', id: frame.id, task_id: frame.task_id });
+      case 'pool_info':
+        return send(ws, { type: 'pool_info', id: frame.id, pool: { limit: 10, running: [...s.tasks.values()].filter((t) => t.worker_state === 'running').length, queue_depth: 0 } });
+      case 'metrics':
+        return send(ws, {
+          type: 'metrics',
+          id: frame.id,
+          global: { tasks_started: s.n, tasks_completed: 0, tasks_errored: 0, tasks_restarted: 0, total_output_lines: 0, enqueued: 0, dequeued: 0, displaced: 0, expired: 0 },
+        });
+      default:
+        return send(ws, { type: 'error', id: frame.id, message: `unknown message type ${frame.type}` });
+    }
+  }
+
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    const m = /^\/control\/([^/]+)\/([a-z]+)$/.exec(url.pathname);
+    const reply = (status, body) => {
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body ?? {}));
+    };
+    if (!m) return reply(404, { error: 'not found' });
+    const s = session(decodeURIComponent(m[1]));
+    let body = {};
+    if (req.method === 'POST') {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const text = Buffer.concat(chunks).toString('utf8');
+      body = text ? JSON.parse(text) : {};
+    }
+    switch (m[2]) {
+      case 'messages':
+        return reply(200, s.messages);
+      case 'state':
+        return reply(200, { clients: s.clients.size, tasks: [...s.tasks.values()] });
+      case 'reset':
+        for (const ws of s.clients) ws.close();
+        sessions.set(decodeURIComponent(m[1]), newSession());
+        return reply(200, {});
+      case 'mode':
+        s.mode = body.mode === 'manual' ? 'manual' : 'auto';
+        return reply(200, {});
+      case 'send':
+        broadcast(s, body.frame);
+        return reply(200, { clients: s.clients.size });
+      case 'tasks':
+        s.tasks = new Map((body.tasks ?? []).map((t) => [t.task_id, t]));
+        return reply(200, {});
+      case 'restart':
+        s.tasks.clear();
+        for (const ws of s.clients) ws.close(1012, 'restart');
+        return reply(200, {});
+      case 'refuse':
+        s.refuse = body.refuse !== false;
+        if (s.refuse) for (const ws of s.clients) ws.close(1001, 'going away');
+        return reply(200, {});
+      default:
+        return reply(404, { error: 'unknown control' });
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url, 'http://x');
+    const m = /^\/ws(?:\/([^/]+))?$/.exec(url.pathname);
+    const name = m ? decodeURIComponent(m[1] ?? 'default') : null;
+    if (!name || session(name).refuse) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const s = session(name);
+      s.clients.add(ws);
+      ws.on('message', (data) => {
+        let frame;
+        try {
+          frame = JSON.parse(String(data));
+        } catch {
+          return;
+        }
+        onFrame(s, ws, frame);
+      });
+      ws.on('close', () => s.clients.delete(ws));
+    });
+  });
+  await new Promise((resolve) => server.listen(port, host, resolve));
+  const address = server.address();
+  return {
+    port: address.port,
+    async close() {
+      for (const s of sessions.values()) for (const ws of s.clients) ws.terminate();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
