@@ -1,4 +1,250 @@
-/** Placeholder router: filled in by its issue. */
-import { newRouter } from '../../http/openapi';
+/**
+ * Steam ownership: linking a Steam account by OpenID 2.0, and verifying owned games with the
+ * Steam Web API (contract §3.19–3.20, rebuilt per §7.6: nothing is self-asserted).
+ *
+ *   GET  /auth/link/steam/start?org_id=      signed-in user → 302 to Steam (signed state + nonce;
+ *                                            a `steam_link` cookie binds the browser that started)
+ *   GET  /auth/link/steam/callback?state=&openid.*=   Steam sends the browser back here
+ *   POST /auth/link/steam                    clients that ran the OpenID dance themselves submit
+ *                                            `{ state, assertion: { "openid.*": ... } }` — never a bare id
+ *   POST /ownership/verify/steam             `{ org_id? }`: GetOwnedGames for the linked account,
+ *                                            appids mapped through `game_external_ids`, one batch
+ *
+ * Links are per (org, user) as the schema scopes them, and one Steam account backs at most one
+ * member of an org (no sharing a library across a household's accounts).
+ */
+import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import type { AppEnv } from '../../env';
+import { audit, auditStatement } from '../../auth/audit';
+import { assertSelfOrAdmin, optionalUser, orgRoleOf, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { userAccounts } from '../../db/schema';
+import { Conflict, Forbidden } from '../../http/errors';
+import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
+import { nowIso } from '../../world';
+import { primaryOrgId } from '../profile';
+import { OptionalOrgQuery } from '../schemas';
+import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
+import { runBatch } from './batch';
+import { getOwnedGames } from './steam-api';
+import { authUrl, callbackUrl, consumeNonce, readState, signState, verifyAssertion, type LinkState } from './steam-openid';
 
-export const ownershipRouter = newRouter();
+const LINK_COOKIE = 'steam_link';
+const LINK_COOKIE_PATH = '/auth/link/steam';
+
+const LinkedOut = z
+  .object({ linked: z.literal(true), platform: z.literal('steam'), org_id: z.number().int(), user_id: z.number().int(), steam_id: z.string() })
+  .openapi('SteamLinked');
+
+const AssertionParams = z
+  .record(z.string().regex(/^openid\.[a-z_.]{1,40}$/, 'assertion keys are openid.* parameters'), z.string().max(2048))
+  .refine((r) => Object.keys(r).length <= 40, 'too many assertion parameters');
+
+/** The org a user acts in: the named one if they belong to it, else their primary org. */
+async function memberOrg(env: Env, userId: number, requested: number | undefined): Promise<number> {
+  const orgId = requested ?? (await primaryOrgId(env, userId));
+  if (orgId === null) throw new Conflict('join an organization first: libraries and linked accounts belong to an org', 'no_org');
+  if ((await orgRoleOf(env, userId, orgId)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+  return orgId;
+}
+
+/** Consumes the assertion's and the state's nonces, then stores the link. */
+async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record<string, string>, steamId: string) {
+  if (!(await consumeNonce(c.env, `openid:${params['openid.response_nonce']}`))) {
+    await audit(c, 'steam.link.replay', { actorUserId: state.u, orgId: state.o, targetType: 'user', targetId: state.u, details: { steam_id: steamId } });
+    throw new Conflict('this Steam assertion was already used; start linking again', 'assertion_replayed');
+  }
+  if (!(await consumeNonce(c.env, `state:${state.n}`))) throw new Conflict('this link state was already used; start linking again', 'state_replayed');
+  // The member must still belong to the org (membership can change during the 10-minute flow).
+  if ((await orgRoleOf(c.env, state.u, state.o)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+  const d = db(c.env);
+  const taken = await d
+    .select({ userId: userAccounts.userId })
+    .from(userAccounts)
+    .where(and(eq(userAccounts.orgId, state.o), eq(userAccounts.platform, 'steam'), eq(userAccounts.accountId, steamId), ne(userAccounts.userId, state.u)))
+    .get();
+  if (taken) throw new Conflict('this Steam account is already linked to another member of this organization', 'steam_account_taken');
+  const now = nowIso();
+  const metadata = JSON.stringify({ steam_id: steamId, linked_at: now, claimed_id: params['openid.claimed_id'] });
+  await d.batch([
+    d
+      .insert(userAccounts)
+      .values({ orgId: state.o, userId: state.u, platform: 'steam', accountId: steamId, displayName: null, metadataJson: metadata, createdAt: now, updatedAt: now })
+      .onConflictDoUpdate({
+        target: [userAccounts.orgId, userAccounts.userId, userAccounts.platform],
+        set: { accountId: steamId, metadataJson: metadata, updatedAt: now },
+      }),
+    auditStatement(c, 'steam.link', { actorUserId: state.u, orgId: state.o, targetType: 'user', targetId: state.u, details: { steam_id: steamId } }),
+  ]);
+  return { linked: true as const, platform: 'steam' as const, org_id: state.o, user_id: state.u, steam_id: steamId };
+}
+
+export const ownershipRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/auth/link/steam/start',
+      tags: ['ownership'],
+      summary: 'Start linking a Steam account (OpenID 2.0): redirects to Steam with a signed, single-use state',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { query: z.object({ org_id: OptionalOrgQuery }) },
+      responses: {
+        302: { description: 'To Steam; the body repeats the URL', headers: { Location: { schema: { type: 'string' } } }, content: { 'application/json': { schema: z.object({ redirect_url: z.string(), state: z.string(), expires_at: z.string() }) } } },
+        ...errors(400, 401, 403, 409),
+      },
+    }),
+    async (c) => {
+      const user = c.get('user');
+      const orgId = await memberOrg(c.env, user.id, c.req.valid('query').org_id);
+      const { state, nonce, expiresAt } = await signState(c.env, { userId: user.id, orgId });
+      const { url } = authUrl(new URL(c.req.url).origin, state);
+      // SameSite=Lax: sent on Steam's top-level redirect back (Strict would not be), never on cross-site subrequests.
+      setCookie(c, LINK_COOKIE, nonce, { path: LINK_COOKIE_PATH, httpOnly: true, secure: c.env.COOKIE_SECURE !== 'false', sameSite: 'Lax', maxAge: 600 });
+      c.header('Location', url);
+      return c.json({ redirect_url: url, state, expires_at: new Date(expiresAt).toISOString() }, 302);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/auth/link/steam/callback',
+      tags: ['ownership'],
+      summary: 'Steam’s OpenID return: verifies the assertion locally and with Steam, then links the account',
+      description: 'Only the browser that started the flow (its `steam_link` cookie matches the state) or the same signed-in user may complete it.',
+      middleware: [optionalUser],
+      request: { query: z.object({ state: z.string().max(600) }).catchall(z.string().max(2048)) },
+      responses: { 200: json(LinkedOut, 'Linked'), ...errors(400, 403, 409, 502) },
+    }),
+    async (c) => {
+      const query = c.req.valid('query');
+      const state = await readState(c.env, query.state);
+      const caller = c.get('user');
+      const boundBrowser = getCookie(c, LINK_COOKIE) === state.n;
+      if (!boundBrowser && caller?.id !== state.u) throw new Forbidden('this Steam link was started elsewhere; start it again from this browser', 'state_not_bound');
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(query)) if (k.startsWith('openid.') && typeof v === 'string') params[k] = v;
+      const steamId = await verifyAssertion(params, { state: query.state, returnTo: callbackUrl(new URL(c.req.url).origin, query.state) });
+      const linked = await completeLink(c, state, params, steamId);
+      deleteCookie(c, LINK_COOKIE, { path: LINK_COOKIE_PATH });
+      return c.json(linked, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/link/steam',
+      tags: ['ownership'],
+      summary: 'Link a Steam account from a signed OpenID assertion the client obtained itself (with a state from /start)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { body: jsonBody(z.object({ state: z.string().max(600), assertion: AssertionParams }).strict().openapi('SteamLinkIn')) },
+      responses: { 200: json(LinkedOut, 'Linked'), ...errors(400, 401, 403, 409, 502) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const state = await readState(c.env, body.state);
+      if (state.u !== c.get('user').id) throw new Forbidden('this link state belongs to another user', 'state_not_yours');
+      const steamId = await verifyAssertion(body.assertion, { state: body.state, returnTo: null });
+      return c.json(await completeLink(c, state, body.assertion, steamId), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/ownership/verify/steam',
+      tags: ['ownership'],
+      summary: 'Verify the Steam games of the linked account (GetOwnedGames); games no longer owned lose their Steam proof',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: {
+        body: jsonBody(
+          z
+            .object({ org_id: z.number().int().positive().optional(), user_id: z.number().int().positive().optional() })
+            .strict()
+            .openapi('SteamVerifyIn'),
+        ),
+      },
+      responses: {
+        200: json(
+          z
+            .object({
+              verified: z.array(z.number().int()),
+              withdrawn: z.array(z.number().int()),
+              steam_game_count: z.number().int(),
+              library: z.array(LibraryEntrySchema),
+            })
+            .openapi('SteamVerifyOut'),
+          'Verified',
+        ),
+        ...errors(400, 401, 403, 409, 502),
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const userId = body.user_id ?? c.get('user').id;
+      assertSelfOrAdmin(c, userId);
+      const orgId = await memberOrg(c.env, userId, body.org_id);
+      const d = db(c.env);
+      const account = await d
+        .select({ accountId: userAccounts.accountId })
+        .from(userAccounts)
+        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
+        .get();
+      if (!account) throw new Conflict('no Steam account linked in this organization: link one first', 'steam_not_linked');
+
+      const owned = await getOwnedGames(c.env, account.accountId);
+      if (owned.kind === 'private') {
+        await audit(c, 'ownership.steam.private', { orgId, targetType: 'user', targetId: userId, details: { steam_id: account.accountId } });
+        throw new Conflict('the Steam profile is private: set "Game details" to Public in Steam’s privacy settings, then retry', 'steam_profile_private');
+      }
+
+      const catalog = await d.all<{ game_id: number; external_id: string }>(sql`SELECT game_id, external_id FROM game_external_ids WHERE platform = 'steam'`);
+      const byAppid = new Map(catalog.map((r) => [r.external_id, r.game_id]));
+      const matched = owned.games.flatMap((g) => {
+        const gameId = byAppid.get(String(g.appid));
+        return gameId === undefined ? [] : [{ g: gameId, a: g.appid, p: g.playtime }];
+      });
+      const matchedIds = new Set(matched.map((m) => m.g));
+      const previously = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
+        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status = 'verified'`);
+      const withdrawn = previously.map((r) => r.game_id).filter((id) => !matchedIds.has(id)).sort((a, b) => a - b);
+
+      const now = nowIso();
+      // One JSON parameter per statement (json_each) instead of one bound value per game: no 100-parameter limit.
+      const list = JSON.stringify(matched);
+      await runBatch(c.env, [
+        sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+          SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
+          FROM json_each(${list}) j WHERE 1
+          ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
+        sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
+          SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
+                 'verified', ${now}, ${now}, ${now}
+          FROM json_each(${list}) j JOIN user_game_library l
+            ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
+          WHERE 1
+          ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
+            verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
+            reviewed_by = NULL, updated_at = excluded.updated_at`,
+        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+          WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
+            SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
+              AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
+        refreshEntries(orgId, userId),
+        auditStatement(c, 'ownership.steam.verify', {
+          orgId,
+          targetType: 'user',
+          targetId: userId,
+          details: { steam_id: account.accountId, steam_game_count: owned.gameCount, verified: [...matchedIds].slice(0, 200), withdrawn: withdrawn.slice(0, 200) },
+        }),
+      ]);
+      return c.json(
+        { verified: [...matchedIds].sort((a, b) => a - b), withdrawn, steam_game_count: owned.gameCount, library: await listLibrary(c.env, orgId, userId) },
+        200,
+      );
+    },
+  );
