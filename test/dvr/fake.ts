@@ -25,7 +25,7 @@ export interface FakeOverseer {
   messages(): Promise<Frame[]>;
   waitForMessage(pred: (m: Frame) => boolean, what?: string): Promise<Frame>;
   send(frame: Record<string, unknown>): Promise<number>;
-  mode(mode: 'auto' | 'manual'): Promise<void>;
+  mode(mode: 'auto' | 'manual' | 'hold-starts'): Promise<void>;
   tasks(tasks: Record<string, unknown>[]): Promise<void>;
   state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>> }>;
   restart(): Promise<void>;

@@ -13,7 +13,8 @@
 //   GET  messages          every frame received from the control plane, in order
 //   GET  state             {clients, tasks}
 //   POST reset             forget messages and tasks, mode auto, accept connections
-//   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only
+//   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only;
+//                          'hold-starts' answers everything but `start` (the test replies to those)
 //   POST send {frame}      push a frame to every connected client of the session
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
@@ -44,9 +45,10 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
 
   function onFrame(s, ws, frame) {
     s.messages.push(frame);
-    if (s.mode !== 'auto') return;
+    if (s.mode === 'manual') return;
     switch (frame.type) {
       case 'start': {
+        if (s.mode === 'hold-starts') return; // the test answers starts itself
         const requested = frame.task_id || '';
         if (requested && s.tasks.has(requested)) return send(ws, { type: 'error', id: frame.id, message: 'task already running or starting' });
         for (const t of s.tasks.values()) {
@@ -126,7 +128,7 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
         sessions.set(decodeURIComponent(m[1]), newSession());
         return reply(200, {});
       case 'mode':
-        s.mode = body.mode === 'manual' ? 'manual' : 'auto';
+        s.mode = ['manual', 'hold-starts'].includes(body.mode) ? body.mode : 'auto';
         return reply(200, {});
       case 'send':
         broadcast(s, body.frame);
