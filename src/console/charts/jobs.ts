@@ -117,8 +117,8 @@ export async function runChartScrape(env: Env, trigger: RunTrigger): Promise<Cha
   try {
     const { rows, source } = await fetchTopTen(env);
     await writeSnapshot(env, { chartDate, source, rows, runId });
-    await invalidatePublicCharts();
     log.info('chart snapshot written', { chartDate, source, trigger, runId });
+    if (!(await invalidatePublicCharts())) log.warn('public chart cache not invalidated: entries expire by TTL', { runId });
   } catch (e) {
     const error = describe(e).slice(0, 1000);
     log.error('chart scrape failed', { chartDate, trigger, runId, error });

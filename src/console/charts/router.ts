@@ -64,7 +64,11 @@ const ChartRunSchema = z
   .openapi('ChartRun');
 
 const ChartQuery = z.object({
-  date: IsoDate.optional().openapi({ description: 'The snapshot of that day, else the latest one before it' }),
+  // `date=` (empty) means "latest", as in the prototype (contract §3.5).
+  date: z
+    .union([z.literal(''), IsoDate])
+    .optional()
+    .openapi({ description: 'The snapshot of that day, else the latest one before it; absent or empty: the latest' }),
   org_id: IntId.optional().openapi({ type: 'string', description: 'Computes install_ready/installed/owned for this org (caller must be a member)' }),
 });
 
@@ -114,7 +118,8 @@ export const chartsRouter = newRouter()
       },
     }),
     async (c) => {
-      const { date, org_id } = c.req.valid('query');
+      const { date: rawDate, org_id } = c.req.valid('query');
+      const date = rawDate ? rawDate : undefined;
       if (org_id !== undefined) {
         // Anonymous → 401, another org's member → 403: an org's installs are not public.
         await assertOrgRole(c, org_id, 'member');

@@ -162,6 +162,11 @@ describe('GET /charts/top10?date=', () => {
     expect(await res.json()).toEqual([]);
   });
 
+  it('treats an empty date as the latest, as the prototype did', async () => {
+    const body = await json<Entry[]>(await call('GET', '/charts/top10?date='));
+    expect(body[0]!.chart_date).toBe(NEW);
+  });
+
   it('refuses dates that are not real YYYY-MM-DD days', async () => {
     for (const bad of ['2026-13-01', '2026-02-30', 'yesterday', '2026-1-1', "2026-11-01' OR 1=1 --"]) {
       const res = await call('GET', `/charts/top10?date=${encodeURIComponent(bad)}`);
@@ -245,6 +250,16 @@ describe('GET /charts/top10?org_id=', () => {
     const res = await call('GET', '/charts/top10', { token: alice.token });
     expect(res.headers.get('Cache-Control')).toBe('public, max-age=60');
     expect((await json<Entry[]>(res))[0]).toMatchObject({ install_ready: false });
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('describes the chart routes', async () => {
+    const doc = await json<{ paths: Record<string, Record<string, unknown>>; components: { schemas: Record<string, unknown> } }>(await call('GET', '/openapi.json'));
+    expect(Object.keys(doc.paths['/charts/top10']!)).toContain('get');
+    expect(Object.keys(doc.paths['/charts/top10/refresh']!)).toContain('post');
+    expect(Object.keys(doc.paths['/charts/runs']!)).toContain('get');
+    expect(doc.components.schemas).toHaveProperty('ChartEntry');
   });
 });
 
