@@ -2,6 +2,7 @@
  * The console routers, mounted at `/` by src/app.ts (the launcher expects root paths).
  */
 import { appsRouter } from './apps';
+import { auditRouter } from './audit-log';
 import { chartsRouter } from './charts/router';
 import { coversRouter } from './covers';
 import { gamesRouter } from './games';
@@ -23,4 +24,5 @@ export const consoleRouters = [
   chartsRouter,
   nodesRouter,
   playRouter,
+  auditRouter,
 ];

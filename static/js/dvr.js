@@ -13,7 +13,8 @@ export const subPath = (s) => `/api/subscriptions/${seg(s.driver)}/${seg(s.usern
 
 /** Owner route for one's own subscription; admins acting on someone else's use the sub_id routes. */
 export function subAction(sub, action, ctx) {
-  const own = !ctx.user || sub.user_id === ctx.user.id;
+  // Restart exists only as an admin route.
+  const own = action !== 'restart' && (!ctx.user || sub.user_id === ctx.user.id);
   if (own) return action === 'delete' ? api.del(subPath(sub)) : api.post(`${subPath(sub)}/${action}`);
   const base = `/api/admin/subscriptions/${sub.sub_id}`;
   return action === 'delete' ? api.del(base) : api.post(`${base}/${action}`);

@@ -1,0 +1,101 @@
+// #/console/nodes — cluster nodes of an org (org admins): register (the node token is shown once),
+// online status, capacity and live sessions, installed games count, drain/activate, rotate or
+// revoke the token, delete. Polls every 5 s.
+import { api } from '../api.js';
+import { h, keyed, poll, field, pageHead, table, td, act, confirmDialog, openDialog, setText, badge, fmtAgo, fill, toast } from '../ui.js';
+import { orgPicker } from '../console.js';
+
+export async function render(main, _p, ctx) {
+  let org = null;
+  const { wrap, tbody } = table(['Node', 'Region', 'Status', 'Seats', 'Installs', 'Last seen', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Cluster nodes' });
+  const empty = h('p', { class: 'empty' }, 'No nodes registered yet.');
+  const nm = h('input', { name: 'name', placeholder: 'rack-1-a' });
+  const region = h('input', { name: 'region', placeholder: 'eu-west' });
+  const cap = h('input', { name: 'capacity', type: 'number', min: 0, max: 1024, value: 4 });
+  const base = h('input', { name: 'stream_base_url', placeholder: 'https://node1.example.com/stream', type: 'url' });
+  const fs = { name: field('Name', nm), region: field('Region', region), capacity: field('Seats', cap), stream_base_url: field('Stream base URL', base) };
+  const reg = h('button', { type: 'submit', class: 'btn primary' }, 'Register node');
+  const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'rn-h' }, h('h2', { id: 'rn-h' }, 'Register a node'),
+    h('div', { class: 'form-row' }, fs.name, fs.region, fs.capacity), h('div', { class: 'form-row mt' }, fs.stream_base_url, reg));
+  const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); refresh(); });
+  main.append(pageHead('Cluster nodes', 'Machines that run cloud play sessions for an organization.'), h('div', { class: 'toolbar' }, picker), wrap, empty, form);
+
+  function showToken(title, token) {
+    const copy = h('button', { type: 'button', class: 'btn small' }, 'Copy');
+    copy.addEventListener('click', async () => { try { await navigator.clipboard.writeText(token); toast.ok('Token copied'); } catch { toast.error('Copy failed: select the text instead.'); } });
+    openDialog(title, h('div', {}, h('p', {}, 'Give this token to the node agent now. It is stored hashed and will not be shown again.'),
+      h('p', { class: 'secret mono', tabindex: '0', 'data-token': '' }, token), h('div', { class: 'row' }, copy)));
+  }
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    Object.values(fs).forEach((f) => f.setError(''));
+    if (!org) { toast.error('Pick an organization first.'); return; }
+    if (!nm.value.trim()) { fs.name.setError('Enter a name.'); nm.focus(); return; }
+    const body = { name: nm.value.trim(), capacity: Number(cap.value || 0), ...(region.value.trim() ? { region: region.value.trim() } : {}), ...(base.value.trim() ? { stream_base_url: base.value.trim() } : {}) };
+    await act(reg, async () => {
+      let r;
+      try { r = await api.post(`/orgs/${org.id}/nodes`, body); } catch (er) {
+        if (er.status === 400 || er.status === 409) {
+          let shown = false;
+          for (const x of Array.isArray(er.body?.details) ? er.body.details : []) { const k = String(x.path || '').split('.')[0]; if (fs[k]) { fs[k].setError(x.message); shown = true; } }
+          if (!shown) fs.name.setError(er.message);
+          return;
+        }
+        throw er;
+      }
+      form.reset();
+      await refresh();
+      showToken(`Node ${r.node.name} registered`, r.token);
+    });
+  });
+
+  function row(n) {
+    const acts = h('td', { class: 'actions' });
+    const tr = h('tr', {}, td('Node', h('b', { class: 'nm' }), h('br'), h('span', { class: 'muted small sb' })), td('Region', h('span', { class: 'rg' })),
+      td('Status', h('span', { class: 'st' })), td('Seats', h('span', { class: 'se' })), td('Installs', h('span', { class: 'in' })), td('Last seen', h('span', { class: 'ls' })), acts);
+    const mk = (label, fn, cls = '') => { const b = h('button', { type: 'button', class: `btn small ${cls}`, dataset: { a: label } }, label); b.addEventListener('click', () => fn(tr.node, b)); return b; };
+    tr.drain = mk('Drain', (x, b) => act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/${x.status === 'draining' ? 'activate' : 'drain'}`); await refresh(); }));
+    acts.append(tr.drain,
+      mk('New token', async (x, b) => {
+        if (!(await confirmDialog(`Issue a new token for ${x.name}?`, { ok: 'Rotate token', body: h('p', { class: 'muted' }, 'The current token stops working immediately.') }))) return;
+        const r = await act(b, () => api.post(`/orgs/${org.id}/nodes/${x.id}/token`));
+        if (r) { await refresh(); showToken(`New token for ${x.name}`, r.token); }
+      }),
+      mk('Revoke', async (x, b) => {
+        if (!(await confirmDialog(`Revoke the token of ${x.name}?`, { ok: 'Revoke', danger: true }))) return;
+        await act(b, async () => { await api.del(`/orgs/${org.id}/nodes/${x.id}/token`); await refresh(); }, { ok: 'Token revoked' });
+      }, 'danger'),
+      mk('Delete', async (x, b) => {
+        if (!(await confirmDialog(`Delete ${x.name}?`, { ok: 'Delete node', danger: true, body: h('p', { class: 'muted' }, 'Its running sessions are marked failed.') }))) return;
+        await act(b, async () => { await api.del(`/orgs/${org.id}/nodes/${x.id}`); await refresh(); }, { ok: `Deleted ${x.name}` });
+      }, 'danger'));
+    return tr;
+  }
+  function update(tr, n) {
+    tr.node = n;
+    setText(tr.querySelector('.nm'), n.name);
+    setText(tr.querySelector('.sb'), n.stream_base_url || 'no stream URL');
+    setText(tr.querySelector('.rg'), n.region || '—');
+    const st = tr.querySelector('.st');
+    const sig = `${n.online}|${n.status}|${n.has_token}`;
+    if (st.dataset.sig !== sig) {
+      st.dataset.sig = sig;
+      st.replaceChildren(badge(n.online ? 'online' : 'offline', n.online ? 'ok' : 'bad'), ' ', n.status === 'draining' ? badge('draining', 'warn') : '', n.has_token ? '' : badge('no token', 'warn'));
+    }
+    setText(tr.querySelector('.se'), `${n.live_sessions} / ${n.capacity}`);
+    setText(tr.querySelector('.in'), `${n.installs} game${n.installs === 1 ? '' : 's'}`);
+    setText(tr.querySelector('.ls'), fmtAgo(n.last_seen));
+    setText(tr.drain, n.status === 'draining' ? 'Activate' : 'Drain');
+  }
+  let stop = null;
+  function refresh() {
+    if (!org) { empty.hidden = false; setText(empty, 'You administer no organization.'); return Promise.resolve(); }
+    return api.get(`/orgs/${org.id}/nodes`).then((nodes) => {
+      keyed(tbody, nodes, (n) => n.id, row, update);
+      empty.hidden = nodes.length > 0;
+      wrap.hidden = nodes.length === 0;
+    });
+  }
+  stop = poll(() => (org ? refresh() : Promise.resolve()));
+  return () => stop && stop();
+}

@@ -1,0 +1,48 @@
+// #/console/sessions — live cloud play sessions of an org (org admins): who plays what on which
+// node, and "End" (DELETE /sessions/{id}). Listing uses GET /orgs/{org_id}/sessions; polls 5 s.
+import { api } from '../api.js';
+import { h, keyed, poll, pageHead, table, td, act, confirmDialog, setText, badge, fmtAgo, fill } from '../ui.js';
+import { orgPicker } from '../console.js';
+
+export async function render(main, _p, ctx) {
+  let org = null;
+  const { wrap, tbody } = table(['Session', 'Player', 'Game', 'Node', 'Status', 'Started', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Play sessions' });
+  const note = h('p', { class: 'empty' }, 'No live sessions.');
+  const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); load().catch(() => {}); });
+  main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note);
+  const users = new Map();
+  const games = new Map();
+  async function load() {
+    if (!org) { setText(note, 'You administer no organization.'); wrap.hidden = true; return; }
+    let list;
+    try {
+      list = await api.get(`/orgs/${org.id}/sessions?status=live`);
+    } catch (e) {
+      if (e.status === 404 || e.status === 405) { setText(note, `The server does not list sessions yet (${e.message}).`); wrap.hidden = true; note.hidden = false; return; }
+      throw e;
+    }
+    list = Array.isArray(list) ? list : list.items || [];
+    keyed(tbody, list, (s) => s.id, (s) => {
+      const end = h('button', { type: 'button', class: 'btn small danger' }, 'End');
+      end.addEventListener('click', async () => {
+        const x = end.closest('tr').s;
+        if (!(await confirmDialog(`End session ${x.id}?`, { ok: 'End session', danger: true, body: h('p', { class: 'muted' }, 'The player is disconnected and the seat is freed.') }))) return;
+        await act(end, async () => { await api.del(`/sessions/${x.id}`); await load(); }, { ok: 'Session ended' });
+      });
+      return h('tr', {}, td('Session', h('code', {}, String(s.id))), td('Player', h('span', { class: 'us' })), td('Game', h('span', { class: 'gm' })),
+        td('Node', h('span', { class: 'nd' })), td('Status', h('span', { class: 'st' })), td('Started', h('span', { class: 'cr' })), h('td', { class: 'actions' }, end));
+    }, (tr, s) => {
+      tr.s = s;
+      setText(tr.querySelector('.us'), s.username || users.get(s.user_id) || `#${s.user_id}`);
+      setText(tr.querySelector('.gm'), s.game_name || s.game?.name || games.get(s.game_id) || `#${s.game_id}`);
+      setText(tr.querySelector('.nd'), s.node_name || (s.node_id ? `#${s.node_id}` : '—'));
+      const st = tr.querySelector('.st');
+      if (st.textContent !== s.status) st.replaceChildren(badge(s.status, s.status === 'active' ? 'ok' : s.status === 'failed' ? 'bad' : 'info'));
+      setText(tr.querySelector('.cr'), fmtAgo(s.created_at));
+    });
+    wrap.hidden = list.length === 0;
+    note.hidden = list.length > 0;
+    setText(note, 'No live sessions.');
+  }
+  poll(() => (org ? load() : Promise.resolve()));
+}

@@ -1,0 +1,190 @@
+// #/source/{driver}/{username} — one source: status, live log tail, worker events, the recordings
+// browser (folders, files with sizes and dates, thumbnails, an in-page player that seeks through
+// HTTP Range requests) and, for admins, its subscribers. Status, logs and events poll every 5 s.
+import { api, apiUrl, seg } from '../api.js';
+import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration } from '../ui.js';
+import { statusBadge, thumbBox, subAction, srcKey } from '../dvr.js';
+
+const PLAYABLE = { mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/mp4', webm: 'video/webm', mkv: 'video/webm', ogv: 'video/ogg', ts: 'video/mp2t' };
+
+export async function render(main, { driver, username }, ctx) {
+  const base = `/api/sources/${seg(driver)}/${seg(username)}`;
+  const mediaBase = `/media/subscriptions/${seg(driver)}/${seg(username)}/`;
+  const thumbBase = `/thumbnails/${seg(driver)}/${seg(username)}/`;
+  let sub = null;
+
+  const actions = h('div', { class: 'row' });
+  const head = pageHead(username, `${driver} source`, actions);
+  const box = thumbBox({ driver, username }, false);
+  const kv = h('dl', { class: 'kv' });
+  const kvRows = {};
+  for (const [k, label] of [['status', 'Status'], ['posture', 'Your posture'], ['worker', 'Worker'], ['session', 'Session'], ['last', 'Last recording'], ['hb', 'Last heartbeat'], ['err', 'Error'], ['link', 'Page']]) {
+    const dd = h('dd', {});
+    kvRows[k] = dd;
+    kv.append(h('dt', {}, label), dd);
+  }
+  const log = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Log tail' });
+  const follow = h('input', { type: 'checkbox', checked: true, id: 'follow' });
+  const events = h('ul', { class: 'events' });
+  const evEmpty = h('p', { class: 'muted small' }, 'No worker events yet.');
+
+  const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folder' });
+  const totals = h('p', { class: 'muted small' });
+  const files = table(['', 'Name', h('th', { scope: 'col', class: 'num' }, 'Size'), 'Modified', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Recordings' });
+  const filesEmpty = h('p', { class: 'empty' }, 'No files yet.');
+  const player = h('div', { class: 'player', hidden: true });
+
+  const subsCard = h('section', { class: 'card', 'aria-labelledby': 'subs-h', hidden: !ctx.isAdmin });
+  main.append(head,
+    h('div', { class: 'cols' },
+      h('section', { class: 'card stack', 'aria-labelledby': 'st-h' }, h('h2', { id: 'st-h' }, 'Status'), box, kv),
+      h('section', { class: 'card', 'aria-labelledby': 'log-h' },
+        h('div', { class: 'row' }, h('h2', { id: 'log-h' }, 'Live log'), h('span', { class: 'spacer' }), h('label', { class: 'check', for: 'follow' }, follow, 'Follow')), log)),
+    h('section', { class: 'card', 'aria-labelledby': 'rec-h' }, h('h2', { id: 'rec-h' }, 'Recordings'), crumbs, totals, files.wrap, filesEmpty, player),
+    h('div', { class: 'cols' },
+      h('section', { class: 'card', 'aria-labelledby': 'ev-h' }, h('h2', { id: 'ev-h' }, 'Worker events'), events, evEmpty),
+      subsCard));
+
+  // ---------- status ----------
+  function paintActions() {
+    const list = [];
+    const add = (label, action, cls = '') => {
+      const b = h('button', { type: 'button', class: `btn ${cls}`, dataset: { action } }, label);
+      b.addEventListener('click', () => act(b, async () => { await subAction(sub, action, ctx); await loadStatus(); }, { ok: `${label}: ${username}` }));
+      list.push(b);
+    };
+    if (sub) {
+      if (sub.worker_state === 'errored') add('Reset error', 'reset-error', 'danger');
+      if (sub.posture === 'active') add('Pause', 'pause'); else add(sub.posture === 'archived' ? 'Reactivate' : 'Resume', 'resume');
+      if (ctx.isAdmin && sub.posture === 'active') add('Restart', 'restart');
+    } else {
+      const b = h('button', { type: 'button', class: 'btn primary' }, 'Subscribe');
+      b.addEventListener('click', () => act(b, async () => { await api.post('/api/subscriptions', { driver, username }); await loadStatus(); }, { ok: `Subscribed to ${username}` }));
+      list.push(b);
+    }
+    const sig = list.map((b) => b.textContent).join('|');
+    if (actions.dataset.sig !== sig) { actions.dataset.sig = sig; actions.replaceChildren(...list); }
+  }
+  async function loadStatus() {
+    const all = await api.get('/api/subscriptions');
+    const mine = all.filter((s) => srcKey(s) === `${driver}/${username}`);
+    sub = mine.find((s) => s.user_id === ctx.user.id) || mine.find((s) => s.posture === 'active') || mine[0] || null;
+    paintActions();
+    if (!sub) {
+      setText(kvRows.status, 'You do not follow this source.');
+      return;
+    }
+    const st = statusBadge(sub);
+    if (kvRows.status.textContent !== st.textContent) kvRows.status.replaceChildren(st);
+    if (kvRows.posture.textContent !== sub.posture) kvRows.posture.replaceChildren(badge(sub.posture, statusKind[sub.posture]));
+    setText(kvRows.worker, `${sub.worker_state}${sub.pid ? ` · pid ${sub.pid}` : ''}${sub.recording_state ? ` · ${sub.recording_state}` : ''}`);
+    const start = sub.session_started_at ? new Date(sub.session_started_at).getTime() : null;
+    setText(kvRows.session, sub.session_active ? (start ? `live for ${fmtDuration(Date.now() - start)}` : `live ${sub.session_duration || ''}`) : 'no session');
+    setText(kvRows.last, sub.last_recording_at ? `${fmtDate(sub.last_recording_at)} (${fmtAgo(sub.last_recording_at)})` : 'never');
+    setText(kvRows.hb, fmtAgo(sub.last_heartbeat));
+    setText(kvRows.err, sub.error_message || '—');
+    const href = sub.canonical_url || '';
+    if ((kvRows.link.firstChild?.href || '') !== href) kvRows.link.replaceChildren(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, href) : '—');
+    box.refresh(sub, sub.session_active);
+  }
+
+  // ---------- logs and events ----------
+  async function loadLogs() {
+    if (!sub) return;
+    const r = await api.get(`${base}/logs`);
+    const lines = r.logs || [];
+    const text = lines.join('\n');
+    if (log.dataset.text === text) return;
+    log.dataset.text = text;
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+    fill(log, lines.length ? lines.map((l) => h('span', { class: l.startsWith('[system]') ? 'sys' : '' }, `${l}\n`)) : h('span', { class: 'muted' }, 'No log lines yet.'));
+    if (follow.checked || atBottom) log.scrollTop = log.scrollHeight;
+  }
+  async function loadEvents() {
+    if (!sub) return;
+    const r = await api.get(`${base}/events`);
+    const list = r.events || [];
+    keyed(events, list, (e) => e.id, (e) => h('li', {},
+      badge(e.event_type, e.event_type === 'exited' ? (e.exit_code ? 'bad' : '') : 'ok'),
+      h('span', { class: 'small' }, e.event_type === 'exited' ? `exit code ${e.exit_code ?? 0}` : 'process started'),
+      h('span', { class: 'muted small' }, `pid ${e.pid}`),
+      h('time', { datetime: e.ts, title: fmtDate(e.ts) })), (el, e) => setText(el.querySelector('time'), fmtAgo(e.ts)));
+    evEmpty.hidden = list.length > 0;
+  }
+
+  // ---------- recordings browser ----------
+  let path = '';
+  async function openDir(p) {
+    path = p;
+    const parts = p.split('/').filter(Boolean);
+    fill(crumbs, h('button', { type: 'button', onclick: () => openDir('') }, username),
+      parts.map((name, i) => [h('span', { class: 'muted', 'aria-hidden': 'true' }, '/'),
+        i === parts.length - 1 ? h('span', { 'aria-current': 'location' }, name) : h('button', { type: 'button', onclick: () => openDir(parts.slice(0, i + 1).join('/') + '/') }, name)]));
+    let entries = [];
+    try {
+      entries = await api.get(`${mediaBase}${p.split('/').filter(Boolean).map(seg).map((x) => `${x}/`).join('')}`);
+    } catch (e) {
+      if (e.status !== 404) { setText(filesEmpty, `Could not list files: ${e.message}`); }
+      else setText(filesEmpty, 'No files yet.');
+      entries = [];
+    }
+    const names = new Set(entries.map((e) => e.name));
+    const shown = entries.filter((e) => !(e.type === 'file' && /\.jpg$/i.test(e.name)))
+      .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type === 'directory' ? -1 : 1));
+    const stats = new Map();
+    api.get(`${base}/filestat?path=${encodeURIComponent(p.replace(/\/$/, ''))}`).then((fs) => {
+      for (const c of fs.children || []) stats.set(c.name, c);
+      setText(totals, `${fs.file_count} files · ${fmtBytes(fs.total_bytes)}`);
+      for (const tr of files.tbody.children) {
+        const c = stats.get(tr.dataset.key);
+        if (c && c.type === 'directory') setText(tr.querySelector('.size'), `${fmtBytes(c.total_bytes)} · ~${c.estimated_minutes} min`);
+      }
+    }).catch(() => setText(totals, ''));
+    const rel = p.split('/').filter(Boolean).map(seg).map((x) => `${x}/`).join('');
+    keyed(files.tbody, shown, (e) => e.name, (e) => {
+      const base0 = e.name.replace(/\.[^.]+$/, '');
+      const thumb = e.type === 'file' && names.has(`${base0}.jpg`) ? h('img', { class: 'file-thumb', alt: '', loading: 'lazy', src: apiUrl(`${thumbBase}${rel}${seg(base0)}.jpg`) }) : h('span', { 'aria-hidden': 'true' }, e.type === 'directory' ? '📁' : '🎞️');
+      const url = apiUrl(`${mediaBase}${rel}${seg(e.name)}`);
+      const ext = (e.name.split('.').pop() || '').toLowerCase();
+      const actionsTd = h('td', { class: 'actions' });
+      if (e.type === 'directory') actionsTd.append(h('button', { type: 'button', class: 'btn small', onclick: () => openDir(`${p}${e.name}/`) }, 'Open'));
+      else {
+        const type = PLAYABLE[ext];
+        const v = document.createElement('video');
+        if (type && v.canPlayType(type)) actionsTd.append(h('button', { type: 'button', class: 'btn small primary', onclick: () => play(url, e.name) }, 'Play'));
+        actionsTd.append(h('a', { class: 'btn small', href: url, download: e.name }, 'Download'));
+      }
+      return h('tr', {}, h('td', { 'data-label': '' }, thumb),
+        td('Name', e.type === 'directory' ? h('button', { type: 'button', class: 'btn ghost small', onclick: () => openDir(`${p}${e.name}/`) }, e.name) : h('span', { class: 'mono' }, e.name)),
+        h('td', { class: 'num size', 'data-label': 'Size' }, e.type === 'file' ? fmtBytes(e.size) : ''),
+        td('Modified', fmtDate(e.mtime)), actionsTd);
+    });
+    filesEmpty.hidden = shown.length > 0;
+    files.wrap.hidden = shown.length === 0;
+  }
+  function play(url, name) {
+    // A plain <video src>: the browser fetches with Range requests, so seeking works without
+    // downloading the whole file (the media route answers 206 Partial Content).
+    const video = h('video', { controls: true, preload: 'metadata', src: url, 'aria-label': `Recording ${name}` });
+    fill(player, h('div', { class: 'row' }, h('h3', {}, name), h('span', { class: 'spacer' }), h('button', { type: 'button', class: 'btn small', onclick: () => { video.pause(); player.hidden = true; fill(player); } }, 'Close player')), video);
+    player.hidden = false;
+    video.play().catch(() => { /* autoplay refused: the controls are there */ });
+    video.focus();
+  }
+
+  // ---------- subscribers (admin) ----------
+  async function loadSubscribers() {
+    const r = await api.get(`/api/admin/sources/${seg(driver)}/${seg(username)}/subscribers`);
+    const list = r.subscribers || [];
+    fill(subsCard, h('h2', { id: 'subs-h' }, 'Subscribers'), list.length
+      ? h('ul', { class: 'events' }, list.map((s) => h('li', {}, h('a', { href: `#/admin/users/${s.user_id}/subscriptions` }, s.username), badge(s.posture, statusKind[s.posture]), h('span', { class: 'muted small' }, `sub #${s.sub_id}`))))
+      : h('p', { class: 'muted small' }, 'Nobody follows this source.'));
+  }
+
+  poll(async () => { await loadStatus(); await Promise.all([loadLogs(), loadEvents()]); });
+  openDir('');
+  if (ctx.isAdmin) loadSubscribers().catch((e) => fill(subsCard, h('h2', { id: 'subs-h' }, 'Subscribers'), h('p', { class: 'form-error' }, e.message)));
+  // Live thumbnail re-requested every 30 s while a session is active.
+  const t = setInterval(() => { if (sub?.session_active) box.refresh(sub, true); }, 30000);
+  return () => clearInterval(t);
+}
