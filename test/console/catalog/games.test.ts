@@ -1,0 +1,127 @@
+import { env } from 'cloudflare:test';
+import { eq } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { db } from '../../../src/db/client';
+import { auditLog, gameExternalIds, games } from '../../../src/db/schema';
+import { call, json } from '../../support/http';
+import { makeUser } from '../../support/users';
+
+type Game = { id: number; slug: string; name: string; description: string | null; rating: number | null; cover_url: string | null; external_ids: Record<string, string>; platforms: string[]; ratings: Array<{ source: string; score: number; details: string | null }> };
+type Page = { items: Game[]; total: number; limit: number; offset: number; next_offset: number | null };
+
+const elden = {
+  slug: 'elden-ring',
+  name: 'ELDEN RING',
+  description: 'Rise, Tarnished, and be guided by grace.',
+  rating: 4.8,
+  external_ids: { steam: '1245620', xbox: '9P3J32CTXLRZ' },
+  ratings: [
+    { source: 'metacritic', score: 96, details: 'PC' },
+    { source: 'steam', score: 92 },
+  ],
+};
+
+describe('games: admin writes', () => {
+  it('creates a game with external ids and ratings, readable by anyone', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    const res = await call('POST', '/games', { token: admin.token, body: elden });
+    expect(res.status).toBe(201);
+    const game = await json<Game>(res);
+    expect(game).toMatchObject({ slug: 'elden-ring', name: 'ELDEN RING', rating: 4.8, cover_url: null, external_ids: elden.external_ids, platforms: ['steam', 'xbox'] });
+    expect(game.ratings).toEqual([
+      { source: 'metacritic', score: 96, details: 'PC' },
+      { source: 'steam', score: 92, details: null },
+    ]);
+    const read = await call('GET', `/games/${game.id}`);
+    expect(read.status).toBe(200);
+    expect(await json(read)).toEqual(game);
+    expect((await db(env).select().from(auditLog).where(eq(auditLog.action, 'game.create'))).length).toBeGreaterThan(0);
+  });
+
+  it('answers 409 for a taken slug or store id, writing nothing', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    await call('POST', '/games', { token: admin.token, body: { slug: 'hades', name: 'Hades', external_ids: { steam: '1145360' } } });
+    const dupSlug = await call('POST', '/games', { token: admin.token, body: { slug: 'hades', name: 'Hades again' } });
+    expect(dupSlug.status).toBe(409);
+    const dupStore = await call('POST', '/games', { token: admin.token, body: { slug: 'hades-copy', name: 'Copy', external_ids: { steam: '1145360' } } });
+    expect(dupStore.status).toBe(409);
+    expect(await db(env).select().from(games).where(eq(games.slug, 'hades-copy')).get()).toBeUndefined();
+  });
+
+  it('updates fields and replaces external ids and ratings; deletes', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    const game = await json<Game>(await call('POST', '/games', { token: admin.token, body: { ...elden, slug: 'er-2', external_ids: { gog: '1207664643' } } }));
+    const res = await call('PUT', `/games/${game.id}`, { token: admin.token, body: { name: 'Elden Ring', external_ids: { epic: 'a8d1b2c3' }, ratings: [] } });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ name: 'Elden Ring', external_ids: { epic: 'a8d1b2c3' }, ratings: [], description: elden.description });
+    expect((await call('PUT', '/games/99999999', { token: admin.token, body: { name: 'x' } })).status).toBe(404);
+    expect((await call('DELETE', `/games/${game.id}`, { token: admin.token })).status).toBe(200);
+    expect((await call('GET', `/games/${game.id}`)).status).toBe(404);
+    expect(await db(env).select().from(gameExternalIds).where(eq(gameExternalIds.gameId, game.id))).toHaveLength(0);
+    expect((await call('DELETE', `/games/${game.id}`, { token: admin.token })).status).toBe(404);
+  });
+
+  it('refuses anonymous callers and non-admins on every write', async () => {
+    const user = await makeUser();
+    expect((await call('POST', '/games', { body: elden })).status).toBe(401);
+    expect((await call('POST', '/games', { token: user.token, body: { ...elden, slug: 'nope' } })).status).toBe(403);
+    expect((await call('PUT', '/games/1', { token: user.token, body: { name: 'x' } })).status).toBe(403);
+    expect((await call('DELETE', '/games/1', { token: user.token })).status).toBe(403);
+    expect(await db(env).select().from(games).where(eq(games.slug, 'nope')).get()).toBeUndefined();
+  });
+
+  it('rejects bad bodies with 400 and writes nothing', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    const bad: unknown[] = [
+      { ...elden, slug: 'Bad Slug' },
+      { ...elden, slug: 'bad-1', rating: 7 },
+      { ...elden, slug: 'bad-2', name: '' },
+      { ...elden, slug: 'bad-3', cover_url: 'javascript:alert(1)' },
+      { ...elden, slug: 'bad-4', cover_url: 'http://insecure.example/x.png' },
+      { ...elden, slug: 'bad-5', external_ids: { 'Steam Store': '1' } },
+      { ...elden, slug: 'bad-6', external_ids: { steam: 1245620 } },
+      { ...elden, slug: 'bad-7', ratings: [{ source: 'x', score: 'high' }] },
+      { ...elden, slug: 'bad-8', is_stub: true },
+      { ...elden, slug: 'bad-9', id: 1 },
+    ];
+    for (const body of bad) expect((await call('POST', '/games', { token: admin.token, body })).status).toBe(400);
+    const rows = await db(env).select().from(games);
+    expect(rows.filter((g) => g.slug.startsWith('bad-'))).toHaveLength(0);
+    expect((await call('POST', '/games', { token: admin.token, raw: '{"slug":', headers: { 'Content-Type': 'application/json' } })).status).toBe(400);
+  });
+});
+
+describe('GET /games', () => {
+  it('pages and searches the catalog by name, with external ids in one answer', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    for (const [slug, name, steam] of [
+      ['portal-2', 'Portal 2', '620'],
+      ['portal', 'Portal', '400'],
+      ['half-life-2', 'Half-Life 2', '220'],
+      ['percent-game', '100% Orange Juice', '282800'],
+    ] as const) {
+      await call('POST', '/games', { token: admin.token, body: { slug, name, external_ids: { steam } } });
+    }
+    const all = await json<Page>(await call('GET', '/games?limit=2'));
+    expect(all.items).toHaveLength(2);
+    expect(all.next_offset).toBe(2);
+    const second = await json<Page>(await call('GET', `/games?limit=2&offset=${all.next_offset}`));
+    expect(second.items[0]!.name >= all.items[1]!.name).toBe(true);
+    const portal = await json<Page>(await call('GET', '/games?q=portal'));
+    expect(portal.items.map((g) => g.name)).toEqual(['Portal', 'Portal 2']);
+    expect(portal.total).toBe(2);
+    expect(portal.items[1]!.external_ids).toEqual({ steam: '620' });
+    // LIKE wildcards in the query are literal.
+    const pct = await json<Page>(await call('GET', '/games?q=%25'));
+    expect(pct.items.map((g) => g.slug)).toEqual(['percent-game']);
+    expect((await json<Page>(await call('GET', '/games?platform=steam&q=half'))).items).toHaveLength(1);
+    expect((await json<Page>(await call('GET', '/games?platform=epic&q=half'))).items).toHaveLength(0);
+  });
+
+  it('rejects bad queries', async () => {
+    expect((await call('GET', '/games?limit=0')).status).toBe(400);
+    expect((await call('GET', '/games?limit=1000')).status).toBe(400);
+    expect((await call('GET', '/games?offset=-1')).status).toBe(400);
+    expect((await call('GET', '/games/abc')).status).toBe(400);
+  });
+});
