@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startStack } from '../../../tools/stack.mjs';
 
-export const ADMIN_PASSWORD = 'e2e-admin-passphrase-4821';
+// Must not contain the username ("admin"): the password policy refuses that.
+export const ADMIN_PASSWORD = 'e2e-console-passphrase-4821';
 
 export default async function setup({ provide }) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-e2e-'));
