@@ -30,7 +30,7 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** The API's CSP: it serves JSON, media and images, never scripts. Static pages carry their own
  * CSP in `static/_headers`. */
-export const securityHeaders = secureHeaders({
+const strictSecurityHeaders = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
     frameAncestors: ["'none'"],
@@ -43,6 +43,12 @@ export const securityHeaders = secureHeaders({
   crossOriginResourcePolicy: 'same-origin',
   crossOriginOpenerPolicy: 'same-origin',
 });
+
+export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await strictSecurityHeaders(c, next);
+  // Covers are public images: a launcher served from another origin must be able to show them.
+  if (c.req.path.startsWith('/covers/')) c.res.headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
+};
 
 /** API answers carry user data or tokens: not cacheable unless a route says otherwise. */
 export const noStoreByDefault: MiddlewareHandler<AppEnv> = async (c, next) => {
