@@ -143,8 +143,13 @@ export async function nextRetryAt(env: Env, chartDate: string): Promise<number |
   const attempts = runs.length;
   if (attempts >= chartSettings.maxAttemptsPerDay) return null;
   const delay = Math.min(chartSettings.retryBaseMs * 2 ** (attempts - 1), chartSettings.retryMaxMs);
-  return Date.parse(last.finished_at ?? last.started_at) + delay;
+  // From the start of the last attempt: its end drifts by the fetch time, which would push every
+  // retry one 5-minute tick later than intended.
+  return Date.parse(last.started_at) + delay;
 }
+
+/** Cron ticks fire a little after their nominal minute; a retry due within this margin runs now. */
+const TICK_MARGIN_MS = 60_000;
 
 export async function dailyChartJob(env: Env): Promise<void> {
   await runChartScrape(env, 'cron');
@@ -153,6 +158,6 @@ export async function dailyChartJob(env: Env): Promise<void> {
 export async function chartRetryJob(env: Env): Promise<void> {
   const today = utcDate(world.now());
   const at = await nextRetryAt(env, today);
-  if (at === null || at > world.now()) return;
+  if (at === null || at - TICK_MARGIN_MS > world.now()) return;
   await runChartScrape(env, 'retry');
 }

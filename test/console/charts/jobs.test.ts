@@ -200,6 +200,15 @@ describe('retries within the day', () => {
     expect((await runs()).map((r) => `${r.trigger}:${r.status}`)).toEqual(['cron:failed', 'retry:failed', 'retry:ok']);
   });
 
+  it('is not pushed back a tick by a slow failed attempt', async () => {
+    // The 06:15 run started a little late and took 38 s to fail (a timeout).
+    await db(env).run(sql`INSERT INTO chart_runs (chart_date, trigger, status, started_at, finished_at, error)
+      VALUES (${DAY2}, 'cron', 'failed', '2026-11-22T06:15:02.000Z', '2026-11-22T06:15:40.000Z', 'steamcharts: timed out')`);
+    await runCron(FREQUENT, at(`${DAY2}T06:20:00Z`));
+    expect(src.pageCalls()).toBe(1);
+    expect((await runs()).at(-1)).toMatchObject({ trigger: 'retry', status: 'ok' });
+  });
+
   it('does not scrape before the daily run of the day has happened', async () => {
     await runCron(FREQUENT, at(`${DAY2}T05:00:00Z`));
     expect(src.calls).toEqual([]);
