@@ -63,6 +63,7 @@ export function gameView(app, tile) {
   );
   let state = { owned: tile.owned ? 'yes' : 'unknown', ownedVia: null, ready: Boolean(tile.installed), readyAnywhere: null, freeSeats: null };
   let busy = false;
+  let loaded = false;
 
   function fact(iconName, text, cls = '') {
     return h('li', { class: cls }, icon(iconName), h('span', {}, text));
@@ -90,7 +91,7 @@ export function gameView(app, tile) {
     const ok = !why && state.owned !== 'unknown';
     play.disabled = !ok || busy;
     play.classList.toggle('is-ready', ok);
-    reason.textContent = ok ? '' : why || 'checking…';
+    reason.textContent = ok ? '' : why || (loaded ? 'ownership could not be checked: check again' : 'checking…');
     el.dataset.playable = String(ok);
   }
 
@@ -116,7 +117,7 @@ export function gameView(app, tile) {
     }
     if (library.status === 'fulfilled' && Array.isArray(library.value)) {
       const entry = library.value.find((e) => (e.game?.id ?? e.game_id) === gameId);
-      state.owned = entry ? (entry.verified_at ? 'yes' : 'pending') : 'no';
+      state.owned = entry ? ((typeof entry.owned === 'boolean' ? entry.owned : Boolean(entry.verified_at)) ? 'yes' : 'pending') : 'no';
       state.ownedVia = entry?.ownership_source ?? null;
     }
     if (avail.status === 'fulfilled' && avail.value) {
@@ -125,6 +126,8 @@ export function gameView(app, tile) {
       state.freeSeats = typeof avail.value.free_seats === 'number' ? avail.value.free_seats : null;
     }
     const failed = [game, library, avail].find((r) => r.status === 'rejected');
+    loaded = true;
+    el.dataset.loaded = 'true';
     render();
     if (failed) {
       const e = failed.reason;

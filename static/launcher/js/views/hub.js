@@ -152,7 +152,7 @@ function gamingTab(app) {
       clear(r.tiles).append(
         ...res.items.map((e) => {
           const g = e.game ?? {};
-          const verified = Boolean(e.verified_at);
+          const verified = typeof e.owned === 'boolean' ? e.owned : Boolean(e.verified_at);
           const source = e.ownership_source ?? e.platform ?? '';
           return h(
             'button',

@@ -1,0 +1,108 @@
+// Helpers for the launcher's browser tests: a simulated standard gamepad (navigator.getGamepads
+// stubbed before any page script runs), button presses that wait until the launcher's poll has
+// seen them (no sleeps), a small API client for arranging data, and 1920×1080 pages.
+//
+//   const page = await tvPage(browser, { gamepad: true });
+//   await pad(page, 'dpadRight');  await pad(page, 'A');  await pad(page, 'RB');
+//   const api = apiClient(stack.url);  const admin = await api.login(stack.credentials.admin);
+
+import { newPage } from '../support/browser.mjs';
+
+export const BUTTON = { A: 0, B: 1, X: 2, Y: 3, LB: 4, RB: 5, LT: 6, RT: 7, back: 8, start: 9, dpadUp: 12, dpadDown: 13, dpadLeft: 14, dpadRight: 15 };
+
+function installGamepadStub() {
+  const state = { buttons: new Array(17).fill(0), axes: [0, 0, 0, 0], reads: 0, connected: true };
+  window.__pad = state;
+  const snapshot = () => ({
+    id: 'Test Pad (STANDARD GAMEPAD Vendor: 0000 Product: 0000)',
+    index: 0,
+    connected: true,
+    mapping: 'standard',
+    timestamp: performance.now(),
+    buttons: state.buttons.map((v) => ({ pressed: v > 0.5, touched: v > 0, value: v })),
+    axes: state.axes.slice(),
+  });
+  Object.defineProperty(Navigator.prototype, 'getGamepads', {
+    configurable: true,
+    value() {
+      state.reads += 1;
+      return state.connected ? [snapshot(), null, null, null] : [null, null, null, null];
+    },
+  });
+}
+
+/** A 1920×1080 page (the TV), optionally with a connected simulated gamepad. */
+export async function tvPage(browser, { gamepad = false } = {}) {
+  const page = await newPage(browser, { width: 1920, height: 1080 });
+  if (gamepad) await page.addInitScript(installGamepadStub);
+  return page;
+}
+
+async function waitForPolls(page, n = 2) {
+  const start = await page.evaluate(() => window.__pad.reads);
+  await page.waitForFunction((s) => window.__pad.reads >= s, start + n);
+}
+
+/** Press and release one button (or push the left stick: 'stickLeft' ...). */
+export async function pad(page, name) {
+  const stick = { stickLeft: [0, -1], stickRight: [0, 1], stickUp: [1, -1], stickDown: [1, 1] }[name];
+  if (stick) {
+    await page.evaluate(([axis, v]) => (window.__pad.axes[axis] = v), stick);
+    await waitForPolls(page);
+    await page.evaluate(([axis]) => (window.__pad.axes[axis] = 0), stick);
+    await waitForPolls(page);
+    return;
+  }
+  const i = BUTTON[name];
+  if (i === undefined) throw new Error(`no button ${name}`);
+  await page.evaluate((b) => (window.__pad.buttons[b] = 1), i);
+  await waitForPolls(page);
+  await page.evaluate((b) => (window.__pad.buttons[b] = 0), i);
+  await waitForPolls(page);
+}
+
+export async function focused(page) {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    return el ? { id: el.id, gameId: el.dataset?.gameId ?? null, tab: el.dataset?.tab ?? null, text: el.textContent?.trim() ?? '', className: el.className } : null;
+  });
+}
+
+export function apiClient(url) {
+  async function call(method, path, { token, body, headers = {} } = {}) {
+    const h = { Accept: 'application/json', ...headers };
+    if (token) h.Authorization = `Bearer ${token}`;
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    const res = await fetch(url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, data };
+  }
+  return {
+    call,
+    async login({ username, password }) {
+      const r = await call('POST', '/auth/login', { body: { username, password } });
+      if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.data)}`);
+      return r.data;
+    },
+  };
+}
+
+/** Signs in through the launcher's screens with the keyboard, from a fresh page. */
+export async function signInWithKeyboard(page, url, { username, password }) {
+  await page.goto(`${url}/launcher/`);
+  await page.waitForSelector('.view-connect');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.view-users');
+  for (let i = 0; i < 10 && (await focused(page))?.id !== 'add-user'; i++) await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('.view-login');
+  await page.waitForFunction(() => document.activeElement?.id === 'login-username');
+  await page.keyboard.type(username);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+}
