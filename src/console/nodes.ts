@@ -447,7 +447,10 @@ export const nodesRouter = newRouter()
            ON CONFLICT (org_id, node_id, game_id) DO UPDATE SET install_path = excluded.install_path, launcher = excluded.launcher,
               executable = excluded.executable, proof_json = excluded.proof_json, last_seen = excluded.last_seen`,
         ).bind(node.orgId, node.id, now, payload),
-        D1.prepare(`DELETE FROM downloaded_games WHERE node_id = ? AND (last_seen IS NULL OR last_seen < ?)`).bind(node.id, now),
+        D1.prepare(
+          `DELETE FROM downloaded_games WHERE node_id = ?
+              AND game_id NOT IN (SELECT json_extract(value, '$.game_id') FROM json_each(?))`,
+        ).bind(node.id, payload),
       ]);
       const reports = (body.sessions ?? []).map((s) => ({ id: s.id, status: s.status, reason: s.reason ?? null }));
       const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports);

@@ -12,7 +12,8 @@
 import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { db } from '../../../src/db/client';
-import { games, gameExternalIds, userGameLibrary } from '../../../src/db/schema';
+import { startLogin } from '../../../src/auth/refresh';
+import { games, gameExternalIds, memberships, userGameLibrary, users } from '../../../src/db/schema';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../../support/users';
 
@@ -53,6 +54,24 @@ export async function member(w: World, role: 'member' | 'admin' = 'member'): Pro
   const u = await makeUser();
   await addMember(w.org.id, u.id, role);
   return u;
+}
+
+/**
+ * Many members quickly, for load tests: rows inserted straight into D1 (no password hashing; these
+ * users never log in with a password) with real access tokens, each owning `gameId`.
+ */
+export async function quickMembers(w: World, n: number, gameId: number): Promise<Array<{ id: number; token: string }>> {
+  const out: Array<{ id: number; token: string }> = [];
+  for (let i = 0; i < n; i++) {
+    seq += 1;
+    const tag = `${seq}-${crypto.randomUUID()}`;
+    const row = await db(env).insert(users).values({ usernameDigest: `digest-${tag}`, usernameEnc: `enc-${tag}`, passHash: '!' }).returning().get();
+    await db(env).insert(memberships).values({ orgId: w.org.id, userId: row.id, role: 'member' }).run();
+    await own(w.org.id, row.id, gameId);
+    const login = await startLogin(env, row, 'launcher');
+    out.push({ id: row.id, token: login.accessToken });
+  }
+  return out;
 }
 
 /** A verified library entry (or an unverified one with `verified: false`). */
@@ -100,7 +119,7 @@ export async function onlineNode(w: World, gameIds: number[], opts: Parameters<t
   return node;
 }
 
-export function startSession(user: TestUser, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
+export function startSession(user: Pick<TestUser, 'token'>, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Response> {
   return call('POST', '/sessions', { token: user.token, body, headers });
 }
 

@@ -6,7 +6,7 @@ import { db } from '../../../src/db/client';
 import { SESSION_TOKEN_AUDIENCE, SESSION_TOKEN_TYP } from '../../../src/console/session-tokens';
 import { call, json } from '../../support/http';
 import { makeUser } from '../../support/users';
-import { makeGame, member, onlineNode, own, playWorld, startSession, type SessionBody } from './helpers';
+import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, type SessionBody } from './helpers';
 
 async function ready(opts: Parameters<typeof playWorld>[0] = {}) {
   const w = await playWorld(opts);
@@ -281,10 +281,7 @@ describe('node choice', () => {
     const games = [game, await makeGame(), await makeGame()];
     for (const g of games.slice(1)) await own(w.org.id, alice.id, g);
     // Reinstall all three games on both nodes.
-    for (const n of [us, eu]) {
-      const { heartbeat, install } = await import('./helpers');
-      await heartbeat(n.token, games.map((g) => install(g)));
-    }
+    for (const n of [us, eu]) await heartbeat(n.token, games.map((g) => install(g)));
     const a = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: games[0], region: 'eu-west' }));
     expect(a.node_id).toBe(eu.id);
     const b = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: games[1], region: 'eu-west' }));
