@@ -2,7 +2,7 @@
 // platform-admin user lookup used to add members by name.
 //
 //   const pick = orgPicker(ctx, (org) => load(org));   // main.append(pick);
-import { api } from './api.js';
+import { api, apiUrl } from './api.js';
 import { h, field } from './ui.js';
 
 export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs } = {}) {
@@ -33,3 +33,19 @@ export async function resolveUserId(text, ctx) {
   return u.id;
 }
 export const ORG_ROLES = ['member', 'admin', 'owner'];
+
+/**
+ * Cover image URL usable under the CSP: covers stored by this API are re-pointed at the configured
+ * API base (the stored absolute URL may name another host alias); foreign hosts are not loaded.
+ */
+export function coverSrc(url) {
+  if (!url) return null;
+  try {
+    const u = new URL(url, location.href);
+    if (u.pathname.startsWith('/covers/')) return apiUrl(u.pathname);
+    const apiOrigin = new URL(apiUrl('/'), location.href).origin;
+    return u.origin === location.origin || u.origin === apiOrigin ? u.href : null;
+  } catch {
+    return null;
+  }
+}

@@ -42,10 +42,10 @@ export async function render(main, _p, ctx) {
       if (seen.has(it.id)) continue;
       seen.add(it.id);
       const details = it.details === null ? '' : typeof it.details === 'string' ? it.details : JSON.stringify(it.details);
-      tbody.append(h('tr', {}, td('When', h('time', { datetime: it.ts }, fmtDate(it.ts))),
+      tbody.append(h('tr', {}, td('When', h('time', { datetime: it.ts, class: 'nowrap' }, fmtDate(it.ts))),
         td('Actor', it.actor_username || (it.actor_user_id ? `#${it.actor_user_id}` : 'system')),
         td('Action', h('code', {}, it.action)), td('Target', it.target_type ? `${it.target_type} ${it.target_id ?? ''}` : '—'),
-        td('Org', it.org_id ? orgName.get(it.org_id) || `#${it.org_id}` : '—'), td('Details', h('span', { class: 'small mono' }, details.length > 120 ? `${details.slice(0, 120)}…` : details)),
+        td('Org', it.org_id ? orgName.get(it.org_id) || `#${it.org_id}` : '—'), td('Details', h('span', { class: 'small mono wrap-any' }, details.length > 120 ? `${details.slice(0, 120)}…` : details)),
         ...(ctx.isAdmin ? [td('IP', it.ip || '—')] : [])));
       if (![...actions.children].some((o) => o.value === it.action)) actions.append(h('option', { value: it.action }));
     }

@@ -3,6 +3,7 @@
 // image bytes to PUT /games/{id}/cover; the server recognises the format by content).
 import { api } from '../api.js';
 import { h, keyed, field, pageHead, table, td, act, confirmDialog, setText, fill, toast } from '../ui.js';
+import { coverSrc } from '../console.js';
 
 const PAGE = 20;
 
@@ -22,7 +23,8 @@ export async function render(main) {
   function coverImg(g) {
     const img = h('img', { class: 'cover', alt: '', loading: 'lazy' });
     img.addEventListener('error', () => { img.removeAttribute('src'); });
-    if (g.cover_url) img.src = g.cover_url;
+    const src = coverSrc(g.cover_url);
+    if (src) img.src = src;
     return img;
   }
   async function load() {

@@ -11,7 +11,7 @@ export const ADMIN_PASSWORD = 'e2e-console-passphrase-4821';
 export default async function setup({ provide }) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-e2e-'));
   const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD });
-  provide('stack', { url: stack.url, credentials: stack.credentials });
+  provide('stack', { url: stack.url, credentials: stack.credentials, persistTo });
   return async () => {
     await stack.stop();
     rmSync(persistTo, { recursive: true, force: true });

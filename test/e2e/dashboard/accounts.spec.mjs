@@ -1,0 +1,84 @@
+// Accounts in a real browser: an admin creates a user, the user signs in and sees no admin pages
+// (navigation hidden, direct URLs refused by the page and by the API), and changes their password.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launch, newPage } from '../support/browser.mjs';
+import { expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+
+const stack = inject('stack');
+let browser;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => browser?.close());
+
+describe('users', () => {
+  it('creates a user who can sign in and sees no admin pages', async () => {
+    const admin = await newPage(browser);
+    await signIn(admin, stack.url, stack.credentials.admin);
+    await go(admin, stack.url, 'admin/users');
+    const username = unique('e2euser');
+    const password = 'a long enough passphrase 42';
+    const form = admin.locator('form', { hasText: 'New user' });
+    await form.getByLabel('Username').fill(username);
+    await form.getByLabel('Password').fill(password);
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await admin.locator('tbody tr', { hasText: username }).waitFor();
+
+    // A duplicate is refused with the server's message next to the field.
+    await form.getByLabel('Username').fill(username);
+    await form.getByLabel('Password').fill(password);
+    await form.getByRole('button', { name: 'Create user' }).click();
+    await expect.poll(() => form.locator('.err:not([hidden])').first().textContent()).toMatch(/exists|taken/i);
+    expectNoSeriousErrors(admin);
+
+    const page = await newPage(browser);
+    await signIn(page, stack.url, { username, password });
+    await expect.poll(() => page.textContent('#main h1')).toBe('Dashboard');
+    expect(await page.locator('.sidebar a[href="#/admin/users"]').isVisible()).toBe(false);
+    expect(await page.locator('.sidebar a[href="#/admin/config"]').isVisible()).toBe(false);
+    expect(await page.locator('.sidebar a[href="#/console/games"]').isVisible()).toBe(false);
+    expect(await page.textContent('#who')).not.toContain('admin');
+    await go(page, stack.url, 'admin/config');
+    expect(await page.textContent('#main h1')).toBe('Not available');
+    // The API refuses too, whatever the page shows.
+    const status = await page.evaluate(async () => (await fetch('/api/config', { credentials: 'include' })).status);
+    expect(status).toBe(403);
+
+    // The user changes their password and can sign in with the new one.
+    await go(page, stack.url, 'profile');
+    await page.getByLabel('Current password').fill(password);
+    await page.getByLabel('New password', { exact: true }).fill('another long passphrase 43');
+    await page.getByLabel('Repeat the new password').fill('another long passphrase 43');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/Password changed/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/#\/login$/);
+    await signIn(page, stack.url, { username, password: 'another long passphrase 43' });
+    expectNoSeriousErrors(page);
+  });
+
+  it('keeps working across an access-token refresh (401 → one refresh → retry)', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    // Drop the access cookie: the next API calls get 401s, refresh once together, and retry.
+    const cookies = await page.context().cookies();
+    await page.context().clearCookies();
+    await page.context().addCookies(cookies.filter((c) => c.name !== 'access_token'));
+    const refreshes = [];
+    page.on('request', (r) => r.url().endsWith('/api/auth/refresh') && refreshes.push(r.url()));
+    await go(page, stack.url, 'subscriptions');
+    await page.locator('tbody tr').first().waitFor();
+    expect(refreshes.length).toBe(1);
+  });
+
+  it('sends the user to the login page when the session is gone', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    await page.context().clearCookies();
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${stack.url}/#/subscriptions`);
+    await page.reload();
+    await page.waitForURL(/#\/login$/, { timeout: 15_000 });
+  });
+});

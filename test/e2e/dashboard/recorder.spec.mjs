@@ -1,0 +1,206 @@
+// The DVR half of the dashboard in a real browser against the seeded local stack: sign in, add a
+// subscription, pause/resume it, watch a source start recording as the development overseer reports
+// it, reset an errored source, browse and play a recording (seeking through Range requests), and
+// change the config (valid value saved, bad value shows the validation message).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ROOT } from '../../../tools/stack.mjs';
+import { launch, newPage } from '../support/browser.mjs';
+import { expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+
+const stack = inject('stack');
+const hasDevOverseer = existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'));
+let browser;
+
+beforeAll(async () => {
+  browser = await launch();
+});
+afterAll(async () => browser?.close());
+
+describe('recorder pages', () => {
+  it('signs in with the keyboard alone and lands on the dashboard', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${stack.url}/#/`);
+    await page.waitForURL(/#\/login$/);
+    // Focus starts in the username field; Tab moves to the password; Enter submits.
+    await page.keyboard.type(stack.credentials.admin.username);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(stack.credentials.admin.password);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#shell:not([hidden])');
+    await expect.poll(() => page.textContent('#main h1')).toBe('Dashboard');
+    expectNoSeriousErrors(page);
+  });
+
+  it('shows the server’s message for a wrong password', async () => {
+    const page = await newPage(browser);
+    await page.goto(`${stack.url}/#/login`);
+    await page.getByLabel('Username').fill(stack.credentials.admin.username);
+    await page.getByLabel('Password').fill('definitely not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/invalid credentials/i);
+  });
+
+  it('adds a subscription, sees it appear, pauses and resumes it', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'subscriptions');
+    const name = unique('e2esub');
+    await page.getByLabel('Driver').selectOption('stripchat');
+    await page.getByLabel('Username').fill(name);
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    const row = page.locator('tbody tr', { hasText: name });
+    await row.waitFor();
+    await expect.poll(() => row.locator('.po').textContent()).toBe('active');
+
+    await row.getByRole('button', { name: 'Pause' }).click();
+    await expect.poll(() => row.locator('.po').textContent()).toBe('paused');
+    await expect.poll(() => row.locator('.st').textContent()).toBe('Inactive');
+    // The paused row now offers Resume, and focus stayed in the row's actions.
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await expect.poll(() => row.locator('.po').textContent()).toBe('active');
+
+    // Filters: "Inactive" hides it, "All" shows it again.
+    await page.getByRole('group', { name: 'Filter by status' }).getByRole('button', { name: /^Inactive/ }).click();
+    await expect.poll(() => row.count()).toBe(0);
+    await page.getByRole('group', { name: 'Filter by status' }).getByRole('button', { name: /^All/ }).click();
+    await expect.poll(() => row.count()).toBe(1);
+    expectNoSeriousErrors(page);
+  });
+
+  it('rejects an empty username in the form without calling the API', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'subscriptions');
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    await expect.poll(() => page.locator('.field .err:not([hidden])').first().textContent()).toMatch(/username/i);
+    expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
+  });
+
+  it.skipIf(!hasDevOverseer)('shows a new source go from starting/waiting to recording as the overseer reports it', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'subscriptions');
+    const name = unique('live');
+    await page.getByLabel('Driver').selectOption('chaturbate');
+    await page.getByLabel('Username').fill(name);
+    await page.getByRole('button', { name: 'Subscribe' }).click();
+    const row = page.locator('tbody tr', { hasText: name });
+    await row.waitFor();
+    const seen = new Set();
+    // The page polls every 5 s; record every status it shows until recording.
+    await expect
+      .poll(async () => {
+        const s = (await row.locator('.st').textContent())?.trim() ?? '';
+        seen.add(s.startsWith('REC') ? 'REC' : s);
+        return s;
+      }, { timeout: 60_000, intervals: [500] })
+      .toMatch(/^REC/);
+    expect([...seen].some((s) => s === 'Starting' || s === 'Waiting')).toBe(true);
+    // And the dashboard lists it under "Recording now" with a ticking timer.
+    await go(page, stack.url, '');
+    const card = page.locator('article.src-card', { hasText: name });
+    await card.waitFor({ timeout: 15_000 });
+    const t1 = await card.locator('.timer').textContent();
+    await expect.poll(() => card.locator('.timer').textContent(), { timeout: 5000 }).not.toBe(t1);
+  });
+
+  it.skipIf(!hasDevOverseer)('resets an errored source with one click on the dashboard', async () => {
+    // The development overseer makes sources whose name starts with "crash" exit at once, so they
+    // reach the error threshold quickly (see tools/dev-overseer.mjs).
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    const name = unique('crash');
+    await page.evaluate(async (username) => {
+      const r = await fetch('/api/subscriptions', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ driver: 'chaturbate', username }) });
+      if (!r.ok) throw new Error(await r.text());
+    }, name);
+    await go(page, stack.url, '');
+    const item = page.locator('#err-h + ul li', { hasText: name });
+    await item.waitFor({ timeout: 90_000 });
+    await item.getByRole('button', { name: 'Reset' }).click();
+    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
+  });
+
+  it('browses the recordings of a source and plays one, seeking through Range requests', async () => {
+    // A real WebM made by Chromium's MediaRecorder, stored in the stack's local R2 where the
+    // recorder fleet would put it (`recordings/{driver}/{username}/{session}/...`).
+    const maker = await newPage(browser);
+    await maker.goto(`${stack.url}/favicon.svg`);
+    const b64 = await maker.evaluate(async () => {
+      const canvas = document.createElement('canvas');
+      canvas.width = 320; canvas.height = 180;
+      const g = canvas.getContext('2d');
+      const stream = canvas.captureStream(15);
+      const rec = new MediaRecorder(stream, { mimeType: 'video/webm;codecs=vp8' });
+      const chunks = [];
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      let f = 0;
+      const draw = setInterval(() => { g.fillStyle = `hsl(${(f += 12) % 360} 70% 50%)`; g.fillRect(0, 0, 320, 180); g.fillStyle = '#fff'; g.font = '40px sans-serif'; g.fillText(String(f), 20, 100); }, 60);
+      rec.start(250);
+      await new Promise((r) => setTimeout(r, 4000));
+      rec.stop();
+      await new Promise((r) => (rec.onstop = r));
+      clearInterval(draw);
+      const buf = new Uint8Array(await new Blob(chunks).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'dash-media-'));
+    const file = join(dir, 'clip.webm');
+    writeFileSync(file, Buffer.from(b64, 'base64'));
+    const key = 'recordings/chaturbate/alice/2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['r2', 'object', 'put', `edgeplane/${key}`, '--local', '--persist-to', stack.persistTo, '--file', file, '--content-type', 'video/webm'], { cwd: ROOT, stdio: 'pipe' });
+
+    const page = await newPage(browser);
+    const ranges = [];
+    page.on('request', (r) => { if (r.url().includes('/media/subscriptions/') && r.headers().range) ranges.push(r.headers().range); });
+    await signIn(page, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'source/chaturbate/alice');
+    const folder = page.getByRole('button', { name: '2026-11-20_21-00-00', exact: true });
+    await folder.waitFor({ timeout: 20_000 });
+    await folder.click();
+    const fileRow = page.locator('tbody tr', { hasText: '2026-11-20_21-00-05_00000.webm' });
+    await fileRow.waitFor();
+    expect(await fileRow.locator('.size').textContent()).toMatch(/KB|MB|B/);
+    await fileRow.getByRole('button', { name: 'Play' }).click();
+    const video = page.locator('.player video');
+    await video.waitFor();
+    await page.evaluate(() => { const v = document.querySelector('.player video'); v.muted = true; return v.play(); });
+    await expect.poll(() => video.evaluate((v) => v.currentTime), { timeout: 20_000 }).toBeGreaterThan(0.3);
+    // Seek back to the start: the browser asks for byte ranges instead of the whole file again.
+    await video.evaluate((v) => { v.currentTime = 0.1; });
+    await expect.poll(() => video.evaluate((v) => v.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(ranges.length).toBeGreaterThan(0);
+    expectNoSeriousErrors(page);
+  });
+
+  it('saves a config value and shows the validation error for a bad one', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'admin/config');
+    const field = page.getByLabel('check_interval', { exact: true });
+    await field.fill('2m');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
+    const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
+    expect(saved).toBe('2m');
+
+    // A bad duration is caught in the page, next to the field.
+    await page.getByLabel('check_interval', { exact: true }).fill('soon');
+    await page.getByRole('button', { name: 'Save configuration' }).click();
+    await expect.poll(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
+    expect(await page.locator('.field .err:not([hidden])').first().textContent()).toMatch(/duration/i);
+
+    // And what the server refuses (raw JSON with a bad type) is shown with its message.
+    const raw = page.getByLabel('Configuration as JSON');
+    const cfg = JSON.parse(await raw.inputValue());
+    await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
+    await page.getByRole('button', { name: 'Save JSON' }).click();
+    await expect.poll(() => page.locator('.form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+  });
+});
