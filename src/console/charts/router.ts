@@ -19,7 +19,7 @@ import { db } from '../../db/client';
 import { ApiError, Conflict } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
-import { AppTileSchema } from '../schemas';
+import { AppTileSchema, GameSummarySchema } from '../schemas';
 import { chartEtag, CLIENT_MAX_AGE_SECONDS, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, utcDate } from './jobs';
 import { loadChart } from './query';
@@ -29,25 +29,15 @@ const IsoDate = z
   .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, 'must be a date as YYYY-MM-DD')
   .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'must be a real calendar date');
 
-const ChartGameSchema = z
-  .object({
-    id: z.number().int().openapi({ description: '0 when the game was deleted after the snapshot' }),
-    slug: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
-    rating: z.number().nullable(),
-    cover_url: z.string().nullable(),
-    external_ids: z.record(z.string(), z.string()),
-  })
-  .openapi('ChartGame');
-
 const ChartEntrySchema = AppTileSchema.extend({
   rank: z.number().int().min(1).max(10),
   chart_date: z.string().openapi({ example: '2026-11-22' }),
   install_ready: z.boolean().openapi({ description: 'Installed on an online node of the org (false without org_id)' }),
-  game: ChartGameSchema,
+  game: GameSummarySchema,
 }).openapi('ChartEntry', {
-  description: 'A chart entry: the contract’s ChartEntry keys plus the AppTile keys, so the launcher can parse it as a tile',
+  description:
+    'A chart entry: the contract’s ChartEntry keys plus the AppTile keys, so the launcher can parse it as a tile. ' +
+    '`game.id` is 0 and `game.slug` `chart-<date>-<rank>` when the game was deleted after the snapshot.',
 });
 
 const ChartRunSchema = z
@@ -127,7 +117,9 @@ export const chartsRouter = newRouter()
         c.header('Cache-Control', 'private, no-store');
         return c.json(entries, 200);
       }
-      const { body, etag } = await publicChart(c, date ?? null);
+      // Snapshots are dated by the UTC day they were taken, so any date from today on means "latest":
+      // one cache entry for all of them instead of one per future date a client can invent.
+      const { body, etag } = await publicChart(c, date !== undefined && date < utcDate(world.now()) ? date : null);
       c.header('Cache-Control', `public, max-age=${CLIENT_MAX_AGE_SECONDS}`);
       c.header('ETag', etag);
       if (matchesEtag(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
