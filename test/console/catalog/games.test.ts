@@ -125,3 +125,32 @@ describe('GET /games', () => {
     expect((await call('GET', '/games/abc')).status).toBe(400);
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents every console route of this area', async () => {
+    const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await call('GET', '/openapi.json'));
+    for (const [path, method] of [
+      ['/orgs', 'get'],
+      ['/orgs/{org_id}/members/{user_id}', 'put'],
+      ['/orgs/{org_id}/invites', 'post'],
+      ['/users/{user_id}/settings', 'put'],
+      ['/games', 'get'],
+      ['/games/{game_id}', 'delete'],
+      ['/games/{game_id}/cover', 'put'],
+      ['/covers/{key}', 'get'],
+      ['/apps', 'get'],
+      ['/repo/default', 'get'],
+      ['/apps/{app_id}', 'put'],
+      ['/users/{user_id}/apps/{app_id}', 'put'],
+      ['/users/{user_id}/library', 'get'],
+      ['/users/{user_id}/library/proofs', 'post'],
+      ['/orgs/{org_id}/library/{entry_id}/verify', 'post'],
+      ['/auth/link/steam/start', 'get'],
+      ['/auth/link/steam/callback', 'get'],
+      ['/auth/link/steam', 'post'],
+      ['/ownership/verify/steam', 'post'],
+    ] as const) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+    }
+  });
+});
