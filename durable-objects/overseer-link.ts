@@ -87,7 +87,7 @@ export class OverseerLink extends DurableObject<Env> {
 
   /** `/api/health`: is a socket open right now? Also wakes a link that is down. */
   async isConnected(): Promise<boolean> {
-    if (!this.connected()) void this.wake();
+    if (!this.connected()) void this.wake().catch(() => false);
     return this.connected();
   }
 
@@ -175,7 +175,7 @@ export class OverseerLink extends DurableObject<Env> {
     this.failures += 1;
     this.nextDialAt = world.now() + BACKOFF_MIN_MS;
     this.log.warn('overseer connection lost');
-    void this.armAlarm(this.nextDialAt);
+    void this.armAlarm(this.nextDialAt).catch(() => undefined);
   }
 
   private async armAlarm(at: number): Promise<void> {

@@ -241,7 +241,7 @@ export class SourceMonitor extends DurableObject<Env> {
     if (windowMs <= 0) return;
     const oldest = this.ctx.storage.sql.exec<{ at: number | null }>(`SELECT min(at) AS at FROM exits`).one().at;
     if (oldest === null) return;
-    void this.ctx.storage.setAlarm(oldest + windowMs + 1);
+    void this.ctx.storage.setAlarm(oldest + windowMs + 1).catch(() => undefined);
   }
 
   /** Recording state and session flags from a recorder event (contract §6.4). */

@@ -106,7 +106,8 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
     const url = new URL(req.url, 'http://x');
     const m = /^\/control\/([^/]+)\/([a-z]+)$/.exec(url.pathname);
     const reply = (status, body) => {
-      res.writeHead(status, { 'Content-Type': 'application/json' });
+      // No keep-alive: workerd reusing a socket Node is just closing fails with "Network connection lost".
+      res.writeHead(status, { 'Content-Type': 'application/json', Connection: 'close' });
       res.end(JSON.stringify(body ?? {}));
     };
     if (!m) return reply(404, { error: 'not found' });
