@@ -94,6 +94,7 @@ export async function startStack(o = {}) {
   }
 
   const children = [];
+  let stopping = false;
   let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
   if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
     const oport = await freePort();
@@ -112,11 +113,12 @@ export async function startStack(o = {}) {
     const keep = (d) => (tail = (tail + d).slice(-4000));
     wr.stdout.on('data', keep);
     wr.stderr.on('data', keep);
-    wr.on('exit', (code) => code && code !== 0 && process.stderr.write(`wrangler dev exited ${code}\n${tail}\n`));
+    wr.on('exit', (code) => !stopping && code !== 0 && process.stderr.write(`wrangler dev exited ${code}\n${tail}\n`));
   }
   children.push(wr);
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
+    stopping = true;
     for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
   };

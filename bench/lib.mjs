@@ -1,0 +1,84 @@
+// Benchmark helpers. Figures are only meaningful as ratios against a baseline measured in the
+// same run on the same machine (`ratio` column), never as absolute promises.
+//
+//   const stack = await startBenchStack();              // fresh local stack, seeded
+//   const floor = await measure('GET /version (floor)', () => fetch(stack.url + '/version'), { requests: 2000, concurrency: 16 });
+//   const health = await measure('GET /health', () => fetch(stack.url + '/health'), { requests: 2000, concurrency: 16 });
+//   report('platform', [floor, health], floor);
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startStack } from '../tools/stack.mjs';
+
+export const BENCH_ADMIN_PASSWORD = 'bench-admin-passphrase-7312';
+
+export async function startBenchStack(opts = {}) {
+  const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-'));
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: BENCH_ADMIN_PASSWORD, nodeAgent: false, ...opts });
+  const stop = stack.stop;
+  stack.stop = async () => {
+    await stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  };
+  return stack;
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * Runs `fn` `requests` times with `concurrency` in flight; `fn` returns a Response (its body is
+ * drained) or anything else. Non-2xx responses are counted as errors.
+ */
+export async function measure(name, fn, { requests = 1000, concurrency = 16, warmup = 50 } = {}) {
+  for (let i = 0; i < warmup; i++) await drain(await fn(i));
+  const latencies = [];
+  let errors = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests) {
+        const i = next++;
+        const t0 = performance.now();
+        try {
+          const res = await fn(i);
+          if (res instanceof Response && !res.ok) errors++;
+          await drain(res);
+        } catch {
+          errors++;
+        }
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { name, requests, concurrency, errors, rps: requests / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+async function drain(res) {
+  if (res instanceof Response) await res.arrayBuffer();
+}
+
+const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
+
+/** Prints one table; `ratio` = this row's p50 latency / the baseline's (lower is better). */
+export function report(title, rows, baseline) {
+  console.log(`\n## ${title}\n`);
+  console.log('| measurement | requests | conc. | errors | req/s | p50 ms | p99 ms | p50 ratio vs baseline |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const ratio = baseline && r !== baseline ? `${fmt(r.p50 / baseline.p50, 2)}×` : 'baseline';
+    console.log(`| ${r.name} | ${r.requests} | ${r.concurrency} | ${r.errors} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`);
+  }
+  return rows;
+}
+
+export async function login(url, username, password) {
+  const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!res.ok) throw new Error(`login failed: ${res.status}`);
+  return res.json();
+}

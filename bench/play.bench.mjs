@@ -1,0 +1,111 @@
+// Play-session allocation: POST /sessions throughput and p50/p99 latency (a) for one org under
+// contention (every request goes through that org's single OrgAllocator) and (b) spread over 100
+// orgs (100 allocators in parallel), against the runtime floor (GET /version) measured in the same
+// run. A third row measures the refusal path (a full org answering 429).
+//
+// Setup: accounts through the API (registration and login, as clients do); orgs, memberships,
+// verified library rows and node rows straight into the local D1 with `wrangler d1 execute` (those
+// belong to other areas' APIs, and 100 orgs through them would measure them instead); nodes come
+// online through the real node-agent heartbeat. Every allocation carries a fresh Idempotency-Key,
+// so each one is a real allocation, not a replay.
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../tools/stack.mjs';
+import { BENCH_ADMIN_PASSWORD, login, measure, report, startBenchStack } from './lib.mjs';
+
+const ORGS = 100;
+const USERS = 8;
+const ORG_BASE = 900_000;
+const GAME_ID = 900_001;
+const FULL_ORG = ORG_BASE + ORGS + 1;
+
+async function api(url, method, path, { token, body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  return fetch(url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function accounts(url) {
+  const admin = await (await api(url, 'POST', '/users', { body: { username: 'pb-root', password: BENCH_ADMIN_PASSWORD } })).json();
+  if (!admin.token) throw new Error(`bootstrap admin failed: ${JSON.stringify(admin)}`);
+  const users = [];
+  for (let i = 0; i < USERS; i++) {
+    const username = `pb-player-${i}`;
+    const r = await api(url, 'POST', '/users', { token: admin.token, body: { username, password: BENCH_ADMIN_PASSWORD } });
+    if (!r.ok) throw new Error(`creating ${username}: ${r.status} ${await r.text()}`);
+    const l = await login(url, username, BENCH_ADMIN_PASSWORD);
+    users.push({ id: l.user_id, token: l.token });
+  }
+  return users;
+}
+
+/** Orgs ORG_BASE..ORG_BASE+ORGS (the first one is the contended org, with 4 nodes) plus a full org. */
+function seedSql(users, nodeTokens, dir) {
+  const now = new Date().toISOString();
+  const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
+  const lines = [`INSERT INTO games (id, slug, name) VALUES (${GAME_ID}, 'bench-game', 'Bench Game');`];
+  const orgIds = [...Array.from({ length: ORGS + 1 }, (_, i) => ORG_BASE + i), FULL_ORG];
+  for (const org of orgIds) {
+    lines.push(`INSERT INTO orgs (id, slug, name, max_sessions_per_user) VALUES (${org}, 'bench-${org}', 'Bench ${org}', 1000000);`);
+    for (const u of users) {
+      lines.push(`INSERT INTO memberships (org_id, user_id, role) VALUES (${org}, ${u.id}, 'member');`);
+      lines.push(
+        `INSERT INTO user_game_library (org_id, user_id, game_id, platform, ownership_source, verified_at) VALUES (${org}, ${u.id}, ${GAME_ID}, 'steam', 'steam', ${q(now)});`,
+      );
+    }
+  }
+  for (const n of nodeTokens) {
+    const hash = createHash('sha256').update(n.token).digest('hex');
+    lines.push(
+      `INSERT INTO cluster_nodes (id, org_id, name, region, capacity, status, stream_base_url, token_hash) VALUES (${n.id}, ${n.org}, 'bench-node-${n.id}', ${q(n.region)}, ${n.capacity}, 'active', 'https://bench.stream.example', ${q(hash)});`,
+    );
+  }
+  const file = join(dir, 'bench-play-seed.sql');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+export default async function runBench() {
+  // Nodes must stay online for the whole run: liveness is not what is measured here.
+  const stack = await startBenchStack({ seed: false, vars: { NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' } });
+  try {
+    const users = await accounts(stack.url);
+    const nodes = [];
+    let nid = ORG_BASE;
+    const token = () => `epn_${randomBytes(32).toString('base64url')}`;
+    for (let i = 0; i < 4; i++) nodes.push({ id: ++nid, org: ORG_BASE, region: i < 2 ? 'eu-west' : 'us-east', capacity: 1024, token: token() });
+    for (let o = 1; o <= ORGS; o++) nodes.push({ id: ++nid, org: ORG_BASE + o, region: 'eu-west', capacity: 1024, token: token() });
+    nodes.push({ id: ++nid, org: FULL_ORG, region: 'eu-west', capacity: 1, token: token() });
+    const file = seedSql(users, nodes, stack.persistTo);
+    run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', stack.persistTo, '--file', file], { quiet: true });
+    const install = { game_id: GAME_ID, install_path: '/srv/games/bench', launcher: 'native', executable: 'bench', proof: { path: '/srv/games/bench/bench', sha256: 'a'.repeat(64), size: 1, mtime: '2026-11-01T00:00:00Z' } };
+    for (const n of nodes) {
+      const r = await api(stack.url, 'POST', '/nodes/heartbeat', { token: n.token, body: { installs: [install] } });
+      if (!r.ok) throw new Error(`heartbeat of node ${n.id}: ${r.status} ${await r.text()}`);
+    }
+    // Fill the full org's only seat so every request there is refused.
+    const filler = await api(stack.url, 'POST', '/sessions', { token: users[0].token, body: { org_id: FULL_ORG, user_id: users[0].id, game_id: GAME_ID } });
+    if (filler.status !== 201) throw new Error(`filling the full org: ${filler.status}`);
+
+    const allocate = (org) => (i) => {
+      const u = users[i % USERS];
+      return api(stack.url, 'POST', '/sessions', {
+        token: u.token,
+        body: { org_id: typeof org === 'function' ? org(i) : org, user_id: u.id, game_id: GAME_ID, region: 'eu-west' },
+        headers: { 'Idempotency-Key': `bench-${i}-${randomBytes(6).toString('hex')}` },
+      });
+    };
+    const opts = { requests: 2000, concurrency: 32, warmup: 0 };
+    const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { ...opts, warmup: 50 });
+    const one = await measure('POST /sessions, 1 org (one allocator, contended)', allocate(ORG_BASE), { ...opts, requests: 1500 });
+    const many = await measure(`POST /sessions, ${ORGS} orgs (${ORGS} allocators)`, allocate((i) => ORG_BASE + 1 + (i % ORGS)), opts);
+    const refused = await measure('POST /sessions, full org (429 path; errors = refusals)', allocate(FULL_ORG), { ...opts, requests: 1000 });
+    report('play: session allocation against the runtime floor (wrangler dev, local)', [floor, one, many, refused], floor);
+    const load = await (await fetch(`${stack.url}/health`)).ok;
+    console.log(`\nEvery allocation above is a real seat (fresh Idempotency-Key); the 1-org run fills up to ${4 * 1024} seats on 4 nodes.` + (load ? '' : ' (health check failed after the run)'));
+  } finally {
+    await stack.stop();
+  }
+}
