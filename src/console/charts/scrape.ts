@@ -50,13 +50,27 @@ export interface ParsedPage {
 export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 const MAX_NAME = 200;
 
-function limitBytes(max: number): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * Passes at most `max` bytes, then ends the stream cleanly and flags it. (Erroring the stream
+ * instead would surface as an unhandled rejection inside the rewriter's own pipe.)
+ */
+function capped(body: ReadableStream<Uint8Array>, max: number, flags: { tooLarge: boolean }): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
   let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.byteLength;
-      if (seen > max) controller.error(new ChartSourceError(`page larger than ${max} bytes`));
-      else controller.enqueue(chunk);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      seen += value.byteLength;
+      if (seen > max) {
+        flags.tooLarge = true;
+        await reader.cancel();
+        return controller.close();
+      }
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
 }
@@ -114,13 +128,15 @@ export async function parseTopGames(body: ReadableStream<Uint8Array> | null): Pr
       },
     });
 
-  const out = rewriter.transform(new Response(body.pipeThrough(limitBytes(MAX_PAGE_BYTES))));
+  const flags = { tooLarge: false };
+  const out = rewriter.transform(new Response(capped(body, MAX_PAGE_BYTES, flags)));
   // The rewriter only runs while its output is read; drain it without keeping anything.
   const reader = out.body!.getReader();
   for (;;) {
     const { done } = await reader.read();
     if (done) break;
   }
+  if (flags.tooLarge) throw new ChartSourceError(`page larger than ${MAX_PAGE_BYTES} bytes`);
   return page;
 }
 

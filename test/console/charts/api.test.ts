@@ -162,6 +162,19 @@ describe('GET /charts/top10?date=', () => {
     expect(await res.json()).toEqual([]);
   });
 
+  it('never fails on repeated or odd query parameters', async () => {
+    for (const q of ['date=2026-11-01&date=2026-11-05', 'org_id=1&org_id=2', 'date[]=x', 'date=%00', 'unknown=1']) {
+      const res = await call('GET', `/charts/top10?${q}`);
+      expect(res.status, q).toBeLessThan(500);
+    }
+  });
+
+  it('answers HEAD like GET without a body', async () => {
+    const res = await call('HEAD', '/charts/top10');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ETag')).toMatch(/^"/);
+  });
+
   it('treats an empty date as the latest, as the prototype did', async () => {
     const body = await json<Entry[]>(await call('GET', '/charts/top10?date='));
     expect(body[0]!.chart_date).toBe(NEW);

@@ -4,7 +4,7 @@ import plain from '../../fixtures/steamcharts/top-plain-numbers.html?raw';
 import truncated from '../../fixtures/steamcharts/top-truncated.html?raw';
 import changed from '../../fixtures/steamcharts/top-changed-layout.html?raw';
 import { decodeEntities } from '../../../src/console/charts/entities';
-import { appidOf, ChartSourceError, parseCount, parseTopGames, topTen } from '../../../src/console/charts/scrape';
+import { appidOf, ChartSourceError, MAX_PAGE_BYTES, parseCount, parseTopGames, topTen } from '../../../src/console/charts/scrape';
 
 /** The page as the network delivers it: in small chunks that split tags, entities and numbers. */
 function chunked(html: string, size = 37): ReadableStream<Uint8Array> {
@@ -74,6 +74,11 @@ describe('Steam Charts page parser', () => {
   it('refuses duplicated ranks', async () => {
     const html = top.replace('<td class="left">3.</td>', '<td class="left">2.</td>');
     await expect(parse(html)).rejects.toBeInstanceOf(ChartSourceError);
+  });
+
+  it('refuses a body larger than the cap instead of buffering it', async () => {
+    const huge = top.replace('</body>', `<div>${'x'.repeat(MAX_PAGE_BYTES)}</div></body>`);
+    await expect(parseTopGames(chunked(huge, 64 * 1024))).rejects.toThrow(/larger than/);
   });
 
   it('refuses an empty body', async () => {
