@@ -28,9 +28,13 @@ const housekeeping: Job[] = [
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */
 export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [dailyChartJob], frequent: [...housekeeping, chartRetryJob] };
 
+/** The housekeeping schedule; every other cron in wrangler.toml is the daily one, so its time can be
+ * changed there alone. */
+export const FREQUENT_CRON = '*/5 * * * *';
+
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
   const log = createLogger({ cron: controller.cron });
-  const list = controller.cron === '15 6 * * *' ? jobs.daily : jobs.frequent;
+  const list = controller.cron === FREQUENT_CRON ? jobs.frequent : jobs.daily;
   const results = await Promise.allSettled(list.map((job) => job(env, controller)));
   for (const r of results) if (r.status === 'rejected') log.error('cron job failed', { error: String(r.reason) });
 }
