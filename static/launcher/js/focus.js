@@ -37,7 +37,14 @@ export function focusEl(el) {
 
 export function focusFirst(roots, preferred) {
   const list = focusables(Array.isArray(roots) ? roots : [roots]);
-  const pick = (preferred && list.find((el) => el.matches(preferred))) || list.find((el) => el.hasAttribute('data-autofocus')) || list[0];
+  // Preferred selectors are tried in the order written, so "a, b" means "a, else b".
+  const wanted = preferred ? preferred.split(',').map((s) => s.trim()) : [];
+  let pick = null;
+  for (const sel of wanted) {
+    pick = list.find((el) => el.matches(sel));
+    if (pick) break;
+  }
+  pick ??= list.find((el) => el.hasAttribute('data-autofocus')) ?? list[0];
   focusEl(pick);
   return pick ?? null;
 }

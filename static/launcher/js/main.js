@@ -124,8 +124,9 @@ const app = {
   },
 };
 
+/** Where focus may go: the open overlay, else the screen first and then the header. */
 function layer() {
-  return app.overlay ? [overlayRoot] : [header, screen];
+  return app.overlay ? [overlayRoot] : [screen, header];
 }
 
 app.api = createApi({

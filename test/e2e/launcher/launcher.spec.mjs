@@ -85,7 +85,9 @@ afterAll(async () => {
 
 async function signInPlayer(page) {
   await signInWithKeyboard(page, stack.url, stack.credentials.player);
-  await page.waitForSelector('.view-hub[data-tab="home"]');
+  await page.waitForSelector('.view-hub[data-tab="home"], #login-error:not(:empty)');
+  const refused = await page.locator('#login-error').count() ? await page.locator('#login-error').textContent() : '';
+  if (refused) throw new Error(`sign-in refused: ${refused}`);
   await page.waitForSelector('#row-top10 .tile');
 }
 
@@ -361,7 +363,7 @@ describe('launcher on the seeded console', () => {
     await page.locator('#settings-api').fill(stack.url);
     await page.locator('#settings-api').focus();
     await page.keyboard.press('Enter');
-    await page.waitForSelector('.view-connect .notice-offline[hidden]');
+    await page.waitForSelector('.view-connect .notice-offline[hidden]', { state: 'attached' });
     expect(await page.evaluate(() => localStorage.getItem('edgeplane.launcher.api'))).toBe(JSON.stringify(stack.url));
   });
 });

@@ -37,5 +37,5 @@ export function orgSelectView(app) {
     h('p', { class: 'lede' }, `${s?.username ?? ''}, which organization's games do you want to play?`),
     list,
   );
-  return { el, focus: '.org-list [data-autofocus]', onBack: () => app.go('back') };
+  return { el, focus: '.org-list [data-autofocus], .org-card', onBack: () => app.go('back') };
 }

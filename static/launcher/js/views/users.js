@@ -93,7 +93,7 @@ export function selectUserView(app) {
     first ? h('p', { class: 'lede' }, 'this console has no account yet: create the first one (it becomes the administrator)') : null,
     carousel,
   );
-  return { el, focus: '.avatars [data-autofocus]', onBack: () => app.go('back') };
+  return { el, focus: '.avatars [data-autofocus], .avatar', onBack: () => app.go('back') };
 }
 
 export function loginView(app, payload) {
