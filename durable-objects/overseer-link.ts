@@ -35,6 +35,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const CONFIG_TTL_MS = 30_000;
+const HEALTH_DIAL_WAIT_MS = 2_000;
 
 export class OverseerError extends Error {}
 
@@ -85,9 +86,13 @@ export class OverseerLink extends DurableObject<Env> {
 
   // ───────────── connection state ─────────────
 
-  /** `/api/health`: is a socket open right now? Also wakes a link that is down. */
+  /** `/api/health`: is a socket open? Wakes a link that is down, waiting at most ~2 s for the dial
+   * so a cold start does not report "offline" while the first connection is being made. */
   async isConnected(): Promise<boolean> {
-    if (!this.connected()) void this.wake().catch(() => false);
+    if (!this.connected()) {
+      const attempt = this.wake().catch(() => false);
+      await Promise.race([attempt, new Promise((r) => setTimeout(r, HEALTH_DIAL_WAIT_MS))]);
+    }
     return this.connected();
   }
 
@@ -379,11 +384,6 @@ export class OverseerLink extends DurableObject<Env> {
   }
 
   // ───────────── reconciliation (§5.7) ─────────────
-
-  /** Runs one reconcile round now (also used by tests and the cron through `wake`). */
-  async reconcileNow(): Promise<void> {
-    await this.reconcile('periodic');
-  }
 
   private async reconcile(kind: 'connect' | 'periodic'): Promise<void> {
     this.lastReconcileAt = world.now();

@@ -4,7 +4,8 @@
  * the "already running" fallback after pause → resume, queued starts, bulk starts bounded by
  * start_concurrency, event routing after the link's eviction, and user deletion stopping recorders.
  */
-import { abortAllDurableObjects } from 'cloudflare:test';
+import { abortAllDurableObjects, env, runDurableObjectAlarm } from 'cloudflare:test';
+import { setWorld } from '../../src/world';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
@@ -77,6 +78,26 @@ describe('overseer restart', () => {
     // Events of the adopted task are now routed to the source.
     await fake.send({ type: 'output', task_id: 'adopt-me', pid: 777, stream: 'stdout', data: '{"event":"SLEEP","source":"orphan","interval":"1m0s"}', ts: new Date().toISOString() });
     await eventually(() => status('orphan'), (x) => x.recording_state === 'sleeping', 'sleeping');
+  });
+});
+
+describe('periodic reconciliation (alarm)', () => {
+  it('restarts a source whose task silently vanished from the overseer', async () => {
+    await connected();
+    await subscribe('vanished');
+    await eventually(() => status('vanished'), (s) => s.worker_state === 'running', 'running');
+    const before = (await taskOf('vanished'))!;
+    await fake.tasks((await fake.state()).tasks.filter((t) => t.task_id !== before.task_id));
+    const link = env.OVERSEER_LINK.getByName('overseer');
+    // Move the clock past reconcile_interval (60 s) and run the link's alarm by hand.
+    const restore = setWorld({ now: () => Date.now() + 61_000 });
+    try {
+      await runDurableObjectAlarm(link);
+    } finally {
+      restore();
+    }
+    await eventually(() => taskOf('vanished'), (t) => t !== undefined && t.current_pid !== before.current_pid, 'restarted');
+    expect(await logs('vanished')).toContain('[system] worker gone (detected by reconciler), restarting');
   });
 });
 
