@@ -24,7 +24,7 @@ import { runBatch } from './ownership/batch';
 import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
 import { primaryOrgId } from './profile';
-import { cleanText, OptionalOrgQuery } from './schemas';
+import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
 
 const ReviewIn = z.object({ kind: z.enum(REVIEWABLE_KINDS), note: cleanText(500, { multiline: true }).optional() }).strict().openapi('ProofReviewIn');
 const ReviewParams = z.object({ org_id: IntId, entry_id: IntId });
@@ -145,12 +145,18 @@ export const libraryRouter = newRouter()
         throw new BadRequest(`the proof does not match this game’s ${facts.platform} id`, 'proof_mismatch');
       }
       const externalId = known?.externalId ?? facts.externalIds[0] ?? null;
-      await runBatch(c.env, [
-        upsertEntry({ orgId: body.org_id, userId: user_id, gameId: body.game_id, platform: facts.platform, externalId, source: body.kind }),
-        upsertProof({ orgId: body.org_id, userId: user_id, gameId: body.game_id, kind: body.kind, proof: facts.proof, status: 'pending' }),
-        refreshEntries(body.org_id, user_id),
-        auditStatement(c, 'library.proof.submit', { orgId: body.org_id, targetType: 'user', targetId: user_id, details: { kind: body.kind, game_id: body.game_id } }),
-      ]);
+      try {
+        await runBatch(c.env, [
+          upsertEntry({ orgId: body.org_id, userId: user_id, gameId: body.game_id, platform: facts.platform, externalId, source: body.kind }),
+          upsertProof({ orgId: body.org_id, userId: user_id, gameId: body.game_id, kind: body.kind, proof: facts.proof, status: 'pending' }),
+          refreshEntries(body.org_id, user_id),
+          auditStatement(c, 'library.proof.submit', { orgId: body.org_id, targetType: 'user', targetId: user_id, details: { kind: body.kind, game_id: body.game_id } }),
+        ]);
+      } catch (e) {
+        // The game (or org) was deleted between the checks and the batch; nothing was written.
+        if (isForeignKeyViolation(e)) throw new NotFound('game not found');
+        throw e;
+      }
       const entry = (await listLibrary(c.env, body.org_id, user_id)).find((e) => e.game.id === body.game_id)!;
       return c.json(entry, 201);
     },

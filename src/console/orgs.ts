@@ -28,7 +28,7 @@ import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { createInvite } from './invites';
-import { cleanText, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
+import { cleanText, isForeignKeyViolation, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
 
 const OrgParams = z.object({ org_id: IntId });
 const MemberParams = z.object({ org_id: IntId, user_id: IntId });
@@ -224,7 +224,14 @@ export const orgsRouter = newRouter()
       const d = db(c.env);
       if (!(await d.select({ id: users.id }).from(users).where(eq(users.id, body.user_id)).get())) throw new NotFound('user not found');
       // An existing member keeps their role here: role changes go through PUT, where the owner rules apply.
-      const res = await d.insert(memberships).values({ orgId: org_id, userId: body.user_id, role: body.role, createdAt: nowIso() }).onConflictDoNothing().run();
+      let res;
+      try {
+        res = await d.insert(memberships).values({ orgId: org_id, userId: body.user_id, role: body.role, createdAt: nowIso() }).onConflictDoNothing().run();
+      } catch (e) {
+        // The org or the user was deleted between the checks and the insert.
+        if (isForeignKeyViolation(e)) throw new NotFound('org or user not found');
+        throw e;
+      }
       if (changes(res) === 0) throw new Conflict('already a member; change the role with PUT', 'already_member');
       await audit(c, 'org.member.add', { orgId: org_id, targetType: 'user', targetId: body.user_id, details: { role: body.role } });
       return c.json(await presentMember(c.env, body.user_id, body.role), 201);

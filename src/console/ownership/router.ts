@@ -26,7 +26,7 @@ import { Conflict, Forbidden } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { primaryOrgId } from '../profile';
-import { OptionalOrgQuery } from '../schemas';
+import { isForeignKeyViolation, OptionalOrgQuery } from '../schemas';
 import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
 import { runBatch } from './batch';
 import { getOwnedGames } from './steam-api';
@@ -216,32 +216,38 @@ export const ownershipRouter = newRouter()
       const now = nowIso();
       // One JSON parameter per statement (json_each) instead of one bound value per game: no 100-parameter limit.
       const list = JSON.stringify(matched);
-      await runBatch(c.env, [
-        sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
-          SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
-          FROM json_each(${list}) j WHERE 1
-          ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
-        sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
-          SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
-                 'verified', ${now}, ${now}, ${now}
-          FROM json_each(${list}) j JOIN user_game_library l
-            ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
-          WHERE 1
-          ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
-            verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
-            reviewed_by = NULL, updated_at = excluded.updated_at`,
-        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-          WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
-            SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
-              AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
-        refreshEntries(orgId, userId),
-        auditStatement(c, 'ownership.steam.verify', {
-          orgId,
-          targetType: 'user',
-          targetId: userId,
-          details: { steam_id: account.accountId, steam_game_count: owned.gameCount, verified: [...matchedIds].slice(0, 200), withdrawn: withdrawn.slice(0, 200) },
-        }),
-      ]);
+      try {
+        await runBatch(c.env, [
+          sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+            SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
+            FROM json_each(${list}) j WHERE 1
+            ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
+          sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
+            SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
+                   'verified', ${now}, ${now}, ${now}
+            FROM json_each(${list}) j JOIN user_game_library l
+              ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
+            WHERE 1
+            ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
+              verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
+              reviewed_by = NULL, updated_at = excluded.updated_at`,
+          sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+            WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
+              SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
+                AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
+          refreshEntries(orgId, userId),
+          auditStatement(c, 'ownership.steam.verify', {
+            orgId,
+            targetType: 'user',
+            targetId: userId,
+            details: { steam_id: account.accountId, steam_game_count: owned.gameCount, verified: [...matchedIds].slice(0, 200), withdrawn: withdrawn.slice(0, 200) },
+          }),
+        ]);
+      } catch (e) {
+        // A mapped game was deleted meanwhile: the batch rolled back as a whole.
+        if (isForeignKeyViolation(e)) throw new Conflict('the catalog changed during verification; retry', 'catalog_changed');
+        throw e;
+      }
       return c.json(
         { verified: [...matchedIds].sort((a, b) => a - b), withdrawn, steam_game_count: owned.gameCount, library: await listLibrary(c.env, orgId, userId) },
         200,

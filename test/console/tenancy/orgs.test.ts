@@ -173,6 +173,18 @@ describe('org members', () => {
     expect(await roleIn(org.id, owner.id)).toBe('member');
   });
 
+  it('rejects bad role-change bodies with 400 and changes nothing', async () => {
+    const { org, owner, member } = await household();
+    for (const body of [{ role: 'superuser' }, { role: 'admin', user_id: owner.id }, {}, { role: null }, []]) {
+      expect((await call('PUT', `/orgs/${org.id}/members/${member.id}`, { token: owner.token, body })).status).toBe(400);
+    }
+    expect((await call('PUT', `/orgs/${org.id}/members/abc`, { token: owner.token, body: { role: 'admin' } })).status).toBe(400);
+    expect((await call('PUT', `/orgs/${org.id}/members/${member.id}`, { body: { role: 'admin' } })).status).toBe(401);
+    expect((await call('POST', `/orgs/${org.id}/leave`)).status).toBe(401);
+    expect((await call('DELETE', `/orgs/${org.id}/members/${member.id}`)).status).toBe(401);
+    expect(await roleIn(org.id, member.id)).toBe('member');
+  });
+
   it('removes members (admin) and lets members leave, audited', async () => {
     const { org, admin, member } = await household();
     const before = await auditCount('org.member.remove');
