@@ -124,7 +124,8 @@ export const ownershipRouter = newRouter()
       const state = await readState(c.env, query.state);
       const caller = c.get('user');
       const boundBrowser = getCookie(c, LINK_COOKIE) === state.n;
-      if (!boundBrowser && caller?.id !== state.u) throw new Forbidden('this Steam link was started elsewhere; start it again from this browser', 'state_not_bound');
+      if (caller && caller.id !== state.u) throw new Forbidden('this link state belongs to another user', 'state_not_yours');
+      if (!boundBrowser && !caller) throw new Forbidden('this Steam link was started elsewhere; start it again from this browser', 'state_not_bound');
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(query)) if (k.startsWith('openid.') && typeof v === 'string') params[k] = v;
       const steamId = await verifyAssertion(params, { state: query.state, returnTo: callbackUrl(new URL(c.req.url).origin, query.state) });

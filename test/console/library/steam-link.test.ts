@@ -100,6 +100,22 @@ describe('GET /auth/link/steam/callback', () => {
     expect(await linkedAccount(org.id, user.id)).toBeUndefined();
   });
 
+  it('refuses a callback carrying another signed-in user’s token', async () => {
+    const { org, user } = await member();
+    const other = await makeUser();
+    const { res: started, state } = await start(user, org.id);
+    const linkCookie = started.headers.getSetCookie().find((c) => c.startsWith('steam_link='))!.split(';')[0]!;
+    const returnTo = `https://edgeplane.test/auth/link/steam/callback?state=${encodeURIComponent(state)}`;
+    const steam = fakeSteam({ checkAuth: [valid] });
+    restore = steam.restore;
+    const res = await call('GET', `/auth/link/steam/callback?${new URLSearchParams({ state, ...assertion(returnTo) })}`, {
+      cookie: `${linkCookie}; access_token=${other.token}`,
+    });
+    expect(res.status).toBe(403);
+    expect(steam.calls).toHaveLength(0);
+    expect(await linkedAccount(org.id, user.id)).toBeUndefined();
+  });
+
   it('refuses a forged or expired state', async () => {
     const res = await call('GET', `/auth/link/steam/callback?state=${'a'.repeat(40)}.${'b'.repeat(43)}`);
     expect(res.status).toBe(400);
