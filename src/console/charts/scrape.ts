@@ -50,16 +50,29 @@ export interface ParsedPage {
 export const MAX_PAGE_BYTES = 2 * 1024 * 1024;
 const MAX_NAME = 200;
 
+interface StreamFlags {
+  tooLarge: boolean;
+  /** The source failed mid-body (connection lost, timeout): rethrown once the rewriter is done. */
+  error: unknown;
+}
+
 /**
- * Passes at most `max` bytes, then ends the stream cleanly and flags it. (Erroring the stream
- * instead would surface as an unhandled rejection inside the rewriter's own pipe.)
+ * Passes at most `max` bytes of the source, then ends the stream cleanly and flags why. (Erroring
+ * the stream instead surfaces as an unhandled rejection inside the rewriter's own pipe.)
  */
-function capped(body: ReadableStream<Uint8Array>, max: number, flags: { tooLarge: boolean }): ReadableStream<Uint8Array> {
+function capped(body: ReadableStream<Uint8Array>, max: number, flags: StreamFlags): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let seen = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        flags.error = e ?? new Error('page stream failed');
+        return controller.close();
+      }
+      const { done, value } = chunk;
       if (done) return controller.close();
       seen += value.byteLength;
       if (seen > max) {
@@ -128,7 +141,7 @@ export async function parseTopGames(body: ReadableStream<Uint8Array> | null): Pr
       },
     });
 
-  const flags = { tooLarge: false };
+  const flags: StreamFlags = { tooLarge: false, error: undefined };
   const out = rewriter.transform(new Response(capped(body, MAX_PAGE_BYTES, flags)));
   // The rewriter only runs while its output is read; drain it without keeping anything.
   const reader = out.body!.getReader();
@@ -136,6 +149,7 @@ export async function parseTopGames(body: ReadableStream<Uint8Array> | null): Pr
     const { done } = await reader.read();
     if (done) break;
   }
+  if (flags.error !== undefined) throw flags.error;
   if (flags.tooLarge) throw new ChartSourceError(`page larger than ${MAX_PAGE_BYTES} bytes`);
   return page;
 }

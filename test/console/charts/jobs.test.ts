@@ -105,6 +105,44 @@ describe('daily chart cron', () => {
     expect((await runs())[0]).toMatchObject({ status: 'failed', error: 'steamcharts: timed out; no Steam API key configured for the fallback' });
   });
 
+  it('records a connection that drops in the middle of the page', async () => {
+    src.page = () => {
+      const bytes = new TextEncoder().encode(top);
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent) return controller.error(new TypeError('Network connection lost.'));
+          sent = true;
+          controller.enqueue(bytes.slice(0, 6000));
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'Content-Type': 'text/html' } });
+    };
+    await runCron(DAILY, at(`${DAY2}T06:15:00Z`), noKey);
+    expect(await chartRows(DAY2)).toEqual([]);
+    expect((await runs())[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/^steamcharts: .*Network connection lost/) });
+  });
+
+  it('gives up on a page whose body stalls after the headers', async () => {
+    chartSettings.fetchTimeoutMs = 50;
+    src.page = (_url, init) => {
+      const signal = init!.signal!;
+      let sent = false;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (!sent) {
+            sent = true;
+            return controller.enqueue(new TextEncoder().encode(top.slice(0, 3000)));
+          }
+          return new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+        },
+      });
+      return new Response(body, { status: 200 });
+    };
+    await runCron(DAILY, at(`${DAY2}T06:15:00Z`), noKey);
+    expect((await runs())[0]).toMatchObject({ status: 'failed', error: 'steamcharts: timed out; no Steam API key configured for the fallback' });
+  });
+
   it('records a network error', async () => {
     src.page = () => {
       throw new TypeError('Network connection lost.');
