@@ -18,7 +18,7 @@ import { consoleRouters } from './console/routes';
 import { apiRouters, mediaRouter } from './dvr/routes';
 
 export function buildApp() {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
 
   app.use('*', requestContext);
   app.use('*', securityHeaders);

@@ -28,20 +28,18 @@ function firstMessage(issues: readonly Issue[]): string {
   return where ? `${where}: ${first.message}` : first.message;
 }
 
-// The hook type is generic over each route's schemas; ours ignores them, hence the loose signature.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type AnyHook = Hook<any, any, any, any>;
-
 /** Default: any zod failure is a 400 in the common error shape. */
-export const validationHook: AnyHook = (result) => {
-  if (!result.success) {
-    const issues = result.error.issues as readonly Issue[];
-    throw new ValidationFailed(firstMessage(issues), describeIssues(issues));
-  }
-};
+export function validationHook<E extends HonoEnv = AppEnv>(): Hook<unknown, E, string, undefined> {
+  return (result) => {
+    if (!result.success) {
+      const issues = result.error.issues as readonly Issue[];
+      throw new ValidationFailed(firstMessage(issues), describeIssues(issues));
+    }
+  };
+}
 
 /** A hook for routes whose clients expect one exact message (the DVR dashboard's contract). */
-export function failWith<T>(message: string): Hook<T, any, any, any> {
+export function failWith<T>(message: string): Hook<T, AppEnv, string, undefined> {
   return (result) => {
     if (!result.success) {
       throw new BadRequest(message, 'validation_failed', describeIssues(result.error.issues as readonly Issue[]));
@@ -50,7 +48,7 @@ export function failWith<T>(message: string): Hook<T, any, any, any> {
 }
 
 export function newRouter<E extends HonoEnv = AppEnv>() {
-  return new OpenAPIHono<E>({ defaultHook: validationHook });
+  return new OpenAPIHono<E>({ defaultHook: validationHook<E>() });
 }
 
 // ─────────────── shared schemas ───────────────
