@@ -111,6 +111,7 @@ async function route() {
   const shell = document.getElementById('shell');
   const loginRoot = document.getElementById('login-root');
   if (m?.access === 'public') {
+    if (ctx.user) { location.replace('#/'); return; }
     shell.hidden = true;
     loginRoot.hidden = false;
     const page = await import(`./pages/${m.mod}.js`);
@@ -120,6 +121,7 @@ async function route() {
   }
   shell.hidden = false;
   loginRoot.hidden = true;
+  fill(loginRoot); // the sign-in form must not linger (duplicate labels, stale password)
   startHealth();
   const main = document.getElementById('main');
   for (const a of document.querySelectorAll('.sidebar a')) {

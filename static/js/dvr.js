@@ -21,8 +21,8 @@ export function subAction(sub, action, ctx) {
 }
 
 export const statusLabel = { recording: 'Recording', waiting: 'Waiting', starting: 'Starting', error: 'Error', inactive: 'Inactive' };
-export function statusBadge(s) {
-  if (s.recording_state === 'recording' || s.status === 'recording') return badge(`REC${s.session_duration ? ` ${s.session_duration}` : ''}`, 'rec');
+export function statusBadge(s, { duration = true } = {}) {
+  if (s.recording_state === 'recording' || s.status === 'recording') return badge(`REC${duration && s.session_duration ? ` ${s.session_duration}` : ''}`, 'rec');
   return badge(statusLabel[s.status] || s.status || s.worker_state, statusKind[s.status] || '');
 }
 export function thumbUrl(s, live) {

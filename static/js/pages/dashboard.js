@@ -55,7 +55,7 @@ export async function render(main, _p, ctx) {
       el.sub = s;
       el.box.refresh(s, true);
       const st = el.querySelector('.st');
-      const b = statusBadge(s);
+      const b = statusBadge(s, { duration: false }); // the ticking timer beside it shows the duration
       if (st.textContent !== b.textContent) st.replaceChildren(b);
     });
     liveEmpty.hidden = sessions.length > 0;

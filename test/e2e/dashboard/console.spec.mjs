@@ -2,7 +2,7 @@
 // shown once), upload a cover, and read the audit log of what was just done.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage } from '../support/browser.mjs';
-import { expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -19,6 +19,7 @@ describe('console pages', () => {
   it('creates an org, adds a member and registers a node whose token is shown once', async () => {
     const page = await newPage(browser);
     await signIn(page, stack.url, stack.credentials.admin);
+    const member = await createUser(page);
     await go(page, stack.url, 'console/orgs');
     const name = unique('E2E Org ');
     const form = page.locator('form', { hasText: 'New organization' });
@@ -27,18 +28,18 @@ describe('console pages', () => {
     await page.getByRole('heading', { name: `Members of ${name}` }).waitFor();
 
     const members = page.locator('section', { hasText: `Members of ${name}` });
-    await members.getByLabel('User').fill(stack.credentials.player.username);
+    await members.getByLabel('User').fill(member.username);
     await members.getByLabel('Role').selectOption('member');
     await members.getByRole('button', { name: 'Add member' }).click();
-    const row = members.locator('tbody tr', { hasText: stack.credentials.player.username });
+    const row = members.locator('tbody tr', { hasText: member.username });
     await row.waitFor();
     // Change the member's role in place.
     await row.getByRole('combobox').selectOption('admin');
-    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/is now admin/);
+    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/is now admin/);
     // Unknown users are refused next to the field.
     await members.getByLabel('User').fill('nobody-by-this-name');
     await members.getByRole('button', { name: 'Add member' }).click();
-    await expect.poll(() => members.locator('.err:not([hidden])').first().textContent()).toMatch(/No user named/);
+    await eventually(() => members.locator('.err:not([hidden])').first().textContent()).toMatch(/No user named/);
 
     await go(page, stack.url, 'console/nodes');
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
@@ -54,7 +55,7 @@ describe('console pages', () => {
     const token = (await dialog.locator('[data-token]').textContent()).trim();
     expect(token.length).toBeGreaterThan(20);
     await page.keyboard.press('Escape');
-    await expect.poll(() => dialog.count()).toBe(0);
+    await eventually(() => dialog.count()).toBe(0);
     const nodeRow = page.locator('tbody tr', { hasText: 'e2e-rig-1' });
     await nodeRow.waitFor();
     expect(await nodeRow.textContent()).toContain('0 / 3');
@@ -70,13 +71,13 @@ describe('console pages', () => {
     await row.waitFor();
     const before = await row.locator('img.cover').getAttribute('src');
     await row.locator('input[type="file"]').setInputFiles({ name: 'cover.png', mimeType: 'image/png', buffer: PNG });
-    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/Cover of .* updated/);
-    await expect.poll(() => row.locator('img.cover').getAttribute('src')).not.toBe(before);
-    await expect.poll(() => row.locator('img.cover').evaluate((i) => i.complete && i.naturalWidth)).toBe(2);
+    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Cover of .* updated/);
+    await eventually(() => row.locator('img.cover').getAttribute('src')).not.toBe(before);
+    await eventually(() => row.locator('img.cover').evaluate((i) => i.complete && i.naturalWidth)).toBe(2);
 
     // Not an image: the server's refusal is shown as a toast.
     await row.locator('input[type="file"]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('hello, not an image') });
-    await expect.poll(() => page.locator('.toast.error').last().textContent()).toMatch(/not a PNG/);
+    await eventually(() => page.locator('.toast.error').last().textContent()).toMatch(/not a PNG/);
     expectNoSeriousErrors(page);
   });
 
@@ -86,7 +87,7 @@ describe('console pages', () => {
     await go(page, stack.url, 'console/audit');
     await page.getByLabel('Action').fill('org.member.*');
     await page.getByRole('button', { name: 'Filter' }).click();
-    await expect.poll(async () => {
+    await eventually(async () => {
       const actions = await page.locator('tbody tr td:nth-child(3)').allTextContents();
       return actions.length > 0 && actions.every((a) => a.startsWith('org.member.'));
     }).toBe(true);
@@ -96,6 +97,6 @@ describe('console pages', () => {
     const page = await newPage(browser);
     await signIn(page, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'console/charts');
-    await expect.poll(() => page.locator('tbody tr').count()).toBeGreaterThan(0);
+    await eventually(() => page.locator('tbody tr').count()).toBeGreaterThan(0);
   });
 });

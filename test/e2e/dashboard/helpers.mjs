@@ -17,7 +17,7 @@ export async function signIn(page, url, { username, password }) {
 /** Navigate by hash and wait until the page module rendered (the "Loading…" placeholder is gone). */
 export async function go(page, url, hash) {
   await page.goto(`${url}/#/${hash}`);
-  await page.waitForFunction(() => !document.querySelector('#main .loading') && document.querySelector('#main h1'), null, { timeout: 30_000 });
+  await page.waitForFunction(() => !document.querySelector('#main .loading') && document.querySelector('#main h1'), null, { timeout: 60_000 });
 }
 
 let n = 0;
@@ -29,4 +29,18 @@ export function seriousErrors(page) {
 }
 export function expectNoSeriousErrors(page) {
   expect(seriousErrors(page)).toEqual([]);
+}
+
+/** expect.poll with a patience that suits a loaded CI machine (the default is 1 s). */
+export const eventually = (fn, o = {}) => expect.poll(fn, { timeout: 20_000, interval: 250, ...o });
+
+/** Creates a user through the admin API from a page signed in as admin; returns the credentials. */
+export async function createUser(adminPage, { role = 'user' } = {}) {
+  const username = unique(role === 'admin' ? 'e2eadmin' : 'e2euser');
+  const password = 'a long enough passphrase 42';
+  await adminPage.evaluate(async (b) => {
+    const r = await fetch('/api/users', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(b) });
+    if (!r.ok) throw new Error(`creating a user: ${r.status} ${await r.text()}`);
+  }, { username, password, role });
+  return { username, password };
 }

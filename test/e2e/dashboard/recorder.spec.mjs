@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../../tools/stack.mjs';
 import { launch, newPage } from '../support/browser.mjs';
-import { expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 const hasDevOverseer = existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'));
@@ -26,12 +26,13 @@ describe('recorder pages', () => {
     await page.goto(`${stack.url}/#/`);
     await page.waitForURL(/#\/login$/);
     // Focus starts in the username field; Tab moves to the password; Enter submits.
+    await page.waitForFunction(() => document.activeElement?.name === 'username');
     await page.keyboard.type(stack.credentials.admin.username);
     await page.keyboard.press('Tab');
     await page.keyboard.type(stack.credentials.admin.password);
     await page.keyboard.press('Enter');
     await page.waitForSelector('#shell:not([hidden])');
-    await expect.poll(() => page.textContent('#main h1')).toBe('Dashboard');
+    await eventually(() => page.textContent('#main h1')).toBe('Dashboard');
     expectNoSeriousErrors(page);
   });
 
@@ -41,7 +42,7 @@ describe('recorder pages', () => {
     await page.getByLabel('Username').fill(stack.credentials.admin.username);
     await page.getByLabel('Password').fill('definitely not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/invalid credentials/i);
+    await eventually(() => page.getByRole('alert').textContent()).toMatch(/invalid credentials/i);
   });
 
   it('adds a subscription, sees it appear, pauses and resumes it', async () => {
@@ -54,20 +55,20 @@ describe('recorder pages', () => {
     await page.getByRole('button', { name: 'Subscribe' }).click();
     const row = page.locator('tbody tr', { hasText: name });
     await row.waitFor();
-    await expect.poll(() => row.locator('.po').textContent()).toBe('active');
+    await eventually(() => row.locator('.po').textContent()).toBe('active');
 
     await row.getByRole('button', { name: 'Pause' }).click();
-    await expect.poll(() => row.locator('.po').textContent()).toBe('paused');
-    await expect.poll(() => row.locator('.st').textContent()).toBe('Inactive');
+    await eventually(() => row.locator('.po').textContent()).toBe('paused');
+    await eventually(() => row.locator('.st').textContent()).toBe('Inactive');
     // The paused row now offers Resume, and focus stayed in the row's actions.
     await row.getByRole('button', { name: 'Resume' }).click();
-    await expect.poll(() => row.locator('.po').textContent()).toBe('active');
+    await eventually(() => row.locator('.po').textContent()).toBe('active');
 
     // Filters: "Inactive" hides it, "All" shows it again.
     await page.getByRole('group', { name: 'Filter by status' }).getByRole('button', { name: /^Inactive/ }).click();
-    await expect.poll(() => row.count()).toBe(0);
+    await eventually(() => row.count()).toBe(0);
     await page.getByRole('group', { name: 'Filter by status' }).getByRole('button', { name: /^All/ }).click();
-    await expect.poll(() => row.count()).toBe(1);
+    await eventually(() => row.count()).toBe(1);
     expectNoSeriousErrors(page);
   });
 
@@ -76,11 +77,11 @@ describe('recorder pages', () => {
     await signIn(page, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     await page.getByRole('button', { name: 'Subscribe' }).click();
-    await expect.poll(() => page.locator('.field .err:not([hidden])').first().textContent()).toMatch(/username/i);
+    await eventually(() => page.locator('#main .field .err:not([hidden])').first().textContent()).toMatch(/username/i);
     expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
   });
 
-  it.skipIf(!hasDevOverseer)('shows a new source go from starting/waiting to recording as the overseer reports it', async () => {
+  it.skipIf(!hasDevOverseer)('shows a new source go from starting/waiting to recording as the overseer reports it', { timeout: 180_000 }, async () => {
     const page = await newPage(browser);
     await signIn(page, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
@@ -92,44 +93,42 @@ describe('recorder pages', () => {
     await row.waitFor();
     const seen = new Set();
     // The page polls every 5 s; record every status it shows until recording.
-    await expect
-      .poll(async () => {
+    await eventually(async () => {
         const s = (await row.locator('.st').textContent())?.trim() ?? '';
         seen.add(s.startsWith('REC') ? 'REC' : s);
         return s;
-      }, { timeout: 60_000, intervals: [500] })
-      .toMatch(/^REC/);
+    }, { timeout: 120_000, interval: 500 }).toMatch(/^REC/);
     expect([...seen].some((s) => s === 'Starting' || s === 'Waiting')).toBe(true);
     // And the dashboard lists it under "Recording now" with a ticking timer.
     await go(page, stack.url, '');
     const card = page.locator('article.src-card', { hasText: name });
     await card.waitFor({ timeout: 15_000 });
     const t1 = await card.locator('.timer').textContent();
-    await expect.poll(() => card.locator('.timer').textContent(), { timeout: 5000 }).not.toBe(t1);
+    await eventually(() => card.locator('.timer').textContent(), { timeout: 5000 }).not.toBe(t1);
   });
 
-  it.skipIf(!hasDevOverseer)('resets an errored source with one click on the dashboard', async () => {
-    // The development overseer makes sources whose name starts with "crash" exit at once, so they
-    // reach the error threshold quickly (see tools/dev-overseer.mjs).
+  it.skipIf(!hasDevOverseer)('resets an errored source with one click on the dashboard', { timeout: 240_000 }, async () => {
+    // The development overseer makes sources whose name starts with "crashy" crash on every cycle,
+    // so they reach the error threshold (tools/dev-overseer.mjs).
     const page = await newPage(browser);
     await signIn(page, stack.url, stack.credentials.admin);
-    const name = unique('crash');
+    const name = unique('crashy');
     await page.evaluate(async (username) => {
       const r = await fetch('/api/subscriptions', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ driver: 'chaturbate', username }) });
       if (!r.ok) throw new Error(await r.text());
     }, name);
     await go(page, stack.url, '');
     const item = page.locator('#err-h + ul li', { hasText: name });
-    await item.waitFor({ timeout: 90_000 });
+    await item.waitFor({ timeout: 180_000 });
     await item.getByRole('button', { name: 'Reset' }).click();
-    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
+    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
   });
 
   it('browses the recordings of a source and plays one, seeking through Range requests', async () => {
     // A real WebM made by Chromium's MediaRecorder, stored in the stack's local R2 where the
     // recorder fleet would put it (`recordings/{driver}/{username}/{session}/...`).
     const maker = await newPage(browser);
-    await maker.goto(`${stack.url}/favicon.svg`);
+    await maker.setContent('<!doctype html><title>maker</title>');
     const b64 = await maker.evaluate(async () => {
       const canvas = document.createElement('canvas');
       canvas.width = 320; canvas.height = 180;
@@ -171,10 +170,10 @@ describe('recorder pages', () => {
     const video = page.locator('.player video');
     await video.waitFor();
     await page.evaluate(() => { const v = document.querySelector('.player video'); v.muted = true; return v.play(); });
-    await expect.poll(() => video.evaluate((v) => v.currentTime), { timeout: 20_000 }).toBeGreaterThan(0.3);
+    await eventually(() => video.evaluate((v) => v.currentTime), { timeout: 20_000 }).toBeGreaterThan(0.3);
     // Seek back to the start: the browser asks for byte ranges instead of the whole file again.
     await video.evaluate((v) => { v.currentTime = 0.1; });
-    await expect.poll(() => video.evaluate((v) => v.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await eventually(() => video.evaluate((v) => v.readyState), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     expect(ranges.length).toBeGreaterThan(0);
     expectNoSeriousErrors(page);
   });
@@ -186,21 +185,21 @@ describe('recorder pages', () => {
     const field = page.getByLabel('check_interval', { exact: true });
     await field.fill('2m');
     await page.getByRole('button', { name: 'Save configuration' }).click();
-    await expect.poll(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
+    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
     const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
     expect(saved).toBe('2m');
 
     // A bad duration is caught in the page, next to the field.
     await page.getByLabel('check_interval', { exact: true }).fill('soon');
     await page.getByRole('button', { name: 'Save configuration' }).click();
-    await expect.poll(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
-    expect(await page.locator('.field .err:not([hidden])').first().textContent()).toMatch(/duration/i);
+    await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
+    expect(await page.locator('#main .field .err:not([hidden])').first().textContent()).toMatch(/duration/i);
 
     // And what the server refuses (raw JSON with a bad type) is shown with its message.
     const raw = page.getByLabel('Configuration as JSON');
     const cfg = JSON.parse(await raw.inputValue());
     await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
     await page.getByRole('button', { name: 'Save JSON' }).click();
-    await expect.poll(() => page.locator('.form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+    await eventually(() => page.locator('#main .form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
   });
 });

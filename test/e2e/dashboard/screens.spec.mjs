@@ -2,7 +2,7 @@
 // violation or script error on any of them; plus the first-page weight budget (JS + CSS < 60 KB).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage, shot } from '../support/browser.mjs';
-import { go, seriousErrors, signIn } from './helpers.mjs';
+import { createUser, eventually, go, seriousErrors, signIn } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -22,7 +22,7 @@ afterAll(async () => browser?.close());
 
 describe('screenshots', () => {
   for (const theme of ['light', 'dark']) {
-    it(`renders every page in the ${theme} theme without errors`, async () => {
+    it(`renders every page in the ${theme} theme without errors`, { timeout: 300_000 }, async () => {
       const page = await newPage(browser, { width: 1280, height: 860, theme });
       await page.goto(`${stack.url}/#/login`);
       await page.waitForSelector('.login-card');
@@ -30,7 +30,7 @@ describe('screenshots', () => {
       await signIn(page, stack.url, stack.credentials.admin);
       for (const [hash, name] of PAGES) {
         await go(page, stack.url, hash);
-        await page.waitForTimeout(600);
+        await page.waitForTimeout(800);
         await shot(page, `dashboard-${name}-${theme}`);
       }
       expect(seriousErrors(page)).toEqual([]);
@@ -58,9 +58,12 @@ describe('screenshots', () => {
   });
 
   it('a user sees the recorder pages only (light and dark)', async () => {
+    const admin = await newPage(browser);
+    await signIn(admin, stack.url, stack.credentials.admin);
+    const user = await createUser(admin);
     for (const theme of ['light', 'dark']) {
       const page = await newPage(browser, { theme });
-      await signIn(page, stack.url, stack.credentials.player);
+      await signIn(page, stack.url, user);
       await go(page, stack.url, 'subscriptions');
       await page.waitForTimeout(500);
       await shot(page, `dashboard-user-subscriptions-${theme}`);
