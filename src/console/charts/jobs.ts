@@ -42,6 +42,7 @@ export const chartSettings = {
   retryBaseMs: 5 * 60_000,
   retryMaxMs: 2 * 3600_000,
   maxAttemptsPerDay: 8,
+  runHistoryDays: 180,
 };
 
 const log = createLogger({ job: 'charts' });
@@ -153,6 +154,9 @@ const TICK_MARGIN_MS = 60_000;
 
 export async function dailyChartJob(env: Env): Promise<void> {
   await runChartScrape(env, 'cron');
+  // Run history is for diagnosis, not an archive: a few rows a day, kept for `runHistoryDays`.
+  const cutoff = utcDate(world.now() - chartSettings.runHistoryDays * 86_400_000);
+  await db(env).run(sql`DELETE FROM chart_runs WHERE chart_date < ${cutoff} AND status <> 'running'`);
 }
 
 export async function chartRetryJob(env: Env): Promise<void> {

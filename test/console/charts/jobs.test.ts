@@ -167,6 +167,13 @@ describe('daily chart cron', () => {
     expect(await gamesCount()).toBe(gamesBefore);
     expect((await runs()).at(-1)).toMatchObject({ status: 'failed', error: expect.stringMatching(/simulated storage failure/) });
   });
+
+  it('prunes run history older than the retention period', async () => {
+    await db(env).run(sql`INSERT INTO chart_runs (chart_date, trigger, status, started_at) VALUES
+      ('2026-05-01', 'cron', 'ok', '2026-05-01T06:15:00.000Z'), ('2026-10-01', 'cron', 'failed', '2026-10-01T06:15:00.000Z')`);
+    await runCron(DAILY, at(`${DAY2}T06:15:00Z`));
+    expect((await runs()).map((r) => r.chart_date)).toEqual(['2026-10-01', DAY2]);
+  });
 });
 
 describe('Steam Web API fallback', () => {
