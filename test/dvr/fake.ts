@@ -55,13 +55,22 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
       return realFetch(input, init);
     },
   });
+  // workerd pools connections per host: one the fake just closed (a refused upgrade) can fail the
+  // next request with "Network connection lost". Control calls are idempotent, so retry once.
+  const control = async (url: string, init?: RequestInit): Promise<Response> => {
+    try {
+      return await fetch(url, init);
+    } catch {
+      return fetch(url, init);
+    }
+  };
   const post = async (path: string, body: unknown = {}) => {
-    const res = await fetch(`${base}/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    const res = await control(`${base}/${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
     return (await res.json()) as Record<string, unknown>;
   };
   const fake: FakeOverseer = {
     session,
-    messages: async () => (await (await fetch(`${base}/messages`)).json()) as Frame[],
+    messages: async () => (await (await control(`${base}/messages`)).json()) as Frame[],
     waitForMessage: async (pred, what = 'message') => {
       const msgs = await eventually(fake.messages, (ms) => ms.some(pred), what);
       return msgs.find(pred)!;
@@ -69,7 +78,7 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
     send: async (frame) => Number((await post('send', { frame })).clients ?? 0),
     mode: async (mode) => void (await post('mode', { mode })),
     tasks: async (tasks) => void (await post('tasks', { tasks })),
-    state: async () => (await (await fetch(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>> },
+    state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>> },
     restart: async () => void (await post('restart')),
     refuse: async (refuse) => void (await post('refuse', { refuse })),
     reset: async () => void (await post('reset')),

@@ -18,7 +18,9 @@ let admin: TestUser;
 let u: TestUser;
 
 beforeEach(async () => {
-  await fake.mode('auto'); // a failed test must not leave starts unanswered for the next one
+  // A failed test must not leave starts unanswered or connections refused for the next one.
+  await fake.mode('auto');
+  await fake.refuse(false);
 });
 
 beforeAll(async () => {

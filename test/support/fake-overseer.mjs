@@ -15,7 +15,7 @@
 //   POST reset             forget messages and tasks, mode auto, accept connections
 //   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only;
 //                          'hold-starts' answers everything but `start` (the test replies to those)
-//   POST send {frame}      push a frame to every connected client of the session
+//   POST send {frame}      push a frame (or {frames: [...]}, in order) to every connected client of the session
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
 //   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
@@ -132,7 +132,7 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
         s.mode = ['manual', 'hold-starts'].includes(body.mode) ? body.mode : 'auto';
         return reply(200, {});
       case 'send':
-        broadcast(s, body.frame);
+        for (const frame of body.frames ?? [body.frame]) broadcast(s, frame);
         return reply(200, { clients: s.clients.size });
       case 'tasks':
         s.tasks = new Map((body.tasks ?? []).map((t) => [t.task_id, t]));
@@ -154,7 +154,7 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
     const m = /^\/ws(?:\/([^/]+))?$/.exec(url.pathname);
     const name = m ? decodeURIComponent(m[1] ?? 'default') : null;
     if (!name || session(name).refuse) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n');
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,0 +1,105 @@
+// DVR: `GET /api/subscriptions` for an admin with 1,000 subscriptions (the dashboard polls it every
+// 5 s) against the runtime floor in the same run, and the cost of ingesting a burst of 1,000
+// overseer events through the real WebSocket (scripted fake overseer → OverseerLink →
+// SourceMonitor → D1 mirror). The D1 statement count per list request is asserted constant by
+// test/dvr/list-cost.test.ts (5 vs 300 subscriptions: same count); here the latency shows it.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeOverseer } from '../test/support/fake-overseer.mjs';
+import { run } from '../tools/stack.mjs';
+import { BENCH_ADMIN_PASSWORD, login, measure, report, startBenchStack } from './lib.mjs';
+
+const SUBS = 1000;
+const BURST = 1000;
+
+async function seedSubscriptions(stack, userId, n, prefix) {
+  const lines = [];
+  for (let i = 0; i < n; i++) {
+    const name = `${prefix}${i}`;
+    lines.push(`INSERT INTO sources (driver, username) VALUES ('chaturbate', '${name}');`);
+    // Paused: the list costs the same for any posture, and paused sources start no recorder.
+    lines.push(`INSERT INTO subscriptions (user_id, source_id, posture) SELECT ${userId}, id, 'paused' FROM sources WHERE driver = 'chaturbate' AND username = '${name}';`);
+  }
+  const file = join(stack.persistTo, `dvr-seed-${prefix}.sql`);
+  writeFileSync(file, lines.join('\n'));
+  run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', stack.persistTo, '--file', file], { quiet: true });
+}
+
+async function until(probe, done, what, attempts = 2400) {
+  for (let i = 0; i < attempts; i++) {
+    const v = await probe();
+    if (done(v)) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`never reached: ${what}`);
+}
+
+export default async function runBench() {
+  const fake = await startFakeOverseer({ port: 0 });
+  const stack = await startBenchStack({ overseerUrl: `ws://127.0.0.1:${fake.port}/ws`, nodeAgent: false });
+  const control = `http://127.0.0.1:${fake.port}/control/default`;
+  try {
+    const { token } = await login(stack.url, 'admin', BENCH_ADMIN_PASSWORD);
+    const headers = { Authorization: `Bearer ${token}` };
+    const api = (path, init = {}) => fetch(`${stack.url}${path}`, { ...init, headers: { ...headers, ...(init.body ? { 'Content-Type': 'application/json' } : {}) } });
+    const me = await (await api('/api/me')).json();
+
+    // ── list cost ──
+    await seedSubscriptions(stack, me.id, 10, 'ten');
+    const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { requests: 1000, concurrency: 8 });
+    const ten = await measure('GET /api/subscriptions (admin, 10 subscriptions)', () => api('/api/subscriptions'), { requests: 500, concurrency: 8 });
+    await seedSubscriptions(stack, me.id, SUBS - 10, 'many');
+    const count = (await (await api('/api/subscriptions')).json()).length;
+    if (count !== SUBS) throw new Error(`expected ${SUBS} subscriptions, got ${count}`);
+    const thousand = await measure(`GET /api/subscriptions (admin, ${SUBS} subscriptions)`, () => api('/api/subscriptions'), { requests: 300, concurrency: 8 });
+    const one = await measure('GET /api/subscriptions/{d}/{u} (one, with log tail)', () => api('/api/subscriptions/chaturbate/ten0'), { requests: 500, concurrency: 8 });
+    report('dvr: subscription list (wrangler dev, local)', [floor, ten, thousand, one], floor);
+    const bytes = (await (await api('/api/subscriptions')).arrayBuffer()).byteLength;
+    console.log(`\nlist of ${SUBS}: ${(bytes / 1024).toFixed(0)} KiB of JSON, no log lines; D1 statements per request: constant (2: session lookup + one list query; see test/dvr/list-cost.test.ts).`);
+
+    // ── event ingestion ──
+    const sub = await api('/api/subscriptions', { method: 'POST', body: JSON.stringify({ driver: 'chaturbate', username: 'bench-ingest' }) });
+    if (sub.status !== 201) throw new Error(`subscribe failed: ${sub.status}`);
+    const state = await until(async () => (await fetch(`${control}/state`)).json(), (s) => s.tasks.some((t) => t.params?.source === 'bench-ingest'), 'task started');
+    const task = state.tasks.find((t) => t.params?.source === 'bench-ingest');
+    await until(async () => (await api('/api/subscriptions/chaturbate/bench-ingest')).json(), (s) => s.worker_state === 'running', 'running');
+
+    const burst = async (label, makeData, isDone) => {
+      const frames = Array.from({ length: BURST }, (_, i) => ({
+        type: 'output',
+        task_id: task.task_id,
+        pid: task.current_pid,
+        stream: 'stdout',
+        data: JSON.stringify(makeData(i)),
+        ts: new Date(Date.UTC(2026, 10, 22, 4, 0, 0) + i * 1000).toISOString(),
+        seq: i,
+      }));
+      const t0 = performance.now();
+      await fetch(`${control}/send`, { method: 'POST', body: JSON.stringify({ frames }) });
+      await until(() => api('/api/sources/chaturbate/bench-ingest/logs').then((r) => r.json()), isDone, label);
+      const ms = performance.now() - t0;
+      return { name: label, events: BURST, ms, perEvent: ms / BURST, rate: BURST / (ms / 1000) };
+    };
+    const rows = [
+      await burst(
+        `${BURST} HEARTBEATs (each changes the D1 mirror)`,
+        (i) => ({ event: 'HEARTBEAT', time: '2026-11-22T05:00:00+01:00', file: 'x.ts', bytes_written: String(i * 1000), segment_duration: '00:00:30', session_duration: `00:${String(Math.floor(i / 60) % 60).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}`, recording: '0', segment: String(i), marker: `hb-${i}` }),
+        (b) => b.logs.at(-1)?.includes(`"marker":"hb-${BURST - 1}"`),
+      ),
+      await burst(
+        `${BURST} SEGMENT STARTs (log only, no D1 write)`,
+        (i) => ({ event: 'SEGMENT START', time: '2026-11-22T05:00:00+01:00', file: `seg_${i}.ts`, segment: String(i), recording: '0', target_duration: '5m', marker: `seg-${i}` }),
+        (b) => b.logs.at(-1)?.includes(`"marker":"seg-${BURST - 1}"`),
+      ),
+    ];
+    console.log('\n## dvr: ingesting a burst of overseer events (fake overseer → link → monitor → D1 mirror)\n');
+    console.log('| burst | events | total ms | ms / event | events / s |');
+    console.log('|---|---:|---:|---:|---:|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.events} | ${r.ms.toFixed(0)} | ${r.perEvent.toFixed(2)} | ${r.rate.toFixed(0)} |`);
+    const s = await (await api('/api/subscriptions/chaturbate/bench-ingest')).json();
+    console.log(`\nafter the bursts: status=${s.status}, session_duration=${s.session_duration}, ${s.logs.length} log lines kept (cap 200).`);
+  } finally {
+    await stack.stop();
+    await fake.close();
+  }
+}
