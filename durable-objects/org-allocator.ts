@@ -341,8 +341,9 @@ export class OrgAllocator extends DurableObject<Env> {
     };
   }
 
-  /** The same request again: by Idempotency-Key (any status, same game required), else a live
-   * session of the same (user, game) created within the repeat window. */
+  /** The same request again. With an Idempotency-Key the key alone says so (any status, same game
+   * required; a new key is a new request). Without one: a live session of the same (user, game)
+   * created within the repeat window. */
   private findRepeat(req: AllocateRequest, now: number): SeatRow | 'conflict' | null {
     if (req.idempotencyKey !== null) {
       const row = this.sql
@@ -350,6 +351,7 @@ export class OrgAllocator extends DurableObject<Env> {
           req.userId, req.idempotencyKey, now - IDEMPOTENCY_KEY_TTL_MS)
         .toArray()[0];
       if (row) return row.game_id === req.gameId ? row : 'conflict';
+      return null;
     }
     return (
       this.sql

@@ -250,6 +250,18 @@ describe('idempotency', () => {
     expect((await json<SessionBody>(fresh)).id).not.toBe(first.id);
   });
 
+  it('treats a new Idempotency-Key as a new request, even for the same game', async () => {
+    const { w, game, alice } = await ready({ maxPerUser: 2 });
+    await onlineNode(w, [game], { capacity: 4 });
+    const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
+    const a = await startSession(alice, body, { 'Idempotency-Key': 'tv-1' });
+    const b = await startSession(alice, body, { 'Idempotency-Key': 'tv-2' });
+    expect([a.status, b.status]).toEqual([201, 201]);
+    expect((await json<SessionBody>(a)).id).not.toBe((await json<SessionBody>(b)).id);
+    const c = await startSession(alice, body, { 'Idempotency-Key': 'tv-3' });
+    expect(c.status).toBe(429);
+  });
+
   it('refuses an Idempotency-Key reused for another game (409)', async () => {
     const { w, game, alice } = await ready({ maxPerUser: 3 });
     const game2 = await makeGame();
