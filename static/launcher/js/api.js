@@ -167,6 +167,14 @@ export function createApi({ base, onTokens = () => {}, onSessionLost = () => {} 
     },
     hasAccess: () => Boolean(access),
     refreshOnce,
+    /** Fire-and-forget that survives the page going away (ending a session on unload). */
+    beacon(method, path) {
+      try {
+        fetch(base + path, { method, keepalive: true, credentials: 'omit', headers: access ? { Authorization: `Bearer ${access}` } : {} }).catch(() => {});
+      } catch {
+        // Nothing more can be done while the page unloads; the session lease runs out on its own.
+      }
+    },
     get: (path, opts) => request('GET', path, opts),
     post: (path, body, opts = {}) => request('POST', path, { ...opts, body }),
     del: (path, opts) => request('DELETE', path, opts),

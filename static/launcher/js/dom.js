@@ -41,13 +41,18 @@ function hueOf(s) {
 }
 
 export function cover(url, name, cls = 'cover') {
-  const fallback = h('span', { class: `${cls} cover-fallback`, 'aria-hidden': 'true' }, initials(name));
+  // The drawn fallback is always there: it shows while the image loads and if it never does.
+  const box = h('span', { class: `${cls} cover-box` });
+  const fallback = h('span', { class: 'cover-fallback', 'aria-hidden': 'true' }, initials(name));
   // CSSOM (not a style attribute), so the strict CSP allows it.
   fallback.style.setProperty('--hue', String(hueOf(name)));
-  if (!url) return fallback;
-  const img = h('img', { class: cls, src: url, alt: '', loading: 'lazy', decoding: 'async', referrerpolicy: 'no-referrer' });
-  img.addEventListener('error', () => img.replaceWith(fallback), { once: true });
-  return img;
+  box.append(fallback);
+  if (url) {
+    const img = h('img', { class: 'cover-img', src: url, alt: '', decoding: 'async', referrerpolicy: 'no-referrer' });
+    img.addEventListener('error', () => img.remove(), { once: true });
+    box.append(img);
+  }
+  return box;
 }
 
 export function initials(name) {

@@ -59,7 +59,7 @@ export function renderHeader(app, el) {
           'div',
           { class: 'header-who', 'aria-live': 'polite' },
           h('span', { class: 'who-user' }, s.username),
-          s.org ? h('span', { class: 'who-org' }, s.org.name) : h('span', { class: 'who-org muted' }, 'no organization'),
+          state === 'ORG_SELECT' ? null : s.org ? h('span', { class: 'who-org' }, s.org.name) : h('span', { class: 'who-org muted' }, 'no organization'),
         )
       : null,
   ];

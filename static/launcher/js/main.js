@@ -48,6 +48,8 @@ const app = {
   /** The signed-in user: { user_id, username, role, orgs, org } or null. */
   session: null,
   tab: 'home',
+  /** Selector of the tile to focus again when the hub comes back (the game just left). */
+  returnFocus: null,
   view: null,
   overlay: null,
   lastAction: null,

@@ -99,6 +99,45 @@ async function openGame(page, slug) {
 }
 
 describe('launcher on the seeded console', () => {
+  it('the screen flow is exactly the transition table: unknown events are refused', async () => {
+    const page = await tvPage(browser);
+    await page.goto(`${stack.url}/launcher/`);
+    await page.waitForSelector('.view-connect');
+    // A string, so the test runner does not rewrite the dynamic import meant for the browser.
+    const r = await page.evaluate(`(async () => {
+      const { createMachine, TRANSITIONS } = await import(new URL('js/machine.js', location.href).href);
+      const seen = [];
+      const m = createMachine((to, from, ev) => seen.push(\`\${from}-\${ev}->\${to}\`));
+      const refusedEarly = m.send('openGame'); // BOOT cannot open a game
+      m.send('booted');
+      m.send('continue');
+      m.send('signIn');
+      m.send('chooseOrg');
+      m.send('orgChosen');
+      m.send('openGame');
+      const playFromGame = m.can('play');
+      m.send('play');
+      const signOutWhilePlaying = m.send('signOut'); // a live session is ended first
+      m.send('ended');
+      return { refusedEarly, seen, playFromGame, signOutWhilePlaying, state: m.state, states: Object.keys(TRANSITIONS) };
+    })()`);
+    expect(r.refusedEarly).toBe(false);
+    expect(r.seen).toEqual([
+      'BOOT-booted->CONNECT_CONTROLLER',
+      'CONNECT_CONTROLLER-continue->SELECT_USER',
+      'SELECT_USER-signIn->LOGIN',
+      'LOGIN-chooseOrg->ORG_SELECT',
+      'ORG_SELECT-orgChosen->HUB',
+      'HUB-openGame->GAME',
+      'GAME-play->PLAY',
+      'PLAY-ended->GAME',
+    ]);
+    expect(r.playFromGame).toBe(true);
+    expect(r.signOutWhilePlaying).toBe(false);
+    expect(r.states).toEqual(['BOOT', 'CONNECT_CONTROLLER', 'SELECT_USER', 'LOGIN', 'ORG_SELECT', 'HUB', 'GAME', 'PLAY']);
+    expect(await page.getAttribute('#app', 'data-state')).toBe('CONNECT_CONTROLLER');
+  });
+
   it('an admin in two orgs picks one with the D-pad and A; the hub shows that org', async () => {
     const page = await tvPage(browser, { gamepad: true });
     await page.goto(`${stack.url}/launcher/`);
@@ -180,12 +219,16 @@ describe('launcher on the seeded console', () => {
     await page.keyboard.press('e'); // keyboard tabs too
     await page.waitForSelector('.view-hub[data-tab="home"] #row-top10 .tile');
 
-    // A on the focused tile opens its game page; B returns to the hub.
+    // A on the focused tile opens its game page; B returns to the hub, focus back on that tile.
+    await page.waitForFunction(() => document.activeElement?.matches('#row-top10 .tile'));
+    await pad(page, 'dpadRight');
     const target = (await focused(page)).gameId;
+    expect(target).toBe(tiles[1]);
     await pad(page, 'A');
     await page.waitForSelector(`.view-game[data-game-id="${target}"]`);
     await pad(page, 'B');
-    await page.waitForSelector('.view-hub');
+    await page.waitForSelector('.view-hub #row-top10 .tile');
+    await page.waitForFunction((id) => document.activeElement?.dataset?.gameId === id, target); // focus returns to that tile
     expect(page.errors).toEqual([]);
   });
 

@@ -34,6 +34,8 @@ function installGamepadStub() {
 /** A 1920×1080 page (the TV), optionally with a connected simulated gamepad. */
 export async function tvPage(browser, { gamepad = false } = {}) {
   const page = await newPage(browser, { width: 1920, height: 1080 });
+  // The machine is shared by several stacks: give slow answers room (these are waits, not assertions on time).
+  page.setDefaultTimeout(45_000);
   if (gamepad) await page.addInitScript(installGamepadStub);
   return page;
 }

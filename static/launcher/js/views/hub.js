@@ -66,6 +66,8 @@ function openTile(app, tile) {
     toast(`${tile.name} has no game page`, 'info');
     return;
   }
+  // Coming back from the game page puts the focus back on this tile.
+  app.returnFocus = `[data-game-id="${tile.game_id}"]`;
   app.go('openGame', tile);
 }
 
@@ -262,7 +264,9 @@ export function hubView(app) {
     const active = document.activeElement;
     if (keepFocusOnTabs) focusEl(tabs.querySelector('.is-current'));
     else if (!active || active === document.body || !el.contains(active) || active.closest('.tabs')) {
-      if (!focusFirst([content], tab.focus)) focusEl(tabs.querySelector('.is-current'));
+      const back = app.returnFocus;
+      app.returnFocus = null;
+      if (!focusFirst([content], back ? `${back}, ${tab.focus}` : tab.focus)) focusEl(tabs.querySelector('.is-current'));
     }
   }
 

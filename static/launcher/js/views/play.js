@@ -80,6 +80,12 @@ export function playView(app, payload) {
     app.go('ended', game);
   }
 
+  // Closing the launcher (or the TV) ends the session too, instead of holding a seat until its lease runs out.
+  const onHide = () => {
+    if (!ending && !ENDED.has(session.status)) app.api.beacon('DELETE', `/sessions/${session.id}`);
+  };
+  window.addEventListener('pagehide', onHide);
+
   render();
   timer = setTimeout(poll, POLL_MS);
   return {
@@ -90,6 +96,7 @@ export function playView(app, payload) {
       clearTimeout(timer);
       timer = null;
       ending = true;
+      window.removeEventListener('pagehide', onHide);
     },
   };
 }
