@@ -17,8 +17,11 @@ const HOST = 'https://charts-cache.edgeplane.internal';
 const GENERATION_KEY = `${HOST}/top10/generation`;
 /** How long a data center keeps a public chart it was not told about. */
 export const EDGE_TTL_SECONDS = 300;
-/** What browsers and the launcher may keep without revalidating. */
-export const CLIENT_MAX_AGE_SECONDS = 60;
+/**
+ * What clients get: store, but revalidate every time (a 304 from the edge cache costs no D1 query).
+ * A client max-age would show the old chart for that long after an admin's refresh.
+ */
+export const CLIENT_CACHE_CONTROL = 'public, no-cache';
 
 function cache(): Cache | null {
   // Absent in some test or local setups: caching is an optimisation, never a requirement.

@@ -20,7 +20,7 @@ import { ApiError, Conflict } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
 import { AppTileSchema, GameSummarySchema } from '../schemas';
-import { chartEtag, CLIENT_MAX_AGE_SECONDS, readPublicChart, storePublicChart } from './cache';
+import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, utcDate } from './jobs';
 import { loadChart } from './query';
 
@@ -120,7 +120,7 @@ export const chartsRouter = newRouter()
       // Snapshots are dated by the UTC day they were taken, so any date from today on means "latest":
       // one cache entry for all of them instead of one per future date a client can invent.
       const { body, etag } = await publicChart(c, date !== undefined && date < utcDate(world.now()) ? date : null);
-      c.header('Cache-Control', `public, max-age=${CLIENT_MAX_AGE_SECONDS}`);
+      c.header('Cache-Control', CLIENT_CACHE_CONTROL);
       c.header('ETag', etag);
       if (matchesEtag(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
       c.header('Content-Type', 'application/json');
