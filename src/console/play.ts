@@ -119,14 +119,15 @@ function assertMayPlay(ctx: PlayContext | null): asserts ctx is PlayContext {
   if (!ctx.owned) throw new Forbidden('game not owned by the user in this organization', 'not_owned');
 }
 
-/** Online, active nodes of the org with the game installed and some capacity. */
+/** Online, active nodes of the org with the game installed (what installReady() counts). */
 async function candidates(env: Env, orgId: number, gameId: number): Promise<Candidate[]> {
-  const rows = await db(env).all<{ id: number; region: string | null; capacity: number; stream_base_url: string | null; last_seen: string }>(sql`
+  const rows = await db(env).all<{ id: number; region: string | null; capacity: number | null; stream_base_url: string | null; last_seen: string }>(sql`
     SELECT n.id, n.region, n.capacity, n.stream_base_url, n.last_seen
       FROM downloaded_games dg JOIN cluster_nodes n ON n.id = dg.node_id
      WHERE dg.org_id = ${orgId} AND dg.game_id = ${gameId} AND n.org_id = ${orgId} AND n.status = 'active'
-       AND n.last_seen >= ${nodeOnlineCutoff(env)} AND COALESCE(n.capacity, 0) > 0`);
-  return rows.map((r) => ({ nodeId: r.id, region: r.region, capacity: r.capacity, streamBaseUrl: r.stream_base_url, lastSeen: r.last_seen }));
+       AND n.last_seen >= ${nodeOnlineCutoff(env)}`);
+  // Same filter as installReady(): a capacity-0 node makes the game install ready but has no seat.
+  return rows.map((r) => ({ nodeId: r.id, region: r.region, capacity: r.capacity ?? 0, streamBaseUrl: r.stream_base_url, lastSeen: r.last_seen }));
 }
 
 /** A session the caller may see: its owner, an admin of its org, or a platform admin. Others get

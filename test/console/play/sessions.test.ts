@@ -338,10 +338,12 @@ describe('node choice', () => {
     expect((await json(res)).code).toBe('not_installed');
   });
 
-  it('never uses a node with capacity 0', async () => {
+  it('never uses a node with capacity 0 (installed, but no seat: 429)', async () => {
     const { w, game, alice } = await ready();
     await onlineNode(w, [game], { capacity: 0 });
-    expect((await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game })).status).toBe(409);
+    const res = await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game });
+    expect(res.status).toBe(429);
+    expect((await json(res)).code).toBe('no_free_seat');
   });
 });
 
