@@ -76,6 +76,7 @@ describe('first run on a new server', () => {
     await page.waitForSelector('.view-users .avatar[data-user-id]');
     expect(await page.locator('.avatar[data-user-id] .avatar-name').textContent()).toBe('Couch Captain');
     expect((await focused(page)).text).toContain('Couch Captain');
+    await shot(page, 'launcher-select-user');
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-hub');
     const after = await page.evaluate((k) => localStorage.getItem(k), stored[0]);

@@ -43,6 +43,15 @@ beforeAll(async () => {
   browser = await launch();
   admin = await api.login(stack.credentials.admin);
   player = await api.login(stack.credentials.player);
+  // The memberships this file relies on (the seed makes them too; making sure keeps this file self-contained).
+  const all = await api.call('GET', '/orgs', { token: admin.token });
+  const bySlug = Object.fromEntries((all.data ?? []).map((o) => [o.slug, o.id]));
+  for (const [slug, userId, role] of [['default', admin.user_id, 'owner'], ['acme', admin.user_id, 'owner'], ['default', player.user_id, 'member']]) {
+    const r = await api.call('POST', `/orgs/${bySlug[slug]}/members`, { token: admin.token, body: { user_id: userId, role } });
+    if (r.status !== 201 && r.status !== 409) throw new Error(`membership ${slug}/${userId}: ${r.status} ${JSON.stringify(r.data)}`);
+  }
+  admin = await api.login(stack.credentials.admin);
+  player = await api.login(stack.credentials.player);
   org = admin.orgs.find((o) => o.slug === 'default');
   const list = await api.call('GET', '/games?limit=100', { token: admin.token });
   for (const g of Array.isArray(list.data) ? list.data : (list.data?.items ?? [])) games[g.slug] = g.id;
