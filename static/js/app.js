@@ -113,6 +113,7 @@ async function route() {
   if (m?.access === 'public') {
     if (ctx.user) { location.replace('#/'); return; }
     shell.hidden = true;
+    fill(document.getElementById('main')); // nothing of the last page stays in the document
     loginRoot.hidden = false;
     const page = await import(`./pages/${m.mod}.js`);
     if (my !== seq) return;

@@ -23,7 +23,10 @@ export async function render(main, _p, ctx) {
   const seen = new Set();
   let before = null;
 
+  let gen = 0;
   async function load(reset) {
+    // A newer filter wins: answers of older requests are dropped, never appended.
+    const my = reset ? ++gen : gen;
     setText(err, '');
     fAction.setError('');
     const p = new URLSearchParams({ limit: '50' });
@@ -37,6 +40,7 @@ export async function render(main, _p, ctx) {
       if (e.status === 404) { setText(err, 'The server has no audit log route.'); return; }
       throw e;
     }
+    if (my !== gen) return;
     if (reset) { fill(tbody); seen.clear(); }
     for (const it of page.items) {
       if (seen.has(it.id)) continue;

@@ -27,10 +27,13 @@ export async function render(main) {
     if (src) img.src = src;
     return img;
   }
+  let gen = 0;
   async function load() {
+    const my = ++gen;
     const params = new URLSearchParams({ limit: String(PAGE), offset: String(offset) });
     if (q.value.trim()) params.set('q', q.value.trim());
     const page = await api.get(`/games?${params}`);
+    if (my !== gen) return; // a newer search is in flight
     keyed(tbody, page.items, (g) => g.id, (g) => {
       const cov = h('td', { 'data-label': 'Cover', class: 'cv' });
       const up = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/webp,image/gif,image/avif', class: 'sr-only', 'aria-label': `Cover image for ${g.name}` });

@@ -1,7 +1,7 @@
 // #/console/sessions — live cloud play sessions of an org (org admins): who plays what on which
 // node, and "End" (DELETE /sessions/{id}). Listing uses GET /orgs/{org_id}/sessions; polls 5 s.
 import { api } from '../api.js';
-import { h, keyed, poll, pageHead, table, td, act, confirmDialog, setText, badge, fmtAgo, fill } from '../ui.js';
+import { h, keyed, poll, pageHead, table, td, act, confirmDialog, setText, badge, fmtAgo, fill, field, toast } from '../ui.js';
 import { orgPicker } from '../console.js';
 
 export async function render(main, _p, ctx) {
@@ -9,7 +9,24 @@ export async function render(main, _p, ctx) {
   const { wrap, tbody } = table(['Session', 'Player', 'Game', 'Node', 'Status', 'Started', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Play sessions' });
   const note = h('p', { class: 'empty' }, 'No live sessions.');
   const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); load().catch(() => {}); });
-  main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note);
+  // Ending a session by id works even where the server cannot list sessions.
+  const sid = h('input', { name: 'session_id', inputmode: 'numeric', placeholder: 'session id', autocomplete: 'off' });
+  const fSid = field('Session id', sid);
+  const endBtn = h('button', { type: 'submit', class: 'btn danger' }, 'End session');
+  const byId = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'byid-h' }, h('h2', { id: 'byid-h' }, 'End a session by id'), h('div', { class: 'form-row' }, fSid, endBtn));
+  byId.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    fSid.setError('');
+    if (!/^\d{1,16}$/.test(sid.value.trim())) { fSid.setError('Enter the numeric session id.'); sid.focus(); return; }
+    if (!(await confirmDialog(`End session ${sid.value.trim()}?`, { ok: 'End session', danger: true }))) return;
+    await act(endBtn, async () => {
+      try { await api.del(`/sessions/${sid.value.trim()}`); } catch (er) { if (er.status === 404 || er.status === 403) { fSid.setError(er.message); return; } throw er; }
+      toast.ok(`Session ${sid.value.trim()} ended`);
+      sid.value = '';
+      await load().catch(() => {});
+    });
+  });
+  main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note, byId);
   const users = new Map();
   const games = new Map();
   async function load() {

@@ -13,7 +13,7 @@ export async function render(main, _p, ctx) {
   const username = h('input', { name: 'username', placeholder: 'e.g. alice', autocomplete: 'off', autocapitalize: 'none', spellcheck: 'false', required: true });
   const userField = field('Username', username);
   const addBtn = h('button', { type: 'submit', class: 'btn primary' }, 'Subscribe');
-  const form = h('form', { class: 'card', 'aria-labelledby': 'add-h' }, h('h2', { id: 'add-h' }, 'Add a subscription'),
+  const form = h('form', { class: 'card', 'aria-labelledby': 'add-h', novalidate: true }, h('h2', { id: 'add-h' }, 'Add a subscription'),
     h('div', { class: 'form-row' }, field('Driver', driver), userField, addBtn));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();

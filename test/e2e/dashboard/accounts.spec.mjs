@@ -2,7 +2,7 @@
 // (navigation hidden, direct URLs refused by the page and by the API), and changes their password.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage } from '../support/browser.mjs';
-import { createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -14,8 +14,7 @@ afterAll(async () => browser?.close());
 
 describe('users', () => {
   it('creates a user who can sign in and sees no admin pages', async () => {
-    const admin = await newPage(browser);
-    await signIn(admin, stack.url, stack.credentials.admin);
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(admin, stack.url, 'admin/users');
     const username = unique('e2euser');
     const password = 'a long enough passphrase 42';
@@ -60,6 +59,7 @@ describe('users', () => {
 
   it('refreshes once for concurrent 401s and retries the calls (expired access token)', async () => {
     const page = await newPage(browser);
+    // Its own session: this test rotates the refresh token.
     await signIn(page, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'profile');
     // The server answers 401 only for an expired token (15 min); simulate expiry at the network:
@@ -82,8 +82,7 @@ describe('users', () => {
   });
 
   it('sends the user to the login page when the session is gone', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await page.context().clearCookies();
     await page.evaluate(() => sessionStorage.clear());
     await page.goto(`${stack.url}/#/subscriptions`);

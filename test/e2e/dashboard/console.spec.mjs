@@ -2,7 +2,7 @@
 // shown once), upload a cover, and read the audit log of what was just done.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage } from '../support/browser.mjs';
-import { createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -17,8 +17,7 @@ const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR
 
 describe('console pages', () => {
   it('creates an org, adds a member and registers a node whose token is shown once', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const member = await createUser(page);
     await go(page, stack.url, 'console/orgs');
     const name = unique('E2E Org ');
@@ -28,8 +27,8 @@ describe('console pages', () => {
     await page.getByRole('heading', { name: `Members of ${name}` }).waitFor();
 
     const members = page.locator('section', { hasText: `Members of ${name}` });
-    await members.getByLabel('User').fill(member.username);
-    await members.getByLabel('Role').selectOption('member');
+    await members.getByLabel('User', { exact: true }).fill(member.username);
+    await members.getByLabel('Role', { exact: true }).selectOption('member');
     await members.getByRole('button', { name: 'Add member' }).click();
     const row = members.locator('tbody tr', { hasText: member.username });
     await row.waitFor();
@@ -37,7 +36,7 @@ describe('console pages', () => {
     await row.getByRole('combobox').selectOption('admin');
     await eventually(() => page.locator('.toast').last().textContent()).toMatch(/is now admin/);
     // Unknown users are refused next to the field.
-    await members.getByLabel('User').fill('nobody-by-this-name');
+    await members.getByLabel('User', { exact: true }).fill('nobody-by-this-name');
     await members.getByRole('button', { name: 'Add member' }).click();
     await eventually(() => members.locator('.err:not([hidden])').first().textContent()).toMatch(/No user named/);
 
@@ -64,8 +63,7 @@ describe('console pages', () => {
   });
 
   it('uploads a game cover and shows it', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'console/games');
     const row = page.locator('tbody tr').first();
     await row.waitFor();
@@ -82,8 +80,7 @@ describe('console pages', () => {
   });
 
   it('lists the audit log with the org changes just made, filterable by action', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'console/audit');
     await page.getByLabel('Action').fill('org.member.*');
     await page.getByRole('button', { name: 'Filter' }).click();
@@ -94,8 +91,7 @@ describe('console pages', () => {
   });
 
   it('shows the Top 10 chart', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'console/charts');
     await eventually(() => page.locator('tbody tr').count()).toBeGreaterThan(0);
   });

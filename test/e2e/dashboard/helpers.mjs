@@ -5,13 +5,38 @@
 //   await signIn(page, stack.url, stack.credentials.admin);
 //   await go(page, stack.url, 'subscriptions');
 import { expect } from 'vitest';
+import { newPage } from '../support/browser.mjs';
 
 export async function signIn(page, url, { username, password }) {
   await page.goto(`${url}/#/login`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForSelector('#shell:not([hidden])', { timeout: 30_000 });
+  const form = page.locator('.login-card');
+  await form.getByLabel('Username').fill(username);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForSelector('#shell:not([hidden])', { timeout: 60_000 });
+}
+
+const states = new Map();
+/**
+ * A page already signed in as `creds`: the first call signs in through the form and keeps the
+ * cookies; later calls reuse them (fewer logins: the API throttles logins per address).
+ */
+export async function authedPage(browser, url, creds, { width = 1280, height = 800, theme = 'light' } = {}) {
+  if (!states.has(creds.username)) {
+    const first = await newPage(browser);
+    await signIn(first, url, creds);
+    states.set(creds.username, await first.context().storageState());
+    await first.context().close();
+  }
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme: theme, storageState: states.get(creds.username) });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.errors = errors;
+  await page.goto(`${url}/#/`);
+  await page.waitForSelector('#shell:not([hidden])', { timeout: 60_000 });
+  return page;
 }
 
 /** Navigate by hash and wait until the page module rendered (the "Loading…" placeholder is gone). */

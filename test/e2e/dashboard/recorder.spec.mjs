@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../../tools/stack.mjs';
 import { launch, newPage } from '../support/browser.mjs';
-import { createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 const hasDevOverseer = existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'));
@@ -46,8 +46,7 @@ describe('recorder pages', () => {
   });
 
   it('adds a subscription, sees it appear, pauses and resumes it', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     const name = unique('e2esub');
     await page.getByLabel('Driver').selectOption('stripchat');
@@ -73,8 +72,7 @@ describe('recorder pages', () => {
   });
 
   it('rejects an empty username in the form without calling the API', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     await page.getByRole('button', { name: 'Subscribe' }).click();
     await eventually(() => page.locator('#main .field .err:not([hidden])').first().textContent()).toMatch(/username/i);
@@ -82,8 +80,7 @@ describe('recorder pages', () => {
   });
 
   it.skipIf(!hasDevOverseer)('shows a new source go from starting/waiting to recording as the overseer reports it', { timeout: 180_000 }, async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     const name = unique('live');
     await page.getByLabel('Driver').selectOption('chaturbate');
@@ -110,8 +107,7 @@ describe('recorder pages', () => {
   it.skipIf(!hasDevOverseer)('resets an errored source with one click on the dashboard', { timeout: 240_000 }, async () => {
     // The development overseer makes sources whose name starts with "crashy" crash on every cycle,
     // so they reach the error threshold (tools/dev-overseer.mjs).
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const name = unique('crashy');
     await page.evaluate(async (username) => {
       const r = await fetch('/api/subscriptions', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ driver: 'chaturbate', username }) });
@@ -124,7 +120,7 @@ describe('recorder pages', () => {
     await eventually(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
   });
 
-  it('browses the recordings of a source and plays one, seeking through Range requests', async () => {
+  it('browses the recordings of a source and plays one, seeking through Range requests', { timeout: 180_000 }, async () => {
     // A real WebM made by Chromium's MediaRecorder, stored in the stack's local R2 where the
     // recorder fleet would put it (`recordings/{driver}/{username}/{session}/...`).
     const maker = await newPage(browser);
@@ -155,10 +151,9 @@ describe('recorder pages', () => {
     const key = 'recordings/chaturbate/alice/2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
     execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['r2', 'object', 'put', `edgeplane/${key}`, '--local', '--persist-to', stack.persistTo, '--file', file, '--content-type', 'video/webm'], { cwd: ROOT, stdio: 'pipe' });
 
-    const page = await newPage(browser);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];
     page.on('request', (r) => { if (r.url().includes('/media/subscriptions/') && r.headers().range) ranges.push(r.headers().range); });
-    await signIn(page, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'source/chaturbate/alice');
     const folder = page.getByRole('button', { name: '2026-11-20_21-00-00', exact: true });
     await folder.waitFor({ timeout: 20_000 });
@@ -179,8 +174,7 @@ describe('recorder pages', () => {
   });
 
   it('saves a config value and shows the validation error for a bad one', async () => {
-    const page = await newPage(browser);
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'admin/config');
     const field = page.getByLabel('check_interval', { exact: true });
     await field.fill('2m');

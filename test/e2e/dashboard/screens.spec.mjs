@@ -2,7 +2,7 @@
 // violation or script error on any of them; plus the first-page weight budget (JS + CSS < 60 KB).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage, shot } from '../support/browser.mjs';
-import { createUser, eventually, go, seriousErrors, signIn } from './helpers.mjs';
+import { authedPage, createUser, eventually, go, seriousErrors, signIn } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -38,8 +38,7 @@ describe('screenshots', () => {
   }
 
   it('works at 360 px: navigation behind a menu button that opens and closes with the keyboard', async () => {
-    const page = await newPage(browser, { width: 360, height: 740, theme: 'dark' });
-    await signIn(page, stack.url, stack.credentials.admin);
+    const page = await authedPage(browser, stack.url, stack.credentials.admin, { width: 360, height: 740, theme: 'dark' });
     for (const [hash, name] of [['', 'dashboard'], ['subscriptions', 'subscriptions'], ['source/chaturbate/alice', 'source'], ['console/nodes', 'console-nodes']]) {
       await go(page, stack.url, hash);
       await page.waitForTimeout(400);
@@ -58,8 +57,7 @@ describe('screenshots', () => {
   });
 
   it('a user sees the recorder pages only (light and dark)', async () => {
-    const admin = await newPage(browser);
-    await signIn(admin, stack.url, stack.credentials.admin);
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
     const user = await createUser(admin);
     for (const theme of ['light', 'dark']) {
       const page = await newPage(browser, { theme });
