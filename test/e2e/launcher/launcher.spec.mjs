@@ -328,6 +328,46 @@ describe('launcher on the seeded console', () => {
     await shot(page, 'launcher-game-no-free-seat');
   });
 
+  it('local mode: "play here" asks POST /play/{id} and shows the store deep link of the install', async () => {
+    const page = await tvPage(browser);
+    await signInPlayer(page);
+    await page.keyboard.press('F1');
+    await page.waitForSelector('#settings-mode');
+    await page.locator('#settings-mode').focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('#settings-mode').textContent()).resolves.toContain('local');
+    await page.locator('#settings-save').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.overlay', { state: 'hidden' });
+    await openGame(page, 'counter-strike-2');
+    await expect(page.locator('#play').textContent()).resolves.toBe('play here');
+    await page.locator('#play').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.view-local');
+    expect(await page.locator('#local-target').textContent()).toBe('steam://rungameid/730');
+    await shot(page, 'launcher-play-local');
+    await page.keyboard.press('Escape');
+    await page.waitForSelector('.view-game');
+  });
+
+  it('a server error marks the connection degraded; the row offers retry, which reloads it', async () => {
+    const page = await tvPage(browser);
+    await signInPlayer(page);
+    let failing = true;
+    await page.route('**/apps', (route) =>
+      failing ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'service unavailable', code: 'unavailable' }) }) : route.continue(),
+    );
+    await page.keyboard.press('q');
+    await page.waitForSelector('#row-apps [data-retry]');
+    expect(await page.getAttribute('#hdr-wifi', 'data-connectivity')).toBe('degraded');
+    expect(await page.locator('#row-apps .row-error').textContent()).toContain('had a problem');
+    failing = false;
+    await page.locator('#row-apps [data-retry]').focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('#row-apps .tile');
+    await page.waitForSelector('#hdr-wifi[data-connectivity="online"]');
+  });
+
   it('keeps the saved tiles with an offline badge when the server is unreachable, and recovers', async () => {
     const page = await tvPage(browser);
     await signInPlayer(page);

@@ -98,7 +98,11 @@ function showError(r, e, retry) {
   r.el.removeAttribute('aria-busy');
   clear(r.tiles);
   clear(r.status).append(
-    h('span', { class: 'row-error', role: 'alert' }, e instanceof ApiError && e.network ? 'cannot reach the console server' : `could not load: ${e.message}`),
+    h(
+      'span',
+      { class: 'row-error', role: 'alert' },
+      e instanceof ApiError && e.status === 0 ? 'cannot reach the console server' : e instanceof ApiError && e.status >= 500 ? 'the console server had a problem' : `could not load: ${e.message}`,
+    ),
     h('button', { class: 'btn btn-retry', dataset: { focus: '', retry: '' }, onclick: retry }, icon('retry'), 'retry'),
   );
 }

@@ -120,6 +120,7 @@ export function loginView(app, payload) {
     error.textContent = '';
   }
   setMode(mode);
+  for (const f of [user, pass, invite]) f.addEventListener('input', () => (error.textContent = ''));
   let busy = false;
   const form = h(
     'form',
