@@ -18,5 +18,7 @@ export interface AppEnv {
     requestId: string;
     log: Logger;
     user: AuthUser;
+    /** Why `optionalUser` left the request anonymous, so a later refusal can say "token expired". */
+    authFailure: 'missing' | 'invalid' | 'expired';
   };
 }

@@ -103,7 +103,8 @@ export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
 /** Sets the user when a valid token is present; anonymous otherwise (never an error). */
 export const optionalUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   const r = await resolve(c);
-  if (!('fail' in r)) c.set('user', r.user);
+  if ('fail' in r) c.set('authFailure', r.fail);
+  else c.set('user', r.user);
   await next();
 };
 
@@ -128,7 +129,7 @@ export async function orgRoleOf(env: Env, userId: number, orgId: number): Promis
  */
 export async function assertOrgRole(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<OrgRole | 'platform_admin'> {
   const user = c.get('user');
-  if (!user) throw rejection(c, 'missing');
+  if (!user) throw rejection(c, c.get('authFailure') ?? 'missing');
   const role = await orgRoleOf(c.env, user.id, orgId);
   if (role && RANK[role] >= RANK[min]) return role;
   if (user.role === 'admin') return 'platform_admin';
