@@ -1,8 +1,8 @@
 // #/source/{driver}/{username} — one source: status, live log tail, worker events, the recordings
 // browser (folders, files with sizes and dates, thumbnails, an in-page player that seeks through
 // HTTP Range requests) and, for admins, its subscribers. Status, logs and events poll every 5 s.
-import { api, apiUrl, seg } from '../api.js';
-import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration } from '../ui.js';
+import { api, apiUrl, refreshSession, seg } from '../api.js';
+import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, toast } from '../ui.js';
 import { statusBadge, thumbBox, subAction, srcKey } from '../dvr.js';
 
 const PLAYABLE = { mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/mp4', webm: 'video/webm', mkv: 'video/webm', ogv: 'video/ogg', ts: 'video/mp2t' };
@@ -134,7 +134,7 @@ export async function render(main, { driver, username }, ctx) {
     const stats = new Map();
     api.get(`${base}/filestat?path=${encodeURIComponent(p.replace(/\/$/, ''))}`).then((fs) => {
       for (const c of fs.children || []) stats.set(c.name, c);
-      setText(totals, `${fs.file_count} files · ${fmtBytes(fs.total_bytes)}`);
+      setText(totals, `${fs.file_count} file${fs.file_count === 1 ? "" : "s"} · ${fmtBytes(fs.total_bytes)}`);
       for (const tr of files.tbody.children) {
         const c = stats.get(tr.dataset.key);
         if (c && c.type === 'directory') setText(tr.querySelector('.size'), `${fmtBytes(c.total_bytes)} · ~${c.estimated_minutes} min`);
@@ -168,6 +168,15 @@ export async function render(main, { driver, username }, ctx) {
     const video = h('video', { controls: true, preload: 'metadata', src: url, 'aria-label': `Recording ${name}` });
     fill(player, h('div', { class: 'row' }, h('h3', {}, name), h('span', { class: 'spacer' }), h('button', { type: 'button', class: 'btn small', onclick: () => { video.pause(); player.hidden = true; fill(player); } }, 'Close player')), video);
     player.hidden = false;
+    // <video> cannot refresh an expired access token itself: on a load error refresh once and retry
+    // from the same position.
+    let retried = false;
+    video.addEventListener('error', async () => {
+      if (retried) { toast.error(`Could not play ${name}.`, { title: 'Playback failed' }); return; }
+      retried = true;
+      const at = video.currentTime;
+      if (await refreshSession()) { video.src = url; video.currentTime = at; video.play().catch(() => {}); }
+    });
     video.play().catch(() => { /* autoplay refused: the controls are there */ });
     video.focus();
   }

@@ -93,6 +93,7 @@ export async function render(main, _p, ctx) {
     const shown = subs.filter((s) => (filter === 'all' || s.status === filter) && (!q || srcKey(s).toLowerCase().includes(q)));
     keyed(tbody, shown, (s) => s.sub_id, row, update);
     empty.hidden = shown.length > 0;
+    wrap.hidden = shown.length === 0;
     setText(empty, subs.length ? 'No subscription matches this filter.' : 'No subscriptions yet — add one above.');
   }
   async function load() {

@@ -44,7 +44,10 @@ describe('screenshots', () => {
       await page.waitForTimeout(400);
       await shot(page, `dashboard-${name}-phone`);
       // Nothing is wider than the screen.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > 361 && !el.closest('.sidebar, .table-wrap'))
+        .map((el) => `${el.tagName.toLowerCase()}.${el.className}`).slice(0, 5));
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name}: ${wide.join(', ')}`).toBeLessThanOrEqual(360);
     }
     const menu = page.getByRole('button', { name: 'Open navigation' });
     expect(await page.locator('#sidebar').evaluate((el) => el.getBoundingClientRect().right <= 0)).toBe(true);
