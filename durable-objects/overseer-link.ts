@@ -89,11 +89,13 @@ export class OverseerLink extends DurableObject<Env> {
   /** `/api/health`: is a socket open? Wakes a link that is down, waiting at most ~2 s for the dial
    * so a cold start does not report "offline" while the first connection is being made. */
   async isConnected(): Promise<boolean> {
-    if (!this.connected()) {
-      const attempt = this.wake().catch(() => false);
-      await Promise.race([attempt, new Promise((r) => setTimeout(r, HEALTH_DIAL_WAIT_MS))]);
-    }
+    if (!this.connected()) await this.wakeBriefly();
     return this.connected();
+  }
+
+  private async wakeBriefly(): Promise<void> {
+    const attempt = this.wake().catch(() => false);
+    await Promise.race([attempt, new Promise((r) => setTimeout(r, HEALTH_DIAL_WAIT_MS))]);
   }
 
   /** Dials when down (respecting the backoff) and waits for the attempt; true when connected. */
@@ -315,7 +317,8 @@ export class OverseerLink extends DurableObject<Env> {
    * monitor says `starting`; the overseer exchange continues in the background.
    */
   async requestStart(ref: SourceRef): Promise<void> {
-    if (!this.connected()) await this.wake();
+    // A dial to an unreachable overseer must not hold up the subscribe that triggered the start.
+    if (!this.connected()) await this.wakeBriefly();
     const begun = await this.monitor(ref).beginStart(ref);
     if (!begun) return;
     void this.runStart(ref, begun.taskId);
@@ -345,7 +348,7 @@ export class OverseerLink extends DurableObject<Env> {
 
   /** Restart-all: reset every source, then start them with bounded concurrency (in the background). */
   async restartMany(refs: SourceRef[], line: string): Promise<void> {
-    if (!this.connected()) await this.wake();
+    if (!this.connected()) await this.wakeBriefly();
     for (const ref of refs) {
       const { oldTaskId } = await this.monitor(ref).resetForRestart(ref, line);
       this.stopTask(oldTaskId);
