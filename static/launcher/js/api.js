@@ -9,7 +9,9 @@
 //   const tiles = await api.get(`/charts/top10?org_id=${org}`);
 //   api.onConnectivity((state) => header.setWifi(state));
 
-const TIMEOUT_MS = 8000;
+const TIMEOUT_MS = 10_000;
+/** Sign-in and registration hash passwords on purpose (slow by design): give them longer. */
+export const SLOW_TIMEOUT_MS = 30_000;
 const PROBE_MS = 4000;
 
 export class ApiError extends Error {
@@ -61,9 +63,9 @@ export function createApi({ base, onTokens = () => {}, onSessionLost = () => {} 
     return connectivity;
   }
 
-  async function fetchWithTimeout(url, init) {
+  async function fetchWithTimeout(url, init, ms = TIMEOUT_MS) {
     const ctl = new AbortController();
-    const t = setTimeout(() => ctl.abort(), TIMEOUT_MS);
+    const t = setTimeout(() => ctl.abort(), ms);
     try {
       return await fetch(url, { ...init, signal: ctl.signal, credentials: 'omit', cache: 'no-store' });
     } finally {
@@ -71,13 +73,13 @@ export function createApi({ base, onTokens = () => {}, onSessionLost = () => {} 
     }
   }
 
-  async function raw(method, path, { body, auth = true, headers = {} } = {}) {
+  async function raw(method, path, { body, auth = true, headers = {}, timeoutMs } = {}) {
     const h = { Accept: 'application/json', ...headers };
     if (body !== undefined) h['Content-Type'] = 'application/json';
     if (auth && access) h.Authorization = `Bearer ${access}`;
     let res;
     try {
-      res = await fetchWithTimeout(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetchWithTimeout(base + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) }, timeoutMs);
     } catch (e) {
       setConnectivity('offline');
       throw new ApiError({ status: 0, code: 'network', message: 'the console server cannot be reached', network: true });

@@ -58,7 +58,9 @@ describe('first run on a new server', () => {
     await page.keyboard.press('Enter');
 
     // Straight to Home (no org picker for the first user), signed in as the new admin.
-    await page.waitForSelector('.view-hub[data-tab="home"]');
+    await page.waitForSelector('.view-hub[data-tab="home"], #login-error:not(:empty)');
+    const refused = (await page.locator('#login-error').count()) ? await page.locator('#login-error').textContent() : '';
+    expect(refused).toBe('');
     await expect(page.locator('.header-who .who-user').textContent()).resolves.toBe('Couch Captain');
     const stored = await page.evaluate(() => Object.keys(localStorage).filter((k) => k.includes('.refresh.')));
     expect(stored).toHaveLength(1);

@@ -4,7 +4,7 @@
 //
 //   selectUserView(app) → { el }      LOGIN payload: { mode: 'signin'|'create', username? }
 
-import { ApiError } from '../api.js';
+import { ApiError, SLOW_TIMEOUT_MS } from '../api.js';
 import { h, toast } from '../dom.js';
 import { icon } from '../icons.js';
 
@@ -146,7 +146,8 @@ export function loginView(app, payload) {
         try {
           const body = { username, password: pass.value };
           if (mode === 'create' && invite.value.trim()) body.invite_code = invite.value.trim();
-          const resp = mode === 'create' ? await app.api.post('/users', body, { auth: false }) : await app.api.post('/auth/login', body, { auth: false });
+          const opts = { auth: false, timeoutMs: SLOW_TIMEOUT_MS };
+          const resp = mode === 'create' ? await app.api.post('/users', body, opts) : await app.api.post('/auth/login', body, opts);
           app.hasUsers = true;
           app.startSession(resp, ownOrgs(resp.orgs));
           toast(mode === 'create' ? `welcome, ${resp.username}` : `signed in as ${resp.username}`, 'ok');
