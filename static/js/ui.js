@@ -62,10 +62,9 @@ export function keyed(container, items, keyOf, create, update) {
     wanted.push(el);
   }
   for (const el of existing.values()) el.remove();
-  let ref = container.firstElementChild;
   // Non-keyed children (e.g. an "empty" row) are removed so the list is exactly the items.
   for (const el of Array.from(container.children)) if (el.dataset.key === undefined) el.remove();
-  ref = container.firstElementChild;
+  let ref = container.firstElementChild;
   for (const el of wanted) {
     if (el === ref) { ref = ref.nextElementSibling; continue; }
     container.insertBefore(el, ref);

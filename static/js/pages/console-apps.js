@@ -11,7 +11,7 @@ export async function render(main) {
   const addBtn = h('button', { type: 'submit', class: 'btn primary' }, 'Add tile');
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'na-h' }, h('h2', { id: 'na-h' }, 'New app tile'), h('div', { class: 'form-row' }, fId, fName, fMl, addBtn));
   const { wrap, tbody } = table(['Order', 'Tile', 'Moonlight name', 'Enabled', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'App tiles' });
-  main.append(pageHead('App tiles', 'What the launcher shows, in this order. Chart and game tiles are added automatically.'), wrap, form);
+  main.append(pageHead('App tiles', 'The apps table: the launcher’s tiles when there is no chart, and the name, order and switch of chart games with the same id.'), wrap, form);
 
   let rows = [];
   const put = (a, patch) => api.put(`/apps/${encodeURIComponent(a.id)}`, { id: a.id, name: a.name, moonlight_name: a.moonlight_name, enabled: a.enabled, sort_order: a.sort_order, ...patch });
@@ -24,19 +24,20 @@ export async function render(main) {
     const ao = a.sort_order === b.sort_order ? b.sort_order + dir : b.sort_order;
     await Promise.all([put(a, { sort_order: ao }), put(b, { sort_order: a.sort_order })]);
     await load();
-    tbody.querySelector(`[data-key="${CSS.escape(a.id)}"] [data-move="${dir}"]`)?.focus();
   }
   async function load() {
-    const all = await api.get('/apps');
-    // Only real app rows are editable here (not chart-/game- tiles built from other tables).
-    rows = all.filter((t) => t.chart_rank === null && !/^chart-|^game-/.test(t.id)).sort((a, b) => a.sort_order - b.sort_order || a.id.localeCompare(b.id));
+    // There is no "list app rows" route: the catalog of a day without a chart is exactly the apps
+    // table (console contract §4.3 fallback), so ask for a date long before any chart.
+    const all = await api.get('/apps?chart_date=1970-01-01');
+    rows = all.filter((t) => t.chart_rank === null).sort((a, b) => a.sort_order - b.sort_order || a.id.localeCompare(b.id));
     keyed(tbody, rows, (a) => a.id, (a) => {
       const en = h('input', { type: 'checkbox', 'aria-label': `${a.name} enabled` });
       en.addEventListener('change', () => act(en, async () => { await put(en.closest('tr').app, { enabled: en.checked }); await load(); }, { ok: `${a.name} ${en.checked ? 'enabled' : 'disabled'}` }));
       const up = h('button', { type: 'button', class: 'btn small', 'aria-label': `Move ${a.name} up`, dataset: { move: '-1' } }, '↑');
       const down = h('button', { type: 'button', class: 'btn small', 'aria-label': `Move ${a.name} down`, dataset: { move: '1' } }, '↓');
-      up.addEventListener('click', () => act(up, () => move(up.closest('tr').app, -1)));
-      down.addEventListener('click', () => act(down, () => move(down.closest('tr').app, 1)));
+      // The row element is kept (keyed) and only moved, so focus can follow the tile it moved.
+      up.addEventListener('click', async () => { await act(up, () => move(up.closest('tr').app, -1)); up.focus(); });
+      down.addEventListener('click', async () => { await act(down, () => move(down.closest('tr').app, 1)); down.focus(); });
       const del = h('button', { type: 'button', class: 'btn small danger' }, 'Delete');
       del.addEventListener('click', async () => {
         const x = del.closest('tr').app;

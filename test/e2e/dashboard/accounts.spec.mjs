@@ -22,7 +22,12 @@ describe('users', () => {
     await form.getByLabel('Username').fill(username);
     await form.getByLabel('Password').fill(password);
     await form.getByRole('button', { name: 'Create user' }).click();
-    await admin.locator('tbody tr', { hasText: username }).waitFor();
+    // Password hashing is deliberately slow; on a loaded machine creation can take a while. An
+    // error toast ends the wait early and shows what the server said.
+    await eventually(async () => {
+      const errors = await admin.locator('.toast.error').allTextContents();
+      return errors.length ? errors.join(' | ') : admin.locator('tbody tr', { hasText: username }).count();
+    }, { timeout: 60_000 }).toBe(1);
 
     // A duplicate is refused with the server's message next to the field.
     await form.getByLabel('Username').fill(username);

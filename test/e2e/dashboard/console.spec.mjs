@@ -90,6 +90,23 @@ describe('console pages', () => {
     }).toBe(true);
   });
 
+  it('reorders app tiles and switches one off', async () => {
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'console/apps');
+    const names = () => page.locator('tbody tr .nm').allTextContents();
+    await eventually(async () => (await names()).length).toBeGreaterThan(1);
+    const [first, second] = await names();
+    await page.getByRole('button', { name: `Move ${first} down` }).click();
+    await eventually(async () => (await names()).slice(0, 2)).toEqual([second, first]);
+    // Focus follows the moved tile, so the keyboard user can keep moving it.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe(`Move ${first} down`);
+    const sw = page.getByRole('checkbox', { name: `${second} enabled` });
+    await sw.uncheck();
+    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/disabled/);
+    const row = await page.evaluate(async () => (await (await fetch('/apps?chart_date=1970-01-01', { credentials: 'include' })).json()));
+    expect(row.find((t) => t.name === second)?.enabled).toBe(false);
+  });
+
   it('shows the Top 10 chart', async () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'console/charts');
