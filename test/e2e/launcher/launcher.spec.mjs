@@ -191,6 +191,9 @@ describe('launcher on the seeded console', () => {
     expect(tiles.length).toBeGreaterThanOrEqual(3);
     expect((await focused(page)).gameId).toBe(tiles[0]);
     expect(await page.locator(`#row-top10 [data-game-id="${games['counter-strike-2']}"] .badge-owned`).count()).toBe(1);
+    // "ready to play": owned and installed (counter-strike-2), not owned-but-not-installed (apex).
+    await page.waitForSelector(`#row-ready:not([hidden]) [data-game-id="${games['counter-strike-2']}"]`);
+    expect(await page.locator(`#row-ready [data-game-id="${games['apex-legends']}"]`).count()).toBe(0);
     await shot(page, 'launcher-home');
 
     await pad(page, 'dpadRight');

@@ -132,7 +132,29 @@ function homeTab(app) {
       return null;
     }
   };
-  return { parts, load, focus: '#row-top10 .tile, #row-recents .tile, [data-retry]' };
+  // "ready to play": the user's verified games that a console of the org has ready (the library).
+  const ready = row('ready to play', 'row-ready');
+  ready.el.hidden = true;
+  parts.push(ready);
+  const loadReady = async () => {
+    if (!s?.org) return;
+    try {
+      const res = await loadCached(app, `gaming:${s.user_id}:${s.org.id}`, () => app.api.get(`/users/${s.user_id}/library?org_id=${s.org.id}`));
+      const list = res.items.filter((e) => (typeof e.owned === 'boolean' ? e.owned : Boolean(e.verified_at)) && e.install_ready && e.game);
+      clear(ready.tiles).append(
+        ...list.map((e) => chartTile(app, { game_id: e.game.id, name: e.game.name, cover_url: e.game.cover_url, owned: true, installed: true })),
+      );
+      showResult(ready, { ...res, items: list }, '');
+      ready.el.hidden = list.length === 0;
+    } catch {
+      ready.el.hidden = true; // the top 10 row already reports failures
+    }
+  };
+  const loadBoth = async () => {
+    const [top10] = await Promise.all([load(), loadReady()]);
+    return top10;
+  };
+  return { parts, load: loadBoth, focus: '#row-top10 .tile, #row-recents .tile, [data-retry]' };
 }
 
 function gamingTab(app) {
