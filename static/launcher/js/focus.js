@@ -53,10 +53,20 @@ function center(r) {
   return { x: r.left + r.width / 2, y: r.top + r.height / 2 };
 }
 
+const OPPOSITE = { up: 'down', down: 'up', left: 'right', right: 'left' };
+/** The last move, so that the opposite move goes back where it came from (up then down returns). */
+let lastMove = null;
+
 export function move(roots, dir) {
   const list = focusables(roots);
   const current = document.activeElement;
   if (!current || !list.includes(current)) return Boolean(focusFirst(roots));
+  if (lastMove && lastMove.to === current && OPPOSITE[lastMove.dir] === dir && list.includes(lastMove.from)) {
+    const back = lastMove.from;
+    lastMove = { from: current, to: back, dir };
+    focusEl(back);
+    return true;
+  }
   const from = current.getBoundingClientRect();
   const c = center(from);
   let best = null;
@@ -98,6 +108,7 @@ export function move(roots, dir) {
     }
   }
   if (!best) return false;
+  lastMove = { from: current, to: best, dir };
   focusEl(best);
   return true;
 }
