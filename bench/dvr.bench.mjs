@@ -36,6 +36,19 @@ async function until(probe, done, what, attempts = 2400) {
   throw new Error(`never reached: ${what}`);
 }
 
+/** `wrangler dev` reloads whenever a source file changes (others may be editing the tree): when a
+ * request fails at the socket level, wait for the Worker to answer again and retry. */
+async function resilient(url, fn, attempts = 5) {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i + 1 >= attempts || !(e instanceof TypeError)) throw e;
+      await until(() => fetch(`${url}/health`).then((r) => r.ok, () => false), (ok) => ok, 'worker back up');
+    }
+  }
+}
+
 export default async function runBench() {
   const fake = await startFakeOverseer({ port: 0 });
   const stack = await startBenchStack({ overseerUrl: `ws://127.0.0.1:${fake.port}/ws`, nodeAgent: false, adminPassword: ADMIN_PASSWORD });
@@ -44,22 +57,23 @@ export default async function runBench() {
     const { token } = await login(stack.url, 'admin', ADMIN_PASSWORD);
     const headers = { Authorization: `Bearer ${token}` };
     const api = (path, init = {}) => fetch(`${stack.url}${path}`, { ...init, headers: { ...headers, ...(init.body ? { 'Content-Type': 'application/json' } : {}) } });
-    const me = await (await api('/api/me')).json();
+    const me = await resilient(stack.url, async () => (await api('/api/me')).json());
 
     // ── list cost ── (the demo seed may already hold a few subscriptions: top up to 10, then to 1,000)
-    const listed = async () => (await (await api('/api/subscriptions')).json()).length;
+    const listed = () => resilient(stack.url, async () => (await (await api('/api/subscriptions')).json()).length);
     const base = await listed();
     if (base < 10) await seedSubscriptions(stack, me.id, 10 - base, 'ten');
     const small = await listed();
     const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { requests: 1000, concurrency: 8 });
     const ten = await measure(`GET /api/subscriptions (admin, ${small} subscriptions)`, () => api('/api/subscriptions'), { requests: 500, concurrency: 8 });
+    report('dvr: subscription list, small (wrangler dev, local)', [floor, ten], floor);
     await seedSubscriptions(stack, me.id, SUBS - small, 'many');
     const count = await listed();
     if (count !== SUBS) throw new Error(`expected ${SUBS} subscriptions, got ${count}`);
     const thousand = await measure(`GET /api/subscriptions (admin, ${SUBS} subscriptions)`, () => api('/api/subscriptions'), { requests: 300, concurrency: 8 });
     await api('/api/subscriptions', { method: 'POST', body: JSON.stringify({ driver: 'chaturbate', username: 'bench-one' }) });
     const one = await measure('GET /api/subscriptions/{d}/{u} (one, with log tail)', () => api('/api/subscriptions/chaturbate/bench-one'), { requests: 500, concurrency: 8 });
-    report('dvr: subscription list (wrangler dev, local)', [floor, ten, thousand, one], floor);
+    report(`dvr: subscription list, ${SUBS} rows (wrangler dev, local)`, [floor, ten, thousand, one], floor);
     const bytes = (await (await api('/api/subscriptions')).arrayBuffer()).byteLength;
     console.log(`\nlist of ${SUBS}: ${(bytes / 1024).toFixed(0)} KiB of JSON, no log lines; D1 statements per request: constant (2: session lookup + one list query; see test/dvr/list-cost.test.ts).`);
 

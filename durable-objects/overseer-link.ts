@@ -326,8 +326,9 @@ export class OverseerLink extends DurableObject<Env> {
 
   /** Sends `stop` for the source's task, if it has one. Runtime changes when `exited` arrives. */
   async stopSource(ref: SourceRef): Promise<void> {
-    const { state } = await this.monitor(ref).snapshot(ref);
-    if (state.taskId) this.send({ type: 'stop', id: this.nextId(), task_id: state.taskId });
+    const mon = this.monitor(ref);
+    const { state } = await mon.snapshot(ref);
+    if (state.taskId && this.send({ type: 'stop', id: this.nextId(), task_id: state.taskId })) await mon.stopRequested(ref);
   }
 
   /** Reset-error (§7.6): false when the source is not errored. */
@@ -395,6 +396,9 @@ export class OverseerLink extends DurableObject<Env> {
       list = await this.listTasks();
     } catch (e) {
       this.log.warn('reconcile: list failed', { kind, error: String(e) });
+      // No answer on an "open" socket: the connection is dead without a close frame. Drop it so the
+      // backoff redials instead of waiting on a socket that will never speak again.
+      if (e instanceof OverseerError && /timeout/.test(e.message) && this.socket) this.onDown(this.socket);
       return;
     }
     const byId = new Map(list.map((t) => [t.task_id, t]));

@@ -101,6 +101,15 @@ export class SourceMonitor extends DurableObject<Env> {
     await this.commit();
   }
 
+  /** A stop was sent because no active subscription is left: logged and kept as a `stopped` event.
+   * Runtime state changes only when the overseer confirms with `exited`. */
+  async stopRequested(ref: SourceRef): Promise<void> {
+    this.remember(ref);
+    if (this.state.workerState !== 'running') return;
+    this.log(`[system] stopping task=${this.state.taskId} (no active subscription left)`);
+    await this.commit([{ type: 'stopped', pid: this.state.pid, exitCode: null }]);
+  }
+
   /** Adopt a task found running by the reconciler. */
   async claim(ref: SourceRef, taskId: string, pid: number): Promise<void> {
     this.remember(ref);

@@ -115,6 +115,8 @@ describe('start sequence', () => {
     await call('POST', '/api/subscriptions/chaturbate/again/resume', { token: u.token });
     await eventually(() => status('again'), (s) => s.worker_state === 'running', 'running again');
     const seq = (await fake.messages()).slice(mark).filter((m) => (m.type === 'start' && m.params?.source === 'again') || m.task_id === first.task_id);
+    const events = await json<{ events: Array<{ event_type: string }> }>(await call('GET', '/api/sources/chaturbate/again/events', { token: u.token }));
+    expect(events.events.map((e) => e.event_type)).toContain('stopped');
     expect(seq.map((m) => [m.type, m.task_id])).toEqual([
       ['start', first.task_id],
       ['stop', first.task_id],
