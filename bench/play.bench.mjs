@@ -11,8 +11,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../tools/stack.mjs';
-import { BENCH_ADMIN_PASSWORD, login, measure, report, startBenchStack } from './lib.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { freePort, run, startStack } from '../tools/stack.mjs';
+import { BENCH_ADMIN_PASSWORD, measure, report } from './lib.mjs';
 
 const ORGS = 100;
 const USERS = 8;
@@ -27,15 +29,30 @@ async function api(url, method, path, { token, body, headers = {} } = {}) {
   return fetch(url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
 }
 
+/** Setup calls retry while `wrangler dev` reloads (it answers 503 or drops connections when the
+ * source tree changes under it); measured calls never retry. */
+async function setup(url, method, path, opts) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const res = await api(url, method, path, opts);
+      if (res.status !== 503 || attempt >= 20) return res;
+    } catch (e) {
+      if (attempt >= 20) throw e;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 async function accounts(url) {
-  const admin = await (await api(url, 'POST', '/users', { body: { username: 'pb-root', password: BENCH_ADMIN_PASSWORD } })).json();
+  const admin = await (await setup(url, 'POST', '/users', { body: { username: 'pb-root', password: BENCH_ADMIN_PASSWORD } })).json();
   if (!admin.token) throw new Error(`bootstrap admin failed: ${JSON.stringify(admin)}`);
   const users = [];
   for (let i = 0; i < USERS; i++) {
     const username = `pb-player-${i}`;
-    const r = await api(url, 'POST', '/users', { token: admin.token, body: { username, password: BENCH_ADMIN_PASSWORD } });
+    const r = await setup(url, 'POST', '/users', { token: admin.token, body: { username, password: BENCH_ADMIN_PASSWORD } });
     if (!r.ok) throw new Error(`creating ${username}: ${r.status} ${await r.text()}`);
-    const l = await login(url, username, BENCH_ADMIN_PASSWORD);
+    const l = await (await setup(url, 'POST', '/auth/login', { body: { username, password: BENCH_ADMIN_PASSWORD } })).json();
+    if (!l.token) throw new Error(`login of ${username}: ${JSON.stringify(l)}`);
     users.push({ id: l.user_id, token: l.token });
   }
   return users;
@@ -68,8 +85,11 @@ function seedSql(users, nodeTokens, dir) {
 }
 
 export default async function runBench() {
-  // Nodes must stay online for the whole run: liveness is not what is measured here.
-  const stack = await startBenchStack({ seed: false, vars: { NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' } });
+  const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-play-'));
+  // Nodes and leases must stay alive for the whole run: liveness is not what is measured here.
+  const start = async () =>
+    startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars: { NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' } });
+  const stack = await start();
   try {
     const users = await accounts(stack.url);
     const nodes = [];
@@ -78,34 +98,41 @@ export default async function runBench() {
     for (let i = 0; i < 4; i++) nodes.push({ id: ++nid, org: ORG_BASE, region: i < 2 ? 'eu-west' : 'us-east', capacity: 1024, token: token() });
     for (let o = 1; o <= ORGS; o++) nodes.push({ id: ++nid, org: ORG_BASE + o, region: 'eu-west', capacity: 1024, token: token() });
     nodes.push({ id: ++nid, org: FULL_ORG, region: 'eu-west', capacity: 1, token: token() });
-    const file = seedSql(users, nodes, stack.persistTo);
-    run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', stack.persistTo, '--file', file], { quiet: true });
+    // Written into the same local database the running worker uses (SQLite handles the locking).
+    const file = seedSql(users, nodes, persistTo);
+    run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--file', file], { quiet: true });
     const install = { game_id: GAME_ID, install_path: '/srv/games/bench', launcher: 'native', executable: 'bench', proof: { path: '/srv/games/bench/bench', sha256: 'a'.repeat(64), size: 1, mtime: '2026-11-01T00:00:00Z' } };
     for (const n of nodes) {
-      const r = await api(stack.url, 'POST', '/nodes/heartbeat', { token: n.token, body: { installs: [install] } });
+      const r = await setup(stack.url, 'POST', '/nodes/heartbeat', { token: n.token, body: { installs: [install] } });
       if (!r.ok) throw new Error(`heartbeat of node ${n.id}: ${r.status} ${await r.text()}`);
     }
     // Fill the full org's only seat so every request there is refused.
-    const filler = await api(stack.url, 'POST', '/sessions', { token: users[0].token, body: { org_id: FULL_ORG, user_id: users[0].id, game_id: GAME_ID } });
+    const filler = await setup(stack.url, 'POST', '/sessions', { token: users[0].token, body: { org_id: FULL_ORG, user_id: users[0].id, game_id: GAME_ID } });
     if (filler.status !== 201) throw new Error(`filling the full org: ${filler.status}`);
 
-    const allocate = (org) => (i) => {
+    /** Non-2xx answers by status per measurement, so errors are explained, not just counted. */
+    const statuses = {};
+    const allocate = (label, org) => async (i) => {
       const u = users[i % USERS];
-      return api(stack.url, 'POST', '/sessions', {
+      const res = await api(stack.url, 'POST', '/sessions', {
         token: u.token,
         body: { org_id: typeof org === 'function' ? org(i) : org, user_id: u.id, game_id: GAME_ID, region: 'eu-west' },
         headers: { 'Idempotency-Key': `bench-${i}-${randomBytes(6).toString('hex')}` },
       });
+      if (!res.ok) (statuses[label] ??= {})[res.status] = (statuses[label]?.[res.status] ?? 0) + 1;
+      return res;
     };
-    const opts = { requests: 2000, concurrency: 32, warmup: 0 };
+    const opts = { requests: 1000, concurrency: 32, warmup: 0 };
     const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { ...opts, warmup: 50 });
-    const one = await measure('POST /sessions, 1 org (one allocator, contended)', allocate(ORG_BASE), { ...opts, requests: 1500 });
-    const many = await measure(`POST /sessions, ${ORGS} orgs (${ORGS} allocators)`, allocate((i) => ORG_BASE + 1 + (i % ORGS)), opts);
-    const refused = await measure('POST /sessions, full org (429 path; errors = refusals)', allocate(FULL_ORG), { ...opts, requests: 1000 });
+    const one = await measure('POST /sessions, 1 org (one allocator, contended)', allocate('one', ORG_BASE), opts);
+    const many = await measure(`POST /sessions, ${ORGS} orgs (${ORGS} allocators)`, allocate('many', (i) => ORG_BASE + 1 + (i % ORGS)), opts);
+    const refused = await measure('POST /sessions, full org (429 path; errors = refusals)', allocate('full', FULL_ORG), { ...opts, requests: 500 });
     report('play: session allocation against the runtime floor (wrangler dev, local)', [floor, one, many, refused], floor);
     const load = await (await fetch(`${stack.url}/health`)).ok;
-    console.log(`\nEvery allocation above is a real seat (fresh Idempotency-Key); the 1-org run fills up to ${4 * 1024} seats on 4 nodes.` + (load ? '' : ' (health check failed after the run)'));
+    console.log(`\nNon-2xx answers by status: ${JSON.stringify(statuses)} (the full org is all 429 by design; 503s are wrangler dev reloading).`);
+    console.log(`Every allocation above is a real seat (fresh Idempotency-Key); the 1-org run takes ${opts.requests} of the ${2 * 1024} eu-west seats.` + (load ? '' : ' (health check failed after the run)'));
   } finally {
     await stack.stop();
+    rmSync(persistTo, { recursive: true, force: true });
   }
 }
