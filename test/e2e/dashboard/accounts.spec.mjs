@@ -62,6 +62,33 @@ describe('users', () => {
     expectNoSeriousErrors(page);
   });
 
+  it('shows an org admin the console pages of their org, and not the platform-admin ones', async () => {
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
+    const user = await createUser(admin);
+    const orgName = unique('Tenant ');
+    await admin.evaluate(async ({ username, orgName }) => {
+      const j = (r) => (r.ok ? r.json() : r.text().then((t) => Promise.reject(new Error(t))));
+      const users = await j(await fetch('/api/users', { credentials: 'include' }));
+      const id = users.find((u) => u.username === username).id;
+      const slug = orgName.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+      const org = await j(await fetch('/orgs', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ slug, name: orgName }) }));
+      await j(await fetch(`/orgs/${org.id}/members`, { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user_id: id, role: 'admin' }) }));
+    }, { username: user.username, orgName });
+
+    const page = await newPage(browser);
+    await signIn(page, stack.url, user);
+    expect(await page.locator('.sidebar a[href="#/console/orgs"]').isVisible()).toBe(true);
+    expect(await page.locator('.sidebar a[href="#/console/nodes"]').isVisible()).toBe(true);
+    expect(await page.locator('.sidebar a[href="#/console/games"]').isVisible()).toBe(false);
+    expect(await page.locator('.sidebar a[href="#/admin/users"]').isVisible()).toBe(false);
+    await go(page, stack.url, 'console/orgs');
+    await page.getByRole('heading', { name: `Members of ${orgName}` }).waitFor();
+    expect(await page.locator('form', { hasText: 'New organization' }).isVisible()).toBe(false);
+    await go(page, stack.url, 'console/games');
+    expect(await page.textContent('#main h1')).toBe('Not available');
+    expectNoSeriousErrors(page);
+  });
+
   it('refreshes once for concurrent 401s and retries the calls (expired access token)', async () => {
     const page = await newPage(browser);
     // Its own session: this test rotates the refresh token.
