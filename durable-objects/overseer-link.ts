@@ -71,6 +71,9 @@ export class OverseerLink extends DurableObject<Env> {
   private nextDialAt = 0;
   private lastReconcileAt = 0;
   private cfg: { value: DvrConfig; at: number } | null = null;
+  /** Sources with a start sequence in flight in this instance. A `starting` state without one is
+   * stale (the instance that began it is gone) and is reconciled like `idle`. */
+  private startsInFlight = new Set<number>();
   private readonly log = createLogger({ component: 'overseer-link' });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -319,9 +322,8 @@ export class OverseerLink extends DurableObject<Env> {
   async requestStart(ref: SourceRef): Promise<void> {
     // A dial to an unreachable overseer must not hold up the subscribe that triggered the start.
     if (!this.connected()) await this.wakeBriefly();
-    const begun = await this.monitor(ref).beginStart(ref);
-    if (!begun) return;
-    void this.runStart(ref, begun.taskId);
+    const begun = await this.begin(ref);
+    if (begun) void this.runStart(ref, begun.taskId);
   }
 
   /** Sends `stop` for the source's task, if it has one. Runtime changes when `exited` arrives. */
@@ -363,7 +365,23 @@ export class OverseerLink extends DurableObject<Env> {
     this.unindex(taskId);
   }
 
+  /** Step 1 of §5.6, counted as in flight from before the monitor says `starting`, so a concurrent
+   * reconcile never mistakes it for a stale start. */
+  private async begin(ref: SourceRef): Promise<{ taskId: string } | null> {
+    const already = this.startsInFlight.has(ref.sourceId);
+    this.startsInFlight.add(ref.sourceId);
+    try {
+      const begun = await this.monitor(ref).beginStart(ref);
+      if (!begun && !already) this.startsInFlight.delete(ref.sourceId);
+      return begun;
+    } catch (e) {
+      if (!already) this.startsInFlight.delete(ref.sourceId);
+      throw e;
+    }
+  }
+
   private async runStart(ref: SourceRef, storedTaskId: string): Promise<void> {
+    this.startsInFlight.add(ref.sourceId);
     try {
       const cfg = await this.config();
       this.cfg = null; // params are read fresh at every start (a PUT applies to the next start)
@@ -384,6 +402,8 @@ export class OverseerLink extends DurableObject<Env> {
       }
     } catch (e) {
       await this.monitor(ref).startFailed(ref, e instanceof Error ? e.message : String(e));
+    } finally {
+      this.startsInFlight.delete(ref.sourceId);
     }
   }
 
@@ -418,7 +438,8 @@ export class OverseerLink extends DurableObject<Env> {
       const ref: SourceRef = { sourceId: row.id, driver: row.driver, username: row.username };
       const state = row.worker_state;
       if (state === 'errored') continue;
-      if (kind === 'periodic' && state === 'starting') continue;
+      // A start in flight settles by itself (reply, error, timeout or lost connection).
+      if (this.startsInFlight.has(row.id)) continue;
       const stored = row.overseer_task_id ?? '';
       const mine = stored ? byId.get(stored) : undefined;
       const byKeyTask = byKey.get(`${row.driver}/${row.username}`);
@@ -466,7 +487,7 @@ export class OverseerLink extends DurableObject<Env> {
     const worker = async () => {
       while (next < refs.length) {
         const ref = refs[next++]!;
-        const begun = await this.monitor(ref).beginStart(ref);
+        const begun = await this.begin(ref);
         if (begun) await this.runStart(ref, begun.taskId);
       }
     };
