@@ -95,7 +95,9 @@ export const coversRouter = newRouter()
         httpMetadata: { contentType: type.mime },
         customMetadata: { game_id: String(game_id), sha256: digest },
       });
-      const coverUrl = `${new URL(c.req.url).origin}/covers/${key}`;
+      // Root-relative: the same row is right whichever host served the upload (local, workers.dev, a
+      // custom domain); clients resolve it against their API base.
+      const coverUrl = `/covers/${key}`;
       await d.batch([
         d.update(games).set({ coverKey: PREFIX + key, coverUrl, updatedAt: nowIso() }).where(eq(games.id, game_id)),
         auditStatement(c, 'game.cover.update', { targetType: 'game', targetId: game_id, details: { key, type: type.mime, size: bytes.byteLength } }),

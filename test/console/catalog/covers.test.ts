@@ -32,7 +32,7 @@ describe('PUT /games/{id}/cover', () => {
     const body = await json<{ key: string; cover_url: string; content_type: string; size: number }>(res);
     expect(body.content_type).toBe('image/png');
     expect(body.size).toBe(PNG.byteLength);
-    expect(body.cover_url).toBe(`https://edgeplane.test/covers/${body.key}`);
+    expect(body.cover_url).toBe(`/covers/${body.key}`);
     expect(await env.BUCKET.head(`covers/${body.key}`)).not.toBeNull();
     const read = await json<{ cover_url: string }>(await call('GET', `/games/${game.id}`));
     expect(read.cover_url).toBe(body.cover_url);
