@@ -23,7 +23,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { db } from '../src/db/client';
 import { playSessions } from '../src/db/schema';
-import { world } from '../src/world';
+import { randomSafeInteger, world } from '../src/world';
 
 export type LiveStatus = 'provisioning' | 'active';
 export type EndStatus = 'ended' | 'failed' | 'terminated';
@@ -384,11 +384,11 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   private newId(): number {
-    // Random 53-bit ids (the launcher reads `id` as a number); a collision is re-drawn.
+    // Random 53-bit ids (the launcher reads `id` as a number); a collision with a seat this object
+    // still holds is re-drawn (D1's primary key would refuse a collision with older history).
     for (;;) {
-      const [hi, lo] = crypto.getRandomValues(new Uint32Array(2)) as unknown as [number, number];
-      const id = (hi & 0x1fffff) * 0x100000000 + lo;
-      if (id > 0 && !this.row(id)) return id;
+      const id = randomSafeInteger();
+      if (!this.row(id)) return id;
     }
   }
 
