@@ -166,9 +166,12 @@ export const playRouter = newRouter()
       const key = c.req.valid('header')['idempotency-key'] ?? null;
       const user = c.get('user');
       if (body.user_id !== user.id) await assertOrgRole(c, body.org_id, 'admin');
-      const ctx = await playContext(c.env, body.org_id, body.user_id, body.game_id);
+      // Independent reads, in parallel: the candidate list is only used once the checks pass.
+      const [ctx, all] = await Promise.all([
+        playContext(c.env, body.org_id, body.user_id, body.game_id),
+        candidates(c.env, body.org_id, body.game_id),
+      ]);
       assertMayPlay(ctx);
-      const all = await candidates(c.env, body.org_id, body.game_id);
       const region = body.region ?? null;
       const pool = body.strict_region && region ? all.filter((n) => n.region === region) : all;
       const result = await allocatorOf(c.env, body.org_id).allocate({
