@@ -411,6 +411,16 @@ export class OverseerLink extends DurableObject<Env> {
 
   private async reconcile(kind: 'connect' | 'periodic'): Promise<void> {
     this.lastReconcileAt = world.now();
+    // Our view first, the overseer's second: a task started after our snapshot then shows up in the
+    // list (claimed or ignored) instead of looking "gone" because the list predates it.
+    const { results } = await this.env.DB.prepare(
+      `SELECT s.id, s.driver, s.username, s.worker_state, s.overseer_task_id,
+              (SELECT count(*) FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active') AS active
+         FROM sources s
+        WHERE s.worker_state != 'idle' OR s.overseer_task_id IS NOT NULL
+           OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active')`,
+    ).all<ReconcileRow>();
+    const inFlightAtSnapshot = new Set(this.startsInFlight);
     let list: TaskInfo[];
     try {
       list = await this.listTasks();
@@ -425,21 +435,13 @@ export class OverseerLink extends DurableObject<Env> {
     const byKey = new Map<string, TaskInfo>();
     for (const t of list) if (t.worker_state === 'running' && t.params?.source) byKey.set(`${t.action}/${t.params.source}`, t);
 
-    const { results } = await this.env.DB.prepare(
-      `SELECT s.id, s.driver, s.username, s.worker_state, s.overseer_task_id,
-              (SELECT count(*) FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active') AS active
-         FROM sources s
-        WHERE s.worker_state != 'idle' OR s.overseer_task_id IS NOT NULL
-           OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active')`,
-    ).all<ReconcileRow>();
-
     const toStart: SourceRef[] = [];
     for (const row of results) {
       const ref: SourceRef = { sourceId: row.id, driver: row.driver, username: row.username };
       const state = row.worker_state;
       if (state === 'errored') continue;
       // A start in flight settles by itself (reply, error, timeout or lost connection).
-      if (this.startsInFlight.has(row.id)) continue;
+      if (inFlightAtSnapshot.has(row.id) || this.startsInFlight.has(row.id)) continue;
       const stored = row.overseer_task_id ?? '';
       const mine = stored ? byId.get(stored) : undefined;
       const byKeyTask = byKey.get(`${row.driver}/${row.username}`);
