@@ -8,6 +8,7 @@ import { coversRouter } from './covers';
 import { gamesRouter } from './games';
 import { libraryRouter } from './library';
 import { nodesRouter } from './nodes';
+import { orgSessionsRouter } from './org-sessions';
 import { orgsRouter } from './orgs';
 import { ownershipRouter } from './ownership/router';
 import { playRouter } from './play';
@@ -24,5 +25,6 @@ export const consoleRouters = [
   chartsRouter,
   nodesRouter,
   playRouter,
+  orgSessionsRouter,
   auditRouter,
 ];

@@ -1,0 +1,91 @@
+/**
+ * The org admin's view of play sessions: `GET /orgs/{org_id}/sessions?status=live|ended|all`, one
+ * D1 query over the `play_sessions` history (the OrgAllocator mirrors every session there), joined
+ * with players, games and nodes. No stream URLs: those are capabilities for the player only.
+ *
+ *   GET /orgs/1/sessions?status=live&limit=50
+ *   → [{ "id": 4503599627370497, "user_id": 7, "username": "player1", "game_name": "Rust", "node_name": "rig-1", "status": "active", ... }]
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import { usernamesOf } from '../auth/accounts';
+import { requireOrgRole, requireUser } from '../auth/middleware';
+import { db } from '../db/client';
+import { errors, IntId, json, newRouter, z } from '../http/openapi';
+import { LIVE_STATUSES } from './play-sessions';
+
+const Params = z.object({ org_id: IntId.openapi({ param: { name: 'org_id', in: 'path' }, type: 'integer' }) });
+const Query = z.object({
+  status: z.enum(['live', 'ended', 'all']).default('live').openapi({ description: 'live = provisioning or active' }),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+const OrgSession = z
+  .object({
+    id: z.number().int(),
+    org_id: z.number().int(),
+    user_id: z.number().int(),
+    username: z.string(),
+    game_id: z.number().int(),
+    game_name: z.string(),
+    node_id: z.number().int().nullable(),
+    node_name: z.string().nullable(),
+    region: z.string().nullable(),
+    status: z.string(),
+    end_reason: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    ended_at: z.string().nullable(),
+  })
+  .openapi('OrgSession');
+
+interface Row {
+  id: number;
+  org_id: number;
+  user_id: number;
+  username_enc: string;
+  username_digest: string;
+  game_id: number;
+  game_name: string;
+  node_id: number | null;
+  node_name: string | null;
+  region: string | null;
+  status: string;
+  end_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  ended_at: string | null;
+}
+
+export const orgSessionsRouter = newRouter().openapi(
+  createRoute({
+    method: 'get',
+    path: '/orgs/{org_id}/sessions',
+    tags: ['play'],
+    summary: 'Play sessions of an org, newest first (org admins and platform admins)',
+    middleware: [requireUser, requireOrgRole('admin')],
+    request: { params: Params, query: Query },
+    responses: { 200: json(z.array(OrgSession), 'Sessions'), ...errors(400, 401, 403) },
+  }),
+  async (c) => {
+    const { org_id } = c.req.valid('param');
+    const { status, limit } = c.req.valid('query');
+    const live = sql.join(LIVE_STATUSES.map((s) => sql`${s}`), sql`, `);
+    const filter = status === 'live' ? sql`AND p.status IN (${live})` : status === 'ended' ? sql`AND p.status NOT IN (${live})` : sql``;
+    const rows = await db(c.env).all<Row>(sql`
+      SELECT p.id, p.org_id, p.user_id, u.username_enc, u.username_digest, p.game_id, g.name AS game_name,
+             p.node_id, n.name AS node_name, p.region, p.status, p.end_reason, p.created_at, p.updated_at, p.ended_at
+        FROM play_sessions p
+        JOIN users u ON u.id = p.user_id
+        JOIN games g ON g.id = p.game_id
+        LEFT JOIN cluster_nodes n ON n.id = p.node_id
+       WHERE p.org_id = ${org_id} ${filter}
+       ORDER BY p.created_at DESC, p.id DESC
+       LIMIT ${limit}`);
+    const names = await usernamesOf(c.env, rows.map((r) => ({ id: r.user_id, usernameEnc: r.username_enc, usernameDigest: r.username_digest })));
+    return c.json(
+      rows.map(({ username_enc: _e, username_digest: _d, ...r }) => ({ ...r, username: names.get(r.user_id) ?? '' })),
+      200,
+    );
+  },
+);
