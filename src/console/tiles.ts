@@ -7,7 +7,7 @@
  *   const tiles = await buildTiles(env, { userId, orgId, chartDate: null });
  *   const orgId = await tileOrgFor(env, c.get('user'), userId, query.org_id);
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { db } from '../db/client';
 import { orgRoleOf } from '../auth/middleware';
 import { Forbidden } from '../http/errors';
@@ -30,7 +30,8 @@ export interface AppTile {
   steam_appid: number | null;
 }
 
-interface Row {
+/** A chart row joined with its game and `apps` override: what a tile is derived from. */
+export interface TileRow {
   rank: number;
   chart_date: string;
   chart_name: string;
@@ -54,22 +55,33 @@ export interface TileScope {
   chartDate: string | null;
 }
 
-export async function buildTiles(env: Env, scope: TileScope): Promise<AppTile[]> {
-  const d = db(env);
+/**
+ * The `TileRow` columns of a chart row `c` left-joined with `games g` and `apps a` (see
+ * `CHART_TILE_JOINS`); `installed` and `owned` are computed for the org and user (false without them).
+ * Shared by the tiles and the chart API, so a chart entry's tile keys are always a tile's.
+ */
+export function tileColumns(env: Env, scope: { orgId: number | null; userId: number | null }): SQL {
   const owned =
     scope.userId === null || scope.orgId === null
       ? sql`0`
       : sql`EXISTS (SELECT 1 FROM user_game_library l WHERE l.org_id = ${scope.orgId} AND l.user_id = ${scope.userId}
           AND l.game_id = g.id AND l.verified_at IS NOT NULL)`;
-  const date = scope.chartDate === null ? sql`(SELECT MAX(chart_date) FROM charts_top10)` : sql`${scope.chartDate}`;
-  const rows = await d.all<Row>(sql`
-    SELECT c.rank, c.chart_date, c.name AS chart_name, c.steam_appid, g.id AS game_id, g.slug, g.name,
+  return sql`c.rank, c.chart_date, c.name AS chart_name, c.steam_appid, g.id AS game_id, g.slug, g.name,
            g.description, g.cover_url, a.moonlight_name, a.enabled, a.sort_order,
            CASE WHEN g.id IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, sql`g.id`)} END AS installed,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${owned} END AS owned
-    FROM charts_top10 c
+           CASE WHEN g.id IS NULL THEN 0 ELSE ${owned} END AS owned`;
+}
+
+export const CHART_TILE_JOINS = sql`FROM charts_top10 c
     LEFT JOIN games g ON g.id = c.game_id
-    LEFT JOIN apps a ON a.id = g.slug
+    LEFT JOIN apps a ON a.id = g.slug`;
+
+export async function buildTiles(env: Env, scope: TileScope): Promise<AppTile[]> {
+  const d = db(env);
+  const date = scope.chartDate === null ? sql`(SELECT MAX(chart_date) FROM charts_top10)` : sql`${scope.chartDate}`;
+  const rows = await d.all<TileRow>(sql`
+    SELECT ${tileColumns(env, scope)}
+    ${CHART_TILE_JOINS}
     WHERE c.chart_date = ${date}
     ORDER BY c.rank`);
   if (rows.length > 0) return rows.map(chartTile);
@@ -93,7 +105,8 @@ export async function buildTiles(env: Env, scope: TileScope): Promise<AppTile[]>
   }));
 }
 
-function chartTile(r: Row, position: number): AppTile {
+/** Contract §4.3: the tile of one chart row (`position` is its 0-based place in the day's list). */
+export function chartTile(r: TileRow, position: number): AppTile {
   if (r.game_id === null) {
     return {
       id: `chart-${r.chart_date}-${r.rank}`,

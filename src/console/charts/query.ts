@@ -11,8 +11,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
-import { installReady } from '../availability';
-import type { AppTile } from '../tiles';
+import { CHART_TILE_JOINS, chartTile, tileColumns, type AppTile, type TileRow } from '../tiles';
 
 export interface ChartGame {
   id: number;
@@ -39,23 +38,10 @@ export interface ChartScope {
   userId: number | null;
 }
 
-interface Row {
-  rank: number;
-  chart_date: string;
-  chart_name: string;
-  steam_appid: number | null;
-  game_id: number | null;
-  slug: string | null;
-  name: string | null;
-  description: string | null;
+/** A tile row plus what a `ChartEntry` adds: the game's rating and external ids. */
+interface Row extends TileRow {
   rating: number | null;
-  cover_url: string | null;
   external_ids: string | null;
-  moonlight_name: string | null;
-  enabled: number | null;
-  sort_order: number | null;
-  install_ready: number;
-  owned: number;
 }
 
 function externalIds(raw: string | null): Record<string, string> {
@@ -70,79 +56,34 @@ function externalIds(raw: string | null): Record<string, string> {
 }
 
 export async function loadChart(env: Env, scope: ChartScope): Promise<ChartEntry[]> {
-  const owned =
-    scope.userId === null || scope.orgId === null
-      ? sql`0`
-      : sql`EXISTS (SELECT 1 FROM user_game_library l WHERE l.org_id = ${scope.orgId} AND l.user_id = ${scope.userId}
-          AND l.game_id = g.id AND l.verified_at IS NOT NULL)`;
   const day =
     scope.date === null
       ? sql`(SELECT MAX(chart_date) FROM charts_top10)`
       : sql`(SELECT MAX(chart_date) FROM charts_top10 WHERE chart_date <= ${scope.date})`;
   const rows = await db(env).all<Row>(sql`
-    SELECT c.rank, c.chart_date, c.name AS chart_name, c.steam_appid,
-           g.id AS game_id, g.slug, g.name, g.description, g.rating, g.cover_url,
-           (SELECT json_group_object(e.platform, e.external_id) FROM game_external_ids e WHERE e.game_id = g.id) AS external_ids,
-           a.moonlight_name, a.enabled, a.sort_order,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, sql`g.id`)} END AS install_ready,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${owned} END AS owned
-    FROM charts_top10 c
-    LEFT JOIN games g ON g.id = c.game_id
-    LEFT JOIN apps a ON a.id = g.slug
+    SELECT ${tileColumns(env, scope)}, g.rating,
+           (SELECT json_group_object(e.platform, e.external_id) FROM game_external_ids e WHERE e.game_id = g.id) AS external_ids
+    ${CHART_TILE_JOINS}
     WHERE c.chart_date = ${day}
     ORDER BY c.rank`);
   return rows.map(entryOf);
 }
 
+/** The tile of the row (exactly as the launcher's tiles) plus the `ChartEntry` keys. */
 function entryOf(r: Row, position: number): ChartEntry {
-  if (r.game_id === null) {
-    // The game was deleted after the snapshot (`ON DELETE SET NULL`): contract §3.5's placeholder.
-    const slug = `chart-${r.chart_date}-${r.rank}`;
-    return {
-      rank: r.rank,
-      chart_date: r.chart_date,
-      steam_appid: r.steam_appid,
-      game: { id: 0, slug, name: r.chart_name, description: null, rating: null, cover_url: null, external_ids: {} },
-      install_ready: false,
-      id: slug,
-      name: r.chart_name,
-      moonlight_name: r.chart_name,
-      enabled: true,
-      sort_order: position + 1,
-      description: null,
-      cover_url: null,
-      chart_rank: r.rank,
-      game_id: null,
-      installed: false,
-      owned: false,
-    };
-  }
-  const name = r.name ?? r.chart_name;
-  const ready = !!r.install_ready;
-  return {
-    rank: r.rank,
-    chart_date: r.chart_date,
-    steam_appid: r.steam_appid,
-    game: {
-      id: r.game_id,
-      slug: r.slug ?? '',
-      name,
-      description: r.description,
-      rating: r.rating,
-      cover_url: r.cover_url,
-      external_ids: externalIds(r.external_ids),
-    },
-    install_ready: ready,
-    id: r.slug || `game-${r.game_id}`,
-    name,
-    moonlight_name: r.moonlight_name ?? name,
-    enabled: r.enabled === null ? true : !!r.enabled,
-    sort_order: r.sort_order ?? r.rank,
-    description: r.description,
-    cover_url: r.cover_url,
-    chart_rank: r.rank,
-    game_id: r.game_id,
-    installed: ready,
-    owned: !!r.owned,
-  };
+  const { chart_date: _date, steam_appid: _appid, ...tile } = chartTile(r, position);
+  const game: ChartGame =
+    r.game_id === null
+      ? // The game was deleted after the snapshot (`ON DELETE SET NULL`): contract §3.5's placeholder.
+        { id: 0, slug: tile.id, name: r.chart_name, description: null, rating: null, cover_url: null, external_ids: {} }
+      : {
+          id: r.game_id,
+          slug: r.slug ?? '',
+          name: tile.name,
+          description: r.description,
+          rating: r.rating,
+          cover_url: r.cover_url,
+          external_ids: externalIds(r.external_ids),
+        };
+  return { rank: r.rank, chart_date: r.chart_date, steam_appid: r.steam_appid, game, install_ready: tile.installed, ...tile };
 }
