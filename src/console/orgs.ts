@@ -21,7 +21,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { usernamesOf } from '../auth/accounts';
 import { audit, auditStatement } from '../auth/audit';
-import { assertOrgRole, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
+import { assertOrgRole, orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
 import { changes, db } from '../db/client';
 import { memberships, orgs, users } from '../db/schema';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
@@ -80,15 +80,6 @@ function assertMayAssign(actor: Actor, from: OrgRole | null, to: OrgRole | null)
   }
 }
 
-async function memberRole(env: Env, orgId: number, userId: number): Promise<OrgRole | null> {
-  const row = await db(env)
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
-    .get();
-  return row?.role ?? null;
-}
-
 async function presentMember(env: Env, userId: number, role: OrgRole) {
   const u = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(eq(users.id, userId)).get();
   const names = u ? await usernamesOf(env, [u]) : new Map<number, string>();
@@ -106,7 +97,7 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
     .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId)))
     .run();
   if (changes(res) === 0) {
-    if ((await memberRole(c.env, orgId, userId)) === null) throw new NotFound('member not found');
+    if ((await orgRoleOf(c.env, userId, orgId)) === null) throw new NotFound('member not found');
     throw new Conflict('the last owner of an organization cannot be removed; make someone else owner first', 'last_owner');
   }
   await audit(c, action, { orgId, targetType: 'user', targetId: userId });
@@ -252,7 +243,7 @@ export const orgsRouter = newRouter()
       const { org_id, user_id } = c.req.valid('param');
       const { role } = c.req.valid('json');
       const actor = await assertOrgAccess(c, org_id, 'admin');
-      const current = await memberRole(c.env, org_id, user_id);
+      const current = await orgRoleOf(c.env, user_id, org_id);
       if (current === null) throw new NotFound('member not found');
       assertMayAssign(actor, current, role);
       if (current !== role) {
@@ -262,7 +253,7 @@ export const orgsRouter = newRouter()
           .where(and(eq(memberships.orgId, org_id), eq(memberships.userId, user_id), notLastOwner(org_id)))
           .run();
         if (changes(res) === 0) {
-          if ((await memberRole(c.env, org_id, user_id)) === null) throw new NotFound('member not found');
+          if ((await orgRoleOf(c.env, user_id, org_id)) === null) throw new NotFound('member not found');
           throw new Conflict('the last owner of an organization cannot be demoted; make someone else owner first', 'last_owner');
         }
         await audit(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } });
@@ -284,7 +275,7 @@ export const orgsRouter = newRouter()
     async (c) => {
       const { org_id, user_id } = c.req.valid('param');
       const actor = await assertOrgAccess(c, org_id, 'admin');
-      const current = await memberRole(c.env, org_id, user_id);
+      const current = await orgRoleOf(c.env, user_id, org_id);
       if (current === null) throw new NotFound('member not found');
       assertMayAssign(actor, current, null);
       await removeMembership(c, org_id, user_id, 'org.member.remove');
@@ -305,7 +296,7 @@ export const orgsRouter = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       const user = c.get('user');
-      if ((await memberRole(c.env, org_id, user.id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
       await removeMembership(c, org_id, user.id, 'org.member.leave');
       return c.json({ left: org_id }, 200);
     },

@@ -11,17 +11,11 @@
  */
 import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
+import type { GameSummary } from '../games';
 import { CHART_TILE_JOINS, chartTile, tileColumns, type AppTile, type TileRow } from '../tiles';
 
-export interface ChartGame {
-  id: number;
-  slug: string;
-  name: string;
-  description: string | null;
-  rating: number | null;
-  cover_url: string | null;
-  external_ids: Record<string, string>;
-}
+/** The contract's GameSummary (§2.3). */
+export type ChartGame = GameSummary;
 
 export interface ChartEntry extends AppTile {
   rank: number;
