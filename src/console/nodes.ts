@@ -54,6 +54,18 @@ const UpdateNodeBody = z
   .refine((b) => Object.keys(b).length > 0, 'nothing to update')
   .openapi('UpdateNode');
 
+const NodeInstall = z
+  .object({
+    game_id: z.number().int(),
+    game_name: z.string(),
+    install_path: z.string(),
+    launcher: z.string().nullable(),
+    executable: z.string().nullable(),
+    proof: z.record(z.string(), z.unknown()).nullable(),
+    last_seen: z.string().nullable(),
+  })
+  .openapi('NodeInstall');
+
 const NodeOut = z
   .object({
     id: z.number().int(),
@@ -284,6 +296,31 @@ export const nodesRouter = newRouter()
     async (c) => {
       const { org_id, node_id } = c.req.valid('param');
       return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/nodes/{node_id}/installs',
+      tags: ['nodes'],
+      summary: 'The games installed on a node, as its agent last reported them (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 200: json(z.array(NodeInstall), 'Installs, by game name'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await nodeOf(c.env, org_id, node_id); // 404 for a node of another org
+      const rows = await db(c.env).all<{ game_id: number; game_name: string; install_path: string; launcher: string | null; executable: string | null; proof_json: string | null; last_seen: string | null }>(sql`
+        SELECT dg.game_id, g.name AS game_name, dg.install_path, dg.launcher, dg.executable, dg.proof_json, dg.last_seen
+          FROM downloaded_games dg JOIN games g ON g.id = dg.game_id
+         WHERE dg.org_id = ${org_id} AND dg.node_id = ${node_id}
+         ORDER BY g.name, dg.game_id`);
+      return c.json(
+        rows.map(({ proof_json, ...r }) => ({ ...r, proof: proof_json ? (JSON.parse(proof_json) as Record<string, unknown>) : null })),
+        200,
+      );
     },
   )
   .openapi(

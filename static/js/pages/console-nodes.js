@@ -1,5 +1,6 @@
 // #/console/nodes — cluster nodes of an org (org admins): register (the node token is shown once),
-// online status, capacity and live sessions, installed games count, drain/activate, rotate or
+// online status, capacity and live sessions, installed games (count; the list opens in a dialog),
+// drain/activate, rotate or
 // revoke the token, delete. Polls every 5 s.
 import { api } from '../api.js';
 import { h, keyed, poll, field, pageHead, table, td, act, confirmDialog, openDialog, setText, badge, fmtAgo, fill, toast } from '../ui.js';
@@ -52,7 +53,17 @@ export async function render(main, _p, ctx) {
   function row(n) {
     const acts = h('td', { class: 'actions' });
     const tr = h('tr', {}, td('Node', h('b', { class: 'nm' }), h('br'), h('span', { class: 'muted small sb' })), td('Region', h('span', { class: 'rg' })),
-      td('Status', h('span', { class: 'st' })), td('Seats', h('span', { class: 'se' })), td('Installs', h('span', { class: 'in' })), td('Last seen', h('span', { class: 'ls' })), acts);
+      td('Status', h('span', { class: 'st' })), td('Seats', h('span', { class: 'se' })), td('Installs', h('button', { type: 'button', class: 'btn small in', title: 'Show the installed games' })), td('Last seen', h('span', { class: 'ls' })), acts);
+    tr.querySelector('.in').addEventListener('click', async () => {
+      const x = tr.node;
+      const list = await api.get(`/orgs/${org.id}/nodes/${x.id}/installs`).catch((e) => { toast.error(e); return null; });
+      if (!list) return;
+      const body = list.length === 0
+        ? h('p', { class: 'muted' }, 'The node reports no installed games.')
+        : h('ul', { class: 'installs' }, ...list.map((i) => h('li', {}, h('strong', {}, i.game_name), ' ', h('code', {}, i.install_path),
+          i.proof?.sha256 ? h('span', { class: 'muted' }, ` · sha256 ${String(i.proof.sha256).slice(0, 12)}…`) : '')));
+      openDialog(`Installed on ${x.name}`, body);
+    });
     const mk = (label, fn, cls = '') => { const b = h('button', { type: 'button', class: `btn small ${cls}`, dataset: { a: label } }, label); b.addEventListener('click', () => fn(tr.node, b)); return b; };
     tr.drain = mk('Drain', (x, b) => act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/${x.status === 'draining' ? 'activate' : 'drain'}`); await refresh(); }));
     acts.append(tr.drain,

@@ -59,6 +59,11 @@ describe('console pages', () => {
     await nodeRow.waitFor();
     expect(await nodeRow.textContent()).toContain('0 / 3');
     expect(await nodeRow.textContent()).not.toContain(token);
+    // Its installed games open in a dialog (none yet: no agent has reported).
+    await nodeRow.getByRole('button', { name: '0 games' }).click();
+    await eventually(() => page.locator('dialog').textContent()).toContain('reports no installed games');
+    await page.keyboard.press('Escape');
+    await eventually(() => dialog.count()).toBe(0);
     expectNoSeriousErrors(page);
   });
 
