@@ -176,6 +176,21 @@ describe('start sequence', () => {
   });
 });
 
+describe('stale starts', () => {
+  it("restarts a source left 'starting' by a link that lost its memory mid-start", async () => {
+    await connected();
+    await fake.mode('hold-starts');
+    await subscribe('stale');
+    await fake.waitForMessage((m) => m.type === 'start' && m.params?.source === 'stale', 'first start');
+    expect((await status('stale')).worker_state).toBe('starting');
+    await abortAllDurableObjects(); // the pending start dies with the instance; the monitor keeps 'starting'
+    await fake.mode('auto');
+    await connected();
+    const s = await eventually(() => status('stale'), (x) => x.worker_state === 'running', 'running after the reconnect');
+    expect(s.pid).toBe((await taskOf('stale'))!.current_pid);
+  });
+});
+
 describe('routing and side effects', () => {
   it('keeps routing events by task id after the link (and every monitor) lost its memory', async () => {
     await connected();
