@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startStack } from '../tools/stack.mjs';
 
-export const BENCH_ADMIN_PASSWORD = 'bench-admin-passphrase-7312';
+export const BENCH_ADMIN_PASSWORD = 'bench-operator-passphrase-7312';
 
 export async function startBenchStack(opts = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-'));

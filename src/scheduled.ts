@@ -1,6 +1,6 @@
 /**
  * Cron dispatch. `15 6 * * *` is the daily chart scrape; `*\/5 * * * *` is housekeeping
- * (expired refresh sessions, OpenID nonces; later: chart retries, overseer keep-alive, stale nodes).
+ * (expired refresh sessions, OpenID nonces, chart retries, the overseer link, play-session leases).
  * Each job is independent: one failing never stops the others.
  */
 import { sql } from 'drizzle-orm';
@@ -8,6 +8,7 @@ import { purgeExpiredSessions } from './auth/refresh';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
+import { keepOverseerLinkUp } from './dvr/cron';
 import { createLogger } from './http/log';
 import { world } from './world';
 
@@ -23,6 +24,8 @@ const housekeeping: Job[] = [
   },
   // Play-session leases and offline nodes, in case an OrgAllocator alarm was lost.
   sweepPlaySessions,
+  // The overseer link's safety net: re-dial even when no dashboard is open and no alarm survived.
+  keepOverseerLinkUp,
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */

@@ -3,12 +3,9 @@
  * re-dialled even when no dashboard is open and no alarm survived (the alarm chain normally keeps
  * it up; this is the safety net).
  */
-import { jobs } from '../scheduled';
 import { link } from './lifecycle';
 
 export async function keepOverseerLinkUp(env: Env): Promise<void> {
   if (!env.OVERSEER_URL) return;
   await link(env).wake();
 }
-
-jobs.frequent.push(keepOverseerLinkUp);

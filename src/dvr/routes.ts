@@ -7,7 +7,6 @@
 import { newRouter } from '../http/openapi';
 import { adminRouter } from './admin';
 import { configRouter } from './config';
-import './cron';
 import { wakeLink } from './lifecycle';
 import { mediaRouter } from './media';
 import { sourcesRouter } from './sources';
