@@ -8,10 +8,9 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
 import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
-import { isDvrPath } from './auth/middleware';
 import { signingKeyProblem } from './auth/tokens';
 import { ApiError } from './http/errors';
-import { consoleCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
+import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { validationHook } from './http/openapi';
 import { systemRouter, version } from './http/system';
 import { consoleRouters } from './console/routes';
@@ -32,7 +31,7 @@ export function buildApp() {
     }
     await next();
   });
-  app.use('*', async (c, next) => (isDvrPath(c.req.path) ? next() : consoleCors(c, next)));
+  app.use('*', apiCors);
   app.use('*', limitBodies);
 
   app.route('/', systemRouter);

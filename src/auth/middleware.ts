@@ -21,14 +21,11 @@ import type { AppEnv, AuthUser } from '../env';
 import { db } from '../db/client';
 import { authSessions, memberships, users } from '../db/schema';
 import { BadRequest, Forbidden, Unauthorized } from '../http/errors';
+import { isDvrPath, originList } from '../http/middleware';
 import { TokenExpired, verifyAccessToken } from './tokens';
 
 export type OrgRole = 'owner' | 'admin' | 'member';
 const RANK: Record<OrgRole, number> = { member: 1, admin: 2, owner: 3 };
-
-export function isDvrPath(path: string): boolean {
-  return path.startsWith('/api/') || path.startsWith('/media/') || path.startsWith('/thumbnails/');
-}
 
 type TokenSource = { token: string; from: 'header' | 'cookie' } | { token: null; malformed: boolean };
 
@@ -78,17 +75,20 @@ async function resolve(c: Context<AppEnv>): Promise<{ user: AuthUser; viaCookie:
   return { user: { id: row.id, role: row.role, sid: claims.sid }, viaCookie: src.from === 'cookie' };
 }
 
-/** A cookie-authenticated state change must come from our own pages (CSRF). Browsers always send
- * `Sec-Fetch-Site`; older ones send `Origin`. Non-browser clients use Bearer tokens. */
+/** A cookie-authenticated state change must come from our own pages (CSRF): the same origin, or a
+ * dashboard origin listed in `DASHBOARD_ORIGINS` (a sibling host, so `Sec-Fetch-Site: same-site`).
+ * Browsers always send `Sec-Fetch-Site`; older ones send `Origin`. Non-browser clients use Bearer
+ * tokens. */
 export function assertSameOrigin(c: Context<AppEnv>): void {
   const method = c.req.method;
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return;
+  const origin = c.req.header('Origin');
+  if (origin !== undefined && originList(c.env.DASHBOARD_ORIGINS).includes(origin)) return;
   const site = c.req.header('Sec-Fetch-Site');
   if (site !== undefined) {
     if (site === 'same-origin' || site === 'none') return;
     throw new Forbidden('cross-site request refused', 'csrf');
   }
-  const origin = c.req.header('Origin');
   if (origin !== undefined && origin !== new URL(c.req.url).origin) throw new Forbidden('cross-site request refused', 'csrf');
 }
 

@@ -56,20 +56,42 @@ export const noStoreByDefault: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
 };
 
-/** CORS for the console API, from the configured origin list; never `*`, never with cookies. */
-export const consoleCors: MiddlewareHandler<AppEnv> = (c, next) => {
-  const allowed = c.env.CORS_ORIGINS.split(',')
-    .map((o) => o.trim())
+/** A comma-separated origin list from a var. */
+export function originList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
     .filter(Boolean);
-  return cors({
-    origin: (origin) => (allowed.includes(origin) ? origin : null),
-    allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
-    exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag'],
-    maxAge: 600,
-    credentials: false,
-  })(c, next);
+}
+
+const corsBase = {
+  allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+  exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'X-Redirect-To'],
+  maxAge: 600,
 };
+
+/**
+ * CORS, never `*`:
+ * - `DASHBOARD_ORIGINS` (the dashboard deployed on a sibling host, e.g. as a Pages project) get
+ *   credentialed CORS on every path: the dashboard authenticates with its same-site cookies;
+ * - `CORS_ORIGINS` (launchers and other token clients) get CORS without credentials, on console
+ *   routes only (the DVR API is the dashboard's).
+ */
+export const apiCors: MiddlewareHandler<AppEnv> = (c, next) => {
+  const origin = c.req.header('Origin');
+  if (origin && originList(c.env.DASHBOARD_ORIGINS).includes(origin)) {
+    return cors({ ...corsBase, origin: (o) => o, credentials: true })(c, next);
+  }
+  if (isDvrPath(c.req.path)) return next();
+  const allowed = originList(c.env.CORS_ORIGINS);
+  return cors({ ...corsBase, origin: (o) => (allowed.includes(o) ? o : null), credentials: false })(c, next);
+};
+
+/** The DVR's URL space (its edge-auth semantics and its CORS differ from the console's). */
+export function isDvrPath(path: string): boolean {
+  return path.startsWith('/api/') || path.startsWith('/media/') || path.startsWith('/thumbnails/');
+}
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
