@@ -3,7 +3,7 @@
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
 // change the config (valid value saved, bad value shows the validation message).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,7 +12,6 @@ import { launch, newPage } from '../support/browser.mjs';
 import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
-const hasDevOverseer = existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'));
 let browser;
 
 beforeAll(async () => {
@@ -79,7 +78,7 @@ describe('recorder pages', () => {
     expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
   });
 
-  it.skipIf(!hasDevOverseer)('shows a new source go from starting/waiting to recording as the overseer reports it', { timeout: 180_000 }, async () => {
+  it('shows a new source go from starting/waiting to recording as the overseer reports it', { timeout: 180_000 }, async () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     const name = unique('live');
@@ -104,7 +103,7 @@ describe('recorder pages', () => {
     await eventually(() => card.locator('.timer').textContent(), { timeout: 5000 }).not.toBe(t1);
   });
 
-  it.skipIf(!hasDevOverseer)('resets an errored source with one click on the dashboard', { timeout: 240_000 }, async () => {
+  it('resets an errored source with one click on the dashboard', { timeout: 240_000 }, async () => {
     // The development overseer makes sources whose name starts with "crashy" crash on every cycle,
     // so they reach the error threshold (tools/dev-overseer.mjs).
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
