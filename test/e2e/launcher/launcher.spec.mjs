@@ -100,11 +100,24 @@ async function signInPlayer(page) {
   await page.waitForSelector('#row-top10 .tile');
 }
 
-/** Focus a tile on the current screen by game id (as the D-pad would) and open it with Enter. */
+/**
+ * Focus a tile on the current screen by game id (as the D-pad would) and open it with Enter. The hub
+ * may re-render its rows right after settings change (a reload replaces the tiles), so a focus that
+ * landed on a tile being replaced is tried again, up to three times.
+ */
 async function openGame(page, slug) {
-  await page.locator(`.view-hub [data-game-id="${games[slug]}"]`).first().focus();
-  await page.keyboard.press('Enter');
-  await page.waitForSelector(`.view-game[data-game-id="${games[slug]}"][data-loaded]`);
+  const game = `.view-game[data-game-id="${games[slug]}"]`;
+  for (let attempt = 1; ; attempt++) {
+    await page.locator(`.view-hub [data-game-id="${games[slug]}"]`).first().focus();
+    await page.keyboard.press('Enter');
+    try {
+      await page.waitForSelector(game, { timeout: 10_000 });
+      break;
+    } catch (e) {
+      if (attempt === 3) throw e;
+    }
+  }
+  await page.waitForSelector(`${game}[data-loaded]`);
 }
 
 describe('launcher on the seeded console', () => {
