@@ -4,17 +4,21 @@
  * hash, so no token matches it. User access tokens are never accepted here, nor node tokens on user
  * routes (they are not JWTs).
  *
+ * Two ways for an agent to get its token without anyone pasting it: an enrolment code (short,
+ * single use, expiring; `POST /nodes/enrol`), and a rollover the admin asks for, which the agent
+ * receives in its next heartbeat reply (`node_token`). During a rollover the previous token keeps
+ * working until the agent has used the new one once (so a lost reply cannot lock it out).
+ *
  *   const { token, hash } = await newNodeToken();
  *   createRoute({ ..., middleware: [requireNode] })   // 401 unless `Authorization: Bearer <node token>`
  *   const node = currentNode(c);
+ *   const rotated = await rolledTokenFor(c.env, node); // string once, when a rollover is due
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { eq } from 'drizzle-orm';
 import type { AppEnv } from '../env';
-import { db } from '../db/client';
-import { clusterNodes } from '../db/schema';
 import { Unauthorized } from '../http/errors';
-import { randomToken, sha256Hex } from '../world';
+import { nowIso, randomToken, sha256Hex } from '../world';
+import { forgetPreviousToken, nodeByTokenHash, rollNodeToken } from './node-queries';
 
 /** A recognisable prefix so leaked tokens are easy to spot in logs and secret scanners. */
 export const NODE_TOKEN_PREFIX = 'epn_';
@@ -28,6 +32,10 @@ export interface AuthNode {
   capacity: number;
   status: string;
   streamBaseUrl: string | null;
+  /** Which of the node's hashes the presented token matched, and that hash. */
+  tokenVia: 'current' | 'previous';
+  presentedHash: string;
+  rolloverRequested: boolean;
 }
 
 export async function newNodeToken(): Promise<{ token: string; hash: string }> {
@@ -46,21 +54,63 @@ export async function authenticateNode(c: Context<AppEnv>): Promise<AuthNode> {
   const m = /^Bearer (\S+)$/i.exec(header.trim());
   if (!m || !TOKEN_SHAPE.test(m[1]!)) throw refuse('invalid node token');
   const hash = await sha256Hex(m[1]!);
-  const row = await db(c.env)
-    .select({
-      id: clusterNodes.id,
-      orgId: clusterNodes.orgId,
-      name: clusterNodes.name,
-      region: clusterNodes.region,
-      capacity: clusterNodes.capacity,
-      status: clusterNodes.status,
-      streamBaseUrl: clusterNodes.streamBaseUrl,
-    })
-    .from(clusterNodes)
-    .where(eq(clusterNodes.tokenHash, hash))
-    .get();
+  const row = await nodeByTokenHash(c.env, hash);
   if (!row) throw refuse('invalid node token');
-  return { ...row, capacity: row.capacity ?? 0, status: row.status ?? 'active' };
+  const tokenVia = row.tokenHash === hash ? 'current' : 'previous';
+  // The agent has the new token in hand: the old one must stop working now.
+  if (tokenVia === 'current' && row.previousTokenHash !== null) await forgetPreviousToken(c.env, row.id, hash);
+  return {
+    id: row.id,
+    orgId: row.orgId,
+    name: row.name,
+    region: row.region,
+    capacity: row.capacity ?? 0,
+    status: row.status ?? 'active',
+    streamBaseUrl: row.streamBaseUrl,
+    tokenVia,
+    presentedHash: hash,
+    rolloverRequested: row.tokenRolloverAt !== null,
+  };
+}
+
+/**
+ * The new token for the calling agent when one is due (an admin asked for a rollover, or the agent
+ * still presents the previous token because it never stored the last one), else null. Only the
+ * heartbeat calls this, and an agent heartbeats one at a time, so a token handed out is not
+ * replaced by a concurrent request of the same agent.
+ */
+export async function rolledTokenFor(env: Env, node: AuthNode): Promise<string | null> {
+  if (node.tokenVia === 'current' && !node.rolloverRequested) return null;
+  const { token, hash } = await newNodeToken();
+  return (await rollNodeToken(env, node.id, node.presentedHash, node.tokenVia, hash, nowIso())) ? token : null;
+}
+
+// ─────────────── enrolment codes ───────────────
+
+/** Crockford base32: no I, L, O, U, so a code read aloud or off a screen survives. */
+const CODE_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+export const ENROLMENT_CODE_TTL_SECONDS = 15 * 60;
+
+/** `XXXX-XXXX`: 40 random bits; with the expiry, single use and the per-IP limit that is unguessable. */
+export function newEnrolmentCode(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  const chars = [...bytes].map((b) => CODE_ALPHABET[b & 31]!);
+  return `${chars.slice(0, 4).join('')}-${chars.slice(4).join('')}`;
+}
+
+/** Case, dashes and spaces do not matter; the letters Crockford maps to digits are mapped. */
+export function normaliseEnrolmentCode(code: string): string {
+  return code
+    .toUpperCase()
+    .replace(/[\s-]/g, '')
+    .replace(/O/g, '0')
+    .replace(/[IL]/g, '1');
+}
+
+export const ENROLMENT_CODE_SHAPE = /^[0-9A-HJKMNP-TV-Z]{8}$/;
+
+export function enrolmentCodeHash(code: string): Promise<string> {
+  return sha256Hex(`enrol:${normaliseEnrolmentCode(code)}`);
 }
 
 // The shared AppEnv has no slot for a node (its routes are the only ones with one), so the

@@ -10,6 +10,11 @@
  *         "sessions":[{"id":123,"status":"active"}]}
  *   → 200 {"sessions":[...assigned live sessions...],"heartbeat_interval_seconds":10,...}
  *
+ * Enrolment (issue 15): an admin asks for a one-time code (`POST /orgs/{org_id}/nodes/{node_id}/enrolment-code`),
+ * the agent exchanges it (`POST /nodes/enrol`) for the node token; `.../token/rollover` makes the
+ * agent's next heartbeat reply carry a new token (`node_token`), so no secret is ever pasted.
+ * Assignments carry a signed `stream_token` the agent verifies against the JWKS before launching.
+ *
  * A heartbeat replaces the node's install set in one D1 batch (upsert what is reported, delete what
  * is not) and keeps `last_seen`; nodes silent for NODE_OFFLINE_AFTER_SECONDS are offline: no new
  * sessions, and the OrgAllocator fails their live sessions. `status` is the admin's intent
@@ -26,7 +31,23 @@ import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { nodeOnlineCutoff } from './availability';
-import { currentNode, newNodeToken, requireNode, type AuthNode } from './node-auth';
+import {
+  currentNode,
+  ENROLMENT_CODE_SHAPE,
+  ENROLMENT_CODE_TTL_SECONDS,
+  enrolmentCodeHash,
+  newEnrolmentCode,
+  newNodeToken,
+  normaliseEnrolmentCode,
+  requireNode,
+  rolledTokenFor,
+  type AuthNode,
+} from './node-auth';
+import { gamesByExternalIds, issueEnrolmentCode, redeemEnrolmentCode, requestTokenRollover } from './node-queries';
+import { SESSION_TOKEN_AUDIENCE, SESSION_TOKEN_TYP, signSessionToken } from './session-tokens';
+import { clientIp } from '../http/middleware';
+import { TooManyRequests, Unauthorized } from '../http/errors';
+import { world } from '../world';
 import { allocatorOf } from './play-sessions';
 import type { SessionRecord } from '../../durable-objects/org-allocator';
 
@@ -79,6 +100,7 @@ const NodeOut = z
     agent_status: z.string().nullable(),
     stream_base_url: z.string().nullable(),
     has_token: z.boolean(),
+    token_rollover_pending: z.boolean().openapi({ description: 'A token rollover waits for the agent’s next heartbeat' }),
     live_sessions: z.number().int(),
     installs: z.number().int(),
     created_at: z.string(),
@@ -138,6 +160,8 @@ const Assignment = z
     status: z.string(),
     created_at: z.string(),
     updated_at: z.string(),
+    stream_token: z.string().openapi({ description: 'The session’s signed token (ES256, JWKS): verify it before launching' }),
+    stream_token_expires_at: z.string(),
   })
   .openapi('NodeAssignment');
 
@@ -152,8 +176,48 @@ const HeartbeatOut = z
     unknown_game_ids: z.array(z.number().int()),
     sessions: z.array(Assignment).openapi({ description: 'Live sessions assigned to this node: run these, stop any other' }),
     results: z.array(z.object({ id: z.number().int(), status: z.string() })),
+    node_token: z
+      .string()
+      .optional()
+      .openapi({ description: 'Present once after an admin asked for a token rollover: store it and use it from now on' }),
   })
   .openapi('NodeHeartbeatReply');
+
+const EnrolmentCodeOut = z
+  .object({
+    node_id: z.number().int(),
+    code: z.string().openapi({ example: 'K7QF-2M9X' }),
+    expires_at: z.string(),
+    command: z.string().openapi({ description: 'What to run on the node' }),
+  })
+  .openapi('NodeEnrolmentCode');
+const EnrolBody = z
+  .object({
+    code: z.string().min(1).max(32),
+    org_id: z.number().int().positive().optional().openapi({ description: 'If sent, the code must belong to this org (403 otherwise)' }),
+  })
+  .strict()
+  .openapi('NodeEnrol');
+const EnrolOut = z
+  .object({
+    node_id: z.number().int(),
+    org_id: z.number().int(),
+    node_name: z.string(),
+    token: z.string().openapi({ description: 'The node token: store it where only the agent’s service user can read it' }),
+    session_token_issuer: z.string(),
+    session_token_audience: z.string(),
+    session_token_typ: z.string(),
+    jwks_url: z.string(),
+  })
+  .openapi('NodeEnrolled');
+const ExternalRef = z.object({
+  platform: z.string().min(1).max(32).regex(/^[a-z0-9_-]+$/),
+  external_id: z.string().min(1).max(200),
+});
+const ResolveBody = z.object({ ids: z.array(ExternalRef).max(2000) }).strict().openapi('NodeCatalogResolve');
+const ResolveOut = z
+  .object({ games: z.array(ExternalRef.extend({ game_id: z.number().int() })) })
+  .openapi('NodeCatalogResolved');
 
 const StatusBody = z.object({ status: ReportStatus, reason: z.string().max(200).nullish() }).openapi('NodeSessionStatus');
 const SessionIdParams = z.object({ session_id: IntId.openapi({ param: { name: 'session_id', in: 'path' }, type: 'integer' }) });
@@ -171,6 +235,7 @@ interface NodeRow {
   agent_status: string | null;
   stream_base_url: string | null;
   has_token: number;
+  token_rollover_pending: number;
   live_sessions: number;
   installs: number;
   created_at: string;
@@ -182,7 +247,7 @@ async function listNodes(env: Env, orgId: number, nodeId?: number): Promise<Node
   const one = nodeId === undefined ? sql`` : sql` AND n.id = ${nodeId}`;
   const rows = await db(env).all<NodeRow>(sql`
     SELECT n.id, n.org_id, n.name, n.region, n.capacity, n.status, n.last_seen, n.agent_status, n.stream_base_url,
-           n.token_hash IS NOT NULL AS has_token, n.created_at, n.updated_at,
+           n.token_hash IS NOT NULL AS has_token, n.token_rollover_at IS NOT NULL AS token_rollover_pending, n.created_at, n.updated_at,
            (SELECT COUNT(*) FROM play_sessions s WHERE s.node_id = n.id AND s.status IN ('provisioning', 'active')) AS live_sessions,
            (SELECT COUNT(*) FROM downloaded_games dg WHERE dg.node_id = n.id) AS installs
       FROM cluster_nodes n WHERE n.org_id = ${orgId}${one} ORDER BY n.name`);
@@ -199,6 +264,7 @@ async function listNodes(env: Env, orgId: number, nodeId?: number): Promise<Node
     agent_status: r.agent_status,
     stream_base_url: r.stream_base_url,
     has_token: Boolean(r.has_token),
+    token_rollover_pending: Boolean(r.token_rollover_pending),
     live_sessions: r.live_sessions,
     installs: r.installs,
     created_at: r.created_at,
@@ -212,8 +278,20 @@ async function nodeOf(env: Env, orgId: number, nodeId: number): Promise<NodeOutT
   return node;
 }
 
-function assignment(s: SessionRecord) {
-  return { id: s.id, org_id: s.orgId, user_id: s.userId, game_id: s.gameId, status: s.status, created_at: s.createdAt, updated_at: s.updatedAt };
+/** What the node runs: the session plus a token it verifies offline before launching anything. */
+async function assignment(env: Env, nodeId: number, s: SessionRecord) {
+  const { token, expiresAt } = await signSessionToken(env, { sessionId: s.id, nodeId, orgId: s.orgId, userId: s.userId, gameId: s.gameId });
+  return {
+    id: s.id,
+    org_id: s.orgId,
+    user_id: s.userId,
+    game_id: s.gameId,
+    status: s.status,
+    created_at: s.createdAt,
+    updated_at: s.updatedAt,
+    stream_token: token,
+    stream_token_expires_at: expiresAt,
+  };
 }
 
 function isUniqueViolation(e: unknown): boolean {
@@ -399,7 +477,7 @@ export const nodesRouter = newRouter()
     async (c) => {
       const { org_id, node_id } = c.req.valid('param');
       const { token, hash } = await newNodeToken();
-      await updateNode(c, org_id, node_id, { token_hash: hash });
+      await updateNode(c, org_id, node_id, { token_hash: hash, previous_token_hash: null, token_rollover_at: null });
       await audit(c, 'node.token.rotate', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
       return c.json({ node: await nodeOf(c.env, org_id, node_id), token }, 200);
     },
@@ -417,9 +495,53 @@ export const nodesRouter = newRouter()
     }),
     async (c) => {
       const { org_id, node_id } = c.req.valid('param');
-      await updateNode(c, org_id, node_id, { token_hash: null });
+      await updateNode(c, org_id, node_id, { token_hash: null, previous_token_hash: null, token_rollover_at: null });
       await audit(c, 'node.token.revoke', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
       return c.json(await nodeOf(c.env, org_id, node_id), 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes/{node_id}/token/rollover',
+      tags: ['nodes'],
+      summary: 'Roll the node token over without re-enrolling: the agent receives a new token in its next heartbeat reply (org admin)',
+      description:
+        'The current token keeps working until the agent has used the new one once. For a token that may have leaked, revoke it (or rotate with POST .../token) and enrol again instead.',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 202: json(NodeOut, 'Rollover pending'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      const node = await nodeOf(c.env, org_id, node_id);
+      if (!node.has_token) throw new Conflict('the node has no token to roll over: enrol it with a code', 'node_not_enrolled');
+      if (!(await requestTokenRollover(c.env, org_id, node_id, nowIso()))) throw new NotFound('node not found', 'node_not_found');
+      await audit(c, 'node.token.rollover', { orgId: org_id, targetType: 'cluster_node', targetId: node_id });
+      return c.json(await nodeOf(c.env, org_id, node_id), 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/nodes/{node_id}/enrolment-code',
+      tags: ['nodes'],
+      summary: 'A one-time enrolment code for the node agent (15 minutes, single use; replaces an unused earlier code) (org admin)',
+      security: [{ bearer: [] }],
+      middleware: adminOnly,
+      request: { params: NodeParams },
+      responses: { 201: json(EnrolmentCodeOut, 'Code (shown once)'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, node_id } = c.req.valid('param');
+      await nodeOf(c.env, org_id, node_id); // 404 for a node of another org
+      const code = newEnrolmentCode();
+      const expiresAt = new Date(world.now() + ENROLMENT_CODE_TTL_SECONDS * 1000).toISOString();
+      await issueEnrolmentCode(c.env, { orgId: org_id, nodeId: node_id, createdBy: c.get('user')?.id ?? null, codeHash: await enrolmentCodeHash(code), expiresAt });
+      await audit(c, 'node.enrolment_code', { orgId: org_id, targetType: 'cluster_node', targetId: node_id, details: { expires_at: expiresAt } });
+      const api = new URL(c.req.url).origin;
+      return c.json({ node_id, code, expires_at: expiresAt, command: `node agents/node/cli.mjs enroll --api ${api} --code ${code}` }, 201);
     },
   )
   .openapi(
@@ -444,6 +566,59 @@ export const nodesRouter = newRouter()
     },
   )
   // ─────────────── node-agent API ───────────────
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/nodes/enrol',
+      tags: ['node agent'],
+      summary: 'Exchange a one-time enrolment code for the node token (no other credential)',
+      description:
+        'Single use and expiring; a used, expired or unknown code is the same 401. Redeeming replaces any token the node had. Throttled per client address.',
+      request: { body: jsonBody(EnrolBody) },
+      responses: { 201: json(EnrolOut, 'Enrolled'), ...errors(400, 401, 403, 429) },
+    }),
+    async (c) => {
+      const body = c.req.valid('json');
+      const { success } = await c.env.LOGIN_IP_LIMITER.limit({ key: `enrol:${clientIp(c.req.raw)}` });
+      if (!success) throw new TooManyRequests('too many enrolment attempts from this address', 60);
+      const invalid = () => new Unauthorized('enrolment code unknown, used or expired', 'invalid_enrolment_code');
+      if (!ENROLMENT_CODE_SHAPE.test(normaliseEnrolmentCode(body.code))) throw invalid();
+      const { token, hash } = await newNodeToken();
+      const r = await redeemEnrolmentCode(c.env, { codeHash: await enrolmentCodeHash(body.code), tokenHash: hash, now: nowIso(), orgId: body.org_id });
+      if (!r.ok) {
+        if (r.reason === 'wrong_org') throw new Forbidden('enrolment code belongs to another organization', 'node_org_mismatch');
+        throw invalid();
+      }
+      await audit(c, 'node.enrol', { actorUserId: null, orgId: r.orgId, targetType: 'cluster_node', targetId: r.nodeId });
+      return c.json(
+        {
+          node_id: r.nodeId,
+          org_id: r.orgId,
+          node_name: r.name,
+          token,
+          session_token_issuer: c.env.JWT_ISSUER,
+          session_token_audience: SESSION_TOKEN_AUDIENCE,
+          session_token_typ: SESSION_TOKEN_TYP,
+          jwks_url: `${new URL(c.req.url).origin}/.well-known/jwks.json`,
+        },
+        201,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/nodes/catalog/resolve',
+      tags: ['node agent'],
+      summary: 'Catalog game ids for store ids the agent discovered (Steam appid, Epic CatalogItemId or AppName, GOG gameId) (node token)',
+      description: 'Only matches are returned; nothing is created.',
+      security: [{ bearer: [] }],
+      middleware: [requireNode],
+      request: { body: jsonBody(ResolveBody) },
+      responses: { 200: json(ResolveOut, 'Matches'), ...errors(400, 401) },
+    }),
+    async (c) => c.json({ games: await gamesByExternalIds(c.env, c.req.valid('json').ids) }, 200),
+  )
   .openapi(
     createRoute({
       method: 'post',
@@ -491,6 +666,7 @@ export const nodesRouter = newRouter()
       ]);
       const reports = (body.sessions ?? []).map((s) => ({ id: s.id, status: s.status, reason: s.reason ?? null }));
       const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports);
+      const rotated = await rolledTokenFor(c.env, node);
       return c.json(
         {
           node_id: node.id,
@@ -500,8 +676,9 @@ export const nodesRouter = newRouter()
           heartbeat_interval_seconds: heartbeatInterval(c.env),
           installs: knownIds.size,
           unknown_game_ids: installs.map((i) => i.game_id).filter((id) => !knownIds.has(id)),
-          sessions: hb.assignments.map(assignment),
+          sessions: await Promise.all(hb.assignments.map((s) => assignment(c.env, node.id, s))),
           results: hb.results,
+          ...(rotated ? { node_token: rotated } : {}),
         },
         200,
       );
@@ -520,7 +697,7 @@ export const nodesRouter = newRouter()
     async (c) => {
       const node = currentNode(c);
       const sessions = await allocatorOf(c.env, node.orgId).nodeAssignments(node.orgId, node.id);
-      return c.json({ node_id: node.id, sessions: sessions.map(assignment) }, 200);
+      return c.json({ node_id: node.id, sessions: await Promise.all(sessions.map((s) => assignment(c.env, node.id, s))) }, 200);
     },
   )
   .openapi(

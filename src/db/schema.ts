@@ -393,11 +393,38 @@ export const clusterNodes = sqliteTable(
     agentStatus: text('agent_status'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    /** During a token rollover: the hash of the token the agent held before, valid until it uses the new one. */
+    previousTokenHash: text('previous_token_hash'),
+    /** Set when an admin asked for a rollover; the agent's next heartbeat receives the new token. */
+    tokenRolloverAt: text('token_rollover_at'),
   },
   (t) => [
     uniqueIndex('cluster_nodes_org_name_uq').on(t.orgId, t.name),
     uniqueIndex('cluster_nodes_token_hash_uq').on(t.tokenHash),
+    uniqueIndex('cluster_nodes_previous_token_hash_uq').on(t.previousTokenHash),
   ],
+);
+
+/** One-time codes an agent exchanges for its node token (`POST /nodes/enrol`); only the hash is kept. */
+export const nodeEnrolmentCodes = sqliteTable(
+  'node_enrolment_codes',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    nodeId: integer('node_id')
+      .notNull()
+      .references(() => clusterNodes.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    expiresAt: text('expires_at').notNull(),
+    usedAt: text('used_at'),
+    /** The hash of the token the redemption issued: ties the two statements of the redeeming batch together. */
+    issuedTokenHash: text('issued_token_hash'),
+    createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('node_enrolment_codes_code_hash_uq').on(t.codeHash), index('node_enrolment_codes_node_idx').on(t.nodeId)],
 );
 
 export const downloadedGames = sqliteTable(

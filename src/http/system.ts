@@ -6,7 +6,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import VERSION from '../../VERSION';
 import { db } from '../db/client';
-import { sessionSigningKey } from '../auth/session-keys';
+import { publishedSessionKeys } from '../auth/session-keys';
 import { ServiceUnavailable } from './errors';
 import { errors, json, newRouter, z } from './openapi';
 
@@ -45,13 +45,13 @@ export const systemRouter = newRouter()
       method: 'get',
       path: '/.well-known/jwks.json',
       tags: ['system'],
-      summary: 'Public keys that verify play-session tokens',
+      summary: 'Public keys that verify play-session tokens (two, by kid, during a signing-key rotation)',
       responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), 'JWK set') },
     }),
     async (c) => {
-      const key = await sessionSigningKey(c.env);
+      const { keys } = await publishedSessionKeys(c.env);
       c.header('Cache-Control', 'public, max-age=300');
-      return c.json({ keys: [key.publicJwk as Record<string, unknown>] }, 200);
+      return c.json({ keys: keys as Array<Record<string, unknown>> }, 200);
     },
   )
   .openapi(
