@@ -43,30 +43,30 @@ export function tokenVerifier(o) {
   };
 }
 
-/** Ends a process and everything it started. Resolves once the leader exited (or after the grace). */
-export function killTree(child, graceMs) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      // The leader is gone; its group may not be.
-      if (!isWindows) signalGroup(child.pid, 'SIGKILL');
-      return resolve();
-    }
-    const done = () => {
-      clearTimeout(timer);
-      if (!isWindows) signalGroup(child.pid, 'SIGKILL'); // stragglers that ignored SIGTERM
-      resolve();
-    };
-    child.once('exit', done);
-    if (isWindows) {
-      spawnSync('taskkill', ['/PID', String(child.pid), '/T', '/F'], { windowsHide: true });
-    } else signalGroup(child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      child.off('exit', done);
-      if (isWindows) spawnSync('taskkill', ['/PID', String(child.pid), '/T', '/F'], { windowsHide: true });
-      else signalGroup(child.pid, 'SIGKILL');
-      resolve();
-    }, graceMs);
-  });
+/**
+ * Ends a process and everything it started: SIGTERM to the group (taskkill /T on Windows), then,
+ * after `graceMs`, SIGKILL to whatever of the group is left. The leader (the shell running the hook)
+ * often exits first, so the group, not the leader, is waited for. Resolves when the tree is gone.
+ */
+export async function killTree(child, graceMs) {
+  if (isWindows) {
+    spawnSync('taskkill', ['/PID', String(child.pid), '/T', '/F'], { windowsHide: true });
+    return;
+  }
+  signalGroup(child.pid, 'SIGTERM');
+  const until = Date.now() + graceMs;
+  while (Date.now() < until && groupAlive(child.pid)) await new Promise((r) => setTimeout(r, 50));
+  if (groupAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
+  while (child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
+}
+
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function signalGroup(pid, signal) {
