@@ -1,137 +1,116 @@
-#!/usr/bin/env node
-// A tiny development node agent: heartbeats to the control plane like a real cluster node, so
-// the local demo's node is online and its installs count as install_ready. Not deployed.
+// The local demo's node agent: the REAL agent (agents/node/cli.mjs run) against a demo library of
+// real-format store files written here, for the seeded node. Not deployed. Used by `npm start` and
+// the browser tests through tools/stack.mjs:
 //
-//   node tools/dev-node-agent.mjs --api http://127.0.0.1:8787 --token epn_... [--interval 5]
-//        [--installs installs.json] [--install GAME_ID:INSTALL_PATH[:LAUNCHER[:EXECUTABLE]] ...]
-//        [--no-auto-activate] [--once]
+//   const child = await startDemoAgent({ url, persistTo, credentials, vars, quiet });
 //
-// installs.json is an array (or {"installs": [...]}) of
-//   {"game_id": 3, "install_path": "/srv/games/retro", "launcher": "retro", "executable": "retro-launcher",
-//    "proof": {"path": "...", "sha256": "<hex>", "size": 123, "mtime": "2026-11-01T10:00:00Z"}}
-// and is re-read at every beat, so editing it adds or removes installs live. Entries without a
-// proof get one computed from the executable on this machine when it exists (a placeholder
-// otherwise, with a warning).
+// What it writes under <persistTo> (idempotent: existing files are left alone, so their mtimes and
+// the agent's proof cache survive restarts):
+//   demo-library/Steam/...            a Steam installation with two library folders
+//                                     (libraryfolders.vdf, appmanifest_*.acf, small executables)
+//                                     holding the seeded catalog's Steam games
+//   demo-library/DRM-free/retro-arcade  a DRM-free folder mapped by store id (arcade:arcade-group-2024)
+//   demo-node-agent/config.json       the agent's settings (demo launch hook, the libraries above)
+//   demo-node-agent/node-token        the seeded node's token (0600)
 //
-// Sessions: the reply lists the sessions assigned to this node. There is no streamer here, so by
-// default the agent pretends to start each one at once and reports it `active` at every beat
-// (which also keeps its lease); sessions that disappear from the list were ended elsewhere.
-// --no-auto-activate leaves them `provisioning` (their lease then runs out: useful to watch reclaim).
-// The token may also come from EDGEPLANE_NODE_TOKEN, so it stays out of `ps` output.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// Run it by hand against a running `npm start`:
+//   node agents/node/cli.mjs run --config-dir .wrangler/state/demo-node-agent
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-function parseArgs(argv) {
-  const o = { api: 'http://127.0.0.1:8787', token: process.env.EDGEPLANE_NODE_TOKEN ?? '', interval: 5, installsFile: null, install: [], autoActivate: true, once: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    if (a === '--api') o.api = next();
-    else if (a === '--token') o.token = next();
-    else if (a === '--interval') o.interval = Number(next());
-    else if (a === '--installs') o.installsFile = next();
-    else if (a === '--install') o.install.push(next());
-    else if (a === '--no-auto-activate') o.autoActivate = false;
-    else if (a === '--once') o.once = true;
-    else if (a === '--help' || a === '-h') {
-      console.log(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n'));
-      process.exit(0);
-    } else throw new Error(`unknown argument ${a}`);
-  }
-  if (!o.token) throw new Error('--token (or EDGEPLANE_NODE_TOKEN) is required');
-  if (!Number.isFinite(o.interval) || o.interval < 1) throw new Error('--interval must be >= 1 (seconds)');
-  return o;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** The seeded catalog's Steam games (tools/seed/catalog.sql), split over two library folders. */
+const STEAM_APPS = [
+  { lib: 0, appid: '730', name: 'Counter-Strike 2', installdir: 'Counter-Strike Global Offensive', exe: 'game/bin/linuxsteamrt64/cs2' },
+  { lib: 0, appid: '570', name: 'Dota 2', installdir: 'dota 2 beta', exe: 'game/bin/linuxsteamrt64/dota2' },
+  { lib: 0, appid: '1593500', name: 'Steam Big Picture', installdir: 'Steam Big Picture', exe: 'bigpicture' },
+  { lib: 1, appid: '252490', name: 'Rust', installdir: 'Rust', exe: 'RustClient' },
+  { lib: 1, appid: '1086940', name: "Baldur's Gate 3", installdir: "Baldurs Gate 3", exe: 'bin/bg3' },
+  { lib: 1, appid: '553850', name: 'HELLDIVERS 2', installdir: 'Helldivers 2', exe: 'bin/helldivers2' },
+];
+
+const kvq = (s) => `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+function writeOnce(path, content, mode) {
+  if (existsSync(path)) return;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, content);
+  if (mode) chmodSync(path, mode);
 }
 
-const warned = new Set();
-function warnOnce(key, msg) {
-  if (warned.has(key)) return;
-  warned.add(key);
-  console.warn(`[node-agent] ${msg}`);
+/** Writes the demo library (only what is missing); returns the agent's `libraries` setting. */
+export function writeDemoLibrary(dir) {
+  const steam = join(dir, 'Steam');
+  const libs = [steam, join(dir, 'SteamLibrary')];
+  writeOnce(
+    join(steam, 'steamapps', 'libraryfolders.vdf'),
+    ['"libraryfolders"', '{', ...libs.flatMap((p, i) => [`\t"${i}"`, '\t{', `\t\t"path"\t\t${kvq(p)}`, '\t\t"label"\t\t""', '\t\t"apps"', '\t\t{', '\t\t}', '\t}']), '}', ''].join('\n'),
+  );
+  for (const a of STEAM_APPS) {
+    const apps = join(libs[a.lib], 'steamapps');
+    const body = `#!/bin/sh\n# demo stand-in for ${a.name}\nexec sleep 86400\n`;
+    writeOnce(join(apps, 'common', a.installdir, a.exe), body, 0o755);
+    writeOnce(
+      join(apps, `appmanifest_${a.appid}.acf`),
+      `"AppState"\n{\n\t"appid"\t\t"${a.appid}"\n\t"universe"\t\t"1"\n\t"name"\t\t${kvq(a.name)}\n\t"StateFlags"\t\t"4"\n\t"installdir"\t\t${kvq(a.installdir)}\n\t"SizeOnDisk"\t\t"${body.length}"\n\t"buildid"\t\t"1"\n}\n`,
+    );
+  }
+  const arcade = join(dir, 'DRM-free', 'retro-arcade');
+  writeOnce(join(arcade, 'arcade.sh'), '#!/bin/sh\n# demo stand-in for the retro arcade\nexec sleep 86400\n', 0o755);
+  return {
+    steam: [steam],
+    epic_manifests: [],
+    gog: [],
+    drm_free: [{ path: arcade, executable: 'arcade.sh', platform: 'arcade', external_id: 'arcade-group-2024' }],
+  };
 }
 
-/** A proof from the real file when it is on this machine. */
-function proofFor(install) {
-  const exe = install.executable ?? '';
-  const path = exe.startsWith('/') || /^[A-Za-z]:[\\/]/.test(exe) ? exe : join(install.install_path, exe);
-  if (exe && existsSync(path) && statSync(path).isFile()) {
-    const st = statSync(path);
-    return { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex'), size: st.size, mtime: st.mtime.toISOString() };
-  }
-  warnOnce(`proof:${install.game_id}`, `game ${install.game_id}: ${path || install.install_path} is not on this machine; sending a placeholder proof`);
-  return { path: path || install.install_path, sha256: createHash('sha256').update(`placeholder:${path}`).digest('hex'), size: 0, mtime: new Date(0).toISOString() };
+function issuerOf(vars) {
+  if (vars?.JWT_ISSUER) return vars.JWT_ISSUER;
+  const m = /^JWT_ISSUER\s*=\s*"([^"]*)"/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
+  return m?.[1] ?? 'edgeplane';
 }
 
-function loadInstalls(o) {
-  const out = [];
-  if (o.installsFile) {
-    try {
-      const raw = JSON.parse(readFileSync(o.installsFile, 'utf8'));
-      out.push(...(Array.isArray(raw) ? raw : (raw.installs ?? [])));
-    } catch (e) {
-      warnOnce(`file:${e.message}`, `cannot read ${o.installsFile}: ${e.message}`);
-    }
-  }
-  for (const spec of o.install) {
-    const [id, install_path, launcher, executable] = spec.split(':');
-    if (!/^[0-9]+$/.test(id ?? '') || !install_path) throw new Error(`--install ${spec}: expected GAME_ID:INSTALL_PATH[:LAUNCHER[:EXECUTABLE]]`);
-    out.push({ game_id: Number(id), install_path, launcher: launcher || null, executable: executable || null });
-  }
-  return out.map((i) => ({ ...i, proof: i.proof ?? proofFor(i) }));
+/**
+ * Writes the demo library and the agent's config for the seeded node, then starts the real agent.
+ * Returns the child process, or null when the seed has no node (accounts made elsewhere).
+ */
+export async function startDemoAgent({ url, persistTo, credentials, vars = {}, quiet = false, env = process.env }) {
+  if (!credentials?.node?.token || !credentials.node.id || !credentials.admin) return null;
+  // The node's org: the seed registers it in the default org.
+  const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials.admin) }).then((r) => r.json());
+  const orgs = await fetch(`${url}/orgs`, { headers: { Authorization: `Bearer ${login.token}` } }).then((r) => r.json());
+  const org = Array.isArray(orgs) ? orgs.find((o) => o.slug === 'default') : null;
+  if (!org) return null;
+
+  const libraries = writeDemoLibrary(join(persistTo, 'demo-library'));
+  const dir = join(persistTo, 'demo-node-agent');
+  mkdirSync(dir, { recursive: true });
+  const hook = join(ROOT, 'tools', 'demo-launch-hook.mjs');
+  const config = {
+    api: url,
+    node_id: credentials.node.id,
+    org_id: org.id,
+    node_name: 'living-room-rig',
+    jwks_url: `${url}/.well-known/jwks.json`,
+    session_token: { issuer: issuerOf(vars), audience: 'couchsuite-stream', typ: 'play-session+jwt' },
+    launch_hook: `"${process.execPath}" "${hook}"`,
+    stop_grace_seconds: 3,
+    libraries,
+    rescan_seconds: 60,
+    max_backoff_seconds: 30,
+  };
+  // Rewritten every start: the URL and port change between runs.
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const tokenFile = join(dir, 'node-token');
+  // The agent may have rolled its token over since the seed: keep the file's token if it is newer.
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, credentials.node.token + '\n', { mode: 0o600 });
+  return spawn(process.execPath, [join(ROOT, 'agents', 'node', 'cli.mjs'), 'run', '--config-dir', dir], {
+    cwd: ROOT,
+    env: { ...env, EDGEPLANE_NODE_CONFIG_DIR: dir },
+    stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
+  });
 }
-
-async function main() {
-  const o = parseArgs(process.argv.slice(2));
-  const api = o.api.replace(/\/+$/, '');
-  /** Sessions this agent has "started": reported active at every beat. */
-  const running = new Set();
-  let stopping = false;
-  let lastSummary = '';
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopping = true; process.exit(0); });
-
-  while (!stopping) {
-    const started = Date.now();
-    try {
-      const sessions = [...running].map((id) => ({ id, status: 'active' }));
-      const res = await fetch(`${api}/nodes/heartbeat`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${o.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
-        body: JSON.stringify({ status: 'ready', installs: loadInstalls(o), sessions }),
-        signal: AbortSignal.timeout(10_000),
-      });
-      const body = await res.json().catch(() => ({}));
-      if (!res.ok) {
-        console.error(`[node-agent] heartbeat refused: ${res.status} ${body.error ?? ''}${res.status === 401 ? ' (token revoked or rotated?)' : ''}`);
-      } else {
-        const assigned = new Set(body.sessions.map((s) => s.id));
-        for (const id of running) if (!assigned.has(id)) {
-          running.delete(id);
-          console.log(`[node-agent] session ${id} ended by the control plane`);
-        }
-        for (const s of body.sessions) {
-          if (running.has(s.id) || !o.autoActivate) continue;
-          running.add(s.id);
-          console.log(`[node-agent] starting session ${s.id} (user ${s.user_id}, game ${s.game_id})`);
-        }
-        const summary = `node ${body.node_id}: ${body.installs} installs, ${body.sessions.length} sessions`;
-        if (summary !== lastSummary) console.log(`[node-agent] ${summary}`);
-        lastSummary = summary;
-        if (body.unknown_game_ids?.length) warnOnce(`unknown:${body.unknown_game_ids}`, `unknown game ids ignored: ${body.unknown_game_ids.join(', ')}`);
-      }
-    } catch (e) {
-      console.error(`[node-agent] heartbeat failed: ${e.message}`);
-    }
-    if (o.once) break;
-    await new Promise((r) => setTimeout(r, Math.max(0, o.interval * 1000 - (Date.now() - started))));
-  }
-}
-
-main().catch((e) => {
-  console.error(`[node-agent] ${e.message}`);
-  process.exit(2);
-});

@@ -1,6 +1,6 @@
 // Starts the whole product locally: secrets in .dev.vars, local D1 migrated and seeded, the
 // development overseer (when no OVERSEER_URL is given), `wrangler dev`, the demo data through the
-// API, and the demo node agent. Used by `npm start`, the browser tests and the benchmarks.
+// API, and the node agent (agents/node) on a demo library. Used by `npm start`, the browser tests and the benchmarks.
 //
 //   const stack = await startStack({ port: 8787 });
 //   ... stack.url, stack.credentials.admin ...
@@ -12,6 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { webcrypto } from 'node:crypto';
 import { seedDemo } from './seed.mjs';
+import { startDemoAgent } from './dev-node-agent.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -129,14 +130,13 @@ export async function startStack(o = {}) {
     if (o.seed !== false) {
       credentials = await seedDemo({ url, persistTo, adminPassword: o.adminPassword, log });
     }
-    if (o.nodeAgent !== false && credentials?.node && existsSync(join(ROOT, 'tools', 'dev-node-agent.mjs'))) {
-      const agent = spawn(process.execPath, ['tools/dev-node-agent.mjs', '--api', url, '--token', credentials.node.token, '--installs', credentials.node.installsFile, '--interval', '5'], {
-        cwd: ROOT,
-        env,
-        stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
-      });
-      children.push(agent);
-      log('demo node agent heartbeating');
+    if (o.nodeAgent !== false && credentials?.node) {
+      // The real node agent (agents/node) against a demo library of real-format store files.
+      const agent = await startDemoAgent({ url, persistTo, credentials, vars, quiet, env });
+      if (agent) {
+        children.push(agent);
+        log('node agent (agents/node) running for the demo node, demo library under ' + join(persistTo, 'demo-library'));
+      }
     }
     return { url, port, persistTo, overseerUrl, credentials, children, stop };
   } catch (e) {

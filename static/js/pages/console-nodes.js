@@ -1,7 +1,8 @@
-// #/console/nodes — cluster nodes of an org (org admins): register (the node token is shown once),
-// online status, capacity and live sessions, installed games (count; the list opens in a dialog),
-// drain/activate, rotate or
-// revoke the token, delete. Polls every 5 s.
+// #/console/nodes — cluster nodes of an org (org admins): register (a one-time enrolment code is
+// shown with the exact `enroll` command; the raw token only under "manual setup"), online status,
+// capacity and live sessions, installed games (count; the list opens in a dialog), drain/activate,
+// a new enrolment code, roll the token over (the agent picks it up at its next heartbeat), revoke,
+// delete. Polls every 5 s.
 import { api } from '../api.js';
 import { h, keyed, poll, field, pageHead, table, td, act, confirmDialog, openDialog, setText, badge, fmtAgo, fill, toast } from '../ui.js';
 import { orgPicker } from '../console.js';
@@ -21,12 +22,28 @@ export async function render(main, _p, ctx) {
   const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); refresh(); });
   main.append(pageHead('Cluster nodes', 'Machines that run cloud play sessions for an organization.'), h('div', { class: 'toolbar' }, picker), wrap, empty, form);
 
-  function showToken(title, token) {
-    const copy = h('button', { type: 'button', class: 'btn small' }, 'Copy');
-    copy.addEventListener('click', async () => { try { await navigator.clipboard.writeText(token); toast.ok('Token copied'); } catch { toast.error('Copy failed: select the text instead.'); } });
-    openDialog(title, h('div', {}, h('p', {}, 'Give this token to the node agent now. It is stored hashed and will not be shown again.'),
-      h('p', { class: 'secret mono', tabindex: '0', 'data-token': '' }, token), h('div', { class: 'row' }, copy)));
+  const copyButton = (label, text, done) => {
+    const b = h('button', { type: 'button', class: 'btn small' }, label);
+    b.addEventListener('click', async () => { try { await navigator.clipboard.writeText(text); toast.ok(done); } catch { toast.error('Copy failed: select the text instead.'); } });
+    return b;
+  };
+  /** The enrolment code with the exact command to run on the node; the raw token (if any) folded away. */
+  function showEnrolment(title, code, token) {
+    const until = new Date(code.expires_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    const body = h('div', {},
+      h('p', {}, `On the node, run this once before ${until} (the code works once and expires in 15 minutes):`),
+      h('p', { class: 'secret mono', tabindex: '0', 'data-command': '' }, code.command),
+      h('div', { class: 'row' }, copyButton('Copy command', code.command, 'Command copied')),
+      h('p', { class: 'muted' }, 'Enrolment code: ', h('strong', { class: 'mono', 'data-code': '' }, code.code),
+        '. The agent stores its token itself, readable only by its service user; see agents/node/README.md for the service setup.'));
+    if (token) {
+      body.append(h('details', { class: 'mt' }, h('summary', {}, 'Manual setup: the node token (shown once)'),
+        h('p', { class: 'muted' }, 'Only for agents that cannot enrol. It is stored hashed and will not be shown again.'),
+        h('p', { class: 'secret mono', tabindex: '0', 'data-token': '' }, token), h('div', { class: 'row' }, copyButton('Copy token', token, 'Token copied'))));
+    }
+    openDialog(title, body);
   }
+  const enrolmentCode = (x) => api.post(`/orgs/${org.id}/nodes/${x.id}/enrolment-code`);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     Object.values(fs).forEach((f) => f.setError(''));
@@ -45,8 +62,9 @@ export async function render(main, _p, ctx) {
         throw er;
       }
       form.reset();
+      const code = await enrolmentCode(r.node);
       await refresh();
-      showToken(`Node ${r.node.name} registered`, r.token);
+      showEnrolment(`Node ${r.node.name} registered`, code, r.token);
     });
   });
 
@@ -67,10 +85,13 @@ export async function render(main, _p, ctx) {
     const mk = (label, fn, cls = '') => { const b = h('button', { type: 'button', class: `btn small ${cls}`, dataset: { a: label } }, label); b.addEventListener('click', () => fn(tr.node, b)); return b; };
     tr.drain = mk('Drain', (x, b) => act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/${x.status === 'draining' ? 'activate' : 'drain'}`); await refresh(); }));
     acts.append(tr.drain,
-      mk('New token', async (x, b) => {
-        if (!(await confirmDialog(`Issue a new token for ${x.name}?`, { ok: 'Rotate token', body: h('p', { class: 'muted' }, 'The current token stops working immediately.') }))) return;
-        const r = await act(b, () => api.post(`/orgs/${org.id}/nodes/${x.id}/token`));
-        if (r) { await refresh(); showToken(`New token for ${x.name}`, r.token); }
+      mk('Enrolment code', async (x, b) => {
+        const code = await act(b, () => enrolmentCode(x));
+        if (code) showEnrolment(`Enrol ${x.name}`, code, null);
+      }),
+      mk('Roll token', async (x, b) => {
+        if (!(await confirmDialog(`Roll the token of ${x.name} over?`, { ok: 'Roll token', body: h('p', { class: 'muted' }, 'The agent receives a new token at its next heartbeat and stores it itself; the current token works until then. If the token may have leaked, revoke it and enrol again instead.') }))) return;
+        await act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/token/rollover`); await refresh(); }, { ok: 'Token rollover requested' });
       }),
       mk('Revoke', async (x, b) => {
         if (!(await confirmDialog(`Revoke the token of ${x.name}?`, { ok: 'Revoke', danger: true }))) return;
@@ -88,10 +109,11 @@ export async function render(main, _p, ctx) {
     setText(tr.querySelector('.sb'), n.stream_base_url || 'no stream URL');
     setText(tr.querySelector('.rg'), n.region || '—');
     const st = tr.querySelector('.st');
-    const sig = `${n.online}|${n.status}|${n.has_token}`;
+    const sig = `${n.online}|${n.status}|${n.has_token}|${n.token_rollover_pending}`;
     if (st.dataset.sig !== sig) {
       st.dataset.sig = sig;
-      st.replaceChildren(badge(n.online ? 'online' : 'offline', n.online ? 'ok' : 'bad'), ' ', n.status === 'draining' ? badge('draining', 'warn') : '', n.has_token ? '' : badge('no token', 'warn'));
+      st.replaceChildren(badge(n.online ? 'online' : 'offline', n.online ? 'ok' : 'bad'), ' ', n.status === 'draining' ? badge('draining', 'warn') : '',
+        n.has_token ? '' : badge('not enrolled', 'warn'), n.token_rollover_pending ? badge('token rollover pending', 'warn') : '');
     }
     setText(tr.querySelector('.se'), `${n.live_sessions} / ${n.capacity}`);
     setText(tr.querySelector('.in'), `${n.installs} game${n.installs === 1 ? '' : 's'}`);
