@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { launch, shot } from './support/browser.mjs';
+import { authedPage, eventually, expectNoSeriousErrors, go } from './dashboard/helpers.mjs';
 
 const stack = inject('stack');
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -55,6 +57,7 @@ let player;
 let acme;
 let cs2;
 let nodeId;
+let browser;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'edgeplane-e2e-agent-'));
@@ -82,6 +85,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await browser?.close();
   if (agent && agent.exitCode === null) {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));
@@ -191,4 +195,45 @@ setInterval(() => {}, 1000);
     const code2 = await new Promise((r) => agent.once('exit', (c) => r(c)));
     expect(code2).toBe(0);
   }, 150_000);
+});
+
+describe('adding a node in the dashboard', () => {
+  beforeAll(async () => {
+    browser = await launch();
+  });
+
+  for (const [width, theme] of [[1280, 'light'], [360, 'dark']]) {
+    it(`shows a one-time enrolment code with the exact command (${width} px, ${theme})`, async () => {
+      const page = await authedPage(browser, stack.url, stack.credentials.admin, { width, height: 800, theme });
+      await go(page, stack.url, 'console/nodes');
+      await page.getByLabel('Organization').selectOption({ label: 'Acme Corp (acme)' });
+      const reg = page.locator('form', { hasText: 'Register a node' });
+      const name = `e2e-enrol-${width}`;
+      await reg.getByLabel('Name').fill(name);
+      await reg.getByLabel('Region').fill('eu-west');
+      await reg.getByLabel('Seats').fill('2');
+      await reg.getByLabel('Stream base URL').fill('https://enrol.example.com/stream');
+      await reg.getByRole('button', { name: 'Register node' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.waitFor();
+      const command = (await dialog.locator('[data-command]').textContent()).trim();
+      const code = (await dialog.locator('[data-code]').textContent()).trim();
+      expect(code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+      expect(command).toBe(`node agents/node/cli.mjs enroll --api ${stack.url} --code ${code}`);
+      // The raw token is folded away under "manual setup".
+      expect(await dialog.locator('details').getAttribute('open')).toBeNull();
+      await shot(page, `console-nodes-enrol-${width}-${theme}`);
+      await page.keyboard.press('Escape');
+      await eventually(() => dialog.count()).toBe(0);
+      // The code shown is the one that works.
+      const dir = join(work, `dash-${width}`);
+      const r = spawnSync(process.execPath, [CLI, 'enroll', '--api', stack.url, '--code', code, '--config-dir', dir], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const row = page.locator('tbody tr', { hasText: name });
+      await row.getByRole('button', { name: 'Roll token' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Roll token' }).click();
+      await eventually(() => row.textContent()).toContain('token rollover pending');
+      expectNoSeriousErrors(page);
+    });
+  }
 });

@@ -16,7 +16,7 @@
  *   const agent = new NodeAgent(cfg, { token });
  *   await agent.start();   ...   await agent.stop();
  */
-import { watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { ApiError, NodeApi, Unreachable } from './api.mjs';
 import { Backoff, jittered } from './backoff.mjs';
@@ -26,7 +26,14 @@ import { ProofCache } from './proofs.mjs';
 import { SessionRunner, tokenVerifier } from './sessions.mjs';
 import { discover, watchTargets } from './stores.mjs';
 
-export const AGENT_VERSION = '0.12.0';
+/** Versioned with the product: the repository's VERSION in a checkout, else the packaged copy's version. */
+export const AGENT_VERSION = (() => {
+  try {
+    return readFileSync(new URL('../../../VERSION', import.meta.url), 'utf8').trim();
+  } catch {
+    return JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  }
+})();
 
 /**
  * Discovered installs → heartbeat installs: catalog ids from the control plane, a proof each.
@@ -138,7 +145,7 @@ export class NodeAgent {
 
   async heartbeat() {
     const sessions = this.runner.reports();
-    const reply = await this.api.heartbeat({ node_id: this.cfg.node_id, org_id: this.cfg.org_id, status: 'ready', installs: this.installs, sessions });
+    const reply = await this.api.heartbeat({ node_id: this.cfg.node_id, org_id: this.cfg.org_id, status: `ready edgeplane-node/${AGENT_VERSION}`.slice(0, 32), installs: this.installs, sessions });
     if (reply.node_token) {
       // Stored before it is used: if the agent dies now, the file already has the token the server expects next.
       writeToken(this.cfg.token_file, reply.node_token);

@@ -77,6 +77,12 @@ function signalGroup(pid, signal) {
   }
 }
 
+/** Failures to reach the JWKS (network, timeout) say nothing about the token. */
+export function unverifiableNow(e) {
+  if (e?.code === 'ERR_JWKS_TIMEOUT') return true;
+  return !String(e?.code ?? '').startsWith('ERR_J') && (e instanceof TypeError || e?.name === 'AbortError' || e?.name === 'TimeoutError');
+}
+
 export class SessionRunner {
   /**
    * @param {{ hook: string | null, verifier: Function, installFor: (gameId: number) => ({install_path: string, executable: string | null} | null),
@@ -119,6 +125,11 @@ export class SessionRunner {
       try {
         await this.verifier(a);
       } catch (e) {
+        if (unverifiableNow(e)) {
+          // The JWKS could not be fetched: nothing was proven either way, so try again at the next beat.
+          log.warn(`session ${a.id}: cannot check its token now (${e.code ?? e.message}); retrying at the next heartbeat`);
+          return;
+        }
         log.warn(`session ${a.id} refused: its token does not verify (${e.code ?? ''} ${e.message})`);
         return this.finish(a.id, 'failed', `token_rejected: ${e.code ?? e.message}`);
       }

@@ -124,6 +124,18 @@ export async function steamLibraries(root, warn) {
   });
 }
 
+/** A store file parsed and validated, or null (with one warning) when it is unreadable or malformed. */
+async function readValidated(file, schema, parse, warn) {
+  try {
+    const parsed = schema.safeParse(parse(await readFile(file, 'utf8')));
+    if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+    return parsed.data;
+  } catch (e) {
+    warn?.(`${file}: skipped (${e.message})`);
+    return null;
+  }
+}
+
 async function listDir(dir) {
   try {
     return await readdir(dir, { withFileTypes: true });
@@ -150,17 +162,8 @@ async function steamGames(roots, opts) {
       for (const ent of await listDir(apps)) {
         if (!ent.isFile() || !/^appmanifest_[0-9]+\.acf$/i.test(ent.name)) continue;
         const file = join(apps, ent.name);
-        let state;
-        try {
-          const kv = parseKeyValues(await readFile(file, 'utf8'));
-          const parsed = AppState.safeParse(kv.appstate);
-          if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-          state = parsed.data;
-        } catch (e) {
-          opts.warn?.(`${file}: skipped (${e.message})`);
-          continue;
-        }
-        if (!fullyInstalled(Number(state.stateflags))) continue;
+        const state = await readValidated(file, AppState, (t) => parseKeyValues(t).appstate, opts.warn);
+        if (!state || !fullyInstalled(Number(state.stateflags))) continue;
         if (seenApps.has(state.appid)) continue;
         const installPath = join(apps, 'common', state.installdir);
         if (!(await isDir(installPath))) continue;
@@ -200,16 +203,8 @@ async function epicGames(dirs, opts) {
     for (const ent of await listDir(dir)) {
       if (!ent.isFile() || extname(ent.name).toLowerCase() !== '.item') continue;
       const file = join(dir, ent.name);
-      let item;
-      try {
-        const parsed = EpicItem.safeParse(JSON.parse(await readFile(file, 'utf8')));
-        if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        item = parsed.data;
-      } catch (e) {
-        opts.warn?.(`${file}: skipped (${e.message})`);
-        continue;
-      }
-      if (item.bIsIncompleteInstall) continue;
+      const item = await readValidated(file, EpicItem, JSON.parse, opts.warn);
+      if (!item || item.bIsIncompleteInstall) continue;
       if (item.MainGameAppName && item.MainGameAppName !== item.AppName) continue; // DLC
       if (!isAbsolute(item.InstallLocation) || !(await isDir(item.InstallLocation))) continue;
       const refs = [];
@@ -258,15 +253,8 @@ async function gogGames(roots, opts) {
   const seen = new Set();
   for (const root of roots) {
     for (const file of await gogInfoFiles(root, 2)) {
-      let info;
-      try {
-        const parsed = GogInfo.safeParse(JSON.parse(await readFile(file, 'utf8')));
-        if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
-        info = parsed.data;
-      } catch (e) {
-        opts.warn?.(`${file}: skipped (${e.message})`);
-        continue;
-      }
+      const info = await readValidated(file, GogInfo, JSON.parse, opts.warn);
+      if (!info) continue;
       if (info.rootGameId && info.rootGameId !== info.gameId) continue; // DLC
       if (seen.has(info.gameId)) continue;
       seen.add(info.gameId);

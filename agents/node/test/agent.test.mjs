@@ -11,6 +11,7 @@ import { NodeAgent } from '../lib/agent.mjs';
 import { Backoff, jittered } from '../lib/backoff.mjs';
 import { loadConfig, readToken, saveConfig, writeToken } from '../lib/config.mjs';
 import { log } from '../lib/log.mjs';
+import { SessionRunner, tokenVerifier, unverifiableNow } from '../lib/sessions.mjs';
 import { librariesOf, makeLibrary } from './fixtures.mjs';
 
 log.setQuiet(true);
@@ -202,7 +203,7 @@ describe('reporting installs', () => {
     cleanup.push(() => agent.stop());
     await agent.start();
     const beat = await until(() => cp.beats[0]);
-    expect(beat).toMatchObject({ node_id: NODE_ID, org_id: ORG_ID, status: 'ready', sessions: [] });
+    expect(beat).toMatchObject({ node_id: NODE_ID, org_id: ORG_ID, status: `ready edgeplane-node/${readFileSync(new URL('../../../VERSION', import.meta.url), 'utf8').trim()}`, sessions: [] });
     expect(beat.installs.map((i) => i.game_id).sort()).toEqual([11, 12, 21, 31, 41]);
     expect(beat.installs.find((i) => i.game_id === 11)).toMatchObject({ install_path: lib.cs2.installPath, launcher: 'steam', executable: lib.cs2.exe });
     expect(existsSync(join(cfg.state_dir, 'proof-cache.json'))).toBe(true);
@@ -337,5 +338,40 @@ describe('sessions', () => {
     await agent.stop();
     await until(() => !alive(ran.pid) && !alive(ran.child), 3000);
     expect(cp.reports.find((r) => r.id === 9003 && r.status === 'failed')?.reason).toBe('agent_stopped');
+  });
+});
+
+describe('an unreachable JWKS', () => {
+  it('neither launches nor refuses the session: it is checked again at the next heartbeat', async () => {
+    const a = { id: 9201, org_id: ORG_ID, user_id: 5, game_id: 11, status: 'provisioning' };
+    const verify = tokenVerifier({ jwksUrl: 'http://127.0.0.1:9/.well-known/jwks.json', issuer: ISSUER, audience: AUD, typ: TYP, nodeId: NODE_ID, orgId: ORG_ID });
+    const err = await verify({ ...a, stream_token: await token(a) }).then(() => null, (e) => e);
+    expect(unverifiableNow(err)).toBe(true);
+    const reports = [];
+    let reachable = false;
+    const launched = [];
+    const runner = new SessionRunner({
+      hook: `"${process.execPath}" -e "setTimeout(() => {}, 200)"`,
+      verifier: async () => {
+        if (!reachable) throw err;
+      },
+      installFor: () => ({ install_path: '/games/x', executable: null }),
+      report: async (id, status, reason) => {
+        reports.push({ id, status, reason });
+        if (status === 'active') launched.push(id);
+      },
+    });
+    await runner.sync([{ ...a, stream_token: 'x' }]);
+    expect(reports).toEqual([]);
+    reachable = true;
+    await runner.sync([{ ...a, stream_token: 'x' }]);
+    expect(launched).toEqual([9201]);
+    await until(() => reports.some((r) => r.status === 'ended'));
+  });
+
+  it('a token signed by an unknown key is refused, not retried forever', async () => {
+    const err = await tokenVerifier({ jwksUrl: 'http://unused.invalid/', issuer: ISSUER, audience: AUD, typ: TYP, nodeId: NODE_ID, orgId: ORG_ID, jwks: async () => { throw Object.assign(new Error('no applicable key found in the JSON Web Key Set'), { code: 'ERR_JWKS_NO_MATCHING_KEY' }); } })({ id: 1, org_id: ORG_ID, user_id: 5, game_id: 11, stream_token: await token({ id: 1, user_id: 5, game_id: 11 }) }).then(() => null, (e) => e);
+    expect(err.code).toBe('ERR_JWKS_NO_MATCHING_KEY');
+    expect(unverifiableNow(err)).toBe(false);
   });
 });
