@@ -4,6 +4,10 @@
  * session's `stream_url`, so whoever holds the URL may stream that one session on that one node
  * until the token expires (a fresh URL comes with every `GET /sessions/{id}`).
  *
+ * The same token rides in each of the node's assignments (`stream_token`), and the node agent
+ * refuses to launch a session whose token does not verify. Tokens are signed with the current key;
+ * during a key rotation the JWKS also publishes the previous one (see auth/session-keys.ts).
+ *
  *   const { url, expiresAt } = await streamUrlFor(env, { sessionId, nodeId, orgId, userId, gameId, streamBaseUrl });
  *   // node side: jwtVerify(token, createRemoteJWKSet(jwksUrl), { issuer, audience: SESSION_TOKEN_AUDIENCE,
  *   //            typ: SESSION_TOKEN_TYP, algorithms: ['ES256'] }) then check `node_id` is its own id.

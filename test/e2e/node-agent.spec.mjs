@@ -230,8 +230,9 @@ describe('adding a node in the dashboard', () => {
       const r = spawnSync(process.execPath, [CLI, 'enroll', '--api', stack.url, '--code', code, '--config-dir', dir], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       const row = page.locator('tbody tr', { hasText: name });
-      await row.getByRole('button', { name: 'Roll token' }).click();
-      await page.getByRole('dialog').getByRole('button', { name: 'Roll token' }).click();
+      await row.getByRole('button', { name: 'Rotate', exact: true }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Rotate token' }).click();
+      await shot(page, `console-nodes-rotated-${width}-${theme}`);
       await eventually(() => row.textContent()).toContain('token rollover pending');
       expectNoSeriousErrors(page);
     });

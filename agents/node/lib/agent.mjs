@@ -78,6 +78,8 @@ export async function buildInstalls(found, { resolve, proofs, warn }) {
   return { installs: installs.filter((i) => (seen.has(i.game_id) ? false : (seen.add(i.game_id), true))), unmapped };
 }
 
+const MAX_INSTALLS = 500;
+
 export class NodeAgent {
   /**
    * @param {ReturnType<import('./config.mjs').loadConfig>} cfg
@@ -145,7 +147,10 @@ export class NodeAgent {
 
   async heartbeat() {
     const sessions = this.runner.reports();
-    const reply = await this.api.heartbeat({ node_id: this.cfg.node_id, org_id: this.cfg.org_id, status: `ready edgeplane-node/${AGENT_VERSION}`.slice(0, 32), installs: this.installs, sessions });
+    // The control plane takes at most 500 installs per heartbeat; more would refuse every beat.
+    if (this.installs.length > MAX_INSTALLS) this.warnOnce(`${this.installs.length} installs found; only the first ${MAX_INSTALLS} are reported`);
+    const installs = this.installs.slice(0, MAX_INSTALLS);
+    const reply = await this.api.heartbeat({ node_id: this.cfg.node_id, org_id: this.cfg.org_id, status: `ready edgeplane-node/${AGENT_VERSION}`.slice(0, 32), installs, sessions });
     if (reply.node_token) {
       // Stored before it is used: if the agent dies now, the file already has the token the server expects next.
       writeToken(this.cfg.token_file, reply.node_token);

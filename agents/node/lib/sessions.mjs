@@ -57,7 +57,9 @@ export async function killTree(child, graceMs) {
   const until = Date.now() + graceMs;
   while (Date.now() < until && groupAlive(child.pid)) await new Promise((r) => setTimeout(r, 50));
   if (groupAlive(child.pid)) signalGroup(child.pid, 'SIGKILL');
-  while (child.exitCode === null && child.signalCode === null) await new Promise((r) => setTimeout(r, 20));
+  // SIGKILL cannot be ignored; the bound only guards against an exit event that never comes.
+  const reaped = Date.now() + 5000;
+  while (child.exitCode === null && child.signalCode === null && Date.now() < reaped) await new Promise((r) => setTimeout(r, 20));
 }
 
 function groupAlive(pid) {

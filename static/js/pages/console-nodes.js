@@ -85,12 +85,12 @@ export async function render(main, _p, ctx) {
     const mk = (label, fn, cls = '') => { const b = h('button', { type: 'button', class: `btn small ${cls}`, dataset: { a: label } }, label); b.addEventListener('click', () => fn(tr.node, b)); return b; };
     tr.drain = mk('Drain', (x, b) => act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/${x.status === 'draining' ? 'activate' : 'drain'}`); await refresh(); }));
     acts.append(tr.drain,
-      mk('Enrolment code', async (x, b) => {
+      mk('Enrol', async (x, b) => {
         const code = await act(b, () => enrolmentCode(x));
         if (code) showEnrolment(`Enrol ${x.name}`, code, null);
       }),
-      mk('Roll token', async (x, b) => {
-        if (!(await confirmDialog(`Roll the token of ${x.name} over?`, { ok: 'Roll token', body: h('p', { class: 'muted' }, 'The agent receives a new token at its next heartbeat and stores it itself; the current token works until then. If the token may have leaked, revoke it and enrol again instead.') }))) return;
+      mk('Rotate', async (x, b) => {
+        if (!(await confirmDialog(`Rotate the token of ${x.name}?`, { ok: 'Rotate token', body: h('p', { class: 'muted' }, 'The agent receives a new token at its next heartbeat and stores it itself; the current token works until then. If the token may have leaked, revoke it and enrol again instead.') }))) return;
         await act(b, async () => { await api.post(`/orgs/${org.id}/nodes/${x.id}/token/rollover`); await refresh(); }, { ok: 'Token rollover requested' });
       }),
       mk('Revoke', async (x, b) => {
