@@ -9,7 +9,7 @@ import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
-import { createLogger } from './http/log';
+import { configureLogging, createLogger } from './http/log';
 import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -36,6 +36,7 @@ export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [dailyChartJob],
 export const FREQUENT_CRON = '*/5 * * * *';
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  configureLogging(env);
   const log = createLogger({ cron: controller.cron });
   const list = controller.cron === FREQUENT_CRON ? jobs.frequent : jobs.daily;
   const results = await Promise.allSettled(list.map((job) => job(env, controller)));

@@ -8,10 +8,21 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
-import { createLogger } from './log';
+import { configureLogging, createLogger, type LogLevel } from './log';
+
+/** A request slower than this is logged at `info` even when it succeeded. */
+const SLOW_REQUEST_MS = 1000;
+
+/** Successful, fast requests are routine (`debug`); failures and slow ones are worth a line. */
+export function requestLogLevel(status: number, ms: number): LogLevel {
+  if (status >= 500) return 'error';
+  if (status >= 400 || ms >= SLOW_REQUEST_MS) return 'info';
+  return 'debug';
+}
 
 /** A fresh id per request, echoed as `X-Request-Id` and carried by every log line. */
 export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
+  configureLogging(c.env);
   const requestId = crypto.randomUUID();
   c.set('requestId', requestId);
   const log = createLogger({ requestId });
@@ -19,11 +30,12 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   await next();
   c.header('X-Request-Id', requestId);
-  log.info('request', {
+  const ms = Date.now() - started;
+  log[requestLogLevel(c.res.status, ms)]('request', {
     method: c.req.method,
     path: c.req.path,
     status: c.res.status,
-    ms: Date.now() - started,
+    ms,
     user: c.get('user')?.id,
   });
 };
