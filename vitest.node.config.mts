@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/node/**/*.test.mjs', 'agents/**/test/**/*.test.mjs'],
     environment: 'node',
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     hookTimeout: 120_000,
   },
 });
