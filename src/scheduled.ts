@@ -10,6 +10,7 @@ import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { configureLogging, createLogger } from './http/log';
+import { pruneMetrics } from './metrics/record';
 import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -26,6 +27,8 @@ const housekeeping: Job[] = [
   sweepPlaySessions,
   // The overseer link's safety net: re-dial even when no dashboard is open and no alarm survived.
   keepOverseerLinkUp,
+  // The local metric store's retention window.
+  (env) => pruneMetrics(env),
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */

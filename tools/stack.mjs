@@ -134,7 +134,8 @@ export async function startStack(o = {}) {
     log(`development overseer at ${overseerUrl}`);
   }
 
-  const vars = { ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
+  // Analytics Engine drops writes in local development: the local stack keeps metrics in D1.
+  const vars = { METRICS_STORE: 'd1', ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet || calm ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });

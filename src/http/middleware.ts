@@ -5,9 +5,11 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
+import { executionContextOf, recordMetric } from '../metrics/record';
 import { configureLogging, createLogger, type LogLevel } from './log';
 
 /** A request slower than this is logged at `info` even when it succeeded. */
@@ -38,6 +40,9 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
     ms,
     user: c.get('user')?.id,
   });
+  // The route pattern, not the URL: one series per route whatever the ids in the path.
+  const route = routePath(c, -1);
+  recordMetric(c.env, executionContextOf(c), 'http.requests', { route: route && !route.endsWith('*') ? route : 'unmatched', method: c.req.method, status: c.res.status });
 };
 
 /** The API's CSP: it serves JSON, media and images, never scripts. Static pages carry their own
