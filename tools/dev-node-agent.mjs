@@ -2,7 +2,7 @@
 // real-format store files written here, for the seeded node. Not deployed. Used by `npm start` and
 // the browser tests through tools/stack.mjs:
 //
-//   const child = await startDemoAgent({ url, persistTo, credentials, vars, quiet });
+//   const child = await startDemoAgent({ url, persistTo, credentials, vars, env, stdio });
 //
 // What it writes under <persistTo> (idempotent: existing files are left alone, so their mtimes and
 // the agent's proof cache survive restarts):
@@ -78,7 +78,7 @@ function issuerOf(vars) {
  * Writes the demo library and the agent's config for the seeded node, then starts the real agent.
  * Returns the child process, or null when the seed has no node (accounts made elsewhere).
  */
-export async function startDemoAgent({ url, persistTo, credentials, vars = {}, quiet = false, env = process.env }) {
+export async function startDemoAgent({ url, persistTo, credentials, vars = {}, env = process.env, stdio = ['ignore', 'inherit', 'inherit'] }) {
   if (!credentials?.node?.token || !credentials.node.id || !credentials.admin) return null;
   // The node's org: the seed registers it in the default org.
   const login = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(credentials.admin) }).then((r) => r.json());
@@ -111,6 +111,6 @@ export async function startDemoAgent({ url, persistTo, credentials, vars = {}, q
   return spawn(process.execPath, [join(ROOT, 'agents', 'node', 'cli.mjs'), 'run', '--config-dir', dir], {
     cwd: ROOT,
     env: { ...env, EDGEPLANE_NODE_CONFIG_DIR: dir },
-    stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
+    stdio,
   });
 }
