@@ -2,7 +2,7 @@
  * Resumable multipart ingest into R2 (issue 16): the statements and the R2 calls behind the ingest
  * routes. The checksum is a *part tree*: `sha256 = SHA-256(d1 ‖ d2 ‖ … ‖ dN)`, where `di` is the raw
  * 32-byte SHA-256 of part i (parts of `part_size` bytes, the last one shorter). The server hashes
- * every part as it streams into R2 (`crypto.DigestStream`) and refuses a part whose digest differs
+ * every part before it goes to R2 and refuses a part whose digest differs
  * from the one the agent sent; at completion it recomputes the tree from the digests it measured
  * itself and refuses the object (aborting the R2 upload, so no object appears) unless it equals the
  * checksum declared at creation. The object counts only once the catalog row is `stored`.
@@ -18,7 +18,8 @@ import { ApiError, BadGateway, BadRequest, Conflict } from '../../http/errors';
 import { nowIso, randomToken } from '../../world';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
-export const MAX_PART_SIZE = 64 * 1024 * 1024;
+/** Parts are held in memory while verified (128 MB per isolate): 32 MiB leaves room for a few at once. */
+export const MAX_PART_SIZE = 32 * 1024 * 1024;
 export const MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024;
 
 export type Upload = typeof ingestUploads.$inferSelect;
@@ -132,7 +133,7 @@ export async function abortUpload(env: Pick<Env, 'DB' | 'BUCKET'>, u: Upload): P
 }
 
 /**
- * One part, streamed: the body goes to R2 and through a DigestStream at the same time. A part that
+ * One part, verified then sent to R2. A part that
  * is short (a dropped connection), long, or whose digest differs from `claimed` is not recorded —
  * the agent sends it again; R2 replaces a part uploaded twice under the same number.
  */
@@ -150,20 +151,18 @@ export async function putPart(
   const expected = expectedPartSize(u, n);
   if (declaredLength !== null && declaredLength !== expected) throw new BadRequest(`part ${n} must be ${expected} bytes`, 'invalid_part_size');
   if (!body) throw new BadRequest(`part ${n} must be ${expected} bytes`, 'invalid_part_size');
-  const digest = new crypto.DigestStream('SHA-256');
-  const [toR2, toHash] = body.tee();
-  const hashing = toHash.pipeTo(digest);
-  let part: R2UploadedPart;
+  // The part is read whole (at most MAX_PART_SIZE) and checked before any byte reaches R2: a short
+  // body (a dropped connection) or a wrong digest never becomes an R2 part at all.
+  let bytes: ArrayBuffer;
   try {
-    const fixed = new FixedLengthStream(expected);
-    const piping = toR2.pipeTo(fixed.writable);
-    [part] = await Promise.all([env.BUCKET.resumeMultipartUpload(u.r2Key, u.r2UploadId).uploadPart(n, fixed.readable), piping, hashing]);
+    bytes = await new Response(body).arrayBuffer();
   } catch {
-    await hashing.catch(() => undefined);
     throw new BadRequest(`part ${n} incomplete: expected ${expected} bytes`, 'part_incomplete');
   }
-  const measured = hex(await digest.digest);
+  if (bytes.byteLength !== expected) throw new BadRequest(`part ${n} incomplete: expected ${expected} bytes, got ${bytes.byteLength}`, 'part_incomplete');
+  const measured = hex(await crypto.subtle.digest('SHA-256', bytes));
   if (measured !== claimed) throw new BadRequest(`part ${n} checksum mismatch`, 'checksum_mismatch', { expected: claimed, measured });
+  const part = await env.BUCKET.resumeMultipartUpload(u.r2Key, u.r2UploadId).uploadPart(n, bytes);
   await db(env)
     .insert(ingestParts)
     .values({ uploadId: u.id, partNumber: n, size: expected, sha256: measured, etag: part.etag })
