@@ -80,3 +80,24 @@ CREATE TABLE `ingest_parts` (
 	PRIMARY KEY(`upload_id`, `part_number`),
 	FOREIGN KEY (`upload_id`) REFERENCES `ingest_uploads`(`id`) ON UPDATE no action ON DELETE cascade
 );
+--> statement-breakpoint
+CREATE TABLE `retention_policies` (
+	`source_id` integer PRIMARY KEY NOT NULL,
+	`keep_days` integer,
+	`keep_gb` real,
+	`keep_sessions` integer,
+	`keep_forever` integer DEFAULT false NOT NULL,
+	`updated_by` integer,
+	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `recording_pins` (
+	`recording_id` integer NOT NULL,
+	`user_id` integer NOT NULL,
+	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
+	PRIMARY KEY(`recording_id`, `user_id`),
+	FOREIGN KEY (`recording_id`) REFERENCES `recordings`(`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+);
+--> statement-breakpoint
+CREATE INDEX `recording_pins_user_idx` ON `recording_pins` (`user_id`);

@@ -652,3 +652,30 @@ export const ingestParts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
 );
+
+/** Retention: `source_id` 0 is the global default; a source's own row replaces it entirely. With no
+ * row at all nothing is deleted. Any NULL limit is "no limit of that kind". */
+export const retentionPolicies = sqliteTable('retention_policies', {
+  sourceId: integer('source_id').primaryKey(),
+  keepDays: integer('keep_days'),
+  keepGb: real('keep_gb'),
+  keepSessions: integer('keep_sessions'),
+  keepForever: integer('keep_forever', { mode: 'boolean' }).notNull().default(false),
+  updatedBy: integer('updated_by'),
+  updatedAt: updatedAt(),
+});
+
+/** A user's pin on a recording: retention never deletes a pinned recording. */
+export const recordingPins = sqliteTable(
+  'recording_pins',
+  {
+    recordingId: integer('recording_id')
+      .notNull()
+      .references(() => recordings.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.recordingId, t.userId] }), index('recording_pins_user_idx').on(t.userId)],
+);
