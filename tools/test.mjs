@@ -41,8 +41,6 @@ const add = (r) => {
 };
 
 if (only !== 'e2e') add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
-// The shipped agents run on customers' machines: plain Node tests (vitest.agents.config.mts).
-if (only !== 'e2e') add(vitest('agent tests (Node)', ['--config', 'vitest.agents.config.mts'], join(out, 'agents.json')));
 if (only !== 'workers') {
   if (ensureChromium()) add(vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
   else {

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAgent } from '../../../agents/media/lib/agent.mjs';
-import { bandwidthLimiter } from '../../../agents/media/lib/files.mjs';
+import { createAgent } from '../lib/agent.mjs';
+import { bandwidthLimiter } from '../lib/files.mjs';
 import { recorderLine, segmentLifecycle } from '../../../tools/recorder-events.mjs';
 import { startIngestDouble } from './ingest-double.mjs';
 
-const CLI = fileURLToPath(new URL('../../../agents/media/cli.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli.mjs', import.meta.url));
 const KiB = 1024;
 let api;
 let root;
