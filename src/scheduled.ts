@@ -10,7 +10,8 @@ import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
-import { createLogger } from './http/log';
+import { configureLogging, createLogger } from './http/log';
+import { pruneMetrics } from './metrics/record';
 import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -29,6 +30,8 @@ const housekeeping: Job[] = [
   keepOverseerLinkUp,
   // Recordings retention, one bounded batch per run (src/dvr/recordings/retention.ts).
   retentionJob,
+  // The local metric store's retention window.
+  (env) => pruneMetrics(env),
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */
@@ -39,6 +42,7 @@ export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [dailyChartJob],
 export const FREQUENT_CRON = '*/5 * * * *';
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  configureLogging(env);
   const log = createLogger({ cron: controller.cron });
   const list = controller.cron === FREQUENT_CRON ? jobs.frequent : jobs.daily;
   const results = await Promise.allSettled(list.map((job) => job(env, controller)));
