@@ -17,6 +17,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { dialUrl, type Metrics, type PoolInfo, type ServerFrame, type TaskInfo } from '../src/dvr/protocol';
+import { recordingsHook } from '../src/dvr/recordings/hook';
 import { monitorName, TASK_EVENT_TYPES, type SourceRef, type TaskEvent } from '../src/dvr/runtime';
 import {
   errorWindow,
@@ -288,6 +289,7 @@ export class OverseerLink extends DurableObject<Env> {
     if (!ref) return; // events for tasks we do not own are ignored (§5.5)
     const outcome = await this.monitor(ref).apply(ref, frame as unknown as TaskEvent, errorWindow(await this.config()));
     if (outcome.stopTaskId) this.send({ type: 'stop', id: this.nextId(), task_id: outcome.stopTaskId });
+    if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
   }
 
   private monitor(ref: SourceRef) {

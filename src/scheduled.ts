@@ -9,6 +9,7 @@ import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
+import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';
 import { pruneMetrics } from './metrics/record';
 import { world } from './world';
@@ -27,6 +28,8 @@ const housekeeping: Job[] = [
   sweepPlaySessions,
   // The overseer link's safety net: re-dial even when no dashboard is open and no alarm survived.
   keepOverseerLinkUp,
+  // Recordings retention, one bounded batch per run (src/dvr/recordings/retention.ts).
+  retentionJob,
   // The local metric store's retention window.
   (env) => pruneMetrics(env),
 ];

@@ -15,6 +15,7 @@
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
+import { recorderLine } from './recorder-events.mjs';
 
 const { WebSocketServer } = createRequire(import.meta.url)('ws');
 
@@ -33,7 +34,6 @@ const quiet = args.includes('--quiet');
 const ms = (n) => Math.round(n / SPEED);
 const log = (...a) => quiet || console.log(new Date().toISOString(), '[dev-overseer]', ...a);
 const now = () => new Date().toISOString();
-const localTime = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
 /** Go duration → ms (the subset the control plane sends). */
 function goDuration(s) {
@@ -91,7 +91,7 @@ function clearTimers(t) {
 function out(t, event, extra = {}) {
   metrics.total_output_lines += 1;
   t.seq += 1;
-  emit(t, { type: 'output', task_id: t.task_id, pid: t.pid, stream: 'stdout', data: JSON.stringify({ event, time: localTime(), ...extra }), ts: now(), seq: t.seq });
+  emit(t, { type: 'output', task_id: t.task_id, pid: t.pid, stream: 'stdout', data: recorderLine(event, extra), ts: now(), seq: t.seq });
 }
 
 const hms = (s) => [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');

@@ -566,6 +566,147 @@ export const platformSettings = sqliteTable('platform_settings', {
   updatedAt: updatedAt(),
 });
 
+// ───────────────────────────── DVR: recordings catalog, ingest, retention (issue 16) ─────────────────────────────
+
+/** A media-agent host (one per recorder machine). The enrolment code and the credential are stored
+ * only as SHA-256; revoking clears the credential hash, so no token matches it any more. */
+export const ingestHosts = sqliteTable(
+  'ingest_hosts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    enrolCodeHash: text('enrol_code_hash'),
+    enrolExpiresAt: text('enrol_expires_at'),
+    tokenHash: text('token_hash'),
+    createdBy: integer('created_by'),
+    createdAt: createdAt(),
+    enrolledAt: text('enrolled_at'),
+    revokedAt: text('revoked_at'),
+    lastSeen: text('last_seen'),
+  },
+  (t) => [
+    uniqueIndex('ingest_hosts_name_uq').on(t.name),
+    uniqueIndex('ingest_hosts_token_hash_uq').on(t.tokenHash),
+    uniqueIndex('ingest_hosts_enrol_code_hash_uq').on(t.enrolCodeHash),
+  ],
+);
+
+/** One recording session of a source (RECORDING START … RECORDING END). */
+export const recordingSessions = sqliteTable(
+  'recording_sessions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    startedAt: text('started_at').notNull(),
+    endedAt: text('ended_at'),
+  },
+  (t) => [index('recording_sessions_source_started_idx').on(t.sourceId, t.startedAt)],
+);
+
+/** The recordings catalog: one row per segment file, the only thing listings and retention read. */
+export const recordings = sqliteTable(
+  'recordings',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sourceId: integer('source_id')
+      .notNull()
+      .references(() => sources.id, { onDelete: 'cascade' }),
+    sessionId: integer('session_id').references(() => recordingSessions.id, { onDelete: 'set null' }),
+    segment: integer('segment'),
+    /** Path below the source's directory, e.g. `2026-02-18_22-01-31/2026-02-18_22-01-31_00000.ts`. */
+    relPath: text('rel_path').notNull(),
+    r2Key: text('r2_key').notNull(),
+    bytes: integer('bytes').notNull().default(0),
+    durationSeconds: real('duration_seconds'),
+    startedAt: text('started_at'),
+    endedAt: text('ended_at'),
+    thumbnailKey: text('thumbnail_key'),
+    thumbnailBytes: integer('thumbnail_bytes'),
+    state: text('state', { enum: ['recording', 'uploading', 'stored', 'deleted'] }).notNull().default('recording'),
+    hostId: integer('host_id').references(() => ingestHosts.id, { onDelete: 'set null' }),
+    sha256: text('sha256'),
+    storedAt: text('stored_at'),
+    deletedAt: text('deleted_at'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('recordings_source_path_uq').on(t.sourceId, t.relPath),
+    index('recordings_source_state_path_idx').on(t.sourceId, t.state, t.relPath),
+    index('recordings_state_stored_idx').on(t.state, t.storedAt),
+    index('recordings_session_idx').on(t.sessionId),
+    check('recordings_state_ck', sql`${t.state} IN ('recording', 'uploading', 'stored', 'deleted')`),
+  ],
+);
+
+/** A resumable multipart upload into R2 through the control plane (the agent's side of ingest). */
+export const ingestUploads = sqliteTable(
+  'ingest_uploads',
+  {
+    id: text('id').primaryKey(),
+    recordingId: integer('recording_id')
+      .notNull()
+      .references(() => recordings.id, { onDelete: 'cascade' }),
+    hostId: integer('host_id')
+      .notNull()
+      .references(() => ingestHosts.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: ['segment', 'thumbnail'] }).notNull(),
+    r2Key: text('r2_key').notNull(),
+    r2UploadId: text('r2_upload_id').notNull(),
+    size: integer('size').notNull(),
+    partSize: integer('part_size').notNull(),
+    /** The declared checksum: SHA-256 over the concatenated SHA-256 digests of the parts (docs/dvr.md). */
+    sha256: text('sha256').notNull(),
+    state: text('state', { enum: ['open', 'completing', 'completed', 'aborted'] }).notNull().default('open'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index('ingest_uploads_recording_idx').on(t.recordingId, t.kind, t.state)],
+);
+
+export const ingestParts = sqliteTable(
+  'ingest_parts',
+  {
+    uploadId: text('upload_id')
+      .notNull()
+      .references(() => ingestUploads.id, { onDelete: 'cascade' }),
+    partNumber: integer('part_number').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    etag: text('etag').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.partNumber] })],
+);
+
+/** Retention: `source_id` 0 is the global default; a source's own row replaces it entirely. With no
+ * row at all nothing is deleted. Any NULL limit is "no limit of that kind". */
+export const retentionPolicies = sqliteTable('retention_policies', {
+  sourceId: integer('source_id').primaryKey(),
+  keepDays: integer('keep_days'),
+  keepGb: real('keep_gb'),
+  keepSessions: integer('keep_sessions'),
+  keepForever: integer('keep_forever', { mode: 'boolean' }).notNull().default(false),
+  updatedBy: integer('updated_by'),
+  updatedAt: updatedAt(),
+});
+
+/** A user's pin on a recording: retention never deletes a pinned recording. */
+export const recordingPins = sqliteTable(
+  'recording_pins',
+  {
+    recordingId: integer('recording_id')
+      .notNull()
+      .references(() => recordings.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.recordingId, t.userId] }), index('recording_pins_user_idx').on(t.userId)],
+);
+
 // ───────────────────────────── metrics (local store) ─────────────────────────────
 
 /**

@@ -1,11 +1,13 @@
 /**
  * Recordings and thumbnails in R2 (contract §4): `recordings/{driver}/{username}/...` and
- * `thumbnails/{driver}/{username}[.jpg|/...]`. Lists a prefix as the NGINX-autoindex-style JSON of
- * §4.2, sums a tree for filestat (§3.5), and serves objects with HTTP Range support.
+ * `thumbnails/{driver}/{username}[.jpg|/...]`. Shapes catalog rows (src/dvr/recordings/catalog.ts —
+ * R2 is never listed) as the NGINX-autoindex-style JSON of §4.2 and filestat (§3.5), and serves
+ * objects with HTTP Range support.
  *
- *   const entries = await listDirectory(env.BUCKET, 'recordings/chaturbate/alice/', 'thumbnails/chaturbate/alice/');
+ *   const entries = listingFromCatalog(await listChildren(env, sourceId, '', { limit: 1000 }));
  *   return serveObject(env.BUCKET, 'recordings/chaturbate/alice/x.ts', c.req.raw, { cacheControl: 'private, no-store' });
  */
+import type { ChildRow } from './recordings/catalog';
 
 /** A subpath below a source directory: no `..`, no empty or dot segments, no backslashes. */
 export function safeSubpath(raw: string): string | null {
@@ -16,24 +18,6 @@ export function safeSubpath(raw: string): string | null {
   return parts.join('/');
 }
 
-interface Obj {
-  key: string;
-  size: number;
-  uploaded: Date;
-}
-
-/** Every object under a prefix (paginated), up to `cap`. */
-async function listAll(bucket: R2Bucket, prefix: string, cap = 20_000): Promise<{ objects: Obj[]; truncated: boolean }> {
-  const objects: Obj[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const page = await bucket.list({ prefix, cursor, limit: 1000 });
-    for (const o of page.objects) objects.push({ key: o.key, size: o.size, uploaded: o.uploaded });
-    if (!page.truncated || objects.length >= cap) return { objects, truncated: page.truncated };
-    cursor = page.cursor;
-  }
-}
-
 export interface ListingEntry {
   name: string;
   type: 'directory' | 'file';
@@ -41,37 +25,32 @@ export interface ListingEntry {
   size?: number;
 }
 
+const rfc1123 = (iso: string | null) => new Date(iso ?? 0).toUTCString();
+
 /**
- * The immediate children of `prefix` (which ends with `/`), directories first then by name,
- * dot-files omitted; directory mtime = newest object inside it. `.jpg` files at the same level under
- * `thumbPrefix` are merged in, because the dashboard shows a file's thumbnail only when the listing
- * holds `{basename}.jpg`. Null when nothing exists under the prefix (404).
+ * The NGINX-autoindex JSON (§4.2) of one page of catalog children (`listChildren`): directories
+ * first, then files by name, dot-files omitted; a recording with a thumbnail also yields
+ * `{basename}.jpg` beside it, because the dashboard shows a file's thumbnail only when the listing
+ * holds that name. Null when there is nothing (404).
  */
-export async function listDirectory(bucket: R2Bucket, prefix: string, thumbPrefix?: string): Promise<ListingEntry[] | null> {
-  const { objects } = await listAll(bucket, prefix);
-  const thumbs = thumbPrefix ? (await bucket.list({ prefix: thumbPrefix, delimiter: '/', limit: 1000 })).objects : [];
-  if (objects.length === 0 && thumbs.length === 0) return null;
-  const dirs = new Map<string, Date>();
-  const files = new Map<string, ListingEntry>();
-  for (const o of objects) {
-    const rest = o.key.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    if (slash === -1) {
-      files.set(rest, { name: rest, type: 'file', mtime: o.uploaded.toUTCString(), size: o.size });
-    } else {
-      const name = rest.slice(0, slash);
-      const seen = dirs.get(name);
-      if (!seen || seen < o.uploaded) dirs.set(name, o.uploaded);
+export function listingFromCatalog(rows: readonly ChildRow[]): ListingEntry[] | null {
+  if (rows.length === 0) return null;
+  const dirs: ListingEntry[] = [];
+  const files: ListingEntry[] = [];
+  for (const r of rows) {
+    if (!r.name || r.name.startsWith('.')) continue;
+    if (r.isDir) {
+      dirs.push({ name: r.name, type: 'directory', mtime: rfc1123(r.mtime) });
+      continue;
+    }
+    files.push({ name: r.name, type: 'file', mtime: rfc1123(r.mtime), size: r.size });
+    if (r.thumbBytes !== null) {
+      const thumb = `${r.name.replace(/\.[^.]*$/, '')}.jpg`;
+      if (thumb !== r.name) files.push({ name: thumb, type: 'file', mtime: rfc1123(r.thumbAt), size: r.thumbBytes });
     }
   }
-  for (const t of thumbs) {
-    const name = t.key.slice(thumbPrefix!.length);
-    if (name.toLowerCase().endsWith('.jpg') && !files.has(name)) files.set(name, { name, type: 'file', mtime: t.uploaded.toUTCString(), size: t.size });
-  }
-  const out: ListingEntry[] = [];
-  for (const [name, at] of [...dirs].sort(([a], [b]) => cmp(a, b))) if (name && !name.startsWith('.')) out.push({ name, type: 'directory', mtime: at.toUTCString() });
-  for (const f of [...files.values()].sort((a, b) => cmp(a.name, b.name))) if (f.name && !f.name.startsWith('.')) out.push(f);
-  return out;
+  files.sort((a, b) => cmp(a.name, b.name));
+  return [...dirs, ...files];
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -85,41 +64,34 @@ export interface StatChild {
   estimated_minutes: number;
 }
 
-/** filestat (contract §3.5) over a prefix; null when nothing exists there. */
-export async function statTree(bucket: R2Bucket, prefix: string, segmentSeconds: number) {
-  const { objects } = await listAll(bucket, prefix);
-  if (objects.length === 0) return null;
-  const children = new Map<string, StatChild>();
-  for (const o of objects) {
-    const rest = o.key.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    const name = slash === -1 ? rest : rest.slice(0, slash);
-    if (!name) continue;
-    let child = children.get(name);
-    if (!child) {
-      child = { name, type: slash === -1 ? 'file' : 'directory', total_bytes: 0, file_count: 0, ts_count: 0, estimated_minutes: 0 };
-      children.set(name, child);
-    }
-    child.total_bytes += o.size;
-    child.file_count += 1;
-    if (child.type === 'directory' && rest.endsWith('.ts')) child.ts_count += 1;
-  }
-  const list = [...children.values()].sort((a, b) => cmp(a.name, b.name));
-  for (const c of list) if (c.type === 'directory') c.estimated_minutes = Math.floor((c.ts_count * segmentSeconds) / 60);
+/** filestat (contract §3.5) from the catalog's grouped rows; null when nothing is stored there. */
+export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: number; totalBytes: number; fileCount: number; tsCount: number }>, segmentSeconds: number) {
+  if (rows.length === 0) return null;
+  const children: StatChild[] = rows
+    .filter((r) => r.name)
+    .map((r) => ({
+      name: r.name,
+      type: r.isDir ? 'directory' : 'file',
+      total_bytes: r.totalBytes,
+      file_count: r.fileCount,
+      ts_count: r.isDir ? r.tsCount : 0,
+      estimated_minutes: r.isDir ? Math.floor((r.tsCount * segmentSeconds) / 60) : 0,
+    }));
   return {
-    children: list,
-    total_bytes: list.reduce((n, c) => n + c.total_bytes, 0),
-    file_count: list.reduce((n, c) => n + c.file_count, 0),
+    children,
+    total_bytes: children.reduce((n, c) => n + c.total_bytes, 0),
+    file_count: children.reduce((n, c) => n + c.file_count, 0),
   };
 }
 
-/** Recording files of a source for `/files` (the reference read them from its converter). */
-export async function listRecordings(bucket: R2Bucket, prefix: string, cap = 1000) {
-  const { objects } = await listAll(bucket, prefix, cap);
-  return objects
-    .filter((o) => /\.(ts|mp4|mkv)$/i.test(o.key))
-    .slice(0, cap)
-    .map((o) => ({ filename: o.key.slice(o.key.lastIndexOf('/') + 1), path: o.key.slice('recordings'.length), status: 'stored', pipeline: 'r2' }));
+/** `/files` FileInfo objects from catalog rows (the reference read them from its converter). */
+export function fileInfos(rows: ReadonlyArray<{ relPath: string; r2Key: string; state: string }>) {
+  return rows.map((r) => ({
+    filename: r.relPath.slice(r.relPath.lastIndexOf('/') + 1),
+    path: r.r2Key.slice('recordings'.length),
+    status: r.state,
+    pipeline: 'r2',
+  }));
 }
 
 type Range = { offset: number; length: number } | 'unsatisfiable' | null;

@@ -17,7 +17,15 @@ import { BadRequest, NotFound } from '../http/errors';
 import { ErrorSchema, newRouter, z } from '../http/openapi';
 import { visibleSource } from './access';
 import { SEGMENT } from './lifecycle';
-import { listDirectory, safeSubpath, serveObject } from './media-store';
+import { listingFromCatalog, safeSubpath, serveObject } from './media-store';
+import { latestThumbnail, listChildren, storedObject } from './recordings/catalog';
+
+/** Listing pages: `?limit=` (1–5000, default 1000) and `?after=<last name of the previous page>`;
+ * a full page carries `X-Next-After`. The dashboard asks without them (one page). */
+const ListingQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(5000).default(1000),
+  after: z.string().min(1).max(255).optional(),
+});
 
 /** Splits `/prefix/a/b/c` into decoded segments; null on bad escapes. */
 function segments(path: string, prefix: string): string[] | null {
@@ -40,7 +48,7 @@ function sourceOf(parts: string[] | null): { driver: string; username: string } 
 async function media(c: Context<AppEnv>) {
   const parts = segments(c.req.path, '/media/subscriptions/');
   const { driver, username } = sourceOf(parts);
-  await visibleSource(c, driver, username);
+  const src = await visibleSource(c, driver, username);
   if (parts!.length === 2) {
     // The SPA always asks with a trailing slash; NGINX answered 301 otherwise.
     return c.redirect(`/media/subscriptions/${encodeURIComponent(driver)}/${encodeURIComponent(username)}/`, 301);
@@ -50,12 +58,17 @@ async function media(c: Context<AppEnv>) {
   const sub = safeSubpath(rest);
   if (sub === null) throw new BadRequest('invalid path', 'invalid_path');
   if (isDir) {
-    const dir = sub ? `${sub}/` : '';
-    const entries = await listDirectory(c.env.BUCKET, `recordings/${driver}/${username}/${dir}`, `thumbnails/${driver}/${username}/${dir}`);
+    const q = ListingQuery.safeParse({ limit: c.req.query('limit'), after: c.req.query('after') });
+    if (!q.success) throw new BadRequest('invalid listing page', 'validation_failed');
+    const rows = await listChildren(c.env, src.id, sub ? `${sub}/` : '', q.data);
+    const entries = listingFromCatalog(rows);
     if (!entries) throw new NotFound('directory not found');
+    if (rows.length === q.data.limit) c.header('X-Next-After', encodeURIComponent(rows[rows.length - 1]!.name));
     c.header('Cache-Control', 'private, no-cache');
     return c.json(entries, 200);
   }
+  // Only catalogued, stored recordings are served: a deleted row stops playback at once.
+  if (!sub || !(await storedObject(c.env, src.id, sub, 'recording'))) throw new NotFound('file not found');
   const res = await serveObject(c.env.BUCKET, `recordings/${driver}/${username}/${sub}`, c.req.raw, { cacheControl: 'private, no-cache' });
   if (!res) throw new NotFound('file not found');
   return res;
@@ -64,22 +77,25 @@ async function media(c: Context<AppEnv>) {
 async function thumbnail(c: Context<AppEnv>) {
   const parts = segments(c.req.path, '/thumbnails/');
   if (parts && parts.length === 2 && parts[1]!.toLowerCase().endsWith('.jpg')) {
-    // `/thumbnails/{driver}/{username}.jpg`: the source's own thumbnail.
+    // `/thumbnails/{driver}/{username}.jpg`: the card picture, i.e. the newest catalogued thumbnail
+    // (an object put at the legacy key by hand still wins, for imported trees).
     const { driver, username } = sourceOf([parts[0]!, parts[1]!.slice(0, -4)]);
-    await visibleSource(c, driver, username);
-    const res = await serveObject(c.env.BUCKET, `thumbnails/${driver}/${username}.jpg`, c.req.raw, { cacheControl: 'private, max-age=60' });
+    const src = await visibleSource(c, driver, username);
+    const opts = { cacheControl: 'private, max-age=60' };
+    let res = await serveObject(c.env.BUCKET, `thumbnails/${driver}/${username}.jpg`, c.req.raw, opts);
+    if (!res) {
+      const key = await latestThumbnail(c.env, src.id);
+      if (key) res = await serveObject(c.env.BUCKET, key, c.req.raw, opts);
+    }
     if (!res) throw new NotFound('thumbnail not found');
     return res;
   }
   const { driver, username } = sourceOf(parts);
-  await visibleSource(c, driver, username);
+  const src = await visibleSource(c, driver, username);
   const sub = safeSubpath(parts!.slice(2).join('/'));
-  if (!sub) throw new NotFound('thumbnail not found');
-  const res =
-    (await serveObject(c.env.BUCKET, `thumbnails/${driver}/${username}/${sub}`, c.req.raw, { cacheControl: 'private, max-age=60' })) ??
-    (sub.toLowerCase().endsWith('.jpg')
-      ? await serveObject(c.env.BUCKET, `recordings/${driver}/${username}/${sub}`, c.req.raw, { cacheControl: 'private, max-age=60' })
-      : null);
+  if (!sub || !sub.toLowerCase().endsWith('.jpg')) throw new NotFound('thumbnail not found');
+  const row = await storedObject(c.env, src.id, sub, 'thumbnail');
+  const res = row?.thumbnailKey ? await serveObject(c.env.BUCKET, row.thumbnailKey, c.req.raw, { cacheControl: 'private, max-age=60' }) : null;
   if (!res) throw new NotFound('thumbnail not found');
   return res;
 }
@@ -99,7 +115,7 @@ mediaRouter.openAPIRegistry.registerPath({
   path: '/media/subscriptions/{driver}/{username}/{path}',
   tags: ['dvr media'],
   summary: 'A directory listing (path empty or ending in /) or a recording file (Range supported); subscriber or admin',
-  request: { params: PathParams },
+  request: { params: PathParams, query: ListingQuery },
   responses: {
     200: { description: 'Listing JSON or the file', content: { 'application/json': { schema: Listing }, 'video/mp2t': { schema: z.string() } } },
     206: { description: 'Partial content (Range)' },

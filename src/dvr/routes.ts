@@ -9,6 +9,8 @@ import { adminRouter } from './admin';
 import { configRouter } from './config';
 import { wakeLink } from './lifecycle';
 import { mediaRouter } from './media';
+import { ingestRouter } from './recordings/ingest';
+import { recordingsRouter } from './recordings/routes';
 import { sourcesRouter } from './sources';
 import { subscriptionsRouter } from './subscriptions';
 import { dvrUsersRouter } from './users';
@@ -20,5 +22,5 @@ wakeRouter.use('*', async (c, next) => {
   await next();
 });
 
-export const apiRouters = [wakeRouter, subscriptionsRouter, sourcesRouter, adminRouter, configRouter, dvrUsersRouter, workersRouter];
+export const apiRouters = [wakeRouter, subscriptionsRouter, sourcesRouter, adminRouter, configRouter, dvrUsersRouter, workersRouter, ingestRouter, recordingsRouter];
 export { mediaRouter };

@@ -12,7 +12,8 @@ import { BadRequest, NotFound } from '../http/errors';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './lifecycle';
-import { listRecordings, safeSubpath, statTree } from './media-store';
+import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
+import { listFiles, statChildren } from './recordings/catalog';
 import { monitorName } from './runtime';
 import { loadConfig, segmentSeconds } from './settings';
 
@@ -30,6 +31,11 @@ const WorkerEventSchema = z
 const FileInfoSchema = z
   .object({ filename: z.string(), path: z.string(), status: z.string(), pipeline: z.string(), error_count: z.number().int().optional() })
   .openapi('FileInfo');
+
+const FilesQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(1000),
+  after: z.string().min(1).max(1024).optional(),
+});
 
 const StatChildSchema = z.object({
   name: z.string(),
@@ -94,16 +100,22 @@ export const sourcesRouter = newRouter()
       method: 'get',
       path: '/sources/{driver}/{username}/files',
       tags,
-      summary: 'Recording files of a source in R2 (subscriber or admin)',
+      summary: 'Recording files of a source from the recordings catalog, paginated by path (subscriber or admin)',
       middleware: [requireUser],
-      request: { params: SourceParams },
-      responses: { 200: json(z.object({ driver: z.string(), username: z.string(), files: z.array(FileInfoSchema) }), 'Files'), ...errors(400, 401, 403, 404) },
+      request: { params: SourceParams, query: FilesQuery },
+      responses: {
+        200: json(z.object({ driver: z.string(), username: z.string(), files: z.array(FileInfoSchema), next_after: z.string().optional() }), 'Files, by path'),
+        ...errors(400, 401, 403, 404),
+      },
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
-      await visibleSource(c, driver, username);
-      const files = await listRecordings(c.env.BUCKET, `recordings/${driver}/${username}/`);
-      return c.json({ driver, username, files }, 200);
+      const page = c.req.valid('query');
+      const src = await visibleSource(c, driver, username);
+      // The recordings catalog, one indexed query per page (issue 16): never an R2 list.
+      const rows = await listFiles(c.env, src.id, page);
+      const more = rows.length === page.limit ? { next_after: rows[rows.length - 1]!.relPath } : {};
+      return c.json({ driver, username, files: fileInfos(rows), ...more }, 200);
     },
   )
   .openapi(
@@ -119,11 +131,11 @@ export const sourcesRouter = newRouter()
     async (c) => {
       const { driver, username } = c.req.valid('param');
       const raw = c.req.valid('query').path ?? '';
-      await visibleSourceForStat(c, driver, username);
+      const src = await visibleSourceForStat(c, driver, username);
       const sub = safeSubpath(raw);
       if (sub === null) throw new BadRequest('invalid path', 'invalid_path');
-      const prefix = `recordings/${driver}/${username}/${sub ? `${sub}/` : ''}`;
-      const stat = await statTree(c.env.BUCKET, prefix, segmentSeconds(await loadConfig(c.env)));
+      const [rows, config] = await Promise.all([statChildren(c.env, src.id, sub ? `${sub}/` : ''), loadConfig(c.env)]);
+      const stat = statFromCatalog(rows, segmentSeconds(config));
       if (!stat) throw new NotFound('path not found');
       return c.json({ path: raw, ...stat }, 200);
     },

@@ -117,6 +117,8 @@ const largeBodies: Array<{ method: string; path: RegExp; max: number }> = [
   { method: 'PUT', path: /^\/games\/[0-9]+\/cover$/, max: 5 * 1024 * 1024 },
   // A node agent's heartbeat lists every install with its proof (up to 500).
   { method: 'POST', path: /^\/nodes\/heartbeat$/, max: 1024 * 1024 },
+  // A media agent's upload part (src/dvr/recordings/uploads.ts: MAX_PART_SIZE).
+  { method: 'PUT', path: /^\/api\/ingest\/uploads\/[^/]+\/parts\/[0-9]+$/, max: 32 * 1024 * 1024 },
 ];
 
 /** Rejects oversize bodies with 413 before any handler (or JSON parser) sees them. */

@@ -8,6 +8,7 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
+import { storeRecording } from '../support/recordings';
 import { useFakeOverseer } from './fake';
 
 let owner: TestUser;
@@ -22,7 +23,8 @@ beforeAll(async () => {
   stranger = await makeUser();
   const res = await call('POST', '/api/subscriptions', { token: owner.token, body: { driver: 'chaturbate', username: 'private' } });
   subId = (await json<{ sub_id: number }>(res)).sub_id;
-  await env.BUCKET.put('recordings/chaturbate/private/s1/a.ts', new Uint8Array(16));
+  // Recordings are served from the catalog (issue 16): register the object as a stored recording.
+  await storeRecording('chaturbate', 'private', 's1/a.ts', new Uint8Array(16));
   await env.BUCKET.put('thumbnails/chaturbate/private.jpg', new Uint8Array(8));
 });
 

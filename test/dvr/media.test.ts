@@ -6,6 +6,7 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
+import { storeRecording } from '../support/recordings';
 import { useFakeOverseer } from './fake';
 
 let u: TestUser;
@@ -17,12 +18,12 @@ beforeAll(async () => {
   await useFakeOverseer('media');
   u = await makeUser();
   await call('POST', '/api/subscriptions', { token: u.token, body: { driver: 'chaturbate', username: 'mia' } });
-  await env.BUCKET.put(`recordings/chaturbate/mia/${SESSION}/${SEGMENT}`, bytes);
-  await env.BUCKET.put(`recordings/chaturbate/mia/${SESSION}/${SESSION}_00001.ts`, new Uint8Array(500));
-  await env.BUCKET.put(`recordings/chaturbate/mia/notes.txt`, 'hello');
-  await env.BUCKET.put(`recordings/chaturbate/mia/.hidden`, 'x');
+  // Recordings are listed from the catalog (issue 16): each object is registered as a stored row.
+  await storeRecording('chaturbate', 'mia', `${SESSION}/${SEGMENT}`, bytes, { thumbnail: new Uint8Array([0xff, 0xd8, 1, 0xff, 0xd9]) });
+  await storeRecording('chaturbate', 'mia', `${SESSION}/${SESSION}_00001.ts`, new Uint8Array(500));
+  await storeRecording('chaturbate', 'mia', 'notes.txt', 'hello');
+  await storeRecording('chaturbate', 'mia', '.hidden', 'x');
   await env.BUCKET.put(`thumbnails/chaturbate/mia.jpg`, new Uint8Array([0xff, 0xd8, 0xff, 0xd9]));
-  await env.BUCKET.put(`thumbnails/chaturbate/mia/${SESSION}/${SESSION}_00000.jpg`, new Uint8Array([0xff, 0xd8, 1, 0xff, 0xd9]));
 });
 
 const get = (path: string, headers: Record<string, string> = {}) => call('GET', path, { token: u.token, headers });

@@ -19,8 +19,11 @@
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
 //   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
+//   POST record {task_id, pid, lines | session}  push recorder event lines as `output` frames, in
+//                          order: `lines` ([{event, ...fields}]) or `session` (segmentLifecycle's options)
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { recorderLine, segmentLifecycle } from '../../tools/recorder-events.mjs';
 
 // Loaded through Node's resolver: the global setup runs through Vite, which would pick `ws`'s
 // browser stub.
@@ -141,6 +144,11 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
         s.tasks.clear();
         for (const ws of s.clients) ws.close(1012, 'restart');
         return reply(200, {});
+      case 'record': {
+        const lines = body.session ? segmentLifecycle(body.session) : (body.lines ?? []).map(({ event, ...fields }) => recorderLine(event, fields));
+        for (const data of lines) broadcast(s, { type: 'output', task_id: body.task_id, pid: body.pid ?? 0, stream: 'stdout', data, ts: now() });
+        return reply(200, { clients: s.clients.size, lines: lines.length });
+      }
       case 'refuse':
         s.refuse = body.refuse !== false;
         if (s.refuse) for (const ws of s.clients) ws.close(1001, 'going away');

@@ -30,6 +30,7 @@ export async function render(main, { driver, username }, ctx) {
 
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folder' });
   const totals = h('p', { class: 'muted small' });
+  const retention = h('p', { class: 'muted small', 'aria-live': 'polite' });
   const files = table(['', 'Name', h('th', { scope: 'col', class: 'num' }, 'Size'), 'Modified', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Recordings' });
   const filesEmpty = h('p', { class: 'empty' }, 'No files yet.');
   const player = h('div', { class: 'player', hidden: true });
@@ -40,10 +41,26 @@ export async function render(main, { driver, username }, ctx) {
       h('section', { class: 'card stack', 'aria-labelledby': 'st-h' }, h('h2', { id: 'st-h' }, 'Status'), box, kv),
       h('section', { class: 'card', 'aria-labelledby': 'log-h' },
         h('div', { class: 'row' }, h('h2', { id: 'log-h' }, 'Live log'), h('span', { class: 'spacer' }), h('label', { class: 'check', for: 'follow' }, follow, 'Follow')), log)),
-    h('section', { class: 'card', 'aria-labelledby': 'rec-h' }, h('h2', { id: 'rec-h' }, 'Recordings'), crumbs, totals, files.wrap, filesEmpty, player),
+    h('section', { class: 'card', 'aria-labelledby': 'rec-h' }, h('h2', { id: 'rec-h' }, 'Recordings'), crumbs, totals, retention, files.wrap, filesEmpty, player),
     h('div', { class: 'cols' },
       h('section', { class: 'card', 'aria-labelledby': 'ev-h' }, h('h2', { id: 'ev-h' }, 'Worker events'), events, evEmpty),
       subsCard));
+
+  // ---------- retention: storage used and what the policy deletes next (issue 16) ----------
+  function describePolicy(p) {
+    if (!p) return 'kept forever (no policy)';
+    if (p.keep_forever) return 'kept forever';
+    const parts = [];
+    if (p.keep_days) parts.push(`${p.keep_days} days`);
+    if (p.keep_gb) parts.push(`${p.keep_gb} GB`);
+    if (p.keep_sessions) parts.push(`last ${p.keep_sessions} sessions`);
+    return parts.length ? `kept: ${parts.join(', ')}` : 'kept forever (no limit)';
+  }
+  api.get(`${base}/retention`).then((r) => {
+    const next = r.next_deletions.slice(0, 3).map((n) => `${n.path} (${n.reason})`).join(', ');
+    setText(retention, `Storage: ${fmtBytes(r.storage.bytes)} in ${r.storage.files} file${r.storage.files === 1 ? '' : 's'} · ${describePolicy(r.effective)}${r.inherited ? ' (default)' : ''}` +
+      (r.next_deletions.length ? ` · deleted next: ${next}${r.next_deletions.length > 3 ? ', …' : ''}` : ''));
+  }).catch(() => setText(retention, ''));
 
   // ---------- status ----------
   function paintActions() {

@@ -1,0 +1,169 @@
+// The media agent (agents/media) on real files it finds in a temp directory, against a local HTTP
+// double of the ingest API (./ingest-double.mjs, same contract as the Worker's). The crash test
+// runs the real CLI as a child process and kills it with SIGKILL in the middle of an upload.
+import { spawn } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAgent } from '../lib/agent.mjs';
+import { bandwidthLimiter } from '../lib/files.mjs';
+import { recorderLine, segmentLifecycle } from '../../../tools/recorder-events.mjs';
+import { startIngestDouble } from './ingest-double.mjs';
+
+const CLI = fileURLToPath(new URL('../cli.mjs', import.meta.url));
+const KiB = 1024;
+let api;
+let root;
+let dir;
+let stateDir;
+let events;
+let lines;
+
+const bytesOf = (size, seed) => Buffer.from(Array.from({ length: size }, (_, i) => (i * 7 + seed) & 0xff));
+async function segment(rel, size, seed = 1) {
+  const p = join(dir, ...rel.split('/'));
+  await mkdir(dirname(p), { recursive: true });
+  await writeFile(p, bytesOf(size, seed));
+  return p;
+}
+const exists = (p) => stat(p).then(() => true, () => false);
+const agentWith = (extra = {}) =>
+  createAgent({ server: api.url, credential: api.credential, dir, stateDir, eventsFile: events, recorderRoot: '/data/recordings', partSize: 64 * KiB, ffmpeg: '/nonexistent/ffmpeg', ffprobe: '/nonexistent/ffprobe', log: (msg, f) => lines.push({ msg, ...f }), ...extra });
+
+beforeEach(async () => {
+  api = await startIngestDouble();
+  root = await mkdtemp(join(tmpdir(), 'media-agent-'));
+  dir = join(root, 'recordings');
+  stateDir = join(root, 'state');
+  events = join(root, 'events.jsonl');
+  lines = [];
+  await mkdir(dir, { recursive: true });
+  await writeFile(events, '');
+});
+afterEach(async () => {
+  await api.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('finished segments', () => {
+  it('uploads a segment named by SEGMENT FINISH and deletes it only after the server confirmed', async () => {
+    const p = await segment('chaturbate/alice/S/S_00000.ts', 200 * KiB);
+    const original = await readFile(p);
+    await appendFile(events, segmentLifecycle({ dir: '/data/recordings/chaturbate/alice', session: 'S', segments: 1, bytes: 200 * KiB }).join('\n') + '\n');
+    const { failures } = await agentWith().runOnce();
+    expect(failures).toEqual([]);
+    expect(api.objects.get('recordings/chaturbate/alice/S/S_00000.ts').bytes.equals(original)).toBe(true);
+    expect(await exists(p)).toBe(false);
+    const puts = api.log.filter((l) => l.method === 'PUT');
+    expect(puts.map((l) => l.part)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('leaves a file that is still being written (no FINISH, recently modified) alone', async () => {
+    const p = await segment('chaturbate/alice/S/S_00001.ts', 10 * KiB);
+    await agentWith({ stableSeconds: 3600 }).runOnce();
+    await agentWith({ stableSeconds: 3600 }).runOnce();
+    expect(api.objects.size).toBe(0);
+    expect(await exists(p)).toBe(true);
+  });
+
+  it('uploads, as a safety net, a file unchanged for stable-seconds across two scans', async () => {
+    const p = await segment('stripchat/zed/T/T_00000.ts', 10 * KiB);
+    const old = new Date(Date.now() - 10 * 60_000);
+    await utimes(p, old, old);
+    const agent = agentWith({ stableSeconds: 60 });
+    await agent.runOnce();
+    expect(api.objects.size).toBe(0); // seen once: not yet known to be stable
+    await agent.runOnce();
+    expect(api.objects.has('recordings/stripchat/zed/T/T_00000.ts')).toBe(true);
+    expect(await exists(p)).toBe(false);
+  });
+
+  it('keeps the local copy when the server does not confirm, and finishes on the next pass', async () => {
+    const p = await segment('chaturbate/alice/S/S_00002.ts', 100 * KiB);
+    await appendFile(events, recorderLine('SEGMENT FINISH', { file: '/data/recordings/chaturbate/alice/S/S_00002.ts', segment: '2', recording: '0', duration: '00:00:10', size: '100.0KB', trigger: 'split' }) + '\n');
+    api.faults.completeStatus = 502;
+    const first = await agentWith().runOnce();
+    expect(first.failures).toEqual([p]);
+    expect(await exists(p)).toBe(true);
+    api.faults.completeStatus = 0;
+    const putsBefore = api.log.filter((l) => l.method === 'PUT').length;
+    await agentWith().runOnce();
+    expect(api.log.filter((l) => l.method === 'PUT').length).toBe(putsBefore); // every part was already held
+    expect(api.objects.has('recordings/chaturbate/alice/S/S_00002.ts')).toBe(true);
+    expect(await exists(p)).toBe(false);
+  });
+
+  it('keeps local copies for keep-hours after the upload', async () => {
+    const p = await segment('chaturbate/alice/S/S_00003.ts', 10 * KiB);
+    await appendFile(events, recorderLine('SEGMENT FINISH', { file: '/data/recordings/chaturbate/alice/S/S_00003.ts', segment: '3', recording: '0', duration: '00:00:01', size: '10.0KB', trigger: 'split' }) + '\n');
+    await agentWith({ keepHours: 24 }).runOnce();
+    expect(api.objects.has('recordings/chaturbate/alice/S/S_00003.ts')).toBe(true);
+    expect(await exists(p)).toBe(true);
+    await agentWith({ keepHours: 24 }).runOnce();
+    expect(api.log.filter((l) => l.method === 'POST' && l.path === '/api/ingest/uploads')).toHaveLength(1);
+  });
+
+  it('skips the thumbnail with a log line when ffmpeg is absent', async () => {
+    await segment('chaturbate/alice/S/S_00004.ts', 10 * KiB);
+    await appendFile(events, recorderLine('SEGMENT FINISH', { file: '/data/recordings/chaturbate/alice/S/S_00004.ts', segment: '4', recording: '0', duration: '00:00:01', size: '10.0KB', trigger: 'split' }) + '\n');
+    await agentWith().runOnce();
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'thumbnail skipped', why: '/nonexistent/ffprobe not available' }));
+    expect([...api.objects.keys()].some((k) => k.startsWith('thumbnails/'))).toBe(false);
+  });
+});
+
+describe('crash and restart', () => {
+  it('loses nothing and re-sends only the parts the server does not hold after a SIGKILL mid-upload', async () => {
+    const p = await segment('chaturbate/alice/S/S_00005.ts', 640 * KiB, 9);
+    const original = await readFile(p);
+    await appendFile(events, recorderLine('SEGMENT FINISH', { file: '/data/recordings/chaturbate/alice/S/S_00005.ts', segment: '5', recording: '0', duration: '00:00:30', size: '640.0KB', trigger: 'split' }) + '\n');
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(stateDir, 'credential.json'), JSON.stringify({ server: api.url, credential: api.credential }));
+    const args = ['run', '--once', '--dir', dir, '--events', events, '--state-dir', stateDir, '--part-size', '64K', '--bandwidth', '256K', '--no-thumbnails'];
+    // 10 parts at 256 KiB/s: about 2.5 s; kill it once three parts are in.
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+    for (let i = 0; i < 400 && api.log.filter((l) => l.method === 'PUT' && l.status === 200).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const held = api.log.filter((l) => l.method === 'PUT' && l.status === 200).map((l) => l.part);
+    expect(held.length).toBeGreaterThanOrEqual(3);
+    expect(held.length).toBeLessThan(10);
+    expect(await exists(p)).toBe(true);
+    expect(api.objects.size).toBe(0);
+
+    const restart = spawn(process.execPath, [CLI, ...args.filter((a) => a !== '256K' && a !== '--bandwidth')], { stdio: 'ignore' });
+    expect(await new Promise((r) => restart.once('exit', r))).toBe(0);
+    const after = api.log.filter((l) => l.method === 'PUT' && l.status === 200).map((l) => l.part);
+    const resent = after.slice(held.length);
+    expect(resent.filter((n) => held.includes(n))).toEqual([]); // no part sent twice
+    expect([...new Set(after)].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(api.uploads.size).toBe(1); // the same upload, resumed
+    expect(api.objects.get('recordings/chaturbate/alice/S/S_00005.ts').bytes.equals(original)).toBe(true);
+    expect(await exists(p)).toBe(false);
+  });
+});
+
+describe('cli', () => {
+  it('enrolls with a code and stores the credential readable only by its owner', async () => {
+    const child = spawn(process.execPath, [CLI, 'enroll', '--server', api.url, '--code', api.code, '--state-dir', stateDir], { stdio: 'ignore' });
+    expect(await new Promise((r) => child.once('exit', r))).toBe(0);
+    const file = join(stateDir, 'credential.json');
+    expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ server: api.url, credential: api.credential });
+    expect((await stat(file)).mode & 0o077).toBe(0);
+  });
+});
+
+describe('bandwidth limit', () => {
+  it('spaces transfers so the average stays under the limit', async () => {
+    let now = 0;
+    const slept = [];
+    const limiter = bandwidthLimiter(1000, { now: () => now, sleep: async (ms) => (slept.push(ms), (now += ms)) });
+    await limiter.take(500);
+    await limiter.take(500);
+    await limiter.take(1000);
+    expect(now).toBe(1000);
+    expect(slept).toEqual([500, 500]);
+  });
+});

@@ -1,0 +1,196 @@
+/**
+ * Retention and pins routes (issue 16), mounted at `/api`:
+ *
+ *   GET/PUT /api/admin/retention                       the global default policy (admin)
+ *   GET     /api/sources/{d}/{u}/retention             policy, storage used, what goes next (subscriber or admin)
+ *   PUT/DELETE /api/sources/{d}/{u}/retention          the source's own policy (admin; DELETE → global)
+ *   POST/DELETE /api/sources/{d}/{u}/pins {path}       the caller's pin on a recording (subscriber or admin)
+ */
+import { createRoute } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import { auditStatement } from '../../auth/audit';
+import { requireAdmin, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { recordingPins, recordings } from '../../db/schema';
+import { BadRequest, NotFound } from '../../http/errors';
+import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
+import { visibleSource } from '../access';
+import { SourceParams } from '../lifecycle';
+import { safeSubpath } from '../media-store';
+import { deletePolicy, getPolicy, GLOBAL, putPolicy, retentionCandidates, storageOf, type Policy } from './retention';
+
+const tags = ['dvr retention'];
+const admin = [requireUser, requireAdmin] as const;
+
+const PolicySchema = z
+  .object({
+    keep_days: z.number().int().min(1).max(36_500).nullable().default(null),
+    keep_gb: z.number().positive().max(1_000_000).nullable().default(null),
+    keep_sessions: z.number().int().min(1).max(100_000).nullable().default(null),
+    keep_forever: z.boolean().default(false),
+  })
+  .strict()
+  .openapi('RetentionPolicy');
+
+const NextSchema = z.object({ id: z.number().int(), path: z.string(), bytes: z.number().int(), started_at: z.string(), reason: z.enum(['days', 'gb', 'sessions']) });
+const SourceRetention = z
+  .object({
+    driver: z.string(),
+    username: z.string(),
+    policy: PolicySchema.nullable(),
+    effective: PolicySchema.nullable(),
+    inherited: z.boolean(),
+    storage: z.object({ bytes: z.number().int(), files: z.number().int() }),
+    next_deletions: z.array(NextSchema),
+  })
+  .openapi('SourceRetention');
+const PinBody = z.object({ path: z.string().min(1).max(1024) }).strict();
+
+async function recordingAt(env: Env, sourceId: number, raw: string) {
+  const rel = safeSubpath(raw);
+  if (!rel) throw new BadRequest('invalid path', 'invalid_path');
+  const row = await db(env)
+    .select({ id: recordings.id, state: recordings.state })
+    .from(recordings)
+    .where(and(eq(recordings.sourceId, sourceId), eq(recordings.relPath, rel)))
+    .get();
+  if (!row || row.state === 'deleted') throw new NotFound('recording not found');
+  return row;
+}
+
+export const recordingsRouter = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/admin/retention',
+      tags,
+      summary: 'The global default retention policy (null: nothing is deleted)',
+      middleware: [...admin],
+      responses: { 200: json(z.object({ policy: PolicySchema.nullable() }), 'Policy'), ...errors(401, 403) },
+    }),
+    async (c) => c.json({ policy: await getPolicy(c.env, GLOBAL) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/admin/retention',
+      tags,
+      summary: 'Set the global default retention policy',
+      middleware: [...admin],
+      request: { body: jsonBody(PolicySchema) },
+      responses: { 200: json(z.object({ policy: PolicySchema }), 'Policy'), ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const p = c.req.valid('json') as Policy;
+      await db(c.env).batch([putPolicy(c.env, GLOBAL, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'retention', targetId: 'global', details: { ...p } })]);
+      return c.json({ policy: p }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/sources/{driver}/{username}/retention',
+      tags,
+      summary: 'Retention of a source: its policy, the storage it uses and the recordings the policy deletes next',
+      middleware: [requireUser],
+      request: { params: SourceParams },
+      responses: { 200: json(SourceRetention, 'Retention'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      const [own, global, storage, next] = await Promise.all([
+        getPolicy(c.env, src.id),
+        getPolicy(c.env, GLOBAL),
+        storageOf(c.env, src.id),
+        retentionCandidates(c.env, { sourceId: src.id, limit: 20 }),
+      ]);
+      return c.json(
+        {
+          driver,
+          username,
+          policy: own,
+          effective: own ?? global,
+          inherited: own === null,
+          storage,
+          next_deletions: next.map((n) => ({ id: n.id, path: n.relPath, bytes: n.bytes, started_at: n.startedAt, reason: n.reason })),
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'put',
+      path: '/sources/{driver}/{username}/retention',
+      tags,
+      summary: "Set a source's own retention policy (admin)",
+      middleware: [...admin],
+      request: { params: SourceParams, body: jsonBody(PolicySchema) },
+      responses: { 200: json(z.object({ policy: PolicySchema }), 'Policy'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      const p = c.req.valid('json') as Policy;
+      await db(c.env).batch([putPolicy(c.env, src.id, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { ...p } })]);
+      return c.json({ policy: p }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/sources/{driver}/{username}/retention',
+      tags,
+      summary: "Drop a source's own policy (the global default applies again; admin)",
+      middleware: [...admin],
+      request: { params: SourceParams },
+      responses: { 200: json(z.object({ policy: z.null() }), 'Back to the default'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      await db(c.env).batch([deletePolicy(c.env, src.id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { removed: true } })]);
+      return c.json({ policy: null }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/sources/{driver}/{username}/pins',
+      tags,
+      summary: 'Pin a recording: retention never deletes it while any pin holds (subscriber or admin)',
+      middleware: [requireUser],
+      request: { params: SourceParams, body: jsonBody(PinBody) },
+      responses: { 200: json(z.object({ path: z.string(), pinned: z.literal(true) }), 'Pinned'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      const { path } = c.req.valid('json');
+      const rec = await recordingAt(c.env, src.id, path);
+      await db(c.env).insert(recordingPins).values({ recordingId: rec.id, userId: c.get('user').id }).onConflictDoNothing();
+      return c.json({ path, pinned: true as const }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/sources/{driver}/{username}/pins',
+      tags,
+      summary: "Remove the caller's own pin from a recording",
+      middleware: [requireUser],
+      request: { params: SourceParams, query: z.object({ path: z.string().min(1).max(1024) }) },
+      responses: { 200: json(z.object({ path: z.string(), pinned: z.literal(false) }), 'Unpinned'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { driver, username } = c.req.valid('param');
+      const src = await visibleSource(c, driver, username);
+      const { path } = c.req.valid('query');
+      const rec = await recordingAt(c.env, src.id, path);
+      await db(c.env)
+        .delete(recordingPins)
+        .where(and(eq(recordingPins.recordingId, rec.id), eq(recordingPins.userId, c.get('user').id)));
+      return c.json({ path, pinned: false as const }, 200);
+    },
+  );

@@ -1,0 +1,169 @@
+/**
+ * The recordings catalog (issue 16): recorder events through the real overseer WebSocket create and
+ * finish catalog rows; the media directory JSON, `/files`, filestat and thumbnails read the catalog
+ * (stored rows only) and never list R2.
+ */
+import { env } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { call, json } from '../support/http';
+import { sourceIdOf, storeRecording } from '../support/recordings';
+import { makeUser, type TestUser } from '../support/users';
+import { eventually, useFakeOverseer, type FakeOverseer } from './fake';
+
+let fake: FakeOverseer;
+let u: TestUser;
+let other: TestUser;
+const S = '2026-11-22_03-04-05';
+const DIR = '/data/recordings/chaturbate/nora';
+
+async function record(body: Record<string, unknown>) {
+  const res = await fetch(`${env.FAKE_OVERSEER_CONTROL}/${encodeURIComponent(fake.session)}/record`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'Content-Type': 'application/json' },
+  });
+  return (await res.json()) as { clients: number; lines: number };
+}
+
+async function rows(sourceId: number) {
+  const { results } = await env.DB.prepare('SELECT * FROM recordings WHERE source_id = ?1 ORDER BY rel_path').bind(sourceId).all<Record<string, unknown>>();
+  return results;
+}
+
+let taskId = '';
+let noraId = 0;
+
+beforeAll(async () => {
+  fake = await useFakeOverseer('recordings-catalog');
+  u = await makeUser();
+  other = await makeUser();
+  await call('POST', '/api/subscriptions', { token: u.token, body: { driver: 'chaturbate', username: 'nora' } });
+  const start = await fake.waitForMessage((m) => m.type === 'start' && m.params?.source === 'nora', 'start for nora');
+  expect(start).toBeTruthy();
+  const state = await eventually(fake.state, (s) => s.tasks.some((t) => (t.params as Record<string, string>)?.source === 'nora'), 'nora task');
+  taskId = String(state.tasks.find((t) => (t.params as Record<string, string>)?.source === 'nora')!.task_id);
+  noraId = await sourceIdOf('chaturbate', 'nora');
+  await eventually(
+    async () => json<{ worker_state: string }>(await call('GET', '/api/subscriptions/chaturbate/nora', { token: u.token })),
+    (s) => s.worker_state === 'running',
+    'nora running',
+  );
+});
+
+describe('recorder events write the catalog', () => {
+  it('creates one row per segment with its session, duration and size from SEGMENT FINISH', async () => {
+    await record({ task_id: taskId, session: { dir: DIR, source: 'nora', session: S, segments: 2, seconds: 300, bytes: 64 * 1024 } });
+    const list = await eventually(() => rows(noraId), (r) => r.length === 2 && r.every((x) => x.ended_at !== null), 'two finished segments');
+    expect(list.map((r) => r.rel_path)).toEqual([`${S}/${S}_00000.ts`, `${S}/${S}_00001.ts`]);
+    for (const r of list) {
+      expect(r).toMatchObject({ state: 'recording', bytes: 64 * 1024, duration_seconds: 300, r2_key: `recordings/chaturbate/nora/${r.rel_path}` });
+      expect(r.session_id).toBe(list[0]!.session_id);
+    }
+    const session = await env.DB.prepare('SELECT * FROM recording_sessions WHERE id = ?1').bind(list[0]!.session_id).first<Record<string, unknown>>();
+    expect(session!.ended_at).not.toBeNull();
+  });
+
+  it('handles single-file mode (START and FINISH together) and ignores a replayed FINISH once stored', async () => {
+    const file = `${DIR}/single.mp4`;
+    await record({
+      task_id: taskId,
+      lines: [
+        { event: 'SEGMENT START', file, segment: '0', recording: '0' },
+        { event: 'SEGMENT FINISH', file, segment: '0', recording: '0', duration: '01:02:03', size: '1.5GB', trigger: 'stream_end' },
+      ],
+    });
+    const row = await eventually(
+      async () => (await rows(noraId)).find((r) => r.rel_path === 'single.mp4'),
+      (r) => r?.duration_seconds === 3723,
+      'single-file row',
+    );
+    expect(row!.bytes).toBe(Math.round(1.5 * 1024 ** 3));
+    await env.DB.prepare("UPDATE recordings SET state = 'stored', bytes = 10 WHERE id = ?1").bind(row!.id).run();
+    await record({ task_id: taskId, lines: [{ event: 'SEGMENT FINISH', file, segment: '0', recording: '0', duration: '00:00:01', size: '1B', trigger: 'error' }] });
+    await record({ task_id: taskId, lines: [{ event: 'SEGMENT START', file: `${DIR}/marker.ts`, segment: '9', recording: '0' }] });
+    await eventually(async () => (await rows(noraId)).some((r) => r.rel_path === 'marker.ts'), Boolean, 'marker row');
+    const after = (await rows(noraId)).find((r) => r.rel_path === 'single.mp4')!;
+    expect(after).toMatchObject({ state: 'stored', bytes: 10, duration_seconds: 3723 });
+    expect((await rows(noraId)).filter((r) => r.rel_path === 'single.mp4')).toHaveLength(1);
+  });
+
+  it('refuses a file path that climbs out of the source directory', async () => {
+    await record({ task_id: taskId, lines: [{ event: 'SEGMENT START', file: `${DIR}/../../etc/passwd`, segment: '0', recording: '0' }] });
+    await record({ task_id: taskId, lines: [{ event: 'SEGMENT START', file: `${DIR}/after-bad.ts`, segment: '1', recording: '0' }] });
+    await eventually(async () => (await rows(noraId)).some((r) => r.rel_path === 'after-bad.ts'), Boolean, 'row after the bad one');
+    expect((await rows(noraId)).some((r) => String(r.rel_path).includes('..') || String(r.rel_path).includes('passwd'))).toBe(false);
+  });
+});
+
+describe('readers use the catalog, never an R2 listing', () => {
+  beforeAll(async () => {
+    await call('POST', '/api/subscriptions', { token: u.token, body: { driver: 'stripchat', username: 'olga' } });
+    for (let i = 0; i < 5; i++) {
+      await storeRecording('stripchat', 'olga', `${S}/${S}_0000${i}.ts`, new Uint8Array(100 + i), i === 0 ? { thumbnail: new Uint8Array([0xff, 0xd8, 7, 0xff, 0xd9]) } : {});
+    }
+    await storeRecording('stripchat', 'olga', `${S}/${S}_00009.ts`, new Uint8Array(10), { state: 'uploading' });
+    // An object in R2 without a catalog row (e.g. left by a crashed tool) is invisible.
+    await env.BUCKET.put(`recordings/stripchat/olga/${S}/stray.ts`, new Uint8Array(3));
+  });
+
+  const get = (path: string, t = u) => call('GET', path, { token: t.token });
+
+  it('lists a session directory from stored rows only, with thumbnails beside their files', async () => {
+    const list = await json<Array<{ name: string; size?: number }>>(await get(`/media/subscriptions/stripchat/olga/${S}/`));
+    expect(list.map((e) => e.name)).toEqual([`${S}_00000.jpg`, ...[0, 1, 2, 3, 4].map((i) => `${S}_0000${i}.ts`)]);
+    expect(list.find((e) => e.name === `${S}_00003.ts`)!.size).toBe(103);
+  });
+
+  it('pages a listing with limit and after', async () => {
+    const first = await get(`/media/subscriptions/stripchat/olga/${S}/?limit=2`);
+    expect(first.headers.get('X-Next-After')).toBe(encodeURIComponent(`${S}_00001.ts`));
+    const next = await json<Array<{ name: string }>>(await get(`/media/subscriptions/stripchat/olga/${S}/?limit=2&after=${encodeURIComponent(`${S}_00001.ts`)}`));
+    expect(next.map((e) => e.name)).toEqual([`${S}_00002.ts`, `${S}_00003.ts`]);
+    expect((await get(`/media/subscriptions/stripchat/olga/${S}/?limit=0`)).status).toBe(400);
+  });
+
+  it('lists the root as one directory whose mtime is the newest recording inside', async () => {
+    const list = await json<Array<{ name: string; type: string }>>(await get('/media/subscriptions/stripchat/olga/'));
+    expect(list).toEqual([{ name: S, type: 'directory', mtime: expect.stringMatching(/GMT$/) }]);
+  });
+
+  it('serves only catalogued stored files: an uncatalogued object is 404', async () => {
+    expect((await get(`/media/subscriptions/stripchat/olga/${S}/${S}_00001.ts`)).status).toBe(200);
+    expect((await get(`/media/subscriptions/stripchat/olga/${S}/stray.ts`)).status).toBe(404);
+    expect((await get(`/media/subscriptions/stripchat/olga/${S}/${S}_00009.ts`)).status).toBe(404);
+  });
+
+  it('/files lists every catalogued video with its state, paginated by path', async () => {
+    const all = await json<{ files: Array<{ filename: string; status: string }>; next_after?: string }>(await get('/api/sources/stripchat/olga/files'));
+    expect(all.files.map((f) => [f.filename, f.status])).toEqual([...[0, 1, 2, 3, 4].map((i) => [`${S}_0000${i}.ts`, 'stored']), [`${S}_00009.ts`, 'uploading']]);
+    expect(all.next_after).toBeUndefined();
+    const page = await json<{ files: Array<{ filename: string }>; next_after: string }>(await get('/api/sources/stripchat/olga/files?limit=4'));
+    expect(page.files).toHaveLength(4);
+    const rest = await json<{ files: Array<{ filename: string }> }>(await get(`/api/sources/stripchat/olga/files?limit=4&after=${encodeURIComponent(page.next_after)}`));
+    expect(rest.files.map((f) => f.filename)).toEqual([`${S}_00004.ts`, `${S}_00009.ts`]);
+  });
+
+  it('filestat sums the stored rows', async () => {
+    const stat = await json(await get('/api/sources/stripchat/olga/filestat'));
+    expect(stat).toEqual({
+      path: '',
+      children: [{ name: S, type: 'directory', total_bytes: 510, file_count: 5, ts_count: 5, estimated_minutes: 25 }],
+      total_bytes: 510,
+      file_count: 5,
+    });
+  });
+
+  it('serves the newest catalogued thumbnail as the card picture, and per-file thumbnails', async () => {
+    const card = await get('/thumbnails/stripchat/olga.jpg');
+    expect(card.status).toBe(200);
+    expect(new Uint8Array(await card.arrayBuffer())).toEqual(new Uint8Array([0xff, 0xd8, 7, 0xff, 0xd9]));
+    expect((await get(`/thumbnails/stripchat/olga/${S}/${S}_00000.jpg`)).status).toBe(200);
+    expect((await get(`/thumbnails/stripchat/olga/${S}/${S}_00001.jpg`)).status).toBe(404);
+  });
+
+  it('refuses every reader to a user who is not a subscriber', async () => {
+    for (const path of [`/media/subscriptions/stripchat/olga/${S}/`, '/api/sources/stripchat/olga/files', '/thumbnails/stripchat/olga.jpg']) {
+      expect((await get(path, other)).status).toBe(404);
+    }
+  });
+});
