@@ -8,6 +8,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
 import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
+import { deviceRouter } from './auth/device';
 import { signingKeyProblem } from './auth/tokens';
 import { ApiError } from './http/errors';
 import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
@@ -36,6 +37,7 @@ export function buildApp() {
 
   app.route('/', systemRouter);
   app.route('/', consoleAuthRouter);
+  app.route('/', deviceRouter);
   app.route('/api', dvrAuthRouter);
   for (const r of consoleRouters) app.route('/', r);
   for (const r of apiRouters) app.route('/api', r);
