@@ -14,6 +14,7 @@ import { deviceStore, resolveApiBase } from './store.js';
 import { renderHeader } from './header.js';
 import { bootView, connectView } from './views/connect.js';
 import { selectUserView, loginView } from './views/users.js';
+import { pairView } from './views/pair.js';
 import { orgSelectView } from './views/orgs.js';
 import { hubView } from './views/hub.js';
 import { gameView } from './views/game.js';
@@ -25,6 +26,7 @@ const VIEWS = {
   CONNECT_CONTROLLER: connectView,
   SELECT_USER: selectUserView,
   LOGIN: loginView,
+  PAIR: pairView,
   ORG_SELECT: orgSelectView,
   HUB: hubView,
   GAME: gameView,
