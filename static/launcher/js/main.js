@@ -10,6 +10,7 @@ import { clear, toast } from './dom.js';
 import { focusEl, focusFirst, move, step } from './focus.js';
 import { createInput } from './input.js';
 import { createMachine } from './machine.js';
+import { createOsk } from './osk.js';
 import { deviceStore, resolveApiBase } from './store.js';
 import { renderHeader } from './header.js';
 import { bootView, connectView } from './views/connect.js';
@@ -100,7 +101,7 @@ const app = {
     clear(overlayRoot).append(ov.el);
     overlayRoot.hidden = false;
     root.classList.add('has-overlay');
-    focusFirst([overlayRoot]);
+    app.osk.quiet(() => focusFirst([overlayRoot]));
   },
   closeOverlay(restore = true) {
     if (!app.overlay) return;
@@ -155,6 +156,7 @@ app.machine = createMachine((to, from, event, payload) => {
 });
 
 function mount(state, payload) {
+  app.osk?.close(false);
   app.closeOverlay(false);
   app.view?.dispose?.();
   const view = VIEWS[state](app, payload ?? {});
@@ -183,6 +185,8 @@ function handle(action, source) {
     app.view?.onPad?.();
     return;
   }
+  // The on-screen keyboard, when open, owns the controller (Start still reaches settings).
+  if (app.osk?.handle(action)) return;
   if (action === 'settings') {
     if (app.overlay) app.closeOverlay();
     else if (app.machine.state !== 'BOOT') app.openSettings();
@@ -230,7 +234,8 @@ function handle(action, source) {
 function activate() {
   const el = document.activeElement;
   if (el instanceof HTMLElement && el !== document.body && !el.matches('input, textarea')) el.click();
-  else if (el instanceof HTMLInputElement) submit();
+  // A on a text field opens the on-screen keyboard (again); Enter from a keyboard submits.
+  else if (el instanceof HTMLInputElement && !app.osk.maybeOpen(el, { force: true })) submit();
 }
 
 function submit() {
@@ -242,4 +247,10 @@ function submit() {
 
 // A pointer or a touch still works (laptops): clicks are handled by the buttons themselves.
 app.input = createInput(handle);
+app.osk = createOsk({ root, keyboardUsed: () => app.input.keyboardUsed() });
+// Reaching a text field by D-pad (or a view focusing one) opens the keyboard when no physical one
+// has been used on this page.
+document.addEventListener('focusin', (ev) => {
+  if (!app.osk.isOpen && ev.target instanceof HTMLInputElement) app.osk.maybeOpen(ev.target);
+});
 mount('BOOT', {});

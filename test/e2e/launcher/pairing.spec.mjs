@@ -145,3 +145,92 @@ describe('sign in with your phone', () => {
     expect(vendored.length - upstream.length).toBeLessThan(600); // only the licence header
   });
 });
+
+/** Which D-pad press brings the on-screen keyboard's focus closer to `selector`, or null if there. */
+async function stepTowards(page, selector) {
+  return page.evaluate((sel) => {
+    const cur = document.querySelector('#osk .osk-key.is-focus');
+    const want = document.querySelector(`#osk ${sel}`);
+    if (!cur || !want) throw new Error(`no key ${sel}`);
+    if (cur === want) return null;
+    const a = cur.getBoundingClientRect();
+    const b = want.getBoundingClientRect();
+    if (b.top > a.bottom - 2) return 'dpadDown';
+    if (b.bottom < a.top + 2) return 'dpadUp';
+    return b.left < a.left ? 'dpadLeft' : 'dpadRight';
+  }, selector);
+}
+
+async function oskPress(page, selector) {
+  for (let i = 0; i < 40; i++) {
+    const dir = await stepTowards(page, selector);
+    if (!dir) return pad(page, 'A');
+    await pad(page, dir);
+  }
+  throw new Error(`could not reach ${selector}`);
+}
+
+const oskLayout = (page) => page.locator('#osk').getAttribute('data-layout');
+
+/** Types `text` with the pad alone: RB to the layout that has the character, LB for capitals. */
+async function oskType(page, text) {
+  for (const ch of text) {
+    const layout = /^[a-zA-Z0-9._@-]$/.test(ch) ? 'letters' : 'symbols';
+    for (let i = 0; i < 3 && (await oskLayout(page)) !== layout; i++) await pad(page, 'RB');
+    const upper = ch !== ch.toLowerCase();
+    if (upper && (await page.locator('#osk').getAttribute('data-shift')) === 'off') await pad(page, 'LB');
+    await oskPress(page, `[data-key=${JSON.stringify(ch)}]`);
+  }
+}
+
+describe('the on-screen keyboard', () => {
+  it('signs in with a username and password typed with the gamepad alone', async () => {
+    const admin = await api.login(stack.credentials.admin);
+    const username = `padkid${Math.floor(Math.random() * 90 + 10)}`;
+    const password = 'Ytrewq-poiu1';
+    const made = await api.call('POST', '/users', { token: admin.token, body: { username, password } });
+    expect(made.status).toBe(201);
+    const org = admin.orgs.find((o) => o.slug === 'default') ?? admin.orgs[0];
+    await api.call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: made.data.user_id, role: 'member' } });
+
+    const screen = await tv();
+    await toNewUser(screen);
+    await screen.waitForSelector('.view-pair');
+    expect((await focused(screen)).id).toBe('pair-password');
+    await pad(screen, 'A');
+    await screen.waitForSelector('.view-login');
+    // No physical keyboard was used: the keyboard is open on the username field.
+    await screen.waitForSelector('#osk:not([hidden])');
+    await expect(screen.locator('#osk-label').textContent()).resolves.toBe('username');
+    await expect(screen.locator('#server-host').textContent()).resolves.toContain(new URL(stack.url).host);
+    await oskType(screen, username);
+    // RB: symbols; X deletes; RB again cycles back to letters.
+    await oskType(screen, '!');
+    expect(await screen.locator('#login-username').inputValue()).toBe(`${username}!`);
+    await shot(screen, 'launcher-osk-symbols');
+    await pad(screen, 'X');
+    expect(await screen.locator('#login-username').inputValue()).toBe(username);
+    // LB: one capital letter, then lower case again.
+    await oskType(screen, 'Q');
+    expect(await screen.locator('#login-username').inputValue()).toBe(`${username}Q`);
+    expect(await screen.locator('#osk').getAttribute('data-shift')).toBe('off');
+    await pad(screen, 'X');
+    // "next" moves to the password field; the field shows dots, never the letters.
+    await oskPress(screen, '[data-osk="enter"]');
+    await expect(screen.locator('#osk-label').textContent()).resolves.toBe('password');
+    await oskType(screen, password);
+    await expect(screen.locator('#osk-preview').textContent()).resolves.toBe('•'.repeat(password.length));
+    await shot(screen, 'launcher-osk');
+    // B closes the keyboard (focus back on the field); A on the field opens it again.
+    await pad(screen, 'B');
+    await screen.waitForSelector('#osk', { state: 'hidden' });
+    expect((await focused(screen)).id).toBe('login-password');
+    await pad(screen, 'A');
+    await screen.waitForSelector('#osk:not([hidden])');
+    await oskPress(screen, '[data-osk="enter"]');
+    await screen.waitForSelector('.view-hub', { timeout: 30_000 });
+    await expect(screen.locator('.header-who .who-user').textContent()).resolves.toBe(username);
+    expect(await screen.evaluate(() => window.__keys)).toBe(0);
+    expect(screen.errors).toEqual([]);
+  });
+});
