@@ -9,6 +9,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
 import { createLogger } from './log';
+import { launcherCsp } from './launcher-page';
 
 /** A fresh id per request, echoed as `X-Request-Id` and carried by every log line. */
 export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
@@ -48,6 +49,10 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await strictSecurityHeaders(c, next);
   // Covers are public images: a launcher served from another origin must be able to show them.
   if (c.req.path.startsWith('/covers/')) c.res.headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
+  // The launcher's shell is a page, not an API answer: it gets the page CSP (launcher-page.ts).
+  if (c.req.path === '/launcher/' || c.req.path === '/launcher/index.html') {
+    c.res.headers.set('Content-Security-Policy', launcherCsp(c.env, c.req.url));
+  }
 };
 
 /** API answers carry user data or tokens: not cacheable unless a route says otherwise. */

@@ -11,9 +11,10 @@ import { focusEl, focusFirst, move, step } from './focus.js';
 import { createInput } from './input.js';
 import { createMachine } from './machine.js';
 import { createOsk } from './osk.js';
-import { deviceStore, resolveApiBase } from './store.js';
+import { apiFromQuery, deviceStore, resolveApiBase } from './store.js';
 import { renderHeader } from './header.js';
 import { bootView, connectView } from './views/connect.js';
+import { confirmApiView } from './views/confirm-api.js';
 import { selectUserView, loginView } from './views/users.js';
 import { pairView } from './views/pair.js';
 import { orgSelectView } from './views/orgs.js';
@@ -23,6 +24,7 @@ import { playView } from './views/play.js';
 import { settingsOverlay, userMenuOverlay } from './views/overlays.js';
 
 const VIEWS = {
+  CONFIRM_API: confirmApiView,
   BOOT: bootView,
   CONNECT_CONTROLLER: connectView,
   SELECT_USER: selectUserView,
@@ -40,6 +42,10 @@ const header = document.getElementById('header');
 const overlayRoot = document.getElementById('overlay');
 
 const base = resolveApiBase(location);
+// `?api=` is only a request: CONFIRM_API shows the host and asks before anything is sent there.
+const requestedApi = apiFromQuery(location);
+const confirmFirst = Boolean(requestedApi && requestedApi !== base);
+if (requestedApi && !confirmFirst) history.replaceState(null, '', location.pathname);
 const store = deviceStore(base);
 
 /** Everything the views share. */
@@ -150,10 +156,13 @@ app.api = createApi({
   },
 });
 
-app.machine = createMachine((to, from, event, payload) => {
-  root.dataset.state = to;
-  mount(to, payload);
-});
+app.machine = createMachine(
+  (to, from, event, payload) => {
+    root.dataset.state = to;
+    mount(to, payload);
+  },
+  confirmFirst ? 'CONFIRM_API' : 'BOOT',
+);
 
 function mount(state, payload) {
   app.osk?.close(false);
@@ -189,7 +198,7 @@ function handle(action, source) {
   if (app.osk?.handle(action)) return;
   if (action === 'settings') {
     if (app.overlay) app.closeOverlay();
-    else if (app.machine.state !== 'BOOT') app.openSettings();
+    else if (app.machine.state !== 'BOOT' && app.machine.state !== 'CONFIRM_API') app.openSettings();
     return;
   }
   if (app.overlay) {
@@ -253,4 +262,5 @@ app.osk = createOsk({ root, keyboardUsed: () => app.input.keyboardUsed() });
 document.addEventListener('focusin', (ev) => {
   if (!app.osk.isOpen && ev.target instanceof HTMLInputElement) app.osk.maybeOpen(ev.target);
 });
-mount('BOOT', {});
+root.dataset.state = app.machine.state;
+mount(app.machine.state, { requested: requestedApi });

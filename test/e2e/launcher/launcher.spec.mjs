@@ -457,9 +457,13 @@ describe('launcher on the seeded console', () => {
     await pad(page, 'B');
     await page.waitForSelector('.overlay', { state: 'hidden' });
 
-    // A base that does not answer: offline notice on the connect screen, and it is remembered.
+    // A base that does not answer: ?api= first asks, showing the host (issue 11), then it is
+    // used (offline notice on the connect screen) and remembered.
     const dead = 'http://127.0.0.1:9';
     await page.goto(`${stack.url}/launcher/?api=${encodeURIComponent(dead)}`);
+    await page.waitForSelector('.view-confirm-api');
+    await expect(page.locator('#api-host').textContent()).resolves.toBe('127.0.0.1:9');
+    await page.locator('#api-use').click();
     await page.waitForSelector('.view-connect .notice-offline:not([hidden])');
     await page.goto(`${stack.url}/launcher/`);
     await page.waitForSelector('.view-connect .notice-offline:not([hidden])');

@@ -234,3 +234,34 @@ describe('the on-screen keyboard', () => {
     expect(screen.errors).toEqual([]);
   });
 });
+
+describe('?api= asks first (issue 11)', () => {
+  it('shows the host and changes nothing unless confirmed; a host outside the CSP list is only refused', async () => {
+    const page = await tv();
+    const res = await page.goto(`${stack.url}/launcher/`);
+    const csp = res.headers()['content-security-policy'];
+    expect(csp).toMatch(/connect-src 'self'( http:\/\/localhost:\*)?( http:\/\/127\.0\.0\.1:\*)?;/);
+    await page.waitForSelector('.view-connect');
+
+    // Not a configured origin: it cannot even be chosen.
+    await page.goto(`${stack.url}/launcher/?api=${encodeURIComponent('https://elsewhere.example')}`);
+    await page.waitForSelector('.view-confirm-api');
+    await expect(page.locator('#api-host').textContent()).resolves.toBe('elsewhere.example');
+    expect(await page.locator('#api-refused').isVisible()).toBe(true);
+    expect(await page.locator('#api-use').isHidden()).toBe(true);
+    await shot(page, 'launcher-confirm-api-refused');
+
+    // An allowed one: the host is shown, "keep" is focused, and A keeps the current server.
+    await page.goto(`${stack.url}/launcher/?api=${encodeURIComponent('http://localhost:9')}`);
+    await page.waitForSelector('.view-confirm-api');
+    await expect(page.locator('#api-host').textContent()).resolves.toBe('localhost:9');
+    expect(await page.locator('#api-use').isVisible()).toBe(true);
+    expect((await focused(page)).id).toBe('api-keep');
+    await shot(page, 'launcher-confirm-api');
+    await pad(page, 'A');
+    await page.waitForSelector('.view-connect');
+    expect(new URL(page.url()).search).toBe('');
+    expect(await page.evaluate(() => localStorage.getItem('edgeplane.launcher.api'))).toBeNull();
+    expect(await page.evaluate(() => window.__keys)).toBe(0);
+  });
+});
