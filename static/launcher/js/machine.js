@@ -9,11 +9,11 @@
 
 /** state → { event → next state } */
 export const TRANSITIONS = Object.freeze({
-  BOOT: { booted: 'CONNECT_CONTROLLER' },
-  CONNECT_CONTROLLER: { continue: 'SELECT_USER' },
   // `?api=` asked to repoint the launcher: nothing runs until the person confirms or refuses (both
   // reload the page), so no event leaves this state.
   CONFIRM_API: {},
+  BOOT: { booted: 'CONNECT_CONTROLLER' },
+  CONNECT_CONTROLLER: { continue: 'SELECT_USER' },
   SELECT_USER: {
     signIn: 'LOGIN', // a remembered profile without a usable refresh token (or "+" on a new server)
     pair: 'PAIR', // "+": sign in with a phone first

@@ -156,7 +156,7 @@ describe('launcher on the seeded console', () => {
     ]);
     expect(r.playFromGame).toBe(true);
     expect(r.signOutWhilePlaying).toBe(false);
-    expect(r.states).toEqual(['BOOT', 'CONNECT_CONTROLLER', 'SELECT_USER', 'LOGIN', 'ORG_SELECT', 'HUB', 'GAME', 'PLAY']);
+    expect(r.states).toEqual(['CONFIRM_API', 'BOOT', 'CONNECT_CONTROLLER', 'SELECT_USER', 'LOGIN', 'PAIR', 'ORG_SELECT', 'HUB', 'GAME', 'PLAY']);
     expect(await page.getAttribute('#app', 'data-state')).toBe('CONNECT_CONTROLLER');
   });
 
@@ -167,7 +167,9 @@ describe('launcher on the seeded console', () => {
     await expect(page.locator('#pad-status').textContent()).resolves.toContain('Test Pad');
     await pad(page, 'A'); // any button continues
     await page.waitForSelector('.view-users');
-    await pad(page, 'A'); // "+" (nobody remembered on this device yet)
+    await pad(page, 'A'); // "+" (nobody remembered on this device yet): sign in with a phone first
+    await page.waitForSelector('.view-pair');
+    await pad(page, 'A'); // "use a password instead"
     await page.waitForSelector('.view-login');
     await page.keyboard.type(stack.credentials.admin.username);
     await page.keyboard.press('Tab');
