@@ -113,6 +113,8 @@ describe('sign in with your phone', () => {
     await phone.goto(`${stack.url}/#/profile`);
     await phone.waitForSelector('#paired-list li[data-device-id]');
     await expect(phone.locator('#paired-list').textContent()).resolves.toContain('TV launcher');
+    await phone.locator('#paired-list').scrollIntoViewIfNeeded();
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await shot(phone, 'dashboard-profile-paired-phone');
     // The signed-out probe (`/api/me`) is a 401 by design; CSP violations and script errors are not.
     expect(phone.errors.filter((e) => !/Failed to load resource/.test(e))).toEqual([]);
