@@ -8,6 +8,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
 import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
+import { deviceRouter } from './auth/device';
+import { launcherPageRouter } from './http/launcher-page';
 import { signingKeyProblem } from './auth/tokens';
 import { ApiError } from './http/errors';
 import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
@@ -36,10 +38,12 @@ export function buildApp() {
 
   app.route('/', systemRouter);
   app.route('/', consoleAuthRouter);
+  app.route('/', deviceRouter);
   app.route('/api', dvrAuthRouter);
   for (const r of consoleRouters) app.route('/', r);
   for (const r of apiRouters) app.route('/api', r);
   app.route('/', mediaRouter);
+  app.route('/', launcherPageRouter);
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

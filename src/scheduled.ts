@@ -5,6 +5,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { purgeExpiredSessions } from './auth/refresh';
+import { WRONG_CODE_WINDOW_MS } from './auth/device';
+import { purgeDeviceGrants } from './auth/device-queries';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
@@ -23,6 +25,10 @@ const housekeeping: Job[] = [
   async (env) => {
     const cutoff = new Date(world.now() - 24 * 3600_000).toISOString();
     await db(env).run(sql`DELETE FROM openid_nonces WHERE seen_at < ${cutoff}`);
+  },
+  // Device sign-in codes that ended unused, and spent wrong-code counters.
+  async (env) => {
+    await purgeDeviceGrants(env, world.now(), WRONG_CODE_WINDOW_MS);
   },
   // Play-session leases and offline nodes, in case an OrgAllocator alarm was lost.
   sweepPlaySessions,

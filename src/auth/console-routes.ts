@@ -28,7 +28,7 @@ const Credentials = z
   })
   .openapi('Credentials');
 
-const LoginResponse = z
+export const LoginResponse = z
   .object({
     user_id: z.number().int(),
     username: z.string(),
@@ -47,7 +47,7 @@ const TokenPair = z
   .object({ token: z.string(), access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int(), refresh_token: z.string() })
   .openapi('TokenPair');
 
-async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof presentUser>[1]) {
+export async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof presentUser>[1]) {
   const env = c.env;
   const [view, login, orgs, settings] = await Promise.all([
     presentUser(env, row),

@@ -725,3 +725,53 @@ export const metricPoints = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.bucket, t.name, t.orgId, t.labels] }), index('metric_points_name_bucket_idx').on(t.name, t.bucket)],
 );
+
+// ───────────────────────────── device pairing (RFC 8628) ─────────────────────────────
+
+/**
+ * Device authorization grants: a TV asks for a code pair, a signed-in user approves the short
+ * `user_code` on a phone, the TV exchanges its `device_code` once. The device code is stored only as
+ * a hash. After the exchange the row stays as the paired device: `session_id` is the first refresh
+ * session of the login it produced, whose family the user can revoke.
+ */
+export const deviceAuthorizations = sqliteTable(
+  'device_authorizations',
+  {
+    id: text('id').primaryKey(),
+    deviceCodeHash: text('device_code_hash').notNull(),
+    /** Normalised: 8 characters of BCDFGHJKLMNPQRSTVWXZ, no dash. */
+    userCode: text('user_code').notNull(),
+    clientName: text('client_name'),
+    ip: text('ip'),
+    country: text('country'),
+    status: text('status', { enum: ['pending', 'approved', 'denied', 'exchanged'] }).notNull().default('pending'),
+    /** Who approved or denied it. */
+    userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** The org chosen on the phone (checked against the approver's memberships). */
+    orgId: integer('org_id').references(() => orgs.id, { onDelete: 'set null' }),
+    /** Seconds between polls; grows by 5 at every `slow_down`. */
+    intervalSeconds: integer('interval_seconds').notNull().default(5),
+    /** The last poll (the creation at first): the next one is due `interval_seconds` after it. */
+    lastPolledAt: text('last_polled_at').notNull(),
+    createdAt: createdAt(),
+    expiresAt: text('expires_at').notNull(),
+    decidedAt: text('decided_at'),
+    exchangedAt: text('exchanged_at'),
+    sessionId: text('session_id').references(() => authSessions.id, { onDelete: 'set null' }),
+  },
+  (t) => [
+    uniqueIndex('device_authorizations_device_code_uq').on(t.deviceCodeHash),
+    uniqueIndex('device_authorizations_user_code_uq').on(t.userCode),
+    index('device_authorizations_user_idx').on(t.userId, t.status),
+    index('device_authorizations_expires_idx').on(t.expiresAt),
+    check('device_authorizations_status_ck', sql`${t.status} IN ('pending', 'approved', 'denied', 'exchanged')`),
+  ],
+);
+
+/** Wrong user codes per user (`user:<id>`) and per IP (`ip:<addr>`), in fixed windows: global, unlike
+ * the rate-limiting binding. */
+export const devicePairingThrottle = sqliteTable('device_pairing_throttle', {
+  key: text('key').primaryKey(),
+  failures: integer('failures').notNull().default(0),
+  windowStartedAt: text('window_started_at').notNull(),
+});

@@ -11,6 +11,7 @@ import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
 import { executionContextOf, recordMetric } from '../metrics/record';
 import { configureLogging, createLogger, type LogLevel } from './log';
+import { launcherCsp } from './launcher-page';
 
 /** A request slower than this is logged at `info` even when it succeeded. */
 const SLOW_REQUEST_MS = 1000;
@@ -65,6 +66,10 @@ export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
   await strictSecurityHeaders(c, next);
   // Covers are public images: a launcher served from another origin must be able to show them.
   if (c.req.path.startsWith('/covers/')) c.res.headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
+  // The launcher's shell is a page, not an API answer: it gets the page CSP (launcher-page.ts).
+  if (c.req.path === '/launcher/' || c.req.path === '/launcher/index.html') {
+    c.res.headers.set('Content-Security-Policy', launcherCsp(c.env, c.req.url));
+  }
 };
 
 /** API answers carry user data or tokens: not cacheable unless a route says otherwise. */

@@ -16,6 +16,8 @@ const ROUTES = [
   ['subscriptions', 'subscriptions', 'user'],
   ['source/:driver/:username', 'source', 'user'],
   ['profile', 'profile', 'user'],
+  ['link', 'link', 'user'],
+  ['link/:code', 'link', 'user'],
   ['admin/config', 'admin-config', 'admin'],
   ['admin/users', 'admin-users', 'admin'],
   ['admin/users/:id/subscriptions', 'admin-user-subs', 'admin'],
@@ -41,6 +43,7 @@ export const ctx = {
   get canConsole() { return this.isAdmin || this.adminOrgs.length > 0; },
   navigate: (hash) => { location.hash = hash; },
   setUser,
+  takeReturn: () => takeReturn(),
 };
 
 function match(path) {
@@ -57,6 +60,15 @@ function match(path) {
     if (ok) return { mod, access, params, pattern };
   }
   return null;
+}
+
+/** Where a signed-out visitor was going (e.g. #/link/BCDF-GHJK from a TV's QR code): login.js
+ * returns there. Only our own hash routes are kept. */
+function rememberReturn(hash) {
+  try { if (/^#\/[A-Za-z0-9/_-]*$/.test(hash) && !hash.startsWith('#/login')) sessionStorage.setItem('returnTo', hash); } catch { /* private mode */ }
+}
+export function takeReturn() {
+  try { const r = sessionStorage.getItem('returnTo'); sessionStorage.removeItem('returnTo'); return r && /^#\/[A-Za-z0-9/_-]*$/.test(r) ? r : null; } catch { return null; }
 }
 
 function saveUser(u) {
@@ -106,7 +118,7 @@ async function route() {
       try { await setUser(await api.get('/api/me')); } catch { /* not signed in */ }
     }
     if (my !== seq) return;
-    if (!ctx.user) { location.replace('#/login'); return; }
+    if (!ctx.user) { rememberReturn(location.hash); location.replace('#/login'); return; }
   }
 
   const shell = document.getElementById('shell');

@@ -20,7 +20,7 @@ export async function render(root, _params, ctx) {
     try {
       const r = await api.post('/api/auth/login', { username: user.value.trim(), password: pass.value });
       await ctx.setUser(r.user);
-      location.hash = '#/';
+      location.hash = ctx.takeReturn?.() || '#/';
     } catch (e2) {
       setText(err, e2.message);
       pass.select();

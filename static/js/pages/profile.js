@@ -1,6 +1,6 @@
 // #/profile — who am I, and change my password (POST /api/me/change-password).
 import { api } from '../api.js';
-import { h, field, pageHead, act, fmtDate } from '../ui.js';
+import { h, field, fill, pageHead, act, fmtDate, confirmDialog } from '../ui.js';
 
 export async function render(main, _p, ctx) {
   const u = ctx.user;
@@ -35,5 +35,31 @@ export async function render(main, _p, ctx) {
         h('dl', { class: 'kv' }, h('dt', {}, 'Username'), h('dd', {}, u.username), h('dt', {}, 'Role'), h('dd', {}, u.role),
           h('dt', {}, 'Member since'), h('dd', {}, fmtDate(u.created_at)),
           h('dt', {}, 'Organizations'), h('dd', {}, ctx.orgs.length ? ctx.orgs.map((o) => `${o.name} (${o.role})`).join(', ') : '—'))),
-      form));
+      form, pairedDevices()));
+}
+
+/** TVs and other devices signed in with a code (#/link); unpairing ends their login at once. */
+function pairedDevices() {
+  const list = h('ul', { class: 'paired-list', id: 'paired-list' });
+  const card = h('section', { class: 'card', 'aria-labelledby': 'paired-h' },
+    h('h2', { id: 'paired-h' }, 'Paired devices'),
+    h('p', { class: 'muted small' }, 'Devices you signed in by approving a code. ', h('a', { href: '#/link' }, 'Link a device')),
+    list);
+  async function load() {
+    const rows = await api.get('/auth/devices');
+    if (!rows.length) { fill(list, h('li', { class: 'muted' }, 'No paired devices.')); return; }
+    fill(list, rows.map((d) => {
+      const btn = h('button', { type: 'button', class: 'btn danger small', 'aria-label': `Unpair ${d.client_name || 'device'}` }, 'Unpair');
+      btn.addEventListener('click', async () => {
+        if (!(await confirmDialog(`Unpair ${d.client_name || 'this device'}?`, { ok: 'Unpair', danger: true, body: h('p', {}, 'It is signed out at once and needs a new code to come back.') }))) return;
+        await act(btn, async () => { await api.del(`/auth/devices/${encodeURIComponent(d.id)}`); await load(); }, { ok: 'Device unpaired' });
+      });
+      return h('li', { dataset: { deviceId: d.id } },
+        h('span', {}, h('strong', {}, d.client_name || 'unnamed device'), h('br'),
+          h('span', { class: 'muted small' }, `paired ${fmtDate(d.paired_at)} · last seen ${fmtDate(d.last_seen_at)}`)),
+        btn);
+    }));
+  }
+  load().catch((e) => fill(list, h('li', { class: 'form-error' }, e.message)));
+  return card;
 }

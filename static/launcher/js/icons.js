@@ -36,6 +36,10 @@ const P = {
   play: '<path d="M16 10l22 14-22 14z" class="fill"/>',
   stop: '<rect x="12" y="12" width="24" height="24" rx="2" class="fill"/>',
   retry: '<path d="M38 24a14 14 0 1 1-4-10"/><path d="M36 6v9h-9"/>',
+  keyboard: '<rect x="4" y="12" width="40" height="24" rx="3"/><path d="M11 19h2M18 19h2M25 19h2M32 19h5M11 25h2M18 25h2M25 25h2M32 25h5M14 31h20"/>',
+  phone: '<rect x="14" y="4" width="20" height="40" rx="4"/><path d="M21 38h6"/>',
+  backspace: '<path d="M17 10h23a3 3 0 0 1 3 3v22a3 3 0 0 1-3 3H17L5 24z"/><path d="M23 18l12 12M35 18L23 30"/>',
+  shift: '<path d="M24 6L7 24h9v16h16V24h9z"/>',
 };
 
 const NS = 'http://www.w3.org/2000/svg';

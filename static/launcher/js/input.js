@@ -1,5 +1,7 @@
 // Controller and keyboard → one small set of actions: up, down, left, right, select, back,
-// tabPrev, tabNext, settings (plus `any` for "press anything to continue"). The Gamepad API has no
+// tabPrev, tabNext, settings, erase (X) and space (Y) for the on-screen keyboard (plus `any` for
+// "press anything to continue"). It also remembers whether a physical keyboard was used on this page
+// (the on-screen keyboard opens by itself only when none was). The Gamepad API has no
 // button events, so pads are polled (standard mapping: A=0, B=1, LB=4, RB=5, Start=9, D-pad 12–15,
 // left stick axes 0/1); a held direction repeats after a delay, like a TV remote.
 //
@@ -32,7 +34,7 @@ const KEYMAP = {
   ContextMenu: 'settings',
 };
 
-const BUTTONS = { 0: 'select', 1: 'back', 4: 'tabPrev', 5: 'tabNext', 9: 'settings', 12: 'up', 13: 'down', 14: 'left', 15: 'right' };
+const BUTTONS = { 0: 'select', 1: 'back', 2: 'erase', 3: 'space', 4: 'tabPrev', 5: 'tabNext', 9: 'settings', 12: 'up', 13: 'down', 14: 'left', 15: 'right' };
 const DIRECTIONS = new Set(['up', 'down', 'left', 'right']);
 
 function isTextField(el) {
@@ -43,8 +45,10 @@ function isTextField(el) {
 export function createInput(emit) {
   const held = new Map(); // "pad:button" → { action, since, last }
   let lastPads = [];
+  let keyboardUsed = false;
 
   function onKey(ev) {
+    if (ev.isTrusted) keyboardUsed = true;
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
     let action = KEYMAP[ev.key];
     const el = document.activeElement;
@@ -117,6 +121,7 @@ export function createInput(emit) {
 
   return {
     connected: () => pads().length > 0,
+    keyboardUsed: () => keyboardUsed,
     padNames: () => pads().map((p) => p.id || `controller ${p.index + 1}`),
     padState: () =>
       lastPads.map((p) => ({

@@ -9,10 +9,14 @@
 
 /** state → { event → next state } */
 export const TRANSITIONS = Object.freeze({
+  // `?api=` asked to repoint the launcher: nothing runs until the person confirms or refuses (both
+  // reload the page), so no event leaves this state.
+  CONFIRM_API: {},
   BOOT: { booted: 'CONNECT_CONTROLLER' },
   CONNECT_CONTROLLER: { continue: 'SELECT_USER' },
   SELECT_USER: {
-    signIn: 'LOGIN', // a remembered profile without a usable refresh token, or "+"
+    signIn: 'LOGIN', // a remembered profile without a usable refresh token (or "+" on a new server)
+    pair: 'PAIR', // "+": sign in with a phone first
     resumed: 'HUB', // refresh token still valid, one org (or the remembered one)
     chooseOrg: 'ORG_SELECT', // refresh token still valid, several orgs
     back: 'CONNECT_CONTROLLER',
@@ -20,6 +24,14 @@ export const TRANSITIONS = Object.freeze({
   LOGIN: {
     signedIn: 'HUB', // one org, or the first user of a new server (straight to Home)
     chooseOrg: 'ORG_SELECT',
+    pair: 'PAIR',
+    back: 'SELECT_USER',
+  },
+  // Device pairing (RFC 8628): a code and a QR code, approved on a signed-in phone.
+  PAIR: {
+    signedIn: 'HUB', // approved with an org chosen on the phone, or the user has one org
+    chooseOrg: 'ORG_SELECT',
+    usePassword: 'LOGIN',
     back: 'SELECT_USER',
   },
   ORG_SELECT: { orgChosen: 'HUB', back: 'SELECT_USER', switchUser: 'SELECT_USER', signOut: 'SELECT_USER' },

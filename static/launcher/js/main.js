@@ -10,10 +10,13 @@ import { clear, toast } from './dom.js';
 import { focusEl, focusFirst, move, step } from './focus.js';
 import { createInput } from './input.js';
 import { createMachine } from './machine.js';
-import { deviceStore, resolveApiBase } from './store.js';
+import { createOsk } from './osk.js';
+import { apiFromQuery, deviceStore, resolveApiBase } from './store.js';
 import { renderHeader } from './header.js';
 import { bootView, connectView } from './views/connect.js';
+import { confirmApiView } from './views/confirm-api.js';
 import { selectUserView, loginView } from './views/users.js';
+import { pairView } from './views/pair.js';
 import { orgSelectView } from './views/orgs.js';
 import { hubView } from './views/hub.js';
 import { gameView } from './views/game.js';
@@ -21,10 +24,12 @@ import { playView } from './views/play.js';
 import { settingsOverlay, userMenuOverlay } from './views/overlays.js';
 
 const VIEWS = {
+  CONFIRM_API: confirmApiView,
   BOOT: bootView,
   CONNECT_CONTROLLER: connectView,
   SELECT_USER: selectUserView,
   LOGIN: loginView,
+  PAIR: pairView,
   ORG_SELECT: orgSelectView,
   HUB: hubView,
   GAME: gameView,
@@ -37,6 +42,10 @@ const header = document.getElementById('header');
 const overlayRoot = document.getElementById('overlay');
 
 const base = resolveApiBase(location);
+// `?api=` is only a request: CONFIRM_API shows the host and asks before anything is sent there.
+const requestedApi = apiFromQuery(location);
+const confirmFirst = Boolean(requestedApi && requestedApi !== base);
+if (requestedApi && !confirmFirst) history.replaceState(null, '', location.pathname);
 const store = deviceStore(base);
 
 /** Everything the views share. */
@@ -98,7 +107,7 @@ const app = {
     clear(overlayRoot).append(ov.el);
     overlayRoot.hidden = false;
     root.classList.add('has-overlay');
-    focusFirst([overlayRoot]);
+    app.osk.quiet(() => focusFirst([overlayRoot]));
   },
   closeOverlay(restore = true) {
     if (!app.overlay) return;
@@ -147,12 +156,16 @@ app.api = createApi({
   },
 });
 
-app.machine = createMachine((to, from, event, payload) => {
-  root.dataset.state = to;
-  mount(to, payload);
-});
+app.machine = createMachine(
+  (to, from, event, payload) => {
+    root.dataset.state = to;
+    mount(to, payload);
+  },
+  confirmFirst ? 'CONFIRM_API' : 'BOOT',
+);
 
 function mount(state, payload) {
+  app.osk?.close(false);
   app.closeOverlay(false);
   app.view?.dispose?.();
   const view = VIEWS[state](app, payload ?? {});
@@ -181,9 +194,11 @@ function handle(action, source) {
     app.view?.onPad?.();
     return;
   }
+  // The on-screen keyboard, when open, owns the controller (Start still reaches settings).
+  if (app.osk?.handle(action)) return;
   if (action === 'settings') {
     if (app.overlay) app.closeOverlay();
-    else if (app.machine.state !== 'BOOT') app.openSettings();
+    else if (app.machine.state !== 'BOOT' && app.machine.state !== 'CONFIRM_API') app.openSettings();
     return;
   }
   if (app.overlay) {
@@ -228,7 +243,8 @@ function handle(action, source) {
 function activate() {
   const el = document.activeElement;
   if (el instanceof HTMLElement && el !== document.body && !el.matches('input, textarea')) el.click();
-  else if (el instanceof HTMLInputElement) submit();
+  // A on a text field opens the on-screen keyboard (again); Enter from a keyboard submits.
+  else if (el instanceof HTMLInputElement && !app.osk.maybeOpen(el, { force: true })) submit();
 }
 
 function submit() {
@@ -240,4 +256,11 @@ function submit() {
 
 // A pointer or a touch still works (laptops): clicks are handled by the buttons themselves.
 app.input = createInput(handle);
-mount('BOOT', {});
+app.osk = createOsk({ root, keyboardUsed: () => app.input.keyboardUsed() });
+// Reaching a text field by D-pad (or a view focusing one) opens the keyboard when no physical one
+// has been used on this page.
+document.addEventListener('focusin', (ev) => {
+  if (!app.osk.isOpen && ev.target instanceof HTMLInputElement) app.osk.maybeOpen(ev.target);
+});
+root.dataset.state = app.machine.state;
+mount(app.machine.state, { requested: requestedApi });

@@ -3,7 +3,7 @@
 // token, the last user, each user's last org, preferences and the last good tiles (shown offline).
 // The access token is never stored: it lives in memory (api.js).
 //
-//   const base = resolveApiBase(location);        // ?api= → stored → this origin
+//   const base = resolveApiBase(location);        // stored → this origin (?api= needs confirming)
 //   const s = deviceStore(base);
 //   s.rememberProfile({ user_id: 7, username: 'ana', role: 'user' });
 //   s.setRefreshToken(7, 'rt...');  s.lastOrg(7);  s.cacheTiles('home:1', tiles);
@@ -44,13 +44,37 @@ export function normalizeBase(input) {
   }
 }
 
+/** The API base a `?api=` link asks for (normalised), or null. It is never used before the person
+ * confirms it on the CONFIRM_API screen: a link must not silently repoint the launcher (issue 11). */
+export function apiFromQuery(loc = location) {
+  return normalizeBase(new URLSearchParams(loc.search).get('api') ?? '');
+}
+
+/** The remembered API base, else the page's own origin. */
 export function resolveApiBase(loc = location) {
-  const fromQuery = normalizeBase(new URLSearchParams(loc.search).get('api') ?? '');
-  if (fromQuery) {
-    write(`${ROOT}.api`, fromQuery);
-    return fromQuery;
-  }
   return normalizeBase(read(`${ROOT}.api`, '')) ?? loc.origin;
+}
+
+/**
+ * Whether this deployment lets the launcher call `base`: its own origin, or one of the origins the
+ * Worker lists in `<meta name="edgeplane-api-origins">` (the same list as the page's CSP; `*` ports
+ * as in CSP). Without the meta (a static copy) the CSP alone decides.
+ */
+export function apiAllowed(base, loc = location, doc = document) {
+  let origin;
+  try {
+    origin = new URL(base).origin;
+  } catch {
+    return false;
+  }
+  if (origin === loc.origin) return true;
+  const meta = doc.querySelector('meta[name="edgeplane-api-origins"]');
+  if (!meta) return true;
+  return meta.content.split(/\s+/).filter(Boolean).some((o) => {
+    if (!o.endsWith(':*')) return o === origin;
+    const u = new URL(origin);
+    return `${u.protocol}//${u.hostname}` === o.slice(0, -2);
+  });
 }
 
 export function saveApiBase(base) {

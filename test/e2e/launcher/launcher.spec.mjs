@@ -156,7 +156,7 @@ describe('launcher on the seeded console', () => {
     ]);
     expect(r.playFromGame).toBe(true);
     expect(r.signOutWhilePlaying).toBe(false);
-    expect(r.states).toEqual(['BOOT', 'CONNECT_CONTROLLER', 'SELECT_USER', 'LOGIN', 'ORG_SELECT', 'HUB', 'GAME', 'PLAY']);
+    expect(r.states).toEqual(['CONFIRM_API', 'BOOT', 'CONNECT_CONTROLLER', 'SELECT_USER', 'LOGIN', 'PAIR', 'ORG_SELECT', 'HUB', 'GAME', 'PLAY']);
     expect(await page.getAttribute('#app', 'data-state')).toBe('CONNECT_CONTROLLER');
   });
 
@@ -167,7 +167,9 @@ describe('launcher on the seeded console', () => {
     await expect(page.locator('#pad-status').textContent()).resolves.toContain('Test Pad');
     await pad(page, 'A'); // any button continues
     await page.waitForSelector('.view-users');
-    await pad(page, 'A'); // "+" (nobody remembered on this device yet)
+    await pad(page, 'A'); // "+" (nobody remembered on this device yet): sign in with a phone first
+    await page.waitForSelector('.view-pair');
+    await pad(page, 'A'); // "use a password instead"
     await page.waitForSelector('.view-login');
     await page.keyboard.type(stack.credentials.admin.username);
     await page.keyboard.press('Tab');
@@ -457,9 +459,13 @@ describe('launcher on the seeded console', () => {
     await pad(page, 'B');
     await page.waitForSelector('.overlay', { state: 'hidden' });
 
-    // A base that does not answer: offline notice on the connect screen, and it is remembered.
+    // A base that does not answer: ?api= first asks, showing the host (issue 11), then it is
+    // used (offline notice on the connect screen) and remembered.
     const dead = 'http://127.0.0.1:9';
     await page.goto(`${stack.url}/launcher/?api=${encodeURIComponent(dead)}`);
+    await page.waitForSelector('.view-confirm-api');
+    await expect(page.locator('#api-host').textContent()).resolves.toBe('127.0.0.1:9');
+    await page.locator('#api-use').click();
     await page.waitForSelector('.view-connect .notice-offline:not([hidden])');
     await page.goto(`${stack.url}/launcher/`);
     await page.waitForSelector('.view-connect .notice-offline:not([hidden])');

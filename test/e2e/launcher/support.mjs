@@ -101,6 +101,10 @@ export async function signInWithKeyboard(page, url, { username, password }) {
   await page.waitForSelector('.view-users');
   for (let i = 0; i < 10 && (await focused(page))?.id !== 'add-user'; i++) await page.keyboard.press('ArrowRight');
   await page.keyboard.press('Enter');
+  // "+" opens "sign in with your phone" first; its focused action is "use a password instead".
+  await page.waitForSelector('.view-pair');
+  await page.waitForFunction(() => document.activeElement?.id === 'pair-password');
+  await page.keyboard.press('Enter');
   await page.waitForSelector('.view-login');
   await page.waitForFunction(() => document.activeElement?.id === 'login-username');
   await page.keyboard.type(username);

@@ -49,7 +49,7 @@ export function connectView(app) {
     onAction(action) {
       // Any button or key continues; Start still opens settings (handled before views).
       if (action === 'select' && document.activeElement?.id === 'connect-settings') return false;
-      if (['any', 'select', 'up', 'down', 'left', 'right', 'tabPrev', 'tabNext', 'back'].includes(action)) {
+      if (['any', 'select', 'up', 'down', 'left', 'right', 'tabPrev', 'tabNext', 'back', 'erase', 'space'].includes(action)) {
         app.go('continue');
         return true;
       }

@@ -6,7 +6,7 @@
 
 import { clear, h, toast } from '../dom.js';
 import { icon } from '../icons.js';
-import { normalizeBase, saveApiBase } from '../store.js';
+import { apiAllowed, normalizeBase, saveApiBase } from '../store.js';
 
 export function settingsOverlay(app) {
   const prefs = app.store.prefs();
@@ -39,6 +39,11 @@ export function settingsOverlay(app) {
         const base = normalizeBase(apiInput.value);
         if (!base) {
           msg.textContent = 'enter an http:// or https:// address';
+          apiInput.focus();
+          return;
+        }
+        if (!apiAllowed(base)) {
+          msg.textContent = `this launcher is not allowed to connect to ${new URL(base).host} (LAUNCHER_API_ORIGINS)`;
           apiInput.focus();
           return;
         }

@@ -13,11 +13,23 @@ export function enterWithOrgs(app, { first = false } = {}) {
   const orgs = app.session?.orgs ?? [];
   if (!first && orgs.length > 1) return app.go('chooseOrg');
   app.chooseOrg(app.session.org ?? orgs[0] ?? null);
-  return app.go(app.machine.state === 'LOGIN' ? 'signedIn' : 'resumed');
+  // LOGIN and PAIR sign in; SELECT_USER resumes.
+  return app.go(app.machine.can('signedIn') ? 'signedIn' : 'resumed');
+}
+
+/** Which server this screen talks to: a password typed here goes to that host (issue 11). */
+export function serverLine(app) {
+  let host = app.base;
+  try {
+    host = new URL(app.base).host;
+  } catch {
+    // A base that does not parse is shown as it is.
+  }
+  return h('p', { class: 'server-line', id: 'server-host' }, 'console server: ', h('b', {}, host));
 }
 
 /** Memberships the user actually has (a platform admin also sees every org, marked so). */
-function ownOrgs(list) {
+export function ownOrgs(list) {
   const arr = Array.isArray(list) ? list : [];
   const mine = arr.filter((o) => o.role !== 'platform_admin');
   return mine.length ? mine : arr;
@@ -79,7 +91,7 @@ export function selectUserView(app) {
   const first = app.hasUsers === false;
   const add = h(
     'button',
-    { class: 'avatar avatar-add', role: 'listitem', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, 'aria-label': first ? 'create the first account' : 'new user', onclick: () => app.go('signIn', { mode: first ? 'create' : 'signin' }) },
+    { class: 'avatar avatar-add', role: 'listitem', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, 'aria-label': first ? 'create the first account' : 'new user', onclick: () => (first ? app.go('signIn', { mode: 'create' }) : app.go('pair')) },
     h('span', { class: 'avatar-disc' }, icon('plus')),
     h('span', { class: 'avatar-name' }, first ? 'create account' : 'new user'),
   );
@@ -109,12 +121,14 @@ export function loginView(app, payload) {
   const submit = h('button', { class: 'btn btn-primary', type: 'submit', id: 'login-submit', dataset: { focus: '' } });
   const toggle = h('button', { class: 'btn', type: 'button', id: 'login-toggle', dataset: { focus: '' }, onclick: () => setMode(mode === 'create' ? 'signin' : 'create') });
   const back = h('button', { class: 'btn btn-quiet', type: 'button', id: 'login-back', dataset: { focus: '' }, onclick: () => app.go('back') }, 'back');
+  const phone = h('button', { class: 'btn', type: 'button', id: 'login-pair', dataset: { focus: '' }, onclick: () => app.go('pair') }, icon('phone'), 'sign in with your phone');
   function setMode(m) {
     mode = m;
     title.textContent = mode === 'create' ? (first ? 'create the first account' : 'new account') : 'sign in';
     submit.textContent = mode === 'create' ? 'create account' : 'sign in';
     toggle.textContent = mode === 'create' ? 'use an existing account' : 'create an account instead';
     toggle.hidden = first;
+    phone.hidden = first;
     inviteRow.hidden = mode !== 'create' || first;
     pass.autocomplete = mode === 'create' ? 'new-password' : 'current-password';
     error.textContent = '';
@@ -178,7 +192,8 @@ export function loginView(app, payload) {
     inviteRow,
     error,
     h('div', { class: 'actions' }, submit, toggle, back),
+    h('div', { class: 'actions' }, phone),
   );
-  const el = h('section', { class: 'view view-login' }, h('div', { class: 'top-glyph' }, icon('user')), form);
+  const el = h('section', { class: 'view view-login' }, h('div', { class: 'top-glyph' }, icon('user')), form, serverLine(app));
   return { el, focus: payload.username ? '#login-password' : '#login-username', onBack: () => app.go('back') };
 }
