@@ -4,7 +4,7 @@
  * (nodes.ts) and housekeeping.
  *
  *   const session = await allocatorOf(env, orgId).get(orgId, id) ?? await sessionFromD1(env, id);
- *   return c.json(await presentSession(env, session), 200);
+ *   return c.json(await presentSession(env, session, c.get('user').id), 200);
  */
 import { sql } from 'drizzle-orm';
 import type { SessionRecord, SessionStatus } from '../../durable-objects/org-allocator';
@@ -26,7 +26,7 @@ export const SessionOutSchema = z
     game_id: z.number().int(),
     status: z.enum(['provisioning', 'active', 'ended', 'failed', 'terminated']),
     stream_url: z.string().nullable().openapi({
-      description: 'Node stream base + /sessions/{id}?token=<ES256 JWT>; null once the session ended. The token is short-lived: GET the session for a fresh URL.',
+      description: 'Node stream base + /sessions/{id}?token=<ES256 JWT>, for the session’s player only (null for anyone else, and once the session ended). The token is short-lived: GET the session for a fresh URL.',
     }),
     created_at: z.string(),
     updated_at: z.string(),
@@ -38,10 +38,15 @@ export const SessionOutSchema = z
   .openapi('SessionOut');
 export type SessionOut = z.infer<typeof SessionOutSchema>;
 
-export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>, s: SessionRecord): Promise<SessionOut> {
+/**
+ * The API view of a session for `viewerId`. The stream URL is a bearer capability for the player
+ * alone: anyone else who may see the session (an org admin, a platform admin, an admin who started
+ * it on the player's behalf) gets `stream_url: null`, never a freshly signed token.
+ */
+export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>, s: SessionRecord, viewerId: number): Promise<SessionOut> {
   const live = s.status === 'provisioning' || s.status === 'active';
   const stream =
-    live && s.nodeId !== null && s.streamBaseUrl
+    live && viewerId === s.userId && s.nodeId !== null && s.streamBaseUrl
       ? await streamUrlFor(env, { sessionId: s.id, nodeId: s.nodeId, orgId: s.orgId, userId: s.userId, gameId: s.gameId, streamBaseUrl: s.streamBaseUrl })
       : null;
   return {

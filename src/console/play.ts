@@ -197,7 +197,7 @@ export const playRouter = newRouter()
             throw new TooManyRequests('no free seat for this game right now', result.retryAfterSeconds, 'no_free_seat');
         }
       }
-      const out = await presentSession(c.env, result.session);
+      const out = await presentSession(c.env, result.session, user.id);
       if (result.replayed) {
         c.header('Idempotent-Replayed', 'true');
         return c.json(out, 200);
@@ -221,7 +221,7 @@ export const playRouter = newRouter()
       const { s, owner } = await visibleSession(c, session_id);
       const alloc = allocatorOf(c.env, s.orgId);
       const live = (owner ? await alloc.touch(s.orgId, s.id) : await alloc.get(s.orgId, s.id)) ?? s;
-      return c.json(await presentSession(c.env, live), 200);
+      return c.json(await presentSession(c.env, live, c.get('user').id), 200);
     },
   )
   .openapi(
@@ -240,7 +240,7 @@ export const playRouter = newRouter()
       const { s, owner } = await visibleSession(c, session_id);
       const after = (await allocatorOf(c.env, s.orgId).terminate(s.orgId, s.id)) ?? s;
       await audit(c, 'play.session.terminate', { orgId: s.orgId, targetType: 'play_session', targetId: s.id, details: { by_owner: owner, status: after.status } });
-      return c.json(await presentSession(c.env, after), 200);
+      return c.json(await presentSession(c.env, after, c.get('user').id), 200);
     },
   )
   .openapi(
