@@ -6,12 +6,17 @@
  * live sessions than its capacity and a user never more than the org's per-user limit.
  *
  * The Worker does the D1 reads (membership, ownership, which online nodes have the game) and hands
- * the candidates in; this object picks the node, reserves the seat, then mirrors the session into
- * D1 `play_sessions` (the history every other reader uses). If its storage is ever empty (first
- * use, or storage lost) it rebuilds the live seats from D1 before answering anything.
+ * the candidates in; this object picks the node and reserves the seat. It is the one authority;
+ * D1 `play_sessions` (the history every other reader uses) is its mirror. What must reach D1 is
+ * written to an outbox in the SAME storage transaction as the decision, delivered at once, and
+ * re-delivered by the alarm with backoff until D1 confirms (the writes are idempotent upserts that
+ * never revive an ended row). A periodic two-way reconcile (and one at every start-up) repairs
+ * anything else: a seat without its D1 row gets it, a D1 live row this object does not hold is
+ * ended. Repaired rows carry `mirror_repair`. If its storage is ever empty (first use, or storage
+ * lost) it rebuilds the live seats from D1 before answering anything.
  *
  *   const r = await env.ORG_ALLOCATOR.getByName(String(orgId)).allocate({ orgId, userId, gameId, ... });
- *   if (r.ok) r.session; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict'
+ *   if (r.ok) r.session; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'
  *
  * Liveness: the object remembers when each node last reported (`node_seen`) and when each session
  * was last vouched for by its node or its client. An alarm, re-armed at the next deadline, marks
@@ -20,9 +25,7 @@
  * sweep is idempotent.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { sql } from 'drizzle-orm';
-import { db } from '../src/db/client';
-import { playSessions } from '../src/db/schema';
+import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play-mirror';
 import { randomSafeInteger, world } from '../src/world';
 
 export type LiveStatus = 'provisioning' | 'active';
@@ -70,7 +73,7 @@ export interface SessionRecord {
 
 export type AllocateResult =
   | { ok: true; session: SessionRecord; replayed: boolean }
-  | { ok: false; reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict'; retryAfterSeconds: number };
+  | { ok: false; reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'; retryAfterSeconds: number };
 
 export interface NodeReport {
   id: number;
@@ -92,7 +95,22 @@ export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3600_000;
 /** What a refused caller is told to wait: seats free up when sessions end, not on a schedule. */
 export const NO_SEAT_RETRY_AFTER_SECONDS = 30;
 
+/** The seat is decided but D1 has not confirmed its row yet: the caller retries (same request). */
+export const MIRROR_PENDING_RETRY_AFTER_SECONDS = 2;
+/** Both directions of the mirror are compared at least this often while anything is live or pending. */
+export const MIRROR_RECONCILE_MS = 60_000;
+/** Outbox re-delivery backoff: 1 s, 2 s, 4 s, ... capped here (always within one reconcile period). */
+const OUTBOX_MAX_BACKOFF_MS = 30_000;
+
 const LIVE = `('provisioning', 'active')`;
+
+interface OutboxRow extends Record<string, SqlStorageValue> {
+  session_id: number;
+  seq: number;
+  attempts: number;
+  next_at: number;
+  repair: string | null;
+}
 
 interface SeatRow extends Record<string, SqlStorageValue> {
   id: number;
@@ -135,6 +153,17 @@ export class OrgAllocator extends DurableObject<Env> {
       this.sql.exec(`CREATE INDEX IF NOT EXISTS seats_user ON seats (user_id, status)`);
       this.sql.exec(`CREATE INDEX IF NOT EXISTS seats_idem ON seats (user_id, idem_key)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS node_seen (node_id INTEGER PRIMARY KEY, seen_at INTEGER NOT NULL)`);
+      // What D1 has not confirmed yet: one entry per session (its current row is what gets sent);
+      // `seq` grows with every change so a delivery of an older state never clears a newer one.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
+        session_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL, repair TEXT, last_error TEXT)`);
+      // Start-up (after a crash, deploy or eviction): reconcile with D1 soon, whatever was planned.
+      if (this.orgId() !== null) {
+        this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', '0')`);
+        const at = await ctx.storage.getAlarm();
+        if (at === null || at > Date.now() + 1000) await ctx.storage.setAlarm(Date.now() + 1000);
+      }
     });
   }
 
@@ -151,7 +180,7 @@ export class OrgAllocator extends DurableObject<Env> {
     // Everything from here to the seat INSERT is synchronous: this is the critical section.
     const replay = this.findRepeat(req, now);
     if (replay === 'conflict') return { ok: false, reason: 'idempotency_conflict', retryAfterSeconds: 0 };
-    if (replay) return { ok: true, session: this.record(replay, req.orgId), replayed: true };
+    if (replay) return this.confirmed(req.orgId, replay.id, true);
 
     const mine = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM seats WHERE user_id = ? AND status IN ${LIVE}`, req.userId).one().n;
     if (mine >= req.maxPerUser) return { ok: false, reason: 'user_limit', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
@@ -162,22 +191,16 @@ export class OrgAllocator extends DurableObject<Env> {
     if (!node) return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
 
     const id = this.newId();
-    this.sql.exec(
-      `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
-      id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
-    );
-    const row = this.row(id)!;
-    const session = this.record(row, req.orgId);
-    try {
-      await this.persist(req.orgId, [row]);
-    } catch (e) {
-      // History must not miss a live seat: without its D1 row the seat is given back.
-      this.sql.exec(`DELETE FROM seats WHERE id = ?`, id);
-      throw e;
-    }
-    await this.arm();
-    return { ok: true, session, replayed: false };
+    // The seat and the promise to mirror it commit together: a crash after this line loses nothing.
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
+        id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
+      );
+      this.enqueue([id], now);
+    });
+    return this.confirmed(req.orgId, id, false);
   }
 
   /** The live view of one session, or null when this object does not know it. */
@@ -200,41 +223,42 @@ export class OrgAllocator extends DurableObject<Env> {
     await this.ready(orgId);
     const row = this.row(sessionId);
     if (!row) return null;
-    const changed = this.transition(row, 'terminated', 'deleted', world.now());
-    if (changed) await this.persist(orgId, [changed]);
-    await this.arm();
-    return this.record(changed ?? row, orgId);
+    const changed = this.commit(() => this.transition(row, 'terminated', 'deleted', world.now()));
+    await this.settle(orgId, changed);
+    return this.record(this.row(sessionId) ?? row, orgId);
   }
 
   /** A node's heartbeat: it is alive, and here is what it says about its sessions. */
   async nodeHeartbeat(orgId: number, nodeId: number, reports: NodeReport[]): Promise<NodeHeartbeatResult> {
     await this.ready(orgId);
     const now = world.now();
-    this.markNodeSeen(nodeId, now);
-    const changed: SeatRow[] = [];
     const results: NodeHeartbeatResult['results'] = [];
-    for (const rep of reports) {
-      const row = this.row(rep.id);
-      if (!row || row.node_id !== nodeId) {
-        results.push({ id: rep.id, status: 'unknown' });
-        continue;
+    const changed = this.commit(() => {
+      this.markNodeSeen(nodeId, now);
+      const out: SeatRow[] = [];
+      for (const rep of reports) {
+        const row = this.row(rep.id);
+        if (!row || row.node_id !== nodeId) {
+          results.push({ id: rep.id, status: 'unknown' });
+          continue;
+        }
+        let after: SeatRow | null = null;
+        if (rep.status === 'ended' || rep.status === 'failed') {
+          after = this.transition(row, rep.status, rep.reason ?? (rep.status === 'ended' ? 'node_ended' : 'node_failed'), now);
+        } else if (row.status === 'provisioning' || row.status === 'active') {
+          this.sql.exec(`UPDATE seats SET last_node_seen = ? WHERE id = ?`, now, row.id);
+          if (rep.status === 'active' && row.status === 'provisioning') after = this.transition(row, 'active', null, now);
+        }
+        if (after) out.push(after);
+        results.push({ id: rep.id, status: (after ?? this.row(rep.id)!).status as SessionStatus });
       }
-      let after: SeatRow | null = null;
-      if (rep.status === 'ended' || rep.status === 'failed') {
-        after = this.transition(row, rep.status, rep.reason ?? (rep.status === 'ended' ? 'node_ended' : 'node_failed'), now);
-      } else if (row.status === 'provisioning' || row.status === 'active') {
-        this.sql.exec(`UPDATE seats SET last_node_seen = ? WHERE id = ?`, now, row.id);
-        if (rep.status === 'active' && row.status === 'provisioning') after = this.transition(row, 'active', null, now);
-      }
-      if (after) changed.push(after);
-      results.push({ id: rep.id, status: (after ?? this.row(rep.id)!).status as SessionStatus });
-    }
+      return out;
+    });
     const assignments = this.sql
       .exec<SeatRow>(`SELECT * FROM seats WHERE node_id = ? AND status IN ${LIVE} ORDER BY created_at, id`, nodeId)
       .toArray()
       .map((r) => this.record(r, orgId));
-    if (changed.length) await this.persist(orgId, changed);
-    await this.arm();
+    await this.settle(orgId, changed);
     return { assignments, results };
   }
 
@@ -251,18 +275,23 @@ export class OrgAllocator extends DurableObject<Env> {
   async failNode(orgId: number, nodeId: number, reason: string): Promise<number> {
     await this.ready(orgId);
     const now = world.now();
-    const rows = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE node_id = ? AND status IN ${LIVE}`, nodeId).toArray();
-    const changed = rows.map((r) => this.transition(r, 'failed', reason, now)).filter((r): r is SeatRow => r !== null);
-    this.sql.exec(`DELETE FROM node_seen WHERE node_id = ?`, nodeId);
-    if (changed.length) await this.persist(orgId, changed);
-    await this.arm();
+    const changed = this.commit(() => {
+      const rows = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE node_id = ? AND status IN ${LIVE}`, nodeId).toArray();
+      this.sql.exec(`DELETE FROM node_seen WHERE node_id = ?`, nodeId);
+      return rows.map((r) => this.transition(r, 'failed', reason, now)).filter((r): r is SeatRow => r !== null);
+    });
+    await this.settle(orgId, changed);
     return changed.length;
   }
 
-  /** Reclaims expired leases and sessions of silent nodes now (the alarm does the same). */
+  /** Housekeeping: reclaims expired leases and sessions of silent nodes, re-delivers the outbox and
+   * reconciles with D1 (the alarm does the same; this is the safety net for a lost alarm). */
   async sweep(orgId: number): Promise<number> {
     await this.ready(orgId);
-    return this.reclaim(orgId);
+    const n = await this.reclaim(orgId);
+    await this.reconcile(orgId);
+    await this.arm();
+    return n;
   }
 
   /** Live seats per node, for diagnostics and tests. */
@@ -279,13 +308,21 @@ export class OrgAllocator extends DurableObject<Env> {
     const org = this.orgId();
     if (org === null) return;
     await this.reclaim(org);
+    await this.deliver(org, null);
+    const last = Number(this.meta('reconciled_at') ?? 0);
+    if (world.now() - last >= MIRROR_RECONCILE_MS) await this.reconcile(org);
+    await this.arm();
   }
 
   // ─────────────── internals ───────────────
 
+  private meta(key: string): string | null {
+    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value ?? null;
+  }
+
   private orgId(): number | null {
-    const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'org_id'`).toArray()[0];
-    return row ? Number(row.value) : null;
+    const v = this.meta('org_id');
+    return v === null ? null : Number(v);
   }
 
   /**
@@ -296,27 +333,182 @@ export class OrgAllocator extends DurableObject<Env> {
     if (this.orgId() !== null) return;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.orgId() !== null) return;
-      const rows = await db(this.env).all<{
-        id: number; user_id: number; game_id: number; node_id: number | null; region: string | null; status: string;
-        idempotency_key: string | null; created_at: string; updated_at: string; stream_base_url: string | null;
-      }>(sql`SELECT s.id, s.user_id, s.game_id, s.node_id, s.region, s.status, s.idempotency_key, s.created_at, s.updated_at,
-                    n.stream_base_url
-               FROM play_sessions s LEFT JOIN cluster_nodes n ON n.id = s.node_id
-              WHERE s.org_id = ${orgId} AND s.status IN ('provisioning', 'active')`);
+      const rows = await mirrorRebuildRows(this.env, orgId);
       // Rebuilt sessions get a fresh grace period: their last heartbeats were only in memory.
       const now = world.now();
-      for (const r of rows) {
-        this.sql.exec(
-          `INSERT OR IGNORE INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_node_seen)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          r.id, r.user_id, r.game_id, r.node_id, r.region, r.stream_base_url, r.status, r.idempotency_key,
-          Date.parse(r.created_at), Date.parse(r.updated_at), now,
-        );
-        if (r.node_id !== null) this.markNodeSeen(r.node_id, now);
-      }
-      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('org_id', ?), ('built_at', ?)`, String(orgId), iso(now));
+      this.ctx.storage.transactionSync(() => {
+        for (const r of rows) {
+          this.sql.exec(
+            `INSERT OR IGNORE INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_node_seen, last_client_seen)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            r.id, r.userId, r.gameId, r.nodeId, r.region, r.streamBase, r.status, r.idemKey,
+            Date.parse(r.createdAt), Date.parse(r.updatedAt), now, now,
+          );
+          if (r.nodeId !== null) this.markNodeSeen(r.nodeId, now);
+        }
+        this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('org_id', ?), ('built_at', ?), ('reconciled_at', ?)`, String(orgId), iso(now), String(now));
+      });
       await this.arm();
     });
+  }
+
+  /** Runs a synchronous decision in one storage transaction and queues every row it changed for D1. */
+  private commit(decide: () => SeatRow[] | SeatRow | null): SeatRow[] {
+    return this.ctx.storage.transactionSync(() => {
+      const out = decide();
+      const rows = out === null ? [] : Array.isArray(out) ? out : [out];
+      if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
+      return rows;
+    });
+  }
+
+  /** After a decision: one immediate delivery attempt (failures stay in the outbox) and the alarm. */
+  private async settle(orgId: number, changed: SeatRow[]): Promise<void> {
+    if (changed.length) await this.deliver(orgId, changed.map((r) => r.id));
+    await this.arm();
+  }
+
+  /** A session may be handed out only once D1 has its row (its owner's GET reads D1 first). */
+  private async confirmed(orgId: number, id: number, replayed: boolean): Promise<AllocateResult> {
+    if (this.pending(id)) {
+      await this.ctx.storage.setAlarm(Math.min((await this.ctx.storage.getAlarm()) ?? Infinity, Date.now() + 1000));
+      await this.deliver(orgId, [id]);
+    }
+    await this.arm();
+    if (this.pending(id)) return { ok: false, reason: 'mirror_pending', retryAfterSeconds: MIRROR_PENDING_RETRY_AFTER_SECONDS };
+    return { ok: true, session: this.record(this.row(id)!, orgId), replayed };
+  }
+
+  private pending(id: number): boolean {
+    return this.sql.exec(`SELECT 1 FROM outbox WHERE session_id = ?`, id).toArray().length > 0;
+  }
+
+  private enqueue(ids: number[], now: number, repair: MirrorRepair | null = null): void {
+    for (const id of ids) {
+      this.sql.exec(
+        `INSERT INTO outbox (session_id, seq, attempts, next_at, repair) VALUES (?, 1, 0, ?, ?)
+         ON CONFLICT (session_id) DO UPDATE SET seq = seq + 1, next_at = MIN(next_at, excluded.next_at),
+           repair = COALESCE(outbox.repair, excluded.repair)`,
+        id, now, repair,
+      );
+    }
+  }
+
+  /**
+   * Delivers outbox entries to D1: `ids` (the request path's immediate attempt) or every due entry
+   * (alarm). One batch; if D1 refuses it, each row alone, so one undeliverable row cannot hold back
+   * the others. A row whose user, game or org is gone is ended here and dropped. Never throws.
+   */
+  private async deliver(orgId: number, ids: number[] | null): Promise<void> {
+    const now = world.now();
+    const entries = ids
+      ? this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE session_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)).toArray()
+      : this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT 200`, now).toArray();
+    if (entries.length === 0) return;
+    const items: Array<{ entry: OutboxRow; row: SeatRow }> = [];
+    for (const entry of entries) {
+      const row = this.row(entry.session_id);
+      if (row) items.push({ entry, row });
+      else this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
+    }
+    const send = (batch: typeof items) =>
+      writeMirror(this.env, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) })), iso(now));
+    const done = (batch: typeof items) => {
+      for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
+    };
+    try {
+      await send(items);
+      done(items);
+      return;
+    } catch (e) {
+      if (items.length === 1) return this.deliveryFailed(orgId, items[0]!, e);
+    }
+    for (const item of items) {
+      try {
+        await send([item]);
+        done([item]);
+      } catch (e) {
+        await this.deliveryFailed(orgId, item, e);
+      }
+    }
+  }
+
+  private async deliveryFailed(orgId: number, item: { entry: OutboxRow; row: SeatRow }, error: unknown): Promise<void> {
+    const { entry, row } = item;
+    let gone = false;
+    try {
+      gone = !(await referentsExist(this.env, orgId, row.user_id, row.game_id));
+    } catch {
+      // D1 unreachable: the retry below is all we can do.
+    }
+    if (gone) {
+      // Nothing to mirror into (cascade already removed the history); the seat must not stay taken.
+      this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
+      const now = world.now();
+      this.ctx.storage.transactionSync(() => {
+        const r = this.row(row.id);
+        if (r) this.transition(r, 'failed', 'owner_gone', now);
+      });
+      return;
+    }
+    // Backoff from the CURRENT attempt count: a concurrent success may have removed the entry.
+    const now = world.now();
+    this.sql.exec(
+      `UPDATE outbox SET attempts = attempts + 1, repair = COALESCE(repair, 'retried'), last_error = ?,
+         next_at = ? + MIN(?, 1000 * (1 << MIN(attempts, 15))) WHERE session_id = ?`,
+      String(error instanceof Error ? error.message : error).slice(0, 200), now, OUTBOX_MAX_BACKOFF_MS, entry.session_id,
+    );
+  }
+
+  /**
+   * Compares the org's open D1 rows with the seats held here, both ways. A held seat D1 lacks (or
+   * shows in another state) is re-queued for delivery; an open D1 row this object does not hold is
+   * ended (`not_allocated`); a held live seat D1 already ended is ended here too (history is final).
+   * Rows changed since the D1 read began are skipped: their own delivery is in flight.
+   */
+  private async reconcile(orgId: number): Promise<void> {
+    const started = world.now();
+    const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${LIVE}`).toArray().map((r) => r.id);
+    let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
+    try {
+      d1 = await mirrorLiveRows(this.env, orgId, held);
+    } catch (e) {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: D1 read failed', org_id: orgId, error: String(e) }));
+      return;
+    }
+    const now = world.now();
+    const inD1 = new Map(d1.map((r) => [r.id, r]));
+    const orphans: number[] = [];
+    this.ctx.storage.transactionSync(() => {
+      for (const r of d1) {
+        if (r.status !== 'provisioning' && r.status !== 'active' && r.status !== 'queued') continue;
+        if (!this.row(r.id)) orphans.push(r.id);
+      }
+      const repair: number[] = [];
+      for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
+        if (seat.updated_at >= started || this.pending(seat.id)) continue;
+        const mirror = inD1.get(seat.id);
+        const seatLive = seat.status === 'provisioning' || seat.status === 'active';
+        if (!mirror) {
+          if (seatLive) repair.push(seat.id);
+        } else if (mirror.status !== seat.status) {
+          const mirrorOpen = mirror.status === 'provisioning' || mirror.status === 'active' || mirror.status === 'queued';
+          // D1 history is final: a seat it already shows ended is ended here too (nothing to send).
+          if (seatLive && !mirrorOpen) this.transition(seat, mirror.status as SessionStatus, mirror.endReason ?? 'ended_in_history', now);
+          else repair.push(seat.id);
+        }
+      }
+      if (repair.length) this.enqueue(repair, now, 'reconciled');
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', ?)`, String(now));
+    });
+    if (orphans.length) {
+      try {
+        await endOrphans(this.env, orgId, orphans, iso(now));
+      } catch (e) {
+        console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: ending D1 orphans failed', org_id: orgId, error: String(e) }));
+      }
+    }
+    await this.deliver(orgId, null);
   }
 
   private row(id: number): SeatRow | null {
@@ -340,7 +532,6 @@ export class OrgAllocator extends DurableObject<Env> {
       endedAt: r.ended_at === null ? null : iso(r.ended_at),
     };
   }
-
   /** The same request again. With an Idempotency-Key the key alone says so (any status, same game
    * required; a new key is a new request). Without one: a live session of the same (user, game)
    * created within the repeat window. */
@@ -412,39 +603,47 @@ export class OrgAllocator extends DurableObject<Env> {
     return this.row(row.id);
   }
 
-  private reclaim(orgId: number): Promise<number> {
+  /** Fails sessions whose node went silent or whose lease ran out; prunes old history. */
+  private async reclaim(orgId: number): Promise<number> {
     const now = world.now();
     const offlineMs = seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
     const leaseMs = seconds(this.env.SESSION_LEASE_SECONDS, 120) * 1000;
-    const rows = this.sql
-      .exec<SeatRow & { node_seen: number | null }>(
-        `SELECT s.*, ns.seen_at AS node_seen FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}`,
-      )
-      .toArray();
-    const changed: SeatRow[] = [];
-    for (const r of rows) {
-      const vouched = Math.max(r.created_at, r.last_node_seen ?? 0, r.last_client_seen ?? 0);
-      let reason: string | null = null;
-      if (r.node_seen !== null && now - r.node_seen > offlineMs) reason = 'node_offline';
-      else if (now - vouched > leaseMs) reason = 'lease_expired';
-      if (reason) {
-        const after = this.transition(r, 'failed', reason, now);
-        if (after) changed.push(after);
+    const changed = this.commit(() => {
+      const rows = this.sql
+        .exec<SeatRow & { node_seen: number | null }>(
+          `SELECT s.*, ns.seen_at AS node_seen FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}`,
+        )
+        .toArray();
+      const out: SeatRow[] = [];
+      for (const r of rows) {
+        const vouched = Math.max(r.created_at, r.last_node_seen ?? 0, r.last_client_seen ?? 0);
+        let reason: string | null = null;
+        if (r.node_seen !== null && now - r.node_seen > offlineMs) reason = 'node_offline';
+        else if (now - vouched > leaseMs) reason = 'lease_expired';
+        if (reason) {
+          const after = this.transition(r, 'failed', reason, now);
+          if (after) out.push(after);
+        }
       }
-    }
-    this.sql.exec(`DELETE FROM seats WHERE status NOT IN ${LIVE} AND COALESCE(ended_at, updated_at) < ?`, now - IDEMPOTENCY_KEY_TTL_MS);
-    const finish = async (): Promise<number> => {
-      if (changed.length) await this.persist(orgId, changed);
-      await this.arm();
-      return changed.length;
-    };
-    return finish();
+      // History D1 has not confirmed yet is kept until it has.
+      this.sql.exec(
+        `DELETE FROM seats WHERE status NOT IN ${LIVE} AND COALESCE(ended_at, updated_at) < ? AND id NOT IN (SELECT session_id FROM outbox)`,
+        now - IDEMPOTENCY_KEY_TTL_MS,
+      );
+      return out;
+    });
+    await this.settle(orgId, changed);
+    return changed.length;
   }
 
-  /** Re-arms the alarm at the next deadline: a node going silent, a lease running out, or pruning. */
+  /**
+   * Re-arms the alarm at the next deadline: a node going silent, a lease running out, an outbox
+   * retry, the next reconcile (while anything is live or undelivered), or pruning.
+   */
   private async arm(): Promise<void> {
     const offlineMs = seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
     const leaseMs = seconds(this.env.SESSION_LEASE_SECONDS, 120) * 1000;
+    const reconcileAt = Number(this.meta('reconciled_at') ?? 0) + MIRROR_RECONCILE_MS;
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT MIN(at) AS at FROM (
@@ -452,54 +651,40 @@ export class OrgAllocator extends DurableObject<Env> {
                       COALESCE(ns.seen_at + ?, 9e15)) AS at
              FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}
            UNION ALL
-           SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${LIVE})`,
-        leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS,
+           SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${LIVE}
+           UNION ALL
+           SELECT next_at FROM outbox
+           UNION ALL
+           SELECT ? WHERE EXISTS (SELECT 1 FROM seats WHERE status IN ${LIVE}) OR EXISTS (SELECT 1 FROM outbox))`,
+        leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS, reconcileAt,
       )
       .one().at;
     if (next === null) {
       await this.ctx.storage.deleteAlarm();
       return;
     }
+    // Deadlines are on the world clock (tests move it); the alarm runs on the real one.
+    const wait = Math.max(next - world.now(), 0);
+    const at = Math.max(Date.now() + wait, Date.now() + 1000);
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > next) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 1000));
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
+}
 
-  /** Mirrors sessions into D1 in one batch; a row that already ended there is never revived. */
-  private async persist(orgId: number, rows: SeatRow[]): Promise<void> {
-    const d = db(this.env);
-    const stmts = rows.map((r) =>
-      d
-        .insert(playSessions)
-        .values({
-          id: r.id,
-          orgId,
-          userId: r.user_id,
-          gameId: r.game_id,
-          nodeId: r.node_id,
-          region: r.region,
-          status: r.status,
-          endReason: r.end_reason,
-          idempotencyKey: r.idem_key,
-          lastClientSeen: r.last_client_seen === null ? null : iso(r.last_client_seen),
-          lastNodeSeen: r.last_node_seen === null ? null : iso(r.last_node_seen),
-          createdAt: iso(r.created_at),
-          updatedAt: iso(r.updated_at),
-          endedAt: r.ended_at === null ? null : iso(r.ended_at),
-        })
-        .onConflictDoUpdate({
-          target: playSessions.id,
-          set: {
-            status: sql`excluded.status`,
-            endReason: sql`excluded.end_reason`,
-            lastClientSeen: sql`excluded.last_client_seen`,
-            lastNodeSeen: sql`excluded.last_node_seen`,
-            updatedAt: sql`excluded.updated_at`,
-            endedAt: sql`excluded.ended_at`,
-          },
-          setWhere: sql`${playSessions.status} IN ('provisioning', 'active')`,
-        }),
-    );
-    const [first, ...rest] = stmts;
-    if (first) await d.batch([first, ...rest]);
-  }
+function mirrorRow(r: SeatRow): MirrorRow {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    gameId: r.game_id,
+    nodeId: r.node_id,
+    region: r.region,
+    status: r.status,
+    endReason: r.end_reason,
+    idemKey: r.idem_key,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    endedAt: r.ended_at,
+    lastNodeSeen: r.last_node_seen,
+    lastClientSeen: r.last_client_seen,
+  };
 }

@@ -1,7 +1,9 @@
 /**
  * The org admin's view of play sessions: `GET /orgs/{org_id}/sessions?status=live|ended|all`, one
  * D1 query over the `play_sessions` history (the OrgAllocator mirrors every session there), joined
- * with players, games and nodes. No stream URLs: those are capabilities for the player only.
+ * with players, games and nodes. No stream URLs: those are capabilities for the player only. Rows
+ * the allocator had to repair (its first D1 write failed, or a reconcile found them missing/stale
+ * or orphaned) say so in `mirror_repair`.
  *
  *   GET /orgs/1/sessions?status=live&limit=50
  *   → [{ "id": 4503599627370497, "user_id": 7, "username": "player1", "game_name": "Rust", "node_name": "rig-1", "status": "active", ... }]
@@ -36,6 +38,11 @@ const OrgSession = z
     created_at: z.string(),
     updated_at: z.string(),
     ended_at: z.string().nullable(),
+    mirror_repair: z.enum(['retried', 'reconciled', 'orphan_ended']).nullable().openapi({
+      description:
+        'Set when this row reached the list late and was repaired by the allocator: retried (the first D1 write failed and the outbox re-delivered it), reconciled (found missing or stale by the periodic reconcile), orphan_ended (live here but unknown to the allocator, so ended)',
+    }),
+    mirror_repaired_at: z.string().nullable(),
   })
   .openapi('OrgSession');
 
@@ -55,6 +62,8 @@ interface Row {
   created_at: string;
   updated_at: string;
   ended_at: string | null;
+  mirror_repair: 'retried' | 'reconciled' | 'orphan_ended' | null;
+  mirror_repaired_at: string | null;
 }
 
 export const orgSessionsRouter = newRouter().openapi(
@@ -74,7 +83,8 @@ export const orgSessionsRouter = newRouter().openapi(
     const filter = status === 'live' ? sql`AND p.status IN (${live})` : status === 'ended' ? sql`AND p.status NOT IN (${live})` : sql``;
     const rows = await db(c.env).all<Row>(sql`
       SELECT p.id, p.org_id, p.user_id, u.username_enc, u.username_digest, p.game_id, g.name AS game_name,
-             p.node_id, n.name AS node_name, p.region, p.status, p.end_reason, p.created_at, p.updated_at, p.ended_at
+             p.node_id, n.name AS node_name, p.region, p.status, p.end_reason, p.created_at, p.updated_at, p.ended_at,
+             p.mirror_repair, p.mirror_repaired_at
         FROM play_sessions p
         JOIN users u ON u.id = p.user_id
         JOIN games g ON g.id = p.game_id

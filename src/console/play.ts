@@ -21,7 +21,7 @@ import type { Candidate } from '../../durable-objects/org-allocator';
 import { audit } from '../auth/audit';
 import { assertOrgRole, orgRoleOf, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
-import { Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
+import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { installReady, nodeOnlineCutoff } from './availability';
 import { allocatorOf, presentSession, sessionFromD1, SessionOutSchema } from './play-sessions';
@@ -158,7 +158,7 @@ export const playRouter = newRouter()
       responses: {
         201: json(SessionOutSchema, 'Allocated (status provisioning)'),
         200: json(SessionOutSchema, 'The same request again: the session it created'),
-        ...errors(400, 401, 403, 404, 409, 429),
+        ...errors(400, 401, 403, 404, 409, 429, 503),
       },
     }),
     async (c) => {
@@ -195,6 +195,11 @@ export const playRouter = newRouter()
             throw new Conflict('game not installed for organization', 'not_installed');
           case 'no_free_seat':
             throw new TooManyRequests('no free seat for this game right now', result.retryAfterSeconds, 'no_free_seat');
+          case 'mirror_pending':
+            // The seat is held for this request; repeating it (same body or Idempotency-Key) returns it.
+            throw new ApiError(503, 'session_pending', 'session reserved but not yet recorded; repeat the request', undefined, {
+              'Retry-After': String(result.retryAfterSeconds),
+            });
         }
       }
       const out = await presentSession(c.env, result.session, user.id);
