@@ -30,7 +30,8 @@ import { randomSafeInteger, world } from '../src/world';
 
 export type LiveStatus = 'provisioning' | 'active';
 export type EndStatus = 'ended' | 'failed' | 'terminated';
-export type SessionStatus = LiveStatus | EndStatus;
+/** `queued`: waiting in the org's FIFO for a seat (no node yet); see `queue` on the record. */
+export type SessionStatus = 'queued' | LiveStatus | EndStatus;
 export type AllocationPolicy = 'spread' | 'pack';
 
 /** An online, active (not draining) node of the org that has the game installed. */
@@ -53,6 +54,18 @@ export interface AllocateRequest {
   maxPerUser: number;
   candidates: Candidate[];
   idempotencyKey: string | null;
+  /** Wait in the org's queue when no seat is free (instead of `no_free_seat`). */
+  queue?: boolean;
+  /** Only the preferred region (the Worker already filtered `candidates`; kept for queue refreshes). */
+  strictRegion?: boolean;
+}
+
+/** Where a queued session stands; null for any other status. */
+export interface QueueState {
+  position: number;
+  etaSeconds: number;
+  pollAfterSeconds: number;
+  keepaliveSeconds: number;
 }
 
 export interface SessionRecord {
@@ -69,11 +82,29 @@ export interface SessionRecord {
   createdAt: string;
   updatedAt: string;
   endedAt: string | null;
+  queue: QueueState | null;
+}
+
+/** One waiter as the org admin's queue view shows it. */
+export interface QueueEntry {
+  id: number;
+  userId: number;
+  gameId: number;
+  position: number;
+  etaSeconds: number;
+  enqueuedAt: string;
+  lastPollAt: string | null;
 }
 
 export type AllocateResult =
   | { ok: true; session: SessionRecord; replayed: boolean }
-  | { ok: false; reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'; retryAfterSeconds: number };
+  | {
+      ok: false;
+      reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending' | 'already_queued';
+      retryAfterSeconds: number;
+      /** `already_queued`: the user's queued session (one entry per user). */
+      sessionId?: number;
+    };
 
 export interface NodeReport {
   id: number;
@@ -102,7 +133,16 @@ export const MIRROR_RECONCILE_MS = 60_000;
 /** Outbox re-delivery backoff: 1 s, 2 s, 4 s, ... capped here (always within one reconcile period). */
 const OUTBOX_MAX_BACKOFF_MS = 30_000;
 
+/** A waiter polls `GET /sessions/{id}` this often ... */
+export const QUEUE_POLL_AFTER_SECONDS = 5;
+/** ... and is dropped from the queue when it has not polled for this long. */
+export const QUEUE_KEEPALIVE_SECONDS = 30;
+/** The ETA's guess at how long a session lasts, until this org has ended sessions to average. */
+const DEFAULT_SESSION_MS = 20 * 60_000;
+
 const LIVE = `('provisioning', 'active')`;
+/** Not history yet: a queued entry or a live seat. */
+const OPEN = `('queued', 'provisioning', 'active')`;
 
 interface OutboxRow extends Record<string, SqlStorageValue> {
   session_id: number;
@@ -158,6 +198,13 @@ export class OrgAllocator extends DurableObject<Env> {
       this.sql.exec(`CREATE TABLE IF NOT EXISTS outbox (
         session_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         next_at INTEGER NOT NULL, repair TEXT, last_error TEXT)`);
+      // The org's FIFO: one entry per queued seat, `seq` is the order; `waiter_nodes` is the set of
+      // nodes that had the game when the waiter last polled; `nodes` what the Worker last told us of them.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS waiters (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, seat_id INTEGER NOT NULL UNIQUE, region TEXT, strict INTEGER NOT NULL,
+        policy TEXT NOT NULL, max_per_user INTEGER NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS waiter_nodes (seat_id INTEGER NOT NULL, node_id INTEGER NOT NULL, PRIMARY KEY (seat_id, node_id))`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS nodes (node_id INTEGER PRIMARY KEY, region TEXT, capacity INTEGER NOT NULL, stream_base TEXT)`);
       // Start-up (after a crash, deploy or eviction): reconcile with D1 soon, whatever was planned.
       if (this.orgId() !== null) {
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', '0')`);
@@ -181,26 +228,86 @@ export class OrgAllocator extends DurableObject<Env> {
     const replay = this.findRepeat(req, now);
     if (replay === 'conflict') return { ok: false, reason: 'idempotency_conflict', retryAfterSeconds: 0 };
     if (replay) return this.confirmed(req.orgId, replay.id, true);
+    // One queued entry per user: asking again for the same game is that entry, another game is refused.
+    const waiting = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE user_id = ? AND status = 'queued'`, req.userId).toArray()[0];
+    if (waiting) {
+      if (waiting.game_id === req.gameId) return this.confirmed(req.orgId, waiting.id, true);
+      return { ok: false, reason: 'already_queued', retryAfterSeconds: 0, sessionId: waiting.id };
+    }
 
     const mine = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM seats WHERE user_id = ? AND status IN ${LIVE}`, req.userId).one().n;
     if (mine >= req.maxPerUser) return { ok: false, reason: 'user_limit', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
     if (req.candidates.length === 0) return { ok: false, reason: 'not_installed', retryAfterSeconds: 0 };
 
-    for (const cand of req.candidates) this.markNodeSeen(cand.nodeId, Date.parse(cand.lastSeen));
-    const node = this.pick(req);
-    if (!node) return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
-
     const id = this.newId();
-    // The seat and the promise to mirror it commit together: a crash after this line loses nothing.
-    this.ctx.storage.transactionSync(() => {
-      this.sql.exec(
-        `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
-        id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
-      );
-      this.enqueue([id], now);
+    let placed = false;
+    // The seat (or queue entry) and the promise to mirror it commit together: a crash after this
+    // loses nothing.
+    const changed = this.commit(() => {
+      this.learnNodes(req.candidates);
+      // Waiters first: a seat that became free belongs to the queue, not to a newcomer.
+      const promoted = this.drain(now);
+      const node = this.pick(req);
+      if (node) {
+        this.sql.exec(
+          `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
+          id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
+        );
+      } else if (req.queue) {
+        this.sql.exec(
+          `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_client_seen)
+           VALUES (?, ?, ?, NULL, ?, NULL, 'queued', ?, ?, ?, ?)`,
+          id, req.userId, req.gameId, req.region, req.idempotencyKey, now, now, now,
+        );
+        this.sql.exec(
+          `INSERT INTO waiters (seat_id, region, strict, policy, max_per_user) VALUES (?, ?, ?, ?, ?)`,
+          id, req.region, req.strictRegion ? 1 : 0, req.policy, req.maxPerUser,
+        );
+        this.setWaiterNodes(id, req.candidates);
+      } else return promoted;
+      placed = true;
+      return [...promoted, this.row(id)!];
     });
-    return this.confirmed(req.orgId, id, false);
+    if (!placed) {
+      await this.settle(req.orgId, changed);
+      return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
+    }
+    return this.confirmed(req.orgId, id, false, changed.map((r) => r.id));
+  }
+
+  /**
+   * The owner polls a queued session (its keep-alive) with the nodes that have its game now; the
+   * queue moves if a seat is free. For a live session it renews the lease, like `touch`.
+   */
+  async poll(orgId: number, sessionId: number, candidates: Candidate[]): Promise<SessionRecord | null> {
+    await this.ready(orgId);
+    const now = world.now();
+    const row = this.row(sessionId);
+    if (!row) return null;
+    if (row.status !== 'queued') return this.touch(orgId, sessionId);
+    const changed = this.commit(() => {
+      this.sql.exec(`UPDATE seats SET last_client_seen = ? WHERE id = ?`, now, sessionId);
+      const w = this.sql.exec<{ region: string | null; strict: number }>(`SELECT region, strict FROM waiters WHERE seat_id = ?`, sessionId).toArray()[0];
+      const usable = w?.strict && w.region ? candidates.filter((c) => c.region === w.region) : candidates;
+      this.learnNodes(candidates);
+      this.setWaiterNodes(sessionId, usable);
+      return [];
+    });
+    await this.settle(orgId, changed);
+    return this.record(this.row(sessionId)!, orgId);
+  }
+
+  /** The org's queue in order, for its admins. */
+  async queueEntries(orgId: number): Promise<QueueEntry[]> {
+    await this.ready(orgId);
+    return this.sql
+      .exec<SeatRow>(`SELECT s.* FROM waiters w JOIN seats s ON s.id = w.seat_id ORDER BY w.seq`)
+      .toArray()
+      .map((r) => {
+        const q = this.queueState(r.id)!;
+        return { id: r.id, userId: r.user_id, gameId: r.game_id, position: q.position, etaSeconds: q.etaSeconds, enqueuedAt: iso(r.created_at), lastPollAt: r.last_client_seen === null ? null : iso(r.last_client_seen) };
+      });
   }
 
   /** The live view of one session, or null when this object does not know it. */
@@ -223,7 +330,7 @@ export class OrgAllocator extends DurableObject<Env> {
     await this.ready(orgId);
     const row = this.row(sessionId);
     if (!row) return null;
-    const changed = this.commit(() => this.transition(row, 'terminated', 'deleted', world.now()));
+    const changed = this.commit(() => this.transition(row, 'terminated', row.status === 'queued' ? 'left_queue' : 'deleted', world.now()));
     await this.settle(orgId, changed);
     return this.record(this.row(sessionId) ?? row, orgId);
   }
@@ -345,6 +452,8 @@ export class OrgAllocator extends DurableObject<Env> {
             Date.parse(r.createdAt), Date.parse(r.updatedAt), now, now,
           );
           if (r.nodeId !== null) this.markNodeSeen(r.nodeId, now);
+          // Queue order is creation order; the waiter's nodes come back with its next poll.
+          if (r.status === 'queued') this.sql.exec(`INSERT OR IGNORE INTO waiters (seat_id, region, strict, policy, max_per_user) VALUES (?, ?, 0, 'spread', 1)`, r.id, r.region);
         }
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('org_id', ?), ('built_at', ?), ('reconciled_at', ?)`, String(orgId), iso(now), String(now));
       });
@@ -356,7 +465,8 @@ export class OrgAllocator extends DurableObject<Env> {
   private commit(decide: () => SeatRow[] | SeatRow | null): SeatRow[] {
     return this.ctx.storage.transactionSync(() => {
       const out = decide();
-      const rows = out === null ? [] : Array.isArray(out) ? out : [out];
+      // Whatever the decision freed goes to the queue in the same transaction.
+      const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
       if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
       return rows;
     });
@@ -369,10 +479,10 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** A session may be handed out only once D1 has its row (its owner's GET reads D1 first). */
-  private async confirmed(orgId: number, id: number, replayed: boolean): Promise<AllocateResult> {
-    if (this.pending(id)) {
+  private async confirmed(orgId: number, id: number, replayed: boolean, alsoIds: number[] = []): Promise<AllocateResult> {
+    if (this.pending(id) || alsoIds.length) {
       await this.ctx.storage.setAlarm(Math.min((await this.ctx.storage.getAlarm()) ?? Infinity, Date.now() + 1000));
-      await this.deliver(orgId, [id]);
+      await this.deliver(orgId, [...new Set([id, ...alsoIds])]);
     }
     await this.arm();
     if (this.pending(id)) return { ok: false, reason: 'mirror_pending', retryAfterSeconds: MIRROR_PENDING_RETRY_AFTER_SECONDS };
@@ -468,7 +578,7 @@ export class OrgAllocator extends DurableObject<Env> {
    */
   private async reconcile(orgId: number): Promise<void> {
     const started = world.now();
-    const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${LIVE}`).toArray().map((r) => r.id);
+    const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${OPEN}`).toArray().map((r) => r.id);
     let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
     try {
       d1 = await mirrorLiveRows(this.env, orgId, held);
@@ -488,7 +598,7 @@ export class OrgAllocator extends DurableObject<Env> {
       for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
         if (seat.updated_at >= started || this.pending(seat.id)) continue;
         const mirror = inD1.get(seat.id);
-        const seatLive = seat.status === 'provisioning' || seat.status === 'active';
+        const seatLive = seat.status === 'provisioning' || seat.status === 'active' || seat.status === 'queued';
         if (!mirror) {
           if (seatLive) repair.push(seat.id);
         } else if (mirror.status !== seat.status) {
@@ -530,7 +640,100 @@ export class OrgAllocator extends DurableObject<Env> {
       createdAt: iso(r.created_at),
       updatedAt: iso(r.updated_at),
       endedAt: r.ended_at === null ? null : iso(r.ended_at),
+      queue: r.status === 'queued' ? this.queueState(r.id) : null,
     };
+  }
+
+  /** Position (1 = next) and a rough wait: the sessions ahead, over the seats that could take this
+   * waiter, times how long this org's sessions last on average. */
+  private queueState(seatId: number): QueueState | null {
+    const me = this.sql.exec<{ seq: number }>(`SELECT seq FROM waiters WHERE seat_id = ?`, seatId).toArray()[0];
+    if (!me) return null;
+    const ahead = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM waiters WHERE seq < ?`, me.seq).one().n;
+    const seats = this.sql
+      .exec<{ n: number | null }>(`SELECT SUM(n.capacity) AS n FROM waiter_nodes wn JOIN nodes n ON n.node_id = wn.node_id WHERE wn.seat_id = ?`, seatId)
+      .one().n ?? 0;
+    const avg = this.sql
+      .exec<{ ms: number | null }>(`SELECT AVG(ended_at - created_at) AS ms FROM seats WHERE ended_at IS NOT NULL AND node_id IS NOT NULL`)
+      .one().ms ?? DEFAULT_SESSION_MS;
+    const position = ahead + 1;
+    return {
+      position,
+      etaSeconds: Math.max(QUEUE_POLL_AFTER_SECONDS, Math.ceil((position * avg) / Math.max(1, seats) / 1000)),
+      pollAfterSeconds: QUEUE_POLL_AFTER_SECONDS,
+      keepaliveSeconds: QUEUE_KEEPALIVE_SECONDS,
+    };
+  }
+
+  /** What the Worker just told us about nodes (from D1): liveness, capacity, region, stream base. */
+  private learnNodes(candidates: Candidate[]): void {
+    for (const c of candidates) {
+      this.markNodeSeen(c.nodeId, Date.parse(c.lastSeen));
+      this.sql.exec(
+        `INSERT INTO nodes (node_id, region, capacity, stream_base) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id) DO UPDATE SET region = excluded.region, capacity = excluded.capacity, stream_base = excluded.stream_base`,
+        c.nodeId, c.region, c.capacity, c.streamBaseUrl,
+      );
+    }
+  }
+
+  private setWaiterNodes(seatId: number, candidates: Candidate[]): void {
+    this.sql.exec(`DELETE FROM waiter_nodes WHERE seat_id = ?`, seatId);
+    for (const c of candidates) this.sql.exec(`INSERT OR IGNORE INTO waiter_nodes (seat_id, node_id) VALUES (?, ?)`, seatId, c.nodeId);
+  }
+
+  /**
+   * Moves the queue: in FIFO order, each waiter whose game is on an online node with a free seat
+   * gets it (waiters whose nodes are all full are skipped, not blocking those behind). Synchronous:
+   * runs inside the caller's transaction. Returns the promoted rows.
+   */
+  private drain(now: number): SeatRow[] {
+    const waiters = this.sql
+      .exec<{ seat_id: number; region: string | null; policy: string; max_per_user: number; user_id: number }>(
+        `SELECT w.seat_id, w.region, w.policy, w.max_per_user, s.user_id FROM waiters w JOIN seats s ON s.id = w.seat_id ORDER BY w.seq`,
+      )
+      .toArray();
+    if (waiters.length === 0) return [];
+    const onlineSince = now - seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
+    // The usual case under a queue is a full org: one query says so, without walking the waiters.
+    let free = this.sql
+      .exec<{ n: number | null }>(
+        `SELECT SUM(MAX(n.capacity - (SELECT COUNT(*) FROM seats s WHERE s.node_id = n.node_id AND s.status IN ${LIVE}), 0)) AS n
+           FROM nodes n JOIN node_seen ns ON ns.node_id = n.node_id WHERE ns.seen_at >= ?`,
+        onlineSince,
+      )
+      .one().n ?? 0;
+    if (free <= 0) return [];
+    const out: SeatRow[] = [];
+    for (const w of waiters) {
+      const mine = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM seats WHERE user_id = ? AND status IN ${LIVE}`, w.user_id).one().n;
+      if (mine >= w.max_per_user) continue;
+      const candidates = this.sql
+        .exec<{ node_id: number; region: string | null; capacity: number; stream_base: string | null; seen_at: number }>(
+          `SELECT n.node_id, n.region, n.capacity, n.stream_base, ns.seen_at FROM waiter_nodes wn
+             JOIN nodes n ON n.node_id = wn.node_id JOIN node_seen ns ON ns.node_id = wn.node_id
+            WHERE wn.seat_id = ? AND ns.seen_at >= ?`,
+          w.seat_id, onlineSince,
+        )
+        .toArray()
+        .map((c) => ({ nodeId: c.node_id, region: c.region, capacity: c.capacity, streamBaseUrl: c.stream_base, lastSeen: iso(c.seen_at) }));
+      const node = this.pick({ region: w.region, policy: w.policy === 'pack' ? 'pack' : 'spread', candidates });
+      if (!node) continue;
+      // The lease starts now: the time spent waiting is not held against the session.
+      this.sql.exec(
+        `UPDATE seats SET status = 'provisioning', node_id = ?, region = ?, stream_base = ?, updated_at = ?, last_client_seen = ? WHERE id = ? AND status = 'queued'`,
+        node.nodeId, node.region, node.streamBaseUrl, now, now, w.seat_id,
+      );
+      this.leaveQueue(w.seat_id);
+      out.push(this.row(w.seat_id)!);
+      if (--free <= 0) break;
+    }
+    return out;
+  }
+
+  private leaveQueue(seatId: number): void {
+    this.sql.exec(`DELETE FROM waiters WHERE seat_id = ?`, seatId);
+    this.sql.exec(`DELETE FROM waiter_nodes WHERE seat_id = ?`, seatId);
   }
   /** The same request again. With an Idempotency-Key the key alone says so (any status, same game
    * required; a new key is a new request). Without one: a live session of the same (user, game)
@@ -546,7 +749,7 @@ export class OrgAllocator extends DurableObject<Env> {
     }
     return (
       this.sql
-        .exec<SeatRow>(`SELECT * FROM seats WHERE user_id = ? AND game_id = ? AND status IN ${LIVE} AND created_at >= ? ORDER BY created_at DESC LIMIT 1`,
+        .exec<SeatRow>(`SELECT * FROM seats WHERE user_id = ? AND game_id = ? AND status IN ${OPEN} AND created_at >= ? ORDER BY created_at DESC LIMIT 1`,
           req.userId, req.gameId, now - REPEAT_WINDOW_MS)
         .toArray()[0] ?? null
     );
@@ -557,7 +760,7 @@ export class OrgAllocator extends DurableObject<Env> {
    * spread: lowest load ratio, then fewest sessions; pack: most sessions that still fit. Node id
    * breaks ties, so the choice is deterministic.
    */
-  private pick(req: AllocateRequest): Candidate | null {
+  private pick(req: Pick<AllocateRequest, 'region' | 'policy' | 'candidates'>): Candidate | null {
     const load = new Map<number, number>();
     for (const r of this.sql.exec<{ node_id: number; n: number }>(`SELECT node_id, COUNT(*) AS n FROM seats WHERE status IN ${LIVE} AND node_id IS NOT NULL GROUP BY node_id`)) {
       load.set(r.node_id, r.n);
@@ -593,9 +796,14 @@ export class OrgAllocator extends DurableObject<Env> {
 
   /** Moves a live session to `to`; returns the new row, or null when it was already ended. */
   private transition(row: SeatRow, to: SessionStatus, reason: string | null, now: number): SeatRow | null {
-    if (row.status !== 'provisioning' && row.status !== 'active') return null;
+    if (row.status !== 'provisioning' && row.status !== 'active' && row.status !== 'queued') return null;
     if (row.status === to) return null;
     const ends = to === 'ended' || to === 'failed' || to === 'terminated';
+    if (row.status === 'queued') {
+      // A waiter only leaves the queue by ending (promotion is drain()'s own UPDATE).
+      if (!ends) return null;
+      this.leaveQueue(row.id);
+    }
     this.sql.exec(
       `UPDATE seats SET status = ?, end_reason = ?, updated_at = ?, ended_at = ?, last_node_seen = COALESCE(last_node_seen, ?) WHERE id = ?`,
       to, ends ? reason : null, now, ends ? now : null, now, row.id,
@@ -615,6 +823,14 @@ export class OrgAllocator extends DurableObject<Env> {
         )
         .toArray();
       const out: SeatRow[] = [];
+      // A waiter that stopped polling has gone away (TV off, app closed): it leaves the queue.
+      const lapsed = this.sql
+        .exec<SeatRow>(`SELECT * FROM seats WHERE status = 'queued' AND COALESCE(last_client_seen, created_at) < ?`, now - QUEUE_KEEPALIVE_SECONDS * 1000)
+        .toArray();
+      for (const r of lapsed) {
+        const after = this.transition(r, 'ended', 'queue_keepalive_lapsed', now);
+        if (after) out.push(after);
+      }
       for (const r of rows) {
         const vouched = Math.max(r.created_at, r.last_node_seen ?? 0, r.last_client_seen ?? 0);
         let reason: string | null = null;
@@ -627,7 +843,7 @@ export class OrgAllocator extends DurableObject<Env> {
       }
       // History D1 has not confirmed yet is kept until it has.
       this.sql.exec(
-        `DELETE FROM seats WHERE status NOT IN ${LIVE} AND COALESCE(ended_at, updated_at) < ? AND id NOT IN (SELECT session_id FROM outbox)`,
+        `DELETE FROM seats WHERE status NOT IN ${OPEN} AND COALESCE(ended_at, updated_at) < ? AND id NOT IN (SELECT session_id FROM outbox)`,
         now - IDEMPOTENCY_KEY_TTL_MS,
       );
       return out;
@@ -651,12 +867,14 @@ export class OrgAllocator extends DurableObject<Env> {
                       COALESCE(ns.seen_at + ?, 9e15)) AS at
              FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}
            UNION ALL
-           SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${LIVE}
+           SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${OPEN}
+           UNION ALL
+           SELECT COALESCE(last_client_seen, created_at) + ? FROM seats WHERE status = 'queued'
            UNION ALL
            SELECT next_at FROM outbox
            UNION ALL
-           SELECT ? WHERE EXISTS (SELECT 1 FROM seats WHERE status IN ${LIVE}) OR EXISTS (SELECT 1 FROM outbox))`,
-        leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS, reconcileAt,
+           SELECT ? WHERE EXISTS (SELECT 1 FROM seats WHERE status IN ${OPEN}) OR EXISTS (SELECT 1 FROM outbox))`,
+        leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS, QUEUE_KEEPALIVE_SECONDS * 1000 + 1, reconcileAt,
       )
       .one().at;
     if (next === null) {

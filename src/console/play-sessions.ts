@@ -24,7 +24,7 @@ export const SessionOutSchema = z
     org_id: z.number().int(),
     user_id: z.number().int(),
     game_id: z.number().int(),
-    status: z.enum(['provisioning', 'active', 'ended', 'failed', 'terminated']),
+    status: z.enum(['queued', 'provisioning', 'active', 'ended', 'failed', 'terminated']),
     stream_url: z.string().nullable().openapi({
       description: 'Node stream base + /sessions/{id}?token=<ES256 JWT>, for the session’s player only (null for anyone else, and once the session ended). The token is short-lived: GET the session for a fresh URL.',
     }),
@@ -34,6 +34,10 @@ export const SessionOutSchema = z
     region: z.string().nullable(),
     end_reason: z.string().nullable(),
     stream_token_expires_at: z.string().nullable(),
+    position: z.number().int().nullable().openapi({ description: 'While queued: place in the org’s queue, 1 = next; else null' }),
+    eta_seconds: z.number().int().nullable().openapi({ description: 'While queued: a rough estimate of the wait; else null' }),
+    poll_after_seconds: z.number().int().nullable().openapi({ description: 'While queued: poll GET /sessions/{id} this often' }),
+    keepalive_seconds: z.number().int().nullable().openapi({ description: 'While queued: not polling for this long leaves the queue' }),
   })
   .openapi('SessionOut');
 export type SessionOut = z.infer<typeof SessionOutSchema>;
@@ -62,6 +66,10 @@ export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT
     region: s.region,
     end_reason: s.endReason,
     stream_token_expires_at: stream?.expiresAt ?? null,
+    position: s.queue?.position ?? null,
+    eta_seconds: s.queue?.etaSeconds ?? null,
+    poll_after_seconds: s.queue?.pollAfterSeconds ?? null,
+    keepalive_seconds: s.queue?.keepaliveSeconds ?? null,
   };
 }
 
@@ -89,13 +97,15 @@ export async function sessionFromD1(env: Pick<Env, 'DB'>, id: number): Promise<S
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     endedAt: r.ended_at,
+    // Queue positions live in the allocator only; D1 knows the status.
+    queue: null,
   };
 }
 
 /** Housekeeping (cron, every 5 minutes): a sweep per org with live sessions, in case an alarm was lost. */
 export async function sweepPlaySessions(env: Env): Promise<void> {
   const orgIds = await db(env).all<{ org_id: number }>(
-    sql`SELECT DISTINCT org_id FROM play_sessions WHERE status IN ('provisioning', 'active')`,
+    sql`SELECT DISTINCT org_id FROM play_sessions WHERE status IN ('queued', 'provisioning', 'active')`,
   );
   const results = await Promise.allSettled(orgIds.map((r) => allocatorOf(env, r.org_id).sweep(r.org_id)));
   const failed = results.find((r) => r.status === 'rejected');

@@ -36,6 +36,9 @@ const CreateSessionBody = z
     game_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     region: Region.optional().openapi({ description: 'Preferred region: tried first, then the org’s other regions' }),
     strict_region: z.boolean().optional().openapi({ description: 'Only the preferred region (409 not_installed_in_region otherwise)' }),
+    queue: z.boolean().optional().openapi({
+      description: 'Wait in the org’s FIFO queue when no seat is free: 202 with status queued, position and ETA (instead of 429 no_free_seat)',
+    }),
   })
   .openapi('CreateSession');
 
@@ -157,6 +160,7 @@ export const playRouter = newRouter()
       request: { body: jsonBody(CreateSessionBody), headers: IdempotencyHeaders },
       responses: {
         201: json(SessionOutSchema, 'Allocated (status provisioning)'),
+        202: json(SessionOutSchema, 'Queued (with `queue: true` and no free seat): status queued, position, eta_seconds, poll_after_seconds, keepalive_seconds'),
         200: json(SessionOutSchema, 'The same request again: the session it created'),
         ...errors(400, 401, 403, 404, 409, 429, 503),
       },
@@ -183,6 +187,8 @@ export const playRouter = newRouter()
         maxPerUser: Math.max(1, ctx.max_per_user),
         candidates: pool,
         idempotencyKey: key,
+        queue: body.queue ?? false,
+        strictRegion: Boolean(body.strict_region && region),
       });
       if (!result.ok) {
         switch (result.reason) {
@@ -195,6 +201,8 @@ export const playRouter = newRouter()
             throw new Conflict('game not installed for organization', 'not_installed');
           case 'no_free_seat':
             throw new TooManyRequests('no free seat for this game right now', result.retryAfterSeconds, 'no_free_seat');
+          case 'already_queued':
+            throw new ApiError(409, 'already_queued', 'already waiting in the queue for another game; leave it first', { session_id: result.sessionId });
           case 'mirror_pending':
             // The seat is held for this request; repeating it (same body or Idempotency-Key) returns it.
             throw new ApiError(503, 'session_pending', 'session reserved but not yet recorded; repeat the request', undefined, {
@@ -203,11 +211,12 @@ export const playRouter = newRouter()
         }
       }
       const out = await presentSession(c.env, result.session, user.id);
-      if (result.replayed) {
-        c.header('Idempotent-Replayed', 'true');
-        return c.json(out, 200);
+      if (result.replayed) c.header('Idempotent-Replayed', 'true');
+      if (out.status === 'queued') {
+        c.header('Retry-After', String(out.poll_after_seconds));
+        return c.json(out, 202);
       }
-      return c.json(out, 201);
+      return c.json(out, result.replayed ? 200 : 201);
     },
   )
   .openapi(
@@ -225,7 +234,12 @@ export const playRouter = newRouter()
       const { session_id } = c.req.valid('param');
       const { s, owner } = await visibleSession(c, session_id);
       const alloc = allocatorOf(c.env, s.orgId);
-      const live = (owner ? await alloc.touch(s.orgId, s.id) : await alloc.get(s.orgId, s.id)) ?? s;
+      let live: SessionRecord | null;
+      if (!owner) live = await alloc.get(s.orgId, s.id);
+      // A waiter's poll is its keep-alive, and brings the nodes that have its game now.
+      else if (s.status === 'queued') live = await alloc.poll(s.orgId, s.id, await candidates(c.env, s.orgId, s.gameId));
+      else live = await alloc.touch(s.orgId, s.id);
+      live ??= s;
       return c.json(await presentSession(c.env, live, c.get('user').id), 200);
     },
   )
