@@ -10,8 +10,10 @@
  * target user not a member (403 `not_org_member`), unknown game (404), no verified library entry
  * (403 `not_owned`), user at the org's per-user limit (429 `session_limit`), not installed on any
  * online active node (409 `not_installed`, or `not_installed_in_region` with `strict_region`),
- * no free seat (429 `no_free_seat` + Retry-After). A repeat of the same request (the launcher
- * retries every non-2xx three times) returns the same session with 200 instead of 201.
+ * no free seat (429 `no_free_seat` + Retry-After; with `"queue": true` a 202 `queued` entry in the
+ * org's line instead). A repeat of the same request (the launcher retries every non-2xx three
+ * times) returns the same session with 200 instead of 201. A session is only handed out once its
+ * D1 row exists (503 `session_pending` until then: the allocator's outbox is delivering it).
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -224,7 +226,7 @@ export const playRouter = newRouter()
       method: 'get',
       path: '/sessions/{session_id}',
       tags: ['play'],
-      summary: 'A play session (owner, org admin); the owner looking at it renews its lease',
+      summary: 'A play session (owner, org admin); the owner looking at it renews its lease (or, while queued, its place in line)',
       security: [{ bearer: [] }],
       middleware: [requireUser],
       request: { params: SessionParams },

@@ -8,27 +8,14 @@
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { MIRROR_RECONCILE_MS } from '../../../durable-objects/org-allocator';
 import { db } from '../../../src/db/client';
-import { setWorld } from '../../../src/world';
 import { call, json } from '../../support/http';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, type SessionBody, type World } from './helpers';
+import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
-let restore: (() => void) | null = null;
-afterEach(() => {
-  restore?.();
-  restore = null;
-});
-
-/** Moves the shared clock (Worker and Durable Objects read `world.now()`). */
-function advance(ms: number): void {
-  const base = Date.now();
-  restore?.();
-  restore = setWorld({ now: () => base + ms });
-}
-
-const allocator = (orgId: number) => env.ORG_ALLOCATOR.getByName(String(orgId));
+const clock = worldClock();
+const advance = clock.advance;
 
 /** D1 refuses every write to play_sessions until the returned function is called. */
 async function breakMirror(): Promise<() => Promise<void>> {
@@ -140,15 +127,14 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     const players = await quickMembers(w, 30, game);
     const nodes = [await onlineNode(w, [game], { capacity: 3 }), await onlineNode(w, [game], { capacity: 4 })];
     const frozen = Date.now();
-    restore = setWorld({ now: () => frozen });
+    clock.freeze(frozen);
     const heal = await breakMirror();
     const results = await Promise.all(players.map((p) => startSession(p, { org_id: w.org.id, user_id: p.id, game_id: game })));
     expect(results.filter((r) => r.status === 503)).toHaveLength(7);
     expect(results.filter((r) => r.status === 429)).toHaveLength(23);
     expect((await seatsAndList(w)).list).toEqual({});
     await heal();
-    restore();
-    restore = setWorld({ now: () => frozen + 5_000 });
+    clock.freeze(frozen + 5_000);
     for (const n of nodes) await heartbeat(n.token, [install(game)]);
     await runDurableObjectAlarm(allocator(w.org.id));
     const { seats, list } = await seatsAndList(w);

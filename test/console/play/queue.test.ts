@@ -5,13 +5,12 @@
  */
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QUEUE_KEEPALIVE_SECONDS } from '../../../durable-objects/org-allocator';
 import { db } from '../../../src/db/client';
-import { setWorld } from '../../../src/world';
 import { call, json } from '../../support/http';
 import type { TestUser } from '../../support/users';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, type SessionBody, type World } from './helpers';
+import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 interface Queued extends SessionBody {
   position: number | null;
@@ -20,18 +19,7 @@ interface Queued extends SessionBody {
   keepalive_seconds: number | null;
 }
 
-let restore: (() => void) | null = null;
-afterEach(() => {
-  restore?.();
-  restore = null;
-});
-
-function at(ms: number, base: number): void {
-  restore?.();
-  restore = setWorld({ now: () => base + ms });
-}
-
-const allocator = (orgId: number) => env.ORG_ALLOCATOR.getByName(String(orgId));
+const clock = worldClock();
 
 async function players(w: World, n: number, game: number): Promise<TestUser[]> {
   const out: TestUser[] = [];
@@ -45,6 +33,18 @@ async function players(w: World, n: number, game: number): Promise<TestUser[]> {
 
 function play(u: Pick<TestUser, 'id' | 'token'>, w: World, game: number, extra: Record<string, unknown> = { queue: true }) {
   return startSession(u, { org_id: w.org.id, user_id: u.id, game_id: game, ...extra });
+}
+
+/** One seat, taken; two players waiting behind it (a first, b second). */
+async function lineOfTwo() {
+  const w = await playWorld();
+  const game = await makeGame();
+  await onlineNode(w, [game], { capacity: 1 });
+  const [holder, a, b] = await players(w, 3, game);
+  await play(holder!, w, game);
+  const qa = await json<Queued>(await play(a!, w, game));
+  const qb = await json<Queued>(await play(b!, w, game));
+  return { w, a: a!, b: b!, qa, qb };
 }
 
 async function poll(u: Pick<TestUser, 'token'>, id: number): Promise<Queued> {
@@ -149,7 +149,7 @@ describe('POST /sessions with queue: true', () => {
     const qq = await json<Queued>(await play(quiet!, w, game));
     const qf = await json<Queued>(await play(faithful!, w, game));
     for (const t of [10_000, 20_000, 30_000, 40_000]) {
-      at(t, base);
+      clock.freeze(base + t);
       await heartbeat(node.token, [install(game)], { sessions: [{ id: held.id, status: 'active' }] });
       await poll(faithful!, qf.id);
     }
@@ -182,35 +182,23 @@ describe('POST /sessions with queue: true', () => {
   });
 
   it('DELETE leaves the queue and the others move up', async () => {
-    const w = await playWorld();
-    const game = await makeGame();
-    await onlineNode(w, [game], { capacity: 1 });
-    const [holder, a, b] = await players(w, 3, game);
-    await play(holder!, w, game);
-    const qa = await json<Queued>(await play(a!, w, game));
-    const qb = await json<Queued>(await play(b!, w, game));
-    const left = await call('DELETE', `/sessions/${qa.id}`, { token: a!.token });
+    const { a, b, qa, qb } = await lineOfTwo();
+    const left = await call('DELETE', `/sessions/${qa.id}`, { token: a.token });
     expect(await json(left)).toMatchObject({ status: 'terminated', end_reason: 'left_queue', position: null });
-    expect((await poll(b!, qb.id)).position).toBe(1);
+    expect((await poll(b, qb.id)).position).toBe(1);
   });
 
   it('shows org admins the queue in order with names; refuses plain members', async () => {
-    const w = await playWorld();
-    const game = await makeGame();
-    await onlineNode(w, [game], { capacity: 1 });
-    const [holder, a, b] = await players(w, 3, game);
-    await play(holder!, w, game);
-    const qa = await json<Queued>(await play(a!, w, game));
-    const qb = await json<Queued>(await play(b!, w, game));
+    const { w, a, b, qa, qb } = await lineOfTwo();
     const res = await call('GET', `/orgs/${w.org.id}/queue`, { token: w.admin.token });
     expect(res.status).toBe(200);
     const list = await json<Array<{ id: number; username: string; position: number; game_name: string }>>(res);
     expect(list.map((e) => [e.id, e.username, e.position])).toEqual([
-      [qa.id, a!.username, 1],
-      [qb.id, b!.username, 2],
+      [qa.id, a.username, 1],
+      [qb.id, b.username, 2],
     ]);
     expect(list[0]!.game_name).toMatch(/^Game /);
-    expect((await call('GET', `/orgs/${w.org.id}/queue`, { token: a!.token })).status).toBe(403);
+    expect((await call('GET', `/orgs/${w.org.id}/queue`, { token: a.token })).status).toBe(403);
     const queuedList = await json<Array<{ id: number }>>(await call('GET', `/orgs/${w.org.id}/sessions?status=queued`, { token: w.admin.token }));
     expect(queuedList.map((s) => s.id).sort()).toEqual([qa.id, qb.id].sort());
     expect(await json(await call('GET', `/orgs/${w.org.id}/sessions?status=ended`, { token: w.admin.token }))).toEqual([]);
@@ -222,8 +210,7 @@ describe('POST /sessions with queue: true', () => {
     const crowd = await quickMembers(w, 200, game);
     const nodes = [await onlineNode(w, [game], { capacity: 2 }), await onlineNode(w, [game], { capacity: 3 })];
     const capacity = 5;
-    const frozen = Date.now();
-    restore = setWorld({ now: () => frozen });
+    clock.freeze(Date.now());
     const answers = await Promise.all(crowd.map((u) => play(u, w, game)));
     expect(answers.filter((r) => r.status === 201)).toHaveLength(capacity);
     expect(answers.filter((r) => r.status === 202)).toHaveLength(200 - capacity);
