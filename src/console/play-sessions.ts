@@ -4,7 +4,7 @@
  * (nodes.ts) and housekeeping.
  *
  *   const session = await allocatorOf(env, orgId).get(orgId, id) ?? await sessionFromD1(env, id);
- *   return c.json(await presentSession(env, session), 200);
+ *   return c.json(await presentSession(env, session, c.get('user').id), 200);
  */
 import { sql } from 'drizzle-orm';
 import type { SessionRecord, SessionStatus } from '../../durable-objects/org-allocator';
@@ -24,9 +24,9 @@ export const SessionOutSchema = z
     org_id: z.number().int(),
     user_id: z.number().int(),
     game_id: z.number().int(),
-    status: z.enum(['provisioning', 'active', 'ended', 'failed', 'terminated']),
+    status: z.enum(['queued', 'provisioning', 'active', 'ended', 'failed', 'terminated']),
     stream_url: z.string().nullable().openapi({
-      description: 'Node stream base + /sessions/{id}?token=<ES256 JWT>; null once the session ended. The token is short-lived: GET the session for a fresh URL.',
+      description: 'Node stream base + /sessions/{id}?token=<ES256 JWT>, for the session’s player only (null for anyone else, and once the session ended). The token is short-lived: GET the session for a fresh URL.',
     }),
     created_at: z.string(),
     updated_at: z.string(),
@@ -34,14 +34,23 @@ export const SessionOutSchema = z
     region: z.string().nullable(),
     end_reason: z.string().nullable(),
     stream_token_expires_at: z.string().nullable(),
+    position: z.number().int().nullable().openapi({ description: 'While queued: place in the org’s queue, 1 = next; else null' }),
+    eta_seconds: z.number().int().nullable().openapi({ description: 'While queued: a rough estimate of the wait; else null' }),
+    poll_after_seconds: z.number().int().nullable().openapi({ description: 'While queued: poll GET /sessions/{id} this often' }),
+    keepalive_seconds: z.number().int().nullable().openapi({ description: 'While queued: not polling for this long leaves the queue' }),
   })
   .openapi('SessionOut');
 export type SessionOut = z.infer<typeof SessionOutSchema>;
 
-export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>, s: SessionRecord): Promise<SessionOut> {
+/**
+ * The API view of a session for `viewerId`. The stream URL is a bearer capability for the player
+ * alone: anyone else who may see the session (an org admin, a platform admin, an admin who started
+ * it on the player's behalf) gets `stream_url: null`, never a freshly signed token.
+ */
+export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>, s: SessionRecord, viewerId: number): Promise<SessionOut> {
   const live = s.status === 'provisioning' || s.status === 'active';
   const stream =
-    live && s.nodeId !== null && s.streamBaseUrl
+    live && viewerId === s.userId && s.nodeId !== null && s.streamBaseUrl
       ? await streamUrlFor(env, { sessionId: s.id, nodeId: s.nodeId, orgId: s.orgId, userId: s.userId, gameId: s.gameId, streamBaseUrl: s.streamBaseUrl })
       : null;
   return {
@@ -57,6 +66,10 @@ export async function presentSession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT
     region: s.region,
     end_reason: s.endReason,
     stream_token_expires_at: stream?.expiresAt ?? null,
+    position: s.queue?.position ?? null,
+    eta_seconds: s.queue?.etaSeconds ?? null,
+    poll_after_seconds: s.queue?.pollAfterSeconds ?? null,
+    keepalive_seconds: s.queue?.keepaliveSeconds ?? null,
   };
 }
 
@@ -84,13 +97,15 @@ export async function sessionFromD1(env: Pick<Env, 'DB'>, id: number): Promise<S
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     endedAt: r.ended_at,
+    // Queue positions live in the allocator only; D1 knows the status.
+    queue: null,
   };
 }
 
 /** Housekeeping (cron, every 5 minutes): a sweep per org with live sessions, in case an alarm was lost. */
 export async function sweepPlaySessions(env: Env): Promise<void> {
   const orgIds = await db(env).all<{ org_id: number }>(
-    sql`SELECT DISTINCT org_id FROM play_sessions WHERE status IN ('provisioning', 'active')`,
+    sql`SELECT DISTINCT org_id FROM play_sessions WHERE status IN ('queued', 'provisioning', 'active')`,
   );
   const results = await Promise.allSettled(orgIds.map((r) => allocatorOf(env, r.org_id).sweep(r.org_id)));
   const failed = results.find((r) => r.status === 'rejected');

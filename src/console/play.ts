@@ -10,8 +10,10 @@
  * target user not a member (403 `not_org_member`), unknown game (404), no verified library entry
  * (403 `not_owned`), user at the org's per-user limit (429 `session_limit`), not installed on any
  * online active node (409 `not_installed`, or `not_installed_in_region` with `strict_region`),
- * no free seat (429 `no_free_seat` + Retry-After). A repeat of the same request (the launcher
- * retries every non-2xx three times) returns the same session with 200 instead of 201.
+ * no free seat (429 `no_free_seat` + Retry-After; with `"queue": true` a 202 `queued` entry in the
+ * org's line instead). A repeat of the same request (the launcher retries every non-2xx three
+ * times) returns the same session with 200 instead of 201. A session is only handed out once its
+ * D1 row exists (503 `session_pending` until then: the allocator's outbox is delivering it).
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -21,7 +23,7 @@ import type { Candidate } from '../../durable-objects/org-allocator';
 import { audit } from '../auth/audit';
 import { assertOrgRole, orgRoleOf, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
-import { Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
+import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { installReady, nodeOnlineCutoff } from './availability';
 import { allocatorOf, presentSession, sessionFromD1, SessionOutSchema } from './play-sessions';
@@ -36,6 +38,9 @@ const CreateSessionBody = z
     game_id: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
     region: Region.optional().openapi({ description: 'Preferred region: tried first, then the org’s other regions' }),
     strict_region: z.boolean().optional().openapi({ description: 'Only the preferred region (409 not_installed_in_region otherwise)' }),
+    queue: z.boolean().optional().openapi({
+      description: 'Wait in the org’s FIFO queue when no seat is free: 202 with status queued, position and ETA (instead of 429 no_free_seat)',
+    }),
   })
   .openapi('CreateSession');
 
@@ -157,8 +162,9 @@ export const playRouter = newRouter()
       request: { body: jsonBody(CreateSessionBody), headers: IdempotencyHeaders },
       responses: {
         201: json(SessionOutSchema, 'Allocated (status provisioning)'),
+        202: json(SessionOutSchema, 'Queued (with `queue: true` and no free seat): status queued, position, eta_seconds, poll_after_seconds, keepalive_seconds'),
         200: json(SessionOutSchema, 'The same request again: the session it created'),
-        ...errors(400, 401, 403, 404, 409, 429),
+        ...errors(400, 401, 403, 404, 409, 429, 503),
       },
     }),
     async (c) => {
@@ -183,6 +189,8 @@ export const playRouter = newRouter()
         maxPerUser: Math.max(1, ctx.max_per_user),
         candidates: pool,
         idempotencyKey: key,
+        queue: body.queue ?? false,
+        strictRegion: Boolean(body.strict_region && region),
       });
       if (!result.ok) {
         switch (result.reason) {
@@ -195,14 +203,22 @@ export const playRouter = newRouter()
             throw new Conflict('game not installed for organization', 'not_installed');
           case 'no_free_seat':
             throw new TooManyRequests('no free seat for this game right now', result.retryAfterSeconds, 'no_free_seat');
+          case 'already_queued':
+            throw new ApiError(409, 'already_queued', 'already waiting in the queue for another game; leave it first', { session_id: result.sessionId });
+          case 'mirror_pending':
+            // The seat is held for this request; repeating it (same body or Idempotency-Key) returns it.
+            throw new ApiError(503, 'session_pending', 'session reserved but not yet recorded; repeat the request', undefined, {
+              'Retry-After': String(result.retryAfterSeconds),
+            });
         }
       }
-      const out = await presentSession(c.env, result.session);
-      if (result.replayed) {
-        c.header('Idempotent-Replayed', 'true');
-        return c.json(out, 200);
+      const out = await presentSession(c.env, result.session, user.id);
+      if (result.replayed) c.header('Idempotent-Replayed', 'true');
+      if (out.status === 'queued') {
+        c.header('Retry-After', String(out.poll_after_seconds));
+        return c.json(out, 202);
       }
-      return c.json(out, 201);
+      return c.json(out, result.replayed ? 200 : 201);
     },
   )
   .openapi(
@@ -210,7 +226,7 @@ export const playRouter = newRouter()
       method: 'get',
       path: '/sessions/{session_id}',
       tags: ['play'],
-      summary: 'A play session (owner, org admin); the owner looking at it renews its lease',
+      summary: 'A play session (owner, org admin); the owner looking at it renews its lease (or, while queued, its place in line)',
       security: [{ bearer: [] }],
       middleware: [requireUser],
       request: { params: SessionParams },
@@ -220,8 +236,13 @@ export const playRouter = newRouter()
       const { session_id } = c.req.valid('param');
       const { s, owner } = await visibleSession(c, session_id);
       const alloc = allocatorOf(c.env, s.orgId);
-      const live = (owner ? await alloc.touch(s.orgId, s.id) : await alloc.get(s.orgId, s.id)) ?? s;
-      return c.json(await presentSession(c.env, live), 200);
+      let live: SessionRecord | null;
+      if (!owner) live = await alloc.get(s.orgId, s.id);
+      // A waiter's poll is its keep-alive, and brings the nodes that have its game now.
+      else if (s.status === 'queued') live = await alloc.poll(s.orgId, s.id, await candidates(c.env, s.orgId, s.gameId));
+      else live = await alloc.touch(s.orgId, s.id);
+      live ??= s;
+      return c.json(await presentSession(c.env, live, c.get('user').id), 200);
     },
   )
   .openapi(
@@ -240,7 +261,7 @@ export const playRouter = newRouter()
       const { s, owner } = await visibleSession(c, session_id);
       const after = (await allocatorOf(c.env, s.orgId).terminate(s.orgId, s.id)) ?? s;
       await audit(c, 'play.session.terminate', { orgId: s.orgId, targetType: 'play_session', targetId: s.id, details: { by_owner: owner, status: after.status } });
-      return c.json(await presentSession(c.env, after), 200);
+      return c.json(await presentSession(c.env, after, c.get('user').id), 200);
     },
   )
   .openapi(

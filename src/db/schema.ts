@@ -478,6 +478,9 @@ export const playSessions = sqliteTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     endedAt: text('ended_at'),
+    /** Set when the allocator's outbox delivered this row late: 'retried' | 'reconciled' | 'orphan_ended'. */
+    mirrorRepair: text('mirror_repair'),
+    mirrorRepairedAt: text('mirror_repaired_at'),
   },
   (t) => [
     index('play_sessions_org_status_idx').on(t.orgId, t.status),

@@ -1,5 +1,8 @@
 // #/console/sessions — live cloud play sessions of an org (org admins): who plays what on which
 // node, and "End" (DELETE /sessions/{id}). Listing uses GET /orgs/{org_id}/sessions; polls 5 s.
+// Rows the allocator had to repair in the list (mirror_repair) carry a "repaired" badge. Below, the
+// org's play queue in order (GET /orgs/{org_id}/queue): place, player, game, estimated wait, and
+// "Remove" (DELETE /sessions/{id} takes the waiter out of the line).
 import { api } from '../api.js';
 import { h, keyed, poll, pageHead, table, td, act, confirmDialog, setText, badge, fmtAgo, fill, field, toast } from '../ui.js';
 import { orgPicker } from '../console.js';
@@ -26,7 +29,10 @@ export async function render(main, _p, ctx) {
       await load().catch(() => {});
     });
   });
-  main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note, byId);
+  const q = table(['Place', 'Player', 'Game', 'Estimated wait', 'Waiting since', 'Last poll', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Queue' });
+  const qNote = h('p', { class: 'empty' }, 'Nobody is waiting for a seat.');
+  const qHead = h('h2', { id: 'queue-h' }, 'Queue');
+  main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note, qHead, q.wrap, qNote, byId);
   const users = new Map();
   const games = new Map();
   async function load() {
@@ -54,12 +60,50 @@ export async function render(main, _p, ctx) {
       setText(tr.querySelector('.gm'), s.game_name || s.game?.name || games.get(s.game_id) || `#${s.game_id}`);
       setText(tr.querySelector('.nd'), s.node_name || (s.node_id ? `#${s.node_id}` : '—'));
       const st = tr.querySelector('.st');
-      if (st.textContent !== s.status) st.replaceChildren(badge(s.status, s.status === 'active' ? 'ok' : s.status === 'failed' ? 'bad' : 'info'));
+      const label = s.status + (s.mirror_repair ? ' repaired' : '');
+      if (st.dataset.label !== label) {
+        st.dataset.label = label;
+        st.replaceChildren(badge(s.status, s.status === 'active' ? 'ok' : s.status === 'failed' ? 'bad' : 'info'));
+        // The list's row reached it late (the allocator's outbox or reconcile repaired it).
+        if (s.mirror_repair) st.append(' ', h('span', { title: `${s.mirror_repair} ${s.mirror_repaired_at ?? ''}`.trim() }, badge('repaired', 'warn')));
+      }
       setText(tr.querySelector('.cr'), fmtAgo(s.created_at));
     });
     wrap.hidden = list.length === 0;
     note.hidden = list.length > 0;
     setText(note, 'No live sessions.');
+    await loadQueue();
+  }
+  async function loadQueue() {
+    let entries;
+    try {
+      entries = await api.get(`/orgs/${org.id}/queue`);
+    } catch (e) {
+      if (e.status === 404 || e.status === 405) { q.wrap.hidden = true; qNote.hidden = true; qHead.hidden = true; return; }
+      throw e;
+    }
+    entries = Array.isArray(entries) ? entries : [];
+    keyed(q.tbody, entries, (x) => x.id, () => {
+      const rm = h('button', { type: 'button', class: 'btn small danger' }, 'Remove');
+      rm.addEventListener('click', async () => {
+        const x = rm.closest('tr').x;
+        if (!(await confirmDialog(`Remove ${x.username || `#${x.user_id}`} from the queue?`, { ok: 'Remove', danger: true, body: h('p', { class: 'muted' }, 'They lose their place in line.') }))) return;
+        await act(rm, async () => { await api.del(`/sessions/${x.id}`); await load(); }, { ok: 'Removed from the queue' });
+      });
+      return h('tr', {}, td('Place', h('span', { class: 'ps' })), td('Player', h('span', { class: 'us' })), td('Game', h('span', { class: 'gm' })),
+        td('Estimated wait', h('span', { class: 'eta' })), td('Waiting since', h('span', { class: 'since' })), td('Last poll', h('span', { class: 'lp' })), h('td', { class: 'actions' }, rm));
+    }, (tr, x) => {
+      tr.x = x;
+      setText(tr.querySelector('.ps'), String(x.position));
+      setText(tr.querySelector('.us'), x.username || `#${x.user_id}`);
+      setText(tr.querySelector('.gm'), x.game_name || `#${x.game_id}`);
+      setText(tr.querySelector('.eta'), x.eta_seconds < 60 ? 'under a minute' : `about ${Math.round(x.eta_seconds / 60)} min`);
+      setText(tr.querySelector('.since'), fmtAgo(x.enqueued_at));
+      setText(tr.querySelector('.lp'), x.last_poll_at ? fmtAgo(x.last_poll_at) : '—');
+    });
+    qHead.hidden = false;
+    q.wrap.hidden = entries.length === 0;
+    qNote.hidden = entries.length > 0;
   }
   poll(() => (org ? load() : Promise.resolve()));
 }

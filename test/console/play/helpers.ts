@@ -11,6 +11,8 @@
  */
 import { env } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
+import { afterEach } from 'vitest';
+import { setWorld } from '../../../src/world';
 import { db } from '../../../src/db/client';
 import { startLogin } from '../../../src/auth/refresh';
 import { games, gameExternalIds, memberships, userGameLibrary, users } from '../../../src/db/schema';
@@ -136,4 +138,35 @@ export interface SessionBody {
   created_at: string;
   updated_at: string;
   stream_token_expires_at: string | null;
+}
+
+export const allocator = (orgId: number) => env.ORG_ALLOCATOR.getByName(String(orgId));
+
+/**
+ * The shared clock (Worker and Durable Objects read `world.now()`), moved per test and restored
+ * after each. Call once at the top of a test file.
+ *
+ *   const clock = worldClock();  clock.advance(31_000);  clock.freeze(Date.now());
+ */
+export function worldClock() {
+  let restore: (() => void) | null = null;
+  afterEach(() => {
+    restore?.();
+    restore = null;
+  });
+  const set = (now: () => number) => {
+    restore?.();
+    restore = setWorld({ now });
+  };
+  return {
+    /** The clock reads `ms` later than real time from now on. */
+    advance(ms: number) {
+      const base = Date.now();
+      set(() => base + ms);
+    },
+    /** The clock stands still at `at`. */
+    freeze(at: number) {
+      set(() => at);
+    },
+  };
 }

@@ -1,27 +1,14 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
 import { sweepPlaySessions } from '../../../src/console/play-sessions';
 import { jobs } from '../../../src/scheduled';
-import { setWorld } from '../../../src/world';
 import { call, json } from '../../support/http';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, type SessionBody, type World } from './helpers';
+import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, worldClock, type SessionBody, type World } from './helpers';
 
-let restore: (() => void) | null = null;
-afterEach(() => {
-  restore?.();
-  restore = null;
-});
-
-/** Moves the shared clock (Worker and Durable Objects read `world.now()`). */
-function advance(ms: number): void {
-  const base = Date.now();
-  restore?.();
-  restore = setWorld({ now: () => base + ms });
-}
-
-const allocator = (orgId: number) => env.ORG_ALLOCATOR.getByName(String(orgId));
+const clock = worldClock();
+const advance = clock.advance;
 
 async function oneSession(opts: { capacity?: number } = {}) {
   const w = await playWorld();

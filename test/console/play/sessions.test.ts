@@ -369,6 +369,36 @@ describe('GET and DELETE /sessions/{id}', () => {
     expect((await call('GET', `/sessions/${s.id}`, { token: w.admin.token })).status).toBe(200);
   });
 
+  it('stream capability leak: an org admin’s GET of a member’s session carries no signed stream_url', async () => {
+    const { w, s } = await withSession();
+    const got = await json<SessionBody>(await call('GET', `/sessions/${s.id}`, { token: w.admin.token }));
+    expect(got).toMatchObject({ id: s.id, status: 'provisioning', stream_url: null, stream_token_expires_at: null });
+    expect(JSON.stringify(got)).not.toContain('token=');
+  });
+
+  it('stream capability leak: a platform admin’s GET of another user’s session carries no signed stream_url', async () => {
+    const { s } = await withSession();
+    const platform = await makeUser({ role: 'admin' });
+    const res = await call('GET', `/sessions/${s.id}`, { token: platform.token });
+    expect(res.status).toBe(200);
+    expect(await json<SessionBody>(res)).toMatchObject({ id: s.id, stream_url: null, stream_token_expires_at: null });
+  });
+
+  it('stream capability leak: an org admin starting (or replaying) a session for a member gets no stream_url; the member does', async () => {
+    const { w, game, alice } = await ready();
+    await onlineNode(w, [game]);
+    const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
+    const first = await startSession(w.admin, body, { 'Idempotency-Key': 'for-alice' });
+    expect(first.status).toBe(201);
+    const created = await json<SessionBody>(first);
+    expect(created.stream_url).toBeNull();
+    const replay = await startSession(w.admin, body, { 'Idempotency-Key': 'for-alice' });
+    expect(replay.status).toBe(200);
+    expect((await json<SessionBody>(replay)).stream_url).toBeNull();
+    const mine = await json<SessionBody>(await call('GET', `/sessions/${created.id}`, { token: alice.token }));
+    expect(mine.stream_url).toContain(`/sessions/${created.id}?token=`);
+  });
+
   it('hides the session from other members, other orgs and anonymous callers', async () => {
     const { w, s } = await withSession();
     const bob = await member(w);

@@ -79,7 +79,7 @@ export function gameView(app, tile) {
     if (state.ready) facts.append(fact('cloud', `installed and ready${prefs.region ? ` in ${prefs.region}` : ''}`, 'good'));
     else if (state.readyAnywhere) facts.append(fact('cloud', `not installed in your region (${prefs.region})`, 'bad'));
     else facts.append(fact('download', 'not installed for this organization', 'bad'));
-    if (state.freeSeats !== null && state.ready) facts.append(fact('gamepad', state.freeSeats > 0 ? `${state.freeSeats} free seat${state.freeSeats === 1 ? '' : 's'}` : 'no free seat right now', state.freeSeats > 0 ? 'good' : 'bad'));
+    if (state.freeSeats !== null && state.ready) facts.append(fact('gamepad', state.freeSeats > 0 ? `${state.freeSeats} free seat${state.freeSeats === 1 ? '' : 's'}` : 'no free seat right now: play to wait in line', state.freeSeats > 0 ? 'good' : 'bad'));
     const local = prefs.playMode === 'local';
     let why = '';
     if (!s?.org) why = 'join an organization to play';
@@ -87,7 +87,7 @@ export function gameView(app, tile) {
     else if (state.owned === 'pending') why = 'not owned yet: an organization admin still has to verify it';
     else if (!state.ready && state.readyAnywhere) why = `not installed in your region (${prefs.region})`;
     else if (!state.ready) why = 'not installed: no console of this organization has it ready';
-    else if (!local && state.freeSeats === 0) why = 'no free seat right now: check again in a moment';
+    // No free seat is no reason to refuse: Play waits in the org's line (the play screen shows it).
     const ok = !why && state.owned !== 'unknown';
     play.disabled = !ok || busy;
     play.classList.toggle('is-ready', ok);
@@ -148,7 +148,7 @@ export function gameView(app, tile) {
         app.store.pushRecent(s.user_id, { game_id: gameId, name: name.textContent, cover_url: tile.cover_url ?? null, owned: true, installed: true });
         app.go('play', { game: { ...tile, name: name.textContent }, local });
       } else {
-        const body = { org_id: s.org.id, user_id: s.user_id, game_id: gameId, ...(prefs.region ? { region: prefs.region } : {}) };
+        const body = { org_id: s.org.id, user_id: s.user_id, game_id: gameId, queue: true, ...(prefs.region ? { region: prefs.region } : {}) };
         const session = await app.api.post('/sessions', body, { headers: { 'Idempotency-Key': idempotencyKey() } });
         app.store.pushRecent(s.user_id, { game_id: gameId, name: name.textContent, cover_url: tile.cover_url ?? null, owned: true, installed: true });
         app.go('play', { game: { ...tile, name: name.textContent }, session });

@@ -1,6 +1,9 @@
 // PLAY: a cloud session (SessionOut) with its status polled (GET /sessions/{id}, which also keeps
 // its lease alive), a button that opens the stream URL, and "end session" (DELETE
-// /sessions/{id}); leaving the screen (B) ends the session too. In local mode it shows the launch
+// /sessions/{id}); leaving the screen (B) ends the session too. A `queued` session (every seat was
+// taken) is the line: "you are number N in line, about M minutes", polled every
+// `poll_after_seconds` (the poll is its keep-alive), "leave the line" (B or the button, DELETE); when
+// the seat comes the screen turns into the play screen by itself. In local mode it shows the launch
 // answer of POST /play/{id}: the store deep link or the executable on the node.
 //
 //   playView(app, { game, session }) | playView(app, { game, local })
@@ -8,9 +11,18 @@
 import { ApiError } from '../api.js';
 import { clear, cover, h, toast } from '../dom.js';
 import { icon } from '../icons.js';
+import { focusFirst } from '../focus.js';
 
 const POLL_MS = 3000;
 const ENDED = new Set(['terminated', 'ended', 'failed', 'expired']);
+
+/** "about 4 minutes" from the server's rough estimate. */
+export function waitLabel(etaSeconds) {
+  if (typeof etaSeconds !== 'number' || !(etaSeconds >= 0)) return 'a short while';
+  if (etaSeconds < 60) return 'less than a minute';
+  const m = Math.round(etaSeconds / 60);
+  return `about ${m} minute${m === 1 ? '' : 's'}`;
+}
 
 export function playView(app, payload) {
   const game = payload.game ?? {};
@@ -20,16 +32,44 @@ export function playView(app, payload) {
   const details = h('dl', { class: 'session-details' });
   const open = h('button', { class: 'btn btn-play is-ready', id: 'open-stream', dataset: { focus: '', autofocus: '' }, onclick: () => openStream() }, icon('play'), 'open stream');
   const end = h('button', { class: 'btn btn-danger', id: 'end-session', dataset: { focus: '' }, onclick: () => endSession() }, icon('stop'), 'end session');
+  const leave = h('button', { class: 'btn btn-danger', id: 'leave-queue', dataset: { focus: '', autofocus: '' }, onclick: () => endSession() }, icon('stop'), 'leave the line');
+  const eyebrow = h('p', { class: 'eyebrow' }, 'cloud session');
   const el = h(
     'section',
     { class: 'view view-play' },
     h('div', { class: 'game-cover' }, cover(app.api.url(game.cover_url), game.name ?? '', 'cover cover-large')),
-    h('div', { class: 'game-info' }, h('p', { class: 'eyebrow' }, 'cloud session'), h('h1', { class: 'game-name' }, game.name ?? 'game'), status, details, h('div', { class: 'actions' }, open, end)),
+    h('div', { class: 'game-info' }, eyebrow, h('h1', { class: 'game-name' }, game.name ?? 'game'), status, details, h('div', { class: 'actions' }, open, end, leave)),
   );
   let timer = null;
   let ending = false;
+  let wasQueued = session.status === 'queued';
+
+  function renderQueue() {
+    el.dataset.status = 'queued';
+    eyebrow.textContent = 'waiting for a seat';
+    const n = session.position ?? '?';
+    status.textContent = `you are number ${n} in line, ${waitLabel(session.eta_seconds)}`;
+    status.className = 'session-status status-queued';
+    status.id = 'session-status';
+    clear(details).append(
+      h('dt', {}, 'place in line'),
+      h('dd', { id: 'queue-position' }, String(n)),
+      h('dt', {}, 'wait'),
+      h('dd', { id: 'queue-eta' }, waitLabel(session.eta_seconds)),
+      h('dt', {}, 'leave'),
+      h('dd', {}, 'press B or “leave the line”: your place is given up'),
+    );
+    open.hidden = true;
+    end.hidden = true;
+    leave.hidden = false;
+  }
 
   function render() {
+    if (session.status === 'queued') return renderQueue();
+    open.hidden = false;
+    end.hidden = false;
+    leave.hidden = true;
+    eyebrow.textContent = 'cloud session';
     el.dataset.status = session.status;
     status.textContent = ENDED.has(session.status) ? `session ${session.status}` : session.status === 'active' ? 'streaming: the session is live' : 'starting your session…';
     status.className = `session-status status-${session.status}`;
@@ -57,13 +97,25 @@ export function playView(app, payload) {
     try {
       session = await app.api.get(`/sessions/${session.id}`);
       render();
+      if (wasQueued && session.status !== 'queued') {
+        wasQueued = false;
+        // The seat came while the player waited: they are on the play screen now, focus on "open".
+        if (!ENDED.has(session.status)) toast('your seat is ready', 'ok');
+        focusFirst([el], ENDED.has(session.status) ? '#end-session' : '#open-stream');
+      }
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         session = { ...session, status: 'ended' };
         render();
       }
     }
-    if (!ENDED.has(session.status) && !ending) timer = setTimeout(poll, POLL_MS);
+    if (!ENDED.has(session.status) && !ending) timer = setTimeout(poll, nextPollMs());
+  }
+
+  // A waiter polls as often as the server asks: the poll is what keeps its place in line.
+  function nextPollMs() {
+    const ask = session.status === 'queued' ? Number(session.poll_after_seconds) * 1000 : NaN;
+    return Number.isFinite(ask) && ask > 0 ? Math.min(ask, POLL_MS * 5) : POLL_MS;
   }
 
   async function endSession() {
@@ -72,8 +124,9 @@ export function playView(app, payload) {
     ending = true;
     clearTimeout(timer);
     try {
+      const wasWaiting = session.status === 'queued';
       session = await app.api.del(`/sessions/${session.id}`);
-      toast('session ended', 'ok');
+      toast(wasWaiting ? 'you left the line' : 'session ended', 'ok');
     } catch (e) {
       toast(e instanceof ApiError && e.network ? 'offline: the session will end when its lease runs out' : `could not end the session: ${e.message}`, 'error');
     }
@@ -87,9 +140,10 @@ export function playView(app, payload) {
   window.addEventListener('pagehide', onHide);
 
   render();
-  timer = setTimeout(poll, POLL_MS);
+  timer = setTimeout(poll, nextPollMs());
   return {
     el,
+    focus: session.status === 'queued' ? '#leave-queue' : '#open-stream',
     onBack: endSession,
     refresh: () => poll(),
     dispose() {

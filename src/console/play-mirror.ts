@@ -1,0 +1,155 @@
+/**
+ * The D1 side of the OrgAllocator's mirror: every statement the allocator runs against
+ * `play_sessions`, in one place. The allocator is the authority for seats; these writes are
+ * idempotent so its outbox can deliver the same row any number of times (an ended row is never
+ * revived), and the reads feed its two-way reconcile and its rebuild after storage loss.
+ *
+ *   await writeMirror(env, orgId, [{ row, repair: 'retried' }]);       // upsert, one atomic batch
+ *   const live = await mirrorLiveRows(env, orgId);                      // what D1 believes is live
+ *   await endOrphans(env, orgId, [id], nowIso);                         // live in D1, unknown to the allocator
+ */
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { db } from '../db/client';
+import { clusterNodes, games, orgs, playSessions, users } from '../db/schema';
+
+/** Statuses the mirror may still change; anything else is history and final. */
+export const OPEN_STATUSES = ['queued', 'provisioning', 'active'] as const;
+
+/** The allocator's view of one session, as it is delivered to D1 (times in ms). */
+export interface MirrorRow {
+  id: number;
+  userId: number;
+  gameId: number;
+  nodeId: number | null;
+  region: string | null;
+  status: string;
+  endReason: string | null;
+  idemKey: string | null;
+  createdAt: number;
+  updatedAt: number;
+  endedAt: number | null;
+  lastNodeSeen: number | null;
+  lastClientSeen: number | null;
+}
+
+/** Why a delivery is a repair (shown in the org's session list); null on the decision path. */
+export type MirrorRepair = 'retried' | 'reconciled' | 'orphan_ended';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function upsert(env: Pick<Env, 'DB'>, orgId: number, row: MirrorRow, repair: MirrorRepair | null, nowIso: string) {
+  return db(env)
+    .insert(playSessions)
+    .values({
+      id: row.id,
+      orgId,
+      userId: row.userId,
+      gameId: row.gameId,
+      // A node deleted meanwhile must not make the row undeliverable (FK): it is mirrored as null.
+      nodeId: row.nodeId === null ? null : sql`(SELECT ${clusterNodes.id} FROM ${clusterNodes} WHERE ${clusterNodes.id} = ${row.nodeId})`,
+      region: row.region,
+      status: row.status,
+      endReason: row.endReason,
+      idempotencyKey: row.idemKey,
+      lastClientSeen: iso(row.lastClientSeen),
+      lastNodeSeen: iso(row.lastNodeSeen),
+      createdAt: iso(row.createdAt)!,
+      updatedAt: iso(row.updatedAt)!,
+      endedAt: iso(row.endedAt),
+      mirrorRepair: repair,
+      mirrorRepairedAt: repair ? nowIso : null,
+    })
+    .onConflictDoUpdate({
+      target: playSessions.id,
+      set: {
+        nodeId: sql`excluded.node_id`,
+        region: sql`excluded.region`,
+        status: sql`excluded.status`,
+        endReason: sql`excluded.end_reason`,
+        lastClientSeen: sql`excluded.last_client_seen`,
+        lastNodeSeen: sql`excluded.last_node_seen`,
+        updatedAt: sql`excluded.updated_at`,
+        endedAt: sql`excluded.ended_at`,
+        mirrorRepair: sql`COALESCE(excluded.mirror_repair, ${playSessions.mirrorRepair})`,
+        mirrorRepairedAt: sql`COALESCE(excluded.mirror_repaired_at, ${playSessions.mirrorRepairedAt})`,
+      },
+      setWhere: inArray(playSessions.status, [...OPEN_STATUSES]),
+    });
+}
+
+/** Delivers rows in one atomic batch (throws if D1 refuses any of them). */
+export async function writeMirror(
+  env: Pick<Env, 'DB'>,
+  orgId: number,
+  items: Array<{ row: MirrorRow; repair: MirrorRepair | null }>,
+  nowIso: string,
+): Promise<void> {
+  const [first, ...rest] = items.map((i) => upsert(env, orgId, i.row, i.repair, nowIso));
+  if (first) await db(env).batch([first, ...rest]);
+}
+
+/** Whether the user, game and org of a row still exist (a row whose owner is gone cannot be mirrored). */
+export async function referentsExist(env: Pick<Env, 'DB'>, orgId: number, userId: number, gameId: number): Promise<boolean> {
+  const d = db(env);
+  const [u, g, o] = await d.batch([
+    d.select({ id: users.id }).from(users).where(eq(users.id, userId)),
+    d.select({ id: games.id }).from(games).where(eq(games.id, gameId)),
+    d.select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)),
+  ]);
+  return u.length > 0 && g.length > 0 && o.length > 0;
+}
+
+/** The org's rows D1 shows as open (queued or live), and the status of any `alsoIds` (≤ 90 per statement). */
+export async function mirrorLiveRows(
+  env: Pick<Env, 'DB'>,
+  orgId: number,
+  alsoIds: number[] = [],
+): Promise<Array<{ id: number; status: string; endReason: string | null }>> {
+  const d = db(env);
+  const cols = { id: playSessions.id, status: playSessions.status, endReason: playSessions.endReason };
+  const open = d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.status, [...OPEN_STATUSES])));
+  const extra = [];
+  for (let i = 0; i < alsoIds.length; i += 90) {
+    extra.push(d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, alsoIds.slice(i, i + 90)))));
+  }
+  const results = await d.batch([open, ...extra]);
+  const byId = new Map<number, { id: number; status: string; endReason: string | null }>();
+  for (const rows of results) for (const r of rows) byId.set(r.id, r);
+  return [...byId.values()];
+}
+
+/** Ends rows D1 shows open but the allocator does not hold (conditional: never touches history). */
+export async function endOrphans(env: Pick<Env, 'DB'>, orgId: number, ids: number[], nowIso: string): Promise<void> {
+  const d = db(env);
+  const stmts = [];
+  for (let i = 0; i < ids.length; i += 90) {
+    stmts.push(
+      d
+        .update(playSessions)
+        .set({ status: 'failed', endReason: 'not_allocated', endedAt: nowIso, updatedAt: nowIso, mirrorRepair: 'orphan_ended', mirrorRepairedAt: nowIso })
+        .where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, ids.slice(i, i + 90)), inArray(playSessions.status, [...OPEN_STATUSES]))),
+    );
+  }
+  const [first, ...rest] = stmts;
+  if (first) await d.batch([first, ...rest]);
+}
+
+/** What the allocator rebuilds from when its storage is empty: the org's open rows with their node's stream base. */
+export async function mirrorRebuildRows(env: Pick<Env, 'DB'>, orgId: number) {
+  return db(env)
+    .select({
+      id: playSessions.id,
+      userId: playSessions.userId,
+      gameId: playSessions.gameId,
+      nodeId: playSessions.nodeId,
+      region: playSessions.region,
+      status: playSessions.status,
+      idemKey: playSessions.idempotencyKey,
+      createdAt: playSessions.createdAt,
+      updatedAt: playSessions.updatedAt,
+      streamBase: clusterNodes.streamBaseUrl,
+    })
+    .from(playSessions)
+    .leftJoin(clusterNodes, eq(clusterNodes.id, playSessions.nodeId))
+    .where(and(eq(playSessions.orgId, orgId), inArray(playSessions.status, [...OPEN_STATUSES])));
+}

@@ -1,0 +1,217 @@
+/**
+ * Crash consistency of the allocator's D1 mirror (issue 20 item 1). The two-step write (the seat in
+ * the allocator's storage, then the row in D1) is interrupted between its steps by making D1 itself
+ * refuse writes to `play_sessions` (a trigger, removed to "bring D1 back"), and by evicting the
+ * object in between (a restart). Each test proves the repair: the allocator keeps the seat (no
+ * over-booking), its outbox delivers the row once D1 is back, the reconcile heals both directions,
+ * and a replayed session is always one its owner can GET.
+ */
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { sql } from 'drizzle-orm';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { MIRROR_RECONCILE_MS } from '../../../durable-objects/org-allocator';
+import { db } from '../../../src/db/client';
+import { call, json } from '../../support/http';
+import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
+
+const clock = worldClock();
+const advance = clock.advance;
+
+/** D1 refuses every write to play_sessions until the returned function is called. */
+async function breakMirror(): Promise<() => Promise<void>> {
+  await env.DB.exec(`CREATE TRIGGER IF NOT EXISTS lost_mirror_insert BEFORE INSERT ON play_sessions BEGIN SELECT RAISE(ABORT, 'injected: D1 write lost'); END;`);
+  await env.DB.exec(`CREATE TRIGGER IF NOT EXISTS lost_mirror_update BEFORE UPDATE ON play_sessions BEGIN SELECT RAISE(ABORT, 'injected: D1 write lost'); END;`);
+  const heal = async () => {
+    await env.DB.exec(`DROP TRIGGER IF EXISTS lost_mirror_insert;`);
+    await env.DB.exec(`DROP TRIGGER IF EXISTS lost_mirror_update;`);
+  };
+  onTestFinished(heal);
+  return heal;
+}
+
+interface OrgSession {
+  id: number;
+  status: string;
+  node_id: number | null;
+  end_reason: string | null;
+  mirror_repair: string | null;
+  mirror_repaired_at: string | null;
+}
+
+async function orgList(w: World, status = 'live'): Promise<OrgSession[]> {
+  const res = await call('GET', `/orgs/${w.org.id}/sessions?status=${status}`, { token: w.admin.token });
+  expect(res.status).toBe(200);
+  return json<OrgSession[]>(res);
+}
+
+/** The allocator's seats per node, and D1's live sessions per node (what the org list counts), side by side. */
+async function seatsAndList(w: World) {
+  const seats = await allocator(w.org.id).load(w.org.id);
+  const rows = await db(env).all<{ node_id: number; n: number }>(
+    sql`SELECT node_id, COUNT(*) AS n FROM play_sessions WHERE org_id = ${w.org.id} AND status IN ('provisioning', 'active') GROUP BY node_id`,
+  );
+  const list = Object.fromEntries(rows.map((r) => [String(r.node_id), r.n]));
+  return { seats, list };
+}
+
+async function setup(capacity = 1) {
+  const w = await playWorld();
+  const game = await makeGame();
+  const node = await onlineNode(w, [game], { capacity });
+  const alice = await member(w);
+  const bob = await member(w);
+  await own(w.org.id, alice.id, game);
+  await own(w.org.id, bob.id, game);
+  return { w, game, node, alice, bob };
+}
+
+describe('allocator → D1 mirror: a lost D1 write after the seat decision', () => {
+  it('keeps the seat (no over-booking), never replays a session its owner cannot GET, and the outbox delivers it once D1 is back', async () => {
+    const { w, game, node, alice, bob } = await setup(1);
+    const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
+    const heal = await breakMirror();
+
+    const first = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
+    expect(first.status).toBe(503);
+    expect(await json(first)).toMatchObject({ code: 'session_pending' });
+    expect(Number(first.headers.get('Retry-After'))).toBeGreaterThan(0);
+
+    // The seat is decided and held: a second player is refused, not given the same seat.
+    const other = await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game });
+    expect(other.status).toBe(429);
+    expect(await allocator(w.org.id).load(w.org.id)).toEqual({ [String(node.id)]: 1 });
+
+    // While D1 still lacks the row, a replay is not answered with a session the owner cannot GET.
+    const early = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
+    expect(early.status).toBe(503);
+
+    await heal();
+    advance(5_000);
+    await heartbeat(node.token, [install(game)]);
+    await runDurableObjectAlarm(allocator(w.org.id));
+
+    const list = await orgList(w);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ status: 'provisioning', node_id: node.id, mirror_repair: 'retried' });
+    expect(list[0]!.mirror_repaired_at).toBeTruthy();
+
+    const replay = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
+    expect(replay.status).toBe(200);
+    expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
+    const s = await json<SessionBody>(replay);
+    expect(s.id).toBe(list[0]!.id);
+    const got = await call('GET', `/sessions/${s.id}`, { token: alice.token });
+    expect(got.status).toBe(200);
+    expect((await json<SessionBody>(got)).stream_url).toContain(`/sessions/${s.id}?token=`);
+    const after = await seatsAndList(w);
+    expect(after.list).toEqual(after.seats);
+  });
+
+  it('a repeat without a key after a lost write gets the held session as soon as D1 has it', async () => {
+    const { w, game, alice } = await setup(1);
+    const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
+    const heal = await breakMirror();
+    expect((await startSession(alice, body)).status).toBe(503);
+    await heal();
+    // The launcher's retry: the repeat delivers the pending row itself and returns the same seat.
+    const again = await startSession(alice, body);
+    expect(again.status).toBe(200);
+    const s = await json<SessionBody>(again);
+    expect((await call('GET', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+    expect((await orgList(w)).map((x) => [x.id, x.mirror_repair])).toEqual([[s.id, 'retried']]);
+  });
+
+  it('a burst of allocations while D1 refuses writes: after the repair the D1 list and the seats agree, none over-booked', async () => {
+    const w = await playWorld({ maxPerUser: 1 });
+    const game = await makeGame();
+    const players = await quickMembers(w, 30, game);
+    const nodes = [await onlineNode(w, [game], { capacity: 3 }), await onlineNode(w, [game], { capacity: 4 })];
+    const frozen = Date.now();
+    clock.freeze(frozen);
+    const heal = await breakMirror();
+    const results = await Promise.all(players.map((p) => startSession(p, { org_id: w.org.id, user_id: p.id, game_id: game })));
+    expect(results.filter((r) => r.status === 503)).toHaveLength(7);
+    expect(results.filter((r) => r.status === 429)).toHaveLength(23);
+    expect((await seatsAndList(w)).list).toEqual({});
+    await heal();
+    clock.freeze(frozen + 5_000);
+    for (const n of nodes) await heartbeat(n.token, [install(game)]);
+    await runDurableObjectAlarm(allocator(w.org.id));
+    const { seats, list } = await seatsAndList(w);
+    expect(list).toEqual(seats);
+    expect(seats).toEqual({ [String(nodes[0]!.id)]: 3, [String(nodes[1]!.id)]: 4 });
+    const marks = await db(env).all<{ mirror_repair: string | null }>(sql`SELECT mirror_repair FROM play_sessions WHERE org_id = ${w.org.id}`);
+    expect(marks.map((m) => m.mirror_repair)).toEqual(Array(7).fill('retried'));
+  }, 60_000);
+});
+
+describe('allocator ↔ D1 reconcile', () => {
+  it('after a restart between the two writes, the start-up alarm delivers the row', async () => {
+    const { w, game, node, alice } = await setup(2);
+    const heal = await breakMirror();
+    const r = await allocator(w.org.id).allocate({
+      orgId: w.org.id, userId: alice.id, gameId: game, region: null, policy: 'spread', maxPerUser: 1, idempotencyKey: 'k',
+      candidates: [{ nodeId: node.id, region: node.region, capacity: 2, streamBaseUrl: 'https://n.stream.example', lastSeen: new Date().toISOString() }],
+    });
+    expect(r).toMatchObject({ ok: false, reason: 'mirror_pending' });
+    await heal();
+    // The object restarts (crash, deploy, eviction): its start-up schedules a reconcile within a second.
+    await evictDurableObject(allocator(w.org.id));
+    expect(await allocator(w.org.id).ping()).toBe('ok');
+    const alarmAt = await runInDurableObject(allocator(w.org.id), (_i, state) => state.storage.getAlarm());
+    expect(alarmAt).not.toBeNull();
+    expect(alarmAt!).toBeLessThanOrEqual(Date.now() + 1_500);
+    advance(3_000);
+    await heartbeat(node.token, [install(game)]);
+    await runDurableObjectAlarm(allocator(w.org.id));
+    const { seats, list } = await seatsAndList(w);
+    expect(seats).toEqual({ [String(node.id)]: 1 });
+    expect(list).toEqual(seats);
+  });
+
+  it('gives a held seat whose D1 row vanished its row back within one reconcile period, marked reconciled', async () => {
+    const { w, game, node, alice } = await setup(2);
+    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    // History lost its row with nothing queued to bring it back (e.g. D1 restored from an older point).
+    await db(env).run(sql`DELETE FROM play_sessions WHERE id = ${s.id}`);
+    expect(await orgList(w)).toEqual([]);
+    const alarmAt = await runInDurableObject(allocator(w.org.id), (_i, state) => state.storage.getAlarm());
+    expect(alarmAt! - Date.now()).toBeLessThanOrEqual(MIRROR_RECONCILE_MS);
+    advance(MIRROR_RECONCILE_MS + 1_000);
+    await heartbeat(node.token, [install(game)], { sessions: [{ id: s.id, status: 'provisioning' }] });
+    await runDurableObjectAlarm(allocator(w.org.id));
+    expect((await orgList(w)).map((x) => [x.id, x.status, x.mirror_repair])).toEqual([[s.id, 'provisioning', 'reconciled']]);
+    expect((await call('GET', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+  });
+
+  it('ends a D1 live row the allocator does not hold, so it no longer blocks the list', async () => {
+    const { w, game, alice, bob } = await setup(2);
+    const held = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    const ghost = 4_000_000_000_123;
+    await db(env).run(sql`INSERT INTO play_sessions (id, org_id, user_id, game_id, status) VALUES (${ghost}, ${w.org.id}, ${bob.id}, ${game}, 'active')`);
+    expect((await orgList(w)).map((x) => x.id).sort()).toEqual([held.id, ghost].sort());
+    await allocator(w.org.id).sweep(w.org.id);
+    expect((await orgList(w)).map((x) => x.id)).toEqual([held.id]);
+    const ended = await orgList(w, 'ended');
+    expect(ended.map((x) => [x.id, x.status, x.end_reason, x.mirror_repair])).toEqual([[ghost, 'failed', 'not_allocated', 'orphan_ended']]);
+  });
+
+  it('ends a held seat that D1 history already shows ended (history is never revived)', async () => {
+    const { w, game, node, alice, bob } = await setup(1);
+    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    await db(env).run(sql`UPDATE play_sessions SET status = 'ended', end_reason = 'player quit', ended_at = updated_at WHERE id = ${s.id}`);
+    await allocator(w.org.id).sweep(w.org.id);
+    expect(await allocator(w.org.id).load(w.org.id)).toEqual({});
+    expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+    expect(node.capacity).toBe(1);
+  });
+
+  it('frees the seat of a player whose account was deleted (their row can no longer be mirrored)', async () => {
+    const { w, game, alice, bob } = await setup(1);
+    await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    await db(env).run(sql`DELETE FROM users WHERE id = ${alice.id}`);
+    await allocator(w.org.id).sweep(w.org.id);
+    expect(await allocator(w.org.id).load(w.org.id)).toEqual({});
+    expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+  });
+});
