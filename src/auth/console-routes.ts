@@ -135,7 +135,7 @@ export const consoleAuthRouter = newRouter()
       method: 'post',
       path: '/auth/refresh',
       tags: ['identity'],
-      summary: 'Rotate a refresh token; a replayed (already rotated) token revokes the whole login',
+      summary: 'Rotate a refresh token. A retry with the immediately previous token within the grace window gets the same successor; any other replay revokes the whole login',
       request: { body: jsonBody(z.object({ refresh_token: z.string().max(256) })) },
       responses: { 200: json(TokenPair, 'New tokens'), ...errors(400, 401) },
     }),
@@ -146,6 +146,7 @@ export const consoleAuthRouter = newRouter()
         if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
         throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
       }
+      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
       const { token, expiresIn } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
       return c.json({ token, access_token: token, token_type: 'Bearer' as const, expires_in: expiresIn, refresh_token: r.session.refreshToken }, 200);
     },

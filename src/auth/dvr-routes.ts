@@ -53,7 +53,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       method: 'post',
       path: '/auth/refresh',
       tags: ['dvr identity'],
-      summary: 'Rotate the refresh cookie; a replayed refresh token revokes the whole login',
+      summary: 'Rotate the refresh cookie. A retry with the immediately previous cookie within the grace window gets the same successor; any other replay revokes the whole login',
       responses: { 200: json(z.object({ access_token: z.string() }), 'New cookies'), ...errors(401, 403) },
     }),
     async (c) => {
@@ -65,6 +65,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
         if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
         throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
       }
+      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
       const { token: access } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
       setAuthCookies(c, access, r.session.refreshToken);
       return c.json({ access_token: access }, 200);

@@ -75,6 +75,11 @@ export const authSessions = sqliteTable(
     /** Absolute expiry of the whole family: rotation never extends it. */
     familyExpiresAt: text('family_expires_at').notNull(),
     rotatedAt: text('rotated_at'),
+    /** The row that replaced this one at rotation (set in the same batch that inserts it). */
+    successorId: text('successor_id'),
+    /** The successor's refresh token, AES-GCM sealed under a key derived from THIS row's token (which
+     * only its holder has): lets a retry within the grace window get the same successor back. */
+    successorSealed: text('successor_sealed'),
     revokedAt: text('revoked_at'),
     revokeReason: text('revoke_reason'),
     ip: text('ip'),
