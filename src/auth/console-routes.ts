@@ -12,7 +12,7 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { AppTileSchema, OrgOutSchema, SettingsObject } from '../console/schemas';
 import { buildTiles } from '../console/tiles';
 import { settingsOf, userOrgs } from '../console/profile';
-import { inviteIsValid, redeemInvite } from '../console/invites';
+import { bindInvite, claimInvite, redeemInvite, releaseInvite } from '../console/invites';
 import { checkCredentials, createUser, hasUsers, presentUser } from './accounts';
 import { audit } from './audit';
 import { optionalUser, requireUser } from './middleware';
@@ -95,18 +95,24 @@ export const consoleAuthRouter = newRouter()
       const body = c.req.valid('json');
       const env = c.env;
       const caller = c.get('user');
-      if (await hasUsers(env)) {
-        const allowed =
-          caller?.role === 'admin' ||
-          (await isOpenRegistration(env)) ||
-          (body.invite_code !== undefined && (await inviteIsValid(env, body.invite_code)));
-        if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
+      // The code is claimed BEFORE the account exists (compare-and-set): of concurrent registrations
+      // with one single-use code exactly one proceeds; a failed registration releases it.
+      const claim = body.invite_code !== undefined ? await claimInvite(env, body.invite_code) : null;
+      let row;
+      try {
+        if (await hasUsers(env)) {
+          const allowed = caller?.role === 'admin' || claim !== null || (await isOpenRegistration(env));
+          if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
+        }
+        row = await createUser(env, { username: body.username, password: body.password });
+      } catch (e) {
+        if (claim) await releaseInvite(env, claim);
+        throw e;
       }
-      const row = await createUser(env, { username: body.username, password: body.password });
       await audit(c, 'user.create', { actorUserId: caller?.id ?? row.id, targetType: 'user', targetId: row.id, details: { role: row.role, via: 'register' } });
-      if (body.invite_code) {
-        const joined = await redeemInvite(env, row.id, body.invite_code);
-        if (joined) await audit(c, 'org.member.join', { actorUserId: row.id, orgId: joined.orgId, targetType: 'user', targetId: row.id, details: { role: joined.role, via: 'invite' } });
+      if (claim) {
+        await bindInvite(env, claim, row.id);
+        await audit(c, 'org.member.join', { actorUserId: row.id, orgId: claim.orgId, targetType: 'user', targetId: row.id, details: { role: claim.role, via: 'invite' } });
       }
       return c.json(await loginResponse(c, row), 201);
     },

@@ -18,6 +18,7 @@ import { changes, db } from '../db/client';
 import { authSessions, memberships, orgs, playSessions, users } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { allocatorOf, LIVE_STATUSES } from '../console/play-sessions';
+import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from '../console/invites';
 import { isUniqueViolation } from '../console/schemas';
 import { nowIso } from '../world';
 import { presentUser, usernameProblem, type Role } from './accounts';
@@ -89,6 +90,7 @@ export async function applyUserEdit(c: Context<AppEnv>, id: number, edit: UserEd
               .where(and(eq(authSessions.userId, id), isNull(authSessions.revokedAt), sql`EXISTS (SELECT 1 FROM users u WHERE u.id = ${id} AND u.pass_hash = ${passHash})`)),
           ]
         : []),
+      ...(demotes ? [revokeInvitesOfFormerAdmin(c.env, id)] : []),
     ]);
   } catch (e) {
     if (isUniqueViolation(e)) throw new Conflict('username already exists', 'username_taken');
@@ -138,6 +140,7 @@ export async function deleteUserAccount(c: Context<AppEnv>, id: number, details:
   const [del] = await d.batch([
     d.delete(users).where(and(eq(users.id, id), ne(users.id, actorId), sql`NOT ${soleOwnerOfAnOrg(id)}`, anotherAdminRemains)),
     auditIfChanged(c, 'user.delete', { targetType: 'user', targetId: id, details: { ...details, ended_play_sessions: live.length } }),
+    revokeInvitesWithoutCreator(env),
   ]);
   if (changes(del) > 0) return { deleted: true };
   // Refused by the SQL guards: the state changed since the checks above (a concurrent admin action).

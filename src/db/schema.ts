@@ -169,8 +169,44 @@ export const orgInvites = sqliteTable(
     expiresAt: text('expires_at').notNull(),
     usedAt: text('used_at'),
     usedBy: integer('used_by').references(() => users.id, { onDelete: 'set null' }),
+    /** Revoked by an admin, or because its creator lost the admin/owner role or left. */
+    revokedAt: text('revoked_at'),
+    revokeReason: text('revoke_reason'),
   },
-  (t) => [uniqueIndex('org_invites_code_uq').on(t.codeHash), index('org_invites_org_idx').on(t.orgId)],
+  (t) => [
+    uniqueIndex('org_invites_code_uq').on(t.codeHash),
+    index('org_invites_org_idx').on(t.orgId),
+    index('org_invites_creator_idx').on(t.createdBy),
+  ],
+);
+
+/**
+ * An org admin's request that a user (named by username) join the org; the user accepts or
+ * declines. Keyed by the username digest, not a user id, and stored whether or not that name
+ * exists: the requester's answers and lists look the same either way (no existence oracle).
+ */
+export const orgMemberRequests = sqliteTable(
+  'org_member_requests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    usernameDigest: text('username_digest').notNull(),
+    /** The name as the requester typed it, AES-GCM encrypted like `users.username_enc`. */
+    usernameEnc: text('username_enc').notNull(),
+    role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
+    requestedBy: integer('requested_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    expiresAt: text('expires_at').notNull(),
+    status: text('status', { enum: ['pending', 'accepted', 'declined', 'cancelled'] }).notNull().default('pending'),
+    answeredAt: text('answered_at'),
+  },
+  (t) => [
+    uniqueIndex('org_member_requests_org_digest_uq').on(t.orgId, t.usernameDigest),
+    index('org_member_requests_digest_idx').on(t.usernameDigest, t.status),
+    check('org_member_requests_status_ck', sql`${t.status} IN ('pending', 'accepted', 'declined', 'cancelled')`),
+  ],
 );
 
 export const userSettings = sqliteTable('user_settings', {
