@@ -19,6 +19,7 @@ import { optionalUser, requireUser } from './middleware';
 import { revokeSessionFamilyOf, rotateSession, startLogin } from './refresh';
 import { issueAccessToken } from './tokens';
 import { isOpenRegistration } from './registration';
+import { checkAccountLock, recordFailure, registrationLimits, throttleKey } from './throttle';
 
 const Credentials = z
   .object({
@@ -70,6 +71,13 @@ async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof presentU
   };
 }
 
+/** 429 once this address used up its registrations for the window; otherwise counts this one. */
+async function countRegistration(env: Env, ip: string): Promise<void> {
+  const key = throttleKey.registration(ip);
+  await checkAccountLock(env, key, 'too many registrations from this address; try again later');
+  await recordFailure(env, key, registrationLimits(env));
+}
+
 export const consoleAuthRouter = newRouter()
   .openapi(
     createRoute({
@@ -104,6 +112,8 @@ export const consoleAuthRouter = newRouter()
           const allowed = caller?.role === 'admin' || claim !== null || (await isOpenRegistration(env));
           if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
         }
+        // Each registration costs a password hash: counted per client address (admins exempt).
+        if (caller?.role !== 'admin') await countRegistration(env, clientIp(c.req.raw));
         row = await createUser(env, { username: body.username, password: body.password });
       } catch (e) {
         if (claim) await releaseInvite(env, claim);
