@@ -22,3 +22,7 @@ CREATE TABLE `org_member_requests` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `org_member_requests_org_digest_uq` ON `org_member_requests` (`org_id`,`username_digest`);--> statement-breakpoint
 CREATE INDEX `org_member_requests_digest_idx` ON `org_member_requests` (`username_digest`,`status`);
+--> statement-breakpoint
+CREATE INDEX `openid_nonces_seen_idx` ON `openid_nonces` (`seen_at`);--> statement-breakpoint
+CREATE INDEX `play_sessions_ended_idx` ON `play_sessions` (`ended_at`);--> statement-breakpoint
+CREATE INDEX `worker_events_ts_idx` ON `worker_events` (`ts`);

@@ -242,10 +242,14 @@ export const userAccounts = sqliteTable(
 );
 
 /** OpenID nonces already accepted (replay protection); pruned by housekeeping. */
-export const openidNonces = sqliteTable('openid_nonces', {
-  nonce: text('nonce').primaryKey(),
-  seenAt: text('seen_at').notNull().default(now),
-});
+export const openidNonces = sqliteTable(
+  'openid_nonces',
+  {
+    nonce: text('nonce').primaryKey(),
+    seenAt: text('seen_at').notNull().default(now),
+  },
+  (t) => [index('openid_nonces_seen_idx').on(t.seenAt)],
+);
 
 // ───────────────────────────── console: catalog ─────────────────────────────
 
@@ -497,6 +501,8 @@ export const playSessions = sqliteTable(
     index('play_sessions_org_status_idx').on(t.orgId, t.status),
     index('play_sessions_node_status_idx').on(t.nodeId, t.status),
     index('play_sessions_user_status_idx').on(t.userId, t.status),
+    // Retention deletes finished sessions oldest first.
+    index('play_sessions_ended_idx').on(t.endedAt),
   ],
 );
 
@@ -559,7 +565,7 @@ export const workerEvents = sqliteTable(
     exitCode: integer('exit_code'),
     ts: text('ts').notNull().default(now),
   },
-  (t) => [index('worker_events_source_ts_idx').on(t.sourceId, t.ts)],
+  (t) => [index('worker_events_source_ts_idx').on(t.sourceId, t.ts), index('worker_events_ts_idx').on(t.ts)],
 );
 
 /** The DVR config: one JSON row (id = 1). */
