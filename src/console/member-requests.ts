@@ -16,8 +16,8 @@
  *   POST   /orgs/requests/{request_id}/decline           the addressee
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, desc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
-import { usernamesOf, usernameProblem } from '../auth/accounts';
+import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { usernameProblem, usernamesByIds } from '../auth/accounts';
 import { audit, auditIfChanged } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
 import { displayUsername, usernameKeys } from '../auth/usernames';
@@ -107,7 +107,7 @@ export const memberRequestsRouter = newRouter()
         .innerJoin(orgs, eq(orgs.id, orgMemberRequests.orgId))
         .where(and(sql`${orgMemberRequests.usernameDigest} = ${myDigest(me.id)}`, eq(orgMemberRequests.status, 'pending'), gt(orgMemberRequests.expiresAt, nowIso()), requesterStillAdmin))
         .orderBy(desc(orgMemberRequests.createdAt), desc(orgMemberRequests.id));
-      const names = await requesterNames(c.env, rows.map((r) => r.requestedBy));
+      const names = await usernamesByIds(c.env, rows.map((r) => r.requestedBy));
       return c.json(
         rows.map((r) => ({
           id: r.id,
@@ -232,7 +232,7 @@ export const memberRequestsRouter = newRouter()
         .returning()
         .get();
       await audit(c, 'org.member.request', { orgId: org_id, targetType: 'member_request', targetId: row.id, details: { role: body.role } });
-      const names = await requesterNames(c.env, [me.id]);
+      const names = await usernamesByIds(c.env, [me.id]);
       return c.json(
         { id: row.id, org_id, username: display, role: row.role, status: 'pending' as const, requested_by: { user_id: me.id, username: names.get(me.id) ?? '' }, created_at: now, expires_at: expiresAt, answered_at: null },
         202,
@@ -260,7 +260,7 @@ export const memberRequestsRouter = newRouter()
         .orderBy(sql`CASE ${orgMemberRequests.status} WHEN 'pending' THEN 0 ELSE 1 END`, desc(orgMemberRequests.createdAt), asc(orgMemberRequests.id))
         .limit(200);
       const keys = await usernameKeys(c.env.COUCHSUITE_USERNAME_SECRET);
-      const names = await requesterNames(c.env, rows.map((r) => r.requestedBy));
+      const names = await usernamesByIds(c.env, rows.map((r) => r.requestedBy));
       const now = nowIso();
       const out = await Promise.all(
         rows.map(async (r) => ({
@@ -304,10 +304,3 @@ export const memberRequestsRouter = newRouter()
       return c.json({ cancelled: request_id, org_id }, 200);
     },
   );
-
-async function requesterNames(env: Env, ids: Array<number | null>): Promise<Map<number, string>> {
-  const wanted = [...new Set(ids.filter((x): x is number => x !== null))];
-  if (!wanted.length) return new Map();
-  const rows = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(inArray(users.id, wanted));
-  return usernamesOf(env, rows);
-}

@@ -24,9 +24,9 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
-import { usernamesOf } from '../auth/accounts';
+import { usernamesByIds, usernamesOf } from '../auth/accounts';
 import { audit, auditIfChanged, auditStatement } from '../auth/audit';
 import { assertOrgRole, orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
 import { changes, db } from '../db/client';
@@ -360,11 +360,7 @@ export const orgsRouter = newRouter()
       const { org_id } = c.req.valid('param');
       await assertOrgAccess(c, org_id, 'admin');
       const rows = await listInvites(c.env, org_id);
-      const people = new Set(rows.flatMap((r) => [r.createdBy, r.usedBy]).filter((x): x is number => x !== null));
-      const named = people.size
-        ? await db(c.env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(inArray(users.id, [...people]))
-        : [];
-      const names = await usernamesOf(c.env, named);
+      const names = await usernamesByIds(c.env, rows.flatMap((r) => [r.createdBy, r.usedBy]));
       const who = (id: number | null) => (id === null ? null : { user_id: id, username: names.get(id) ?? '' });
       return c.json(
         rows.map((r) => ({
