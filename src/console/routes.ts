@@ -14,6 +14,7 @@ import { orgsRouter } from './orgs';
 import { ownershipRouter } from './ownership/router';
 import { playRouter } from './play';
 import { usersRouter } from './users';
+import { metricsRouter } from '../metrics/router';
 
 export const consoleRouters = [
   orgsRouter,
@@ -28,5 +29,6 @@ export const consoleRouters = [
   playRouter,
   orgSessionsRouter,
   auditRouter,
+  metricsRouter,
   memberRequestsRouter,
 ];
