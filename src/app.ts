@@ -10,7 +10,7 @@ import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
 import { deviceRouter } from './auth/device';
 import { launcherPageRouter } from './http/launcher-page';
-import { signingKeyProblem } from './auth/tokens';
+import { secretProblems } from './auth/secrets';
 import { ApiError } from './http/errors';
 import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { validationHook } from './http/openapi';
@@ -25,10 +25,10 @@ export function buildApp() {
   app.use('*', securityHeaders);
   app.use('*', noStoreByDefault);
   app.use('*', async (c, next) => {
-    // A short signing secret makes every token forgeable: refuse to serve rather than run weak.
-    const problem = signingKeyProblem(c.env);
-    if (problem) {
-      c.get('log').error('refusing to serve: misconfigured', { problem });
+    // A weak or missing secret: refuse to serve rather than run weak or fail half-way (auth/secrets.ts).
+    const problems = await secretProblems(c.env);
+    if (problems.length > 0) {
+      c.get('log').error('refusing to serve: misconfigured', { problem: problems.join('; ') });
       return c.json({ error: 'server misconfigured', code: 'misconfigured' }, 503);
     }
     await next();

@@ -1,19 +1,18 @@
 /**
  * Cron dispatch. `15 6 * * *` is the daily chart scrape; `*\/5 * * * *` is housekeeping
- * (expired refresh sessions, OpenID nonces, chart retries, the overseer link, play-session leases).
+ * (expired refresh sessions, retention, chart retries, the overseer link, play-session leases).
  * Each job is independent: one failing never stops the others.
  */
-import { sql } from 'drizzle-orm';
 import { purgeExpiredSessions } from './auth/refresh';
 import { WRONG_CODE_WINDOW_MS } from './auth/device';
 import { purgeDeviceGrants } from './auth/device-queries';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
-import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';
 import { pruneMetrics } from './metrics/record';
+import { runRetention } from './retention';
 import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -22,9 +21,11 @@ const housekeeping: Job[] = [
   async (env) => {
     await purgeExpiredSessions(env);
   },
+  // Retention of audit log, worker events, finished play sessions, throttle counters and spent
+  // OpenID nonces, in bounded batches (src/retention.ts).
   async (env) => {
-    const cutoff = new Date(world.now() - 24 * 3600_000).toISOString();
-    await db(env).run(sql`DELETE FROM openid_nonces WHERE seen_at < ${cutoff}`);
+    const deleted = await runRetention(env);
+    if (Object.values(deleted).some((n) => n > 0)) createLogger({ job: 'retention' }).info('retention', deleted);
   },
   // Device sign-in codes that ended unused, and spent wrong-code counters.
   async (env) => {

@@ -7,7 +7,7 @@
  *   const login = await checkCredentials(c, username, password); // throws 401/429
  */
 import type { Context } from 'hono';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { db } from '../db/client';
 import { users } from '../db/schema';
@@ -59,6 +59,14 @@ export async function usernamesOf(env: Env, rows: Array<Pick<UserRow, 'id' | 'us
   const out = new Map<number, string>();
   await Promise.all(rows.map(async (r) => out.set(r.id, await keys.decrypt(r.usernameEnc, r.usernameDigest))));
   return out;
+}
+
+/** Usernames of these user ids (one query; unknown ids are absent): `{ id → username }`. */
+export async function usernamesByIds(env: Env, ids: Iterable<number | null>): Promise<Map<number, string>> {
+  const wanted = [...new Set([...ids].filter((x): x is number => x !== null))];
+  if (!wanted.length) return new Map();
+  const rows = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(inArray(users.id, wanted));
+  return usernamesOf(env, rows);
 }
 
 export async function findUserByName(env: Env, raw: string): Promise<{ digest: string; row: UserRow | undefined }> {

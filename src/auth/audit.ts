@@ -7,6 +7,7 @@
  *   await db.batch([write, auditStatement(c, 'config.update', {...})]);  // atomically with a write
  */
 import type { Context } from 'hono';
+import { sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { db } from '../db/client';
 import { auditLog } from '../db/schema';
@@ -39,4 +40,22 @@ export function auditStatement(c: Context<AppEnv>, action: string, entry: AuditE
 
 export async function audit(c: Context<AppEnv>, action: string, entry: AuditEntry = {}): Promise<void> {
   await auditStatement(c, action, entry).run();
+}
+
+/**
+ * The audit row of a guarded write, for the same `db.batch([...])`, placed right after that write:
+ * it is inserted only when the statement before it changed a row (SQLite's `changes()` within the
+ * batch's transaction), so a refused conditional write leaves no audit row and an applied one
+ * always has its row.
+ */
+export function auditIfChanged(c: Context<AppEnv>, action: string, entry: AuditEntry = {}) {
+  const actor = entry.actorUserId !== undefined ? entry.actorUserId : (c.get('user')?.id ?? null);
+  // Every column in table order (drizzle's INSERT ... SELECT lists them all); a NULL id is assigned.
+  return db(c.env)
+    .insert(auditLog)
+    .select(
+      sql`SELECT NULL, ${nowIso()}, ${actor}, ${action}, ${entry.targetType ?? null}, ${entry.targetId === undefined ? null : String(entry.targetId)},
+                 ${entry.orgId ?? null}, ${clientIp(c.req.raw)}, ${c.get('requestId') ?? null}, ${entry.details ? JSON.stringify(entry.details) : null}
+           WHERE changes() > 0`,
+    );
 }

@@ -12,13 +12,14 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { AppTileSchema, OrgOutSchema, SettingsObject } from '../console/schemas';
 import { buildTiles } from '../console/tiles';
 import { settingsOf, userOrgs } from '../console/profile';
-import { inviteIsValid, redeemInvite } from '../console/invites';
+import { bindInvite, claimInvite, redeemInvite, releaseInvite } from '../console/invites';
 import { checkCredentials, createUser, hasUsers, presentUser } from './accounts';
 import { audit } from './audit';
 import { optionalUser, requireUser } from './middleware';
 import { revokeSessionFamilyOf, rotateSession, startLogin } from './refresh';
 import { issueAccessToken } from './tokens';
 import { isOpenRegistration } from './registration';
+import { checkAccountLock, recordFailure, registrationLimits, throttleKey } from './throttle';
 
 const Credentials = z
   .object({
@@ -70,6 +71,13 @@ export async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof p
   };
 }
 
+/** 429 once this address used up its registrations for the window; otherwise counts this one. */
+async function countRegistration(env: Env, ip: string): Promise<void> {
+  const key = throttleKey.registration(ip);
+  await checkAccountLock(env, key, 'too many registrations from this address; try again later');
+  await recordFailure(env, key, registrationLimits(env));
+}
+
 export const consoleAuthRouter = newRouter()
   .openapi(
     createRoute({
@@ -95,18 +103,26 @@ export const consoleAuthRouter = newRouter()
       const body = c.req.valid('json');
       const env = c.env;
       const caller = c.get('user');
-      if (await hasUsers(env)) {
-        const allowed =
-          caller?.role === 'admin' ||
-          (await isOpenRegistration(env)) ||
-          (body.invite_code !== undefined && (await inviteIsValid(env, body.invite_code)));
-        if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
+      // The code is claimed BEFORE the account exists (compare-and-set): of concurrent registrations
+      // with one single-use code exactly one proceeds; a failed registration releases it.
+      const claim = body.invite_code !== undefined ? await claimInvite(env, body.invite_code) : null;
+      let row;
+      try {
+        if (await hasUsers(env)) {
+          const allowed = caller?.role === 'admin' || claim !== null || (await isOpenRegistration(env));
+          if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
+        }
+        // Each registration costs a password hash: counted per client address (admins exempt).
+        if (caller?.role !== 'admin') await countRegistration(env, clientIp(c.req.raw));
+        row = await createUser(env, { username: body.username, password: body.password });
+      } catch (e) {
+        if (claim) await releaseInvite(env, claim);
+        throw e;
       }
-      const row = await createUser(env, { username: body.username, password: body.password });
       await audit(c, 'user.create', { actorUserId: caller?.id ?? row.id, targetType: 'user', targetId: row.id, details: { role: row.role, via: 'register' } });
-      if (body.invite_code) {
-        const joined = await redeemInvite(env, row.id, body.invite_code);
-        if (joined) await audit(c, 'org.member.join', { actorUserId: row.id, orgId: joined.orgId, targetType: 'user', targetId: row.id, details: { role: joined.role, via: 'invite' } });
+      if (claim) {
+        await bindInvite(env, claim, row.id);
+        await audit(c, 'org.member.join', { actorUserId: row.id, orgId: claim.orgId, targetType: 'user', targetId: row.id, details: { role: claim.role, via: 'invite' } });
       }
       return c.json(await loginResponse(c, row), 201);
     },
@@ -135,7 +151,7 @@ export const consoleAuthRouter = newRouter()
       method: 'post',
       path: '/auth/refresh',
       tags: ['identity'],
-      summary: 'Rotate a refresh token; a replayed (already rotated) token revokes the whole login',
+      summary: 'Rotate a refresh token. A retry with the immediately previous token within the grace window gets the same successor; any other replay revokes the whole login',
       request: { body: jsonBody(z.object({ refresh_token: z.string().max(256) })) },
       responses: { 200: json(TokenPair, 'New tokens'), ...errors(400, 401) },
     }),
@@ -146,6 +162,7 @@ export const consoleAuthRouter = newRouter()
         if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
         throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
       }
+      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
       const { token, expiresIn } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
       return c.json({ token, access_token: token, token_type: 'Bearer' as const, expires_in: expiresIn, refresh_token: r.session.refreshToken }, 200);
     },

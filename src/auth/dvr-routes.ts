@@ -12,6 +12,7 @@ import { audit } from './audit';
 import { clearAuthCookies, refreshCookie, setAuthCookies } from './cookies';
 import { assertSameOrigin, requireUser } from './middleware';
 import { scryptParams, verifyPassword } from './passwords';
+import { checkAccountLock, checkIpLimit, clearFailures, recordFailure, throttleKey } from './throttle';
 import { revokeSessionFamilyOf, revokeUserSessions, rotateSession, startLogin } from './refresh';
 import { issueAccessToken } from './tokens';
 
@@ -53,7 +54,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       method: 'post',
       path: '/auth/refresh',
       tags: ['dvr identity'],
-      summary: 'Rotate the refresh cookie; a replayed refresh token revokes the whole login',
+      summary: 'Rotate the refresh cookie. A retry with the immediately previous cookie within the grace window gets the same successor; any other replay revokes the whole login',
       responses: { 200: json(z.object({ access_token: z.string() }), 'New cookies'), ...errors(401, 403) },
     }),
     async (c) => {
@@ -65,6 +66,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
         if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
         throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
       }
+      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
       const { token: access } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
       setAuthCookies(c, access, r.session.refreshToken);
       return c.json({ access_token: access }, 200);
@@ -110,15 +112,30 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       summary: 'Change the password; every other login of the user is revoked',
       middleware: [requireUser],
       request: { body: jsonBody(ChangePassword) },
-      responses: { 204: { description: 'Changed' }, ...errors(400, 401, 403) },
+      responses: { 204: { description: 'Changed' }, ...errors(400, 401, 403, 429) },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const me = c.get('user');
+      // Each attempt costs a password hash: throttled per address and per user, failures audited.
+      await checkIpLimit(c.env, clientIp(c.req.raw), 'change-password');
+      const key = throttleKey.changePassword(me.id);
+      try {
+        await checkAccountLock(c.env, key, 'too many failed password changes; try again later');
+      } catch (e) {
+        await audit(c, 'user.password.change.locked', { targetType: 'user', targetId: me.id });
+        throw e;
+      }
       const row = await findUserById(c.env, me.id);
       if (!row) throw new Unauthorized('invalid token', 'invalid_token');
       const verdict = await verifyPassword(body.current_password, row.passHash, scryptParams(c.env));
-      if (!verdict.ok) throw new Unauthorized('current password is incorrect', 'wrong_password');
+      if (!verdict.ok) {
+        const locked = await recordFailure(c.env, key);
+        await audit(c, 'user.password.change.failure', { targetType: 'user', targetId: me.id });
+        if (locked) await audit(c, 'user.password.change.lockout', { targetType: 'user', targetId: me.id });
+        throw new Unauthorized('current password is incorrect', 'wrong_password');
+      }
+      await clearFailures(c.env, key);
       const view = await presentUser(c.env, row);
       await setPassword(c.env, me.id, body.new_password, view.username);
       await revokeUserSessions(c.env, me.id, 'password change', me.sid);

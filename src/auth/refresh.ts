@@ -1,8 +1,16 @@
 /**
  * Refresh sessions (`auth_sessions`). Tokens are 32 random bytes, stored only as SHA-256 hashes.
- * Every refresh rotates: the presented row is marked rotated by a compare-and-set UPDATE (exactly
- * one of two concurrent refreshes changes a row) and a new row joins the same family. Presenting a
- * token that was already rotated is theft or a bug either way: the whole family is revoked.
+ * Every refresh rotates in ONE atomic D1 batch: the presented row is marked rotated by a
+ * compare-and-set UPDATE (exactly one of concurrent refreshes changes it) that also records its
+ * successor, and the successor row is inserted only when that UPDATE named it. No crash between
+ * two writes can leave a login without a usable token.
+ *
+ * Lost answers: a client whose refresh committed but whose answer never arrived retries with the
+ * token it still holds. Within `REFRESH_REUSE_WINDOW_SECONDS` (default 30) of the rotation, and
+ * while the successor is still the login's live head, that retry gets the SAME successor back
+ * (sealed under a key only the old token's holder can derive, see refresh-seal.ts). Presenting a
+ * rotated token outside the window, or one older than the immediately previous, is theft or a bug
+ * either way: the whole family is revoked.
  *
  * Expiry: idle (slides at each rotation) and absolute (per family, never extended).
  */
@@ -10,6 +18,7 @@ import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import { changes, db } from '../db/client';
 import { authSessions, users } from '../db/schema';
 import { nowIso, randomToken, sha256Hex, world } from '../world';
+import { openSuccessor, sealSuccessor } from './refresh-seal';
 import { issueAccessToken } from './tokens';
 
 export type ClientKind = 'dashboard' | 'launcher';
@@ -72,47 +81,106 @@ async function insertRow(
 }
 
 export type RotateResult =
-  | { ok: true; session: IssuedSession; userId: number; role: 'admin' | 'user'; client: ClientKind }
+  | { ok: true; session: IssuedSession; userId: number; role: 'admin' | 'user'; client: ClientKind; retried: boolean }
   | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused' | 'raced'; userId?: number };
 
-export async function rotateSession(env: Env, refreshToken: string, meta: SessionMeta = {}): Promise<RotateResult> {
-  if (!/^[A-Za-z0-9_-]{20,128}$/.test(refreshToken)) return { ok: false, reason: 'unknown' };
-  const d = db(env);
-  const row = await d
+/** How long the immediately previous refresh token still gets its (same) successor back. */
+export function reuseWindowMs(env: Pick<Env, 'REFRESH_REUSE_WINDOW_SECONDS'>): number {
+  const s = Number.parseInt(env.REFRESH_REUSE_WINDOW_SECONDS ?? '', 10);
+  return (Number.isInteger(s) && s >= 0 ? Math.min(s, 300) : 30) * 1000;
+}
+
+type SessionRow = typeof authSessions.$inferSelect;
+
+async function sessionByToken(env: Env, refreshToken: string) {
+  return db(env)
     .select({ s: authSessions, role: users.role })
     .from(authSessions)
     .innerJoin(users, eq(users.id, authSessions.userId))
     .where(eq(authSessions.tokenHash, await sha256Hex(refreshToken)))
     .get();
+}
+
+/**
+ * A retry of a refresh that already rotated (its answer was lost, or two requests raced): within
+ * the grace window, and only while the successor is still the login's live head (not itself
+ * rotated, not revoked, not expired), the same successor token is returned. Anything else is a
+ * replay and the caller revokes the family.
+ */
+async function retrySuccessor(env: Env, s: SessionRow, refreshToken: string): Promise<IssuedSession | null> {
+  if (!s.rotatedAt || !s.successorId || !s.successorSealed) return null;
+  if (world.now() - Date.parse(s.rotatedAt) > reuseWindowMs(env)) return null;
+  const next = await db(env).select().from(authSessions).where(eq(authSessions.id, s.successorId)).get();
+  const now = nowIso();
+  if (!next || next.rotatedAt || next.revokedAt || next.expiresAt <= now || next.familyExpiresAt <= now) return null;
+  const token = await openSuccessor(env, refreshToken, s.id, s.successorSealed);
+  if (!token || (await sha256Hex(token)) !== next.tokenHash) return null;
+  return { sid: next.id, refreshToken: token, expiresAt: next.expiresAt };
+}
+
+export async function rotateSession(env: Env, refreshToken: string, meta: SessionMeta = {}): Promise<RotateResult> {
+  if (!/^[A-Za-z0-9_-]{20,128}$/.test(refreshToken)) return { ok: false, reason: 'unknown' };
+  const row = await sessionByToken(env, refreshToken);
   if (!row) return { ok: false, reason: 'unknown' };
   const s = row.s;
+  const client = s.client as ClientKind;
   if (s.revokedAt) return { ok: false, reason: 'revoked', userId: s.userId };
-  if (s.rotatedAt) {
-    await revokeFamily(env, s.familyId, 'refresh token reuse');
-    return { ok: false, reason: 'reused', userId: s.userId };
-  }
+  if (s.rotatedAt) return retryOrRevoke(env, s, refreshToken, row.role);
   const now = nowIso();
   if (s.expiresAt <= now || s.familyExpiresAt <= now) return { ok: false, reason: 'expired', userId: s.userId };
 
-  // Compare-and-set: of two concurrent refreshes with this token, exactly one changes the row.
-  const cas = await d
-    .update(authSessions)
-    .set({ rotatedAt: now })
-    .where(and(eq(authSessions.id, s.id), isNull(authSessions.rotatedAt), isNull(authSessions.revokedAt)))
-    .run();
-  if (changes(cas) !== 1) return { ok: false, reason: 'raced', userId: s.userId };
-
-  const client = s.client as ClientKind;
+  const sid = crypto.randomUUID();
+  const token = randomToken(32);
+  const tokenHash = await sha256Hex(token);
+  const sealed = await sealSuccessor(env, refreshToken, s.id, token);
   const idle = new Date(world.now() + SESSION_TTL[client].idleMs).toISOString();
-  const session = await insertRow(env, {
-    userId: s.userId,
-    client,
-    familyId: s.familyId,
-    familyExpiresAt: s.familyExpiresAt,
-    expiresAt: idle < s.familyExpiresAt ? idle : s.familyExpiresAt,
-    meta,
-  });
-  return { ok: true, session, userId: s.userId, role: row.role, client };
+  const expiresAt = idle < s.familyExpiresAt ? idle : s.familyExpiresAt;
+  const d = db(env);
+  // ONE atomic batch: the old row is marked rotated (compare-and-set: of concurrent refreshes
+  // exactly one changes it) and its successor is inserted only if that very UPDATE named it. A
+  // crash or a failing statement leaves both undone, so the presented token stays usable.
+  const [cas] = await d.batch([
+    d
+      .update(authSessions)
+      .set({ rotatedAt: now, successorId: sid, successorSealed: sealed })
+      .where(and(eq(authSessions.id, s.id), isNull(authSessions.rotatedAt), isNull(authSessions.revokedAt))),
+    d.insert(authSessions).select((qb) =>
+      qb
+        .select({
+          id: sql<string>`${sid}`.as('id'),
+          familyId: authSessions.familyId,
+          userId: authSessions.userId,
+          tokenHash: sql<string>`${tokenHash}`.as('token_hash'),
+          client: authSessions.client,
+          createdAt: sql<string>`${now}`.as('created_at'),
+          expiresAt: sql<string>`${expiresAt}`.as('expires_at'),
+          familyExpiresAt: authSessions.familyExpiresAt,
+          rotatedAt: sql<null>`NULL`.as('rotated_at'),
+          successorId: sql<null>`NULL`.as('successor_id'),
+          successorSealed: sql<null>`NULL`.as('successor_sealed'),
+          revokedAt: sql<null>`NULL`.as('revoked_at'),
+          revokeReason: sql<null>`NULL`.as('revoke_reason'),
+          ip: sql<string | null>`${meta.ip ?? null}`.as('ip'),
+          userAgent: sql<string | null>`${meta.userAgent?.slice(0, 256) ?? null}`.as('user_agent'),
+        })
+        .from(authSessions)
+        .where(and(eq(authSessions.id, s.id), eq(authSessions.successorId, sid))),
+    ),
+  ]);
+  if (changes(cas) !== 1) {
+    // Lost the race: the winner's batch has committed, so this is a retry of the same refresh.
+    const again = await sessionByToken(env, refreshToken);
+    if (again?.s.rotatedAt) return retryOrRevoke(env, again.s, refreshToken, again.role);
+    return { ok: false, reason: 'raced', userId: s.userId };
+  }
+  return { ok: true, session: { sid, refreshToken: token, expiresAt }, userId: s.userId, role: row.role, client, retried: false };
+}
+
+async function retryOrRevoke(env: Env, s: SessionRow, refreshToken: string, role: 'admin' | 'user'): Promise<RotateResult> {
+  const successor = await retrySuccessor(env, s, refreshToken);
+  if (successor) return { ok: true, session: successor, userId: s.userId, role, client: s.client as ClientKind, retried: true };
+  await revokeFamily(env, s.familyId, 'refresh token reuse');
+  return { ok: false, reason: 'reused', userId: s.userId };
 }
 
 export async function revokeFamily(env: Env, familyId: string, reason: string): Promise<void> {

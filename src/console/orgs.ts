@@ -4,30 +4,37 @@
  *   GET    /orgs                                 platform admin: every org; others: their memberships
  *   POST   /orgs                                 platform admin; `owner_user_id` makes someone owner
  *   GET    /orgs/{org_id}/members                any member of the org (or platform admin)
- *   POST   /orgs/{org_id}/members                org admin/owner: add a member
+ *   POST   /orgs/{org_id}/members                platform admin only: add a user by id
  *   PUT    /orgs/{org_id}/members/{user_id}      org admin/owner: change a role
  *   DELETE /orgs/{org_id}/members/{user_id}      org admin/owner: remove a member
  *   POST   /orgs/{org_id}/leave                  any member: leave
  *   POST   /orgs/{org_id}/invites                org admin/owner: a single-use, expiring code
+ *   GET    /orgs/{org_id}/invites                org admin/owner: every invite and its state (never the code)
+ *   DELETE /orgs/{org_id}/invites/{invite_id}    org admin/owner: revoke an open invite
+ *
+ * Org admins do not enroll people: members join by invite code or by accepting an add-by-username
+ * request (member-requests.ts). Only platform admins add a user directly.
  *
  * Rules: only an owner (or platform admin) can grant, change or remove the `owner` role; the last
  * owner can be neither demoted nor removed (settled by conditional SQL, so two concurrent
- * demotions cannot both succeed). Authorization reads `memberships` on every request, so a change
- * applies to the very next request. Non-members get one 403 whether or not the org exists.
+ * demotions cannot both succeed). A role change or removal revokes, in the same batch, the open
+ * invites of a creator who no longer holds admin/owner. Authorization reads `memberships` on every
+ * request, so a change applies to the very next request. Non-members get one 403 whether or not
+ * the org exists.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
-import { usernamesOf } from '../auth/accounts';
-import { audit, auditStatement } from '../auth/audit';
+import { usernamesByIds, usernamesOf } from '../auth/accounts';
+import { audit, auditIfChanged, auditStatement } from '../auth/audit';
 import { assertOrgRole, orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
 import { changes, db } from '../db/client';
 import { memberships, orgs, users } from '../db/schema';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
-import { createInvite } from './invites';
+import { createInvite, listInvites, revokeInvite, revokeInvitesOfFormerAdmin } from './invites';
 import { cleanText, isForeignKeyViolation, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
 
 const OrgParams = z.object({ org_id: IntId });
@@ -55,8 +62,25 @@ const InviteIn = z
   })
   .strict();
 const InviteOut = z
-  .object({ code: z.string(), org_id: z.number().int(), role: z.enum(['admin', 'member']), expires_at: z.string() })
+  .object({ id: z.number().int(), code: z.string(), org_id: z.number().int(), role: z.enum(['admin', 'member']), expires_at: z.string() })
   .openapi('OrgInvite');
+const InviteParams = z.object({ org_id: IntId, invite_id: IntId });
+const PersonRef = z.object({ user_id: z.number().int(), username: z.string() }).nullable();
+const InviteListItem = z
+  .object({
+    id: z.number().int(),
+    org_id: z.number().int(),
+    role: z.enum(['admin', 'member']),
+    status: z.enum(['open', 'used', 'expired', 'revoked']),
+    created_by: PersonRef.openapi({ description: 'null once the creator’s account is deleted' }),
+    created_at: z.string(),
+    expires_at: z.string(),
+    used_by: PersonRef,
+    used_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    revoke_reason: z.string().nullable(),
+  })
+  .openapi('OrgInviteListItem');
 
 type Actor = OrgRole | 'platform_admin';
 
@@ -92,15 +116,15 @@ const notLastOwner = (orgId: number) =>
 
 async function removeMembership(c: Context<AppEnv>, orgId: number, userId: number, action: string): Promise<void> {
   const d = db(c.env);
-  const res = await d
-    .delete(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId)))
-    .run();
+  const [res] = await d.batch([
+    d.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId))),
+    auditIfChanged(c, action, { orgId, targetType: 'user', targetId: userId }),
+    revokeInvitesOfFormerAdmin(c.env, userId),
+  ]);
   if (changes(res) === 0) {
     if ((await orgRoleOf(c.env, userId, orgId)) === null) throw new NotFound('member not found');
     throw new Conflict('the last owner of an organization cannot be removed; make someone else owner first', 'last_owner');
   }
-  await audit(c, action, { orgId, targetType: 'user', targetId: userId });
 }
 
 export const orgsRouter = newRouter()
@@ -201,8 +225,8 @@ export const orgsRouter = newRouter()
       method: 'post',
       path: '/orgs/{org_id}/members',
       tags: ['orgs'],
-      summary: 'Add a member (org admin/owner; granting owner needs an owner)',
-      middleware: [requireUser],
+      summary: 'Add a user directly by id (platform admins only). Org admins invite (`/invites`) or request by username (`/member-requests`): people join by consent',
+      middleware: [requireUser, requireAdmin],
       security: [{ bearer: [] }],
       request: { params: OrgParams, body: jsonBody(MemberIn) },
       responses: { 201: json(MemberOut, 'Added'), ...errors(400, 401, 403, 404, 409) },
@@ -210,8 +234,7 @@ export const orgsRouter = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const actor = await assertOrgAccess(c, org_id, 'admin');
-      assertMayAssign(actor, null, body.role);
+      await assertOrgAccess(c, org_id, 'admin');
       const d = db(c.env);
       if (!(await d.select({ id: users.id }).from(users).where(eq(users.id, body.user_id)).get())) throw new NotFound('user not found');
       // An existing member keeps their role here: role changes go through PUT, where the owner rules apply.
@@ -247,16 +270,16 @@ export const orgsRouter = newRouter()
       if (current === null) throw new NotFound('member not found');
       assertMayAssign(actor, current, role);
       if (current !== role) {
-        const res = await db(c.env)
-          .update(memberships)
-          .set({ role })
-          .where(and(eq(memberships.orgId, org_id), eq(memberships.userId, user_id), notLastOwner(org_id)))
-          .run();
+        const d = db(c.env);
+        const [res] = await d.batch([
+          d.update(memberships).set({ role }).where(and(eq(memberships.orgId, org_id), eq(memberships.userId, user_id), notLastOwner(org_id))),
+          auditIfChanged(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } }),
+          revokeInvitesOfFormerAdmin(c.env, user_id),
+        ]);
         if (changes(res) === 0) {
           if ((await orgRoleOf(c.env, user_id, org_id)) === null) throw new NotFound('member not found');
           throw new Conflict('the last owner of an organization cannot be demoted; make someone else owner first', 'last_owner');
         }
-        await audit(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } });
       }
       return c.json(await presentMember(c.env, user_id, role), 200);
     },
@@ -317,8 +340,62 @@ export const orgsRouter = newRouter()
       const body = c.req.valid('json');
       await assertOrgAccess(c, org_id, 'admin');
       const user = c.get('user');
-      const { code, expiresAt } = await createInvite(c.env, org_id, body.role, user.id, body.ttl_seconds);
-      await audit(c, 'org.invite.create', { orgId: org_id, targetType: 'org', targetId: org_id, details: { role: body.role, expires_at: expiresAt } });
-      return c.json({ code, org_id, role: body.role, expires_at: expiresAt }, 201);
+      const { id, code, expiresAt } = await createInvite(c.env, org_id, body.role, user.id, body.ttl_seconds);
+      await audit(c, 'org.invite.create', { orgId: org_id, targetType: 'invite', targetId: id, details: { role: body.role, expires_at: expiresAt } });
+      return c.json({ id, code, org_id, role: body.role, expires_at: expiresAt }, 201);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/invites',
+      tags: ['orgs'],
+      summary: 'The org’s invites, newest first, with their state (org admin/owner). Codes are never shown again',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams },
+      responses: { 200: json(z.array(InviteListItem), 'Invites'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      await assertOrgAccess(c, org_id, 'admin');
+      const rows = await listInvites(c.env, org_id);
+      const names = await usernamesByIds(c.env, rows.flatMap((r) => [r.createdBy, r.usedBy]));
+      const who = (id: number | null) => (id === null ? null : { user_id: id, username: names.get(id) ?? '' });
+      return c.json(
+        rows.map((r) => ({
+          id: r.id,
+          org_id,
+          role: r.role,
+          status: r.status,
+          created_by: who(r.createdBy),
+          created_at: r.createdAt,
+          expires_at: r.expiresAt,
+          used_by: who(r.usedBy),
+          used_at: r.usedAt,
+          revoked_at: r.revokedAt,
+          revoke_reason: r.revokeReason,
+        })),
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/orgs/{org_id}/invites/{invite_id}',
+      tags: ['orgs'],
+      summary: 'Revoke an open invite (org admin/owner); a used, expired or already revoked invite is a 404',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: InviteParams },
+      responses: { 200: json(z.object({ revoked: z.number().int(), org_id: z.number().int() }), 'Revoked'), ...errors(400, 401, 403, 404) },
+    }),
+    async (c) => {
+      const { org_id, invite_id } = c.req.valid('param');
+      await assertOrgAccess(c, org_id, 'admin');
+      if (!(await revokeInvite(c.env, org_id, invite_id, 'revoked by an admin'))) throw new NotFound('no open invite with this id in this organization', 'invite_not_found');
+      await audit(c, 'org.invite.revoke', { orgId: org_id, targetType: 'invite', targetId: invite_id });
+      return c.json({ revoked: invite_id, org_id }, 200);
     },
   );

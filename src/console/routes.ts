@@ -7,6 +7,7 @@ import { chartsRouter } from './charts/router';
 import { coversRouter } from './covers';
 import { gamesRouter } from './games';
 import { libraryRouter } from './library';
+import { memberRequestsRouter } from './member-requests';
 import { nodesRouter } from './nodes';
 import { orgSessionsRouter } from './org-sessions';
 import { orgsRouter } from './orgs';
@@ -29,4 +30,5 @@ export const consoleRouters = [
   orgSessionsRouter,
   auditRouter,
   metricsRouter,
+  memberRequestsRouter,
 ];

@@ -38,11 +38,19 @@ const UserParams = z.object({ user_id: IntId });
 const SettingsOut = z.object({ settings: SettingsObject }).openapi('UserSettings');
 const SettingsIn = z.object({ settings: SettingsObject }).strict().openapi('UserSettingsIn');
 
-function depthOf(v: unknown): number {
-  if (v === null || typeof v !== 'object') return 0;
-  let max = 0;
-  for (const child of Object.values(v as Record<string, unknown>)) max = Math.max(max, depthOf(child));
-  return max + 1;
+/**
+ * Whether `v` nests deeper than `max` levels. An explicit stack, not recursion, stopping at the
+ * first value past the limit: a body of tens of thousands of nested arrays (well under the size
+ * limit) overflowed the call stack of the recursive version and answered 500.
+ */
+export function nestsDeeperThan(v: unknown, max: number): boolean {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: v, depth: 0 }];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    if (item.node === null || typeof item.node !== 'object') continue;
+    if (item.depth >= max) return true;
+    for (const child of Object.values(item.node as Record<string, unknown>)) stack.push({ node: child, depth: item.depth + 1 });
+  }
+  return false;
 }
 
 function assertSelf(userId: number, callerId: number): void {
@@ -84,7 +92,7 @@ export const usersRouter = newRouter()
       assertSelf(user_id, c.get('user').id);
       const privileged = Object.keys(settings).filter((k) => PRIVILEGED_KEYS.has(k.toLowerCase()));
       if (privileged.length > 0) throw new BadRequest(`settings may not contain privileged fields: ${privileged.join(', ')}`, 'privileged_field');
-      if (depthOf(settings) > SETTINGS_MAX_DEPTH) throw new BadRequest(`settings may nest at most ${SETTINGS_MAX_DEPTH} levels`, 'too_deep');
+      if (nestsDeeperThan(settings, SETTINGS_MAX_DEPTH)) throw new BadRequest(`settings may nest at most ${SETTINGS_MAX_DEPTH} levels`, 'too_deep');
       const text = JSON.stringify(settings);
       if (new TextEncoder().encode(text).byteLength > SETTINGS_MAX_BYTES) throw new PayloadTooLarge(`settings must be at most ${SETTINGS_MAX_BYTES} bytes`);
       const now = nowIso();

@@ -75,6 +75,11 @@ export const authSessions = sqliteTable(
     /** Absolute expiry of the whole family: rotation never extends it. */
     familyExpiresAt: text('family_expires_at').notNull(),
     rotatedAt: text('rotated_at'),
+    /** The row that replaced this one at rotation (set in the same batch that inserts it). */
+    successorId: text('successor_id'),
+    /** The successor's refresh token, AES-GCM sealed under a key derived from THIS row's token (which
+     * only its holder has): lets a retry within the grace window get the same successor back. */
+    successorSealed: text('successor_sealed'),
     revokedAt: text('revoked_at'),
     revokeReason: text('revoke_reason'),
     ip: text('ip'),
@@ -164,8 +169,44 @@ export const orgInvites = sqliteTable(
     expiresAt: text('expires_at').notNull(),
     usedAt: text('used_at'),
     usedBy: integer('used_by').references(() => users.id, { onDelete: 'set null' }),
+    /** Revoked by an admin, or because its creator lost the admin/owner role or left. */
+    revokedAt: text('revoked_at'),
+    revokeReason: text('revoke_reason'),
   },
-  (t) => [uniqueIndex('org_invites_code_uq').on(t.codeHash), index('org_invites_org_idx').on(t.orgId)],
+  (t) => [
+    uniqueIndex('org_invites_code_uq').on(t.codeHash),
+    index('org_invites_org_idx').on(t.orgId),
+    index('org_invites_creator_idx').on(t.createdBy),
+  ],
+);
+
+/**
+ * An org admin's request that a user (named by username) join the org; the user accepts or
+ * declines. Keyed by the username digest, not a user id, and stored whether or not that name
+ * exists: the requester's answers and lists look the same either way (no existence oracle).
+ */
+export const orgMemberRequests = sqliteTable(
+  'org_member_requests',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    orgId: integer('org_id')
+      .notNull()
+      .references(() => orgs.id, { onDelete: 'cascade' }),
+    usernameDigest: text('username_digest').notNull(),
+    /** The name as the requester typed it, AES-GCM encrypted like `users.username_enc`. */
+    usernameEnc: text('username_enc').notNull(),
+    role: text('role', { enum: ['admin', 'member'] }).notNull().default('member'),
+    requestedBy: integer('requested_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    expiresAt: text('expires_at').notNull(),
+    status: text('status', { enum: ['pending', 'accepted', 'declined', 'cancelled'] }).notNull().default('pending'),
+    answeredAt: text('answered_at'),
+  },
+  (t) => [
+    uniqueIndex('org_member_requests_org_digest_uq').on(t.orgId, t.usernameDigest),
+    index('org_member_requests_digest_idx').on(t.usernameDigest, t.status),
+    check('org_member_requests_status_ck', sql`${t.status} IN ('pending', 'accepted', 'declined', 'cancelled')`),
+  ],
 );
 
 export const userSettings = sqliteTable('user_settings', {
@@ -201,10 +242,14 @@ export const userAccounts = sqliteTable(
 );
 
 /** OpenID nonces already accepted (replay protection); pruned by housekeeping. */
-export const openidNonces = sqliteTable('openid_nonces', {
-  nonce: text('nonce').primaryKey(),
-  seenAt: text('seen_at').notNull().default(now),
-});
+export const openidNonces = sqliteTable(
+  'openid_nonces',
+  {
+    nonce: text('nonce').primaryKey(),
+    seenAt: text('seen_at').notNull().default(now),
+  },
+  (t) => [index('openid_nonces_seen_idx').on(t.seenAt)],
+);
 
 // ───────────────────────────── console: catalog ─────────────────────────────
 
@@ -486,6 +531,8 @@ export const playSessions = sqliteTable(
     index('play_sessions_org_status_idx').on(t.orgId, t.status),
     index('play_sessions_node_status_idx').on(t.nodeId, t.status),
     index('play_sessions_user_status_idx').on(t.userId, t.status),
+    // Retention deletes finished sessions oldest first.
+    index('play_sessions_ended_idx').on(t.endedAt),
   ],
 );
 
@@ -548,7 +595,7 @@ export const workerEvents = sqliteTable(
     exitCode: integer('exit_code'),
     ts: text('ts').notNull().default(now),
   },
-  (t) => [index('worker_events_source_ts_idx').on(t.sourceId, t.ts)],
+  (t) => [index('worker_events_source_ts_idx').on(t.sourceId, t.ts), index('worker_events_ts_idx').on(t.ts)],
 );
 
 /** The DVR config: one JSON row (id = 1). */

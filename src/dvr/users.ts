@@ -2,22 +2,22 @@
  * `/api/users` CRUD for the dashboard's admin pages (contract §3.8), admin only, on the shared
  * identity (usernames are stored as digest + ciphertext, see auth/usernames.ts). Deviations for
  * safety: roles are validated on update too, a duplicate username on update is 409 (not 404),
- * passwords follow the platform policy, an admin password reset revokes the user's logins, and
- * deleting a user stops every recorder whose last active subscriber they were (§7.10 fixed).
+ * passwords follow the platform policy, an admin password reset revokes the user's logins, every
+ * edit is all-or-nothing with the invariants in SQL (auth/user-admin.ts: never without a platform
+ * admin, no self-deletion, an org's last owner stays, live play seats ended first), and deleting a
+ * user stops every recorder whose last active subscriber they were (§7.10 fixed).
  *
  *   POST /api/users {"username":"bob","password":"...","role":"user"} → 201 User
  *   DELETE /api/users/7                                            → 204
  */
 import { createRoute } from '@hono/zod-openapi';
-import { createUser, findUserById, presentUser, setPassword, usernameProblem, usernamesOf } from '../auth/accounts';
+import { createUser, findUserById, presentUser, usernamesOf } from '../auth/accounts';
 import { audit } from '../auth/audit';
 import { UserSchema } from '../auth/dvr-routes';
 import { requireAdmin, requireUser } from '../auth/middleware';
-import { revokeUserSessions } from '../auth/refresh';
-import { displayUsername, usernameKeys } from '../auth/usernames';
-import { BadRequest, Conflict, NotFound } from '../http/errors';
+import { applyUserEdit, deleteUserAccount, planUserEdit } from '../auth/user-admin';
+import { BadRequest, NotFound } from '../http/errors';
 import { describeIssues, errors, failWith, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
-import { nowIso } from '../world';
 import { link } from './lifecycle';
 import type { SourceRef } from './runtime';
 
@@ -123,7 +123,7 @@ export const dvrUsersRouter = newRouter()
       method: 'put',
       path: '/users/{id}',
       tags,
-      summary: 'Change username, password and/or role (only the keys present)',
+      summary: 'Change username, password and/or role (only the keys present), all or nothing; the last platform admin cannot be demoted (409)',
       middleware: [...admin],
       request: { params: IdParams, body: jsonBody(UpdateUser) },
       responses: { 200: json(UserSchema, 'The user'), ...errors(400, 401, 403, 404, 409) },
@@ -133,34 +133,8 @@ export const dvrUsersRouter = newRouter()
       const body = c.req.valid('json');
       const row = await findUserById(c.env, id);
       if (!row) throw new NotFound('user not found');
-      const now = nowIso();
-      if (body.username !== undefined) {
-        const problem = usernameProblem(body.username);
-        if (problem) throw new BadRequest(problem, 'invalid_username');
-        const keys = await usernameKeys(c.env.COUCHSUITE_USERNAME_SECRET);
-        const display = displayUsername(body.username);
-        const digest = await keys.digest(display);
-        const enc = await keys.encrypt(display, digest);
-        const res = await c.env.DB.prepare(
-          `UPDATE users SET username_digest = ?2, username_enc = ?3, updated_at = ?4
-            WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.username_digest = ?2 AND o.id != ?1)`,
-        )
-          .bind(id, digest, enc, now)
-          .run();
-        if ((res.meta.changes ?? 0) === 0) throw new Conflict('username already exists', 'username_taken');
-      }
-      if (body.password !== undefined) {
-        await setPassword(c.env, id, body.password, body.username ?? (await presentUser(c.env, row)).username);
-        await revokeUserSessions(c.env, id, 'admin password reset');
-      }
-      if (body.role !== undefined) {
-        await c.env.DB.prepare(`UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1`).bind(id, body.role, now).run();
-      }
-      await audit(c, 'user.update', {
-        targetType: 'user',
-        targetId: id,
-        details: { fields: Object.keys(body), ...(body.role !== undefined && body.role !== row.role ? { role: body.role } : {}) },
-      });
+      // Every field is validated (and the password hashed) before anything is written, then one batch.
+      await applyUserEdit(c, id, await planUserEdit(c.env, row, body));
       return c.json(await presentUser(c.env, (await findUserById(c.env, id))!), 200);
     },
     updateHook,
@@ -170,10 +144,10 @@ export const dvrUsersRouter = newRouter()
       method: 'delete',
       path: '/users/{id}',
       tags,
-      summary: "Delete a user (cascades to subscriptions and logins); stops recorders left without an active subscriber",
+      summary: "Delete a user (cascades to subscriptions and logins); ends their live play sessions and stops recorders left without an active subscriber. 409 for oneself, the last platform admin, or an org's last owner",
       middleware: [...admin],
       request: { params: IdParams },
-      responses: { 204: { description: 'Deleted (also when there was no such user)' }, ...errors(400, 401, 403) },
+      responses: { 204: { description: 'Deleted (also when there was no such user)' }, ...errors(400, 401, 403, 409) },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
@@ -185,9 +159,8 @@ export const dvrUsersRouter = newRouter()
       )
         .bind(id)
         .all<{ id: number; driver: string; username: string }>();
-      const res = await c.env.DB.prepare(`DELETE FROM users WHERE id = ?1`).bind(id).run();
-      if ((res.meta.changes ?? 0) > 0) {
-        await audit(c, 'user.delete', { targetType: 'user', targetId: id, details: { via: 'dvr', stopped_sources: results.length } });
+      const { deleted } = await deleteUserAccount(c, id, { via: 'dvr', stopped_sources: results.length });
+      if (deleted) {
         const l = link(c.env);
         for (const r of results) {
           const ref: SourceRef = { sourceId: r.id, driver: r.driver, username: r.username };

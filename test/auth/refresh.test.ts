@@ -2,9 +2,27 @@
  * Refresh sessions: rotation on every refresh, replay of a rotated token revokes the whole login,
  * exactly one of two concurrent refreshes wins, logout and password change revoke.
  */
-import { describe, expect, it } from 'vitest';
+import { env } from 'cloudflare:test';
+import { eq, sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openSuccessor, sealSuccessor } from '../../src/auth/refresh-seal';
+import { db } from '../../src/db/client';
+import { authSessions } from '../../src/db/schema';
+import { setWorld, sha256Hex } from '../../src/world';
 import { call, cookieHeader, cookiesOf, json } from '../support/http';
 import { makeUser, PASSWORD } from '../support/users';
+
+/** Every row of the login (family) the token belongs to. */
+async function familyOf(refreshToken: string) {
+  const row = await db(env).select().from(authSessions).where(eq(authSessions.tokenHash, await sha256Hex(refreshToken))).get();
+  return db(env).select().from(authSessions).where(eq(authSessions.familyId, row!.familyId));
+}
+
+let restoreWorld: (() => void) | undefined;
+afterEach(() => {
+  restoreWorld?.();
+  restoreWorld = undefined;
+});
 
 async function launcherLogin(username: string, password = PASSWORD) {
   const res = await call('POST', '/auth/login', { body: { username, password } });
@@ -32,6 +50,8 @@ describe('launcher refresh (tokens in the body)', () => {
     const u = await makeUser();
     const first = await launcherLogin(u.username);
     const second = await json<{ token: string; refresh_token: string }>(await refresh(first.refresh_token));
+    const later = Date.now() + 60_000; // past the grace window
+    restoreWorld = setWorld({ now: () => later });
     const replay = await refresh(first.refresh_token);
     expect(replay.status).toBe(401);
     expect(await replay.json()).toMatchObject({ error: 'invalid or expired refresh token' });
@@ -40,12 +60,16 @@ describe('launcher refresh (tokens in the body)', () => {
     expect((await call('GET', '/api/me', { token: second.token })).status).toBe(403);
   });
 
-  it('lets exactly one of two concurrent refreshes with the same token win', async () => {
+  it('two concurrent refreshes with the same token yield exactly one new token, which every answer carries', async () => {
     const u = await makeUser();
     const first = await launcherLogin(u.username);
     const results = await Promise.all([refresh(first.refresh_token), refresh(first.refresh_token), refresh(first.refresh_token)]);
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 401)).toHaveLength(2);
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    const tokens = new Set(await Promise.all(results.map(async (r) => (await json<{ refresh_token: string }>(r)).refresh_token)));
+    expect(tokens.size).toBe(1);
+    const family = await familyOf(first.refresh_token);
+    expect(family).toHaveLength(2);
+    expect(family.filter((r) => r.revokedAt === null && r.rotatedAt === null)).toHaveLength(1);
   });
 
   it('refuses unknown, malformed and missing refresh tokens without a 500', async () => {
@@ -72,6 +96,88 @@ describe('launcher refresh (tokens in the body)', () => {
   });
 });
 
+describe('crash consistency of rotation (issue 20)', () => {
+  it('a refresh interrupted between marking the old token rotated and inserting its successor leaves the old token usable', async () => {
+    const u = await makeUser();
+    const first = await launcherLogin(u.username);
+    // A real D1 failure at the second step of the rotation: inserting this user's successor row aborts.
+    await env.DB.prepare(
+      `CREATE TRIGGER fail_successor_${u.id} BEFORE INSERT ON auth_sessions WHEN NEW.user_id = ${u.id} BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+    ).run();
+    try {
+      const crashed = await refresh(first.refresh_token);
+      expect(crashed.status).toBe(500);
+    } finally {
+      await env.DB.prepare(`DROP TRIGGER fail_successor_${u.id}`).run();
+    }
+    const family = await familyOf(first.refresh_token);
+    expect(family).toHaveLength(1);
+    expect(family[0]!.rotatedAt).toBeNull();
+    // The client retries with the token it holds and stays signed in.
+    const retry = await refresh(first.refresh_token);
+    expect(retry.status).toBe(200);
+    const next = await json<{ token: string; refresh_token: string }>(retry);
+    expect((await call('GET', '/api/me', { token: next.token })).status).toBe(200);
+  });
+
+  it('a retry after a lost refresh answer gets the same successor and the login stays signed in', async () => {
+    const u = await makeUser();
+    const first = await launcherLogin(u.username);
+    const lost = await refresh(first.refresh_token); // committed, but the answer never reached the TV
+    expect(lost.status).toBe(200);
+    const lostBody = await json<{ refresh_token: string }>(lost);
+    const retry = await refresh(first.refresh_token);
+    expect(retry.status).toBe(200);
+    const next = await json<{ token: string; refresh_token: string }>(retry);
+    expect(next.refresh_token).toBe(lostBody.refresh_token);
+    expect((await call('GET', '/api/me', { token: next.token })).status).toBe(200);
+    const after = await refresh(next.refresh_token);
+    expect(after.status).toBe(200);
+    expect(await familyOf(first.refresh_token)).toHaveLength(3);
+  });
+
+  it('a replay of the previous token after the grace window revokes the whole login', async () => {
+    const u = await makeUser();
+    const first = await launcherLogin(u.username);
+    const second = await json<{ token: string; refresh_token: string }>(await refresh(first.refresh_token));
+    const later = Date.now() + 31_000;
+    restoreWorld = setWorld({ now: () => later });
+    const replay = await refresh(first.refresh_token);
+    expect(replay.status).toBe(401);
+    expect((await refresh(second.refresh_token)).status).toBe(401);
+  });
+
+  it('a replay of a token older than the immediately previous one revokes the login even inside the window', async () => {
+    const u = await makeUser();
+    const t1 = await launcherLogin(u.username);
+    const t2 = await json<{ refresh_token: string }>(await refresh(t1.refresh_token));
+    const t3 = await json<{ refresh_token: string }>(await refresh(t2.refresh_token));
+    // t2 is the immediately previous token: its retry gets t3 again.
+    expect((await json<{ refresh_token: string }>(await refresh(t2.refresh_token))).refresh_token).toBe(t3.refresh_token);
+    // t1 is older: theft. The whole login ends, t3 included.
+    expect((await refresh(t1.refresh_token)).status).toBe(401);
+    expect((await refresh(t3.refresh_token)).status).toBe(401);
+  });
+
+  it('a retry is refused once the login was revoked (logout) inside the window', async () => {
+    const u = await makeUser();
+    const first = await launcherLogin(u.username);
+    const second = await json<{ token: string }>(await refresh(first.refresh_token));
+    expect((await call('POST', '/auth/logout', { token: second.token })).status).toBe(204);
+    expect((await refresh(first.refresh_token)).status).toBe(401);
+  });
+
+  it('stores the successor only sealed: it opens with the previous token alone', async () => {
+    const sealed = await sealSuccessor(env, 'previous-token-previous-token', 'row-1', 'the-successor');
+    expect(sealed).not.toContain('the-successor');
+    expect(await openSuccessor(env, 'previous-token-previous-token', 'row-1', sealed)).toBe('the-successor');
+    expect(await openSuccessor(env, 'another-token-another-token', 'row-1', sealed)).toBeNull();
+    expect(await openSuccessor(env, 'previous-token-previous-token', 'row-2', sealed)).toBeNull();
+    const row = await db(env).select({ n: sql<number>`count(*)` }).from(authSessions).where(eq(authSessions.successorSealed, 'the-successor')).get();
+    expect(row!.n).toBe(0);
+  });
+});
+
 describe('dashboard refresh (cookies)', () => {
   async function dashLogin(username: string) {
     const res = await call('POST', '/api/auth/login', { body: { username, password: PASSWORD } });
@@ -79,7 +185,7 @@ describe('dashboard refresh (cookies)', () => {
     return cookiesOf(res);
   }
 
-  it('rotates both cookies and refuses a replay of the first refresh cookie', async () => {
+  it('rotates both cookies; a retry of the first cookie gets the same successor, a late replay is refused', async () => {
     const u = await makeUser();
     const c1 = await dashLogin(u.username);
     const r = await call('POST', '/api/auth/refresh', { cookie: cookieHeader({ refresh_token: c1.refresh_token! }) });
@@ -89,8 +195,14 @@ describe('dashboard refresh (cookies)', () => {
     expect(c2.refresh_token).not.toBe(c1.refresh_token);
     expect(Object.keys(await r.json())).toEqual(['access_token']);
     const replay = await call('POST', '/api/auth/refresh', { cookie: cookieHeader({ refresh_token: c1.refresh_token! }) });
-    expect(replay.status).toBe(401);
-    expect(await replay.json()).toMatchObject({ error: 'invalid or expired refresh token' });
+    // Inside the grace window the previous cookie is a retry: the same successor comes back.
+    expect(replay.status).toBe(200);
+    expect(cookiesOf(replay).refresh_token).toBe(c2.refresh_token);
+    const later = Date.now() + 31_000;
+    restoreWorld = setWorld({ now: () => later });
+    const late = await call('POST', '/api/auth/refresh', { cookie: cookieHeader({ refresh_token: c1.refresh_token! }) });
+    expect(late.status).toBe(401);
+    expect(await late.json()).toMatchObject({ error: 'invalid or expired refresh token' });
   });
 
   it('answers a refresh without the cookie with 401 "missing refresh token"', async () => {

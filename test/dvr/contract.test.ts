@@ -5,6 +5,7 @@
  * /api/auth, validated config values).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { setWorld } from '../../src/world';
 import { call, cookiesOf, json } from '../support/http';
 import { makeUser, PASSWORD, type TestUser } from '../support/users';
 import { eventually, useFakeOverseer, type FakeOverseer } from './fake';
@@ -104,7 +105,10 @@ describe('§9.4 refresh rotation and logout', () => {
     const second = cookiesOf(r1);
     expect(second.refresh_token).toBeTruthy();
     expect(second.access_token).toBeTruthy();
-    const replay = await call('POST', '/api/auth/refresh', { cookie: `refresh_token=${first}` });
+    // A replay within REFRESH_REUSE_WINDOW_SECONDS is a retry (same successor); after it, refused.
+    const later = Date.now() + 31_000;
+    const restore = setWorld({ now: () => later });
+    const replay = await call('POST', '/api/auth/refresh', { cookie: `refresh_token=${first}` }).finally(restore);
     expect(replay.status).toBe(401);
     expect((await json(replay)).error).toBe('invalid or expired refresh token');
     const missing = await call('POST', '/api/auth/refresh');

@@ -4,7 +4,7 @@
  * serve with a weak signing secret.
  */
 import { env } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { app } from '../../src/app';
 import { BASE, call, json } from '../support/http';
 
@@ -89,6 +89,31 @@ describe('configuration', () => {
     const res = await app.fetch(new Request(`${BASE}/health`), { ...env, JWT_SECRET: 'too-short' });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ code: 'misconfigured' });
+  });
+
+  it.each([
+    ['an empty COUCHSUITE_USERNAME_SECRET (usernames keyed by nothing)', { COUCHSUITE_USERNAME_SECRET: '' }, 'COUCHSUITE_USERNAME_SECRET is empty'],
+    ['a blank COUCHSUITE_USERNAME_SECRET', { COUCHSUITE_USERNAME_SECRET: '   ' }, 'COUCHSUITE_USERNAME_SECRET is empty'],
+    ['a missing SESSION_SIGNING_KEY (a seat reserved, then a 500)', { SESSION_SIGNING_KEY: '' }, 'SESSION_SIGNING_KEY is missing'],
+    ['a SESSION_SIGNING_KEY that is not JSON', { SESSION_SIGNING_KEY: 'not-a-jwk' }, 'SESSION_SIGNING_KEY is not a P-256 private JWK'],
+    ['a SESSION_SIGNING_KEY without its private part', { SESSION_SIGNING_KEY: JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }) }, 'SESSION_SIGNING_KEY is not a P-256 private JWK'],
+  ])('refuses to serve with %s, and says which secret in one log line', async (_name, override, problem) => {
+    const logged: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => void logged.push(String(line)));
+    const spyLog = vi.spyOn(console, 'log').mockImplementation((line: unknown) => void logged.push(String(line)));
+    try {
+      for (const path of ['/health', '/auth/login', '/api/me']) {
+        const res = await app.fetch(new Request(`${BASE}${path}`), { ...env, ...override });
+        expect(res.status).toBe(503);
+        expect(await res.json()).toEqual({ error: 'server misconfigured', code: 'misconfigured' });
+      }
+    } finally {
+      spy.mockRestore();
+      spyLog.mockRestore();
+    }
+    const line = logged.find((l) => l.includes('refusing to serve'));
+    expect(line).toContain(problem);
+    for (const value of Object.values(override)) if (value.trim()) expect(line).not.toContain(value);
   });
 
   it('publishes the session-token public key without its private part', async () => {

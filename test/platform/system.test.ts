@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import VERSION from '../../VERSION';
 import { call, json } from '../support/http';
 
 describe('system routes', () => {
@@ -8,10 +9,12 @@ describe('system routes', () => {
     expect(await res.json()).toEqual({ ok: true });
   });
 
-  it('reports the version from the VERSION file', async () => {
+  it('reports exactly the version in the VERSION file (a stale or hard-coded /version fails)', async () => {
     const res = await call('GET', '/version');
+    expect(res.status).toBe(200);
     const body = await json<{ server: string }>(res);
-    expect(body.server).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(VERSION.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(body.server).toBe(VERSION.trim());
   });
 
   it('answers unknown paths with the common 404 shape', async () => {

@@ -1,7 +1,9 @@
-// #/console/orgs — organizations (platform admins create them) and their members: add by name or
-// id, change role, remove (the API protects the last owner).
+// #/console/orgs — organizations (platform admins create them) and their members: change role,
+// remove (the API protects the last owner). People join by consent: an invite code, or a request
+// by username that they accept; only platform admins add a user directly. Requests addressed to
+// the signed-in user are listed here too.
 import { api } from '../api.js';
-import { h, keyed, field, pageHead, table, td, act, confirmDialog, setText, fill, badge, toast } from '../ui.js';
+import { h, keyed, field, pageHead, table, td, act, confirmDialog, setText, fill, badge, toast, openDialog, fmtDate } from '../ui.js';
 import { resolveUserId, ORG_ROLES } from '../console.js';
 
 export async function render(main, _p, ctx) {
@@ -65,30 +67,83 @@ export async function render(main, _p, ctx) {
   }
   async function loadMembers() {
     const org = current;
-    const who = h('input', { name: 'user', placeholder: ctx.isAdmin ? 'username or id' : 'user id', autocapitalize: 'none', spellcheck: 'false' });
-    const role = h('select', { name: 'role' }, ORG_ROLES.map((r) => h('option', { value: r }, r)));
-    const fWho = field('User', who);
-    const add = h('button', { type: 'submit', class: 'btn primary' }, 'Add member');
+    const who = h('input', { name: 'user', placeholder: ctx.isAdmin ? 'username or id' : 'username', autocapitalize: 'none', spellcheck: 'false' });
+    // A platform admin adds directly (any role); an org admin asks, and only for admin or member.
+    const roles = ctx.isAdmin ? ORG_ROLES : ORG_ROLES.filter((r) => r !== 'owner');
+    const role = h('select', { name: 'role' }, roles.map((r) => h('option', { value: r }, r)));
+    const fWho = field('User', who, ctx.isAdmin ? null : 'They join once they accept. You will not be told whether the name exists.');
+    const add = h('button', { type: 'submit', class: 'btn primary' }, ctx.isAdmin ? 'Add member' : 'Ask to join');
     const form = h('form', { novalidate: true }, h('div', { class: 'form-row' }, fWho, field('Role', role), add));
     const { wrap, tbody } = table(['Member', 'Role', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: `Members of ${org.name}` });
-    fill(membersCard, h('h2', { id: 'mem-h' }, `Members of ${org.name}`), form, h('div', { class: 'mt' }, wrap));
+    const invitesCard = h('div', { class: 'mt' });
+    const requestsCard = h('div', { class: 'mt' });
+    fill(membersCard, h('h2', { id: 'mem-h' }, `Members of ${org.name}`), form, h('div', { class: 'mt' }, wrap), requestsCard, invitesCard);
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       fWho.setError('');
-      if (!who.value.trim()) { fWho.setError('Enter a username or user id.'); who.focus(); return; }
+      if (!who.value.trim()) { fWho.setError(ctx.isAdmin ? 'Enter a username or user id.' : 'Enter a username.'); who.focus(); return; }
       await act(add, async () => {
         try {
-          const id = await resolveUserId(who.value, ctx);
-          await api.post(`/orgs/${org.id}/members`, { user_id: id, role: role.value });
+          if (ctx.isAdmin) {
+            const id = await resolveUserId(who.value, ctx);
+            await api.post(`/orgs/${org.id}/members`, { user_id: id, role: role.value });
+            toast.ok(`Added ${who.value.trim()} to ${org.name}`);
+          } else {
+            await api.post(`/orgs/${org.id}/member-requests`, { username: who.value.trim(), role: role.value });
+            toast.ok(`Asked ${who.value.trim()} to join ${org.name}`);
+          }
         } catch (err) {
           if (!err.status || err.status === 400 || err.status === 404 || err.status === 409) { fWho.setError(err.message); who.focus(); return; }
           throw err;
         }
-        toast.ok(`Added ${who.value.trim()} to ${org.name}`);
         who.value = '';
-        await paintMembers();
+        await Promise.all([paintMembers(), paintRequests()]);
       });
     });
+
+    async function paintRequests() {
+      const list = (await api.get(`/orgs/${org.id}/member-requests`)).filter((r) => r.status === 'pending');
+      if (!list.length) { fill(requestsCard); return; }
+      const { wrap: w, tbody: tb } = table(['Asked', 'Role', 'Expires', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Pending requests' });
+      for (const r of list) {
+        const cancel = h('button', { type: 'button', class: 'btn small' }, 'Cancel');
+        cancel.addEventListener('click', () => act(cancel, async () => { await api.del(`/orgs/${org.id}/member-requests/${r.id}`); await paintRequests(); }, { ok: `Cancelled the request to ${r.username}` }));
+        tb.append(h('tr', {}, td('Asked', r.username), td('Role', r.role), td('Expires', fmtDate(r.expires_at)), h('td', { class: 'actions' }, cancel)));
+      }
+      fill(requestsCard, h('h3', {}, 'Pending requests'), w);
+    }
+
+    async function paintInvites() {
+      const ttl = h('select', { name: 'ttl', 'aria-label': 'Valid for' }, [[1, '1 day'], [7, '7 days'], [30, '30 days']].map(([d, l]) => h('option', { value: String(d), selected: d === 7 }, l)));
+      const irole = h('select', { name: 'invite-role', 'aria-label': 'Invite role' }, ['member', 'admin'].map((r) => h('option', { value: r }, r)));
+      const create = h('button', { type: 'button', class: 'btn' }, 'Create invite code');
+      create.addEventListener('click', () => act(create, async () => {
+        const inv = await api.post(`/orgs/${org.id}/invites`, { role: irole.value, ttl_seconds: Number(ttl.value) * 24 * 3600 });
+        const copy = h('button', { type: 'button', class: 'btn small' }, 'Copy');
+        copy.addEventListener('click', async () => { try { await navigator.clipboard.writeText(inv.code); toast.ok('Code copied'); } catch { toast.error('Copy failed: select the text instead.'); } });
+        openDialog('Invite code', h('div', {}, h('p', {}, `Single use, joins ${org.name} as ${inv.role}, valid until ${fmtDate(inv.expires_at)}. It is stored hashed and will not be shown again.`),
+          h('p', { class: 'secret mono', tabindex: '0' }, inv.code), h('div', { class: 'row' }, copy)));
+        await paintInvites();
+      }));
+      const list = await api.get(`/orgs/${org.id}/invites`);
+      const { wrap: w, tbody: tb } = table(['Invite', 'State', 'Created by', 'Expires', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: `Invites of ${org.name}` });
+      const kind = { open: 'ok', used: 'info', expired: '', revoked: 'bad' };
+      for (const i of list.slice(0, 50)) {
+        const actions = h('td', { class: 'actions' });
+        if (i.status === 'open') {
+          const revoke = h('button', { type: 'button', class: 'btn small danger' }, 'Revoke');
+          revoke.addEventListener('click', async () => {
+            if (!(await confirmDialog(`Revoke invite #${i.id}?`, { ok: 'Revoke', danger: true }))) return;
+            await act(revoke, async () => { await api.del(`/orgs/${org.id}/invites/${i.id}`); await paintInvites(); }, { ok: `Revoked invite #${i.id}` });
+          });
+          actions.append(revoke);
+        }
+        const state = [badge(i.status, kind[i.status] ?? ''), i.used_by ? ` by ${i.used_by.username}` : ''];
+        tb.append(h('tr', {}, td('Invite', `#${i.id} · ${i.role}`), td('State', ...state), td('Created by', i.created_by?.username ?? '—'), td('Expires', fmtDate(i.expires_at)), actions));
+      }
+      fill(invitesCard, h('h3', {}, 'Invites'), h('div', { class: 'form-row' }, field('Role', irole), field('Valid for', ttl), create),
+        list.length ? h('div', { class: 'mt' }, w) : h('p', { class: 'muted' }, 'No invites yet.'));
+    }
     async function paintMembers() {
       const members = await api.get(`/orgs/${org.id}/members`);
       keyed(tbody, members, (m) => m.user_id, (m) => {
@@ -105,8 +160,26 @@ export async function render(main, _p, ctx) {
         return tr;
       }, (tr, m) => { if (document.activeElement !== tr.sel) tr.sel.value = m.role; });
     }
-    await paintMembers();
+    await Promise.all([paintMembers(), paintRequests(), paintInvites()]);
   }
+
+  // Requests addressed to the signed-in user (from any org).
+  const incoming = h('section', { class: 'card', 'aria-labelledby': 'in-h', hidden: true });
+  main.append(incoming);
+  async function paintIncoming() {
+    const list = await api.get('/orgs/requests');
+    incoming.hidden = list.length === 0;
+    const { wrap, tbody } = table(['Organization', 'Role', 'Asked by', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Requests to join' });
+    for (const r of list) {
+      const yes = h('button', { type: 'button', class: 'btn small primary' }, 'Accept');
+      const no = h('button', { type: 'button', class: 'btn small' }, 'Decline');
+      yes.addEventListener('click', () => act(yes, async () => { await api.post(`/orgs/requests/${r.id}/accept`); await Promise.all([paintIncoming(), loadOrgs()]); }, { ok: `Joined ${r.org.name}` }));
+      no.addEventListener('click', () => act(no, async () => { await api.post(`/orgs/requests/${r.id}/decline`); await paintIncoming(); }, { ok: `Declined ${r.org.name}` }));
+      tbody.append(h('tr', {}, td('Organization', r.org.name), td('Role', r.role), td('Asked by', r.requested_by ?? '—'), h('td', { class: 'actions' }, yes, no)));
+    }
+    fill(incoming, h('h2', { id: 'in-h' }, 'Requests to join'), wrap);
+  }
+  paintIncoming().catch(() => {});
   await loadOrgs();
   if (ctx.adminOrgs[0]) await select(ctx.adminOrgs[0].id);
   else fill(membersCard, h('h2', { id: 'mem-h' }, 'Members'), h('p', { class: 'muted' }, 'Create an organization first.'));

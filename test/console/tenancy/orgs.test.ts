@@ -111,26 +111,31 @@ describe('org members', () => {
     expect((await call('GET', `/orgs/${org.id}/members`)).status).toBe(401);
   });
 
-  it('lets an org admin add a member, and audits it', async () => {
+  it('enrolling without consent: an org admin cannot add a platform user by id; a platform admin can, audited', async () => {
     const { org, admin } = await household();
+    const root = await makeUser({ role: 'admin' });
     const carol = await makeUser();
+    const refused = await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: carol.id } });
+    expect(refused.status).toBe(403);
+    expect(await roleIn(org.id, carol.id)).toBeNull();
     const before = await auditCount('org.member.add');
-    const res = await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: carol.id } });
+    const res = await call('POST', `/orgs/${org.id}/members`, { token: root.token, body: { user_id: carol.id } });
     expect(res.status).toBe(201);
     expect(await json(res)).toEqual({ user_id: carol.id, username: carol.username, role: 'member' });
     expect(await auditCount('org.member.add')).toBe(before + 1);
-    expect((await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: carol.id } })).status).toBe(409);
+    expect((await call('POST', `/orgs/${org.id}/members`, { token: root.token, body: { user_id: carol.id } })).status).toBe(409);
   });
 
-  it('refuses members without the admin role, outsiders, and admins granting owner', async () => {
+  it('refuses members without the admin role, outsiders, and org admins adding directly', async () => {
     const { org, admin, member } = await household();
+    const root = await makeUser({ role: 'admin' });
     const outsider = await makeUser();
     const dave = await makeUser();
     expect((await call('POST', `/orgs/${org.id}/members`, { token: member.token, body: { user_id: dave.id } })).status).toBe(403);
     expect((await call('POST', `/orgs/${org.id}/members`, { token: outsider.token, body: { user_id: outsider.id, role: 'owner' } })).status).toBe(403);
     expect((await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: dave.id, role: 'owner' } })).status).toBe(403);
-    expect((await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: dave.id, role: 'superuser' } })).status).toBe(400);
-    expect((await call('POST', `/orgs/${org.id}/members`, { token: admin.token, body: { user_id: 'x' } })).status).toBe(400);
+    expect((await call('POST', `/orgs/${org.id}/members`, { token: root.token, body: { user_id: dave.id, role: 'superuser' } })).status).toBe(400);
+    expect((await call('POST', `/orgs/${org.id}/members`, { token: root.token, body: { user_id: 'x' } })).status).toBe(400);
     expect(await roleIn(org.id, dave.id)).toBeNull();
     expect(await roleIn(org.id, outsider.id)).toBeNull();
   });
@@ -146,15 +151,14 @@ describe('org members', () => {
 
   it('applies a role change on the very next request', async () => {
     const { org, owner, member } = await household();
-    const frank = await makeUser();
-    expect((await call('POST', `/orgs/${org.id}/members`, { token: member.token, body: { user_id: frank.id } })).status).toBe(403);
+    expect((await call('GET', `/orgs/${org.id}/invites`, { token: member.token })).status).toBe(403);
     const res = await call('PUT', `/orgs/${org.id}/members/${member.id}`, { token: owner.token, body: { role: 'admin' } });
     expect(res.status).toBe(200);
     expect(await json(res)).toMatchObject({ user_id: member.id, role: 'admin' });
-    expect((await call('POST', `/orgs/${org.id}/members`, { token: member.token, body: { user_id: frank.id } })).status).toBe(201);
+    expect((await call('GET', `/orgs/${org.id}/invites`, { token: member.token })).status).toBe(200);
     await call('PUT', `/orgs/${org.id}/members/${member.id}`, { token: owner.token, body: { role: 'member' } });
     expect((await call('GET', `/orgs/${org.id}/members`, { token: member.token })).status).toBe(200);
-    expect((await call('DELETE', `/orgs/${org.id}/members/${frank.id}`, { token: member.token })).status).toBe(403);
+    expect((await call('DELETE', `/orgs/${org.id}/members/${owner.id}`, { token: member.token })).status).toBe(403);
   });
 
   it('never demotes or removes the last owner, and only owners touch owners', async () => {

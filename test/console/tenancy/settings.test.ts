@@ -64,4 +64,19 @@ describe('user settings', () => {
     expect(await stored(u.id)).toBeNull();
     expect((await db(env).select().from(users).where(eq(users.id, u.id)).get())?.role).toBe('user');
   });
+
+  it('stack-overflow attack: tens of thousands of nested arrays (under the size limit) are a 400, not a 500', async () => {
+    const u = await makeUser();
+    const levels = 30_000;
+    const raw = `{"settings":{"a":${'['.repeat(levels)}${']'.repeat(levels)}}}`;
+    expect(raw.length).toBeLessThan(64 * 1024);
+    const res = await call('PUT', `/users/${u.id}/settings`, { token: u.token, raw, headers: { 'Content-Type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ code: 'too_deep' });
+    expect(await stored(u.id)).toBeNull();
+    // Exactly at the limit is still fine.
+    let ok: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < 7; i++) ok = { nested: ok };
+    expect((await call('PUT', `/users/${u.id}/settings`, { token: u.token, body: { settings: ok } })).status).toBe(200);
+  });
 });
