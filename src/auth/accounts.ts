@@ -12,7 +12,8 @@ import type { AppEnv } from '../env';
 import { db } from '../db/client';
 import { users } from '../db/schema';
 import { BadRequest, Conflict, Unauthorized } from '../http/errors';
-import { clientIp } from '../http/middleware';
+import { clientIp, isDvrPath } from '../http/middleware';
+import { executionContextOf, recordMetric } from '../metrics/record';
 import { nowIso } from '../world';
 import { audit } from './audit';
 import { hashPassword, passwordPolicy, passwordProblem, scryptParams, verifyDummy, verifyPassword } from './passwords';
@@ -139,6 +140,7 @@ export async function checkCredentials(c: Context<AppEnv>, username: string, pas
   if (!row || !verdict.ok) {
     const locked = await recordFailure(env, digest);
     await audit(c, 'auth.login.failure', { actorUserId: row?.id ?? null, targetType: 'user', targetId: row?.id });
+    recordMetric(env, executionContextOf(c), 'auth.login_failures', { product: isDvrPath(c.req.path) ? 'dvr' : 'console' });
     if (locked) await audit(c, 'auth.login.lockout', { actorUserId: row?.id ?? null, targetType: 'user', targetId: row?.id });
     throw new Unauthorized('invalid credentials', 'invalid_credentials');
   }

@@ -28,6 +28,7 @@ import { audit } from '../auth/audit';
 import { requireOrgRole, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
+import { executionContextOf, recordMetric } from '../metrics/record';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { nodeOnlineCutoff } from './availability';
@@ -666,6 +667,7 @@ export const nodesRouter = newRouter()
       ]);
       const reports = (body.sessions ?? []).map((s) => ({ id: s.id, status: s.status, reason: s.reason ?? null }));
       const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports);
+      recordMetric(c.env, executionContextOf(c), 'nodes.heartbeats', { node: node.id }, { org: node.orgId });
       const rotated = await rolledTokenFor(c.env, node);
       return c.json(
         {

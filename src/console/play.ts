@@ -25,6 +25,7 @@ import { assertOrgRole, orgRoleOf, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
+import { executionContextOf, recordMetric } from '../metrics/record';
 import { installReady, nodeOnlineCutoff } from './availability';
 import { allocatorOf, presentSession, sessionFromD1, SessionOutSchema } from './play-sessions';
 import type { SessionRecord } from '../../durable-objects/org-allocator';
@@ -192,7 +193,10 @@ export const playRouter = newRouter()
         queue: body.queue ?? false,
         strictRegion: Boolean(body.strict_region && region),
       });
+      const metric = (outcome: 'allocated' | 'queued' | 'refused', reason = '') =>
+        recordMetric(c.env, executionContextOf(c), 'play.sessions', { outcome, reason }, { org: body.org_id });
       if (!result.ok) {
+        metric('refused', result.reason);
         switch (result.reason) {
           case 'idempotency_conflict':
             throw new Conflict('Idempotency-Key already used for another request', 'idempotency_key_reused');
@@ -213,6 +217,7 @@ export const playRouter = newRouter()
         }
       }
       const out = await presentSession(c.env, result.session, user.id);
+      if (!result.replayed) metric(out.status === 'queued' ? 'queued' : 'allocated');
       if (result.replayed) c.header('Idempotent-Replayed', 'true');
       if (out.status === 'queued') {
         c.header('Retry-After', String(out.poll_after_seconds));
