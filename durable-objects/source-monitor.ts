@@ -366,7 +366,8 @@ function recorderEvent(data: unknown): Record<string, string> | null {
     }
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  const out: Record<string, string> = {};
+  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(obj)) {
     if (typeof v !== 'string') return null;
     out[k] = v;

@@ -10,9 +10,10 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { requireUser } from '../auth/middleware';
-import { Conflict, NotFound } from '../http/errors';
+import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { afterPostureChange, link, Segment, setPosture, SourceParams, subscribe, subscribeHook, type Posture } from './lifecycle';
+import { configuredDrivers } from './settings';
 import { findOwnRow, listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema, type StatusRow } from './status';
 
 const SubscribeBody = z.object({ driver: Segment, username: Segment }).openapi('Subscribe');
@@ -73,6 +74,8 @@ export const subscriptionsRouter = newRouter()
     }),
     async (c) => {
       const { driver, username } = c.req.valid('json');
+      const drivers = configuredDrivers(c.env);
+      if (!drivers.has(driver)) throw new BadRequest(`driver ${driver} is not supported`, 'unknown_driver', { drivers: [...drivers] });
       const me = c.get('user');
       const { ref, active } = await subscribe(c.env, me.id, driver, username);
       if (active === 1) await link(c.env).requestStart(ref);
