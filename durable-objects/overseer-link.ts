@@ -37,7 +37,13 @@ const BACKOFF_MAX_MS = 30_000;
 const CONFIG_TTL_MS = 30_000;
 const HEALTH_DIAL_WAIT_MS = 2_000;
 
-export class OverseerError extends Error {}
+/** How long a start waits for a task it just stopped to exit before giving up on it. */
+const STOP_EXIT_WAIT_MS = 10_000;
+
+export class OverseerError extends Error {
+  /** The running task a `duplicate task: already running as <id>` error names. */
+  existingTaskId?: string;
+}
 
 interface Pending {
   resolve(frame: ServerFrame): void;
@@ -74,6 +80,9 @@ export class OverseerLink extends DurableObject<Env> {
   /** Sources with a start sequence in flight in this instance. A `starting` state without one is
    * stale (the instance that began it is gone) and is reconciled like `idle`. */
   private startsInFlight = new Set<number>();
+  /** Tasks we sent `stop` for whose `exited` has not arrived yet. A restart's fresh start that the
+   * overseer's dedupe rejects because the old process is still exiting waits here and retries. */
+  private stopping = new Map<string, { exited: Promise<void>; resolve(): void }>();
   private readonly log = createLogger({ component: 'overseer-link' });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -269,7 +278,10 @@ export class OverseerLink extends DurableObject<Env> {
       this.pending.delete(id);
       if (pending.timer) clearTimeout(pending.timer);
       if (frame.type === 'error') {
-        pending.reject(new OverseerError(`overseer: ${String(frame.message ?? 'error')}`));
+        const err = new OverseerError(`overseer: ${String(frame.message ?? 'error')}`);
+        const named = /already running as (\S+)/.exec(String(frame.message ?? ''))?.[1];
+        err.existingTaskId = typeof frame.existing_task_id === 'string' && frame.existing_task_id ? frame.existing_task_id : named;
+        pending.reject(err);
         return;
       }
       if (frame.type === 'started' && pending.source) {
@@ -284,6 +296,7 @@ export class OverseerLink extends DurableObject<Env> {
     }
     if (!TASK_EVENT_TYPES.has(frame.type)) return;
     const taskId = typeof frame.task_id === 'string' ? frame.task_id : '';
+    if (frame.type === 'exited') this.stopping.get(taskId)?.resolve();
     const ref = this.tasks.get(taskId);
     if (!ref) return; // events for tasks we do not own are ignored (§5.5)
     const outcome = await this.monitor(ref).apply(ref, frame as unknown as TaskEvent, errorWindow(await this.config()));
@@ -361,8 +374,25 @@ export class OverseerLink extends DurableObject<Env> {
 
   private stopTask(taskId: string): void {
     if (!taskId) return;
-    this.send({ type: 'stop', id: this.nextId(), task_id: taskId });
+    if (this.send({ type: 'stop', id: this.nextId(), task_id: taskId }) && !this.stopping.has(taskId)) {
+      let resolve!: () => void;
+      const exited = new Promise<void>((r) => (resolve = r));
+      this.stopping.set(taskId, { exited, resolve });
+      void exited.then(() => this.stopping.delete(taskId));
+      // A stop that never confirms (task already gone) must not pin the entry.
+      setTimeout(resolve, STOP_EXIT_WAIT_MS);
+    }
     this.unindex(taskId);
+  }
+
+  /** The overseer refused a start as a duplicate of a task we are stopping (a restart whose old
+   * process is still exiting): wait for that exit. False when the duplicate is not ours to wait for. */
+  private async waitForStoppedDuplicate(e: unknown): Promise<boolean> {
+    if (!(e instanceof OverseerError) || !e.existingTaskId) return false;
+    const entry = this.stopping.get(e.existingTaskId);
+    if (!entry) return false;
+    await entry.exited;
+    return true;
   }
 
   /** Step 1 of §5.6, counted as in flight from before the monitor says `starting`, so a concurrent
@@ -394,11 +424,20 @@ export class OverseerLink extends DurableObject<Env> {
       try {
         await this.request({ ...frame, task_id: storedTaskId }, START_TIMEOUT_MS, ref);
       } catch (e) {
+        if (await this.waitForStoppedDuplicate(e)) {
+          await this.request({ ...frame, task_id: storedTaskId }, START_TIMEOUT_MS, ref);
+          return;
+        }
         // The stopped task still occupies its id (normal after pause → resume): forget it, retry fresh.
         if (!(e instanceof Error) || !/already running/.test(e.message) || !storedTaskId) throw e;
         this.stopTask(storedTaskId);
         await this.monitor(ref).clearTask(ref);
-        await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        try {
+          await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        } catch (e2) {
+          if (!(await this.waitForStoppedDuplicate(e2))) throw e2;
+          await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        }
       }
     } catch (e) {
       await this.monitor(ref).startFailed(ref, e instanceof Error ? e.message : String(e));

@@ -30,6 +30,7 @@ export interface FakeOverseer {
   state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>> }>;
   restart(): Promise<void>;
   refuse(refuse: boolean): Promise<void>;
+  stopDelay(ms: number): Promise<void>;
   reset(): Promise<void>;
 }
 
@@ -81,6 +82,7 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
     state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>> },
     restart: async () => void (await post('restart')),
     refuse: async (refuse) => void (await post('refuse', { refuse })),
+    stopDelay: async (ms) => void (await post('stopdelay', { ms })),
     reset: async () => void (await post('reset')),
   };
   await fake.reset();

@@ -19,6 +19,7 @@
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
 //   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
+//   POST stopdelay {ms}    a stopped process exits (and `exited` is pushed) this long after `stop`
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 
@@ -27,7 +28,7 @@ import { createRequire } from 'node:module';
 const { WebSocketServer } = createRequire(import.meta.url)('ws');
 
 function newSession() {
-  return { clients: new Set(), messages: [], tasks: new Map(), mode: 'auto', refuse: false, pid: 1000, n: 0 };
+  return { clients: new Set(), messages: [], tasks: new Map(), mode: 'auto', refuse: false, pid: 1000, n: 0, stopDelayMs: 0 };
 }
 
 export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
@@ -75,13 +76,20 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'stop': {
         const t = s.tasks.get(frame.task_id);
         if (!t) return send(ws, { type: 'error', id: frame.id, message: 'task not found' });
-        const pid = t.current_pid;
         t.state = 'stopped';
-        t.worker_state = 'exited';
-        t.current_pid = 0;
-        t.last_exit_code = 0;
-        t.last_exited_at = now();
-        if (pid) broadcast(s, { type: 'exited', task_id: t.task_id, pid, exit_code: 0, intentional: true, ts: now() });
+        // SIGTERM now, `exited` when the process is gone: until then the worker still runs (and the
+        // action's dedupe still sees it), as with the real overseer.
+        const exit = () => {
+          const pid = t.current_pid;
+          if (t.worker_state !== 'running') return;
+          t.worker_state = 'exited';
+          t.current_pid = 0;
+          t.last_exit_code = 0;
+          t.last_exited_at = now();
+          if (pid) broadcast(s, { type: 'exited', task_id: t.task_id, pid, exit_code: 0, intentional: true, ts: now() });
+        };
+        if (s.stopDelayMs > 0) setTimeout(exit, s.stopDelayMs);
+        else exit();
         return;
       }
       case 'list':
@@ -127,6 +135,9 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'reset':
         for (const ws of s.clients) ws.close();
         sessions.set(decodeURIComponent(m[1]), newSession());
+        return reply(200, {});
+      case 'stopdelay':
+        s.stopDelayMs = Math.max(0, Number(body.ms) || 0);
         return reply(200, {});
       case 'mode':
         s.mode = ['manual', 'hold-starts'].includes(body.mode) ? body.mode : 'auto';
