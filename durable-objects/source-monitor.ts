@@ -87,10 +87,34 @@ export class SourceMonitor extends DurableObject<Env> {
     await this.commit();
   }
 
-  async startFailed(ref: SourceRef, message: string): Promise<void> {
+  /** The overseer's pool is full: our start waits in its queue under `taskId`. Still `starting`;
+   * the task id is kept so a stop (pause, archive) can withdraw it from the queue. */
+  async startQueued(ref: SourceRef, taskId: string, position?: number): Promise<void> {
+    this.remember(ref);
+    if (this.state.workerState !== 'starting') return;
+    this.state.taskId = taskId;
+    this.log(`[system] start queued by the overseer (pool full) task=${taskId}${position ? ` position=${position}` : ''}`);
+    await this.commit();
+  }
+
+  /** A queued start left the queue without starting (stopped, purged, expired), noticed by a link
+   * instance that no longer holds the start: back to idle so the reconciler can try again. */
+  async queuedStartDropped(ref: SourceRef, taskId: string, reason: string): Promise<void> {
+    this.remember(ref);
+    if (this.state.workerState !== 'starting' || this.state.taskId !== taskId) return;
+    this.log(`[system] start failed: queued start dropped by the overseer (${reason})`);
+    this.state.workerState = 'idle';
+    this.state.taskId = '';
+    await this.commit();
+  }
+
+  /** The start sequence failed. `droppedTaskId`: the queued task it waited under is gone (withdrawn,
+   * purged, expired), so the next start must not offer that id again. */
+  async startFailed(ref: SourceRef, message: string, droppedTaskId?: string): Promise<void> {
     this.remember(ref);
     this.log(`[system] start failed: ${message}`);
     if (this.state.workerState === 'starting') this.state.workerState = 'idle';
+    if (droppedTaskId && this.state.taskId === droppedTaskId) this.state.taskId = '';
     await this.commit();
   }
 

@@ -31,6 +31,10 @@ export interface FakeOverseer {
   restart(): Promise<void>;
   refuse(refuse: boolean): Promise<void>;
   stopDelay(ms: number): Promise<void>;
+  /** Pool limit (0 = unlimited); answers the pool after the change. */
+  pool(limit: number): Promise<Record<string, unknown>>;
+  purge(): Promise<void>;
+  expire(): Promise<void>;
   reset(): Promise<void>;
 }
 
@@ -83,6 +87,9 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
     restart: async () => void (await post('restart')),
     refuse: async (refuse) => void (await post('refuse', { refuse })),
     stopDelay: async (ms) => void (await post('stopdelay', { ms })),
+    pool: async (limit) => post('pool', { limit }),
+    purge: async () => void (await post('purge')),
+    expire: async () => void (await post('expire')),
     reset: async () => void (await post('reset')),
   };
   await fake.reset();
