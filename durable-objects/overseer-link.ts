@@ -16,7 +16,7 @@
  *   const tasks = await link.listTasks();  // GET /api/workers
  */
 import { DurableObject } from 'cloudflare:workers';
-import { dialUrl, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
+import { dialUrl, MAX_FRAME_BYTES, overseerConfigProblem, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
 import { isTaskEvent, monitorName, type SourceRef } from '../src/dvr/runtime';
 import {
   errorWindow,
@@ -36,6 +36,8 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const CONFIG_TTL_MS = 30_000;
 const HEALTH_DIAL_WAIT_MS = 2_000;
+/** Frames waiting to be applied, in order; beyond this the link reconnects instead of buffering. */
+const MAX_INBOUND_FRAMES = 2_000;
 
 /** A start the overseer queued (pool full) may wait this long for a slot; then it is withdrawn and
  * the reconciler tries again later. Every pending start has a deadline: 20 s unqueued, this queued. */
@@ -86,6 +88,7 @@ export class OverseerLink extends DurableObject<Env> {
   private tasks = new Map<string, SourceRef>();
   /** Inbound frames are applied one at a time, in arrival order. */
   private inbound: Promise<void> = Promise.resolve();
+  private inboundDepth = 0;
   private failures = 0;
   private nextDialAt = 0;
   private lastReconcileAt = 0;
@@ -168,15 +171,40 @@ export class OverseerLink extends DurableObject<Env> {
 
   private dial(): Promise<void> {
     if (this.dialing) return this.dialing;
+    const problem = overseerConfigProblem(this.env);
+    if (problem) {
+      // A configuration that would send the sites' cookies in clear or unauthenticated: never dial.
+      this.log.error('refusing to dial the overseer', { problem });
+      return Promise.resolve();
+    }
     this.dialing = (async () => {
       try {
-        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), { headers: { Upgrade: 'websocket' } });
+        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), {
+          headers: { Upgrade: 'websocket', Authorization: `Bearer ${this.env.OVERSEER_TOKEN}` },
+        });
         const ws = res.webSocket;
         if (!ws) throw new Error(`overseer refused the upgrade (HTTP ${res.status})`);
         ws.accept();
         ws.addEventListener('message', (ev) => {
+          const size = typeof ev.data === 'string' ? ev.data.length : (ev.data as ArrayBuffer).byteLength;
+          if (size > MAX_FRAME_BYTES) {
+            // Not even decoded: a frame this large is a fault (or an attack), never a message we need.
+            this.log.warn('oversized overseer frame dropped', { bytes: size, limit: MAX_FRAME_BYTES });
+            return;
+          }
+          if (this.inboundDepth >= MAX_INBOUND_FRAMES) {
+            // We are not keeping up: drop the connection rather than buffer without bound. The
+            // reconnect's reconciliation re-reads the overseer's state, so nothing is lost for good.
+            this.log.error('overseer inbound queue full, reconnecting', { depth: this.inboundDepth });
+            this.onDown(ws);
+            return;
+          }
           const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
-          this.inbound = this.inbound.then(() => this.onFrame(raw)).catch((e) => this.log.error('overseer frame failed', { error: String(e) }));
+          this.inboundDepth += 1;
+          this.inbound = this.inbound
+            .then(() => this.onFrame(raw))
+            .catch((e) => this.log.error('overseer frame failed', { error: String(e) }))
+            .finally(() => (this.inboundDepth -= 1));
         });
         ws.addEventListener('close', () => this.onDown(ws));
         ws.addEventListener('error', () => this.onDown(ws));
@@ -282,6 +310,8 @@ export class OverseerLink extends DurableObject<Env> {
   /** Recorder pool and metrics for diagnostics; a failed request just leaves its key out. */
   async diagnostics(): Promise<{ connected: boolean; error?: string; pool?: PoolInfo; metrics?: Metrics }> {
     if (!this.env.OVERSEER_URL) return { connected: false, error: 'overseer client not initialised' };
+    const problem = overseerConfigProblem(this.env);
+    if (problem) return { connected: false, error: `overseer link refused: ${problem}` };
     if (!this.connected()) await this.wake();
     if (!this.connected()) return { connected: false, error: 'overseer disconnected' };
     const [pool, metrics] = await Promise.allSettled([

@@ -329,9 +329,17 @@ const server = createServer((req, res) => {
   res.writeHead(req.url === '/healthz' ? 200 : 404, { 'Content-Type': 'text/plain' });
   res.end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
 });
+// With OVERSEER_TOKEN set (npm start passes the Worker's), upgrades must carry it as the control
+// plane sends it: `Authorization: Bearer <token>` — what a TLS proxy in front of a real overseer checks.
+const TOKEN = process.env.OVERSEER_TOKEN ?? '';
 server.on('upgrade', (req, socket, head) => {
   if (new URL(req.url, 'http://x').pathname !== '/ws') {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  if (TOKEN && req.headers.authorization !== `Bearer ${TOKEN}`) {
+    log('refused an upgrade without the shared secret');
+    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
     return;
   }
   wss.handleUpgrade(req, socket, head, (ws) => {

@@ -8,8 +8,9 @@
  */
 import { z } from '@hono/zod-openapi';
 
-/** The largest overseer frame the link accepts (a `tasks` list of a few thousand tasks fits). */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** The largest overseer frame the link accepts: a `tasks` list of a couple of thousand tasks fits;
+ * recorder output lines are a few hundred bytes. */
+export const MAX_FRAME_BYTES = 1024 * 1024;
 
 const Id = z.string().max(128);
 const TaskId = z.string().max(256);
@@ -108,6 +109,27 @@ export function parseServerFrame(raw: string): Inbound {
     return { ok: false, ignored: false, id: claimedId, problem: `${type}: ${issue ? `${issue.path.join('.') || '(frame)'} ${issue.message}` : 'invalid'}` };
   }
   return { ok: true, frame: parsed.data };
+}
+
+/**
+ * Why the link must not dial `OVERSEER_URL` as configured, or null. Every `start` carries the
+ * sites' login cookies, so the link speaks only `wss://` with a shared secret (`OVERSEER_TOKEN`,
+ * sent as `Authorization: Bearer …` on the upgrade); plain `ws://` only where
+ * `ALLOW_INSECURE_OVERSEER` is "true" (the development stack and the tests).
+ */
+export function overseerConfigProblem(env: Pick<Env, 'OVERSEER_URL' | 'ALLOW_INSECURE_OVERSEER'> & { OVERSEER_TOKEN?: string }): string | null {
+  let url: URL;
+  try {
+    url = new URL(env.OVERSEER_URL);
+  } catch {
+    return 'OVERSEER_URL is not a URL';
+  }
+  const insecureAllowed = env.ALLOW_INSECURE_OVERSEER === 'true';
+  if (url.protocol !== 'wss:' && !(insecureAllowed && url.protocol === 'ws:')) {
+    return insecureAllowed ? 'OVERSEER_URL must be ws:// or wss://' : 'OVERSEER_URL must be wss:// (ws:// only with ALLOW_INSECURE_OVERSEER=true, for local development)';
+  }
+  if ((env.OVERSEER_TOKEN ?? '').length < 32) return 'OVERSEER_TOKEN must be set (at least 32 characters)';
+  return null;
 }
 
 /** Workers dial WebSockets with `fetch` over http(s); `ws://` → `http://`, `wss://` → `https://`. */

@@ -27,7 +27,9 @@ export interface FakeOverseer {
   send(frame: Record<string, unknown>): Promise<number>;
   mode(mode: 'auto' | 'manual' | 'hold-starts'): Promise<void>;
   tasks(tasks: Record<string, unknown>[]): Promise<void>;
-  state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>> }>;
+  state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number }>;
+  /** Sends text as is (not JSON-encoded) to every client. */
+  raw(text: string): Promise<number>;
   restart(): Promise<void>;
   refuse(refuse: boolean): Promise<void>;
   stopDelay(ms: number): Promise<void>;
@@ -83,7 +85,8 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
     send: async (frame) => Number((await post('send', { frame })).clients ?? 0),
     mode: async (mode) => void (await post('mode', { mode })),
     tasks: async (tasks) => void (await post('tasks', { tasks })),
-    state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>> },
+    state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number },
+    raw: async (text) => Number((await post('raw', { text })).clients ?? 0),
     restart: async () => void (await post('restart')),
     refuse: async (refuse) => void (await post('refuse', { refuse })),
     stopDelay: async (ms) => void (await post('stopdelay', { ms })),

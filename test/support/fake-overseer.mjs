@@ -2,6 +2,8 @@
 // server the Worker's OverseerLink dials, plus a small HTTP control API the tests (running inside
 // workerd) use to read what the control plane sent and to push events back.
 //
+// With a `token`, upgrades without `Authorization: Bearer <token>` are refused (401).
+//
 // Each test file works in its own *session* (`ws://127.0.0.1:PORT/ws/<session>`), so parallel test
 // files never see each other's tasks; the plain `/ws` path is the `default` session.
 //
@@ -15,6 +17,7 @@
 //   POST reset             forget messages and tasks, mode auto, accept connections
 //   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only;
 //                          'hold-starts' answers everything but `start` (the test replies to those)
+//   POST raw {text}        push text as is (malformed or oversized frames)
 //   POST send {frame}      push a frame (or {frames: [...]}, in order) to every connected client of the session
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
@@ -45,6 +48,7 @@ function newSession() {
     pid: 1000,
     n: 0,
     stopDelayMs: 0,
+    refusedUnauthenticated: 0,
     // The pool: 0 = unlimited. Starts beyond the limit wait in `queue` (FIFO) as `queued` tasks.
     poolLimit: 0,
     queue: [],
@@ -52,7 +56,7 @@ function newSession() {
   };
 }
 
-export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
+export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = '' } = {}) {
   const sessions = new Map();
   const session = (name) => {
     let s = sessions.get(name);
@@ -179,7 +183,7 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'messages':
         return reply(200, s.messages);
       case 'state':
-        return reply(200, { clients: s.clients.size, tasks: [...s.tasks.values()] });
+        return reply(200, { clients: s.clients.size, tasks: [...s.tasks.values()], refusedUnauthenticated: s.refusedUnauthenticated });
       case 'reset':
         for (const ws of s.clients) ws.close();
         sessions.set(decodeURIComponent(m[1]), newSession());
@@ -203,6 +207,10 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'send':
         for (const frame of body.frames ?? [body.frame]) broadcast(s, frame);
         return reply(200, { clients: s.clients.size });
+      case 'raw':
+        // Text sent as is (not JSON-encoded): malformed and oversized frames.
+        for (const ws of s.clients) if (ws.readyState === 1) ws.send(body.text ?? '');
+        return reply(200, { clients: s.clients.size });
       case 'tasks':
         s.tasks = new Map((body.tasks ?? []).map((t) => [t.task_id, t]));
         return reply(200, {});
@@ -225,6 +233,12 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
     const name = m ? decodeURIComponent(m[1] ?? 'default') : null;
     if (!name || session(name).refuse) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    // The shared secret, as a TLS proxy in front of the real overseer checks it (docs/dvr.md).
+    if (token && req.headers.authorization !== `Bearer ${token}`) {
+      session(name).refusedUnauthenticated += 1;
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
