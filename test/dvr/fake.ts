@@ -9,6 +9,7 @@
  */
 import { env } from 'cloudflare:test';
 import { setWorld, world } from '../../src/world';
+import { call, json } from '../support/http';
 
 export interface Frame {
   type: string;
@@ -97,4 +98,14 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
   };
   await fake.reset();
   return fake;
+}
+
+/** Subscribes `who` to `chaturbate/<name>` and waits until it runs; its task id and pid. */
+export async function subscribedAndRunning(fake: FakeOverseer, who: { token: string }, name: string): Promise<{ taskId: string; pid: number }> {
+  await eventually(() => call('GET', '/api/health'), (r) => r.status === 200, 'link connected');
+  await call('POST', '/api/subscriptions', { token: who.token, body: { driver: 'chaturbate', username: name } });
+  const status = async () => json<{ worker_state: string; pid?: number }>(await call('GET', `/api/subscriptions/chaturbate/${name}`, { token: who.token }));
+  const s = await eventually(status, (x) => x.worker_state === 'running', `${name} running`);
+  const task = (await fake.state()).tasks.find((t) => (t.params as Record<string, string>).source === name && t.worker_state === 'running')!;
+  return { taskId: String(task.task_id), pid: s.pid! };
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { overseerConfigProblem, parseServerFrame } from '../../src/dvr/protocol';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
-import { eventually, useFakeOverseer, type FakeOverseer } from './fake';
+import { eventually, subscribedAndRunning, useFakeOverseer, type FakeOverseer } from './fake';
 
 type Status = { worker_state: string; pid?: number; recording_state?: string; status: string };
 
@@ -26,13 +26,6 @@ const logs = async (name: string) => (await json<{ logs: string[] }>(await call(
 const connected = () => eventually(() => call('GET', '/api/health'), (r) => r.status === 200, 'link connected');
 const TOKEN = 'x'.repeat(32);
 
-async function runningSource(name: string): Promise<{ taskId: string; pid: number }> {
-  await connected();
-  await call('POST', '/api/subscriptions', { token: user.token, body: { driver: 'chaturbate', username: name } });
-  const s = await eventually(() => status(name), (x) => x.worker_state === 'running', 'running');
-  const task = (await fake.state()).tasks.find((t) => (t.params as Record<string, string>).source === name)!;
-  return { taskId: String(task.task_id), pid: s.pid! };
-}
 
 describe('authentication of the link', () => {
   it('connects to an overseer that demands the shared secret on the upgrade', async () => {
@@ -53,7 +46,7 @@ describe('authentication of the link', () => {
 
 describe('inbound frames', () => {
   it('drops an oversized frame without applying it, and keeps applying the frames after it', async () => {
-    const { taskId, pid } = await runningSource('big');
+    const { taskId, pid } = await subscribedAndRunning(fake, user, 'big');
     const huge = JSON.stringify({ type: 'output', task_id: taskId, pid, stream: 'stdout', data: `{"event":"SLEEP","pad":"${'x'.repeat(1_100_000)}"}` });
     await fake.raw(huge);
     await fake.send({ type: 'output', task_id: taskId, pid, stream: 'stdout', data: '{"event":"RECORDING START","recording":"0"}', ts: '2026-11-30T10:00:00Z' });
@@ -63,7 +56,7 @@ describe('inbound frames', () => {
   });
 
   it('drops malformed frames (wrong types, not JSON, not an object) and keeps the source as it was', async () => {
-    const { taskId, pid } = await runningSource('malformed');
+    const { taskId, pid } = await subscribedAndRunning(fake, user, 'malformed');
     await fake.raw('not json at all');
     await fake.raw('[1,2,3]');
     await fake.send({ type: 'exited', task_id: taskId, pid: 'one', exit_code: 'x', intentional: 'yes' });

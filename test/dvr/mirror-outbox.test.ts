@@ -9,7 +9,7 @@ import { monitorName } from '../../src/dvr/runtime';
 import type { SourceMonitor } from '../../durable-objects/source-monitor';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
-import { eventually, useFakeOverseer, type FakeOverseer } from './fake';
+import { eventually, subscribedAndRunning, useFakeOverseer, type FakeOverseer } from './fake';
 
 type Status = { worker_state: string; pid?: number; recording_state?: string; status: string; session_active: boolean };
 
@@ -25,7 +25,6 @@ const listed = async (name: string) =>
   (await json<Array<Status & { username: string }>>(await call('GET', '/api/subscriptions', { token: user.token }))).find((s) => s.username === name)!;
 const events = async (name: string) =>
   (await json<{ events: Array<{ event_type: string; exit_code?: number }> }>(await call('GET', `/api/sources/chaturbate/${name}/events`, { token: user.token }))).events;
-const connected = () => eventually(() => call('GET', '/api/health'), (r) => r.status === 200, 'link connected');
 const monitorOf = (name: string) => env.SOURCE_MONITOR.getByName(monitorName({ driver: 'chaturbate', username: name }));
 
 /** Replaces the monitor's D1 binding with one whose next `batch` fails: before the write
@@ -48,17 +47,10 @@ async function breakNextMirrorWrite(name: string, how: 'lost-write' | 'lost-answ
   });
 }
 
-async function runningSource(name: string): Promise<{ taskId: string; pid: number }> {
-  await connected();
-  await call('POST', '/api/subscriptions', { token: user.token, body: { driver: 'chaturbate', username: name } });
-  const s = await eventually(() => listed(name), (x) => x.worker_state === 'running', 'running');
-  const task = (await fake.state()).tasks.find((t) => (t.params as Record<string, string>).source === name)!;
-  return { taskId: String(task.task_id), pid: s.pid! };
-}
 
 describe('the runtime mirror in D1', () => {
   it('a mirror write interrupted after the monitor committed is delivered by the retry, and lists agree again', async () => {
-    const { taskId, pid } = await runningSource('interrupted');
+    const { taskId, pid } = await subscribedAndRunning(fake, user, 'interrupted');
     await breakNextMirrorWrite('interrupted', 'lost-write');
     await fake.send({ type: 'output', task_id: taskId, pid, stream: 'stdout', data: '{"event":"RECORDING START","recording":"0"}', ts: '2026-11-30T10:00:00Z' });
     // The monitor applied it (its own truth, e.g. the log tail) while D1 still shows the old row.
@@ -72,7 +64,7 @@ describe('the runtime mirror in D1', () => {
   });
 
   it('a worker event whose D1 answer was lost is recorded exactly once after the retry', async () => {
-    const { taskId, pid } = await runningSource('once');
+    const { taskId, pid } = await subscribedAndRunning(fake, user, 'once');
     await breakNextMirrorWrite('once', 'lost-answer');
     await fake.send({ type: 'exited', task_id: taskId, pid, exit_code: 3, intentional: false, ts: '2026-11-30T10:00:00Z' });
     await eventually(() => events('once'), (es) => es.some((e) => e.event_type === 'exited'), 'event in D1');
@@ -83,7 +75,7 @@ describe('the runtime mirror in D1', () => {
   });
 
   it('a failed mirror write does not fail the operation that caused it', async () => {
-    const { taskId, pid } = await runningSource('op-ok');
+    const { taskId, pid } = await subscribedAndRunning(fake, user, 'op-ok');
     await breakNextMirrorWrite('op-ok', 'lost-write');
     // The pause's stop reaches the overseer and the exit is applied although D1 refused once.
     expect((await call('POST', '/api/subscriptions/chaturbate/op-ok/pause', { token: user.token })).status).toBe(200);
