@@ -49,6 +49,8 @@ export default defineConfig({
           METRICS_STORE: 'd1',
           TEST_MIGRATIONS: migrations,
           OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
+          // The fake overseer is plain ws:// on loopback; production requires wss://.
+          ALLOW_INSECURE_OVERSEER: 'true',
           FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
         },
       },

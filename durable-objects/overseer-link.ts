@@ -16,9 +16,9 @@
  *   const tasks = await link.listTasks();  // GET /api/workers
  */
 import { DurableObject } from 'cloudflare:workers';
-import { dialUrl, type Metrics, type PoolInfo, type ServerFrame, type TaskInfo } from '../src/dvr/protocol';
+import { dialUrl, MAX_FRAME_BYTES, overseerConfigProblem, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
+import { isTaskEvent, monitorName, type SourceRef } from '../src/dvr/runtime';
 import { recordingsHook } from '../src/dvr/recordings/hook';
-import { monitorName, TASK_EVENT_TYPES, type SourceRef, type TaskEvent } from '../src/dvr/runtime';
 import {
   errorWindow,
   loadConfig,
@@ -37,8 +37,23 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const CONFIG_TTL_MS = 30_000;
 const HEALTH_DIAL_WAIT_MS = 2_000;
+/** Frames waiting to be applied, in order; beyond this the link reconnects instead of buffering. */
+const MAX_INBOUND_FRAMES = 2_000;
 
-export class OverseerError extends Error {}
+/** A start the overseer queued (pool full) may wait this long for a slot; then it is withdrawn and
+ * the reconciler tries again later. Every pending start has a deadline: 20 s unqueued, this queued. */
+const QUEUED_START_DEADLINE_MS = 10 * 60_000;
+/** A `dequeued` without a reason is given this long for its `started` before the start counts as dropped. */
+const DEQUEUE_GRACE_MS = 3_000;
+/** How long a start waits for a task it just stopped to exit before giving up on it. */
+const STOP_EXIT_WAIT_MS = 10_000;
+
+export class OverseerError extends Error {
+  /** The running task a `duplicate task: already running as <id>` error names. */
+  existingTaskId?: string;
+  /** Set when a queued start ended without starting: the task id it was queued under, now void. */
+  droppedTaskId?: string;
+}
 
 interface Pending {
   resolve(frame: ServerFrame): void;
@@ -46,6 +61,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | null;
   /** Set for `start` requests: the `started` reply is applied to this source before resolving. */
   source?: SourceRef;
+  /** Start requests: when it was sent and the task id the overseer queued it under. */
+  since: number;
+  queuedTaskId?: string;
+  queuedAt?: number;
+  /** We sent `stop` for the queued task: this start cannot succeed any more. */
+  withdrawn?: boolean;
 }
 
 interface ReconcileRow {
@@ -68,6 +89,7 @@ export class OverseerLink extends DurableObject<Env> {
   private tasks = new Map<string, SourceRef>();
   /** Inbound frames are applied one at a time, in arrival order. */
   private inbound: Promise<void> = Promise.resolve();
+  private inboundDepth = 0;
   private failures = 0;
   private nextDialAt = 0;
   private lastReconcileAt = 0;
@@ -75,6 +97,19 @@ export class OverseerLink extends DurableObject<Env> {
   /** Sources with a start sequence in flight in this instance. A `starting` state without one is
    * stale (the instance that began it is gone) and is reconciled like `idle`. */
   private startsInFlight = new Set<number>();
+  /** source id → request id of its pending `start`, to cancel or withdraw it. */
+  private startRequestOf = new Map<number, string>();
+  /** source id → the running start sequence, so a reconcile that withdraws it can wait for it. */
+  private startRuns = new Map<number, Promise<void>>();
+  /** Sources whose in-flight start is no longer wanted: its reply is stopped (or its queued task
+   * withdrawn) on arrival. `startAgain`: wanted again after the withdrawal — start anew at the end. */
+  private unwanted = new Set<number>();
+  /** Bulk-start workers waiting for a start to be answered or queued (source id → wake-up). */
+  private queuedSignals = new Map<number, () => void>();
+  private startAgain = new Set<number>();
+  /** Tasks we sent `stop` for whose `exited` has not arrived yet. A restart's fresh start that the
+   * overseer's dedupe rejects because the old process is still exiting waits here and retries. */
+  private stopping = new Map<string, { exited: Promise<void>; resolve(): void }>();
   private readonly log = createLogger({ component: 'overseer-link' });
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -137,15 +172,40 @@ export class OverseerLink extends DurableObject<Env> {
 
   private dial(): Promise<void> {
     if (this.dialing) return this.dialing;
+    const problem = overseerConfigProblem(this.env);
+    if (problem) {
+      // A configuration that would send the sites' cookies in clear or unauthenticated: never dial.
+      this.log.error('refusing to dial the overseer', { problem });
+      return Promise.resolve();
+    }
     this.dialing = (async () => {
       try {
-        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), { headers: { Upgrade: 'websocket' } });
+        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), {
+          headers: { Upgrade: 'websocket', Authorization: `Bearer ${this.env.OVERSEER_TOKEN}` },
+        });
         const ws = res.webSocket;
         if (!ws) throw new Error(`overseer refused the upgrade (HTTP ${res.status})`);
         ws.accept();
         ws.addEventListener('message', (ev) => {
+          const size = typeof ev.data === 'string' ? ev.data.length : (ev.data as ArrayBuffer).byteLength;
+          if (size > MAX_FRAME_BYTES) {
+            // Not even decoded: a frame this large is a fault (or an attack), never a message we need.
+            this.log.warn('oversized overseer frame dropped', { bytes: size, limit: MAX_FRAME_BYTES });
+            return;
+          }
+          if (this.inboundDepth >= MAX_INBOUND_FRAMES) {
+            // We are not keeping up: drop the connection rather than buffer without bound. The
+            // reconnect's reconciliation re-reads the overseer's state, so nothing is lost for good.
+            this.log.error('overseer inbound queue full, reconnecting', { depth: this.inboundDepth });
+            this.onDown(ws);
+            return;
+          }
           const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
-          this.inbound = this.inbound.then(() => this.onFrame(raw)).catch((e) => this.log.error('overseer frame failed', { error: String(e) }));
+          this.inboundDepth += 1;
+          this.inbound = this.inbound
+            .then(() => this.onFrame(raw))
+            .catch((e) => this.log.error('overseer frame failed', { error: String(e) }))
+            .finally(() => (this.inboundDepth -= 1));
         });
         ws.addEventListener('close', () => this.onDown(ws));
         ws.addEventListener('error', () => this.onDown(ws));
@@ -178,11 +238,7 @@ export class OverseerLink extends DurableObject<Env> {
     } catch {
       /* already closed */
     }
-    for (const [id, p] of this.pending) {
-      if (p.timer) clearTimeout(p.timer);
-      p.reject(new OverseerError('overseer: connection lost'));
-      this.pending.delete(id);
-    }
+    for (const id of [...this.pending.keys()]) this.fail(id, new OverseerError('overseer: connection lost'));
     this.failures += 1;
     this.nextDialAt = world.now() + BACKOFF_MIN_MS;
     this.log.warn('overseer connection lost');
@@ -218,24 +274,45 @@ export class OverseerLink extends DurableObject<Env> {
     if (!this.connected()) return Promise.reject(new OverseerError('not connected to overseer'));
     const id = this.nextId();
     return new Promise<ServerFrame>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new OverseerError(`overseer: timeout waiting for ${String(frame.type)} reply`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, source });
+      const timer = setTimeout(() => this.fail(id, new OverseerError(`overseer: timeout waiting for ${String(frame.type)} reply`)), timeoutMs);
+      this.pending.set(id, { resolve, reject, timer, source, since: world.now() });
+      if (source) this.startRequestOf.set(source.sourceId, id);
       this.send({ ...frame, id });
     });
+  }
+
+  /** Removes a pending request (and its start bookkeeping); returns it if it was still pending. */
+  private settle(id: string): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    this.pending.delete(id);
+    if (p.timer) clearTimeout(p.timer);
+    if (p.source && this.startRequestOf.get(p.source.sourceId) === id) this.startRequestOf.delete(p.source.sourceId);
+    return p;
+  }
+
+  private fail(id: string, err: OverseerError): void {
+    const p = this.settle(id);
+    if (!p) return;
+    if (p.queuedTaskId) {
+      err.droppedTaskId = p.queuedTaskId;
+      this.unindex(p.queuedTaskId);
+    }
+    p.reject(err);
   }
 
   async listTasks(): Promise<TaskInfo[]> {
     if (!this.connected()) await this.wake();
     const reply = await this.request({ type: 'list' }, REQUEST_TIMEOUT_MS);
-    return Array.isArray(reply.tasks) ? (reply.tasks as TaskInfo[]) : [];
+    if (reply.type !== 'tasks') throw new OverseerError(`overseer: unexpected ${reply.type} reply to list`);
+    return reply.tasks;
   }
 
   /** Recorder pool and metrics for diagnostics; a failed request just leaves its key out. */
   async diagnostics(): Promise<{ connected: boolean; error?: string; pool?: PoolInfo; metrics?: Metrics }> {
     if (!this.env.OVERSEER_URL) return { connected: false, error: 'overseer client not initialised' };
+    const problem = overseerConfigProblem(this.env);
+    if (problem) return { connected: false, error: `overseer link refused: ${problem}` };
     if (!this.connected()) await this.wake();
     if (!this.connected()) return { connected: false, error: 'overseer disconnected' };
     const [pool, metrics] = await Promise.allSettled([
@@ -243,53 +320,126 @@ export class OverseerLink extends DurableObject<Env> {
       this.request({ type: 'metrics' }, REQUEST_TIMEOUT_MS),
     ]);
     const out: { connected: boolean; pool?: PoolInfo; metrics?: Metrics } = { connected: true };
-    if (pool.status === 'fulfilled' && pool.value.pool) out.pool = pool.value.pool as PoolInfo;
-    if (metrics.status === 'fulfilled' && metrics.value.global) out.metrics = metrics.value.global as Metrics;
+    if (pool.status === 'fulfilled' && pool.value.type === 'pool_info') out.pool = pool.value.pool;
+    if (metrics.status === 'fulfilled' && metrics.value.type === 'metrics') out.metrics = metrics.value.global;
     return out;
   }
 
   // ───────────── inbound frames ─────────────
 
   private async onFrame(raw: string): Promise<void> {
-    let frame: ServerFrame;
-    try {
-      frame = JSON.parse(raw) as ServerFrame;
-    } catch {
+    const parsed = parseServerFrame(raw);
+    if (!parsed.ok) {
+      if (parsed.ignored) return; // a frame type we do not speak (the overseer grows new ones)
+      this.log.warn('malformed overseer frame dropped', { problem: parsed.problem });
+      // A request waiting for this reply fails now rather than at its timeout.
+      if (parsed.id) this.fail(parsed.id, new OverseerError(`overseer: malformed ${parsed.problem.split(':')[0]} reply`));
       return;
     }
-    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') return;
-    const id = typeof frame.id === 'string' ? frame.id : '';
-    const pending = id ? this.pending.get(id) : undefined;
-    if (pending) {
-      if (frame.type === 'queued') {
-        // Pool full: the matching `started` follows when a slot frees. Never time out a queued start.
-        if (pending.timer) clearTimeout(pending.timer);
-        pending.timer = null;
-        return;
-      }
-      this.pending.delete(id);
-      if (pending.timer) clearTimeout(pending.timer);
-      if (frame.type === 'error') {
-        pending.reject(new OverseerError(`overseer: ${String(frame.message ?? 'error')}`));
-        return;
-      }
-      if (frame.type === 'started' && pending.source) {
-        // Applied here, inside the ordered inbound queue, so the task's own events that follow
-        // the reply always find the source running under this task id.
-        const taskId = String(frame.task_id ?? '');
-        this.index(taskId, pending.source);
-        await this.monitor(pending.source).startConfirmed(pending.source, taskId, Number(frame.pid ?? 0));
-      }
-      pending.resolve(frame);
-      return;
+    const frame = parsed.frame;
+    const pending = frame.id ? this.pending.get(frame.id) : undefined;
+    if (pending) return this.onReply(frame.id!, pending, frame);
+    switch (frame.type) {
+      case 'dequeued':
+        return this.onDequeued(frame);
+      case 'queued':
+      case 'pool_updated':
+        return; // someone else's start queued, or new pool limits: nothing of ours changes
     }
-    if (!TASK_EVENT_TYPES.has(frame.type)) return;
-    const taskId = typeof frame.task_id === 'string' ? frame.task_id : '';
-    const ref = this.tasks.get(taskId);
+    if (!isTaskEvent(frame)) return;
+    if (frame.type === 'exited') this.stopping.get(frame.task_id)?.resolve();
+    const ref = this.tasks.get(frame.task_id);
     if (!ref) return; // events for tasks we do not own are ignored (§5.5)
-    const outcome = await this.monitor(ref).apply(ref, frame as unknown as TaskEvent, errorWindow(await this.config()));
+    const outcome = await this.monitor(ref).apply(ref, frame, errorWindow(await this.config()));
     if (outcome.stopTaskId) this.send({ type: 'stop', id: this.nextId(), task_id: outcome.stopTaskId });
+    // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor applied it.
     if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
+  }
+
+  /** A reply to one of our requests (correlated by `id`). */
+  private async onReply(id: string, pending: Pending, frame: ServerFrame): Promise<void> {
+    if (frame.type === 'queued') return this.onQueued(pending, frame);
+    if (frame.type === 'dequeued') return this.onDequeued(frame);
+    this.settle(id);
+    if (frame.type === 'error') {
+      const err = new OverseerError(`overseer: ${frame.message ?? 'error'}`);
+      err.existingTaskId = frame.existing_task_id || /already running as (\S+)/.exec(frame.message ?? '')?.[1];
+      pending.reject(err);
+      return;
+    }
+    if (frame.type === 'started' && pending.source) {
+      // Applied here, inside the ordered inbound queue, so the task's own events that follow
+      // the reply always find the source running under this task id.
+      const ref = pending.source;
+      this.index(frame.task_id, ref);
+      await this.monitor(ref).startConfirmed(ref, frame.task_id, frame.pid ?? 0);
+      if (this.unwanted.has(ref.sourceId)) {
+        // Nobody wants it any more (paused, archived, last subscriber gone while it waited):
+        // stop it now rather than at the next reconcile. Its `exited` brings the source to idle.
+        this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
+        await this.monitor(ref).stopRequested(ref);
+      }
+    }
+    pending.resolve(frame);
+  }
+
+  /**
+   * Pool full: the overseer queued our start under `task_id`; the `started` with our id follows
+   * when a slot frees. The start now waits up to its queued deadline (not the 20 s reply timeout),
+   * and the task id is kept so a pause can withdraw it and `dequeued` can be matched.
+   */
+  private async onQueued(pending: Pending, frame: ServerFrameOf<'queued'>): Promise<void> {
+    const ref = pending.source;
+    if (!ref) return;
+    const id = this.startRequestOf.get(ref.sourceId);
+    pending.queuedTaskId = frame.task_id;
+    pending.queuedAt = world.now();
+    if (pending.timer) clearTimeout(pending.timer);
+    pending.timer = id ? setTimeout(() => void this.withdrawStart(id, 'queued start deadline passed'), QUEUED_START_DEADLINE_MS) : null;
+    this.index(frame.task_id, ref);
+    await this.monitor(ref).startQueued(ref, frame.task_id, frame.position);
+    this.queuedSignals.get(ref.sourceId)?.();
+    if (this.unwanted.has(ref.sourceId) && !pending.withdrawn) {
+      pending.withdrawn = true;
+      this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
+    }
+  }
+
+  /** A task left the overseer's queue. Started → its `started` follows; otherwise (stopped, purged,
+   * expired) the start is over: the source goes back to idle and the reconciler may try again. */
+  private async onDequeued(frame: ServerFrameOf<'dequeued'>): Promise<void> {
+    if (frame.reason === 'started') return;
+    const reason = frame.reason ?? 'no reason given';
+    for (const [id, p] of this.pending) {
+      if (p.queuedTaskId !== frame.task_id) continue;
+      if (frame.reason) this.fail(id, new OverseerError(`overseer: queued start dropped (${reason})`));
+      else {
+        // No reason: allow the `started` that follows a dequeue-to-start a moment to arrive.
+        if (p.timer) clearTimeout(p.timer);
+        p.timer = setTimeout(() => this.fail(id, new OverseerError('overseer: queued start dropped')), DEQUEUE_GRACE_MS);
+      }
+      return;
+    }
+    // Not pending here (the instance that sent it is gone): the monitor may still wait on it —
+    // unless a newer start of that source is in flight here (this is then the withdrawn one's echo).
+    const ref = this.tasks.get(frame.task_id);
+    if (!ref || this.startsInFlight.has(ref.sourceId)) return;
+    this.unindex(frame.task_id);
+    await this.monitor(ref).queuedStartDropped(ref, frame.task_id, reason);
+  }
+
+  /** Gives up on a pending start (deadline, or its queued task vanished): withdraws the queued task
+   * and fails the start, so the source leaves `starting`. Resolves once the start sequence ended. */
+  private async withdrawStart(id: string, why: string): Promise<void> {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (p.queuedTaskId && !p.withdrawn) {
+      p.withdrawn = true;
+      this.send({ type: 'stop', id: this.nextId(), task_id: p.queuedTaskId });
+    }
+    const run = p.source ? this.startRuns.get(p.source.sourceId) : undefined;
+    this.fail(id, new OverseerError(`overseer: ${why}`));
+    await run;
   }
 
   private monitor(ref: SourceRef) {
@@ -324,12 +474,36 @@ export class OverseerLink extends DurableObject<Env> {
   async requestStart(ref: SourceRef): Promise<void> {
     // A dial to an unreachable overseer must not hold up the subscribe that triggered the start.
     if (!this.connected()) await this.wakeBriefly();
+    if (this.unwanted.delete(ref.sourceId)) {
+      // Its start is still in flight and wanted again: let it finish, or start anew if its queued
+      // task was already withdrawn.
+      const p = this.pendingStartOf(ref.sourceId);
+      if (p?.withdrawn) this.startAgain.add(ref.sourceId);
+      return;
+    }
     const begun = await this.begin(ref);
     if (begun) void this.runStart(ref, begun.taskId);
   }
 
-  /** Sends `stop` for the source's task, if it has one. Runtime changes when `exited` arrives. */
+  private pendingStartOf(sourceId: number): Pending | undefined {
+    const id = this.startRequestOf.get(sourceId);
+    return id ? this.pending.get(id) : undefined;
+  }
+
+  /** Sends `stop` for the source's task, if it has one. Runtime changes when `exited` arrives. A
+   * start still in flight is cancelled instead: a queued one is withdrawn from the overseer's queue
+   * now, an unanswered one is stopped as soon as its reply arrives (issue 11 item 5). */
   async stopSource(ref: SourceRef): Promise<void> {
+    if (this.startsInFlight.has(ref.sourceId)) {
+      this.unwanted.add(ref.sourceId);
+      this.startAgain.delete(ref.sourceId);
+      const p = this.pendingStartOf(ref.sourceId);
+      if (p?.queuedTaskId && !p.withdrawn) {
+        p.withdrawn = true;
+        this.send({ type: 'stop', id: this.nextId(), task_id: p.queuedTaskId });
+      }
+      return;
+    }
     const mon = this.monitor(ref);
     const { state } = await mon.snapshot(ref);
     if (state.taskId && this.send({ type: 'stop', id: this.nextId(), task_id: state.taskId })) await mon.stopRequested(ref);
@@ -363,8 +537,25 @@ export class OverseerLink extends DurableObject<Env> {
 
   private stopTask(taskId: string): void {
     if (!taskId) return;
-    this.send({ type: 'stop', id: this.nextId(), task_id: taskId });
+    if (this.send({ type: 'stop', id: this.nextId(), task_id: taskId }) && !this.stopping.has(taskId)) {
+      let resolve!: () => void;
+      const exited = new Promise<void>((r) => (resolve = r));
+      this.stopping.set(taskId, { exited, resolve });
+      void exited.then(() => this.stopping.delete(taskId));
+      // A stop that never confirms (task already gone) must not pin the entry.
+      setTimeout(resolve, STOP_EXIT_WAIT_MS);
+    }
     this.unindex(taskId);
+  }
+
+  /** The overseer refused a start as a duplicate of a task we are stopping (a restart whose old
+   * process is still exiting): wait for that exit. False when the duplicate is not ours to wait for. */
+  private async waitForStoppedDuplicate(e: unknown): Promise<boolean> {
+    if (!(e instanceof OverseerError) || !e.existingTaskId) return false;
+    const entry = this.stopping.get(e.existingTaskId);
+    if (!entry) return false;
+    await entry.exited;
+    return true;
   }
 
   /** Step 1 of §5.6, counted as in flight from before the monitor says `starting`, so a concurrent
@@ -383,6 +574,14 @@ export class OverseerLink extends DurableObject<Env> {
   }
 
   private async runStart(ref: SourceRef, storedTaskId: string): Promise<void> {
+    const run = this.startSequence(ref, storedTaskId);
+    this.startRuns.set(ref.sourceId, run);
+    await run;
+    if (this.startRuns.get(ref.sourceId) === run) this.startRuns.delete(ref.sourceId);
+    if (this.startAgain.delete(ref.sourceId)) await this.requestStart(ref);
+  }
+
+  private async startSequence(ref: SourceRef, storedTaskId: string): Promise<void> {
     this.startsInFlight.add(ref.sourceId);
     try {
       const cfg = await this.config();
@@ -396,16 +595,26 @@ export class OverseerLink extends DurableObject<Env> {
       try {
         await this.request({ ...frame, task_id: storedTaskId }, START_TIMEOUT_MS, ref);
       } catch (e) {
+        if (await this.waitForStoppedDuplicate(e)) {
+          await this.request({ ...frame, task_id: storedTaskId }, START_TIMEOUT_MS, ref);
+          return;
+        }
         // The stopped task still occupies its id (normal after pause → resume): forget it, retry fresh.
-        if (!(e instanceof Error) || !/already running/.test(e.message) || !storedTaskId) throw e;
+        if (!(e instanceof Error) || !/already running/.test(e.message) || !storedTaskId || this.unwanted.has(ref.sourceId)) throw e;
         this.stopTask(storedTaskId);
         await this.monitor(ref).clearTask(ref);
-        await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        try {
+          await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        } catch (e2) {
+          if (!(await this.waitForStoppedDuplicate(e2))) throw e2;
+          await this.request({ ...frame, task_id: '' }, START_TIMEOUT_MS, ref);
+        }
       }
     } catch (e) {
-      await this.monitor(ref).startFailed(ref, e instanceof Error ? e.message : String(e));
+      await this.monitor(ref).startFailed(ref, e instanceof Error ? e.message : String(e), e instanceof OverseerError ? e.droppedTaskId : undefined);
     } finally {
       this.startsInFlight.delete(ref.sourceId);
+      this.unwanted.delete(ref.sourceId);
     }
   }
 
@@ -423,6 +632,7 @@ export class OverseerLink extends DurableObject<Env> {
            OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active')`,
     ).all<ReconcileRow>();
     const inFlightAtSnapshot = new Set(this.startsInFlight);
+    const listSentAt = world.now();
     let list: TaskInfo[];
     try {
       list = await this.listTasks();
@@ -442,8 +652,18 @@ export class OverseerLink extends DurableObject<Env> {
       const ref: SourceRef = { sourceId: row.id, driver: row.driver, username: row.username };
       const state = row.worker_state;
       if (state === 'errored') continue;
-      // A start in flight settles by itself (reply, error, timeout or lost connection).
-      if (inFlightAtSnapshot.has(row.id) || this.startsInFlight.has(row.id)) continue;
+      if (inFlightAtSnapshot.has(row.id) || this.startsInFlight.has(row.id)) {
+        // A start in flight settles by itself (reply, error, timeout or lost connection) — unless it
+        // is stuck: past its deadline, or queued under a task the overseer no longer has (a
+        // `dequeued` we never saw). Withdraw it; the source is then started afresh below.
+        const stuck = this.stuckStart(row.id, byId, listSentAt);
+        if (!stuck) continue;
+        await this.withdrawStart(stuck.id, stuck.why);
+        if (row.active === 0) continue;
+        await this.monitor(ref).markIdle(ref, `[system] ${stuck.why} (reconciler), starting again`);
+        toStart.push(ref);
+        continue;
+      }
       const stored = row.overseer_task_id ?? '';
       const mine = stored ? byId.get(stored) : undefined;
       const byKeyTask = byKey.get(`${row.driver}/${row.username}`);
@@ -474,7 +694,22 @@ export class OverseerLink extends DurableObject<Env> {
       }
       toStart.push(ref);
     }
-    await this.bulkStart(toStart);
+    // In the background: a start the overseer queues may wait minutes for a slot, and the alarm
+    // that runs this reconcile must not wait with it.
+    void this.bulkStart(toStart).catch((e) => this.log.warn('bulk start failed', { error: String(e) }));
+  }
+
+  /** A pending start the reconciler should give up on, with why; null while it may still settle. */
+  private stuckStart(sourceId: number, byId: Map<string, TaskInfo>, listSentAt: number): { id: string; why: string } | null {
+    const id = this.startRequestOf.get(sourceId);
+    const p = id ? this.pending.get(id) : undefined;
+    if (!id || !p) return null;
+    if (p.queuedTaskId) {
+      if (world.now() - (p.queuedAt ?? p.since) > QUEUED_START_DEADLINE_MS) return { id, why: 'queued start deadline passed' };
+      if ((p.queuedAt ?? 0) < listSentAt && !byId.has(p.queuedTaskId)) return { id, why: `queued task ${p.queuedTaskId} no longer known to the overseer` };
+      return null;
+    }
+    return world.now() - p.since > START_TIMEOUT_MS + 5_000 ? { id, why: 'start deadline passed' } : null;
   }
 
   private async claim(ref: SourceRef, t: TaskInfo): Promise<void> {
@@ -492,7 +727,17 @@ export class OverseerLink extends DurableObject<Env> {
       while (next < refs.length) {
         const ref = refs[next++]!;
         const begun = await this.begin(ref);
-        if (begun) await this.runStart(ref, begun.taskId);
+        if (!begun) continue;
+        // A start the overseer queued has been accepted: it frees its slot here, so starts queued
+        // behind a full pool do not hold back the rest of the batch.
+        let queued!: () => void;
+        const signal = new Promise<void>((r) => (queued = r));
+        this.queuedSignals.set(ref.sourceId, queued);
+        try {
+          await Promise.race([this.runStart(ref, begun.taskId), signal]);
+        } finally {
+          if (this.queuedSignals.get(ref.sourceId) === queued) this.queuedSignals.delete(ref.sourceId);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(limit, refs.length) }, worker));

@@ -15,7 +15,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { EventOutcome, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
-import { INITIAL_RUNTIME } from '../src/dvr/runtime';
+import { INITIAL_RUNTIME, monitorName } from '../src/dvr/runtime';
 import { nowIso, world } from '../src/world';
 
 const LOG_CAP = 200;
@@ -43,10 +43,15 @@ export class SourceMonitor extends DurableObject<Env> {
       sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
       sql.exec(`CREATE TABLE IF NOT EXISTS logs (id INTEGER PRIMARY KEY AUTOINCREMENT, line TEXT NOT NULL)`);
       sql.exec(`CREATE TABLE IF NOT EXISTS exits (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL)`);
+      // What must still reach D1: worker events not yet confirmed (the runtime row is recomputed
+      // from the state, so a flag is enough for it: meta 'mirror_dirty').
+      sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, pid INTEGER NOT NULL, exit_code INTEGER, ts TEXT NOT NULL)`);
       for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta`)) {
         if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...(JSON.parse(row.value) as Partial<RuntimeState>) };
         if (row.key === 'ref') this.ref = JSON.parse(row.value) as SourceRef;
       }
+      // A mirror write that never landed (the object died before D1 confirmed): deliver it soon.
+      if (this.mirrorPending()) await ctx.storage.setAlarm(world.now() + 100);
     });
   }
 
@@ -87,10 +92,34 @@ export class SourceMonitor extends DurableObject<Env> {
     await this.commit();
   }
 
-  async startFailed(ref: SourceRef, message: string): Promise<void> {
+  /** The overseer's pool is full: our start waits in its queue under `taskId`. Still `starting`;
+   * the task id is kept so a stop (pause, archive) can withdraw it from the queue. */
+  async startQueued(ref: SourceRef, taskId: string, position?: number): Promise<void> {
+    this.remember(ref);
+    if (this.state.workerState !== 'starting') return;
+    this.state.taskId = taskId;
+    this.log(`[system] start queued by the overseer (pool full) task=${taskId}${position ? ` position=${position}` : ''}`);
+    await this.commit();
+  }
+
+  /** A queued start left the queue without starting (stopped, purged, expired), noticed by a link
+   * instance that no longer holds the start: back to idle so the reconciler can try again. */
+  async queuedStartDropped(ref: SourceRef, taskId: string, reason: string): Promise<void> {
+    this.remember(ref);
+    if (this.state.workerState !== 'starting' || this.state.taskId !== taskId) return;
+    this.log(`[system] start failed: queued start dropped by the overseer (${reason})`);
+    this.state.workerState = 'idle';
+    this.state.taskId = '';
+    await this.commit();
+  }
+
+  /** The start sequence failed. `droppedTaskId`: the queued task it waited under is gone (withdrawn,
+   * purged, expired), so the next start must not offer that id again. */
+  async startFailed(ref: SourceRef, message: string, droppedTaskId?: string): Promise<void> {
     this.remember(ref);
     this.log(`[system] start failed: ${message}`);
     if (this.state.workerState === 'starting') this.state.workerState = 'idle';
+    if (droppedTaskId && this.state.taskId === droppedTaskId) this.state.taskId = '';
     await this.commit();
   }
 
@@ -225,6 +254,13 @@ export class SourceMonitor extends DurableObject<Env> {
     const windowMs = Number(this.meta('window_ms') ?? '0');
     if (windowMs > 0) this.ctx.storage.sql.exec(`DELETE FROM exits WHERE at <= ?`, world.now() - windowMs);
     this.armPrune(windowMs);
+    await this.flush();
+  }
+
+  /** Delivers what D1 has not confirmed yet (runtime row, worker events); true when nothing is left. */
+  async flushMirror(): Promise<boolean> {
+    await this.flush();
+    return !this.mirrorPending();
   }
 
   // ───────────── internals ─────────────
@@ -250,7 +286,17 @@ export class SourceMonitor extends DurableObject<Env> {
     if (windowMs <= 0) return;
     const oldest = this.ctx.storage.sql.exec<{ at: number | null }>(`SELECT min(at) AS at FROM exits`).one().at;
     if (oldest === null) return;
-    void this.ctx.storage.setAlarm(oldest + windowMs + 1).catch(() => undefined);
+    void this.armAt(oldest + windowMs + 1);
+  }
+
+  /** One alarm serves both the error-window prune and the mirror retries: keep the earliest. */
+  private async armAt(at: number): Promise<void> {
+    try {
+      const current = await this.ctx.storage.getAlarm();
+      if (current === null || at < current || current < world.now()) await this.ctx.storage.setAlarm(at);
+    } catch {
+      /* the next commit or alarm re-arms */
+    }
   }
 
   /** Recording state and session flags from a recorder event (contract §6.4). */
@@ -309,49 +355,85 @@ export class SourceMonitor extends DurableObject<Env> {
     this.ctx.storage.sql.exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value);
   }
 
-  /** Persists the state locally, then mirrors it (and any worker events) into D1 in one batch. */
+  /**
+   * Persists the state locally and, in the same storage commit, what D1 must receive (an outbox:
+   * the runtime row is marked dirty, worker events are queued); then delivers it. A failed D1 write
+   * does not fail the caller: the alarm retries with backoff until D1 confirms (issue 20), and the
+   * writes are idempotent (the row is a full overwrite, events are inserted once by source+ts+type).
+   */
   private async commit(events: Array<{ type: string; pid: number; exitCode: number | null }> = []): Promise<void> {
     this.setMeta('state', JSON.stringify(this.state));
-    const ref = this.ref;
-    if (!ref) return;
+    if (this.ref === null) return;
+    if (this.rowKey() !== this.mirrored) this.setMeta('mirror_dirty', '1');
+    const ts = nowIso();
+    for (const e of events) this.ctx.storage.sql.exec(`INSERT INTO outbox (type, pid, exit_code, ts) VALUES (?, ?, ?, ?)`, e.type, e.pid, e.exitCode, ts);
+    await this.flush();
+  }
+
+  private mirrorPending(): boolean {
+    if (this.meta('mirror_dirty') === '1') return true;
+    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM outbox`).one().n > 0;
+  }
+
+  private rowValues(): unknown[] {
     const s = this.state;
-    const row = [
-      s.workerState,
-      s.pid,
-      s.recordingState,
-      s.sessionActive ? 1 : 0,
-      s.sessionStartedAt,
-      s.sessionDuration,
-      s.lastHeartbeat,
-      s.lastRecordingAt,
-      s.errorMessage,
-      s.taskId || null,
-    ];
-    const key = JSON.stringify(row);
-    const stmts: D1PreparedStatement[] = [];
-    if (key !== this.mirrored) {
-      stmts.push(
-        this.env.DB.prepare(
-          `UPDATE sources SET worker_state = ?1, pid = ?2, recording_state = ?3, session_active = ?4, session_started_at = ?5,
-             session_duration = ?6, last_heartbeat = ?7, last_recording_at = ?8, error_message = ?9, overseer_task_id = ?10,
-             runtime_updated_at = ?11 WHERE id = ?12`,
-        ).bind(...row, nowIso(), ref.sourceId),
-      );
+    return [s.workerState, s.pid, s.recordingState, s.sessionActive ? 1 : 0, s.sessionStartedAt, s.sessionDuration, s.lastHeartbeat, s.lastRecordingAt, s.errorMessage, s.taskId || null];
+  }
+
+  private rowKey(): string {
+    return JSON.stringify(this.rowValues());
+  }
+
+  /** One delivery at a time; a call during a delivery waits for it and then delivers what is left. */
+  private flushing: Promise<void> | null = null;
+  private retryDelayMs = 0;
+
+  private async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    const ref = this.ref;
+    if (!ref || !this.mirrorPending()) return;
+    this.flushing = (async () => {
+      const dirty = this.meta('mirror_dirty') === '1';
+      const key = this.rowKey();
+      const queued = this.ctx.storage.sql.exec<{ id: number; type: string; pid: number; exit_code: number | null; ts: string }>(`SELECT * FROM outbox ORDER BY id LIMIT 50`).toArray();
+      const stmts: D1PreparedStatement[] = [];
+      if (dirty) {
+        stmts.push(
+          this.env.DB.prepare(
+            `UPDATE sources SET worker_state = ?1, pid = ?2, recording_state = ?3, session_active = ?4, session_started_at = ?5,
+               session_duration = ?6, last_heartbeat = ?7, last_recording_at = ?8, error_message = ?9, overseer_task_id = ?10,
+               runtime_updated_at = ?11 WHERE id = ?12`,
+          ).bind(...this.rowValues(), nowIso(), ref.sourceId),
+        );
+      }
+      for (const e of queued) {
+        stmts.push(
+          this.env.DB.prepare(
+            `INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts)
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM worker_events WHERE source_id = ?1 AND ts = ?5 AND event_type = ?3 AND pid = ?2)`,
+          ).bind(ref.sourceId, e.pid, e.type, e.exit_code, e.ts),
+        );
+      }
+      try {
+        await this.env.DB.batch(stmts);
+      } catch (err) {
+        this.retryDelayMs = Math.min(60_000, Math.max(1_000, this.retryDelayMs * 2));
+        console.warn(JSON.stringify({ level: 'warn', msg: 'D1 mirror write failed, will retry', component: 'source-monitor', source: monitorName(ref), retry_in_ms: this.retryDelayMs, error: String(err) }));
+        await this.armAt(world.now() + this.retryDelayMs);
+        return;
+      }
+      this.retryDelayMs = 0;
+      this.mirrored = key;
+      // Only what was sent is confirmed; a change made meanwhile stays dirty for the next round.
+      if (dirty && this.rowKey() === key) this.setMeta('mirror_dirty', '0');
+      if (queued.length > 0) this.ctx.storage.sql.exec(`DELETE FROM outbox WHERE id <= ?`, queued[queued.length - 1]!.id);
+    })();
+    try {
+      await this.flushing;
+    } finally {
+      this.flushing = null;
     }
-    for (const e of events) {
-      stmts.push(
-        this.env.DB.prepare(`INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts) VALUES (?1, ?2, ?3, ?4, ?5)`).bind(
-          ref.sourceId,
-          e.pid,
-          e.type,
-          e.exitCode,
-          nowIso(),
-        ),
-      );
-    }
-    if (stmts.length === 0) return;
-    await this.env.DB.batch(stmts);
-    this.mirrored = key;
+    if (this.retryDelayMs === 0 && this.mirrorPending()) await this.flush();
   }
 }
 
@@ -366,7 +448,8 @@ function recorderEvent(data: unknown): Record<string, string> | null {
     }
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  const out: Record<string, string> = {};
+  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(obj)) {
     if (typeof v !== 'string') return null;
     out[k] = v;

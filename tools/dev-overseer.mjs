@@ -8,6 +8,12 @@
 //   node tools/dev-overseer.mjs --port 8081            # ws://127.0.0.1:8081/ws
 //   node tools/dev-overseer.mjs --port 8081 --speed 2  # everything twice as fast
 //   node tools/dev-overseer.mjs --crash-rate 0.2       # crash more often (per online/offline cycle)
+//   node tools/dev-overseer.mjs --pool 2 --queue-timeout 1m  # a small pool: starts beyond it are queued
+//
+// The pool works as in sticky-overseer 2.4.1: a `start` beyond the limit is answered `queued`
+// (broadcast to every client, carrying the requester's `id` and the task id); when the task leaves
+// the queue every client hears `dequeued` (reason started, stopped, purged or expired) — a started
+// one is then answered `started` with the requester's id — and `pool_updated` follows a `set_pool`.
 //
 // Timings are made for a demo: a source is online and recording a few seconds after its start,
 // heartbeats come every 3 s, sessions last about a minute, and a source sleeps ~10 s between them.
@@ -28,7 +34,7 @@ const PORT = Number(opt('port', process.env.PORT ?? 8081));
 const HOST = opt('host', '127.0.0.1');
 const SPEED = Math.max(0.1, Number(opt('speed', 1)));
 const CRASH_RATE = Math.min(1, Math.max(0, Number(opt('crash-rate', 0.08))));
-const POOL_LIMIT = Number(opt('pool', 50));
+let POOL_LIMIT = Number(opt('pool', 50)); // 0 = unlimited; `set_pool` changes it at run time
 const quiet = args.includes('--quiet');
 
 const ms = (n) => Math.round(n / SPEED);
@@ -45,7 +51,10 @@ function goDuration(s) {
   return total;
 }
 
+const QUEUE_TIMEOUT_MS = goDuration(opt('queue-timeout', '5m'));
+
 const tasks = new Map(); // task_id → task
+const queue = []; // {t, id, ws} waiting for a pool slot, oldest first
 const metrics = { tasks_started: 0, tasks_completed: 0, tasks_errored: 0, tasks_restarted: 0, total_output_lines: 0, enqueued: 0, dequeued: 0, displaced: 0, expired: 0 };
 let nextPid = 4000;
 
@@ -54,6 +63,28 @@ function send(ws, frame) {
 }
 function emit(task, frame) {
   for (const ws of task.subscribers) send(ws, frame);
+}
+function broadcast(frame) {
+  for (const ws of wss.clients) send(ws, frame);
+}
+const runningCount = () => [...tasks.values()].filter((t) => t.worker_state === 'running').length;
+const poolInfo = () => ({ limit: POOL_LIMIT, running: runningCount(), queue_depth: queue.length });
+
+/** A task leaves the queue: started (a slot freed) or removed (stopped, purged, expired). */
+function leaveQueue(t, reason) {
+  const i = queue.findIndex((e) => e.t === t);
+  if (i < 0) return;
+  const [entry] = queue.splice(i, 1);
+  clearTimeout(entry.expiry);
+  metrics.dequeued += 1;
+  if (reason === 'expired') metrics.expired += 1;
+  broadcast({ type: 'dequeued', task_id: t.task_id, reason, ts: now() });
+  log(`dequeued ${t.action}/${t.params.source} task=${t.task_id} (${reason})`);
+  if (reason === 'started') startProcess(t, 0, entry.id);
+  else tasks.delete(t.task_id);
+}
+function drain() {
+  while (queue.length > 0 && (POOL_LIMIT <= 0 || runningCount() < POOL_LIMIT)) leaveQueue(queue[0].t, 'started');
 }
 function info(t) {
   const out = {
@@ -71,6 +102,7 @@ function info(t) {
   if (t.last_exited_at) out.last_exited_at = t.last_exited_at;
   if (t.last_exit_code !== undefined) out.last_exit_code = t.last_exit_code;
   if (t.error_message) out.error_message = t.error_message;
+  if (t.queued_at) out.queued_at = t.queued_at;
   return out;
 }
 
@@ -148,6 +180,7 @@ function runRecorder(t) {
 
 function startProcess(t, restartOf = 0, id = '') {
   t.pid = nextPid++;
+  delete t.queued_at;
   t.worker_state = 'running';
   t.state = 'active';
   t.last_started_at = now();
@@ -169,6 +202,7 @@ function exitProcess(t, code, intentional) {
   t.last_exit_code = code;
   emit(t, { type: 'exited', task_id: t.task_id, pid, exit_code: code, intentional, ts: now() });
   log(`exited ${t.action}/${t.params.source} pid=${pid} code=${code} intentional=${intentional}`);
+  setImmediate(drain); // the slot is free (a restart in its delay waits in the queue like anyone)
   if (intentional || t.state !== 'active') {
     metrics.tasks_completed += 1;
     return;
@@ -210,8 +244,6 @@ function onMessage(ws, frame) {
         }
       }
       if (![...['480', '720', '1080']].includes(String(frame.params?.resolution ?? '720'))) return reply({ type: 'error', message: 'invalid param resolution' });
-      const running = [...tasks.values()].filter((t) => t.worker_state === 'running').length;
-      if (running >= POOL_LIMIT) return reply({ type: 'error', message: 'pool full' });
       const t = {
         task_id: requested || randomUUID(),
         action: frame.action,
@@ -227,13 +259,27 @@ function onMessage(ws, frame) {
         exits: [],
         seq: 0,
       };
+      const full = POOL_LIMIT > 0 && runningCount() >= POOL_LIMIT;
       tasks.set(t.task_id, t);
+      if (full) {
+        t.state = 'queued';
+        t.worker_state = undefined;
+        t.queued_at = now();
+        const entry = { t, id: frame.id, ws, expiry: null };
+        if (QUEUE_TIMEOUT_MS > 0) entry.expiry = setTimeout(() => leaveQueue(t, 'expired'), QUEUE_TIMEOUT_MS);
+        queue.push(entry);
+        metrics.enqueued += 1;
+        broadcast({ type: 'queued', id: frame.id, task_id: t.task_id, position: queue.length, ts: now() });
+        log(`queued ${t.action}/${t.params.source} task=${t.task_id} position=${queue.length}`);
+        return;
+      }
       startProcess(t, 0, frame.id);
       return;
     }
     case 'stop': {
       const t = tasks.get(frame.task_id);
       if (!t) return reply({ type: 'error', message: 'task not found' });
+      if (t.state === 'queued') return leaveQueue(t, 'stopped');
       t.state = 'stopped';
       if (t.worker_state === 'running') setTimeout(() => exitProcess(t, 0, true), ms(300));
       return;
@@ -258,9 +304,18 @@ function onMessage(ws, frame) {
     }
     case 'list':
       return reply({ type: 'tasks', tasks: [...tasks.values()].map(info) });
-    case 'pool_info': {
-      const running = [...tasks.values()].filter((t) => t.worker_state === 'running').length;
-      return reply({ type: 'pool_info', pool: { limit: POOL_LIMIT, running, queue_depth: 0 } });
+    case 'pool_info':
+      return reply({ type: 'pool_info', pool: poolInfo() });
+    case 'set_pool': {
+      if (!Number.isInteger(frame.limit) || frame.limit < 0) return reply({ type: 'error', message: 'invalid limit' });
+      POOL_LIMIT = frame.limit;
+      broadcast({ type: 'pool_updated', pool: poolInfo(), ts: now() });
+      drain();
+      return reply({ type: 'pool_info', pool: poolInfo() });
+    }
+    case 'purge': {
+      for (const { t } of [...queue]) leaveQueue(t, 'purged');
+      return reply({ type: 'pool_info', pool: poolInfo() });
     }
     case 'metrics':
       return reply({ type: 'metrics', global: { ...metrics } });
@@ -274,9 +329,17 @@ const server = createServer((req, res) => {
   res.writeHead(req.url === '/healthz' ? 200 : 404, { 'Content-Type': 'text/plain' });
   res.end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
 });
+// With OVERSEER_TOKEN set (npm start passes the Worker's), upgrades must carry it as the control
+// plane sends it: `Authorization: Bearer <token>` — what a TLS proxy in front of a real overseer checks.
+const TOKEN = process.env.OVERSEER_TOKEN ?? '';
 server.on('upgrade', (req, socket, head) => {
   if (new URL(req.url, 'http://x').pathname !== '/ws') {
     socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    return;
+  }
+  if (TOKEN && req.headers.authorization !== `Bearer ${TOKEN}`) {
+    log('refused an upgrade without the shared secret');
+    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
     return;
   }
   wss.handleUpgrade(req, socket, head, (ws) => {

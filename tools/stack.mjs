@@ -37,6 +37,7 @@ export async function ensureDevVars(file = join(ROOT, '.dev.vars')) {
     add.push(`SESSION_SIGNING_KEY='${JSON.stringify(clean)}'`);
   }
   if (!have.has('STEAM_API_KEY')) add.push('STEAM_API_KEY=""');
+  if (!have.has('OVERSEER_TOKEN')) add.push(`OVERSEER_TOKEN="${b64url(webcrypto.getRandomValues(new Uint8Array(32)))}"`);
   if (add.length) {
     writeFileSync(file, (existing && !existing.endsWith('\n') ? existing + '\n' : existing) + add.join('\n') + '\n', { mode: 0o600 });
     console.log(`[edgeplane] generated ${add.length} secret(s) into ${file}`);
@@ -128,7 +129,9 @@ export async function startStack(o = {}) {
   let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
   if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
     const oport = await freePort();
-    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport)], { cwd: ROOT, env, stdio: stdioFor() });
+    // The development overseer checks the same shared secret the Worker sends (from .dev.vars).
+    const token = /^OVERSEER_TOKEN="?([^"\n]*)"?$/m.exec(readFileSync(join(ROOT, '.dev.vars'), 'utf8'))?.[1] ?? '';
+    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport)], { cwd: ROOT, env: { ...env, OVERSEER_TOKEN: token }, stdio: stdioFor() });
     wire(ov, 'overseer');
     children.push(ov);
     overseerUrl = `ws://127.0.0.1:${oport}/ws`;
@@ -137,6 +140,8 @@ export async function startStack(o = {}) {
 
   // Analytics Engine drops writes in local development: the local stack keeps metrics in D1.
   const vars = { METRICS_STORE: 'd1', ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
+  // Plain ws:// is for an overseer on this machine only (the bundled one, or one given for development).
+  if (/^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(overseerUrl) && vars.ALLOW_INSECURE_OVERSEER === undefined) vars.ALLOW_INSECURE_OVERSEER = 'true';
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet || calm ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });

@@ -13,7 +13,9 @@ import { usernamesOf } from '../auth/accounts';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { Conflict, NotFound } from '../http/errors';
 import { errors, failWith, IntId, json, newRouter, z } from '../http/openapi';
-import { activeCount, afterPostureChange, link, setPosture, SourceParams, type Posture } from './lifecycle';
+import { audit } from '../auth/audit';
+import { applyPosture, link, SourceParams, type Posture } from './lifecycle';
+import { activeSubscriptions } from './queries';
 import { findRowBySubId, listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema, type StatusRow } from './status';
 import type { SourceRef } from './runtime';
 
@@ -44,8 +46,7 @@ const POSTURE_OF: Record<'pause' | 'resume' | 'archive', Posture> = { pause: 'pa
 
 async function changePosture(c: Context<AppEnv>, subId: number, action: 'pause' | 'resume' | 'archive') {
   const row = await bySubId(c, subId);
-  const posture = POSTURE_OF[action];
-  if (await setPosture(c.env, subId, posture)) await afterPostureChange(c.env, refOf(row), posture);
+  await applyPosture(c, row, POSTURE_OF[action], 'admin');
   return statusWithLogs(c.env, (await findRowBySubId(c.env, subId))!);
 }
 
@@ -90,6 +91,7 @@ export const adminRouter = newRouter()
       const subId = c.req.valid('param').sub_id;
       const row = await bySubId(c, subId, Conflict);
       if (!(await link(c.env).resetError(refOf(row)))) throw new Conflict(`source ${row.driver}/${row.username} is not in errored state`, 'not_errored');
+      await audit(c, 'dvr.admin.subscription.reset_error', { targetType: 'subscription', targetId: subId, details: { source: `${row.driver}/${row.username}`, owner_user_id: row.user_id } });
       return c.json(await statusWithLogs(c.env, (await findRowBySubId(c.env, subId))!), 200);
     },
     failWith('invalid sub_id'),
@@ -107,8 +109,9 @@ export const adminRouter = newRouter()
     async (c) => {
       const subId = c.req.valid('param').sub_id;
       const row = await bySubId(c, subId, Conflict);
-      if ((await activeCount(c.env, row.source_id)) === 0) throw new Conflict(`source ${row.driver}/${row.username} has no active subscribers`, 'no_active_subscribers');
+      if ((await activeSubscriptions(c.env, row.source_id)) === 0) throw new Conflict(`source ${row.driver}/${row.username} has no active subscribers`, 'no_active_subscribers');
       await link(c.env).restart(refOf(row), '[system] restarting (manual restart — applying current configuration)');
+      await audit(c, 'dvr.admin.subscription.restart', { targetType: 'subscription', targetId: subId, details: { source: `${row.driver}/${row.username}`, owner_user_id: row.user_id } });
       return c.json(await statusWithLogs(c.env, (await findRowBySubId(c.env, subId))!), 200);
     },
     failWith('invalid sub_id'),
@@ -140,6 +143,7 @@ export const adminRouter = newRouter()
         else restart.push({ sourceId: r.id, driver: r.driver, username: r.username });
       }
       if (restart.length > 0) await link(c.env).restartMany(restart, '[system] restarting (restart-all — applying current configuration)');
+      await audit(c, 'dvr.admin.sources.restart_all', { targetType: 'sources', details: { include_errored: includeErrored, restarted: restart.length, skipped } });
       return c.json({ restarted: restart.length, skipped }, 200);
     },
     failWith('invalid JSON'),

@@ -4,8 +4,7 @@
  * and is not errored. Starts fire when a write leaves exactly one active subscription (§7.3, also
  * for a user's resume: the reference defect of §7.9 is fixed); stops when none is left (§7.4).
  *
- *   const row = await setPosture(c, subId, 'paused');   // null: already paused (no write)
- *   await afterPostureChange(c.env, refOf(row));
+ *   await applyPosture(c, row, 'paused', 'owner');   // audited; stops the recorder if none is left
  */
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
@@ -13,7 +12,9 @@ import type { AppEnv } from '../env';
 import { BadRequest } from '../http/errors';
 import { describeIssues } from '../http/openapi';
 import { nowIso } from '../world';
+import { auditD1, writePosture } from './queries';
 import type { SourceRef } from './runtime';
+import { refOf, type StatusRow } from './status';
 
 /** Driver and username: one path segment each (they become R2 prefixes and DO names). */
 export const SEGMENT = /^(?!\.{1,2}$)[\p{L}\p{N}_.\-]{1,64}$/u;
@@ -28,27 +29,10 @@ export function link(env: Env) {
   return env.OVERSEER_LINK.getByName('overseer');
 }
 
-/** Wakes the overseer link without holding up the response (any DVR request keeps it dialled). */
-export function wakeLink(c: Context<AppEnv>): void {
-  if (!c.env.OVERSEER_URL) return;
-  const p = link(c.env)
-    .wake()
-    .catch(() => false);
-  try {
-    c.executionCtx.waitUntil(p);
-  } catch {
-    /* no execution context (unit use) */
-  }
-}
-
-export async function activeCount(env: Env, sourceId: number): Promise<number> {
-  const row = await env.DB.prepare(`SELECT count(*) AS n FROM subscriptions WHERE source_id = ?1 AND posture = 'active'`).bind(sourceId).first<{ n: number }>();
-  return row?.n ?? 0;
-}
-
 /** Subscribe (§3.4): get-or-create the source, insert or reactivate the caller's subscription.
  * One atomic batch; returns the source and the active count after the write. */
-export async function subscribe(env: Env, userId: number, driver: string, username: string): Promise<{ ref: SourceRef; active: number }> {
+export async function subscribe(c: Context<AppEnv>, userId: number, driver: string, username: string): Promise<{ ref: SourceRef; active: number }> {
+  const env = c.env;
   const now = nowIso();
   const [, , src] = await env.DB.batch<{ id: number; active: number }>([
     env.DB.prepare(`INSERT INTO sources (driver, username, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (driver, username) DO NOTHING`).bind(driver, username, now),
@@ -61,6 +45,7 @@ export async function subscribe(env: Env, userId: number, driver: string, userna
       `SELECT s.id, (SELECT count(*) FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active') AS active
          FROM sources s WHERE s.driver = ?1 AND s.username = ?2`,
     ).bind(driver, username),
+    auditD1(c, 'dvr.subscription.subscribe', { targetType: 'source', targetId: `${driver}/${username}` }),
   ]);
   const row = src!.results[0]!;
   return { ref: { sourceId: row.id, driver, username }, active: row.active };
@@ -68,23 +53,26 @@ export async function subscribe(env: Env, userId: number, driver: string, userna
 
 export type Posture = 'active' | 'paused' | 'archived';
 
-/**
- * Writes a posture. `pause`/`resume` are idempotent (no write, `updated_at` kept, false returned);
- * `archive` always writes. Returns whether a write happened.
- */
-export async function setPosture(env: Env, subId: number, posture: Posture): Promise<boolean> {
-  const onlyIfChanged = posture === 'archived' ? '' : 'AND posture != ?2';
-  const res = await env.DB.prepare(`UPDATE subscriptions SET posture = ?2, updated_at = ?3 WHERE id = ?1 ${onlyIfChanged}`)
-    .bind(subId, posture, nowIso())
-    .run();
-  return (res.meta.changes ?? 0) > 0;
-}
+const VERB: Record<Posture, string> = { active: 'resume', paused: 'pause', archived: 'archive' };
 
-/** After a posture write: start when exactly one active subscription is left, stop when none. */
-export async function afterPostureChange(env: Env, ref: SourceRef, posture: Posture): Promise<void> {
-  const n = await activeCount(env, ref.sourceId);
-  if (posture === 'active' && n === 1) await link(env).requestStart(ref);
-  if (posture !== 'active' && n === 0) await link(env).stopSource(ref);
+/**
+ * A posture change by the owner or by an admin (`via`), audited, with its side effect: start when
+ * this write left exactly one active subscription, stop when it left none. The count comes from
+ * the same atomic batch as the write, so concurrent resumes agree on who was first.
+ */
+export async function applyPosture(c: Context<AppEnv>, row: StatusRow, posture: Posture, via: 'owner' | 'admin'): Promise<void> {
+  // Idempotent pause/resume: nothing written, nothing audited (archive always writes, §3.4).
+  if (posture !== 'archived' && row.posture === posture) return;
+  const action = `dvr.${via === 'admin' ? 'admin.' : ''}subscription.${VERB[posture]}`;
+  const { changed, active } = await writePosture(c, { subId: row.sub_id, sourceId: row.source_id, posture }, action, {
+    targetType: 'subscription',
+    targetId: row.sub_id,
+    details: { source: `${row.driver}/${row.username}`, owner_user_id: row.user_id, from: row.posture },
+  });
+  if (!changed) return;
+  const ref = refOf(row);
+  if (posture === 'active' && active === 1) await link(c.env).requestStart(ref);
+  if (posture !== 'active' && active === 0) await link(c.env).stopSource(ref);
 }
 
 /** The body hook of `POST /api/subscriptions`: the contract's exact messages (missing or empty

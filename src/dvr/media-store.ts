@@ -116,21 +116,22 @@ export function parseRange(header: string | null | undefined, size: number): Ran
   return { offset: start, length: end - start + 1 };
 }
 
-const TYPES: Record<string, string> = {
-  ts: 'video/mp2t',
-  mp4: 'video/mp4',
-  mkv: 'video/x-matroska',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  json: 'application/json',
-  txt: 'text/plain; charset=utf-8',
-  log: 'text/plain; charset=utf-8',
-};
+/** A Map, not an object literal: the extension comes from the request path (`x.constructor`). */
+const TYPES = new Map<string, string>([
+  ['ts', 'video/mp2t'],
+  ['mp4', 'video/mp4'],
+  ['mkv', 'video/x-matroska'],
+  ['jpg', 'image/jpeg'],
+  ['jpeg', 'image/jpeg'],
+  ['png', 'image/png'],
+  ['json', 'application/json'],
+  ['txt', 'text/plain; charset=utf-8'],
+  ['log', 'text/plain; charset=utf-8'],
+]);
 
 function contentType(key: string): string {
   const ext = key.slice(key.lastIndexOf('.') + 1).toLowerCase();
-  return TYPES[ext] ?? 'application/octet-stream';
+  return TYPES.get(ext) ?? 'application/octet-stream';
 }
 
 /** An object with Range (206/416) and conditional (304) support; null when it does not exist. */

@@ -1,13 +1,11 @@
 /**
  * The DVR routers. `apiRouters` mount at `/api` (dvr-api §3); `mediaRouter` serves `/media/...`
- * and `/thumbnails/...` at the root (dvr-api §4). The first one only keeps the overseer link
- * dialled: every DVR request wakes it (in the background) so a dropped link comes back without
- * waiting for the next alarm or cron.
+ * and `/thumbnails/...` at the root (dvr-api §4). Only the routes that need the overseer link wake
+ * it (a start, a stop, /api/health, /api/workers, diagnostics); a dropped link is otherwise re-dialled
+ * by its own alarm and the cron, so an anonymous 404 never touches the one global object.
  */
-import { newRouter } from '../http/openapi';
 import { adminRouter } from './admin';
 import { configRouter } from './config';
-import { wakeLink } from './lifecycle';
 import { mediaRouter } from './media';
 import { ingestRouter } from './recordings/ingest';
 import { recordingsRouter } from './recordings/routes';
@@ -16,11 +14,5 @@ import { subscriptionsRouter } from './subscriptions';
 import { dvrUsersRouter } from './users';
 import { workersRouter } from './workers';
 
-const wakeRouter = newRouter();
-wakeRouter.use('*', async (c, next) => {
-  wakeLink(c);
-  await next();
-});
-
-export const apiRouters = [wakeRouter, subscriptionsRouter, sourcesRouter, adminRouter, configRouter, dvrUsersRouter, workersRouter, ingestRouter, recordingsRouter];
+export const apiRouters = [subscriptionsRouter, sourcesRouter, adminRouter, configRouter, dvrUsersRouter, workersRouter, ingestRouter, recordingsRouter];
 export { mediaRouter };

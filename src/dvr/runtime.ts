@@ -5,6 +5,8 @@
  *   const ref: SourceRef = { sourceId: 7, driver: 'chaturbate', username: 'alice' };
  *   env.SOURCE_MONITOR.getByName(monitorName(ref)).snapshot(ref);
  */
+import type { ServerFrame, ServerFrameOf } from './protocol';
+
 export interface SourceRef {
   sourceId: number;
   driver: string;
@@ -45,15 +47,14 @@ export function monitorName(ref: Pick<SourceRef, 'driver' | 'username'>): string
   return `${ref.driver}/${ref.username}`;
 }
 
-/** Overseer pushes routed to a monitor (fields as the overseer sends them). */
-export type TaskEvent =
-  | { type: 'started'; task_id: string; pid?: number; restart_of?: number; ts?: string }
-  | { type: 'output'; task_id: string; pid?: number; stream?: string; data?: unknown; ts?: string }
-  | { type: 'exited'; task_id: string; pid?: number; exit_code?: number; intentional?: boolean; ts?: string }
-  | { type: 'restarting'; task_id: string; pid?: number; attempt?: number }
-  | { type: 'errored'; task_id: string; pid?: number; exit_count?: number; ts?: string };
+/** Overseer pushes routed to a monitor (validated by the link: see protocol.ts). */
+export type TaskEvent = ServerFrameOf<'started' | 'output' | 'exited' | 'restarting' | 'errored'>;
 
-export const TASK_EVENT_TYPES = new Set(['started', 'output', 'exited', 'restarting', 'errored']);
+export const TASK_EVENT_TYPES: ReadonlySet<string> = new Set(['started', 'output', 'exited', 'restarting', 'errored']);
+
+export function isTaskEvent(f: ServerFrame): f is TaskEvent {
+  return TASK_EVENT_TYPES.has(f.type);
+}
 
 /** What the link must do after a monitor applied an event. */
 export interface EventOutcome {

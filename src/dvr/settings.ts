@@ -105,10 +105,23 @@ export async function loadConfig(env: Pick<Env, 'DB'>): Promise<DvrConfig> {
   return mergeStored(row?.data);
 }
 
+/** The drivers a subscription may name (`DVR_DRIVERS`, comma-separated). A Set, so a driver such
+ * as `constructor` is only ever compared, never looked up on an object. */
+export function configuredDrivers(env: Pick<Env, 'DVR_DRIVERS'>): Set<string> {
+  return new Set(
+    String(env.DVR_DRIVERS ?? '')
+      .split(',')
+      .map((d) => d.trim())
+      .filter(Boolean),
+  );
+}
+
 /** `canonical_url`: the driver's template with `{{.Username}}` replaced, or undefined. */
 export function canonicalUrl(cfg: Pick<DvrConfig, 'driver_urls'>, driver: string, username: string): string | undefined {
-  const tpl = cfg.driver_urls?.[driver];
-  return tpl ? tpl.replaceAll('{{.Username}}', username) : undefined;
+  // Own keys only: a driver named `constructor` or `toString` must not find Object.prototype's.
+  const urls = cfg.driver_urls;
+  const tpl = urls && Object.hasOwn(urls, driver) ? urls[driver] : undefined;
+  return typeof tpl === 'string' && tpl ? tpl.replaceAll('{{.Username}}', username) : undefined;
 }
 
 /** The nine string params of a recorder start (contract §5.4). */

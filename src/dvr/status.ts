@@ -10,7 +10,10 @@
  */
 import { z } from '@hono/zod-openapi';
 import { monitorName, type SourceRef } from './runtime';
+import { createLogger } from '../http/log';
 import { canonicalUrl, mergeStored, type DvrConfig } from './settings';
+
+const log = createLogger({ component: 'dvr-status' });
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -81,7 +84,18 @@ export async function listStatuses(env: Pick<Env, 'DB'>, filter: { userId?: numb
   const { results } = await (filter.userId === undefined ? stmt : stmt.bind(filter.userId)).all<StatusRow>();
   if (results.length === 0) return [];
   const cfg = mergeStored(results[0]!.config_data);
-  return results.map((r) => present(r, cfg, []));
+  return results.map((r) => presentInList(r, cfg));
+}
+
+/** One row that cannot be presented (a legacy driver name, a config the code no longer reads)
+ * loses its derived fields, never the whole list: every admin's dashboard polls this list. */
+function presentInList(r: StatusRow, cfg: Pick<DvrConfig, 'driver_urls'>): SubscriptionStatus {
+  try {
+    return present(r, cfg, []);
+  } catch (e) {
+    log.warn('subscription row presented without derived fields', { sub_id: r.sub_id, error: String(e) });
+    return present(r, { driver_urls: null }, []);
+  }
 }
 
 /** The caller's own subscription to `(driver, username)`, with the config for `canonical_url`. */

@@ -10,9 +10,11 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { requireUser } from '../auth/middleware';
-import { Conflict, NotFound } from '../http/errors';
+import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { afterPostureChange, link, Segment, setPosture, SourceParams, subscribe, subscribeHook, type Posture } from './lifecycle';
+import { applyPosture, link, Segment, SourceParams, subscribe, subscribeHook, type Posture } from './lifecycle';
+import { audit } from '../auth/audit';
+import { configuredDrivers } from './settings';
 import { findOwnRow, listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema, type StatusRow } from './status';
 
 const SubscribeBody = z.object({ driver: Segment, username: Segment }).openapi('Subscribe');
@@ -41,8 +43,7 @@ const POSTURE_OF: Record<'pause' | 'resume' | 'archive', Posture> = { pause: 'pa
 
 async function changePosture(c: Context<AppEnv>, driver: string, username: string, action: 'pause' | 'resume' | 'archive') {
   const row = await ownRow(c, driver, username);
-  const posture = POSTURE_OF[action];
-  if (await setPosture(c.env, row.sub_id, posture)) await afterPostureChange(c.env, refOf(row), posture);
+  await applyPosture(c, row, POSTURE_OF[action], 'owner');
   return statusWithLogs(c.env, (await findOwnRow(c.env, c.get('user').id, driver, username))!);
 }
 
@@ -73,8 +74,10 @@ export const subscriptionsRouter = newRouter()
     }),
     async (c) => {
       const { driver, username } = c.req.valid('json');
+      const drivers = configuredDrivers(c.env);
+      if (!drivers.has(driver)) throw new BadRequest(`driver ${driver} is not supported`, 'unknown_driver', { drivers: [...drivers] });
       const me = c.get('user');
-      const { ref, active } = await subscribe(c.env, me.id, driver, username);
+      const { ref, active } = await subscribe(c, me.id, driver, username);
       if (active === 1) await link(c.env).requestStart(ref);
       return c.json(await statusWithLogs(c.env, (await findOwnRow(c.env, me.id, driver, username))!), 201);
     },
@@ -137,6 +140,7 @@ export const subscriptionsRouter = newRouter()
       const { driver, username } = c.req.valid('param');
       const row = await ownRow(c, driver, username, Conflict);
       if (!(await link(c.env).resetError(refOf(row)))) throw new Conflict(`source ${driver}/${username} is not in errored state`, 'not_errored');
+      await audit(c, 'dvr.subscription.reset_error', { targetType: 'subscription', targetId: row.sub_id, details: { source: `${driver}/${username}` } });
       return c.json(await statusWithLogs(c.env, (await findOwnRow(c.env, c.get('user').id, driver, username))!), 200);
     },
   );

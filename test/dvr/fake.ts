@@ -9,6 +9,7 @@
  */
 import { env } from 'cloudflare:test';
 import { setWorld, world } from '../../src/world';
+import { call, json } from '../support/http';
 
 export interface Frame {
   type: string;
@@ -27,9 +28,16 @@ export interface FakeOverseer {
   send(frame: Record<string, unknown>): Promise<number>;
   mode(mode: 'auto' | 'manual' | 'hold-starts'): Promise<void>;
   tasks(tasks: Record<string, unknown>[]): Promise<void>;
-  state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>> }>;
+  state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number }>;
+  /** Sends text as is (not JSON-encoded) to every client. */
+  raw(text: string): Promise<number>;
   restart(): Promise<void>;
   refuse(refuse: boolean): Promise<void>;
+  stopDelay(ms: number): Promise<void>;
+  /** Pool limit (0 = unlimited); answers the pool after the change. */
+  pool(limit: number): Promise<Record<string, unknown>>;
+  purge(): Promise<void>;
+  expire(): Promise<void>;
   reset(): Promise<void>;
 }
 
@@ -78,11 +86,26 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
     send: async (frame) => Number((await post('send', { frame })).clients ?? 0),
     mode: async (mode) => void (await post('mode', { mode })),
     tasks: async (tasks) => void (await post('tasks', { tasks })),
-    state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>> },
+    state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number },
+    raw: async (text) => Number((await post('raw', { text })).clients ?? 0),
     restart: async () => void (await post('restart')),
     refuse: async (refuse) => void (await post('refuse', { refuse })),
+    stopDelay: async (ms) => void (await post('stopdelay', { ms })),
+    pool: async (limit) => post('pool', { limit }),
+    purge: async () => void (await post('purge')),
+    expire: async () => void (await post('expire')),
     reset: async () => void (await post('reset')),
   };
   await fake.reset();
   return fake;
+}
+
+/** Subscribes `who` to `chaturbate/<name>` and waits until it runs; its task id and pid. */
+export async function subscribedAndRunning(fake: FakeOverseer, who: { token: string }, name: string): Promise<{ taskId: string; pid: number }> {
+  await eventually(() => call('GET', '/api/health'), (r) => r.status === 200, 'link connected');
+  await call('POST', '/api/subscriptions', { token: who.token, body: { driver: 'chaturbate', username: name } });
+  const status = async () => json<{ worker_state: string; pid?: number }>(await call('GET', `/api/subscriptions/chaturbate/${name}`, { token: who.token }));
+  const s = await eventually(status, (x) => x.worker_state === 'running', `${name} running`);
+  const task = (await fake.state()).tasks.find((t) => (t.params as Record<string, string>).source === name && t.worker_state === 'running')!;
+  return { taskId: String(task.task_id), pid: s.pid! };
 }

@@ -2,6 +2,8 @@
 // server the Worker's OverseerLink dials, plus a small HTTP control API the tests (running inside
 // workerd) use to read what the control plane sent and to push events back.
 //
+// With a `token`, upgrades without `Authorization: Bearer <token>` are refused (401).
+//
 // Each test file works in its own *session* (`ws://127.0.0.1:PORT/ws/<session>`), so parallel test
 // files never see each other's tasks; the plain `/ws` path is the `default` session.
 //
@@ -15,12 +17,22 @@
 //   POST reset             forget messages and tasks, mode auto, accept connections
 //   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only;
 //                          'hold-starts' answers everything but `start` (the test replies to those)
+//   POST raw {text}        push text as is (malformed or oversized frames)
 //   POST send {frame}      push a frame (or {frames: [...]}, in order) to every connected client of the session
 //   POST tasks {tasks}     replace the task table (TaskInfo objects)
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
 //   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
 //   POST record {task_id, pid, lines | session}  push recorder event lines as `output` frames, in
 //                          order: `lines` ([{event, ...fields}]) or `session` (segmentLifecycle's options)
+//   POST stopdelay {ms}    a stopped process exits (and `exited` is pushed) this long after `stop`
+//   POST pool {limit}      set the pool limit (0 = unlimited): `pool_updated` to every client, then
+//                          queued tasks start while there is room
+//   POST purge | expire    drop every queued task (`dequeued` with reason purged | expired)
+//
+// The pool, as sticky-overseer 2.4.1 runs it: a `start` beyond the limit is answered `queued`
+// (broadcast to every client, with the requester's `id` and the task id); when the task leaves the
+// queue every client gets `dequeued` (reason started | stopped | purged | expired), and a started
+// one is then answered `started` with the requester's id.
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { recorderLine, segmentLifecycle } from '../../tools/recorder-events.mjs';
@@ -30,10 +42,24 @@ import { recorderLine, segmentLifecycle } from '../../tools/recorder-events.mjs'
 const { WebSocketServer } = createRequire(import.meta.url)('ws');
 
 function newSession() {
-  return { clients: new Set(), messages: [], tasks: new Map(), mode: 'auto', refuse: false, pid: 1000, n: 0 };
+  return {
+    clients: new Set(),
+    messages: [],
+    tasks: new Map(),
+    mode: 'auto',
+    refuse: false,
+    pid: 1000,
+    n: 0,
+    stopDelayMs: 0,
+    refusedUnauthenticated: 0,
+    // The pool: 0 = unlimited. Starts beyond the limit wait in `queue` (FIFO) as `queued` tasks.
+    poolLimit: 0,
+    queue: [],
+    counters: { enqueued: 0, dequeued: 0, expired: 0 },
+  };
 }
 
-export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
+export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = '' } = {}) {
   const sessions = new Map();
   const session = (name) => {
     let s = sessions.get(name);
@@ -45,6 +71,34 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
   const broadcast = (s, frame) => {
     for (const ws of s.clients) send(ws, frame);
   };
+
+  const running = (s) => [...s.tasks.values()].filter((t) => t.worker_state === 'running').length;
+  const pool = (s) => ({ limit: s.poolLimit, running: running(s), queue_depth: s.queue.length });
+
+  /** A process starts for `task`; `started` (with the requester's id) goes to the requester. */
+  function run(s, task, id, ws) {
+    s.pid += 1;
+    Object.assign(task, { state: 'active', worker_state: 'running', current_pid: s.pid, last_started_at: now() });
+    delete task.queued_at;
+    return send(ws, { type: 'started', id, task_id: task.task_id, pid: task.current_pid, ts: now() });
+  }
+
+  /** A task leaves the queue: by starting (a slot freed), or removed (stopped, purged, expired). */
+  function leaveQueue(s, taskId, reason) {
+    const i = s.queue.findIndex((e) => e.task.task_id === taskId);
+    if (i < 0) return;
+    const [entry] = s.queue.splice(i, 1);
+    s.counters.dequeued += 1;
+    if (reason === 'expired') s.counters.expired += 1;
+    broadcast(s, { type: 'dequeued', task_id: taskId, reason, ts: now() });
+    if (reason === 'started') run(s, entry.task, entry.id, entry.ws);
+    else s.tasks.delete(taskId);
+  }
+
+  /** Starts queued tasks while the pool has room. */
+  function drain(s) {
+    while (s.queue.length > 0 && (s.poolLimit === 0 || running(s) < s.poolLimit)) leaveQueue(s, s.queue[0].task.task_id, 'started');
+  }
 
   function onFrame(s, ws, frame) {
     s.messages.push(frame);
@@ -60,31 +114,37 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
           }
         }
         s.n += 1;
-        s.pid += 1;
-        const task = {
-          task_id: requested || `task-${s.n}`,
-          action: frame.action,
-          params: frame.params,
-          state: 'active',
-          worker_state: 'running',
-          current_pid: s.pid,
-          restart_count: 0,
-          created_at: now(),
-          last_started_at: now(),
-        };
+        const task = { task_id: requested || `task-${s.n}`, action: frame.action, params: frame.params, restart_count: 0, created_at: now() };
         s.tasks.set(task.task_id, task);
-        return send(ws, { type: 'started', id: frame.id, task_id: task.task_id, pid: task.current_pid, ts: now() });
+        if (s.poolLimit > 0 && running(s) >= s.poolLimit) {
+          // Pool full: the task waits. `queued` goes to every client and names the requester's id.
+          task.state = 'queued';
+          task.queued_at = now();
+          s.queue.push({ task, id: frame.id, ws });
+          s.counters.enqueued += 1;
+          return broadcast(s, { type: 'queued', id: frame.id, task_id: task.task_id, position: s.queue.length, ts: now() });
+        }
+        return run(s, task, frame.id, ws);
       }
       case 'stop': {
         const t = s.tasks.get(frame.task_id);
         if (!t) return send(ws, { type: 'error', id: frame.id, message: 'task not found' });
-        const pid = t.current_pid;
+        if (t.state === 'queued') return leaveQueue(s, t.task_id, 'stopped');
         t.state = 'stopped';
-        t.worker_state = 'exited';
-        t.current_pid = 0;
-        t.last_exit_code = 0;
-        t.last_exited_at = now();
-        if (pid) broadcast(s, { type: 'exited', task_id: t.task_id, pid, exit_code: 0, intentional: true, ts: now() });
+        // SIGTERM now, `exited` when the process is gone: until then the worker still runs (and the
+        // action's dedupe still sees it), as with the real overseer.
+        const exit = () => {
+          const pid = t.current_pid;
+          if (t.worker_state !== 'running') return;
+          t.worker_state = 'exited';
+          t.current_pid = 0;
+          t.last_exit_code = 0;
+          t.last_exited_at = now();
+          if (pid) broadcast(s, { type: 'exited', task_id: t.task_id, pid, exit_code: 0, intentional: true, ts: now() });
+          drain(s);
+        };
+        if (s.stopDelayMs > 0) setTimeout(exit, s.stopDelayMs);
+        else exit();
         return;
       }
       case 'list':
@@ -92,12 +152,12 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'subscribe':
         return send(ws, { type: 'subscribed', id: frame.id, task_id: frame.task_id });
       case 'pool_info':
-        return send(ws, { type: 'pool_info', id: frame.id, pool: { limit: 10, running: [...s.tasks.values()].filter((t) => t.worker_state === 'running').length, queue_depth: 0 } });
+        return send(ws, { type: 'pool_info', id: frame.id, pool: pool(s) });
       case 'metrics':
         return send(ws, {
           type: 'metrics',
           id: frame.id,
-          global: { tasks_started: s.n, tasks_completed: 0, tasks_errored: 0, tasks_restarted: 0, total_output_lines: 0, enqueued: 0, dequeued: 0, displaced: 0, expired: 0 },
+          global: { tasks_started: s.n, tasks_completed: 0, tasks_errored: 0, tasks_restarted: 0, total_output_lines: 0, ...s.counters, displaced: 0 },
         });
       default:
         return send(ws, { type: 'error', id: frame.id, message: `unknown message type ${frame.type}` });
@@ -126,10 +186,23 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'messages':
         return reply(200, s.messages);
       case 'state':
-        return reply(200, { clients: s.clients.size, tasks: [...s.tasks.values()] });
+        return reply(200, { clients: s.clients.size, tasks: [...s.tasks.values()], refusedUnauthenticated: s.refusedUnauthenticated });
       case 'reset':
         for (const ws of s.clients) ws.close();
         sessions.set(decodeURIComponent(m[1]), newSession());
+        return reply(200, {});
+      case 'pool':
+        // An operator changed the limit: every client hears `pool_updated`, then waiting tasks start.
+        s.poolLimit = Math.max(0, Number(body.limit) || 0);
+        broadcast(s, { type: 'pool_updated', pool: pool(s), ts: now() });
+        drain(s);
+        return reply(200, pool(s));
+      case 'purge':
+      case 'expire':
+        for (const e of [...s.queue]) leaveQueue(s, e.task.task_id, m[2] === 'purge' ? 'purged' : 'expired');
+        return reply(200, pool(s));
+      case 'stopdelay':
+        s.stopDelayMs = Math.max(0, Number(body.ms) || 0);
         return reply(200, {});
       case 'mode':
         s.mode = ['manual', 'hold-starts'].includes(body.mode) ? body.mode : 'auto';
@@ -137,11 +210,16 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
       case 'send':
         for (const frame of body.frames ?? [body.frame]) broadcast(s, frame);
         return reply(200, { clients: s.clients.size });
+      case 'raw':
+        // Text sent as is (not JSON-encoded): malformed and oversized frames.
+        for (const ws of s.clients) if (ws.readyState === 1) ws.send(body.text ?? '');
+        return reply(200, { clients: s.clients.size });
       case 'tasks':
         s.tasks = new Map((body.tasks ?? []).map((t) => [t.task_id, t]));
         return reply(200, {});
       case 'restart':
         s.tasks.clear();
+        s.queue = [];
         for (const ws of s.clients) ws.close(1012, 'restart');
         return reply(200, {});
       case 'record': {
@@ -163,6 +241,12 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1' } = {}) {
     const name = m ? decodeURIComponent(m[1] ?? 'default') : null;
     if (!name || session(name).refuse) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    // The shared secret, as a TLS proxy in front of the real overseer checks it (docs/dvr.md).
+    if (token && req.headers.authorization !== `Bearer ${token}`) {
+      session(name).refusedUnauthenticated += 1;
+      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -12,4 +12,5 @@ export const testSecrets = {
     d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI',
   }),
   STEAM_API_KEY: 'test-steam-key',
+  OVERSEER_TOKEN: 'test-overseer-token-0123456789abcdef',
 };

@@ -48,6 +48,7 @@ export function decodeEntities(s: string): string {
   return s.replace(/&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,7}|[a-zA-Z][a-zA-Z0-9]{1,31});/g, (whole, ref: string) => {
     if (ref.startsWith('#x') || ref.startsWith('#X')) return fromCodePoint(Number.parseInt(ref.slice(2), 16));
     if (ref.startsWith('#')) return fromCodePoint(Number.parseInt(ref.slice(1), 10));
-    return NAMED[ref] ?? whole;
+    // Own keys only: `&constructor;` in a scraped page must stay text, not find Object.prototype's.
+    return Object.hasOwn(NAMED, ref) ? NAMED[ref]! : whole;
   });
 }

@@ -166,7 +166,7 @@ export async function render(main, { driver, username }, ctx) {
       const actionsTd = h('td', { class: 'actions' });
       if (e.type === 'directory') actionsTd.append(h('button', { type: 'button', class: 'btn small', onclick: () => openDir(`${p}${e.name}/`) }, 'Open'));
       else {
-        const type = PLAYABLE[ext];
+        const type = Object.hasOwn(PLAYABLE, ext) ? PLAYABLE[ext] : undefined;
         const v = document.createElement('video');
         if (type && v.canPlayType(type)) actionsTd.append(h('button', { type: 'button', class: 'btn small primary', onclick: () => play(url, e.name) }, 'Play'));
         actionsTd.append(h('a', { class: 'btn small', href: url, download: e.name }, 'Download'));
