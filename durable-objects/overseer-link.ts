@@ -19,6 +19,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { dialUrl, MAX_FRAME_BYTES, overseerConfigProblem, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
 import { isTaskEvent, monitorName, type SourceRef } from '../src/dvr/runtime';
 import { recordingsHook } from '../src/dvr/recordings/hook';
+import { recordMetric } from '../src/metrics/record';
 import {
   errorWindow,
   loadConfig,
@@ -213,6 +214,7 @@ export class OverseerLink extends DurableObject<Env> {
         this.failures = 0;
         this.nextDialAt = 0;
         this.log.info('overseer connected', { url: this.env.OVERSEER_URL });
+        recordMetric(this.env, this.ctx, 'dvr.overseer_reconnects', { overseer: new URL(this.env.OVERSEER_URL).host });
         // On-connect reconciliation runs in the background; the alarm then keeps the periodic one.
         this.lastReconcileAt = world.now();
         void this.reconcile('connect').catch((e) => this.log.warn('reconcile failed', { error: String(e) }));
@@ -351,6 +353,7 @@ export class OverseerLink extends DurableObject<Env> {
     const ref = this.tasks.get(frame.task_id);
     if (!ref) return; // events for tasks we do not own are ignored (§5.5)
     const outcome = await this.monitor(ref).apply(ref, frame, errorWindow(await this.config()));
+    if (frame.type === 'errored') recordMetric(this.env, this.ctx, 'dvr.recordings', { event: 'errored', driver: ref.driver });
     if (outcome.stopTaskId) this.send({ type: 'stop', id: this.nextId(), task_id: outcome.stopTaskId });
     // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor applied it.
     if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);

@@ -5,12 +5,14 @@
  *   if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
  */
 import { createLogger } from '../../http/log';
+import { recordMetric } from '../../metrics/record';
 import type { SourceRef } from '../runtime';
 import { onRecorderOutput } from './events';
 
 export async function recordingsHook(env: Env, ref: SourceRef, data: unknown): Promise<void> {
   try {
-    await onRecorderOutput(env, ref, data);
+    const what = await onRecorderOutput(env, ref, data);
+    if (what === 'session' && /"event"\s*:\s*"RECORDING START"/.test(typeof data === 'string' ? data : '')) recordMetric(env, undefined, 'dvr.recordings', { event: 'started', driver: ref.driver });
   } catch (e) {
     createLogger({ source: `${ref.driver}/${ref.username}` }).error('recordings catalog update failed', { error: String(e) });
   }

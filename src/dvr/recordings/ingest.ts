@@ -25,6 +25,7 @@ import { Segment } from '../lifecycle';
 import { safeSubpath } from '../media-store';
 import { recordingKey, thumbnailKeyFor } from './catalog';
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
+import { executionContextOf, recordMetric } from '../../metrics/record';
 import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
 
 const tags = ['dvr ingest'];
@@ -277,8 +278,14 @@ export const ingestRouter = newRouter()
     }),
     async (c) => {
       const u = await ownUpload(c.env, c.req.valid('param').upload_id, currentHost(c).id);
+      const first = u.state !== 'completed';
       const done = await completeUpload(c.env, u);
       const where = await locate(c.env, u.recordingId);
+      if (first && u.kind === 'segment') {
+        const driver = where?.driver ?? '';
+        recordMetric(c.env, executionContextOf(c), 'dvr.recordings', { event: 'stored', driver });
+        recordMetric(c.env, executionContextOf(c), 'dvr.stored_bytes', { driver }, { value: done.bytes });
+      }
       const url = where ? playbackUrl(where.driver, where.username, where.relPath) : '';
       return c.json({ ...done, playback_url: url }, 200);
     },
