@@ -48,9 +48,13 @@ export function setAttr(el, name, value) {
 
 /**
  * Keyed reconciliation: keeps one child per key, creates new ones, patches existing ones in place,
- * removes vanished ones and fixes the order with the fewest moves. Focus inside a kept row survives.
+ * removes vanished ones and fixes the order with the fewest moves. Focus inside a kept row survives;
+ * focus inside a removed row (its Delete or Reset button) moves to the row now in its place, so it
+ * does not fall to <body>.
  */
 export function keyed(container, items, keyOf, create, update) {
+  const active = document.activeElement;
+  const lostAt = Array.from(container.children).findIndex((el) => el.contains(active));
   const existing = new Map();
   for (const el of Array.from(container.children)) if (el.dataset.key !== undefined) existing.set(el.dataset.key, el);
   const wanted = [];
@@ -70,6 +74,20 @@ export function keyed(container, items, keyOf, create, update) {
     if (el === ref) { ref = ref.nextElementSibling; continue; }
     container.insertBefore(el, ref);
   }
+  // A moved row loses the focus too (the DOM removes it to insert it): give it back.
+  if (lostAt >= 0 && !container.contains(document.activeElement)) {
+    if (container.contains(active)) active.focus({ preventScroll: true });
+    else keepFocusNear(container, lostAt);
+  }
+}
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+/** Focus the first control of the row at `index` (or the last row); with no row left, the page. */
+function keepFocusNear(container, index) {
+  const rows = Array.from(container.children);
+  const row = rows[Math.min(index, rows.length - 1)];
+  const target = row?.querySelector(FOCUSABLE) || (row?.matches(FOCUSABLE) ? row : null);
+  if (target) target.focus();
+  else container.closest('main')?.focus({ preventScroll: true });
 }
 
 // ---------- toasts ----------
@@ -96,13 +114,16 @@ export const toast = {
 };
 
 /**
- * Run an action with its button busy; failures become an error toast with retry. Busy is
- * `aria-disabled` (and a second press is ignored), not `disabled`: a disabled button drops the
- * keyboard focus to <body>, and the user would have to find their place again.
+ * Run an action with its control busy; failures become an error toast with retry. A busy button is
+ * `aria-disabled` (a second press is ignored), not `disabled`: a disabled button drops the keyboard
+ * focus to <body>, and the user would have to find their place again. Other controls (a role
+ * <select>) are disabled, so their value cannot change under a request in flight.
  */
 export async function act(button, fn, { ok, title } = {}) {
-  if (button?.getAttribute('aria-disabled') === 'true') return undefined;
-  setAttr(button, 'aria-disabled', 'true');
+  const soft = button?.tagName === 'BUTTON';
+  if (soft && button.getAttribute('aria-disabled') === 'true') return undefined;
+  if (soft) setAttr(button, 'aria-disabled', 'true');
+  else if (button) button.disabled = true;
   try {
     const r = await fn();
     if (ok) toast.ok(ok);
@@ -111,7 +132,8 @@ export async function act(button, fn, { ok, title } = {}) {
     toast.error(e, { title, retry: () => act(button, fn, { ok, title }) });
     return undefined;
   } finally {
-    setAttr(button, 'aria-disabled', null);
+    if (soft) setAttr(button, 'aria-disabled', null);
+    else if (button && button.isConnected) button.disabled = false;
   }
 }
 
