@@ -78,7 +78,7 @@ export function selectUserView(app) {
   const first = app.hasUsers === false;
   const add = h(
     'button',
-    { class: 'avatar avatar-add', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, 'aria-label': first ? 'create the first account' : 'new user', onclick: () => app.go('signIn', { mode: first ? 'create' : 'signin' }) },
+    { class: 'avatar avatar-add', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, onclick: () => app.go('signIn', { mode: first ? 'create' : 'signin' }) },
     h('span', { class: 'avatar-disc' }, icon('plus')),
     h('span', { class: 'avatar-name' }, first ? 'create account' : 'new user'),
   );
