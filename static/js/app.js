@@ -4,7 +4,7 @@
 //
 //   #/login  #/  #/subscriptions  #/source/{driver}/{username}  #/profile
 //   #/admin/{config,users,sources,diagnostics}  #/admin/users/{id}/subscriptions
-//   #/console/{orgs,games,apps,nodes,sessions,charts,audit}
+//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}
 import { api, apiUrl, onSessionLost } from './api.js';
 import { h, fill, stopAllPolls, poll, setText } from './ui.js';
 
@@ -28,6 +28,7 @@ const ROUTES = [
   ['console/sessions', 'console-sessions', 'console'],
   ['console/charts', 'console-charts', 'console'],
   ['console/audit', 'console-audit', 'console'],
+  ['console/metrics', 'metrics', 'console'],
 ];
 
 /** What every page gets: the user, role helpers, the org list for console pages. */
