@@ -41,7 +41,8 @@ describe('recorder pages', () => {
     await page.getByLabel('Username').fill(stack.credentials.admin.username);
     await page.getByLabel('Password').fill('definitely not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await eventually(() => page.getByRole('alert').textContent()).toMatch(/invalid credentials/i);
+    // The form's own alert (each field has an alert region of its own too).
+    await eventually(() => page.locator('.login-card > .form-error[role="alert"]').textContent()).toMatch(/invalid credentials/i);
   });
 
   it('adds a subscription, sees it appear, pauses and resumes it', async () => {
