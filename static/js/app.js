@@ -101,7 +101,28 @@ let cleanup = null;
 let healthStop = null;
 let seq = 0;
 
+/** The <main> on screen: the shell's, or the sign-in page's. */
+function visibleMain() {
+  const shell = document.getElementById('shell');
+  return shell.hidden ? document.getElementById('login-root') : document.getElementById('main');
+}
+/** Focus an in-page target (the skip link's), making it focusable first if it is not. */
+function focusTarget(el) {
+  if (!el) return;
+  if (!el.hasAttribute('tabindex')) el.setAttribute('tabindex', '-1');
+  el.focus();
+}
+
+let lastRouteHash = '';
 async function route() {
+  // An in-page anchor (the skip link's "#main", opened in a new tab or typed) is not a route: put
+  // the current route back in the address bar and go to the anchor (on a fresh load: the dashboard).
+  if (/^#[^/]/.test(location.hash)) {
+    const id = decodeURIComponent(location.hash.slice(1));
+    history.replaceState(history.state, '', lastRouteHash || '#/');
+    if (lastRouteHash) { focusTarget(id === 'main' ? visibleMain() : document.getElementById(id)); return; }
+  }
+  lastRouteHash = location.hash || '#/';
   const path = decodeURIComponent(location.hash.replace(/^#\/?/, '')).replace(/\/+$/, '');
   const m = match(path);
   const my = ++seq;
@@ -199,13 +220,29 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && sidebar.classList.contains('open')) { closeMenu(); menuBtn.focus(); }
 });
 
-document.getElementById('theme-btn').addEventListener('click', () => {
-  const root = document.documentElement;
-  const current = root.dataset.theme || (matchMedia('(prefers-color-scheme: light)').matches ? 'light' : 'dark');
-  const next = current === 'dark' ? 'light' : 'dark';
-  root.dataset.theme = next;
-  try { localStorage.setItem('edgeplane-theme', next); } catch { /* not persisted */ }
+// The skip link goes to the <main> on screen without touching the hash (which is the router's).
+document.querySelector('.skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  focusTarget(visibleMain());
 });
+
+// The theme button is a toggle for the dark theme: aria-pressed says which theme is on.
+const themeBtn = document.getElementById('theme-btn');
+const prefersLight = matchMedia('(prefers-color-scheme: light)');
+const currentTheme = () => document.documentElement.dataset.theme || (prefersLight.matches ? 'light' : 'dark');
+function paintThemeButton() {
+  const dark = currentTheme() === 'dark';
+  themeBtn.setAttribute('aria-pressed', String(dark));
+  themeBtn.title = dark ? 'Dark theme: on' : 'Dark theme: off';
+}
+themeBtn.addEventListener('click', () => {
+  const next = currentTheme() === 'dark' ? 'light' : 'dark';
+  document.documentElement.dataset.theme = next;
+  try { localStorage.setItem('edgeplane-theme', next); } catch { /* not persisted */ }
+  paintThemeButton();
+});
+prefersLight.addEventListener('change', paintThemeButton);
+paintThemeButton();
 
 document.getElementById('logout-btn').addEventListener('click', async () => {
   try { await api.post('/api/auth/logout'); } catch { /* the session may already be gone */ }

@@ -40,6 +40,7 @@ export function setText(el, text) {
   if (el.textContent !== t) el.textContent = t;
 }
 export function setAttr(el, name, value) {
+  if (!el) return;
   if (value === null || value === undefined || value === false) { if (el.hasAttribute(name)) el.removeAttribute(name); return; }
   const v = value === true ? '' : String(value);
   if (el.getAttribute(name) !== v) el.setAttribute(name, v);
@@ -47,9 +48,13 @@ export function setAttr(el, name, value) {
 
 /**
  * Keyed reconciliation: keeps one child per key, creates new ones, patches existing ones in place,
- * removes vanished ones and fixes the order with the fewest moves. Focus inside a kept row survives.
+ * removes vanished ones and fixes the order with the fewest moves. Focus inside a kept row survives;
+ * focus inside a removed row (its Delete or Reset button) moves to the row now in its place, so it
+ * does not fall to <body>.
  */
 export function keyed(container, items, keyOf, create, update) {
+  const active = document.activeElement;
+  const lostAt = Array.from(container.children).findIndex((el) => el.contains(active));
   const existing = new Map();
   for (const el of Array.from(container.children)) if (el.dataset.key !== undefined) existing.set(el.dataset.key, el);
   const wanted = [];
@@ -69,6 +74,20 @@ export function keyed(container, items, keyOf, create, update) {
     if (el === ref) { ref = ref.nextElementSibling; continue; }
     container.insertBefore(el, ref);
   }
+  // A moved row loses the focus too (the DOM removes it to insert it): give it back.
+  if (lostAt >= 0 && !container.contains(document.activeElement)) {
+    if (container.contains(active)) active.focus({ preventScroll: true });
+    else keepFocusNear(container, lostAt);
+  }
+}
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+/** Focus the first control of the row at `index` (or the last row); with no row left, the page. */
+function keepFocusNear(container, index) {
+  const rows = Array.from(container.children);
+  const row = rows[Math.min(index, rows.length - 1)];
+  const target = row?.querySelector(FOCUSABLE) || (row?.matches(FOCUSABLE) ? row : null);
+  if (target) target.focus();
+  else container.closest('main')?.focus({ preventScroll: true });
 }
 
 // ---------- toasts ----------
@@ -94,9 +113,17 @@ export const toast = {
   error: (err, o = {}) => showToast('error', o.title || 'Request failed', typeof err === 'string' ? err : err?.message || 'Something went wrong', o),
 };
 
-/** Run an action with its button disabled; failures become an error toast with retry. */
+/**
+ * Run an action with its control busy; failures become an error toast with retry. A busy button is
+ * `aria-disabled` (a second press is ignored), not `disabled`: a disabled button drops the keyboard
+ * focus to <body>, and the user would have to find their place again. Other controls (a role
+ * <select>) are disabled, so their value cannot change under a request in flight.
+ */
 export async function act(button, fn, { ok, title } = {}) {
-  if (button) button.disabled = true;
+  const soft = button?.tagName === 'BUTTON';
+  if (soft && button.getAttribute('aria-disabled') === 'true') return undefined;
+  if (soft) setAttr(button, 'aria-disabled', 'true');
+  else if (button) button.disabled = true;
   try {
     const r = await fn();
     if (ok) toast.ok(ok);
@@ -105,8 +132,24 @@ export async function act(button, fn, { ok, title } = {}) {
     toast.error(e, { title, retry: () => act(button, fn, { ok, title }) });
     return undefined;
   } finally {
-    if (button && button.isConnected) button.disabled = false;
+    if (soft) setAttr(button, 'aria-disabled', null);
+    else if (button && button.isConnected) button.disabled = false;
   }
+}
+
+/** The button that takes an action's place after it ran (Pause becomes Resume and back). */
+const TWIN_ACTION = { pause: 'resume', resume: 'pause', archive: 'resume', 'reset-error': 'pause' };
+/**
+ * Replace a container's action buttons (each with data-action); when the focus was on one of them
+ * it moves to the same action, else to the one that took its place, else to the first button —
+ * never to <body>.
+ */
+export function replaceActions(container, buttons) {
+  const was = container.contains(document.activeElement) ? document.activeElement.dataset.action : null;
+  container.replaceChildren(...buttons);
+  if (!was) return;
+  const q = (a) => (a ? container.querySelector(`[data-action="${a}"]`) : null);
+  (q(was) || q(TWIN_ACTION[was]) || container.querySelector('button'))?.focus();
 }
 
 // ---------- dialogs ----------
@@ -214,18 +257,24 @@ export function pageHead(title, sub, ...actions) {
     sub ? h('p', { class: 'sub' }, sub) : null);
 }
 let fieldSeq = 0;
-/** A labelled input: field('Username', h('input', {...}), 'help text') → wrapper with .err slot. */
+/**
+ * A labelled input: field('Username', h('input', {...}), 'help text') → wrapper with .err slot.
+ * wrap.setError(msg) shows the message in an alert region that is always in the document (so
+ * screen readers announce it) and moves the focus to the control unless it is already on a control
+ * flagged invalid (with several errors the first one keeps it).
+ */
 export function field(label, control, help) {
   const id = control.id || `f${++fieldSeq}`;
   control.id = id;
-  const err = h('p', { class: 'err', id: `${id}-err`, hidden: true });
+  const err = h('p', { class: 'err', id: `${id}-err`, role: 'alert' });
   const helpEl = help ? h('p', { class: 'help', id: `${id}-help` }, help) : null;
   control.setAttribute('aria-describedby', [helpEl && helpEl.id, err.id].filter(Boolean).join(' '));
   const wrap = h('div', { class: 'field' }, h('label', { for: id }, label), control, helpEl, err);
   wrap.setError = (msg) => {
-    err.hidden = !msg;
     setText(err, msg || '');
     setAttr(control, 'aria-invalid', msg ? 'true' : null);
+    const active = document.activeElement;
+    if (msg && active !== control && active?.getAttribute('aria-invalid') !== 'true') control.focus();
   };
   return wrap;
 }
@@ -242,12 +291,17 @@ export function segmented(label, options, value, onChange) {
 }
 export function badge(text, kind = '') { return h('span', { class: `badge ${kind}` }, text); }
 export const statusKind = { recording: 'rec', waiting: 'info', starting: 'warn', error: 'bad', inactive: '', active: 'ok', paused: 'warn', archived: '', running: 'ok', idle: '', errored: 'bad', sleeping: 'info' };
-/** A table with a tbody to keep rows in (keyed()). */
+/**
+ * A table with a tbody to keep rows in (keyed()). A header is a string, a ready <th>, or
+ * { sr: 'Cover' } for a column whose heading is only for screen readers (an image column): no
+ * header cell is ever empty.
+ */
 export function table(headers, { responsive = true, caption } = {}) {
   const tbody = h('tbody');
+  const th = (x) => (typeof x === 'string' ? h('th', { scope: 'col' }, x) : x instanceof Node ? x : h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, x.sr)));
   const t = h('table', { class: responsive ? 'responsive' : '' },
     caption ? h('caption', { class: 'sr-only' }, caption) : null,
-    h('thead', {}, h('tr', {}, headers.map((x) => (typeof x === 'string' ? h('th', { scope: 'col' }, x) : x)))), tbody);
+    h('thead', {}, h('tr', {}, headers.map(th))), tbody);
   return { wrap: h('div', { class: 'table-wrap' }, t), table: t, tbody };
 }
 export function td(label, ...content) { return h('td', { 'data-label': label }, ...content); }

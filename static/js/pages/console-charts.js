@@ -8,7 +8,7 @@ export async function render(main, _p, ctx) {
   const date = h('input', { type: 'date', name: 'date', max: new Date().toISOString().slice(0, 10) });
   const orgSel = h('select', { name: 'org' }, h('option', { value: '' }, 'Public chart (no org)'), ctx.orgs.filter((o) => o.role !== 'platform_admin').map((o) => h('option', { value: String(o.id) }, o.name)));
   const refreshBtn = h('button', { type: 'button', class: 'btn primary', hidden: !ctx.isAdmin }, 'Refresh now');
-  const { wrap, tbody } = table([h('th', { scope: 'col', class: 'num' }, '#'), '', 'Game', 'Steam app', 'Ready', 'Owned'], { caption: 'Top 10' });
+  const { wrap, tbody } = table([h('th', { scope: 'col', class: 'num' }, '#'), { sr: 'Cover' }, 'Game', 'Steam app', 'Ready', 'Owned'], { caption: 'Top 10' });
   const info = h('p', { class: 'muted small' });
   const empty = h('p', { class: 'empty' }, 'No chart for this date yet.');
   const runsNote = h('p', { class: 'muted small' });

@@ -12,7 +12,7 @@ export async function render(main) {
   const q = h('input', { type: 'search', placeholder: 'Search games', 'aria-label': 'Search games' });
   let timer = 0;
   q.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => { offset = 0; load(); }, 250); });
-  const { wrap, tbody } = table(['', 'Game', 'Rating', 'External ids', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Games' });
+  const { wrap, tbody } = table([{ sr: 'Cover' }, 'Game', 'Rating', 'External ids', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Games' });
   const pager = h('div', { class: 'row mt' });
   const editor = h('section', { class: 'card', 'aria-labelledby': 'ed-h' });
   const newBtn = h('button', { type: 'button', class: 'btn primary', onclick: () => edit(null) }, 'New game');

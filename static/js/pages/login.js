@@ -8,7 +8,7 @@ export async function render(root, _params, ctx) {
   const err = h('p', { class: 'form-error', role: 'alert' });
   const btn = h('button', { type: 'submit', class: 'btn primary' }, 'Sign in');
   const form = h('form', { class: 'login-card', 'aria-labelledby': 'login-h', novalidate: true },
-    h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '', width: 28, height: 28 }), h('span', { id: 'login-h' }, 'Edgeplane')),
+    h('div', { class: 'brand' }, h('img', { src: 'favicon.svg', alt: '', width: 28, height: 28 }), h('h1', { id: 'login-h' }, 'Edgeplane')),
     h('p', { class: 'muted small' }, 'Sign in to manage recordings and the console.'),
     field('Username', user), field('Password', pass), err, btn);
   form.addEventListener('submit', async (e) => {

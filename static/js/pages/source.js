@@ -2,7 +2,7 @@
 // browser (folders, files with sizes and dates, thumbnails, an in-page player that seeks through
 // HTTP Range requests) and, for admins, its subscribers. Status, logs and events poll every 5 s.
 import { api, apiUrl, refreshSession, seg } from '../api.js';
-import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, toast } from '../ui.js';
+import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, toast, replaceActions } from '../ui.js';
 import { statusBadge, thumbBox, subAction, srcKey } from '../dvr.js';
 
 const PLAYABLE = { mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/mp4', webm: 'video/webm', mkv: 'video/webm', ogv: 'video/ogg', ts: 'video/mp2t' };
@@ -23,7 +23,7 @@ export async function render(main, { driver, username }, ctx) {
     kvRows[k] = dd;
     kv.append(h('dt', {}, label), dd);
   }
-  const log = h('pre', { class: 'log', tabindex: '0', 'aria-label': 'Log tail' });
+  const log = h('pre', { class: 'log', tabindex: '0', role: 'region', 'aria-label': 'Log tail' });
   const follow = h('input', { type: 'checkbox', checked: true, id: 'follow' });
   const events = h('ul', { class: 'events' });
   const evEmpty = h('p', { class: 'muted small' }, 'No worker events yet.');
@@ -31,7 +31,7 @@ export async function render(main, { driver, username }, ctx) {
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folder' });
   const totals = h('p', { class: 'muted small' });
   const retention = h('p', { class: 'muted small', 'aria-live': 'polite' });
-  const files = table(['', 'Name', h('th', { scope: 'col', class: 'num' }, 'Size'), 'Modified', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Recordings' });
+  const files = table([{ sr: 'Preview' }, 'Name', h('th', { scope: 'col', class: 'num' }, 'Size'), 'Modified', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Recordings' });
   const filesEmpty = h('p', { class: 'empty' }, 'No files yet.');
   const player = h('div', { class: 'player', hidden: true });
 
@@ -80,7 +80,7 @@ export async function render(main, { driver, username }, ctx) {
       list.push(b);
     }
     const sig = list.map((b) => b.textContent).join('|');
-    if (actions.dataset.sig !== sig) { actions.dataset.sig = sig; actions.replaceChildren(...list); }
+    if (actions.dataset.sig !== sig) { actions.dataset.sig = sig; replaceActions(actions, list); }
   }
   async function loadStatus() {
     const all = await api.get('/api/subscriptions');

@@ -1,7 +1,7 @@
 // #/subscriptions — the caller's subscriptions: add form (driver + username), status filters with
 // counts, posture controls (pause/resume/archive/delete, reset-error), canonical links. Polls 5 s.
 import { api } from '../api.js';
-import { h, keyed, poll, setText, pageHead, field, segmented, table, td, act, confirmDialog, badge, statusKind, fmtAgo } from '../ui.js';
+import { h, keyed, poll, setText, pageHead, field, segmented, table, td, act, confirmDialog, badge, statusKind, fmtAgo, replaceActions } from '../ui.js';
 import { DRIVERS, srcKey, srcHref, statusBadge, subAction } from '../dvr.js';
 
 const FILTERS = [['all', 'All'], ['recording', 'Recording'], ['waiting', 'Waiting'], ['starting', 'Starting'], ['error', 'Error'], ['inactive', 'Inactive']];
@@ -80,9 +80,7 @@ export async function render(main, _p, ctx) {
       if (s.posture === 'active') list.push(button('Pause', 'pause'));
       else list.push(button(s.posture === 'archived' ? 'Reactivate' : 'Resume', 'resume'));
       if (s.posture !== 'archived') list.push(button('Archive', 'archive'), button('Delete', 'delete', 'danger'));
-      const focused = tr.acts.contains(document.activeElement) ? document.activeElement.dataset.action : null;
-      tr.acts.replaceChildren(...list);
-      if (focused) (tr.acts.querySelector(`[data-action="${focused}"]`) || tr.acts.querySelector('button'))?.focus();
+      replaceActions(tr.acts, list);
     }
   }
   function paint() {

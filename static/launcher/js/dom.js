@@ -1,5 +1,6 @@
 // Tiny DOM helpers: `h()` builds elements (text is always text, never HTML), `toast()` shows a
-// short status message, `cover()` renders a cover image with a drawn fallback.
+// short status message, `cover()` renders a cover image with a drawn fallback, `listItem()` wraps
+// a control for a list row.
 //
 //   h('button', { class: 'tile', dataset: { focus: '' }, onclick: go }, h('span', {}, name))
 
@@ -19,6 +20,14 @@ export function h(tag, attrs = {}, ...children) {
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
   return el;
+}
+
+/**
+ * One entry of a `role=list` row (tiles, avatars, org cards): the control keeps its own role
+ * (a button stays a button for screen readers) inside a listitem that carries the list semantics.
+ */
+export function listItem(child) {
+  return h('div', { role: 'listitem', class: 'li' }, child);
 }
 
 let toastRoot = null;

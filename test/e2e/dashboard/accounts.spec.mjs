@@ -33,7 +33,7 @@ describe('users', () => {
     await form.getByLabel('Username').fill(username);
     await form.getByLabel('Password').fill(password);
     await form.getByRole('button', { name: 'Create user' }).click();
-    await eventually(() => form.locator('.err:not([hidden])').first().textContent()).toMatch(/exists|taken/i);
+    await eventually(() => form.locator('.err:not(:empty)').first().textContent()).toMatch(/exists|taken/i);
     expectNoSeriousErrors(admin);
 
     const page = await newPage(browser);

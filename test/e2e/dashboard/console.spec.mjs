@@ -38,7 +38,7 @@ describe('console pages', () => {
     // Unknown users are refused next to the field.
     await members.getByLabel('User', { exact: true }).fill('nobody-by-this-name');
     await members.getByRole('button', { name: 'Add member' }).click();
-    await eventually(() => members.locator('.err:not([hidden])').first().textContent()).toMatch(/No user named/);
+    await eventually(() => members.locator('.err:not(:empty)').first().textContent()).toMatch(/No user named/);
 
     await go(page, stack.url, 'console/nodes');
     const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');

@@ -2,6 +2,7 @@
 // has done so far (requests, sign-ins, heartbeats of the demo node agent), with the numbers also
 // as a table; light, dark and a phone. The page passes the strict CSP (no inline styles in SVG).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.mjs';
 import { launch, shot } from '../support/browser.mjs';
 import { authedPage, eventually, expectNoSeriousErrors, go } from './helpers.mjs';
 
@@ -28,6 +29,7 @@ describe('metrics page', () => {
     expect(label).toMatch(/^Requests, 24h: /);
     await requests.getByText('Data').click();
     expect(await requests.locator('.chart-data tbody tr').count()).toBeGreaterThanOrEqual(24);
+    await expectAccessible(page, 'metrics with a data table open');
     const heartbeats = page.locator('section.chart-card', { has: page.getByRole('heading', { name: 'Node heartbeats' }) });
     await heartbeats.locator('svg.chart, p').first().waitFor();
     await shot(page, 'dashboard-metrics-light');
@@ -44,6 +46,7 @@ describe('metrics page', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
     await shot(page, 'dashboard-metrics-phone-dark');
+    await expectAccessible(page, 'metrics at 360 px, dark');
     expectNoSeriousErrors(page);
   });
 });

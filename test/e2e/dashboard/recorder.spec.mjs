@@ -41,7 +41,8 @@ describe('recorder pages', () => {
     await page.getByLabel('Username').fill(stack.credentials.admin.username);
     await page.getByLabel('Password').fill('definitely not the password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await eventually(() => page.getByRole('alert').textContent()).toMatch(/invalid credentials/i);
+    // The form's own alert (each field has an alert region of its own too).
+    await eventually(() => page.locator('.login-card > .form-error[role="alert"]').textContent()).toMatch(/invalid credentials/i);
   });
 
   it('adds a subscription, sees it appear, pauses and resumes it', async () => {
@@ -74,7 +75,7 @@ describe('recorder pages', () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(page, stack.url, 'subscriptions');
     await page.getByRole('button', { name: 'Subscribe' }).click();
-    await eventually(() => page.locator('#main .field .err:not([hidden])').first().textContent()).toMatch(/username/i);
+    await eventually(() => page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/username/i);
     expect(await page.getByLabel('Username').getAttribute('aria-invalid')).toBe('true');
   });
 
@@ -186,7 +187,7 @@ describe('recorder pages', () => {
     await page.getByLabel('check_interval', { exact: true }).fill('soon');
     await page.getByRole('button', { name: 'Save configuration' }).click();
     await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
-    expect(await page.locator('#main .field .err:not([hidden])').first().textContent()).toMatch(/duration/i);
+    expect(await page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/duration/i);
 
     // And what the server refuses (raw JSON with a bad type) is shown with its message.
     const raw = page.getByLabel('Configuration as JSON');

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startStack } from '../../../tools/stack.mjs';
-import { launch, shot } from '../support/browser.mjs';
-import { focused, tvPage } from './support.mjs';
+import { expectAccessible } from '../support/axe.mjs';
+import { launch } from '../support/browser.mjs';
+import { focused, screen, tvPage } from './support.mjs';
 
 let stack;
 let persistTo;
@@ -31,7 +32,7 @@ describe('first run on a new server', () => {
     const page = await tvPage(browser);
     await page.goto(`${stack.url}/launcher/`);
     await page.waitForSelector('.view-connect');
-    await shot(page, 'launcher-connect-controller');
+    await screen(page, 'launcher-connect-controller');
     await page.keyboard.press('x'); // any key continues
     await page.waitForSelector('.view-users');
 
@@ -39,7 +40,7 @@ describe('first run on a new server', () => {
     expect(await page.locator('.avatar').count()).toBe(1);
     expect((await focused(page)).id).toBe('add-user');
     await expect(page.locator('.view-users .title').textContent()).resolves.toBe('welcome');
-    await shot(page, 'launcher-select-user-first-run');
+    await screen(page, 'launcher-select-user-first-run');
 
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-login');
@@ -49,12 +50,13 @@ describe('first run on a new server', () => {
     // Blank fields are refused locally.
     await page.keyboard.press('Enter');
     await expect(page.locator('#login-error').textContent()).resolves.toContain('enter a username');
+    await expectAccessible(page, 'launcher sign-in form with an error');
 
     await page.locator('#login-username').focus();
     await page.keyboard.type('Couch Captain');
     await page.keyboard.press('Tab');
     await page.keyboard.type('first-run-passphrase-2931');
-    await shot(page, 'launcher-create-first-account');
+    await screen(page, 'launcher-create-first-account');
     await page.keyboard.press('Enter');
 
     // Straight to Home (no org picker for the first user), signed in as the new admin.
@@ -68,7 +70,7 @@ describe('first run on a new server', () => {
     const values = await page.evaluate(() => Object.values(localStorage).join('\n'));
     expect(values).not.toMatch(/eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./);
     await page.waitForSelector('#row-top10:not([aria-busy])');
-    await shot(page, 'launcher-home-first-run');
+    await screen(page, 'launcher-home-first-run');
 
     // A reload starts over; the remembered profile resumes with its refresh token.
     const before = await page.evaluate((k) => localStorage.getItem(k), stored[0]);
@@ -78,7 +80,7 @@ describe('first run on a new server', () => {
     await page.waitForSelector('.view-users .avatar[data-user-id]');
     expect(await page.locator('.avatar[data-user-id] .avatar-name').textContent()).toBe('Couch Captain');
     expect((await focused(page)).text).toContain('Couch Captain');
-    await shot(page, 'launcher-select-user');
+    await screen(page, 'launcher-select-user');
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-hub');
     const after = await page.evaluate((k) => localStorage.getItem(k), stored[0]);

@@ -9,8 +9,9 @@
 // test process with counter-strike-2 installed, so the play path is real end to end.
 import { readFileSync, existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { launch, shot } from '../support/browser.mjs';
-import { apiClient, focused, pad, signInWithKeyboard, tvPage } from './support.mjs';
+import { expectAccessible } from '../support/axe.mjs';
+import { launch } from '../support/browser.mjs';
+import { apiClient, focused, pad, screen, signInWithKeyboard, tvPage } from './support.mjs';
 
 const stack = inject('stack');
 const api = apiClient(stack.url);
@@ -179,7 +180,7 @@ describe('launcher on the seeded console', () => {
     await page.waitForSelector('.view-orgs');
     const cards = await page.locator('.org-card .org-name').allTextContents();
     expect(cards).toEqual(expect.arrayContaining(['Acme Corp', 'CouchSuite Default']));
-    await shot(page, 'launcher-org-select');
+    await screen(page, 'launcher-org-select');
     const first = await focused(page);
     await pad(page, 'dpadRight');
     const second = await focused(page);
@@ -192,6 +193,7 @@ describe('launcher on the seeded console', () => {
     // Switch org from the user menu: the picker comes back with the last org focused.
     await page.click('#hdr-user');
     await page.waitForSelector('#menu-switch-org');
+    await expectAccessible(page, 'launcher user menu');
     await page.locator('#menu-switch-org').focus();
     await pad(page, 'A');
     await page.waitForSelector('.view-orgs');
@@ -209,7 +211,7 @@ describe('launcher on the seeded console', () => {
     // "ready to play": owned and installed (counter-strike-2), not owned-but-not-installed (apex).
     await page.waitForSelector(`#row-ready:not([hidden]) [data-game-id="${games['counter-strike-2']}"]`);
     expect(await page.locator(`#row-ready [data-game-id="${games['apex-legends']}"]`).count()).toBe(0);
-    await shot(page, 'launcher-home');
+    await screen(page, 'launcher-home');
 
     await pad(page, 'dpadRight');
     expect((await focused(page)).gameId).toBe(tiles[1]);
@@ -232,12 +234,12 @@ describe('launcher on the seeded console', () => {
     expect(await tabOrder()).toEqual(['home', 'gaming', 'tv']);
     const owned = await page.locator('#row-library .tile-round:not(.tile-add)').evaluateAll((els) => els.map((e) => e.dataset.gameId));
     expect(owned).toEqual(expect.arrayContaining([String(games['counter-strike-2']), String(games['apex-legends'])]));
-    await shot(page, 'launcher-gaming');
+    await screen(page, 'launcher-gaming');
     await pad(page, 'RB');
     await page.waitForSelector('.view-hub[data-tab="tv"] #row-apps:not([aria-busy])');
     expect(await tabOrder()).toEqual(['gaming', 'tv', 'home']);
     expect(await page.locator('#row-apps .tile').count()).toBeGreaterThan(0);
-    await shot(page, 'launcher-tv');
+    await screen(page, 'launcher-tv');
     await pad(page, 'RB');
     await page.waitForSelector('.view-hub[data-tab="home"]');
     expect(await tabOrder()).toEqual(['tv', 'home', 'gaming']);
@@ -268,7 +270,7 @@ describe('launcher on the seeded console', () => {
     expect(await page.locator('.game-facts').textContent()).toContain('owned');
     expect(await page.locator('#play').isEnabled()).toBe(true);
     await page.locator('#play').focus();
-    await shot(page, 'launcher-game-playable');
+    await screen(page, 'launcher-game-playable');
 
     await pad(page, 'A');
     await page.waitForSelector('.view-play');
@@ -278,7 +280,7 @@ describe('launcher on the seeded console', () => {
     expect(['provisioning', 'active']).toContain(s.data.status);
     expect(s.data.game_id).toBe(games['counter-strike-2']);
     expect(await page.locator('#open-stream').isEnabled()).toBe(true);
-    await shot(page, 'launcher-play-session');
+    await screen(page, 'launcher-play-session');
 
     await pad(page, 'B'); // leaving ends the session
     await page.waitForSelector('.view-game');
@@ -297,7 +299,7 @@ describe('launcher on the seeded console', () => {
     await openGame(page, 'pubg-battlegrounds');
     expect(await page.locator('#play').isDisabled()).toBe(true);
     expect(await page.locator('#play-reason').textContent()).toContain('not owned');
-    await shot(page, 'launcher-game-not-owned');
+    await screen(page, 'launcher-game-not-owned');
     await page.keyboard.press('Escape');
 
     await page.waitForSelector('.view-hub');
@@ -322,7 +324,7 @@ describe('launcher on the seeded console', () => {
     await page.waitForSelector('.overlay', { state: 'hidden' });
     await openGame(page, 'counter-strike-2');
     expect(await page.locator('#play-reason').textContent()).toContain('not installed in your region (eu-west)');
-    await shot(page, 'launcher-game-not-in-region');
+    await screen(page, 'launcher-game-not-in-region');
     await page.keyboard.press('Escape');
     await page.waitForSelector('.view-hub');
     await page.keyboard.press('F1');
@@ -343,7 +345,7 @@ describe('launcher on the seeded console', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-game[data-refusal="no_free_seat"]');
     expect(await page.locator('#play-reason').textContent()).toBe('no free seat right now: try again in 30 s');
-    await shot(page, 'launcher-game-no-free-seat');
+    await screen(page, 'launcher-game-no-free-seat');
   });
 
   it('local mode: "play here" asks POST /play/{id} and shows the store deep link of the install', async () => {
@@ -363,7 +365,7 @@ describe('launcher on the seeded console', () => {
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-local');
     expect(await page.locator('#local-target').textContent()).toBe('steam://rungameid/730');
-    await shot(page, 'launcher-play-local');
+    await screen(page, 'launcher-play-local');
     await page.keyboard.press('Escape');
     await page.waitForSelector('.view-game');
   });
@@ -402,7 +404,7 @@ describe('launcher on the seeded console', () => {
     expect(await page.locator('#row-top10 .tile').count()).toBe(online);
     expect(await page.getAttribute('#hdr-wifi', 'data-connectivity')).toBe('offline');
     expect(await page.getAttribute('#app', 'data-connectivity')).toBe('offline');
-    await shot(page, 'launcher-home-offline');
+    await screen(page, 'launcher-home-offline');
 
     // A tab never loaded before: the failure and a retry button instead of tiles.
     await page.keyboard.press('q');
@@ -455,7 +457,7 @@ describe('launcher on the seeded console', () => {
     await page.evaluate(() => (window.__pad.buttons[3] = 1)); // hold Y: lit in the test panel
     await page.waitForSelector('#pad-test .pad-btn.on');
     await page.evaluate(() => (window.__pad.buttons[3] = 0));
-    await shot(page, 'launcher-settings');
+    await screen(page, 'launcher-settings');
     await pad(page, 'B');
     await page.waitForSelector('.overlay', { state: 'hidden' });
 

@@ -1,12 +1,14 @@
 // Helpers for the launcher's browser tests: a simulated standard gamepad (navigator.getGamepads
 // stubbed before any page script runs), button presses that wait until the launcher's poll has
-// seen them (no sleeps), a small API client for arranging data, and 1920×1080 pages.
+// seen them (no sleeps), a small API client for arranging data, 1920×1080 pages, and `screen()`
+// (screenshot + accessibility audit of the screen on view).
 //
 //   const page = await tvPage(browser, { gamepad: true });
 //   await pad(page, 'dpadRight');  await pad(page, 'A');  await pad(page, 'RB');
 //   const api = apiClient(stack.url);  const admin = await api.login(stack.credentials.admin);
 
-import { newPage } from '../support/browser.mjs';
+import { expectAccessible } from '../support/axe.mjs';
+import { newPage, shot } from '../support/browser.mjs';
 
 export const BUTTON = { A: 0, B: 1, X: 2, Y: 3, LB: 4, RB: 5, LT: 6, RT: 7, back: 8, start: 9, dpadUp: 12, dpadDown: 13, dpadLeft: 14, dpadRight: 15 };
 
@@ -29,6 +31,15 @@ function installGamepadStub() {
       return state.connected ? [snapshot(), null, null, null] : [null, null, null, null];
     },
   });
+}
+
+/**
+ * A screen of the launcher as the user sees it: a screenshot (test-output/screenshots/NAME.png) and
+ * the axe-core audit (WCAG 2.0/2.1 A/AA: no serious or critical violation; issue 19).
+ */
+export async function screen(page, name) {
+  await shot(page, name);
+  await expectAccessible(page, name);
 }
 
 /** A 1920×1080 page (the TV), optionally with a connected simulated gamepad. */

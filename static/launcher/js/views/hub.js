@@ -11,7 +11,7 @@
 //   hubView(app) → { el, onTab, refresh }
 
 import { ApiError } from '../api.js';
-import { clear, cover, h, toast } from '../dom.js';
+import { clear, cover, h, listItem, toast } from '../dom.js';
 import { icon, platformIcon } from '../icons.js';
 import { focusEl, focusFirst } from '../focus.js';
 
@@ -52,7 +52,6 @@ function chartTile(app, t) {
     {
       class: 'tile',
       dataset: { focus: '', gameId: String(gid ?? ''), tile: 'chart' },
-      'aria-label': `${rank ? `number ${rank}, ` : ''}${name}${t.owned ? ', owned' : ''}${t.installed ? ', ready to play' : ', not installed'}`,
       onclick: () => openTile(app, { game_id: gid, name, cover_url: t.cover_url ?? t.game?.cover_url ?? null, owned: Boolean(t.owned), installed: Boolean(t.installed) }),
     },
     h('span', { class: 'tile-art' }, cover(app.api.url(t.cover_url ?? t.game?.cover_url), name), rank ? h('span', { class: 'rank' }, String(rank)) : null),
@@ -114,7 +113,7 @@ function homeTab(app) {
   const parts = [];
   if (recents.length) {
     const r = row('recents', 'row-recents');
-    for (const t of recents) r.tiles.append(chartTile(app, t));
+    for (const t of recents) r.tiles.append(listItem(chartTile(app, t)));
     parts.push(r);
   }
   const top = row('top 10 games', 'row-top10');
@@ -123,7 +122,7 @@ function homeTab(app) {
     showLoading(top);
     try {
       const res = await loadCached(app, `home:${s?.org?.id ?? 'public'}`, () => app.api.get(`/charts/top10${orgQ}`));
-      clear(top.tiles).append(...res.items.map((t) => chartTile(app, t)));
+      clear(top.tiles).append(...res.items.map((t) => listItem(chartTile(app, t))));
       showResult(top, res, 'no chart yet today');
       return res;
     } catch (e) {
@@ -142,7 +141,7 @@ function homeTab(app) {
       const res = await loadCached(app, `gaming:${s.user_id}:${s.org.id}`, () => app.api.get(`/users/${s.user_id}/library?org_id=${s.org.id}`));
       const list = res.items.filter((e) => (typeof e.owned === 'boolean' ? e.owned : Boolean(e.verified_at)) && e.install_ready && e.game);
       clear(ready.tiles).append(
-        ...list.map((e) => chartTile(app, { game_id: e.game.id, name: e.game.name, cover_url: e.game.cover_url, owned: true, installed: true })),
+        ...list.map((e) => listItem(chartTile(app, { game_id: e.game.id, name: e.game.name, cover_url: e.game.cover_url, owned: true, installed: true }))),
       );
       showResult(ready, { ...res, items: list }, '');
       ready.el.hidden = list.length === 0;
@@ -170,7 +169,7 @@ function gamingTab(app) {
     );
   const load = async () => {
     if (!s?.org) {
-      clear(r.tiles).append(addGame());
+      clear(r.tiles).append(listItem(addGame()));
       clear(r.status).append(h('span', { class: 'empty' }, 'join an organization to see your games'));
       return null;
     }
@@ -182,12 +181,11 @@ function gamingTab(app) {
           const g = e.game ?? {};
           const verified = typeof e.owned === 'boolean' ? e.owned : Boolean(e.verified_at);
           const source = e.ownership_source ?? e.platform ?? '';
-          return h(
+          return listItem(h(
             'button',
             {
               class: `tile tile-round${verified ? '' : ' is-pending'}`,
               dataset: { focus: '', gameId: String(g.id ?? '') },
-              'aria-label': `${g.name}${verified ? '' : ', ownership pending'}${e.install_ready ? ', ready' : ', not installed'}`,
               onclick: () => openTile(app, { game_id: g.id, name: g.name, cover_url: g.cover_url, owned: verified, installed: Boolean(e.install_ready) }),
             },
             h('span', { class: 'platform-badge', title: source }, icon(platformIcon(source)), h('span', {}, source || 'game')),
@@ -195,9 +193,9 @@ function gamingTab(app) {
             h('span', { class: 'tile-name' }, g.name ?? 'game'),
             h('span', { class: 'badges' }, verified ? null : h('span', { class: 'badge badge-pending' }, 'pending'), e.install_ready ? h('span', { class: 'badge badge-ready' }, icon('cloud'), 'ready') : h('span', { class: 'badge badge-missing' }, 'not installed')),
             h('i', { class: 'dot', 'aria-hidden': 'true' }),
-          );
+          ));
         }),
-        addGame(),
+        listItem(addGame()),
       );
       showResult(r, res, 'no games in your library for this organization yet');
       return res;
@@ -217,13 +215,13 @@ function tvTab(app) {
       const res = await loadCached(app, 'tv', () => app.api.get('/apps'));
       clear(r.tiles).append(
         ...res.items.map((t) =>
-          h(
+          listItem(h(
             'button',
             { class: 'tile tile-wide', dataset: { focus: '', appId: t.id }, onclick: () => openTile(app, { game_id: t.game_id, name: t.name, cover_url: t.cover_url, owned: t.owned, installed: t.installed }) },
             h('span', { class: 'tile-art' }, cover(app.api.url(t.cover_url), t.name)),
             h('span', { class: 'tile-name' }, t.name),
             t.game_id ? badges(t) : h('span', { class: 'badges' }, h('span', { class: 'badge' }, icon('monitor'), 'app')),
-          ),
+          )),
         ),
       );
       showResult(r, res, 'no apps yet');
@@ -251,16 +249,19 @@ function addGameOverlay(app) {
 export function hubView(app) {
   const tabIndex = () => Math.max(0, TABS.indexOf(app.tab));
   const glyph = h('div', { class: 'top-glyph' });
+  // The page's heading for screen readers (the glyph and the centred tab show it to the eye).
+  const heading = h('h1', { class: 'sr-only', id: 'hub-title' });
   const tabs = h('nav', { class: 'tabs', 'aria-label': 'sections' });
   const content = h('div', { class: 'hub-content' });
-  const el = h('section', { class: 'view view-hub' }, glyph, tabs, content);
+  const el = h('section', { class: 'view view-hub', 'aria-labelledby': 'hub-title' }, heading, glyph, tabs, content);
   let current = null;
   let seq = 0;
 
   function renderTabs() {
     const i = tabIndex();
     const order = [TABS[(i + TABS.length - 1) % TABS.length], TABS[i], TABS[(i + 1) % TABS.length]];
-    clear(glyph).append(icon(GLYPH[app.tab], app.tab));
+    clear(glyph).append(icon(GLYPH[app.tab]));
+    heading.textContent = app.tab;
     clear(tabs).append(
       ...order.map((t, j) =>
         h(

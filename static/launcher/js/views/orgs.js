@@ -3,7 +3,7 @@
 //
 //   orgSelectView(app) → { el }   // sends `orgChosen`
 
-import { h } from '../dom.js';
+import { h, listItem } from '../dom.js';
 import { icon } from '../icons.js';
 
 export function orgSelectView(app) {
@@ -11,12 +11,11 @@ export function orgSelectView(app) {
   const last = s ? app.store.lastOrg(s.user_id) : null;
   const list = h('div', { class: 'org-list', role: 'list' });
   for (const o of s?.orgs ?? []) {
-    list.append(
+    list.append(listItem(
       h(
         'button',
         {
           class: 'org-card',
-          role: 'listitem',
           dataset: { focus: '', orgId: String(o.id), ...(o.id === last ? { autofocus: '' } : {}) },
           onclick: () => {
             app.chooseOrg(o);
@@ -26,7 +25,7 @@ export function orgSelectView(app) {
         h('span', { class: 'org-initial', 'aria-hidden': 'true' }, (o.name || o.slug || '?').slice(0, 1).toLowerCase()),
         h('span', { class: 'org-name' }, o.name || o.slug),
         h('span', { class: 'org-role' }, o.role === 'platform_admin' ? 'administrator' : o.role),
-      ),
+      )),
     );
   }
   const el = h(

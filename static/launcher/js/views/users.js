@@ -5,7 +5,7 @@
 //   selectUserView(app) → { el }      LOGIN payload: { mode: 'signin'|'create', username? }
 
 import { ApiError, SLOW_TIMEOUT_MS } from '../api.js';
-import { h, toast } from '../dom.js';
+import { h, listItem, toast } from '../dom.js';
 import { icon } from '../icons.js';
 
 /** After a login or a resume: Home, or the org picker when the user has several orgs. */
@@ -77,7 +77,6 @@ export function selectUserView(app) {
       'button',
       {
         class: 'avatar',
-        role: 'listitem',
         dataset: { focus: '', userId: String(p.user_id), ...(p.user_id === lastUser ? { autofocus: '' } : {}) },
         'aria-label': `continue as ${p.username}`,
         onclick: () => resume(app, p),
@@ -91,12 +90,12 @@ export function selectUserView(app) {
   const first = app.hasUsers === false;
   const add = h(
     'button',
-    { class: 'avatar avatar-add', role: 'listitem', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, 'aria-label': first ? 'create the first account' : 'new user', onclick: () => (first ? app.go('signIn', { mode: 'create' }) : app.go('pair')) },
+    { class: 'avatar avatar-add', id: 'add-user', dataset: { focus: '', ...(profiles.length ? {} : { autofocus: '' }) }, onclick: () => (first ? app.go('signIn', { mode: 'create' }) : app.go('pair')) },
     h('span', { class: 'avatar-disc' }, icon('plus')),
     h('span', { class: 'avatar-name' }, first ? 'create account' : 'new user'),
   );
   items.push(add);
-  carousel.append(...items);
+  carousel.append(...items.map(listItem));
   const el = h(
     'section',
     { class: 'view view-users' },
