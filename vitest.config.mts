@@ -48,6 +48,8 @@ export default defineConfig({
           TEST_MIGRATIONS: migrations,
           OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
           FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
+          // A client-run Steam OpenID dance may return here (test/console/library/steam-link.test.ts).
+          STEAM_RETURN_TO_URLS: 'http://127.0.0.1:51234/steam-return',
         },
       },
     }),
