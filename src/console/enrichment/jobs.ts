@@ -97,7 +97,8 @@ export async function enrichGame(env: Env, gameId: number, attempts: number, for
   return { kind: 'done' };
 }
 
-function retryDelay(attempt: number, retryAfter: number | undefined): number {
+/** Seconds before the next delivery: the store's Retry-After, else exponential backoff; capped. */
+export function retryDelay(attempt: number, retryAfter: number | undefined): number {
   const base = retryAfter ?? enrichSettings.retryBaseSeconds * 2 ** (attempt - 1);
   return Math.min(enrichSettings.retryMaxSeconds, Math.max(1, Math.round(base)));
 }
