@@ -3,6 +3,7 @@
 // dance, verifies, and watches the catalog fill in with store covers; a member sends a manual
 // receipt, an org admin approves it in the review queue, the member sees it verified, and the
 // launcher's game page (which showed a QR code to the library) turns to a green Play.
+// Each journey also takes light, dark and phone screenshots, hence the long per-test timeouts.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, shot } from '../support/browser.mjs';
 import { apiClient, signInWithKeyboard, tvPage } from '../launcher/support.mjs';
@@ -91,7 +92,7 @@ describe('a player’s library', () => {
     expect(detail.data.ratings).toEqual([expect.objectContaining({ source: 'metacritic', score: 95 })]);
 
     await shots(stack.url, stack.credentials.player, 'library', 'library-steam', (p) => p.waitForSelector('#steam-persona'));
-  });
+  }, 300_000);
 
   it('a member sends a receipt, an org admin approves it in the queue, the member sees it verified and the launcher turns to a green Play', async () => {
     // The launcher first: not owned, with the way to the library page on a phone.
@@ -167,6 +168,9 @@ describe('a player’s library', () => {
     await shot(tv, 'launcher-game-owned');
     await tv.context().close();
 
-    await shots(stack.url, stack.credentials.player, `library/game/${naraka}`, 'library-receipt', (p) => p.waitForSelector(`.lib-card[data-game="${naraka}"][data-status="verified"]`));
-  });
+    await shots(stack.url, stack.credentials.player, `library/game/${naraka}`, 'library-receipt', async (p) => {
+      await p.waitForSelector(`.lib-card[data-game="${naraka}"][data-status="verified"]`);
+      await p.waitForFunction(() => [...document.querySelectorAll('.lib-card.focus img.lib-cover')].every((i) => i.complete && i.naturalWidth > 0));
+    });
+  }, 300_000);
 });
