@@ -49,7 +49,13 @@ async function send(env: Env, messages: EnrichMessage[]) {
 export async function enqueueSteamApps(env: Env, appids: Array<string | number>, opts: { create: boolean }): Promise<{ added: number; queued: number }> {
   const unique = [...new Set(appids.map(String))].filter((a) => /^[0-9]{1,10}$/.test(a));
   const { added, queued } = await createStubsAndQueue(env, unique, opts);
-  await send(env, queued.map((game_id) => ({ game_id })));
+  try {
+    await send(env, queued.map((game_id) => ({ game_id })));
+  } catch (e) {
+    // The games exist and stay `queued`; an admin's re-fetch sends them again. The caller's own work
+    // (a verification, a chart) must not fail for the background part.
+    log.error('enrichment messages not sent', { games: queued.length, error: String(e) });
+  }
   return { added, queued: queued.length };
 }
 
