@@ -45,6 +45,8 @@ export default defineConfig({
           // Cheaper scrypt in tests (2^10): the production cost (2^14) is measured by `npm run bench`;
           // the rehash-on-login path is tested by raising it back.
           PASSWORD_SCRYPT_LOG_N: '10',
+          // Analytics Engine drops writes locally: tests read metrics from the D1 store.
+          METRICS_STORE: 'd1',
           TEST_MIGRATIONS: migrations,
           OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
           FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,

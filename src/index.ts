@@ -17,12 +17,9 @@ export default {
     ctx.waitUntil(runScheduled(controller, env));
   },
   async queue(batch, env) {
-    switch (batch.queue) {
-      case ENRICH_QUEUE_NAME:
-        return handleEnrichmentBatch(batch, env);
-      default:
-        createLogger({ queue: batch.queue }).error('no consumer for this queue: messages retried');
-        batch.retryAll();
-    }
+    // By name (an environment's queue carries a suffix, e.g. `edgeplane-enrichment-staging`).
+    if (batch.queue === ENRICH_QUEUE_NAME || batch.queue.startsWith(`${ENRICH_QUEUE_NAME}-`)) return handleEnrichmentBatch(batch, env);
+    createLogger({ queue: batch.queue }).error('no consumer for this queue: messages retried');
+    batch.retryAll();
   },
 } satisfies ExportedHandler<Env>;

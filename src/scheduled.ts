@@ -9,7 +9,8 @@ import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { db } from './db/client';
 import { keepOverseerLinkUp } from './dvr/cron';
-import { createLogger } from './http/log';
+import { configureLogging, createLogger } from './http/log';
+import { pruneMetrics } from './metrics/record';
 import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -26,6 +27,8 @@ const housekeeping: Job[] = [
   sweepPlaySessions,
   // The overseer link's safety net: re-dial even when no dashboard is open and no alarm survived.
   keepOverseerLinkUp,
+  // The local metric store's retention window.
+  (env) => pruneMetrics(env),
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */
@@ -36,6 +39,7 @@ export const jobs: { daily: Job[]; frequent: Job[] } = { daily: [dailyChartJob],
 export const FREQUENT_CRON = '*/5 * * * *';
 
 export async function runScheduled(controller: ScheduledController, env: Env): Promise<void> {
+  configureLogging(env);
   const log = createLogger({ cron: controller.cron });
   const list = controller.cron === FREQUENT_CRON ? jobs.frequent : jobs.daily;
   const results = await Promise.allSettled(list.map((job) => job(env, controller)));

@@ -1,16 +1,72 @@
 // `npm start`: the whole product on http://localhost:8787 with local D1/R2/DOs, migrated and
 // seeded (idempotently), secrets generated into .dev.vars when missing.
-import { startStack } from './stack.mjs';
-
+//
+//   npm start                  start (calm console: failures, slow requests and warnings only)
+//   npm start -- --verbose     start with every log line of every process
+//   npm start -- --status      print the banner of the stack that is running (or say none is)
+//
 // PORT and PERSIST_TO let several local stacks run side by side (each with its own state).
-const stack = await startStack({ port: Number(process.env.PORT ?? 8787), persistTo: process.env.PERSIST_TO || undefined });
-console.log(`
-  Edgeplane is running.
-    dashboard  http://localhost:${stack.port}/
-    launcher   http://localhost:${stack.port}/launcher/
-    API docs   http://localhost:${stack.port}/openapi.json
-  Press Ctrl+C to stop.`);
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { ROOT, startStack } from './stack.mjs';
+
+const port = Number(process.env.PORT ?? 8787);
+const persistTo = process.env.PERSIST_TO || join(ROOT, '.wrangler', 'state');
+const stateFile = join(persistTo, 'dev-stack.json');
+const args = new Set(process.argv.slice(2));
+
+/** What a person needs once the stack is up; printed last, and again by `--status`. */
+function banner({ url, logsDir, credentialsFile, accounts }) {
+  const rel = (p) => (p.startsWith(ROOT) ? relative(ROOT, p) : p);
+  const lines = [
+    '',
+    '  Edgeplane is running.',
+    `    dashboard   ${url}/`,
+    `    launcher    ${url}/launcher/`,
+    `    API docs    ${url}/openapi.json`,
+    '',
+    `  Demo accounts: ${accounts.length ? accounts.join(', ') : 'none seeded (accounts existed before)'}`,
+    `    passwords are kept in ${rel(credentialsFile)} (local only)`,
+  ];
+  if (logsDir) lines.push(`  Logs of every process: ${rel(logsDir)}/`);
+  lines.push('  Stop: Ctrl+C here.  Again later: npm start -- --status', '');
+  return lines.join('\n');
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (args.has('--status')) {
+  const state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : null;
+  const up = state && alive(state.pid) && (await fetch(`${state.url}/health`).then((r) => r.ok, () => false));
+  if (!up) {
+    console.log(`No local Edgeplane stack is running${state ? ` (the last one was at ${state.url})` : ''}. Start one with: npm start`);
+    process.exit(1);
+  }
+  console.log(banner(state));
+  process.exit(0);
+}
+
+const stack = await startStack({ port, persistTo, calm: !args.has('--verbose') });
+const credentialsFile = join(persistTo, 'demo-credentials.json');
+const state = {
+  pid: process.pid,
+  url: `http://localhost:${stack.port}`,
+  logsDir: stack.logsDir,
+  credentialsFile,
+  accounts: Object.values(stack.credentials ?? {}).filter((v) => v && typeof v.username === 'string' && typeof v.password === 'string').map((v) => v.username),
+};
+writeFileSync(stateFile, JSON.stringify(state, null, 2));
+console.log(banner(state));
+
 const shutdown = async () => {
+  rmSync(stateFile, { force: true });
   await stack.stop();
   process.exit(0);
 };

@@ -6,7 +6,8 @@
 //   ... stack.url, stack.credentials.admin ...
 //   await stack.stop();
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,16 +75,44 @@ async function waitFor(url, ms, child) {
   throw new Error(`timed out waiting for ${url}`);
 }
 
+/** wrangler's own line per request, and the offline `Request.cf` warning with its stack trace: the
+ * noise that scrolled `npm start` away. Our Worker logs failures and slow requests itself. */
+const WRANGLER_NOISE = [/^\[wrangler:info\] (GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) \//, /Unable to fetch the `Request\.cf` object/, /getaddrinfo ENOTFOUND/, /^\s+at .*\(node:/];
+
 /**
- * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean,
+ * Calm console (`npm start`): a child's whole output goes to `<logs>/<name>.log`; the terminal gets
+ * its stderr (warnings and errors) and, for wrangler, every line but the per-request noise.
+ */
+function calmOutput(child, name, logsDir, { stdoutToo = false } = {}) {
+  const file = createWriteStream(join(logsDir, `${name}.log`), { flags: 'a' });
+  const pipe = (stream, show) =>
+    createInterface({ input: stream }).on('line', (line) => {
+      file.write(line + '\n');
+      if (show && !WRANGLER_NOISE.some((re) => re.test(line))) process.stderr.write(`${line}\n`);
+    });
+  pipe(child.stdout, stdoutToo);
+  pipe(child.stderr, true);
+}
+
+/**
+ * `quiet` (tests, benchmarks): nothing on the terminal. `calm` (`npm start`): children log to files
+ * under `<persistTo>/logs/`, the terminal shows only warnings, errors and the Worker's own compact
+ * lines (`LOG_FORMAT=pretty`: failed and slow requests). Neither: everything, as it comes.
+ * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean, calm?: boolean,
  *           adminPassword?: string, seed?: boolean, nodeAgent?: boolean, vars?: Record<string,string> }} o
  */
 export async function startStack(o = {}) {
   const port = o.port ?? 8787;
   const persistTo = o.persistTo ?? join(ROOT, '.wrangler', 'state');
   const quiet = o.quiet ?? false;
+  const calm = !quiet && (o.calm ?? false);
   const log = (m) => quiet || console.log(`[edgeplane] ${m}`);
   mkdirSync(persistTo, { recursive: true });
+  const logsDir = join(persistTo, 'logs');
+  if (calm) mkdirSync(logsDir, { recursive: true });
+  /** stdio for a child process, wired after spawn by `wire`. */
+  const stdioFor = () => (quiet ? 'ignore' : calm ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit']);
+  const wire = (child, name, opts) => calm && calmOutput(child, name, logsDir, opts);
   await ensureDevVars();
 
   log('applying D1 migrations (local)');
@@ -98,16 +127,19 @@ export async function startStack(o = {}) {
   let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
   if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
     const oport = await freePort();
-    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport)], { cwd: ROOT, env, stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'] });
+    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport)], { cwd: ROOT, env, stdio: stdioFor() });
+    wire(ov, 'overseer');
     children.push(ov);
     overseerUrl = `ws://127.0.0.1:${oport}/ws`;
     log(`development overseer at ${overseerUrl}`);
   }
 
-  const vars = { ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
+  // Analytics Engine drops writes in local development: the local stack keeps metrics in D1.
+  const vars = { METRICS_STORE: 'd1', ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(await freePort())];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
-  const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });
+  const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet || calm ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });
+  wire(wr, 'wrangler', { stdoutToo: true });
   if (quiet) {
     let tail = '';
     const keep = (d) => (tail = (tail + d).slice(-4000));
@@ -133,12 +165,13 @@ export async function startStack(o = {}) {
       const agent = spawn(process.execPath, ['tools/dev-node-agent.mjs', '--api', url, '--token', credentials.node.token, '--installs', credentials.node.installsFile, '--interval', '5'], {
         cwd: ROOT,
         env,
-        stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'],
+        stdio: stdioFor(),
       });
+      wire(agent, 'node-agent');
       children.push(agent);
       log('demo node agent heartbeating');
     }
-    return { url, port, persistTo, overseerUrl, credentials, children, stop };
+    return { url, port, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null };
   } catch (e) {
     await stop();
     throw e;

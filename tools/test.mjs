@@ -1,6 +1,6 @@
 // `npm test`: every test. First the Workers tests (vitest inside workerd, real local D1/R2/DOs),
-// then the browser tests (Debian's Chromium against `wrangler dev`). Installs Chromium with apt
-// when it is missing and we are allowed to. Ends with the line `N passed, N failed`.
+// then the Node tests (operator tools, agents), then the browser tests (Debian's Chromium against
+// `wrangler dev`). Installs Chromium with apt when it is missing and we are allowed to. Ends with the line `N passed, N failed`.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +40,10 @@ const add = (r) => {
   totals.failed += r.failed;
 };
 
-if (only !== 'e2e') add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
+if (only !== 'e2e') {
+  add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
+  add(vitest('tools and agents (Node)', ['--config', 'vitest.node.config.mts'], join(out, 'node.json')));
+}
 if (only !== 'workers') {
   if (ensureChromium()) add(vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
   else {

@@ -13,6 +13,7 @@ import { orgsRouter } from './orgs';
 import { ownershipRouter } from './ownership/router';
 import { playRouter } from './play';
 import { usersRouter } from './users';
+import { metricsRouter } from '../metrics/router';
 
 export const consoleRouters = [
   orgsRouter,
@@ -27,4 +28,5 @@ export const consoleRouters = [
   playRouter,
   orgSessionsRouter,
   auditRouter,
+  metricsRouter,
 ];

@@ -575,3 +575,22 @@ export const gameEnrichment = sqliteTable(
     check('game_enrichment_status_ck', sql`${t.status} IN ('queued', 'done', 'not_found', 'failed')`),
   ],
 );
+
+// ───────────────────────────── metrics (local store) ─────────────────────────────
+
+/**
+ * Hourly metric sums, where Workers Analytics Engine is not available (local development, tests;
+ * `METRICS_STORE=d1`). One row per hour, metric, org (0 = none) and label set.
+ */
+export const metricPoints = sqliteTable(
+  'metric_points',
+  {
+    bucket: text('bucket').notNull(),
+    name: text('name').notNull(),
+    orgId: integer('org_id').notNull().default(0),
+    labels: text('labels').notNull().default(''),
+    value: real('value').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.name, t.orgId, t.labels] }), index('metric_points_name_bucket_idx').on(t.name, t.bucket)],
+);

@@ -5,13 +5,26 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
+import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
-import { createLogger } from './log';
+import { executionContextOf, recordMetric } from '../metrics/record';
+import { configureLogging, createLogger, type LogLevel } from './log';
+
+/** A request slower than this is logged at `info` even when it succeeded. */
+const SLOW_REQUEST_MS = 1000;
+
+/** Successful, fast requests are routine (`debug`); failures and slow ones are worth a line. */
+export function requestLogLevel(status: number, ms: number): LogLevel {
+  if (status >= 500) return 'error';
+  if (status >= 400 || ms >= SLOW_REQUEST_MS) return 'info';
+  return 'debug';
+}
 
 /** A fresh id per request, echoed as `X-Request-Id` and carried by every log line. */
 export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
+  configureLogging(c.env);
   const requestId = crypto.randomUUID();
   c.set('requestId', requestId);
   const log = createLogger({ requestId });
@@ -19,13 +32,17 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   const started = Date.now();
   await next();
   c.header('X-Request-Id', requestId);
-  log.info('request', {
+  const ms = Date.now() - started;
+  log[requestLogLevel(c.res.status, ms)]('request', {
     method: c.req.method,
     path: c.req.path,
     status: c.res.status,
-    ms: Date.now() - started,
+    ms,
     user: c.get('user')?.id,
   });
+  // The route pattern, not the URL: one series per route whatever the ids in the path.
+  const route = routePath(c, -1);
+  recordMetric(c.env, executionContextOf(c), 'http.requests', { route: route && !route.endsWith('*') ? route : 'unmatched', method: c.req.method, status: c.res.status });
 };
 
 /** The API's CSP: it serves JSON, media and images, never scripts. Static pages carry their own

@@ -4,7 +4,7 @@
 //
 //   #/login  #/  #/subscriptions  #/source/{driver}/{username}  #/profile
 //   #/admin/{config,users,sources,diagnostics}  #/admin/users/{id}/subscriptions
-//   #/console/{orgs,games,apps,nodes,sessions,charts,audit}  #/library  #/library/game/{id}  #/review
+//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}  #/library  #/library/game/{id}  #/review
 import { api, apiUrl, onSessionLost } from './api.js';
 import { h, fill, stopAllPolls, poll, setText } from './ui.js';
 import { refreshReviewBadge } from './pages/library-shared.js';
@@ -29,6 +29,7 @@ const ROUTES = [
   ['console/sessions', 'console-sessions', 'console'],
   ['console/charts', 'console-charts', 'console'],
   ['console/audit', 'console-audit', 'console'],
+  ['console/metrics', 'metrics', 'console'],
   ['library', 'library', 'user'],
   ['library/game/:id', 'library', 'user'],
   ['review', 'review', 'console'],
