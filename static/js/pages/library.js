@@ -72,7 +72,9 @@ export async function render(main, params, ctx) {
     banner.hidden = false;
     banner.className = `lib-banner ${o.ok ? 'ok' : 'bad'}`;
     fill(banner, o.ok ? 'Steam account linked. Now verify your Steam games below.' : (LINK_FAILURES[o.code] || 'Linking Steam did not work. Try again.'));
-    if (o.org && orgs.some((x) => x.id === o.org)) queueMicrotask(() => picker.select(o.org));
+    // Switch only to another org: re-selecting the current one would reload the Steam card under
+    // the person's next click (the Verify button they pressed would be replaced mid-request).
+    if (o.org && orgs.some((x) => x.id === o.org)) queueMicrotask(() => { if (picker.current()?.id !== o.org) picker.select(o.org); });
   }
 
   async function loadAll() {
