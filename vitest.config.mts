@@ -52,6 +52,8 @@ export default defineConfig({
           // The fake overseer is plain ws:// on loopback; production requires wss://.
           ALLOW_INSECURE_OVERSEER: 'true',
           FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
+          // A client-run Steam OpenID dance may return here (test/console/library/steam-link.test.ts).
+          STEAM_RETURN_TO_URLS: 'http://127.0.0.1:51234/steam-return',
         },
       },
     }),

@@ -1,7 +1,10 @@
 /**
- * Worker entry: `fetch` → the Hono app, `scheduled` → cron jobs, and the Durable Object classes.
+ * Worker entry: `fetch` → the Hono app, `scheduled` → cron jobs, `queue` → the consumer of each
+ * queue (by name), and the Durable Object classes.
  */
 import { app } from './app';
+import { ENRICH_QUEUE_NAME, handleEnrichmentBatch } from './console/enrichment/jobs';
+import { createLogger } from './http/log';
 import { runScheduled } from './scheduled';
 
 export { OrgAllocator } from '../durable-objects/org-allocator';
@@ -12,5 +15,11 @@ export default {
   fetch: app.fetch,
   scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduled(controller, env));
+  },
+  async queue(batch, env) {
+    // By name (an environment's queue carries a suffix, e.g. `edgeplane-enrichment-staging`).
+    if (batch.queue === ENRICH_QUEUE_NAME || batch.queue.startsWith(`${ENRICH_QUEUE_NAME}-`)) return handleEnrichmentBatch(batch, env);
+    createLogger({ queue: batch.queue }).error('no consumer for this queue: messages retried');
+    batch.retryAll();
   },
 } satisfies ExportedHandler<Env>;

@@ -21,12 +21,13 @@ import { games } from '../db/schema';
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../http/errors';
 import { errors, IntId, json, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
+import { withManual } from './enrichment/manual';
 
 export const COVER_MAX_BYTES = 5 * 1024 * 1024;
 const PREFIX = 'covers/';
 const KEY = /^[0-9]{1,16}-[0-9a-f]{32}\.(png|jpg|webp|gif|avif)$/;
 
-type ImageType = { ext: 'png' | 'jpg' | 'webp' | 'gif' | 'avif'; mime: string };
+export type ImageType = { ext: 'png' | 'jpg' | 'webp' | 'gif' | 'avif'; mime: string };
 
 const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
 
@@ -60,6 +61,21 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
+/**
+ * Puts cover bytes into R2 under their content-addressed key (`covers/<game_id>-<sha256 prefix>.<ext>`);
+ * the same picture always lands on the same key, so storing it twice writes nothing new.
+ */
+export async function storeCoverObject(env: Pick<Env, 'BUCKET'>, gameId: number, bytes: Uint8Array, type: ImageType) {
+  const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+  const key = `${gameId}-${digest.slice(0, 32)}.${type.ext}`;
+  if (!(await env.BUCKET.head(PREFIX + key))) {
+    await env.BUCKET.put(PREFIX + key, bytes, { httpMetadata: { contentType: type.mime }, customMetadata: { game_id: String(gameId), sha256: digest } });
+  }
+  // Root-relative: the same row is right whichever host served the upload (local, workers.dev, a
+  // custom domain); clients resolve it against their API base.
+  return { key, objectKey: PREFIX + key, coverUrl: `/covers/${key}` };
+}
+
 const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');
 const imageContent = { schema: z.string().openapi({ type: 'string', format: 'binary' }) };
 
@@ -89,17 +105,10 @@ export const coversRouter = newRouter()
       if (bytes.byteLength > COVER_MAX_BYTES) throw new PayloadTooLarge();
       const type = sniffImage(bytes);
       if (!type) throw new UnsupportedMediaType('not a PNG, JPEG, WebP, GIF or AVIF image');
-      const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
-      const key = `${game_id}-${digest.slice(0, 32)}.${type.ext}`;
-      await c.env.BUCKET.put(PREFIX + key, bytes, {
-        httpMetadata: { contentType: type.mime },
-        customMetadata: { game_id: String(game_id), sha256: digest },
-      });
-      // Root-relative: the same row is right whichever host served the upload (local, workers.dev, a
-      // custom domain); clients resolve it against their API base.
-      const coverUrl = `/covers/${key}`;
+      const { key, coverUrl } = await storeCoverObject(c.env, game_id, bytes, type);
       await d.batch([
-        d.update(games).set({ coverKey: PREFIX + key, coverUrl, updatedAt: nowIso() }).where(eq(games.id, game_id)),
+        // An uploaded cover is the admin's choice: enrichment never replaces it (`manual_fields`).
+        d.update(games).set({ coverKey: PREFIX + key, coverUrl, manualFields: withManual(['cover']), updatedAt: nowIso() }).where(eq(games.id, game_id)),
         auditStatement(c, 'game.cover.update', { targetType: 'game', targetId: game_id, details: { key, type: type.mime, size: bytes.byteLength } }),
       ]);
       if (game.coverKey && game.coverKey !== PREFIX + key) await c.env.BUCKET.delete(game.coverKey);

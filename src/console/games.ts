@@ -6,6 +6,7 @@
  *   POST   /games                                admin: create with `external_ids` and `ratings`
  *   PUT    /games/{game_id}                      admin: partial update; `external_ids`/`ratings` replace
  *   DELETE /games/{game_id}                      admin: delete (cascades; the R2 cover goes too)
+ *   POST   /games/{game_id}/enrich               admin: re-fetch Steam store data in the background
  *
  * External ids are `{ platform: id }` with one id per platform, and a store id names one game
  * (unique (platform, external_id)): Steam verification and the chart scrape map appids through it.
@@ -15,7 +16,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import { eq, sql, type SQL } from 'drizzle-orm';
-import { auditStatement } from '../auth/audit';
+import { audit, auditStatement } from '../auth/audit';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { gameExternalIds, gameRatings, games } from '../db/schema';
@@ -23,6 +24,9 @@ import { Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { cleanText, GameSummarySchema, isUniqueViolation } from './schemas';
+import { refetchGame } from './enrichment/jobs';
+import { manualFieldsOf, withManual } from './enrichment/manual';
+import { gameMetadata } from './enrichment/queries';
 
 export interface GameSummary {
   id: number;
@@ -106,7 +110,23 @@ const GameIn = z.object(GameFields).strict().openapi('GameIn');
 const GamePatch = z.object(GameFields).partial().strict().openapi('GamePatch');
 
 const RatingOut = z.object({ source: z.string().nullable(), score: z.number().nullable(), details: z.string().nullable() });
-const GameDetail = GameSummarySchema.extend({ platforms: z.array(z.string()), ratings: z.array(RatingOut) }).openapi('GameDetail');
+const MetadataOut = z
+  .object({
+    status: z.string().openapi({ description: 'queued | done | not_found | failed' }),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    genres: z.array(z.string()),
+    os_platforms: z.array(z.string()),
+    release_date: z.string().nullable(),
+    fetched_at: z.string().nullable(),
+  })
+  .openapi('GameMetadata');
+const GameDetail = GameSummarySchema.extend({
+  platforms: z.array(z.string()),
+  ratings: z.array(RatingOut),
+  metadata: MetadataOut.nullable().openapi({ description: 'What Steam store enrichment found (null: never enriched)' }),
+  manual_fields: z.array(z.string()).openapi({ description: 'Fields an admin set by hand; enrichment never overwrites them' }),
+}).openapi('GameDetail');
 const GamePage = z
   .object({ items: z.array(GameSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int(), next_offset: z.number().int().nullable() })
   .openapi('GamePage');
@@ -128,7 +148,14 @@ async function gameDetail(env: Env, gameId: number) {
     .from(gameRatings)
     .where(eq(gameRatings.gameId, gameId))
     .orderBy(gameRatings.id);
-  return { ...summary, platforms: Object.keys(summary.external_ids).sort(), ratings };
+  const [metadata, manual] = await Promise.all([gameMetadata(env, gameId), db(env).select({ m: games.manualFields }).from(games).where(eq(games.id, gameId)).get()]);
+  let manualFields: string[] = [];
+  try {
+    manualFields = JSON.parse(manual?.m ?? '[]') as string[];
+  } catch {
+    manualFields = [];
+  }
+  return { ...summary, platforms: Object.keys(summary.external_ids).sort(), ratings, metadata, manual_fields: manualFields };
 }
 
 function conflictFrom(e: unknown): never {
@@ -208,7 +235,16 @@ export const gamesRouter = newRouter()
         const [inserted] = await d.batch([
           d
             .insert(games)
-            .values({ slug: body.slug, name: body.name, description: body.description ?? null, rating: body.rating ?? null, coverUrl: body.cover_url ?? null, createdAt: now, updatedAt: now })
+            .values({
+              slug: body.slug,
+              name: body.name,
+              description: body.description ?? null,
+              rating: body.rating ?? null,
+              coverUrl: body.cover_url ?? null,
+              manualFields: JSON.stringify(manualFieldsOf(body)),
+              createdAt: now,
+              updatedAt: now,
+            })
             .returning({ id: games.id }),
           ...Object.entries(body.external_ids ?? {}).map(([platform, externalId]) => d.insert(gameExternalIds).values({ gameId: idOf, platform, externalId })),
           ...(body.ratings ?? []).map((r) => d.insert(gameRatings).values({ gameId: idOf, source: r.source, score: r.score, details: r.details ?? null })),
@@ -245,7 +281,8 @@ export const gamesRouter = newRouter()
       if (body.cover_url !== undefined) set.coverUrl = body.cover_url;
       try {
         await d.batch([
-          d.update(games).set(set).where(eq(games.id, game_id)),
+          // What the admin typed is theirs: enrichment never writes those fields again.
+          d.update(games).set({ ...set, manualFields: withManual(manualFieldsOf(body)) }).where(eq(games.id, game_id)),
           ...(body.external_ids !== undefined
             ? [
                 d.delete(gameExternalIds).where(eq(gameExternalIds.gameId, game_id)),
@@ -285,5 +322,25 @@ export const gamesRouter = newRouter()
       await d.batch([d.delete(games).where(eq(games.id, game_id)), auditStatement(c, 'game.delete', { targetType: 'game', targetId: game_id, details: { slug: game.slug } })]);
       if (game.coverKey) await c.env.BUCKET.delete(game.coverKey);
       return c.json({ deleted: game_id }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/games/{game_id}/enrich',
+      tags: ['games'],
+      summary: 'Fetch this game’s Steam store data again in the background (platform admin); fields set by hand stay',
+      middleware: [requireUser, requireAdmin],
+      security: [{ bearer: [] }],
+      request: { params: GameParams },
+      responses: { 202: json(z.object({ game_id: z.number().int(), queued: z.literal(true) }).openapi('EnrichQueued'), 'Queued'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { game_id } = c.req.valid('param');
+      const d = db(c.env);
+      if (!(await d.select({ id: games.id }).from(games).where(eq(games.id, game_id)).get())) throw new NotFound('game not found');
+      if (!(await refetchGame(c.env, game_id))) throw new Conflict('this game has no Steam id to fetch store data by', 'no_steam_id');
+      await audit(c, 'game.enrich', { targetType: 'game', targetId: game_id });
+      return c.json({ game_id, queued: true as const }, 202);
     },
   );

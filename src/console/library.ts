@@ -6,6 +6,9 @@
  *                                                    (see ownership/proofs.ts); starts `pending`
  *   POST /orgs/{org_id}/library/{entry_id}/verify    org admin: `{ kind, note? }` → proof verified
  *   POST /orgs/{org_id}/library/{entry_id}/reject    org admin: `{ kind, note? }` → proof rejected
+ *   GET  /orgs/{org_id}/library/pending              org admin: the review queue, oldest first
+ *   POST /orgs/{org_id}/library/review               org admin: one decision for many proofs (bulk)
+ *   POST /users/{user_id}/library/{entry_id}/withdraw   the owner withdraws a pending proof `{ kind }`
  *
  * Only verified proofs make an entry owned (`verified_at` non-null; tiles use the same rule).
  * Reviewers cannot review their own proofs (a platform admin can). Every decision is audited.
@@ -16,18 +19,33 @@ import { auditStatement } from '../auth/audit';
 import { assertOrgRole, assertSelfOrAdmin, orgRoleOf, requireUser } from '../auth/middleware';
 import { changes, db } from '../db/client';
 import { gameExternalIds, games, libraryProofs, userGameLibrary } from '../db/schema';
-import { BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
+import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { assertOrgAccess } from './orgs';
 import { runBatch } from './ownership/batch';
 import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
+import { pendingProofs, PendingProofSchema, withdrawProof } from './ownership/review';
 import { primaryOrgId } from './profile';
 import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
 
 const ReviewIn = z.object({ kind: z.enum(REVIEWABLE_KINDS), note: cleanText(500, { multiline: true }).optional() }).strict().openapi('ProofReviewIn');
 const ReviewParams = z.object({ org_id: IntId, entry_id: IntId });
+const BulkIn = z
+  .object({
+    decision: z.enum(['verify', 'reject']),
+    note: cleanText(500, { multiline: true }).optional(),
+    items: z.array(z.object({ entry_id: z.number().int().positive(), kind: z.enum(REVIEWABLE_KINDS) }).strict()).min(1).max(50),
+  })
+  .strict()
+  .openapi('ProofBulkReviewIn');
+const BulkOut = z
+  .object({
+    results: z.array(z.object({ entry_id: z.number().int(), kind: z.string(), ok: z.boolean(), code: z.string().nullable(), error: z.string().nullable() })),
+    done: z.number().int(),
+  })
+  .openapi('ProofBulkReviewOut');
 
 function reviewRoute(decision: 'verify' | 'reject') {
   return createRoute({
@@ -63,7 +81,11 @@ async function decide(
   const now = nowIso();
   const res = await d
     .update(libraryProofs)
-    .set(decision === 'verify' ? { status: 'verified', verifiedAt: now, reviewedBy: reviewer.id, updatedAt: now } : { status: 'rejected', verifiedAt: null, reviewedBy: reviewer.id, updatedAt: now })
+    .set(
+      decision === 'verify'
+        ? { status: 'verified', verifiedAt: now, reviewedBy: reviewer.id, reviewNote: body.note ?? null, updatedAt: now }
+        : { status: 'rejected', verifiedAt: null, reviewedBy: reviewer.id, reviewNote: body.note ?? null, updatedAt: now },
+    )
     .where(and(eq(libraryProofs.entryId, entry.id), eq(libraryProofs.kind, body.kind), inArray(libraryProofs.status, [...from])))
     .run();
   if (changes(res) === 0) {
@@ -162,4 +184,69 @@ export const libraryRouter = newRouter()
     },
   )
   .openapi(reviewRoute('verify'), async (c) => c.json(await decide(c, 'verify', c.req.valid('param'), c.req.valid('json')), 200))
-  .openapi(reviewRoute('reject'), async (c) => c.json(await decide(c, 'reject', c.req.valid('param'), c.req.valid('json')), 200));
+  .openapi(reviewRoute('reject'), async (c) => c.json(await decide(c, 'reject', c.req.valid('param'), c.req.valid('json')), 200))
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/orgs/{org_id}/library/pending',
+      tags: ['library'],
+      summary: 'The review queue: pending proofs of the org’s members, oldest first (org admin)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: z.object({ org_id: IntId }) },
+      responses: { 200: json(z.object({ items: z.array(PendingProofSchema), total: z.number().int() }).openapi('ReviewQueue'), 'Pending proofs'), ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      await assertOrgAccess(c, org_id, 'admin');
+      const items = await pendingProofs(c.env, org_id);
+      return c.json({ items, total: items.length }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/orgs/{org_id}/library/review',
+      tags: ['library'],
+      summary: 'Approve or reject many proofs at once (org admin); each item succeeds or fails on its own',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: z.object({ org_id: IntId }), body: jsonBody(BulkIn) },
+      responses: { 200: json(BulkOut, 'One result per item, in order'), ...errors(400, 401, 403) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      await assertOrgAccess(c, org_id, 'admin');
+      const results: z.infer<typeof BulkOut>['results'] = [];
+      // One by one: each decision is its own conditional update and audit row, like the single routes.
+      for (const item of body.items) {
+        try {
+          await decide(c, body.decision, { org_id, entry_id: item.entry_id }, { kind: item.kind, ...(body.note !== undefined ? { note: body.note } : {}) });
+          results.push({ entry_id: item.entry_id, kind: item.kind, ok: true, code: null, error: null });
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          results.push({ entry_id: item.entry_id, kind: item.kind, ok: false, code: e.code, error: e.message });
+        }
+      }
+      return c.json({ results, done: results.filter((r) => r.ok).length }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/users/{user_id}/library/{entry_id}/withdraw',
+      tags: ['library'],
+      summary: 'Withdraw one of your own pending proofs (`{ kind }`) before it is reviewed',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: z.object({ user_id: IntId, entry_id: IntId }), body: jsonBody(z.object({ kind: z.enum(REVIEWABLE_KINDS) }).strict().openapi('ProofWithdrawIn')) },
+      responses: { 200: json(LibraryEntrySchema, 'The entry after the withdrawal'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { user_id, entry_id } = c.req.valid('param');
+      assertSelfOrAdmin(c, user_id);
+      const entry = await withdrawProof(c, user_id, entry_id, c.req.valid('json').kind);
+      return c.json(entry, 200);
+    },
+  );

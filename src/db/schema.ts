@@ -267,6 +267,8 @@ export const games = sqliteTable(
     coverKey: text('cover_key'),
     /** A stub created by the chart scrape, waiting for an admin to enrich it. */
     isStub: integer('is_stub', { mode: 'boolean' }).notNull().default(false),
+    /** JSON array of the fields an admin set by hand (`name`, `description`, `cover`, `ratings`): enrichment never writes them. */
+    manualFields: text('manual_fields').notNull().default('[]'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -408,6 +410,8 @@ export const libraryProofs = sqliteTable(
       .default('pending'),
     verifiedAt: text('verified_at'),
     reviewedBy: integer('reviewed_by').references(() => users.id, { onDelete: 'set null' }),
+    /** The reviewer's note to the player (why a proof was rejected, or anything on approval). */
+    reviewNote: text('review_note'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -755,6 +759,39 @@ export const recordingPins = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.recordingId, t.userId] }), index('recording_pins_user_idx').on(t.userId)],
+);
+
+/**
+ * Catalog enrichment from the Steam store (`appdetails`), one row per game: the job's state
+ * (`queued` → `done` | `not_found` | `failed`, attempts, last error) and the store metadata that has
+ * no column on `games` (genres, OS platforms, release date, the art URLs the cover came from).
+ */
+export const gameEnrichment = sqliteTable(
+  'game_enrichment',
+  {
+    gameId: integer('game_id')
+      .primaryKey()
+      .references(() => games.id, { onDelete: 'cascade' }),
+    source: text('source').notNull().default('steam'),
+    externalId: text('external_id').notNull(),
+    status: text('status', { enum: ['queued', 'done', 'not_found', 'failed'] }).notNull().default('queued'),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    genresJson: text('genres_json'),
+    osPlatformsJson: text('os_platforms_json'),
+    releaseDate: text('release_date'),
+    headerUrl: text('header_url'),
+    capsuleUrl: text('capsule_url'),
+    /** The art URL the current cover was copied from: the same URL is not fetched again. */
+    artSourceUrl: text('art_source_url'),
+    requestedAt: text('requested_at').notNull(),
+    fetchedAt: text('fetched_at'),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('game_enrichment_status_idx').on(t.status),
+    check('game_enrichment_status_ck', sql`${t.status} IN ('queued', 'done', 'not_found', 'failed')`),
+  ],
 );
 
 // ───────────────────────────── metrics (local store) ─────────────────────────────

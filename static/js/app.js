@@ -4,9 +4,10 @@
 //
 //   #/login  #/  #/subscriptions  #/source/{driver}/{username}  #/profile
 //   #/admin/{config,users,sources,diagnostics}  #/admin/users/{id}/subscriptions
-//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}
+//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}  #/library  #/library/game/{id}  #/review
 import { api, apiUrl, onSessionLost } from './api.js';
 import { h, fill, stopAllPolls, poll, setText } from './ui.js';
+import { refreshReviewBadge } from './pages/library-shared.js';
 
 const ROUTES = [
   // [pattern, module, access]  access: 'public' | 'user' | 'admin' | 'console'
@@ -31,6 +32,9 @@ const ROUTES = [
   ['console/charts', 'console-charts', 'console'],
   ['console/audit', 'console-audit', 'console'],
   ['console/metrics', 'metrics', 'console'],
+  ['library', 'library', 'user'],
+  ['library/game/:id', 'library', 'user'],
+  ['review', 'review', 'console'],
 ];
 
 /** What every page gets: the user, role helpers, the org list for console pages. */
@@ -95,6 +99,7 @@ function paintShell() {
   for (const el of document.querySelectorAll('[data-admin]')) el.hidden = !ctx.isAdmin;
   for (const el of document.querySelectorAll('[data-admin-only]')) el.hidden = !ctx.isAdmin;
   for (const el of document.querySelectorAll('[data-console]')) el.hidden = !ctx.canConsole;
+  refreshReviewBadge(ctx);
 }
 
 let cleanup = null;

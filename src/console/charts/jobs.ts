@@ -16,6 +16,7 @@ import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { nowIso, world } from '../../world';
+import { enqueueSteamApps } from '../enrichment/jobs';
 import { invalidatePublicCharts } from './cache';
 import { ChartSourceError, parseTopGames, topTen, type ChartRow } from './scrape';
 import { writeSnapshot, type ChartSource } from './snapshot';
@@ -118,6 +119,7 @@ export async function runChartScrape(env: Env, trigger: RunTrigger): Promise<Cha
   try {
     const { rows, source } = await fetchTopTen(env);
     await writeSnapshot(env, { chartDate, source, rows, runId });
+    await enqueueSteamApps(env, rows.map((r) => r.appid), { create: false }).catch((e) => log.warn('chart stubs not queued for enrichment', { error: describe(e) }));
     log.info('chart snapshot written', { chartDate, source, trigger, runId });
     if (!(await invalidatePublicCharts())) log.warn('public chart cache not invalidated: entries expire by TTL', { runId });
   } catch (e) {

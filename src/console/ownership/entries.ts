@@ -28,6 +28,7 @@ export interface ProofOut {
   verified_at: string | null;
   created_at: string;
   updated_at: string;
+  review_note: string | null;
   proof: unknown;
 }
 
@@ -53,6 +54,7 @@ export const ProofOutSchema = z
     verified_at: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    review_note: z.string().nullable().openapi({ description: 'The reviewer’s note (why it was rejected, or anything on approval)' }),
     proof: z.unknown(),
   })
   .openapi('LibraryProof');
@@ -92,7 +94,7 @@ export function upsertProof(
     FROM user_game_library l WHERE l.org_id = ${p.orgId} AND l.user_id = ${p.userId} AND l.game_id = ${p.gameId}
     ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = excluded.status,
       verified_at = CASE WHEN excluded.status = 'verified' AND library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
-      reviewed_by = excluded.reviewed_by, updated_at = excluded.updated_at`;
+      reviewed_by = excluded.reviewed_by, review_note = NULL, updated_at = excluded.updated_at`;
 }
 
 /** Recomputes the derived columns of every entry of (org, user) from their proofs. */
@@ -137,7 +139,7 @@ export async function listLibrary(env: Env, orgId: number, userId: number, entry
     SELECT l.id, l.org_id, l.user_id, l.ownership_source, l.proof_type, l.proof_value, l.verified_at, ${gameSummaryColumns},
       ${installReady(env, orgId, sql`g.id`)} AS install_ready,
       (SELECT json_group_array(json_object('id', p.id, 'kind', p.kind, 'status', p.status, 'verified_at', p.verified_at,
-              'created_at', p.created_at, 'updated_at', p.updated_at, 'proof', json(p.proof_json)))
+              'created_at', p.created_at, 'updated_at', p.updated_at, 'review_note', p.review_note, 'proof', json(p.proof_json)))
          FROM library_proofs p WHERE p.entry_id = l.id) AS proofs
     FROM user_game_library l JOIN games g ON g.id = l.game_id
     WHERE l.org_id = ${orgId} AND l.user_id = ${userId}${only}

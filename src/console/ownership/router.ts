@@ -4,11 +4,17 @@
  *
  *   GET  /auth/link/steam/start?org_id=      signed-in user → 302 to Steam (signed state + nonce;
  *                                            a `steam_link` cookie binds the browser that started)
- *   GET  /auth/link/steam/callback?state=&openid.*=   Steam sends the browser back here
+ *   GET  /auth/link/steam/callback?state=&openid.*=   Steam sends the browser back here; a browser is
+ *                                            redirected to the dashboard's library page with the
+ *                                            outcome, a client asking for JSON gets JSON
+ *   GET  /ownership/steam?org_id=            the linked account (SteamID, persona name, avatar)
+ *   DELETE /auth/link/steam?org_id=          unlink; every Steam proof of the member is withdrawn
  *   POST /auth/link/steam                    clients that ran the OpenID dance themselves submit
- *                                            `{ state, assertion: { "openid.*": ... } }` — never a bare id
- *   POST /ownership/verify/steam             `{ org_id? }`: GetOwnedGames for the linked account,
- *                                            appids mapped through `game_external_ids`, one batch
+ *                                            `{ state, assertion: { "openid.*": ... } }` — never a bare id;
+ *                                            its return_to must be our callback or a configured URL
+ *   POST /ownership/verify/steam             `{ org_id? }`: GetOwnedGames for the linked account;
+ *                                            unknown appids become catalog stubs queued for
+ *                                            enrichment, then everything is mapped in one batch
  *
  * Links are per (org, user) as the schema scopes them, and one Steam account backs at most one
  * member of an org (no sharing a library across a household's accounts).
@@ -20,17 +26,20 @@ import { and, eq, ne, sql } from 'drizzle-orm';
 import type { AppEnv } from '../../env';
 import { audit, auditStatement } from '../../auth/audit';
 import { assertSelfOrAdmin, optionalUser, orgRoleOf, requireUser } from '../../auth/middleware';
-import { db } from '../../db/client';
+import { changes, db } from '../../db/client';
 import { userAccounts } from '../../db/schema';
-import { Conflict, Forbidden } from '../../http/errors';
+import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { primaryOrgId } from '../profile';
 import { isForeignKeyViolation, OptionalOrgQuery } from '../schemas';
 import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
 import { runBatch } from './batch';
-import { getOwnedGames } from './steam-api';
-import { authUrl, callbackUrl, consumeNonce, readState, signState, verifyAssertion, type LinkState } from './steam-openid';
+import { dataUrl, fetchArt } from '../enrichment/art';
+import { enqueueSteamApps } from '../enrichment/jobs';
+import { getOwnedGames, getPlayerSummary } from './steam-api';
+import { steamConfig } from './steam-config';
+import { allowedReturnTo, authUrl, callbackUrl, consumeNonce, readState, signState, verifyAssertion, type LinkState } from './steam-openid';
 
 const LINK_COOKIE = 'steam_link';
 const LINK_COOKIE_PATH = '/auth/link/steam';
@@ -38,6 +47,33 @@ const LINK_COOKIE_PATH = '/auth/link/steam';
 const LinkedOut = z
   .object({ linked: z.literal(true), platform: z.literal('steam'), org_id: z.number().int(), user_id: z.number().int(), steam_id: z.string() })
   .openapi('SteamLinked');
+
+const SteamAccountOut = z
+  .object({
+    linked: z.boolean(),
+    org_id: z.number().int(),
+    steam_id: z.string().nullable(),
+    persona_name: z.string().nullable(),
+    profile_url: z.string().nullable(),
+    avatar: z.string().nullable().openapi({ description: 'A data: URL of the Steam avatar (copied at link time)' }),
+    linked_at: z.string().nullable(),
+  })
+  .openapi('SteamAccount');
+
+/** The largest avatar we keep inline (Steam's 64 px "medium" avatar is a few KiB). */
+const AVATAR_MAX_BYTES = 64 * 1024;
+
+/** Browsers navigate here (Accept: text/html…); programs that ask for JSON get JSON. */
+function wantsJson(c: Context<AppEnv>): boolean {
+  const accept = c.req.header('Accept') ?? '';
+  return /application\/json/i.test(accept) && !/text\/html/i.test(accept);
+}
+
+/** The dashboard's library page, with the outcome as query parameters the page reads (codes, never text). */
+function libraryPage(env: Env, outcome: Record<string, string>): string {
+  const dashboard = (env.DASHBOARD_ORIGINS ?? '').split(',')[0]?.trim() ?? '';
+  return `${dashboard}/?${new URLSearchParams(outcome)}#/library`;
+}
 
 const AssertionParams = z
   .record(z.string().regex(/^openid\.[a-z_.]{1,40}$/, 'assertion keys are openid.* parameters'), z.string().max(2048))
@@ -68,14 +104,25 @@ async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record
     .get();
   if (taken) throw new Conflict('this Steam account is already linked to another member of this organization', 'steam_account_taken');
   const now = nowIso();
-  const metadata = JSON.stringify({ steam_id: steamId, linked_at: now, claimed_id: params['openid.claimed_id'] });
+  // Best effort: a link never fails because the persona or the avatar could not be fetched.
+  const persona = await getPlayerSummary(c.env, steamId);
+  const avatarArt = persona?.avatarUrl ? await fetchArt(c.env, persona.avatarUrl, AVATAR_MAX_BYTES) : null;
+  const metadata = JSON.stringify({
+    steam_id: steamId,
+    linked_at: now,
+    claimed_id: params['openid.claimed_id'],
+    persona_name: persona?.personaName ?? null,
+    profile_url: persona?.profileUrl ?? null,
+    avatar: avatarArt?.ok ? dataUrl(avatarArt) : null,
+  });
+  const displayName = persona?.personaName ?? null;
   await d.batch([
     d
       .insert(userAccounts)
-      .values({ orgId: state.o, userId: state.u, platform: 'steam', accountId: steamId, displayName: null, metadataJson: metadata, createdAt: now, updatedAt: now })
+      .values({ orgId: state.o, userId: state.u, platform: 'steam', accountId: steamId, displayName, metadataJson: metadata, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
         target: [userAccounts.orgId, userAccounts.userId, userAccounts.platform],
-        set: { accountId: steamId, metadataJson: metadata, updatedAt: now },
+        set: { accountId: steamId, displayName, metadataJson: metadata, updatedAt: now },
       }),
     auditStatement(c, 'steam.link', { actorUserId: state.u, orgId: state.o, targetType: 'user', targetId: state.u, details: { steam_id: steamId } }),
   ]);
@@ -101,7 +148,7 @@ export const ownershipRouter = newRouter()
       const user = c.get('user');
       const orgId = await memberOrg(c.env, user.id, c.req.valid('query').org_id);
       const { state, nonce, expiresAt } = await signState(c.env, { userId: user.id, orgId });
-      const { url } = authUrl(new URL(c.req.url).origin, state);
+      const { url } = authUrl(steamConfig(c.env).openidUrl, new URL(c.req.url).origin, state);
       // SameSite=Lax: sent on Steam's top-level redirect back (Strict would not be), never on cross-site subrequests.
       setCookie(c, LINK_COOKIE, nonce, { path: LINK_COOKIE_PATH, httpOnly: true, secure: c.env.COOKIE_SECURE !== 'false', sameSite: 'Lax', maxAge: 600 });
       c.header('Location', url);
@@ -114,24 +161,41 @@ export const ownershipRouter = newRouter()
       path: '/auth/link/steam/callback',
       tags: ['ownership'],
       summary: 'Steam’s OpenID return: verifies the assertion locally and with Steam, then links the account',
-      description: 'Only the browser that started the flow (its `steam_link` cookie matches the state) or the same signed-in user may complete it.',
+      description:
+        'Only the browser that started the flow (its `steam_link` cookie matches the state) or the same signed-in user may complete it. ' +
+        'A browser is sent back to the dashboard’s library page (`/?steam_link=linked|failed&code=…#/library`); a client sending ' +
+        '`Accept: application/json` gets the JSON answer or error instead.',
       middleware: [optionalUser],
       request: { query: z.object({ state: z.string().max(600) }).catchall(z.string().max(2048)) },
-      responses: { 200: json(LinkedOut, 'Linked'), ...errors(400, 403, 409, 502) },
+      responses: {
+        200: json(LinkedOut, 'Linked (clients asking for JSON)'),
+        303: { description: 'To the dashboard’s library page with the outcome', headers: { Location: { schema: { type: 'string' } } } },
+        ...errors(400, 403, 409, 502),
+      },
     }),
     async (c) => {
       const query = c.req.valid('query');
-      const state = await readState(c.env, query.state);
-      const caller = c.get('user');
-      const boundBrowser = getCookie(c, LINK_COOKIE) === state.n;
-      if (caller && caller.id !== state.u) throw new Forbidden('this link state belongs to another user', 'state_not_yours');
-      if (!boundBrowser && !caller) throw new Forbidden('this Steam link was started elsewhere; start it again from this browser', 'state_not_bound');
-      const params: Record<string, string> = {};
-      for (const [k, v] of Object.entries(query)) if (k.startsWith('openid.') && typeof v === 'string') params[k] = v;
-      const steamId = await verifyAssertion(params, { state: query.state, returnTo: callbackUrl(new URL(c.req.url).origin, query.state) });
-      const linked = await completeLink(c, state, params, steamId);
-      deleteCookie(c, LINK_COOKIE, { path: LINK_COOKIE_PATH });
-      return c.json(linked, 200);
+      try {
+        const state = await readState(c.env, query.state);
+        const caller = c.get('user');
+        const boundBrowser = getCookie(c, LINK_COOKIE) === state.n;
+        if (caller && caller.id !== state.u) throw new Forbidden('this link state belongs to another user', 'state_not_yours');
+        if (!boundBrowser && !caller) throw new Forbidden('this Steam link was started elsewhere; start it again from this browser', 'state_not_bound');
+        const params: Record<string, string> = {};
+        for (const [k, v] of Object.entries(query)) if (k.startsWith('openid.') && typeof v === 'string') params[k] = v;
+        const cfg = steamConfig(c.env);
+        const steamId = await verifyAssertion(params, { returnTo: [callbackUrl(new URL(c.req.url).origin, query.state)], op: cfg.openidUrl, claimedIdPrefix: cfg.claimedIdPrefix });
+        const linked = await completeLink(c, state, params, steamId);
+        deleteCookie(c, LINK_COOKIE, { path: LINK_COOKIE_PATH });
+        if (wantsJson(c)) return c.json(linked, 200);
+        return c.redirect(libraryPage(c.env, { steam_link: 'linked', org_id: String(linked.org_id) }), 303);
+      } catch (e) {
+        if (wantsJson(c)) throw e;
+        // The person lands on their library page with a readable reason; the code says which.
+        const code = e instanceof ApiError ? e.code : 'internal';
+        if (!(e instanceof ApiError)) c.get('log').error('steam link callback failed', { error: String(e) });
+        return c.redirect(libraryPage(c.env, { steam_link: 'failed', code }), 303);
+      }
     },
   )
   .openapi(
@@ -149,7 +213,9 @@ export const ownershipRouter = newRouter()
       const body = c.req.valid('json');
       const state = await readState(c.env, body.state);
       if (state.u !== c.get('user').id) throw new Forbidden('this link state belongs to another user', 'state_not_yours');
-      const steamId = await verifyAssertion(body.assertion, { state: body.state, returnTo: null });
+      const cfg = steamConfig(c.env);
+      const returnTo = allowedReturnTo(new URL(c.req.url).origin, body.state, cfg.returnToUrls);
+      const steamId = await verifyAssertion(body.assertion, { returnTo, op: cfg.openidUrl, claimedIdPrefix: cfg.claimedIdPrefix });
       return c.json(await completeLink(c, state, body.assertion, steamId), 200);
     },
   )
@@ -176,6 +242,8 @@ export const ownershipRouter = newRouter()
               verified: z.array(z.number().int()),
               withdrawn: z.array(z.number().int()),
               steam_game_count: z.number().int(),
+              matched: z.number().int().openapi({ description: 'Owned games the catalog already had' }),
+              added_to_catalog: z.number().int().openapi({ description: 'Owned games added to the catalog now (details follow in the background)' }),
               library: z.array(LibraryEntrySchema),
             })
             .openapi('SteamVerifyOut'),
@@ -203,6 +271,9 @@ export const ownershipRouter = newRouter()
         throw new Conflict('the Steam profile is private: set "Game details" to Public in Steam’s privacy settings, then retry', 'steam_profile_private');
       }
 
+      // Owned games the catalog lacks become stubs now (so they count as owned at once) and are
+      // filled in from the store in the background.
+      const { added } = await enqueueSteamApps(c.env, owned.games.map((g) => g.appid), { create: true });
       const catalog = await d.all<{ game_id: number; external_id: string }>(sql`SELECT game_id, external_id FROM game_external_ids WHERE platform = 'steam'`);
       const byAppid = new Map(catalog.map((r) => [r.external_id, r.game_id]));
       const matched = owned.games.flatMap((g) => {
@@ -250,8 +321,97 @@ export const ownershipRouter = newRouter()
         throw e;
       }
       return c.json(
-        { verified: [...matchedIds].sort((a, b) => a - b), withdrawn, steam_game_count: owned.gameCount, library: await listLibrary(c.env, orgId, userId) },
+        {
+          verified: [...matchedIds].sort((a, b) => a - b),
+          withdrawn,
+          steam_game_count: owned.gameCount,
+          matched: Math.max(0, matchedIds.size - added),
+          added_to_catalog: added,
+          library: await listLibrary(c.env, orgId, userId),
+        },
         200,
       );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/ownership/steam',
+      tags: ['ownership'],
+      summary: 'The caller’s linked Steam account in an org: SteamID, persona name and avatar',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { query: z.object({ org_id: OptionalOrgQuery }) },
+      responses: { 200: json(SteamAccountOut, 'The link (linked: false when none)'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const userId = c.get('user').id;
+      const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
+      const row = await db(c.env)
+        .select({ accountId: userAccounts.accountId, metadataJson: userAccounts.metadataJson, createdAt: userAccounts.createdAt })
+        .from(userAccounts)
+        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
+        .get();
+      if (!row) return c.json({ linked: false, org_id: orgId, steam_id: null, persona_name: null, profile_url: null, avatar: null, linked_at: null }, 200);
+      let meta: Record<string, unknown> = {};
+      try {
+        meta = JSON.parse(row.metadataJson ?? '{}') as Record<string, unknown>;
+      } catch {
+        meta = {};
+      }
+      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      const avatar = str(meta.avatar);
+      return c.json(
+        {
+          linked: true,
+          org_id: orgId,
+          steam_id: row.accountId,
+          persona_name: str(meta.persona_name),
+          profile_url: str(meta.profile_url),
+          avatar: avatar && avatar.startsWith('data:image/') ? avatar : null,
+          linked_at: str(meta.linked_at) ?? row.createdAt,
+        },
+        200,
+      );
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'delete',
+      path: '/auth/link/steam',
+      tags: ['ownership'],
+      summary: 'Unlink the caller’s Steam account in an org; every Steam proof of theirs there is withdrawn',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { query: z.object({ org_id: OptionalOrgQuery }) },
+      responses: {
+        200: json(z.object({ unlinked: z.literal(true), org_id: z.number().int(), withdrawn: z.array(z.number().int()) }).openapi('SteamUnlinked'), 'Unlinked'),
+        ...errors(400, 401, 403, 404, 409),
+      },
+    }),
+    async (c) => {
+      const userId = c.get('user').id;
+      const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
+      const d = db(c.env);
+      const link = await d
+        .select({ id: userAccounts.id })
+        .from(userAccounts)
+        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
+        .get();
+      if (!link) throw new NotFound('no Steam account is linked in this organization');
+      const now = nowIso();
+      const withdrawn = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
+        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status IN ('verified', 'pending') ORDER BY l.game_id`);
+      const [removed] = await runBatch(c.env, [
+        d.delete(userAccounts).where(eq(userAccounts.id, link.id)),
+        // Only if this request removed the link (two concurrent unlinks: the second withdraws nothing new).
+        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+          WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
+            AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`,
+        refreshEntries(orgId, userId),
+        auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.map((w) => w.game_id).slice(0, 200) } }),
+      ]);
+      if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
+      return c.json({ unlinked: true as const, org_id: orgId, withdrawn: withdrawn.map((w) => w.game_id) }, 200);
     },
   );

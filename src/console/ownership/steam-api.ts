@@ -14,8 +14,8 @@
 import { BadGateway } from '../../http/errors';
 import { z } from '../../http/openapi';
 import { world } from '../../world';
+import { steamConfig } from './steam-config';
 
-export const OWNED_GAMES_URL = 'https://api.steampowered.com/IPlayerService/GetOwnedGames/v1/';
 export const MAX_ATTEMPTS = 3;
 const MAX_WAIT_MS = 2000;
 
@@ -37,9 +37,9 @@ function backoff(attempt: number, retryAfter: string | null): number {
   return Math.min(MAX_WAIT_MS, seconds !== null ? seconds * 1000 : 150 * 2 ** (attempt - 1));
 }
 
-export async function getOwnedGames(env: Pick<Env, 'STEAM_API_KEY'>, steamId: string): Promise<OwnedGames> {
+export async function getOwnedGames(env: Pick<Env, 'STEAM_API_KEY' | 'STEAM_API_BASE'>, steamId: string): Promise<OwnedGames> {
   if (!env.STEAM_API_KEY) throw new BadGateway('Steam verification is not configured on this server', 'steam_not_configured');
-  const url = `${OWNED_GAMES_URL}?${new URLSearchParams({ key: env.STEAM_API_KEY, steamid: steamId, include_played_free_games: '1', format: 'json' })}`;
+  const url = `${steamConfig(env).apiBase}/IPlayerService/GetOwnedGames/v1/?${new URLSearchParams({ key: env.STEAM_API_KEY, steamid: steamId, include_played_free_games: '1', format: 'json' })}`;
   let last = 'no answer';
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     let res: Response | null = null;
@@ -76,4 +76,47 @@ export async function getOwnedGames(env: Pick<Env, 'STEAM_API_KEY'>, steamId: st
     if (attempt < MAX_ATTEMPTS) await wait(backoff(attempt, null));
   }
   throw new BadGateway(`Steam did not answer the ownership check (${last}); try again later`, 'steam_unavailable');
+}
+
+const PlayerSummaries = z.object({
+  response: z.object({
+    players: z
+      .array(
+        z.object({
+          steamid: z.string(),
+          personaname: z.string().max(200).optional(),
+          profileurl: z.string().max(500).optional(),
+          avatarmedium: z.string().max(500).optional(),
+          avatarfull: z.string().max(500).optional(),
+        }),
+      )
+      .max(100),
+  }),
+});
+
+export interface PlayerSummary {
+  personaName: string | null;
+  profileUrl: string | null;
+  avatarUrl: string | null;
+}
+
+/**
+ * The public persona of a Steam account (`ISteamUser/GetPlayerSummaries/v2`): best effort, one
+ * attempt with a short timeout — a link must not fail because Steam's profile service is slow.
+ */
+export async function getPlayerSummary(env: Pick<Env, 'STEAM_API_KEY' | 'STEAM_API_BASE'>, steamId: string): Promise<PlayerSummary | null> {
+  if (!env.STEAM_API_KEY) return null;
+  const url = `${steamConfig(env).apiBase}/ISteamUser/GetPlayerSummaries/v2/?${new URLSearchParams({ key: env.STEAM_API_KEY, steamids: steamId, format: 'json' })}`;
+  try {
+    const res = await world.fetch(url, { headers: { Accept: 'application/json' }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
+    const player = PlayerSummaries.parse(await res.json()).response.players.find((p) => p.steamid === steamId);
+    if (!player) return null;
+    return { personaName: player.personaname ?? null, profileUrl: player.profileurl ?? null, avatarUrl: player.avatarmedium ?? player.avatarfull ?? null };
+  } catch {
+    return null;
+  }
 }

@@ -10,8 +10,8 @@
  *    an assertion is accepted once.
  *
  *   const { state, nonce } = await signState(env, { userId, orgId });
- *   const url = authUrl(origin, state).url;              // redirect the browser there
- *   const steamId = await verifyAssertion(params, { state, returnTo });   // throws 400/502
+ *   const url = authUrl(op, origin, state).url;          // redirect the browser there
+ *   const steamId = await verifyAssertion(params, { returnTo: allowedReturnTo(origin, state, []), op, claimedIdPrefix });
  *   if (!(await consumeNonce(env, params['openid.response_nonce']!))) throw replayed;
  */
 import { sql } from 'drizzle-orm';
@@ -20,10 +20,9 @@ import { runBatch } from './batch';
 import { BadGateway, BadRequest } from '../../http/errors';
 import { base64url, fromBase64url, nowIso, randomToken, world } from '../../world';
 
-export const STEAM_OP = 'https://steamcommunity.com/openid/login';
 const NS = 'http://specs.openid.net/auth/2.0';
 const IDENTIFIER_SELECT = 'http://specs.openid.net/auth/2.0/identifier_select';
-const CLAIMED_ID = /^https:\/\/steamcommunity\.com\/openid\/id\/(7656119[0-9]{10})$/;
+const STEAM_ID64 = /^7656119[0-9]{10}$/;
 const REQUIRED_SIGNED = ['op_endpoint', 'claimed_id', 'identity', 'return_to', 'response_nonce', 'assoc_handle'];
 export const STATE_TTL_MS = 10 * 60 * 1000;
 /** How old a response_nonce may be (Steam stamps it when the user approves). */
@@ -79,7 +78,7 @@ export function callbackUrl(origin: string, state: string): string {
   return `${origin}${CALLBACK_PATH}?state=${encodeURIComponent(state)}`;
 }
 
-export function authUrl(origin: string, state: string): { url: string; returnTo: string } {
+export function authUrl(op: string, origin: string, state: string): { url: string; returnTo: string } {
   const returnTo = callbackUrl(origin, state);
   const q = new URLSearchParams({
     'openid.ns': NS,
@@ -89,7 +88,7 @@ export function authUrl(origin: string, state: string): { url: string; returnTo:
     'openid.identity': IDENTIFIER_SELECT,
     'openid.claimed_id': IDENTIFIER_SELECT,
   });
-  return { url: `${STEAM_OP}?${q}`, returnTo };
+  return { url: `${op}?${q}`, returnTo };
 }
 
 function reject(why: string): BadRequest {
@@ -97,29 +96,22 @@ function reject(why: string): BadRequest {
 }
 
 /**
- * Local checks of an `id_res` assertion. `returnTo`: the exact URL we asked Steam to return to
- * (browser callback), or null when a client ran the dance itself — then its return_to must still
- * carry our `state`, which binds the assertion to this user and flow.
+ * Local checks of an `id_res` assertion. `returnTo`: the exact URLs the assertion may have been
+ * issued for — our callback on the origin that is serving, plus any configured client URLs, each
+ * carrying exactly this `state`. An assertion Steam issued to any other site is refused: that site
+ * could otherwise replay a visitor's assertion under its own state and claim their library.
  */
-export function checkAssertionLocally(p: Record<string, string>, expect: { state: string; returnTo: string | null }): string {
+export function checkAssertionLocally(
+  p: Record<string, string>,
+  expect: { returnTo: string[]; op: string; claimedIdPrefix: string },
+): string {
   if (p['openid.ns'] !== NS) throw reject('wrong openid.ns');
   if (p['openid.mode'] !== 'id_res') throw reject(p['openid.mode'] === 'cancel' ? 'the user cancelled at Steam' : 'openid.mode is not id_res');
-  if (p['openid.op_endpoint'] !== STEAM_OP) throw reject('not issued by Steam');
+  if (p['openid.op_endpoint'] !== expect.op) throw reject('not issued by Steam');
   const claimed = p['openid.claimed_id'] ?? '';
-  const m = CLAIMED_ID.exec(claimed);
-  if (!m || p['openid.identity'] !== claimed) throw reject('claimed_id is not a Steam id');
-  const returnTo = p['openid.return_to'] ?? '';
-  if (expect.returnTo !== null) {
-    if (returnTo !== expect.returnTo) throw reject('return_to does not match this server');
-  } else {
-    let url: URL;
-    try {
-      url = new URL(returnTo);
-    } catch {
-      throw reject('return_to is not a URL');
-    }
-    if (url.searchParams.get('state') !== expect.state) throw reject('return_to is not bound to this link state');
-  }
+  const steamId = claimed.startsWith(expect.claimedIdPrefix) ? claimed.slice(expect.claimedIdPrefix.length) : '';
+  if (!STEAM_ID64.test(steamId) || p['openid.identity'] !== claimed) throw reject('claimed_id is not a Steam id');
+  if (!expect.returnTo.includes(p['openid.return_to'] ?? '')) throw reject('return_to is not this server’s callback for this link state');
   const nonce = p['openid.response_nonce'] ?? '';
   const stamp = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z)\S{0,200}$/.exec(nonce);
   if (!stamp) throw reject('malformed response_nonce');
@@ -129,17 +121,17 @@ export function checkAssertionLocally(p: Record<string, string>, expect: { state
   const signed = (p['openid.signed'] ?? '').split(',');
   for (const f of REQUIRED_SIGNED) if (!signed.includes(f)) throw reject(`${f} is not signed`);
   for (const f of signed) if (p[`openid.${f}`] === undefined) throw reject(`signed field ${f} is missing`);
-  return m[1]!;
+  return steamId;
 }
 
 /** Steam's own word on the signature (`check_authentication`, OpenID 2.0 §11.4.2). */
-export async function confirmWithSteam(p: Record<string, string>): Promise<void> {
+export async function confirmWithSteam(p: Record<string, string>, op: string): Promise<void> {
   const form = new URLSearchParams();
   for (const [k, v] of Object.entries(p)) if (k.startsWith('openid.')) form.set(k, v);
   form.set('openid.mode', 'check_authentication');
   let res: Response;
   try {
-    res = await world.fetch(STEAM_OP, {
+    res = await world.fetch(op, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/plain' },
       body: form.toString(),
@@ -156,10 +148,15 @@ export async function confirmWithSteam(p: Record<string, string>): Promise<void>
   if (fields.get('is_valid') !== 'true') throw reject('Steam did not confirm the signature');
 }
 
-export async function verifyAssertion(p: Record<string, string>, expect: { state: string; returnTo: string | null }): Promise<string> {
+export async function verifyAssertion(p: Record<string, string>, expect: { returnTo: string[]; op: string; claimedIdPrefix: string }): Promise<string> {
   const steamId = checkAssertionLocally(p, expect);
-  await confirmWithSteam(p);
+  await confirmWithSteam(p, expect.op);
   return steamId;
+}
+
+/** Every return_to an assertion for `state` may carry: our callback here, and configured client URLs. */
+export function allowedReturnTo(origin: string, state: string, extra: string[]): string[] {
+  return [callbackUrl(origin, state), ...extra.map((base) => `${base}?state=${encodeURIComponent(state)}`)];
 }
 
 /**

@@ -10,6 +10,7 @@ import { db } from '../../../src/db/client';
 import { clusterNodes, downloadedGames, gameExternalIds, games } from '../../../src/db/schema';
 import { setWorld, world } from '../../../src/world';
 import assertionTemplate from '../../fixtures/steam/assertion.json';
+import playerSummaries from '../../fixtures/steam/player-summaries.json';
 
 export interface Recorded {
   status: number;
@@ -28,9 +29,31 @@ export interface SteamCall {
   body: string;
 }
 
-export function fakeSteam(script: { owned?: Recorded[]; checkAuth?: Recorded[] }) {
+/** A tiny real PNG (1×1): what the art hosts serve in tests. */
+export const PNG_BYTES = Uint8Array.from(
+  atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=='),
+  (ch) => ch.charCodeAt(0),
+);
+
+export interface FakeSteamScript {
+  owned?: Recorded[];
+  checkAuth?: Recorded[];
+  /** GetPlayerSummaries answers (default: the recorded persona). */
+  summaries?: Recorded[];
+  /** Store appdetails answers, by appid. */
+  appdetails?: Record<string, Recorded[]>;
+  /** Art answers by URL (default: a PNG for any URL on an allowed art origin). */
+  art?: Record<string, Recorded | Uint8Array>;
+}
+
+/**
+ * Steam as the Worker sees it through `world.fetch`: the Web API, the OpenID provider, the store
+ * and the art hosts, each answering from a script (the last answer of a queue repeats).
+ */
+export function fakeSteam(script: FakeSteamScript) {
   const calls: SteamCall[] = [];
-  const queues = { owned: [...(script.owned ?? [])], checkAuth: [...(script.checkAuth ?? [])] };
+  const queues = { owned: [...(script.owned ?? [])], checkAuth: [...(script.checkAuth ?? [])], summaries: [...(script.summaries ?? [playerSummaries as Recorded])] };
+  const store: Record<string, Recorded[]> = Object.fromEntries(Object.entries(script.appdetails ?? {}).map(([k, v]) => [k, [...v]]));
   const next = (q: Recorded[]) => (q.length > 1 ? q.shift()! : q[0]);
   const restore = setWorld({
     fetch: async (input, init) => {
@@ -40,14 +63,31 @@ export function fakeSteam(script: { owned?: Recorded[]; checkAuth?: Recorded[] }
         const r = next(queues.owned);
         if (r) return replay(r);
       }
+      if (url.startsWith('https://api.steampowered.com/ISteamUser/GetPlayerSummaries/v2/')) {
+        const r = next(queues.summaries);
+        if (r) return replay(r);
+      }
       if (url === 'https://steamcommunity.com/openid/login' && init?.method === 'POST') {
         const r = next(queues.checkAuth);
         if (r) return replay(r);
       }
+      if (url.startsWith('https://store.steampowered.com/api/appdetails?')) {
+        const appid = new URL(url).searchParams.get('appids') ?? '';
+        const q = store[appid];
+        const r = q ? next(q) : undefined;
+        if (r) return replay(r);
+      }
+      const origin = new URL(url).origin;
+      if (/^https:\/\/(shared|cdn|avatars)\.(akamai\.|cloudflare\.|fastly\.)?steamstatic\.com$/.test(origin)) {
+        const art = script.art?.[url];
+        if (art instanceof Uint8Array) return new Response(art, { status: 200, headers: { 'Content-Type': 'image/jpeg' } });
+        if (art) return replay(art);
+        return new Response(PNG_BYTES, { status: 200, headers: { 'Content-Type': 'image/jpeg' } });
+      }
       throw new TypeError(`unexpected outbound fetch in test: ${url}`);
     },
   });
-  return { calls, restore };
+  return { calls, restore, callsTo: (prefix: string) => calls.filter((c) => c.url.startsWith(prefix)) };
 }
 
 /** A positive assertion as Steam would send it back for `returnTo`, stamped now. */

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
-import { auditLog, libraryProofs, userAccounts, userGameLibrary } from '../../../src/db/schema';
+import { auditLog, gameEnrichment, gameExternalIds, libraryProofs, userAccounts, userGameLibrary } from '../../../src/db/schema';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser } from '../../support/users';
 import owned from '../../fixtures/steam/owned-games.json';
@@ -14,11 +14,13 @@ import unavailable from '../../fixtures/steam/unavailable.json';
 import { fakeSteam, makeGame, type Recorded } from './fakes';
 
 type Entry = { id: number; game: { id: number }; verified_at: string | null; owned: boolean; ownership_source: string; proof_value: string | null; proofs: Array<{ kind: string; status: string; proof: Record<string, unknown> }> };
-type VerifyOut = { verified: number[]; withdrawn: number[]; steam_game_count: number; library: Entry[] };
+type VerifyOut = { verified: number[]; withdrawn: number[]; steam_game_count: number; matched: number; added_to_catalog: number; library: Entry[] };
 
 let bigPicture: { id: number };
 let cyberpunk: { id: number };
+let portal: { id: number };
 beforeAll(async () => {
+  portal = await makeGame({ steam: '620', slug: 'portal-2', name: 'Portal 2' });
   bigPicture = await makeGame({ steam: '1593500', slug: 'steam_big_picture', name: 'Steam Big Picture' });
   cyberpunk = await makeGame({ steam: '1091500', slug: 'cyberpunk-2077', name: 'Cyberpunk 2077' });
 });
@@ -57,9 +59,11 @@ describe('POST /ownership/verify/steam', () => {
     const res = await verify(user.token, { org_id: org.id });
     expect(res.status).toBe(200);
     const body = await json<VerifyOut>(res);
-    expect(body.verified).toEqual([bigPicture.id, cyberpunk.id].sort((a, b) => a - b));
+    expect(body.verified).toEqual([portal.id, bigPicture.id, cyberpunk.id].sort((a, b) => a - b));
     expect(body.withdrawn).toEqual([]);
     expect(body.steam_game_count).toBe(3);
+    expect(body.matched).toBe(3);
+    expect(body.added_to_catalog).toBe(0);
     const url = new URL(fake.calls[0]!.url);
     expect(url.pathname).toBe('/IPlayerService/GetOwnedGames/v1/');
     expect(url.searchParams.get('key')).toBe('test-steam-key');
@@ -93,7 +97,7 @@ describe('POST /ownership/verify/steam', () => {
     expect(body.code).toBe('steam_profile_private');
     expect(body.error).toMatch(/private/);
     const lib = await json<Entry[]>(await call('GET', `/users/${user.id}/library?org_id=${org.id}`, { token: user.token }));
-    expect(lib.filter((e) => e.owned)).toHaveLength(2);
+    expect(lib.filter((e) => e.owned)).toHaveLength(3);
   });
 
   it('withdraws Steam proofs of games no longer owned, keeping the other proofs', async () => {
@@ -112,7 +116,7 @@ describe('POST /ownership/verify/steam', () => {
     restore!();
     steam(afterSale);
     const body = await json<VerifyOut>(await verify(user.token, { org_id: org.id }));
-    expect(body.verified).toEqual([cyberpunk.id]);
+    expect(body.verified).toEqual([portal.id, cyberpunk.id].sort((a, b) => a - b));
     expect(body.withdrawn).toEqual([bigPicture.id]);
     const gone = body.library.find((e) => e.game.id === bigPicture.id)!;
     expect(gone.owned).toBe(false);
@@ -138,7 +142,7 @@ describe('POST /ownership/verify/steam', () => {
     restore!();
     steam(owned);
     const back = await json<VerifyOut>(await verify(user.token, { org_id: org.id }));
-    expect(back.library.filter((e) => e.owned)).toHaveLength(2);
+    expect(back.library.filter((e) => e.owned)).toHaveLength(3);
   });
 
   it('retries a 429 and succeeds', async () => {
@@ -197,5 +201,28 @@ describe('POST /ownership/verify/steam', () => {
     expect(fake.calls).toHaveLength(0);
     const root = await makeUser({ role: 'admin' });
     expect((await verify(root.token, { org_id: org.id, user_id: user.id })).status).toBe(200);
+  });
+
+  it('adds owned games the catalog lacks as stubs, owned at once and queued for store details — once', async () => {
+    const { org, user } = await linkedMember();
+    const ownsNew: Recorded = {
+      status: 200,
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+      body: { response: { game_count: 2, games: [{ appid: 1245620, playtime_forever: 6120 }, { appid: 1593500, playtime_forever: 12 }] } },
+    };
+    steam(ownsNew);
+    const body = await json<VerifyOut>(await verify(user.token, { org_id: org.id }));
+    expect(body).toMatchObject({ steam_game_count: 2, matched: 1, added_to_catalog: 1 });
+    const added = await db(env).select().from(gameExternalIds).where(and(eq(gameExternalIds.platform, 'steam'), eq(gameExternalIds.externalId, '1245620'))).get();
+    expect(added).toBeDefined();
+    const entry = body.library.find((e) => e.game.id === added!.gameId)!;
+    expect(entry.owned).toBe(true);
+    expect(entry.game).toMatchObject({ name: 'Steam app 1245620', slug: 'steam-app-1245620' });
+    const job = await db(env).select().from(gameEnrichment).where(eq(gameEnrichment.gameId, added!.gameId)).get();
+    expect(job).toMatchObject({ source: 'steam', externalId: '1245620' });
+    // A second verification adds nothing new to the catalog and queues nothing twice.
+    const again = await json<VerifyOut>(await verify(user.token, { org_id: org.id }));
+    expect(again).toMatchObject({ matched: 2, added_to_catalog: 0 });
+    expect(await db(env).select().from(gameEnrichment).where(eq(gameEnrichment.gameId, added!.gameId))).toHaveLength(1);
   });
 });

@@ -5,12 +5,17 @@
 // region), no free seat. Play allocates a cloud session (POST /sessions) or, in local mode, asks
 // how to launch it on this device (POST /play/{id}); the server's refusals are shown the same way.
 //
+// When the game is not owned (or waits for review), a QR code and a short URL lead to that game on
+// the player's library page in the web dashboard (link Steam or send a proof from a phone); the
+// page checks ownership again whenever the launcher regains focus, so coming back shows the result.
+//
 //   gameView(app, { game_id, name, cover_url, owned, installed }) → { el, refresh }
 
 import { ApiError } from '../api.js';
 import { clear, cover, h, toast } from '../dom.js';
 import { icon, platformIcon } from '../icons.js';
 import { focusFirst } from '../focus.js';
+import { qrCanvas } from '../qr.js';
 
 function idempotencyKey() {
   const b = new Uint8Array(16);
@@ -55,12 +60,53 @@ export function gameView(app, tile) {
   const play = h('button', { class: 'btn btn-play', id: 'play', dataset: { focus: '' }, disabled: true, onclick: () => doPlay() }, icon('play'), prefs.playMode === 'local' ? 'play here' : 'play');
   const check = h('button', { class: 'btn', id: 'check-again', dataset: { focus: '' }, onclick: () => load() }, icon('retry'), 'check again');
   const back = h('button', { class: 'btn btn-quiet', id: 'game-back', dataset: { focus: '' }, onclick: () => app.go('back') }, 'back');
+  const getIt = h('div', { class: 'get-it', id: 'get-it', hidden: true });
   const el = h(
     'section',
     { class: 'view view-game', dataset: { gameId: String(gameId) } },
     art,
-    h('div', { class: 'game-info' }, name, meta, desc, facts, h('div', { class: 'actions' }, play, check, back), reason),
+    h('div', { class: 'game-info' }, name, meta, desc, facts, h('div', { class: 'actions' }, play, check, back), reason, getIt),
   );
+
+  /** The dashboard's library page for this game (the dashboard is served at the API's origin). */
+  function libraryUrl() {
+    const base = new URL(app.api.url('/'), location.href);
+    return `${base.origin}/#/library/game/${gameId}`;
+  }
+
+  function renderGetIt() {
+    const missing = Boolean(s?.org) && (state.owned === 'no' || state.owned === 'pending');
+    getIt.hidden = !missing;
+    if (!missing || getIt.dataset.for === state.owned) return;
+    getIt.dataset.for = state.owned;
+    const url = libraryUrl();
+    clear(getIt).append(
+      qrCanvas(url, { px: 220, label: 'QR code of this game’s library page' }),
+      h(
+        'div',
+        { class: 'get-it-text' },
+        h('p', { class: 'get-it-title' }, state.owned === 'pending' ? 'waiting for an admin to verify your proof' : 'get it into your library'),
+        h('p', {}, state.owned === 'pending' ? 'see its status on your phone:' : 'scan with your phone to link Steam or send a proof, or open'),
+        h('p', { class: 'get-it-url', id: 'get-it-url' }, url.replace(/^https?:\/\//, '')),
+        h('p', { class: 'get-it-hint' }, 'this page checks again when you come back'),
+      ),
+    );
+  }
+
+  // Coming back from the phone (or another window): check ownership again, at most every 3 s.
+  let lastFocusCheck = 0;
+  const onFocus = () => {
+    if (!el.isConnected) {
+      window.removeEventListener('focus', onFocus);
+      document.removeEventListener('visibilitychange', onFocus);
+      return;
+    }
+    if (document.hidden || busy || Date.now() - lastFocusCheck < 3000) return;
+    lastFocusCheck = Date.now();
+    load();
+  };
+  window.addEventListener('focus', onFocus);
+  document.addEventListener('visibilitychange', onFocus);
   let state = { owned: tile.owned ? 'yes' : 'unknown', ownedVia: null, ready: Boolean(tile.installed), readyAnywhere: null, freeSeats: null };
   let busy = false;
   let loaded = false;
@@ -93,6 +139,7 @@ export function gameView(app, tile) {
     play.classList.toggle('is-ready', ok);
     reason.textContent = ok ? '' : why || (loaded ? 'ownership could not be checked: check again' : 'checking…');
     el.dataset.playable = String(ok);
+    renderGetIt();
   }
 
   async function load() {
