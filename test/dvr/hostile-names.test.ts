@@ -10,6 +10,7 @@ import { decodeEntities } from '../../src/console/charts/entities';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
 import { useFakeOverseer } from './fake';
+import { storeRecording } from '../support/recordings';
 
 const HOSTILE = ['constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'];
 
@@ -84,7 +85,7 @@ describe('a driver named after an Object.prototype property', () => {
 describe('other names that come from outside', () => {
   it('serves a recording named "a.constructor" as application/octet-stream', async () => {
     await call('POST', '/api/subscriptions', { token: user.token, body: { driver: 'chaturbate', username: 'ext' } });
-    await env.BUCKET.put('recordings/chaturbate/ext/s1/a.constructor', new Uint8Array([1, 2, 3]));
+    await storeRecording('chaturbate', 'ext', 's1/a.constructor', new Uint8Array([1, 2, 3]));
     const res = await call('GET', '/media/subscriptions/chaturbate/ext/s1/a.constructor', { token: user.token });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/octet-stream');

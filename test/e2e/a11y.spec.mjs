@@ -13,12 +13,12 @@ import { authedPage, createUser, eventually, go, unique } from './dashboard/help
 const stack = inject('stack');
 let browser;
 
-const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'no/such/page'];
+const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'library', 'link', 'no/such/page'];
 const ADMIN_ROUTES = [
   ...USER_ROUTES,
   'admin/config', 'admin/users', 'admin/users/2/subscriptions', 'admin/sources', 'admin/diagnostics',
   'console/orgs', 'console/games', 'console/apps', 'console/nodes', 'console/sessions', 'console/charts', 'console/audit',
-  'console/metrics',
+  'console/metrics', 'review',
 ];
 const SIZES = [[1280, 800], [360, 740]];
 

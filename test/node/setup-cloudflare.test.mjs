@@ -38,7 +38,10 @@ if (a === 'r2' && b === 'bucket' && c === 'create') {
   if (s.r2.includes(name)) { console.error('✘ [ERROR] The bucket you tried to create already exists, and you own it. [code: 10004]'); process.exit(1); }
   s.r2.push(name); save(); console.log("✅ Created bucket '" + name + "'"); process.exit(0);
 }
-if (a === 'queues' && b === 'create') { s.queues.push(c); save(); process.exit(0); }
+if (a === 'queues' && b === 'create') {
+  if (s.queues.includes(c)) { console.error('✘ [ERROR] A request to the Cloudflare API failed. Queue name already taken [code: 11009]'); process.exit(1); }
+  s.queues.push(c); save(); console.log("✅ Created queue '" + c + "'"); process.exit(0);
+}
 if (a === 'secret' && b === 'list') { console.log(JSON.stringify(Object.keys(s.secrets).map((name) => ({ name, type: 'secret_text' })))); process.exit(0); }
 if (a === 'secret' && b === 'put') { s.secrets[c] = input; save(); console.log('✨ Success! Uploaded secret ' + c); process.exit(0); }
 console.error('unexpected call: ' + args.join(' ')); process.exit(3);
@@ -83,7 +86,10 @@ describe('setup:cloudflare', () => {
     expect(account.secrets.COUCHSUITE_USERNAME_SECRET).not.toBe(account.secrets.JWT_SECRET);
     expect(JSON.parse(account.secrets.SESSION_SIGNING_KEY)).toMatchObject({ kty: 'EC', crv: 'P-256', d: expect.any(String), kid: expect.any(String) });
     const puts = recorded().filter((c) => c.args[0] === 'secret' && c.args[1] === 'put').map((c) => c.args[2]);
-    expect(puts.sort()).toEqual(['COUCHSUITE_USERNAME_SECRET', 'JWT_SECRET', 'SESSION_SIGNING_KEY']);
+    expect(puts.sort()).toEqual(['COUCHSUITE_USERNAME_SECRET', 'JWT_SECRET', 'OVERSEER_TOKEN', 'SESSION_SIGNING_KEY']);
+    expect(account.secrets.OVERSEER_TOKEN.length).toBeGreaterThanOrEqual(32);
+    // Every queue the config names (the enrichment queue and its consumer) exists.
+    expect(account.queues).toContain('edgeplane-enrichment');
   });
 
   it('changes nothing on a second run', async () => {

@@ -1,7 +1,7 @@
 /**
  * Retention (issue 16): a global default policy and per-source ones (keep N days, at most N GB,
  * the last N recording sessions, or forever), users' pins, enforced by the `*\/5` cron from the
- * catalog — never by listing R2 — in bounded batches (`RETENTION_BATCH`), each batch audited.
+ * catalog — never by listing R2 — in bounded batches (`RECORDINGS_RETENTION_BATCH`), each batch audited.
  *
  * Rules: a source's own policy replaces the global one entirely; with no policy at all nothing is
  * deleted. A recording goes when ANY limit of its policy is exceeded: older than `keep_days`
@@ -160,7 +160,7 @@ function countBy(xs: string[]): Record<string, number> {
 
 /** The cron job (listed in `jobs.frequent`). */
 export async function retentionJob(env: Env): Promise<void> {
-  const limit = Math.min(1000, Math.max(1, Number(env.RETENTION_BATCH) || 100));
+  const limit = Math.min(1000, Math.max(1, Number(env.RECORDINGS_RETENTION_BATCH) || 100));
   const r = await enforceRetention(env, limit);
   if (r.deleted > 0) createLogger({ job: 'retention' }).info('retention deleted recordings', r);
 }

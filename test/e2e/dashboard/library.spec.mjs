@@ -5,6 +5,7 @@
 // launcher's game page (which showed a QR code to the library) turns to a green Play.
 // Each journey also takes light, dark and phone screenshots, hence the long per-test timeouts.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.mjs';
 import { launch, shot } from '../support/browser.mjs';
 import { apiClient, signInWithKeyboard, tvPage } from '../launcher/support.mjs';
 import { authedPage, eventually, expectNoSeriousErrors, go } from './helpers.mjs';
@@ -56,6 +57,7 @@ async function shots(url, creds, hash, name, ready) {
     await go(page, url, hash);
     await ready(page);
     await shot(page, `${name}-${suffix}`);
+    await expectAccessible(page, `${name}-${suffix}`);
     expectNoSeriousErrors(page);
     await page.context().close();
   }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encode } from 'uqr';
+import { expectAccessible } from '../support/axe.mjs';
 import { launch, newPage, shot } from '../support/browser.mjs';
 import { apiClient, focused, pad, tvPage } from './support.mjs';
 
@@ -75,6 +76,7 @@ describe('sign in with your phone', () => {
     // The QR code on screen is the pairing link, module for module.
     expect(await drawnMatrix(screen)).toEqual(encode(link, { ecc: 'M', border: 4 }).data);
     await shot(screen, 'launcher-pair');
+    await expectAccessible(screen, 'launcher-pair');
 
     // The phone: the QR code's link → the dashboard's sign-in → back to the code, kept.
     const phone = await newPage(browser, { width: 360, height: 760 });
@@ -94,6 +96,7 @@ describe('sign in with your phone', () => {
     await phone.locator('#link-org').selectOption({ label: acme });
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await shot(phone, 'dashboard-link-phone');
+    await expectAccessible(phone, 'dashboard-link-phone');
     await phone.locator('#link-approve').click();
     await phone.waitForSelector('#link-result');
     await shot(phone, 'dashboard-link-approved-phone');
@@ -224,6 +227,7 @@ describe('the on-screen keyboard', () => {
     await oskType(screen, password);
     await expect(screen.locator('#osk-preview').textContent()).resolves.toBe('•'.repeat(password.length));
     await shot(screen, 'launcher-osk');
+    await expectAccessible(screen, 'launcher-osk');
     // B closes the keyboard (focus back on the field); A on the field opens it again.
     await pad(screen, 'B');
     await screen.waitForSelector('#osk', { state: 'hidden' });
@@ -261,6 +265,7 @@ describe('?api= asks first (issue 11)', () => {
     expect(await page.locator('#api-use').isVisible()).toBe(true);
     expect((await focused(page)).id).toBe('api-keep');
     await shot(page, 'launcher-confirm-api');
+    await expectAccessible(page, 'launcher-confirm-api');
     await pad(page, 'A');
     await page.waitForSelector('.view-connect');
     expect(new URL(page.url()).search).toBe('');

@@ -8,6 +8,7 @@
 // the player owns the game (verified). The node heartbeats from this process and is deleted at the
 // end (its installs go with it).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.mjs';
 import { launch, shot } from '../support/browser.mjs';
 import { apiClient, pad, signInWithKeyboard, tvPage } from './support.mjs';
 
@@ -109,6 +110,7 @@ describe('the line for a seat', () => {
     await page.waitForFunction(() => document.activeElement?.id === 'leave-queue');
     expect(await page.locator('#open-stream').isVisible()).toBe(false);
     await shot(page, 'launcher-queue-waiting');
+    await expectAccessible(page, 'launcher-queue-waiting');
 
     // A seat comes free: the next poll gives it to the player, with no key pressed.
     await seats(1);
