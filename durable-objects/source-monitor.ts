@@ -17,6 +17,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { EventOutcome, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
 import { INITIAL_RUNTIME, monitorName } from '../src/dvr/runtime';
 import { nowIso, world } from '../src/world';
+import { parseRecorderLine } from '../src/dvr/recordings/events';
 
 const LOG_CAP = 200;
 
@@ -212,7 +213,7 @@ export class SourceMonitor extends DurableObject<Env> {
       case 'output': {
         const data = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data ?? '');
         this.log(`[${ev.stream === 'stderr' ? 'stderr' : 'stdout'}] ${data}`);
-        this.applyRecorderEvent(recorderEvent(ev.data), ev.ts ?? nowIso());
+        this.applyRecorderEvent(parseRecorderLine(ev.data), ev.ts ?? nowIso());
         break;
       }
       case 'exited': {
@@ -435,24 +436,4 @@ export class SourceMonitor extends DurableObject<Env> {
     }
     if (this.retryDelayMs === 0 && this.mirrorPending()) await this.flush();
   }
-}
-
-/** The recorder event inside an `output` push: a flat JSON object of strings with an `event` key. */
-function recorderEvent(data: unknown): Record<string, string> | null {
-  let obj: unknown = data;
-  if (typeof data === 'string') {
-    try {
-      obj = JSON.parse(data);
-    } catch {
-      return null;
-    }
-  }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(obj)) {
-    if (typeof v !== 'string') return null;
-    out[k] = v;
-  }
-  return typeof out.event === 'string' ? out : null;
 }

@@ -22,7 +22,8 @@ import { safeSubpath } from '../media-store';
 import { recordingKey } from './catalog';
 import { nowIso } from '../../world';
 
-/** A recorder line: a flat object of strings with an `event`; anything else is not ours. */
+/** A recorder line (the `data` of an `output` push): a flat object of strings with an `event`;
+ * anything else is not ours. The SourceMonitor and the recordings catalog both read them. */
 export function parseRecorderLine(data: unknown): Record<string, string> | null {
   let obj: unknown = data;
   if (typeof data === 'string') {
@@ -33,7 +34,8 @@ export function parseRecorderLine(data: unknown): Record<string, string> | null 
     }
   }
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  const out: Record<string, string> = {};
+  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(obj)) {
     if (typeof v !== 'string') return null;
     out[k] = v;
