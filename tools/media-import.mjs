@@ -9,9 +9,13 @@
 // Layout mapping (contract dvr-api §4.1): `.jpg` files (the thumbnailer's output, including the
 // `{driver}/{username}.jpg` source thumbnail) go to `thumbnails/<relative path>`, everything else to
 // `recordings/<relative path>`. Dot-files are skipped. Re-running overwrites objects with the same key.
+// Every recording is also entered in the recordings catalog (local D1) as `stored`, with its
+// `{name}.jpg` thumbnail when there is one: the dashboard lists recordings from the catalog only.
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Miniflare } from 'miniflare';
+import { parse } from 'smol-toml';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
@@ -67,7 +71,7 @@ async function* walk(dir) {
 }
 
 const MAX_BYTES = 512e6;
-const CONTENT_TYPES = { ts: 'video/mp2t', mp4: 'video/mp4', jpg: 'image/jpeg', jpeg: 'image/jpeg' };
+const CONTENT_TYPES = { ts: 'video/mp2t', mp4: 'video/mp4', webm: 'video/webm', jpg: 'image/jpeg', jpeg: 'image/jpeg' };
 
 async function main() {
   let source = positional[0];
@@ -84,9 +88,13 @@ async function main() {
     script: 'export default { fetch() { return new Response(null, { status: 404 }); } }',
     defaultPersistRoot: persistRoot,
     r2Buckets: { BUCKET: bucketName },
+    // The same local database `wrangler dev` uses (keyed by the configured database_id).
+    d1Databases: { DB: databaseId() },
   });
   try {
     const bucket = await mf.getR2Bucket('BUCKET');
+    const d1 = await mf.getD1Database('DB');
+    const files = [];
     let count = 0;
     let bytes = 0;
     for await (const file of walk(root)) {
@@ -104,13 +112,42 @@ async function main() {
         continue;
       }
       await bucket.put(key, await readFile(file), { httpMetadata: { contentType: CONTENT_TYPES[ext] ?? 'application/octet-stream' } });
+      if (key.startsWith('recordings/') && segments.length >= 3) files.push({ rel, segments, size });
       count += 1;
       bytes += size;
     }
+    for (const f of files) await catalog(d1, root, f);
     console.log(`imported ${count} files (${(bytes / 1e6).toFixed(1)} MB) from ${root} into local R2 bucket "${bucketName}" (${persistRoot})`);
   } finally {
     await mf.dispose();
   }
+}
+
+function databaseId() {
+  const cfg = parse(readFileSync(resolve(import.meta.dirname, '..', 'wrangler.toml'), 'utf8'));
+  return cfg.d1_databases.find((d) => d.binding === 'DB').database_id;
+}
+
+/** Enters one imported recording in the catalog as stored (idempotent: same source and path). */
+async function catalog(d1, root, { rel, segments, size }) {
+  const [driver, username, ...rest] = segments;
+  const relPath = rest.join('/');
+  const now = new Date().toISOString();
+  const thumbRel = relPath.replace(/\.[^./]*$/, '') + '.jpg';
+  let thumb = null;
+  try {
+    thumb = (await stat(join(root, driver, username, thumbRel))).size;
+  } catch {}
+  await d1.prepare('INSERT INTO sources (driver, username) VALUES (?1, ?2) ON CONFLICT DO NOTHING').bind(driver, username).run();
+  await d1
+    .prepare(
+      `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, thumbnail_key, thumbnail_bytes, state, stored_at)
+       SELECT id, ?3, ?4, ?5, ?6, ?6, ?7, ?8, 'stored', ?6 FROM sources WHERE driver = ?1 AND username = ?2
+       ON CONFLICT (source_id, rel_path) DO UPDATE SET bytes = excluded.bytes, state = 'stored', stored_at = excluded.stored_at,
+         thumbnail_key = excluded.thumbnail_key, thumbnail_bytes = excluded.thumbnail_bytes`,
+    )
+    .bind(driver, username, relPath, `recordings/${rel}`, size, now, thumb === null ? null : `thumbnails/${driver}/${username}/${thumbRel}`, thumb)
+    .run();
 }
 
 main().catch((e) => {

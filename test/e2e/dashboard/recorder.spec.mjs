@@ -3,7 +3,7 @@
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
 // change the config (valid value saved, bad value shows the validation message).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -145,11 +145,13 @@ describe('recorder pages', () => {
       for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
       return btoa(s);
     });
+    // Through `npm run media:import`, which also enters the file in the recordings catalog (the
+    // dashboard lists recordings from the catalog, never from an R2 listing).
     const dir = mkdtempSync(join(tmpdir(), 'dash-media-'));
-    const file = join(dir, 'clip.webm');
-    writeFileSync(file, Buffer.from(b64, 'base64'));
-    const key = 'recordings/chaturbate/alice/2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['r2', 'object', 'put', `edgeplane/${key}`, '--local', '--persist-to', stack.persistTo, '--file', file, '--content-type', 'video/webm'], { cwd: ROOT, stdio: 'pipe' });
+    const session = join(dir, 'chaturbate', 'alice', '2026-11-20_21-00-00');
+    mkdirSync(session, { recursive: true });
+    writeFileSync(join(session, '2026-11-20_21-00-05_00000.webm'), Buffer.from(b64, 'base64'));
+    execFileSync(process.execPath, [join(ROOT, 'tools', 'media-import.mjs'), dir, '--persist-to', stack.persistTo], { cwd: ROOT, stdio: 'pipe' });
 
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];
