@@ -9,9 +9,11 @@
  */
 import { z } from '../../http/openapi';
 import { world } from '../../world';
+import { steamConfig, type SteamVars } from '../ownership/steam-config';
 import { ChartSourceError, checkRanks, type ChartRow } from './scrape';
 
-export const STEAM_MOST_PLAYED_URL = 'https://api.steampowered.com/ISteamChartsService/GetMostPlayedGames/v1/';
+/** Under the Steam Web API base (`STEAM_API_BASE`, so staging and tests can point at a double). */
+export const STEAM_MOST_PLAYED_PATH = '/ISteamChartsService/GetMostPlayedGames/v1/';
 
 const MostPlayed = z.object({
   response: z.object({
@@ -33,8 +35,8 @@ export function steamApiConfigured(env: Pick<Env, 'STEAM_API_KEY'>): boolean {
   return typeof env.STEAM_API_KEY === 'string' && env.STEAM_API_KEY.trim() !== '';
 }
 
-export async function mostPlayedGames(env: Pick<Env, 'STEAM_API_KEY'>, signal: AbortSignal): Promise<ChartRow[]> {
-  const url = new URL(STEAM_MOST_PLAYED_URL);
+export async function mostPlayedGames(env: Pick<Env, 'STEAM_API_KEY'> & SteamVars, signal: AbortSignal): Promise<ChartRow[]> {
+  const url = new URL(`${steamConfig(env).apiBase}${STEAM_MOST_PLAYED_PATH}`);
   url.searchParams.set('key', env.STEAM_API_KEY.trim());
   const res = await world.fetch(url, { signal, headers: { Accept: 'application/json' } });
   if (res.status !== 200) {

@@ -6,7 +6,7 @@
  *   await world.fetch(`${steam.apiBase}/ISteamUser/GetPlayerSummaries/v2/?...`);
  *   if (!steam.artOrigins.has(new URL(url).origin)) refuse();
  */
-type SteamVars = Partial<Pick<Env, 'STEAM_OPENID_URL' | 'STEAM_API_BASE' | 'STEAM_STORE_API_BASE' | 'STEAM_ART_ORIGINS' | 'STEAM_RETURN_TO_URLS'>>;
+export type SteamVars = Partial<Pick<Env, 'STEAM_OPENID_URL' | 'STEAM_API_BASE' | 'STEAM_STORE_API_BASE' | 'STEAM_ART_ORIGINS' | 'STEAM_RETURN_TO_URLS'>>;
 
 export interface SteamConfig {
   /** The OpenID 2.0 provider endpoint (`op_endpoint` of every assertion). */

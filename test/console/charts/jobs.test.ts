@@ -282,3 +282,26 @@ describe('retries within the day', () => {
     expect(await chartRows(DAY2)).toHaveLength(10);
   });
 });
+
+describe('Steam Web API base', () => {
+  it('asks the configured STEAM_API_BASE, so staging and tests can point the fallback at a double', async () => {
+    const { mostPlayedGames } = await import('../../../src/console/charts/steam-api');
+    const { setWorld } = await import('../../../src/world');
+    const mostPlayed = (await import('../../fixtures/steamcharts/most-played-games.json')).default;
+    const seen: string[] = [];
+    const restore = setWorld({
+      fetch: async (input) => {
+        seen.push(String(input));
+        return Response.json(mostPlayed);
+      },
+    });
+    try {
+      const rows = await mostPlayedGames({ STEAM_API_KEY: 'k-123', STEAM_API_BASE: 'https://steam-double.test/web/' }, AbortSignal.timeout(5000));
+      expect(rows).toHaveLength(10);
+    } finally {
+      restore();
+    }
+    expect(seen).toHaveLength(1);
+    expect(new URL(seen[0]!).origin + new URL(seen[0]!).pathname).toBe('https://steam-double.test/web/ISteamChartsService/GetMostPlayedGames/v1/');
+  });
+});
