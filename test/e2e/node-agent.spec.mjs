@@ -86,6 +86,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  // The stack is shared by every spec: the demo player goes back to one org, so the launcher's
+  // sign-in in later specs lands in the hub rather than the org picker.
+  if (player && acme) await call('DELETE', `/orgs/${acme}/members/${player.user_id}`, { token: admin.token });
   if (agent && agent.exitCode === null) {
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));

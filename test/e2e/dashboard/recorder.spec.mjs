@@ -3,7 +3,7 @@
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
 // change the config (valid value saved, bad value shows the validation message).
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -145,13 +145,17 @@ describe('recorder pages', () => {
       for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
       return btoa(s);
     });
-    // Through `npm run media:import`, which also enters the file in the recordings catalog (the
+    // Stored where the media agent's upload would put it, and entered in the recordings catalog (the
     // dashboard lists recordings from the catalog, never from an R2 listing).
     const dir = mkdtempSync(join(tmpdir(), 'dash-media-'));
-    const session = join(dir, 'chaturbate', 'alice', '2026-11-20_21-00-00');
-    mkdirSync(session, { recursive: true });
-    writeFileSync(join(session, '2026-11-20_21-00-05_00000.webm'), Buffer.from(b64, 'base64'));
-    execFileSync(process.execPath, [join(ROOT, 'tools', 'media-import.mjs'), dir, '--persist-to', stack.persistTo], { cwd: ROOT, stdio: 'pipe' });
+    const file = join(dir, 'clip.webm');
+    writeFileSync(file, Buffer.from(b64, 'base64'));
+    const rel = '2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
+    const key = `recordings/chaturbate/alice/${rel}`;
+    const wrangler = (args) => execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT, stdio: 'pipe' });
+    wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']);
+    wrangler(['d1', 'execute', 'DB', '--command',
+      `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]);
 
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];

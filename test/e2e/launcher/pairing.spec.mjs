@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encode } from 'uqr';
 import { expectAccessible } from '../support/axe.mjs';
 import { launch, newPage, shot } from '../support/browser.mjs';
-import { apiClient, focused, pad, tvPage } from './support.mjs';
+import { apiClient, BUTTON, focused, pad, tvPage } from './support.mjs';
 
 const stack = inject('stack');
 const api = apiClient(stack.url);
@@ -257,6 +257,7 @@ describe('?api= asks first (issue 11)', () => {
     expect(await page.locator('#api-refused').isVisible()).toBe(true);
     expect(await page.locator('#api-use').isHidden()).toBe(true);
     await shot(page, 'launcher-confirm-api-refused');
+    await expectAccessible(page, 'launcher-confirm-api-refused');
 
     // An allowed one: the host is shown, "keep" is focused, and A keeps the current server.
     await page.goto(`${stack.url}/launcher/?api=${encodeURIComponent('http://localhost:9')}`);
@@ -265,8 +266,9 @@ describe('?api= asks first (issue 11)', () => {
     expect(await page.locator('#api-use').isVisible()).toBe(true);
     expect((await focused(page)).id).toBe('api-keep');
     await shot(page, 'launcher-confirm-api');
-    await expectAccessible(page, 'launcher-confirm-api');
-    await pad(page, 'A');
+    // "keep" reloads the launcher without ?api=: press A and wait for that navigation (the gamepad
+    // stub starts released on the new page), rather than for polls of a page that is going away.
+    await Promise.all([page.waitForURL((u) => u.search === ''), page.evaluate((b) => (window.__pad.buttons[b] = 1), BUTTON.A)]);
     await page.waitForSelector('.view-connect');
     expect(new URL(page.url()).search).toBe('');
     expect(await page.evaluate(() => localStorage.getItem('edgeplane.launcher.api'))).toBeNull();
