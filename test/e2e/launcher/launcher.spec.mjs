@@ -377,7 +377,11 @@ describe('launcher on the seeded console', () => {
     await page.route('**/apps', (route) =>
       failing ? route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: 'service unavailable', code: 'unavailable' }) }) : route.continue(),
     );
+    // The hub first (its Home rows loaded), then the TV tab: a bumper pressed while the hub is still
+    // rendering would be lost.
+    await page.waitForSelector('.view-hub[data-tab="home"] #row-top10 .tile');
     await page.keyboard.press('q');
+    await page.waitForSelector('.view-hub[data-tab="tv"]');
     await page.waitForSelector('#row-apps [data-retry]');
     expect(await page.getAttribute('#hdr-wifi', 'data-connectivity')).toBe('degraded');
     expect(await page.locator('#row-apps .row-error').textContent()).toContain('had a problem');
