@@ -140,7 +140,8 @@ const id = process.env.EDGEPLANE_SESSION_ID;
 const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('EDGEPLANE_')));
 writeFileSync(${JSON.stringify(dir)} + '/session-' + id + '.json', JSON.stringify({ env, pid: process.pid, child: child.pid }));
-if (process.env.EDGEPLANE_GAME_ID === '12') setTimeout(() => process.exit(3), 300);
+// Game 12 ends by itself (exit 3), taking its grandchild along: nothing outlives the test.
+if (process.env.EDGEPLANE_GAME_ID === '12') setTimeout(() => { child.kill(); process.exit(3); }, 300);
 else setInterval(() => {}, 1000);
 `,
   );
