@@ -15,16 +15,42 @@ import { ApiError } from './http/errors';
 import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { validationHook } from './http/openapi';
 import { systemRouter, version } from './http/system';
-import { consoleRouters } from './console/routes';
-import { apiRouters, mediaRouter } from './dvr/routes';
+// platform
+import { metricsRouter } from './metrics/router';
+// console
+import { appsRouter } from './console/apps';
+import { auditRouter } from './console/audit-log';
+import { chartsRouter } from './console/charts/router';
+import { coversRouter } from './console/covers';
+import { gamesRouter } from './console/games';
+import { libraryRouter } from './console/library';
+import { memberRequestsRouter } from './console/member-requests';
+import { orgsRouter } from './console/orgs';
+import { ownershipRouter } from './console/ownership/router';
+import { usersRouter } from './console/users';
+// play
+import { nodesRouter } from './console/nodes';
+import { orgSessionsRouter } from './console/org-sessions';
+import { playRouter } from './console/play';
+// dvr
+import { adminRouter } from './dvr/admin';
+import { configRouter } from './dvr/config';
+import { mediaRouter } from './dvr/media';
+import { ingestRouter } from './dvr/recordings/ingest';
+import { recordingsRouter } from './dvr/recordings/routes';
+import { sourcesRouter } from './dvr/sources';
+import { subscriptionsRouter } from './dvr/subscriptions';
+import { dvrUsersRouter } from './dvr/users';
+import { workersRouter } from './dvr/workers';
 
 export function buildApp() {
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
+  const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
 
-  app.use('*', requestContext);
-  app.use('*', securityHeaders);
-  app.use('*', noStoreByDefault);
-  app.use('*', async (c, next) => {
+  // Middleware first: Hono runs handlers in registration order.
+  base.use('*', requestContext);
+  base.use('*', securityHeaders);
+  base.use('*', noStoreByDefault);
+  base.use('*', async (c, next) => {
     // A weak or missing secret: refuse to serve rather than run weak or fail half-way (auth/secrets.ts).
     const problems = await secretProblems(c.env);
     if (problems.length > 0) {
@@ -33,17 +59,54 @@ export function buildApp() {
     }
     await next();
   });
-  app.use('*', apiCors);
-  app.use('*', limitBodies);
+  base.use('*', apiCors);
+  base.use('*', limitBodies);
 
-  app.route('/', systemRouter);
-  app.route('/', consoleAuthRouter);
-  app.route('/', deviceRouter);
-  app.route('/api', dvrAuthRouter);
-  for (const r of consoleRouters) app.route('/', r);
-  for (const r of apiRouters) app.route('/api', r);
-  app.route('/', mediaRouter);
-  app.route('/', launcherPageRouter);
+  // The route map: every URL prefix and the module that serves it.
+  const app = base
+    // ── platform (src/http) ──
+    .route('/', systemRouter)
+    .route('/', launcherPageRouter)
+    //
+    // ── identity (src/auth) ──
+    .route('/', consoleAuthRouter)
+    .route('/', deviceRouter)
+    //
+    // ── console: tenancy, catalog, library (src/console) ──
+    .route('/', orgsRouter)
+    .route('/', usersRouter)
+    .route('/', gamesRouter)
+    .route('/', coversRouter)
+    .route('/', appsRouter)
+    .route('/', libraryRouter)
+    .route('/', ownershipRouter)
+    .route('/', chartsRouter)
+    .route('/', auditRouter)
+    .route('/', memberRequestsRouter)
+    //
+    // ── console: play sessions and nodes (src/console/play, src/console/nodes) ──
+    .route('/', nodesRouter)
+    .route('/', playRouter)
+    .route('/', orgSessionsRouter)
+    //
+    // ── metrics (src/metrics) ──
+    .route('/', metricsRouter)
+    //
+    // ── DVR (src/dvr), its API under /api ──
+    // Only the routes that need the overseer link wake it (a start, a stop, /api/health,
+    // /api/workers, diagnostics): an anonymous 404 never touches the one global object.
+    .route('/api', dvrAuthRouter)
+    .route('/api', subscriptionsRouter)
+    .route('/api', sourcesRouter)
+    .route('/api', adminRouter)
+    .route('/api', configRouter)
+    .route('/api', dvrUsersRouter)
+    .route('/api', workersRouter)
+    .route('/api', ingestRouter)
+    .route('/api', recordingsRouter)
+    .route('/', mediaRouter);
+    //
+    // ── end of the route map ──
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
