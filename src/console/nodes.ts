@@ -49,6 +49,7 @@ import { SESSION_TOKEN_AUDIENCE, SESSION_TOKEN_TYP, signSessionToken } from './s
 import { clientIp } from '../http/middleware';
 import { TooManyRequests, Unauthorized } from '../http/errors';
 import { world } from '../world';
+import { isUniqueViolation } from '../db/errors';
 import { allocatorOf } from './play-sessions';
 import type { SessionRecord } from '../../durable-objects/org-allocator';
 
@@ -293,11 +294,6 @@ async function assignment(env: Env, nodeId: number, s: SessionRecord) {
     stream_token: token,
     stream_token_expires_at: expiresAt,
   };
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  const text = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
-  return /UNIQUE constraint failed/i.test(text);
 }
 
 /** Sets columns of a node of the org; 404 when it is not one; 409 when the new name is taken. */

@@ -66,13 +66,4 @@ export function cleanText(max: number, opts: { multiline?: boolean; min?: number
     .refine((s) => !bad.test(s), 'contains control characters');
 }
 
-/** D1 surfaces constraint failures as plain errors; recognise the unique ones to answer 409. */
-export function isUniqueViolation(e: unknown): boolean {
-  const msg = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
-  return /UNIQUE constraint failed/i.test(msg);
-}
-
-export function isForeignKeyViolation(e: unknown): boolean {
-  const msg = e instanceof Error ? `${e.message} ${e.cause instanceof Error ? e.cause.message : ''}` : String(e);
-  return /FOREIGN KEY constraint failed/i.test(msg);
-}
+export { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
