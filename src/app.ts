@@ -1,7 +1,10 @@
 /**
- * Builds the Hono app: shared middleware, the console routers at `/`, the DVR routers at `/api`,
- * the OpenAPI document, and the one error handler that turns every failure into
- * `{ "error", "code", "details"? }`.
+ * The route map: shared middleware (by prefix where it applies to one, paths from
+ * src/http/paths.ts), then every sub-app mounted under the prefix that names its resource, one
+ * section per area, then the OpenAPI document and the one error handler that turns every failure
+ * into `{ "error", "code", "details"? }`. Reading this file tells you where every URL goes.
+ *
+ *   export type App = typeof app;   // carries every route: the typed client (src/client) uses it
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
@@ -9,14 +12,16 @@ import type { AppEnv } from './env';
 import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
 import { deviceRouter } from './auth/device';
-import { launcherPageRouter } from './http/launcher-page';
 import { secretProblems } from './auth/secrets';
-import { ApiError } from './http/errors';
-import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
-import { validationHook } from './http/openapi';
-import { systemRouter, version } from './http/system';
 // platform
-import { metricsRouter } from './metrics/router';
+import { ApiError } from './http/errors';
+import { launcherPageRoutes } from './http/launcher-page';
+import { apiCors, crossOriginResource, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
+import { validationHook } from './http/openapi';
+import { CROSS_ORIGIN_RESOURCES } from './http/paths';
+import { systemRoutes, version } from './http/system';
+// metrics
+import { metricsRoutes } from './metrics/routes';
 // console
 import { appsRouter } from './console/apps';
 import { auditRouter } from './console/audit-log';
@@ -43,12 +48,19 @@ import { subscriptionsRouter } from './dvr/subscriptions';
 import { dvrUsersRouter } from './dvr/users';
 import { workersRouter } from './dvr/workers';
 
+/** Tag descriptions for the published document (Redocly's `operation-tag-defined`). */
+const DOC_TAGS: Array<{ name: string; description: string }> = [
+  { name: 'system', description: 'Liveness, version and published keys' },
+  { name: 'metrics', description: 'Charts and the Prometheus scrape' },
+];
+
 export function buildApp() {
   const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
 
   // Middleware first: Hono runs handlers in registration order.
   base.use('*', requestContext);
   base.use('*', securityHeaders);
+  base.use(CROSS_ORIGIN_RESOURCES, crossOriginResource);
   base.use('*', noStoreByDefault);
   base.use('*', async (c, next) => {
     // A weak or missing secret: refuse to serve rather than run weak or fail half-way (auth/secrets.ts).
@@ -65,8 +77,8 @@ export function buildApp() {
   // The route map: every URL prefix and the module that serves it.
   const app = base
     // ── platform (src/http) ──
-    .route('/', systemRouter)
-    .route('/', launcherPageRouter)
+    .route('/', systemRoutes)
+    .route('/', launcherPageRoutes)
     //
     // ── identity (src/auth) ──
     .route('/', consoleAuthRouter)
@@ -90,7 +102,7 @@ export function buildApp() {
     .route('/', orgSessionsRouter)
     //
     // ── metrics (src/metrics) ──
-    .route('/', metricsRouter)
+    .route('/metrics', metricsRoutes)
     //
     // ── DVR (src/dvr), its API under /api ──
     // Only the routes that need the overseer link wake it (a start, a stop, /api/health,
@@ -113,10 +125,26 @@ export function buildApp() {
     info: {
       title: 'Edgeplane',
       version,
-      description: 'The CouchSuite console API (at /) and the Sticky DVR control plane (at /api).',
+      description:
+        'The CouchSuite console API (at /) and the Sticky DVR control plane (at /api). Errors are `{ "error", "code", "details"? }`. ' +
+        'Authenticated routes take an access token as `Authorization: Bearer` (or, from the dashboard, the `access_token` cookie).',
     },
+    // Relative: the document describes whichever deployment serves it (production, staging, local).
+    servers: [{ url: '/', description: 'The deployment serving this document' }],
+    tags: DOC_TAGS,
   });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: 'An access token from a login or refresh, or an agent token where the route says so',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'cookie', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: 'access_token',
+    description: "The dashboard's HttpOnly access-token cookie (same token as the bearer one)",
+  });
 
   app.notFound((c) => c.json({ error: 'not found', code: 'not_found' }, 404));
 

@@ -11,7 +11,7 @@ import { sweepPlaySessions } from './console/play-sessions';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';
-import { pruneMetrics } from './metrics/record';
+import { pruneMetricsJob } from './metrics/jobs';
 import { runRetention } from './retention';
 import { world } from './world';
 
@@ -38,7 +38,7 @@ const housekeeping: Job[] = [
   // Recordings retention, one bounded batch per run (src/dvr/recordings/retention.ts).
   retentionJob,
   // The local metric store's retention window.
-  (env) => pruneMetrics(env),
+  (env) => pruneMetricsJob(env),
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */

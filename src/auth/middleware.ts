@@ -21,7 +21,8 @@ import type { AppEnv, AuthUser } from '../env';
 import { db } from '../db/client';
 import { authSessions, memberships, users } from '../db/schema';
 import { BadRequest, Forbidden, Unauthorized } from '../http/errors';
-import { isDvrPath, originList } from '../http/middleware';
+import { originList } from '../http/middleware';
+import { isDvrPath } from '../http/paths';
 import { TokenExpired, verifyAccessToken } from './tokens';
 
 export type OrgRole = 'owner' | 'admin' | 'member';

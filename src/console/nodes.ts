@@ -28,7 +28,7 @@ import { audit } from '../auth/audit';
 import { requireOrgRole, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
-import { executionContextOf, recordMetric } from '../metrics/record';
+import { executionContextOf, recordMetric } from '../http/metrics/record';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { nodeOnlineCutoff } from './availability';

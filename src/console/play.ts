@@ -25,7 +25,7 @@ import { assertOrgRole, orgRoleOf, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
-import { executionContextOf, recordMetric } from '../metrics/record';
+import { executionContextOf, recordMetric } from '../http/metrics/record';
 import { installReady, nodeOnlineCutoff } from './availability';
 import { allocatorOf, presentSession, sessionFromD1, SessionOutSchema } from './play-sessions';
 import type { SessionRecord } from '../../durable-objects/org-allocator';

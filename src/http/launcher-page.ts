@@ -6,12 +6,12 @@
  * handed to the page in `<meta name="edgeplane-api-origins">` so it can refuse a foreign host with
  * a clear message instead of failing on the CSP.
  *
- *   app.route('/', launcherPageRouter);           // GET /launcher/, /launcher/index.html
- *   res.headers.set('Content-Security-Policy', launcherCsp(env, url));
+ *   app.route('/', launcherPageRoutes);   // GET /launcher/, /launcher/index.html
  */
 import { Hono } from 'hono';
 import type { AppEnv } from '../env';
 import { originList } from './middleware';
+import { LAUNCHER_SHELL_PATHS } from './paths';
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
@@ -42,7 +42,13 @@ export function launcherCsp(env: Pick<Env, 'LAUNCHER_API_ORIGINS'>, pageUrl: str
 
 async function shell(c: import('hono').Context<AppEnv>) {
   const asset = await c.env.ASSETS.fetch(new Request(new URL('/launcher/', c.req.url), { method: 'GET' }));
-  if (!asset.ok) return asset;
+  const csp = launcherCsp(c.env, c.req.url);
+  if (!asset.ok) {
+    // Asset responses have immutable headers: copy before setting the page CSP.
+    const res = new Response(asset.body, asset);
+    res.headers.set('Content-Security-Policy', csp);
+    return res;
+  }
   const origins = launcherApiOrigins(c.env, c.req.url).join(' ');
   const page = new HTMLRewriter()
     .on('head', {
@@ -53,8 +59,12 @@ async function shell(c: import('hono').Context<AppEnv>) {
     .transform(asset);
   const res = new Response(page.body, asset);
   res.headers.set('Cache-Control', 'no-cache');
+  // The page CSP, not the API's (the security-header middleware keeps a CSP a route set).
+  res.headers.set('Content-Security-Policy', csp);
   res.headers.delete('Content-Length');
   return res;
 }
 
-export const launcherPageRouter = new Hono<AppEnv>().get('/launcher/', shell).get('/launcher/index.html', shell);
+// Mounted at '/' with full paths: under a '/launcher' mount, Hono's '/' is '/launcher' without the
+// trailing slash, and the page's URL is '/launcher/' (its relative script paths depend on it).
+export const launcherPageRoutes = new Hono<AppEnv>().get(LAUNCHER_SHELL_PATHS[0], shell).get(LAUNCHER_SHELL_PATHS[1], shell);

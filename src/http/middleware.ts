@@ -1,6 +1,10 @@
 /**
- * Middleware every request passes through: request id + structured log line, security headers,
- * `Cache-Control: no-store` by default, CORS for the console API, and the body-size limit.
+ * Middleware every request passes through: request id + structured log line + request metric,
+ * security headers, `Cache-Control: no-store` by default, CORS, and the body-size limit. Which
+ * paths get what is declared in `paths.ts`; src/app.ts registers these in order.
+ *
+ *   base.use('*', requestContext);
+ *   base.use(CROSS_ORIGIN_RESOURCES, crossOriginResource);
  */
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -9,9 +13,9 @@ import { routePath } from 'hono/route';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env';
 import { PayloadTooLarge } from './errors';
-import { executionContextOf, recordMetric } from '../metrics/record';
 import { configureLogging, createLogger, type LogLevel } from './log';
-import { launcherCsp } from './launcher-page';
+import { executionContextOf, recordMetric } from './metrics/record';
+import { bodyLimitFor, isDvrPath } from './paths';
 
 /** A request slower than this is logged at `info` even when it succeeded. */
 const SLOW_REQUEST_MS = 1000;
@@ -47,8 +51,9 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 /** The API's CSP: it serves JSON, media and images, never scripts. Static pages carry their own
- * CSP in `static/_headers`. */
-const strictSecurityHeaders = secureHeaders({
+ * CSP in `static/_headers`. A header the route set itself (the launcher shell's page CSP, a public
+ * image's resource policy) is kept. */
+export const securityHeaders: MiddlewareHandler<AppEnv> = secureHeaders({
   contentSecurityPolicy: {
     defaultSrc: ["'none'"],
     frameAncestors: ["'none'"],
@@ -60,16 +65,14 @@ const strictSecurityHeaders = secureHeaders({
   strictTransportSecurity: 'max-age=31536000; includeSubDomains',
   crossOriginResourcePolicy: 'same-origin',
   crossOriginOpenerPolicy: 'same-origin',
+  overwrite: false,
 });
 
-export const securityHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
-  await strictSecurityHeaders(c, next);
-  // Covers are public images: a launcher served from another origin must be able to show them.
-  if (c.req.path.startsWith('/covers/')) c.res.headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
-  // The launcher's shell is a page, not an API answer: it gets the page CSP (launcher-page.ts).
-  if (c.req.path === '/launcher/' || c.req.path === '/launcher/index.html') {
-    c.res.headers.set('Content-Security-Policy', launcherCsp(c.env, c.req.url));
-  }
+/** Public images (covers): a launcher served from another origin must be able to show them, error
+ * answers included. */
+export const crossOriginResource: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await next();
+  c.res.headers.set('Cross-Origin-Resource-Policy', 'cross-origin');
 };
 
 /** API answers carry user data or tokens: not cacheable unless a route says otherwise. */
@@ -110,28 +113,11 @@ export const apiCors: MiddlewareHandler<AppEnv> = (c, next) => {
   return cors({ ...corsBase, origin: (o) => (allowed.includes(o) ? o : null), credentials: false })(c, next);
 };
 
-/** The DVR's URL space (its edge-auth semantics and its CORS differ from the console's). */
-export function isDvrPath(path: string): boolean {
-  return path.startsWith('/api/') || path.startsWith('/media/') || path.startsWith('/thumbnails/');
-}
-
-export const DEFAULT_BODY_LIMIT = 64 * 1024;
-
-/** Routes that need more than the default, by method and path pattern. */
-const largeBodies: Array<{ method: string; path: RegExp; max: number }> = [
-  { method: 'PUT', path: /^\/games\/[0-9]+\/cover$/, max: 5 * 1024 * 1024 },
-  // A node agent's heartbeat lists every install with its proof (up to 500).
-  { method: 'POST', path: /^\/nodes\/heartbeat$/, max: 1024 * 1024 },
-  // A media agent's upload part (src/dvr/recordings/uploads.ts: MAX_PART_SIZE).
-  { method: 'PUT', path: /^\/api\/ingest\/uploads\/[^/]+\/parts\/[0-9]+$/, max: 32 * 1024 * 1024 },
-];
-
 /** Rejects oversize bodies with 413 before any handler (or JSON parser) sees them. */
 export const limitBodies: MiddlewareHandler<AppEnv> = (c, next) => {
   if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
-  const special = largeBodies.find((r) => r.method === c.req.method && r.path.test(c.req.path));
   return bodyLimit({
-    maxSize: special?.max ?? DEFAULT_BODY_LIMIT,
+    maxSize: bodyLimitFor(c.req.method, c.req.path),
     onError: () => {
       throw new PayloadTooLarge();
     },

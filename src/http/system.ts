@@ -12,12 +12,14 @@ import { errors, json, newRouter, z } from './openapi';
 
 export const version = VERSION.trim();
 
-export const systemRouter = newRouter()
+export const systemRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
       path: '/health',
+      operationId: 'getHealth',
       tags: ['system'],
+      security: [],
       summary: 'Liveness: answers when the Worker runs and D1 responds',
       responses: { 200: json(z.object({ ok: z.literal(true) }), 'Healthy'), ...errors(503) },
     }),
@@ -34,7 +36,9 @@ export const systemRouter = newRouter()
     createRoute({
       method: 'get',
       path: '/version',
+      operationId: 'getVersion',
       tags: ['system'],
+      security: [],
       summary: 'The server version',
       responses: { 200: json(z.object({ server: z.string() }), 'Version') },
     }),

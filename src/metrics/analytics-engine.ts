@@ -6,7 +6,7 @@
  */
 import { BadGateway, ServiceUnavailable } from '../http/errors';
 import { world } from '../world';
-import { METRICS, type MetricName } from './catalog';
+import { METRICS, type MetricName } from '../http/metrics/catalog';
 import type { SeriesRow } from './queries';
 
 type AeEnv = Pick<Env, 'CF_ACCOUNT_ID' | 'METRICS_SQL_API' | 'METRICS_DATASET'> & { METRICS_API_TOKEN?: string };

@@ -1,27 +1,15 @@
 /**
- * The local metric store's statements (`metric_points`, hourly sums). Production reads Analytics
- * Engine instead (`analytics-engine.ts`); both answer the same shapes.
+ * The local metric store's reads and its retention (`metric_points`, hourly sums). Production reads
+ * Analytics Engine instead (`analytics-engine.ts`); both answer the same shapes. Writing a point is
+ * the recorder's (src/http/metrics/queries.ts), used by every layer.
+ *
+ *   const rows = await localSeries(db(env), { name: 'http.requests', since, by: 'status' });
  */
 import { and, eq, gte, lt, sql } from 'drizzle-orm';
-import { db } from '../db/client';
+import { changes, type Db } from '../db/client';
 import { metricPoints } from '../db/schema';
-import { labelKey, parseLabelKey, type MetricLabels, type MetricName } from './catalog';
-
-const HOUR_MS = 3_600_000;
-
-export function hourBucket(ms: number): string {
-  return new Date(Math.floor(ms / HOUR_MS) * HOUR_MS).toISOString();
-}
-
-export async function addPoint<N extends MetricName>(env: Pick<Env, 'DB'>, p: { name: N; labels: MetricLabels<N>; org: number; value: number; at?: number }) {
-  await db(env)
-    .insert(metricPoints)
-    .values({ bucket: hourBucket(p.at ?? Date.now()), name: p.name, orgId: p.org, labels: labelKey(p.name, p.labels), value: p.value, count: 1 })
-    .onConflictDoUpdate({
-      target: [metricPoints.bucket, metricPoints.name, metricPoints.orgId, metricPoints.labels],
-      set: { value: sql`${metricPoints.value} + excluded.value`, count: sql`${metricPoints.count} + 1` },
-    });
-}
+import { parseLabelKey, type MetricName } from '../http/metrics/catalog';
+import { hourBucket } from '../http/metrics/queries';
 
 export interface SeriesRow {
   /** Start of the hour (ISO). */
@@ -32,17 +20,17 @@ export interface SeriesRow {
 }
 
 /** Hourly sums since `since`, optionally for one org, split by one label. */
-export async function localSeries(env: Pick<Env, 'DB'>, q: { name: MetricName; since: number; org?: number; by?: string }): Promise<SeriesRow[]> {
+export async function localSeries(d: Db, q: { name: MetricName; since: number; org?: number; by?: string }): Promise<SeriesRow[]> {
   const where = and(eq(metricPoints.name, q.name), gte(metricPoints.bucket, hourBucket(q.since)), q.org === undefined ? undefined : eq(metricPoints.orgId, q.org));
   if (!q.by) {
-    const rows = await db(env)
+    const rows = await d
       .select({ bucket: metricPoints.bucket, value: sql<number>`SUM(${metricPoints.value})` })
       .from(metricPoints)
       .where(where)
       .groupBy(metricPoints.bucket);
     return rows.map((r) => ({ bucket: r.bucket, key: '', value: Number(r.value) }));
   }
-  const rows = await db(env)
+  const rows = await d
     .select({ bucket: metricPoints.bucket, labels: metricPoints.labels, value: sql<number>`SUM(${metricPoints.value})` })
     .from(metricPoints)
     .where(where)
@@ -51,15 +39,14 @@ export async function localSeries(env: Pick<Env, 'DB'>, q: { name: MetricName; s
 }
 
 /** Totals per metric, org and label set over the retained window (the Prometheus endpoint). */
-export async function localTotals(env: Pick<Env, 'DB'>) {
-  return db(env)
+export async function localTotals(d: Db) {
+  return d
     .select({ name: metricPoints.name, org: metricPoints.orgId, labels: metricPoints.labels, value: sql<number>`SUM(${metricPoints.value})` })
     .from(metricPoints)
     .groupBy(metricPoints.name, metricPoints.orgId, metricPoints.labels);
 }
 
-/** Retention: drops the hours older than the cutoff (the hourly cron keeps this to a day's rows). */
-export async function pruneBefore(env: Pick<Env, 'DB'>, cutoffMs: number): Promise<number> {
-  const res = await db(env).delete(metricPoints).where(lt(metricPoints.bucket, hourBucket(cutoffMs))).run();
-  return res.meta.changes ?? 0;
+/** Retention: drops the hours older than the cutoff (the 5-minute cron keeps this to a few rows). */
+export async function pruneBefore(d: Db, cutoffMs: number): Promise<number> {
+  return changes(await d.delete(metricPoints).where(lt(metricPoints.bucket, hourBucket(cutoffMs))).run());
 }

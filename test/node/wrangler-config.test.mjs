@@ -1,12 +1,14 @@
 /**
  * wrangler.toml: the staging environment repeats every binding, var and required secret of the top
  * level (wrangler inherits none of them), with its own resources, so a new var cannot silently be
- * missing in staging.
+ * missing in staging; and its `run_worker_first` is the list declared in src/http/paths.ts (TOML
+ * cannot import it), so the Worker and the middleware agree on which paths are API.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
+import { RUN_WORKER_FIRST } from '../../src/http/paths.ts';
 import { ROOT } from '../../tools/stack.mjs';
 
 const config = parse(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
@@ -41,5 +43,16 @@ describe('wrangler.toml environments', () => {
     expect(staging.r2_buckets[0].bucket_name).not.toBe(config.r2_buckets[0].bucket_name);
     expect(staging.ratelimits[0].namespace_id).not.toBe(config.ratelimits[0].namespace_id);
     expect(staging.vars.JWT_AUDIENCE).not.toBe(config.vars.JWT_AUDIENCE);
+  });
+});
+
+describe('wrangler.toml assets', () => {
+  it('sends exactly the paths declared in src/http/paths.ts to the Worker first', () => {
+    expect(config.assets.run_worker_first).toEqual([...RUN_WORKER_FIRST]);
+  });
+
+  it('minifies the bundle (issue 17: the upload stays small), in staging too', () => {
+    expect(config.minify).toBe(true);
+    expect(staging.minify ?? config.minify).toBe(true);
   });
 });

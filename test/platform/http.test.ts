@@ -57,6 +57,14 @@ describe('response headers', () => {
     expect(res.headers.get('X-Request-Id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('lets other origins embed covers, even a missing one, and nothing else', async () => {
+    const cover = await call('GET', '/covers/7-0123456789abcdef0123456789abcdef.png');
+    expect(cover.status).toBe(404);
+    expect(cover.headers.get('Cross-Origin-Resource-Policy')).toBe('cross-origin');
+    const api = await call('GET', '/users/exists');
+    expect(api.headers.get('Cross-Origin-Resource-Policy')).toBe('same-origin');
+  });
+
   it('allows CORS only for configured origins, without credentials', async () => {
     const ok = await call('OPTIONS', '/auth/login', { headers: { Origin: 'http://localhost:8787', 'Access-Control-Request-Method': 'POST' } });
     expect(ok.headers.get('Access-Control-Allow-Origin')).toBe('http://localhost:8787');

@@ -6,9 +6,10 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../../src/app';
-import { recordMetric } from '../../src/metrics/record';
-import { addPoint } from '../../src/metrics/queries';
-import { toSeries } from '../../src/metrics/router';
+import { db } from '../../src/db/client';
+import { addPoint } from '../../src/http/metrics/queries';
+import { recordMetric } from '../../src/http/metrics/record';
+import { toSeries } from '../../src/metrics/routes';
 import { setWorld } from '../../src/world';
 import { call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
@@ -23,9 +24,9 @@ beforeAll(async () => {
   other = await makeOrg();
   await addMember(org.id, orgAdmin.id, 'admin');
   await addMember(org.id, member.id, 'member');
-  await addPoint(env, { name: 'play.sessions', labels: { outcome: 'allocated' }, org: org.id, value: 1 });
-  await addPoint(env, { name: 'play.sessions', labels: { outcome: 'refused', reason: 'no_seat' }, org: org.id, value: 1 });
-  await addPoint(env, { name: 'play.sessions', labels: { outcome: 'allocated' }, org: other.id, value: 5 });
+  await addPoint(db(env), { name: 'play.sessions', labels: { outcome: 'allocated' }, org: org.id, value: 1 });
+  await addPoint(db(env), { name: 'play.sessions', labels: { outcome: 'refused', reason: 'no_seat' }, org: org.id, value: 1 });
+  await addPoint(db(env), { name: 'play.sessions', labels: { outcome: 'allocated' }, org: other.id, value: 5 });
 });
 
 type Series = { total: number; series: Array<{ key: string; total: number; points: Array<{ t: string; v: number }> }> };

@@ -5,7 +5,7 @@
  *   if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
  */
 import { createLogger } from '../../http/log';
-import { recordMetric } from '../../metrics/record';
+import { recordMetric } from '../../http/metrics/record';
 import type { SourceRef } from '../runtime';
 import { onRecorderOutput } from './events';
 

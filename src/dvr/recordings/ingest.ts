@@ -25,7 +25,7 @@ import { Segment } from '../lifecycle';
 import { safeSubpath } from '../media-store';
 import { recordingKey, thumbnailKeyFor } from './catalog';
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
-import { executionContextOf, recordMetric } from '../../metrics/record';
+import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
 
 const tags = ['dvr ingest'];

@@ -4,6 +4,8 @@
  * `GET /metrics` in Prometheus text format for operators who scrape. Platform admins read
  * everything; org owners and admins read their org's org-scoped metrics (play sessions, heartbeats).
  *
+ * Mounted at `/metrics` (src/app.ts); recording is src/http/metrics/.
+ *
  *   GET /metrics/series?metric=http.requests&range=24h&by=status
  *   GET /metrics/series?metric=play.sessions&range=7d&org_id=3&by=outcome   (org admin of org 3)
  */
@@ -11,10 +13,11 @@ import { createRoute } from '@hono/zod-openapi';
 import { assertOrgRole, requireAdmin, requireUser } from '../auth/middleware';
 import { BadRequest, Forbidden } from '../http/errors';
 import { errors, IntId, json, newRouter, z } from '../http/openapi';
+import { db } from '../db/client';
+import { isMetric, labelValues, METRIC_NAMES, METRICS, parseLabelKey, type MetricName } from '../http/metrics/catalog';
+import { usesLocalStore } from '../http/metrics/record';
 import { aeSeries, aeTotals } from './analytics-engine';
-import { isMetric, labelValues, METRIC_NAMES, METRICS, parseLabelKey, type MetricName } from './catalog';
 import { localSeries, localTotals, type SeriesRow } from './queries';
-import { usesLocalStore } from './record';
 
 const RANGES = {
   '24h': { ms: 24 * 3_600_000, bucket: 3600 },
@@ -69,11 +72,12 @@ export function toSeries(rows: SeriesRow[], since: number, now: number, bucketSe
 const promName = (n: string) => `edgeplane_${n.replace(/[^a-zA-Z0-9]/g, '_')}_total`;
 const promValue = (v: string) => v.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
 
-export const metricsRouter = newRouter()
+export const metricsRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/metrics/catalog',
+      path: '/catalog',
+      operationId: 'getMetricCatalog',
       tags: ['metrics'],
       summary: 'The metrics that can be charted',
       middleware: [requireUser] as const,
@@ -89,7 +93,8 @@ export const metricsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/metrics/series',
+      path: '/series',
+      operationId: 'getMetricSeries',
       tags: ['metrics'],
       summary: 'One metric over time (platform admins: all; org owners/admins: their org’s org-scoped metrics)',
       middleware: [requireUser] as const,
@@ -112,14 +117,15 @@ export const metricsRouter = newRouter()
       const now = Date.now();
       const since = now - range.ms;
       const query = { name, since, ...(q.org_id === undefined ? {} : { org: q.org_id }), ...(q.by === undefined ? {} : { by: q.by }) };
-      const rows = usesLocalStore(c.env) ? await localSeries(c.env, query) : await aeSeries(c.env, query);
+      const rows = usesLocalStore(c.env) ? await localSeries(db(c.env), query) : await aeSeries(c.env, query);
       return c.json({ metric: name, range: q.range, bucket_seconds: range.bucket, ...toSeries(rows, since, now, range.bucket) }, 200);
     },
   )
   .openapi(
     createRoute({
       method: 'get',
-      path: '/metrics',
+      path: '/',
+      operationId: 'getPrometheusMetrics',
       tags: ['metrics'],
       summary: 'Every metric in Prometheus text format (totals over the retention window; platform admins)',
       middleware: [requireUser, requireAdmin] as const,
@@ -128,7 +134,7 @@ export const metricsRouter = newRouter()
     }),
     async (c) => {
       const totals = usesLocalStore(c.env)
-        ? (await localTotals(c.env)).flatMap((r) => (isMetric(r.name) ? [{ name: r.name, org: r.org, labels: parseLabelKey(r.labels), value: Number(r.value) }] : []))
+        ? (await localTotals(db(c.env))).flatMap((r) => (isMetric(r.name) ? [{ name: r.name, org: r.org, labels: parseLabelKey(r.labels), value: Number(r.value) }] : []))
         : (await aeTotals(c.env, Number(c.env.METRICS_RETENTION_DAYS) || 31)).flatMap((r) =>
             isMetric(r.name) ? [{ name: r.name, org: r.org, labels: Object.fromEntries(METRICS[r.name].labels.map((l, i) => [l, r.values[i] ?? ''])), value: r.value }] : [],
           );

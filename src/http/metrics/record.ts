@@ -1,14 +1,16 @@
 /**
- * Recording a metric: Workers Analytics Engine in production (`METRICS` dataset binding, no await,
+ * Recording a metric (every layer does; reading them is src/metrics/, the area that serves
+ * `/metrics`): Workers Analytics Engine in production (`METRICS` dataset binding, no await,
  * nothing on the request's critical path), or hourly sums in D1 where Analytics Engine drops
  * writes (local development and tests: `METRICS_STORE=d1`). A metric never fails a request.
  *
  *   recordMetric(c.env, c.executionCtx, 'auth.login_failures', { product: 'console' });
  *   recordMetric(env, ctx, 'dvr.stored_bytes', { driver }, { value: bytes });
  */
-import { createLogger } from '../http/log';
+import { db } from '../../db/client';
+import { createLogger } from '../log';
 import { labelValues, type MetricLabels, type MetricName } from './catalog';
-import { addPoint, pruneBefore } from './queries';
+import { addPoint } from './queries';
 
 const log = createLogger({ component: 'metrics' });
 
@@ -36,7 +38,7 @@ export function recordMetric<N extends MetricName>(
     }
     return;
   }
-  const write = addPoint(env, { name, labels, org, value }).catch((e: unknown) => log.warn('metric dropped', { name, error: String(e) }));
+  const write = addPoint(db(env), { name, labels, org, value }).catch((e: unknown) => log.warn('metric dropped', { name, error: String(e) }));
   if (ctx) ctx.waitUntil(write);
 }
 
@@ -47,11 +49,4 @@ export function executionContextOf(c: { executionCtx: Pick<ExecutionContext, 'wa
   } catch {
     return undefined;
   }
-}
-
-/** Housekeeping: the local store keeps `METRICS_RETENTION_DAYS` (Analytics Engine keeps its own). */
-export async function pruneMetrics(env: Pick<Env, 'DB' | 'METRICS_STORE' | 'METRICS_RETENTION_DAYS'>, now = Date.now()): Promise<void> {
-  if (!usesLocalStore(env)) return;
-  const days = Math.max(1, Number(env.METRICS_RETENTION_DAYS) || 31);
-  await pruneBefore(env, now - days * 86_400_000);
 }
