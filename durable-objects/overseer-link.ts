@@ -19,7 +19,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { dialUrl, MAX_FRAME_BYTES, overseerConfigProblem, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
 import { isTaskEvent, monitorName, type SourceRef } from '../src/dvr/runtime';
 import { recordingsHook } from '../src/dvr/recordings/hook';
-import { recordMetric } from '../src/metrics/record';
+import { recordMetric } from '../src/http/metrics/record';
 import {
   errorWindow,
   loadConfig,
