@@ -47,6 +47,22 @@ export function failWith<T>(message: string): Hook<T, AppEnv, string, undefined>
   };
 }
 
+/**
+ * The generator writes a flagged regex (`/…/u`, needed for `\p{L}`) as its source plus `/u`, a
+ * pattern no value can match (zod-to-openapi strips only the slashes it expects); JSON Schema
+ * patterns are already Unicode-aware, so the flags are dropped from the published document.
+ */
+export function plainPatterns<T>(doc: T): T {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (v === null || typeof v !== 'object') return v;
+    return Object.fromEntries(
+      Object.entries(v).map(([k, x]) => [k, k === 'pattern' && typeof x === 'string' ? x.replace(/(\$)\/[dgimsuvy]+$/, '$1') : walk(x)]),
+    );
+  };
+  return walk(doc) as T;
+}
+
 export function newRouter<E extends HonoEnv = AppEnv>() {
   return new OpenAPIHono<E>({ defaultHook: validationHook<E>() });
 }
@@ -82,6 +98,11 @@ export function errors<const S extends readonly (keyof typeof statusText)[]>(...
   }
   return out as { [K in S[number]]: { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } } };
 }
+
+/** `security` of a route behind `requireUser`, which takes the access token from either place: a
+ * bearer header (launcher, scripts) or the dashboard's cookie. (`[{ bearer: [] }]` names the first
+ * only; both schemes are registered in src/app.ts.) */
+export const userSecurity: Array<Record<string, string[]>> = [{ bearer: [] }, { cookie: [] }];
 
 /** A JSON response entry for `responses`. */
 export function json<T extends z.ZodType>(schema: T, description: string) {

@@ -12,7 +12,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { assertOrgRole, requireAdmin, requireUser } from '../auth/middleware';
 import { BadRequest, Forbidden } from '../http/errors';
-import { errors, IntId, json, newRouter, z } from '../http/openapi';
+import { errors, IntId, json, newRouter, userSecurity, z } from '../http/openapi';
 import { db } from '../db/client';
 import { isMetric, labelValues, METRIC_NAMES, METRICS, parseLabelKey, type MetricName } from '../http/metrics/catalog';
 import { usesLocalStore } from '../http/metrics/record';
@@ -81,7 +81,7 @@ export const metricsRoutes = newRouter()
       tags: ['metrics'],
       summary: 'The metrics that can be charted',
       middleware: [requireUser] as const,
-      security: [{ bearer: [] }],
+      security: userSecurity,
       responses: { 200: json(CatalogOut, 'Every metric with its labels'), ...errors(401) },
     }),
     (c) =>
@@ -98,7 +98,7 @@ export const metricsRoutes = newRouter()
       tags: ['metrics'],
       summary: 'One metric over time (platform admins: all; org owners/admins: their org’s org-scoped metrics)',
       middleware: [requireUser] as const,
-      security: [{ bearer: [] }],
+      security: userSecurity,
       request: { query: SeriesQuery },
       responses: { 200: json(SeriesOut, 'The series'), ...errors(400, 401, 403, 502, 503) },
     }),
@@ -129,7 +129,7 @@ export const metricsRoutes = newRouter()
       tags: ['metrics'],
       summary: 'Every metric in Prometheus text format (totals over the retention window; platform admins)',
       middleware: [requireUser, requireAdmin] as const,
-      security: [{ bearer: [] }],
+      security: userSecurity,
       responses: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } }, ...errors(401, 403, 502, 503) },
     }),
     async (c) => {

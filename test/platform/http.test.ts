@@ -90,6 +90,34 @@ describe('OpenAPI', () => {
       expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
     }
   });
+
+  it('publishes regex patterns a client-side validator can use, and where the API lives', async () => {
+    const doc = await json<Record<string, unknown> & { servers: Array<{ url: string }> }>(await call('GET', '/openapi.json'));
+    const patterns: string[] = [];
+    JSON.stringify(doc, (k, v: unknown) => (k === 'pattern' && typeof v === 'string' && patterns.push(v), v));
+    expect(patterns.length).toBeGreaterThan(0);
+    // A pattern ending in its regex flags (`…$/u`) matches no value at all.
+    expect(patterns.filter((p) => /\/[dgimsuvy]+$/.test(p))).toEqual([]);
+    const username = patterns.find((p) => p.includes('\\p{L}'));
+    expect(username && new RegExp(username, 'u').test('alice')).toBe(true);
+    expect(doc.servers).toEqual([expect.objectContaining({ url: '/' })]);
+  });
+
+  it('names, tags and secures the platform operations', async () => {
+    const doc = await json<{ paths: Record<string, Record<string, { operationId?: string; tags?: string[]; security?: unknown[] }>> }>(await call('GET', '/openapi.json'));
+    for (const [path, id, secured] of [
+      ['/health', 'getHealth', false],
+      ['/version', 'getVersion', false],
+      ['/metrics', 'getPrometheusMetrics', true],
+      ['/metrics/series', 'getMetricSeries', true],
+      ['/metrics/catalog', 'getMetricCatalog', true],
+    ] as const) {
+      const op = doc.paths[path]?.get;
+      expect(op?.operationId, path).toBe(id);
+      expect(op?.tags?.length, path).toBeGreaterThan(0);
+      expect(op?.security, path).toEqual(secured ? [{ bearer: [] }, { cookie: [] }] : []);
+    }
+  });
 });
 
 describe('configuration', () => {
