@@ -11,18 +11,17 @@
  * | `openid_nonces` | nonces younger than 24 h (replay protection) | — |
  *
  * `RETENTION_BATCH_ROWS` (1000) rows per statement, at most `MAX_BATCHES` statements per table per
- * run. `0` days keeps a table for ever.
+ * run. `0` days keeps a table for ever. This is the job list; the statements are
+ * src/db/batch-delete.ts.
  *
  *   const deleted = await runRetention(env); // { audit_log: 12, worker_events: 0, ... }
  */
-import { and, asc, inArray, isNotNull, isNull, lt, notInArray, or, type SQL } from 'drizzle-orm';
-import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
-import { changes, db } from './db/client';
-import { auditLog, loginThrottle, openidNonces, playSessions, workerEvents } from './db/schema';
+import { db } from './db/client';
+import { deleteInBatches, finishedPlaySessions, olderThan, staleThrottleCounters } from './db/batch-delete';
+import { auditLog, openidNonces, workerEvents } from './db/schema';
 import { world } from './world';
 
 const DAY = 24 * 3600_000;
-const MAX_BATCHES = 10;
 const NONCE_TTL_MS = DAY;
 
 function intVar(raw: string | undefined, fallback: number): number {
@@ -46,40 +45,20 @@ export function retentionSettings(env: Env): RetentionSettings {
   };
 }
 
-/** Deletes the rows matching `where`, oldest first, `rows` at a time, up to MAX_BATCHES statements. */
-async function drain(env: Env, table: SQLiteTable, key: SQLiteColumn, order: SQLiteColumn, where: SQL, rows: number): Promise<number> {
-  const d = db(env);
-  let total = 0;
-  for (let i = 0; i < MAX_BATCHES; i++) {
-    // D1 has no DELETE ... LIMIT: the batch is chosen by key in a subquery.
-    const res = await d.delete(table).where(inArray(key, d.select({ k: key }).from(table).where(where).orderBy(asc(order)).limit(rows))).run();
-    const n = changes(res);
-    total += n;
-    if (n < rows) break;
-  }
-  return total;
-}
-
-const cutoff = (days: number) => new Date(world.now() - days * DAY).toISOString();
+const before = (ms: number) => new Date(world.now() - ms).toISOString();
 
 export async function runRetention(env: Env): Promise<Record<string, number>> {
   const s = retentionSettings(env);
+  const d = db(env);
   const out: Record<string, number> = {};
-  if (s.auditLogDays > 0) out.audit_log = await drain(env, auditLog, auditLog.id, auditLog.ts, lt(auditLog.ts, cutoff(s.auditLogDays)), s.batchRows);
+  if (s.auditLogDays > 0) out.audit_log = await deleteInBatches(d, olderThan(auditLog, auditLog.id, auditLog.ts, before(s.auditLogDays * DAY)), s.batchRows);
   if (s.workerEventsDays > 0) {
-    out.worker_events = await drain(env, workerEvents, workerEvents.id, workerEvents.ts, lt(workerEvents.ts, cutoff(s.workerEventsDays)), s.batchRows);
+    out.worker_events = await deleteInBatches(d, olderThan(workerEvents, workerEvents.id, workerEvents.ts, before(s.workerEventsDays * DAY)), s.batchRows);
   }
-  if (s.playSessionsDays > 0) {
-    // Only finished sessions: a live one is the allocator's and is never removed here.
-    const finished = and(notInArray(playSessions.status, ['provisioning', 'active']), isNotNull(playSessions.endedAt), lt(playSessions.endedAt, cutoff(s.playSessionsDays)))!;
-    out.play_sessions = await drain(env, playSessions, playSessions.id, playSessions.endedAt, finished, s.batchRows);
-  }
-  // A counter matters while its window runs (the longest: login lockout or registration window)
-  // or while it holds a lock.
+  if (s.playSessionsDays > 0) out.play_sessions = await deleteInBatches(d, finishedPlaySessions(before(s.playSessionsDays * DAY)), s.batchRows);
+  // The longest window a counter can matter for: the login lockout or the registration window.
   const windowMs = Math.max(intVar(env.LOGIN_LOCKOUT_SECONDS, 900), intVar(env.REGISTER_WINDOW_SECONDS, 3600)) * 1000;
-  const now = new Date(world.now()).toISOString();
-  const stale = and(lt(loginThrottle.windowStartedAt, new Date(world.now() - windowMs).toISOString()), or(isNull(loginThrottle.lockedUntil), lt(loginThrottle.lockedUntil, now)))!;
-  out.login_throttle = await drain(env, loginThrottle, loginThrottle.usernameDigest, loginThrottle.windowStartedAt, stale, s.batchRows);
-  out.openid_nonces = await drain(env, openidNonces, openidNonces.nonce, openidNonces.seenAt, lt(openidNonces.seenAt, new Date(world.now() - NONCE_TTL_MS).toISOString()), s.batchRows);
+  out.login_throttle = await deleteInBatches(d, staleThrottleCounters(before(windowMs), before(0)), s.batchRows);
+  out.openid_nonces = await deleteInBatches(d, olderThan(openidNonces, openidNonces.nonce, openidNonces.seenAt, before(NONCE_TTL_MS)), s.batchRows);
   return out;
 }
