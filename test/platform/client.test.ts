@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, ok } from '../../src/client';
 import { client } from '../support/http';
-import { makeUser, PASSWORD } from '../support/users';
+import { as, logIn, makeUser, PASSWORD, signUp } from '../support/users';
 
 describe('the typed client', () => {
   it('signs up, signs in, reads its own settings with the bearer token, and surfaces a refusal as ApiError', async () => {
@@ -38,12 +38,22 @@ describe('the typed client', () => {
 
   it('gives a wrong password back as ApiError 401 with the message the API wrote', async () => {
     const alice = await makeUser();
-    const err = await ok(client().auth.login.$post({ json: { username: alice.username, password: 'not the password at all' } })).catch((e: unknown) => e);
+    const err = await logIn(alice.username, 'not the password at all').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApiError);
     const e = err as ApiError;
     expect(e.status).toBe(401);
     expect(typeof e.code).toBe('string');
     expect(e.message).toContain(e.code);
+  });
+
+  it('builds actors through the API: an admin-invited sign-up, then a fresh login whose token works', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    const bob = await signUp({ by: admin });
+    expect(bob.role).toBe('user');
+    const again = await logIn(bob.username);
+    expect(again).toMatchObject({ id: bob.id, username: bob.username, cookie: `access_token=${again.token}` });
+    expect(again.sid).not.toBe(bob.sid);
+    expect(await ok(as(again).users[':user_id'].settings.$get({ param: { user_id: String(again.id) } }))).toEqual({ settings: {} });
   });
 
   it('keeps a non-JSON refusal readable (code http_<status>) rather than throwing a parse error', async () => {

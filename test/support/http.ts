@@ -36,7 +36,8 @@ export function call(method: string, path: string, opts: CallOptions = {}): Prom
   });
 }
 
-export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
+/** The JSON body of a raw `Response` or of a typed client's response, as `T`. */
+export async function json<T = Record<string, unknown>>(res: { json(): Promise<unknown> }): Promise<T> {
   return (await res.json()) as T;
 }
 
