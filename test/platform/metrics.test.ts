@@ -11,7 +11,7 @@ import { addPoint } from '../../src/http/metrics/queries';
 import { recordMetric } from '../../src/http/metrics/record';
 import { toSeries } from '../../src/metrics/routes';
 import { setWorld } from '../../src/world';
-import { call, json } from '../support/http';
+import { client, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
 
 let admin: TestUser, orgAdmin: TestUser, member: TestUser, org: { id: number }, other: { id: number };
@@ -42,8 +42,8 @@ async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean): Pro
 
 describe('request metrics', () => {
   it('counts requests under the route pattern, not the URL, split by status', async () => {
-    for (const id of [101, 102, 103]) expect((await call('GET', `/games/${id}`)).status).toBe(404);
-    const read = async () => json<Series>(await call('GET', '/metrics/series?metric=http.requests&by=route', { token: admin.token }));
+    for (const id of [101, 102, 103]) expect((await client().games[':game_id'].$get({ param: { game_id: String(id) } })).status).toBe(404);
+    const read = async () => json<Series>(await client({ token: admin.token }).metrics.series.$get({ query: { metric: 'http.requests', by: 'route' } }));
     const body = await eventually(read, (b) => (b.series.find((s) => s.key === '/games/:game_id')?.total ?? 0) >= 3);
     const games = body.series.find((s) => s.key === '/games/:game_id');
     expect(games?.total).toBe(3);
@@ -52,7 +52,7 @@ describe('request metrics', () => {
 
   it('serves Prometheus text to platform admins', async () => {
     const res = await eventually(
-      async () => (await call('GET', '/metrics', { token: admin.token })).text(),
+      async () => (await client({ token: admin.token }).metrics.$get()).text(),
       (t) => t.includes('route="/games/:game_id"'),
     );
     expect(res).toContain('# TYPE edgeplane_http_requests_total counter');
@@ -61,35 +61,36 @@ describe('request metrics', () => {
   });
 
   it('refuses /metrics to anyone but a platform admin', async () => {
-    expect((await call('GET', '/metrics')).status).toBe(401);
-    expect((await call('GET', '/metrics', { token: orgAdmin.token })).status).toBe(403);
+    expect((await client().metrics.$get()).status).toBe(401);
+    expect((await client({ token: orgAdmin.token }).metrics.$get()).status).toBe(403);
   });
 });
 
 describe('who reads which series', () => {
   it('gives an org admin their own org’s play sessions, split by outcome', async () => {
-    const body = await json<Series>(await call('GET', `/metrics/series?metric=play.sessions&range=7d&org_id=${org.id}&by=outcome`, { token: orgAdmin.token }));
+    const body = await json<Series>(await client({ token: orgAdmin.token }).metrics.series.$get({ query: { metric: 'play.sessions', range: '7d', org_id: String(org.id), by: 'outcome' } }));
     expect(Object.fromEntries(body.series.map((s) => [s.key, s.total]))).toEqual({ allocated: 1, refused: 1 });
   });
 
   it('refuses an org admin another org, a platform metric, or no org at all', async () => {
-    expect((await call('GET', `/metrics/series?metric=play.sessions&org_id=${other.id}`, { token: orgAdmin.token })).status).toBe(403);
-    expect((await call('GET', `/metrics/series?metric=http.requests&org_id=${org.id}`, { token: orgAdmin.token })).status).toBe(403);
-    expect((await call('GET', '/metrics/series?metric=play.sessions', { token: orgAdmin.token })).status).toBe(403);
+    expect((await client({ token: orgAdmin.token }).metrics.series.$get({ query: { metric: 'play.sessions', org_id: String(other.id) } })).status).toBe(403);
+    expect((await client({ token: orgAdmin.token }).metrics.series.$get({ query: { metric: 'http.requests', org_id: String(org.id) } })).status).toBe(403);
+    expect((await client({ token: orgAdmin.token }).metrics.series.$get({ query: { metric: 'play.sessions' } })).status).toBe(403);
   });
 
   it('refuses a plain member of the org', async () => {
-    expect((await call('GET', `/metrics/series?metric=play.sessions&org_id=${org.id}`, { token: member.token })).status).toBe(403);
+    expect((await client({ token: member.token }).metrics.series.$get({ query: { metric: 'play.sessions', org_id: String(org.id) } })).status).toBe(403);
   });
 
   it('gives a platform admin every org at once', async () => {
-    const body = await json<Series>(await call('GET', '/metrics/series?metric=play.sessions&range=30d', { token: admin.token }));
+    const body = await json<Series>(await client({ token: admin.token }).metrics.series.$get({ query: { metric: 'play.sessions', range: '30d' } }));
     expect(body.total).toBe(7);
   });
 
   it('answers unknown metrics, ranges and labels with 400', async () => {
-    for (const q of ['metric=nope', 'metric=http.requests&range=1y', 'metric=http.requests&by=password'])
-      expect((await call('GET', `/metrics/series?${q}`, { token: admin.token })).status).toBe(400);
+    // Ill-typed on purpose: the typed client would not compile them, the Worker must refuse them.
+    for (const query of [{ metric: 'nope' }, { metric: 'http.requests', range: '1y' }, { metric: 'http.requests', by: 'password' }])
+      expect((await client({ token: admin.token }).metrics.series.$get({ query: query as never })).status).toBe(400);
   });
 });
 

@@ -4,8 +4,12 @@
  *
  *   const res = await call('POST', '/auth/login', { body: { username, password } });
  *   const res = await call('GET', '/orgs', { token });
+ *   const orgs = await ok(client({ token }).orgs.$get());   // typed (src/client.ts)
  */
 import { SELF } from 'cloudflare:test';
+import { createClient, type Client } from '../../src/client';
+
+export { ApiError, ok } from '../../src/client';
 
 export const BASE = 'https://edgeplane.test';
 
@@ -32,7 +36,8 @@ export function call(method: string, path: string, opts: CallOptions = {}): Prom
   });
 }
 
-export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
+/** The JSON body of a raw `Response` or of a typed client's response, as `T`. */
+export async function json<T = Record<string, unknown>>(res: { json(): Promise<unknown> }): Promise<T> {
   return (await res.json()) as T;
 }
 
@@ -52,4 +57,20 @@ export function cookieHeader(cookies: Record<string, string>): string {
     .filter(([, v]) => v !== '')
     .map(([k, v]) => `${k}=${v}`)
     .join('; ');
+}
+
+/**
+ * The typed client (src/client.ts) over the Worker's own fetch handler, as a test's actor:
+ * `token` (or a function returning it) is sent as `Authorization: Bearer`.
+ *
+ *   const res = await client({ token: alice.token }).users[':user_id'].settings.$get({ param: { user_id: String(alice.id) } });
+ *   const body = await ok(client().users.exists.$get());
+ */
+export function client(opts: { token?: string | (() => string | undefined); headers?: Record<string, string> } = {}): Client {
+  return createClient({
+    baseUrl: BASE,
+    fetch: (input, init) => SELF.fetch(input, init),
+    token: opts.token,
+    headers: { 'cf-connecting-ip': '203.0.113.7', ...opts.headers },
+  });
 }

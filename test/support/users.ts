@@ -7,12 +7,21 @@
  *   const org = await makeOrg(); await addMember(org.id, alice.id, 'member');
  *   await call('GET', `/orgs/${org.id}/members`, { token: alice.token });
  *   await call('GET', '/api/me', { cookie: alice.cookie }); // dashboard-style
+ *   const bob = await signUp({ username: 'bob' });         // through the API, as the launcher does
+ *   const again = await logIn(bob.username);              // POST /auth/login through the typed client
+ *   await ok(as(bob).orgs.$get());
+ *
+ * makeUser creates the account and its refresh session in-process rather than through
+ * `POST /users` + `POST /auth/login`: it can make admins, and it leaves no login audit rows, metrics
+ * or per-address throttle counts behind that a test did not ask for. signUp/logIn are the API path.
  */
 import { env } from 'cloudflare:test';
 import { createUser } from '../../src/auth/accounts';
 import { startLogin } from '../../src/auth/refresh';
 import { db } from '../../src/db/client';
 import { memberships, orgs } from '../../src/db/schema';
+import { ok } from '../../src/client';
+import { client } from './http';
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -58,4 +67,46 @@ export async function makeOrg(opts: { slug?: string; name?: string } = {}): Prom
 
 export async function addMember(orgId: number, userId: number, role: 'owner' | 'admin' | 'member' = 'member'): Promise<void> {
   await db(env).insert(memberships).values({ orgId, userId, role }).onConflictDoUpdate({ target: [memberships.orgId, memberships.userId], set: { role } }).run();
+}
+
+/** The typed client acting as this user (bearer token). */
+export function as(user: { token: string }) {
+  return client({ token: user.token });
+}
+
+type LoginAnswer = { user_id: number; username: string; role: 'admin' | 'user'; token: string; refresh_token: string };
+
+function fromLogin(body: LoginAnswer, password: string): TestUser {
+  // The refresh-session id is the access token's `sid` claim (the login answer does not repeat it).
+  const claims = JSON.parse(atob(body.token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { sid: string };
+  return {
+    id: body.user_id,
+    username: body.username,
+    role: body.role,
+    password,
+    token: body.token,
+    refreshToken: body.refresh_token,
+    sid: claims.sid,
+    cookie: `access_token=${body.token}`,
+  };
+}
+
+/**
+ * Registers through `POST /users` with the typed client, as the launcher does (the first account of
+ * a test file's database becomes admin; later ones need open registration, an invite or `by` an admin).
+ * A refusal throws the API's error as `ApiError`.
+ */
+export async function signUp(opts: { username?: string; password?: string; inviteCode?: string; by?: { token: string } } = {}): Promise<TestUser> {
+  counter += 1;
+  const username = opts.username ?? `user${counter}-${crypto.randomUUID().slice(0, 8)}`;
+  const password = opts.password ?? PASSWORD;
+  const body = await ok(
+    client({ token: opts.by?.token }).users.$post({ json: { username, password, ...(opts.inviteCode ? { invite_code: opts.inviteCode } : {}) } }),
+  );
+  return fromLogin(body, password);
+}
+
+/** Signs in through `POST /auth/login` with the typed client; a refusal throws `ApiError`. */
+export async function logIn(username: string, password: string = PASSWORD): Promise<TestUser> {
+  return fromLogin(await ok(client().auth.login.$post({ json: { username, password } })), password);
 }

@@ -1,14 +1,41 @@
 /**
- * The control plane as the agent sees it: the node-agent routes of the console API, every answer
- * validated with zod before the agent acts on it. Network failures and 5xx answers are
- * `Unreachable` (retry with backoff); other refusals are `ApiError` with the server's `code`.
+ * The control plane as the agent sees it: the node-agent routes of the console API through Hono's
+ * typed client (`hc`), every answer validated with zod before the agent acts on it. Network failures
+ * and 5xx answers are `Unreachable` (retry with backoff); other refusals are `ApiError` with the
+ * server's `code`.
+ *
+ * The JSDoc types come from the Worker's `App` (src/client.ts): type-only, erased at run time (the
+ * shipped package does not contain src/), but `npm run typecheck` in the repository fails when a
+ * route, a request field or an answer field the agent relies on is renamed.
  *
  *   const api = new NodeApi({ base: cfg.api, token: () => currentToken });
  *   const beat = await api.heartbeat({ status: 'ready', installs, sessions });
  */
+// @ts-check
+import { hc } from 'hono/client';
 import { z } from 'zod';
 
+/** @typedef {import('../../../src/client').Client} Client */
+/**
+ * The 2xx body the Worker declares for a call.
+ * @template {(...args: any) => any} F
+ * @typedef {import('../../../src/client').SuccessBody<Awaited<ReturnType<F>>>} Answer
+ */
+/**
+ * `Served` must provide every field `Read` (what the agent's zod schema accepts) requires: a type error
+ * here means the Worker renamed or dropped a field the agent acts on.
+ * @template Read
+ * @template {Read} Served
+ * @typedef {Read} Provides
+ */
+/**
+ * The JSON body a call takes.
+ * @template {(...args: any) => any} F
+ * @typedef {Parameters<F>[0] extends { json: infer J } ? J : never} BodyOf
+ */
+
 export class ApiError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
   constructor(status, code, message) {
     super(`${status} ${code}: ${message}`);
     this.status = status;
@@ -67,15 +94,38 @@ export class NodeApi {
     this.timeoutMs = o.timeoutMs ?? 15_000;
   }
 
-  async call(method, path, body, schema, { auth = true } = {}) {
-    const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (auth) headers.Authorization = `Bearer ${this.token()}`;
+  /**
+   * The typed client over the current `base` (read per call: the base may be re-pointed while the
+   * agent runs, e.g. after a re-enrolment against another URL).
+   * @returns {Client}
+   */
+  client() {
+    // `hc<App>` cannot be spelled in JavaScript: the untyped proxy is given the client's type.
+    return /** @type {Client} */ (/** @type {unknown} */ (hc(this.base, {
+      // Read at call time: tests and the CLI swap `fetch`; every request gets its own timeout.
+      fetch: (/** @type {RequestInfo | URL} */ input, /** @type {RequestInit | undefined} */ init) => this.fetch(input, { ...init, signal: AbortSignal.timeout(this.timeoutMs) }),
+      headers: { Accept: 'application/json' },
+    })));
+  }
+
+  /**
+   * Sends one typed request and applies the agent's rules to the answer.
+   * @template T
+   * @param {string} label  `METHOD /path`, for messages
+   * @param {(init: { headers: Record<string, string> }) => Promise<Response> | Promise<unknown>} send
+   * @param {z.ZodType<T>} schema
+   * @returns {Promise<T>}
+   */
+  async call(label, send, schema, { auth = true } = {}) {
+    /** @type {Record<string, string>} */
+    const headers = auth ? { Authorization: `Bearer ${this.token()}` } : {};
+    /** @type {Response} */
     let res;
     try {
-      res = await this.fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs) });
+      res = /** @type {Response} */ (await send({ headers }));
     } catch (e) {
-      throw new Unreachable(`${method} ${path}: ${e.cause?.code ?? e.message}`);
+      const err = /** @type {Error & { cause?: { code?: string } }} */ (e);
+      throw new Unreachable(`${label}: ${err.cause?.code ?? err.message}`);
     }
     const text = await res.text().catch(() => '');
     let data = null;
@@ -84,31 +134,52 @@ export class NodeApi {
     } catch {
       data = null;
     }
-    if (res.status >= 500 || (res.status === 429 && !data)) throw new Unreachable(`${method} ${path}: HTTP ${res.status}`);
+    if (res.status >= 500 || (res.status === 429 && !data)) throw new Unreachable(`${label}: HTTP ${res.status}`);
     if (!res.ok) {
       const err = ErrorBody.safeParse(data);
       throw new ApiError(res.status, err.success ? err.data.code : 'http_error', err.success ? err.data.error : `HTTP ${res.status}`);
     }
     const parsed = schema.safeParse(data);
-    if (!parsed.success) throw new ApiError(res.status, 'bad_response', `${method} ${path}: unexpected answer (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
+    if (!parsed.success) throw new ApiError(res.status, 'bad_response', `${label}: unexpected answer (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')})`);
     return parsed.data;
   }
 
+  /**
+   * @param {string} code @param {number} [orgId]
+   * @returns {Promise<Provides<z.infer<typeof EnrolReply>, Answer<Client['nodes']['enrol']['$post']>>>}
+   */
   enrol(code, orgId) {
-    return this.call('POST', '/nodes/enrol', { code, ...(orgId ? { org_id: orgId } : {}) }, EnrolReply, { auth: false });
+    const json = { code, ...(orgId ? { org_id: orgId } : {}) };
+    return this.call('POST /nodes/enrol', (init) => this.client().nodes.enrol.$post({ json }, init), EnrolReply, { auth: false });
   }
 
+  /**
+   * @param {BodyOf<Client['nodes']['heartbeat']['$post']>} body
+   * @returns {Promise<Provides<z.infer<typeof HeartbeatReply>, Answer<Client['nodes']['heartbeat']['$post']>>>}
+   */
   heartbeat(body) {
-    return this.call('POST', '/nodes/heartbeat', body, HeartbeatReply);
+    return this.call('POST /nodes/heartbeat', (init) => this.client().nodes.heartbeat.$post({ json: body }, init), HeartbeatReply);
   }
 
+  /**
+   * @param {BodyOf<Client['nodes']['catalog']['resolve']['$post']>['ids']} refs
+   * @returns {Promise<Provides<z.infer<typeof ResolveReply>, Answer<Client['nodes']['catalog']['resolve']['$post']>>['games']>}
+   */
   async resolve(refs) {
     const games = [];
-    for (let i = 0; i < refs.length; i += 2000) games.push(...(await this.call('POST', '/nodes/catalog/resolve', { ids: refs.slice(i, i + 2000) }, ResolveReply)).games);
+    for (let i = 0; i < refs.length; i += 2000) {
+      const ids = refs.slice(i, i + 2000);
+      games.push(...(await this.call('POST /nodes/catalog/resolve', (init) => this.client().nodes.catalog.resolve.$post({ json: { ids } }, init), ResolveReply)).games);
+    }
     return games;
   }
 
+  /**
+   * @param {number} id @param {BodyOf<Client['nodes']['sessions'][':session_id']['status']['$post']>['status']} status @param {unknown} [reason]
+   * @returns {Promise<Provides<z.infer<typeof StatusReply>, Answer<Client['nodes']['sessions'][':session_id']['status']['$post']>>>}
+   */
   reportSession(id, status, reason) {
-    return this.call('POST', `/nodes/sessions/${id}/status`, { status, ...(reason ? { reason: String(reason).slice(0, 200) } : {}) }, StatusReply);
+    const json = { status, ...(reason ? { reason: String(reason).slice(0, 200) } : {}) };
+    return this.call(`POST /nodes/sessions/${id}/status`, (init) => this.client().nodes.sessions[':session_id'].status.$post({ param: { session_id: String(id) }, json }, init), StatusReply);
   }
 }

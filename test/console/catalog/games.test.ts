@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
 import { auditLog, gameExternalIds, games } from '../../../src/db/schema';
-import { call, json } from '../../support/http';
+import { call, client, json } from '../../support/http';
 import { makeUser } from '../../support/users';
 
 type Game = { id: number; slug: string; name: string; description: string | null; rating: number | null; cover_url: string | null; external_ids: Record<string, string>; platforms: string[]; ratings: Array<{ source: string; score: number; details: string | null }> };
@@ -24,7 +24,7 @@ const elden = {
 describe('games: admin writes', () => {
   it('creates a game with external ids and ratings, readable by anyone', async () => {
     const admin = await makeUser({ role: 'admin' });
-    const res = await call('POST', '/games', { token: admin.token, body: elden });
+    const res = await client({ token: admin.token }).games.$post({ json: elden });
     expect(res.status).toBe(201);
     const game = await json<Game>(res);
     expect(game).toMatchObject({ slug: 'elden-ring', name: 'ELDEN RING', rating: 4.8, cover_url: null, external_ids: elden.external_ids, platforms: ['steam', 'xbox'] });
@@ -32,7 +32,7 @@ describe('games: admin writes', () => {
       { source: 'metacritic', score: 96, details: 'PC' },
       { source: 'steam', score: 92, details: null },
     ]);
-    const read = await call('GET', `/games/${game.id}`);
+    const read = await client().games[':game_id'].$get({ param: { game_id: String(game.id) } });
     expect(read.status).toBe(200);
     expect(await json(read)).toEqual(game);
     expect((await db(env).select().from(auditLog).where(eq(auditLog.action, 'game.create'))).length).toBeGreaterThan(0);
@@ -40,33 +40,33 @@ describe('games: admin writes', () => {
 
   it('answers 409 for a taken slug or store id, writing nothing', async () => {
     const admin = await makeUser({ role: 'admin' });
-    await call('POST', '/games', { token: admin.token, body: { slug: 'hades', name: 'Hades', external_ids: { steam: '1145360' } } });
-    const dupSlug = await call('POST', '/games', { token: admin.token, body: { slug: 'hades', name: 'Hades again' } });
+    await client({ token: admin.token }).games.$post({ json: { slug: 'hades', name: 'Hades', external_ids: { steam: '1145360' } } });
+    const dupSlug = await client({ token: admin.token }).games.$post({ json: { slug: 'hades', name: 'Hades again' } });
     expect(dupSlug.status).toBe(409);
-    const dupStore = await call('POST', '/games', { token: admin.token, body: { slug: 'hades-copy', name: 'Copy', external_ids: { steam: '1145360' } } });
+    const dupStore = await client({ token: admin.token }).games.$post({ json: { slug: 'hades-copy', name: 'Copy', external_ids: { steam: '1145360' } } });
     expect(dupStore.status).toBe(409);
     expect(await db(env).select().from(games).where(eq(games.slug, 'hades-copy')).get()).toBeUndefined();
   });
 
   it('updates fields and replaces external ids and ratings; deletes', async () => {
     const admin = await makeUser({ role: 'admin' });
-    const game = await json<Game>(await call('POST', '/games', { token: admin.token, body: { ...elden, slug: 'er-2', external_ids: { gog: '1207664643' } } }));
-    const res = await call('PUT', `/games/${game.id}`, { token: admin.token, body: { name: 'Elden Ring', external_ids: { epic: 'a8d1b2c3' }, ratings: [] } });
+    const game = await json<Game>(await client({ token: admin.token }).games.$post({ json: { ...elden, slug: 'er-2', external_ids: { gog: '1207664643' } } }));
+    const res = await client({ token: admin.token }).games[':game_id'].$put({ param: { game_id: String(game.id) }, json: { name: 'Elden Ring', external_ids: { epic: 'a8d1b2c3' }, ratings: [] } });
     expect(res.status).toBe(200);
     expect(await json(res)).toMatchObject({ name: 'Elden Ring', external_ids: { epic: 'a8d1b2c3' }, ratings: [], description: elden.description });
-    expect((await call('PUT', '/games/99999999', { token: admin.token, body: { name: 'x' } })).status).toBe(404);
-    expect((await call('DELETE', `/games/${game.id}`, { token: admin.token })).status).toBe(200);
-    expect((await call('GET', `/games/${game.id}`)).status).toBe(404);
+    expect((await client({ token: admin.token }).games[':game_id'].$put({ param: { game_id: '99999999' }, json: { name: 'x' } })).status).toBe(404);
+    expect((await client({ token: admin.token }).games[':game_id'].$delete({ param: { game_id: String(game.id) } })).status).toBe(200);
+    expect((await client().games[':game_id'].$get({ param: { game_id: String(game.id) } })).status).toBe(404);
     expect(await db(env).select().from(gameExternalIds).where(eq(gameExternalIds.gameId, game.id))).toHaveLength(0);
-    expect((await call('DELETE', `/games/${game.id}`, { token: admin.token })).status).toBe(404);
+    expect((await client({ token: admin.token }).games[':game_id'].$delete({ param: { game_id: String(game.id) } })).status).toBe(404);
   });
 
   it('refuses anonymous callers and non-admins on every write', async () => {
     const user = await makeUser();
-    expect((await call('POST', '/games', { body: elden })).status).toBe(401);
-    expect((await call('POST', '/games', { token: user.token, body: { ...elden, slug: 'nope' } })).status).toBe(403);
-    expect((await call('PUT', '/games/1', { token: user.token, body: { name: 'x' } })).status).toBe(403);
-    expect((await call('DELETE', '/games/1', { token: user.token })).status).toBe(403);
+    expect((await client().games.$post({ json: elden })).status).toBe(401);
+    expect((await client({ token: user.token }).games.$post({ json: { ...elden, slug: 'nope' } })).status).toBe(403);
+    expect((await client({ token: user.token }).games[':game_id'].$put({ param: { game_id: '1' }, json: { name: 'x' } })).status).toBe(403);
+    expect((await client({ token: user.token }).games[':game_id'].$delete({ param: { game_id: '1' } })).status).toBe(403);
     expect(await db(env).select().from(games).where(eq(games.slug, 'nope')).get()).toBeUndefined();
   });
 
@@ -84,9 +84,11 @@ describe('games: admin writes', () => {
       { ...elden, slug: 'bad-8', is_stub: true },
       { ...elden, slug: 'bad-9', id: 1 },
     ];
-    for (const body of bad) expect((await call('POST', '/games', { token: admin.token, body })).status).toBe(400);
+    // Ill-typed on purpose: the typed client would not compile them, the Worker must refuse them.
+    for (const body of bad) expect((await client({ token: admin.token }).games.$post({ json: body as never })).status).toBe(400);
     const rows = await db(env).select().from(games);
     expect(rows.filter((g) => g.slug.startsWith('bad-'))).toHaveLength(0);
+    // Not JSON at all: only the raw transport can send it.
     expect((await call('POST', '/games', { token: admin.token, raw: '{"slug":', headers: { 'Content-Type': 'application/json' } })).status).toBe(400);
   });
 });
@@ -100,29 +102,29 @@ describe('GET /games', () => {
       ['half-life-2', 'Half-Life 2', '220'],
       ['percent-game', '100% Orange Juice', '282800'],
     ] as const) {
-      await call('POST', '/games', { token: admin.token, body: { slug, name, external_ids: { steam } } });
+      await client({ token: admin.token }).games.$post({ json: { slug, name, external_ids: { steam } } });
     }
-    const all = await json<Page>(await call('GET', '/games?limit=2'));
+    const all = await json<Page>(await client().games.$get({ query: { limit: '2' } }));
     expect(all.items).toHaveLength(2);
     expect(all.next_offset).toBe(2);
-    const second = await json<Page>(await call('GET', `/games?limit=2&offset=${all.next_offset}`));
+    const second = await json<Page>(await client().games.$get({ query: { limit: '2', offset: String(all.next_offset) } }));
     expect(second.items[0]!.name >= all.items[1]!.name).toBe(true);
-    const portal = await json<Page>(await call('GET', '/games?q=portal'));
+    const portal = await json<Page>(await client().games.$get({ query: { q: 'portal' } }));
     expect(portal.items.map((g) => g.name)).toEqual(['Portal', 'Portal 2']);
     expect(portal.total).toBe(2);
     expect(portal.items[1]!.external_ids).toEqual({ steam: '620' });
     // LIKE wildcards in the query are literal.
-    const pct = await json<Page>(await call('GET', '/games?q=%25'));
+    const pct = await json<Page>(await client().games.$get({ query: { q: '%' } }));
     expect(pct.items.map((g) => g.slug)).toEqual(['percent-game']);
-    expect((await json<Page>(await call('GET', '/games?platform=steam&q=half'))).items).toHaveLength(1);
-    expect((await json<Page>(await call('GET', '/games?platform=epic&q=half'))).items).toHaveLength(0);
+    expect((await json<Page>(await client().games.$get({ query: { platform: 'steam', q: 'half' } }))).items).toHaveLength(1);
+    expect((await json<Page>(await client().games.$get({ query: { platform: 'epic', q: 'half' } }))).items).toHaveLength(0);
   });
 
   it('rejects bad queries', async () => {
-    expect((await call('GET', '/games?limit=0')).status).toBe(400);
-    expect((await call('GET', '/games?limit=1000')).status).toBe(400);
-    expect((await call('GET', '/games?offset=-1')).status).toBe(400);
-    expect((await call('GET', '/games/abc')).status).toBe(400);
+    expect((await client().games.$get({ query: { limit: '0' } })).status).toBe(400);
+    expect((await client().games.$get({ query: { limit: '1000' } })).status).toBe(400);
+    expect((await client().games.$get({ query: { offset: '-1' } })).status).toBe(400);
+    expect((await client().games[':game_id'].$get({ param: { game_id: 'abc' } })).status).toBe(400);
   });
 });
 
