@@ -6,15 +6,19 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
-import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
-import { deviceRouter } from './auth/device';
 import { launcherPageRouter } from './http/launcher-page';
 import { secretProblems } from './auth/secrets';
 import { ApiError } from './http/errors';
 import { apiCors, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { validationHook } from './http/openapi';
 import { systemRouter, version } from './http/system';
+// identity
+import { deviceAuthorizationRoutes, linkRoutes, pairedDeviceRoutes } from './auth/device-routes';
+import { jwksRoutes } from './auth/jwks';
+import { provideAccountCleanups } from './auth/user-admin';
+import { consoleSignInRoutes, deviceTokenRoutes, registrationRoutes } from './console/account-routes';
+import { consoleAccountCleanup } from './console/account-cleanup';
 // platform
 import { metricsRouter } from './metrics/router';
 // console
@@ -61,6 +65,9 @@ export function buildApp() {
   });
   base.use('*', apiCors);
   base.use('*', limitBodies);
+  // Deleting or demoting an account ends what each area holds for it (auth/user-admin.ts): the
+  // areas' parts are handed in here, so neither identity nor the DVR router imports the console.
+  base.use('*', provideAccountCleanups([consoleAccountCleanup]));
 
   // The route map: every URL prefix and the module that serves it.
   const app = base
@@ -68,9 +75,14 @@ export function buildApp() {
     .route('/', systemRouter)
     .route('/', launcherPageRouter)
     //
-    // ── identity (src/auth) ──
-    .route('/', consoleAuthRouter)
-    .route('/', deviceRouter)
+    // ── identity (src/auth; the console's sign-in answers in src/console/account-routes.ts) ──
+    .route('/.well-known', jwksRoutes)
+    .route('/users', registrationRoutes)
+    .route('/auth', consoleSignInRoutes)
+    .route('/auth/device', deviceAuthorizationRoutes)
+    .route('/auth/device', deviceTokenRoutes)
+    .route('/auth/devices', pairedDeviceRoutes)
+    .route('/link', linkRoutes)
     //
     // ── console: tenancy, catalog, library (src/console) ──
     .route('/', orgsRouter)
