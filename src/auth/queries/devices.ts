@@ -13,7 +13,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { changes, type Db } from '../../db/client';
-import { authSessions, deviceAuthorizations, devicePairingThrottle } from '../../db/schema';
+import { refreshSessions, deviceAuthorizations, devicePairingThrottle } from '../../db/schema';
 
 export type Grant = typeof deviceAuthorizations.$inferSelect;
 
@@ -85,11 +85,11 @@ export async function claimExchange(d: Db, id: string, now: string): Promise<boo
 
 /** Ties the grant to the refresh session its exchange started (column `session_id`). */
 export async function attachRefreshSession(d: Db, id: string, refreshSessionId: string): Promise<void> {
-  await d.update(deviceAuthorizations).set({ sessionId: refreshSessionId }).where(eq(deviceAuthorizations.id, id)).run();
+  await d.update(deviceAuthorizations).set({ refreshSessionId }).where(eq(deviceAuthorizations.id, id)).run();
 }
 
-const first = alias(authSessions, 'first_refresh_session');
-const live = alias(authSessions, 'live_refresh_session');
+const first = alias(refreshSessions, 'first_refresh_session');
+const live = alias(refreshSessions, 'live_refresh_session');
 
 /**
  * The user's paired devices that still hold a live login: the grant, joined to the first refresh
@@ -103,10 +103,10 @@ export async function pairedDevices(d: Db, userId: number, now: string) {
       country: deviceAuthorizations.country,
       pairedAt: deviceAuthorizations.exchangedAt,
       lastSeenAt: live.createdAt,
-      refreshSessionId: deviceAuthorizations.sessionId,
+      refreshSessionId: deviceAuthorizations.refreshSessionId,
     })
     .from(deviceAuthorizations)
-    .innerJoin(first, eq(first.id, deviceAuthorizations.sessionId))
+    .innerJoin(first, eq(first.id, deviceAuthorizations.refreshSessionId))
     .innerJoin(
       live,
       and(
@@ -124,14 +124,14 @@ export async function pairedDevices(d: Db, userId: number, now: string) {
 /** One paired device of this user (any state of its login), for revocation. */
 export async function pairedDeviceOf(d: Db, userId: number, id: string) {
   return d
-      .select({ id: deviceAuthorizations.id, refreshSessionId: deviceAuthorizations.sessionId, clientName: deviceAuthorizations.clientName })
+      .select({ id: deviceAuthorizations.id, refreshSessionId: deviceAuthorizations.refreshSessionId, clientName: deviceAuthorizations.clientName })
     .from(deviceAuthorizations)
     .where(
       and(
         eq(deviceAuthorizations.id, id),
         eq(deviceAuthorizations.userId, userId),
         eq(deviceAuthorizations.status, 'exchanged'),
-        isNotNull(deviceAuthorizations.sessionId),
+        isNotNull(deviceAuthorizations.refreshSessionId),
       ),
     )
     .get();
@@ -176,7 +176,7 @@ export async function purgeDeviceGrants(d: Db, nowMs: number, windowMs: number):
       .where(
         and(
           lte(deviceAuthorizations.expiresAt, dayAgo),
-          or(ne(deviceAuthorizations.status, 'exchanged'), isNull(deviceAuthorizations.sessionId)),
+          or(ne(deviceAuthorizations.status, 'exchanged'), isNull(deviceAuthorizations.refreshSessionId)),
         ),
       ),
     d.delete(devicePairingThrottle).where(lte(devicePairingThrottle.windowStartedAt, windowStart)),

@@ -10,7 +10,7 @@
 import { and, eq, exists, inArray, isNull, ne, notExists, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { changes, type Db } from '../../db/client';
-import { authSessions, memberships, orgs, platformSettings, users } from '../../db/schema';
+import { refreshSessions, memberships, orgs, platformSettings, users } from '../../db/schema';
 
 export type UserRow = typeof users.$inferSelect;
 export type Role = UserRow['role'];
@@ -124,9 +124,9 @@ export async function countAdmins(d: Db): Promise<number> {
 export function revokeRefreshSessionsAfterReset(d: Db, userId: number, passHash: string, now: string) {
   const stored = d.select({ one: sql`1` }).from(users).where(and(eq(users.id, userId), eq(users.passHash, passHash)));
   return d
-    .update(authSessions)
+    .update(refreshSessions)
     .set({ revokedAt: now, revokeReason: 'admin password reset' })
-    .where(and(eq(authSessions.userId, userId), isNull(authSessions.revokedAt), exists(stored)));
+    .where(and(eq(refreshSessions.userId, userId), isNull(refreshSessions.revokedAt), exists(stored)));
 }
 
 /** The caller's role in an org. */
