@@ -257,18 +257,18 @@ export const pairedDeviceRoutes = newRouter()
   );
 
 export const linkRoutes = newRouter().openapi(
-    createRoute({
-      method: 'get',
-      path: '/',
-      operationId: 'openPairingPage',
-      tags: ['identity'],
-      security: [],
-      summary: 'The pairing page a person types on a phone: redirects to the dashboard’s `#/link`',
-      request: { query: z.object({ code: z.string().max(32).optional() }) },
-      responses: { 302: { description: 'To the dashboard page, with the code when it is well-formed' }, ...errors(400) },
-    }),
-    (c) => {
-      const code = normalizeUserCode(c.req.valid('query').code ?? '');
-      return c.redirect(`${dashboardBase(c)}/#/link${code ? `/${formatUserCode(code)}` : ''}`, 302);
-    },
-  );
+  createRoute({
+    method: 'get',
+    path: '/',
+    operationId: 'openPairingPage',
+    tags: ['identity'],
+    security: [],
+    summary: 'The pairing page a person types on a phone: redirects to the dashboard’s `#/link`',
+    request: { query: z.object({ code: z.string().max(32).optional() }) },
+    responses: { 302: { description: 'To the dashboard page, with the code when it is well-formed' }, ...errors(400) },
+  }),
+  (c) => {
+    const code = normalizeUserCode(c.req.valid('query').code ?? '');
+    return c.redirect(`${dashboardBase(c)}/#/link${code ? `/${formatUserCode(code)}` : ''}`, 302);
+  },
+);

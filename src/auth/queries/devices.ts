@@ -124,7 +124,7 @@ export async function pairedDevices(d: Db, userId: number, now: string) {
 /** One paired device of this user (any state of its login), for revocation. */
 export async function pairedDeviceOf(d: Db, userId: number, id: string) {
   return d
-      .select({ id: deviceAuthorizations.id, refreshSessionId: deviceAuthorizations.refreshSessionId, clientName: deviceAuthorizations.clientName })
+    .select({ id: deviceAuthorizations.id, refreshSessionId: deviceAuthorizations.refreshSessionId, clientName: deviceAuthorizations.clientName })
     .from(deviceAuthorizations)
     .where(
       and(
