@@ -9,10 +9,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
-import { consoleAuthRouter } from './auth/console-routes';
 import { dvrAuthRouter } from './auth/dvr-routes';
-import { deviceRouter } from './auth/device';
 import { secretProblems } from './auth/secrets';
+// identity
+import { deviceAuthorizationRoutes, linkRoutes, pairedDeviceRoutes } from './auth/device-routes';
+import { jwksRoutes } from './auth/jwks';
+import { provideAccountCleanups } from './auth/user-admin';
+import { consoleSignInRoutes, deviceTokenRoutes, registrationRoutes } from './console/account-routes';
+import { consoleAccountCleanup } from './console/account-cleanup';
 // platform
 import { ApiError } from './http/errors';
 import { launcherPageRoutes } from './http/launcher-page';
@@ -67,6 +71,9 @@ export function buildApp() {
   });
   base.use('*', apiCors);
   base.use('*', limitBodies);
+  // Deleting or demoting an account ends what each area holds for it (auth/user-admin.ts): the
+  // areas' parts are handed in here, so neither identity nor the DVR router imports the console.
+  base.use('*', provideAccountCleanups([consoleAccountCleanup]));
 
   // The route map: every URL prefix and the module that serves it.
   const app = base
@@ -74,9 +81,14 @@ export function buildApp() {
     .route('/', systemRoutes)
     .route('/', launcherPageRoutes)
     //
-    // ── identity (src/auth) ──
-    .route('/', consoleAuthRouter)
-    .route('/', deviceRouter)
+    // ── identity (src/auth; the console's sign-in answers in src/console/account-routes.ts) ──
+    .route('/.well-known', jwksRoutes)
+    .route('/users', registrationRoutes)
+    .route('/auth', consoleSignInRoutes)
+    .route('/auth/device', deviceAuthorizationRoutes)
+    .route('/auth/device', deviceTokenRoutes)
+    .route('/auth/devices', pairedDeviceRoutes)
+    .route('/link', linkRoutes)
     //
     // ── console: tenancy, catalog, library (src/console) ──
     .route('/', orgsRouter)

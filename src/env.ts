@@ -8,8 +8,8 @@ import type { Logger } from './http/log';
 export interface AuthUser {
   id: number;
   role: 'admin' | 'user';
-  /** The refresh-session id (`sid`) the access token was minted from. */
-  sid: string;
+  /** The refresh session the access token was minted from (its `sid` claim). */
+  refreshSessionId: string;
 }
 
 export interface AppEnv {

@@ -3,9 +3,8 @@
  * (expired refresh sessions, retention, chart retries, the overseer link, play-session leases).
  * Each job is independent: one failing never stops the others.
  */
-import { purgeExpiredSessions } from './auth/refresh';
-import { WRONG_CODE_WINDOW_MS } from './auth/device';
-import { purgeDeviceGrants } from './auth/device-queries';
+import { purgeExpiredRefreshSessions } from './auth/refresh';
+import { purgeDevicePairing } from './auth/device';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
 import { sweepPlaySessions } from './console/play-sessions';
 import { keepOverseerLinkUp } from './dvr/cron';
@@ -13,13 +12,12 @@ import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';
 import { pruneMetricsJob } from './metrics/jobs';
 import { runRetention } from './retention';
-import { world } from './world';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
 
 const housekeeping: Job[] = [
   async (env) => {
-    await purgeExpiredSessions(env);
+    await purgeExpiredRefreshSessions(env);
   },
   // Retention of audit log, worker events, finished play sessions, throttle counters and spent
   // OpenID nonces, in bounded batches (src/retention.ts).
@@ -29,7 +27,7 @@ const housekeeping: Job[] = [
   },
   // Device sign-in codes that ended unused, and spent wrong-code counters.
   async (env) => {
-    await purgeDeviceGrants(env, world.now(), WRONG_CODE_WINDOW_MS);
+    await purgeDevicePairing(env);
   },
   // Play-session leases and offline nodes, in case an OrgAllocator alarm was lost.
   sweepPlaySessions,

@@ -7,21 +7,21 @@
  *   const login = await checkCredentials(c, username, password); // throws 401/429
  */
 import type { Context } from 'hono';
-import { eq, inArray } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { db } from '../db/client';
-import { users } from '../db/schema';
 import { BadRequest, Conflict, Unauthorized } from '../http/errors';
+import { createLogger } from '../http/log';
 import { clientIp } from '../http/middleware';
 import { isDvrPath } from '../http/paths';
 import { executionContextOf, recordMetric } from '../http/metrics/record';
 import { nowIso } from '../world';
 import { audit } from './audit';
 import { hashPassword, passwordPolicy, passwordProblem, scryptParams, verifyDummy, verifyPassword } from './passwords';
+import { anyUserExists, insertUser, setPassHash, userByDigest, userById, usernameRowsByIds, type Role, type UserRow } from './queries/users';
 import { checkAccountLock, checkIpLimit, clearFailures, recordFailure } from './throttle';
 import { displayUsername, usernameKeys } from './usernames';
 
-export type Role = 'admin' | 'user';
+export type { Role, UserRow };
 
 export interface UserView {
   id: number;
@@ -31,9 +31,12 @@ export interface UserView {
   updated_at: string;
 }
 
-type UserRow = typeof users.$inferSelect;
+const log = createLogger({ module: 'auth/accounts' });
 
 export const USERNAME_MAX = 64;
+
+/** What a list shows for a user whose stored name cannot be decrypted (a row damaged or written under another secret). */
+export const UNREADABLE_USERNAME = '(unreadable username)';
 
 /** Why a username is unacceptable, or null. */
 export function usernameProblem(raw: string): string | null {
@@ -55,40 +58,47 @@ export async function presentUser(env: Env, row: UserRow): Promise<UserView> {
   };
 }
 
-/** Decrypts many usernames (for lists): `{ id → username }`. */
+/**
+ * Decrypts many usernames (for lists): `{ id → username }`. One row that does not decrypt shows
+ * as `UNREADABLE_USERNAME` and is logged, so one damaged row never turns a whole list into a 500.
+ */
 export async function usernamesOf(env: Env, rows: Array<Pick<UserRow, 'id' | 'usernameEnc' | 'usernameDigest'>>) {
   const keys = await usernameKeys(env.COUCHSUITE_USERNAME_SECRET);
   const out = new Map<number, string>();
-  await Promise.all(rows.map(async (r) => out.set(r.id, await keys.decrypt(r.usernameEnc, r.usernameDigest))));
+  await Promise.all(
+    rows.map(async (r) => {
+      try {
+        out.set(r.id, await keys.decrypt(r.usernameEnc, r.usernameDigest));
+      } catch (e) {
+        // Never the ciphertext or the digest in the log: the user id is enough to find the row.
+        log.error('username does not decrypt', { user_id: r.id, error: e instanceof Error ? e.name : String(e) });
+        out.set(r.id, UNREADABLE_USERNAME);
+      }
+    }),
+  );
   return out;
 }
 
 /** Usernames of these user ids (one query; unknown ids are absent): `{ id → username }`. */
 export async function usernamesByIds(env: Env, ids: Iterable<number | null>): Promise<Map<number, string>> {
   const wanted = [...new Set([...ids].filter((x): x is number => x !== null))];
-  if (!wanted.length) return new Map();
-  const rows = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(inArray(users.id, wanted));
-  return usernamesOf(env, rows);
+  return usernamesOf(env, await usernameRowsByIds(db(env), wanted));
 }
 
 export async function findUserByName(env: Env, raw: string): Promise<{ digest: string; row: UserRow | undefined }> {
   const digest = await (await usernameKeys(env.COUCHSUITE_USERNAME_SECRET)).digest(raw);
-  const row = await db(env).select().from(users).where(eq(users.usernameDigest, digest)).get();
-  return { digest, row };
+  return { digest, row: await userByDigest(db(env), digest) };
 }
 
 export async function findUserById(env: Env, id: number): Promise<UserRow | undefined> {
-  return db(env).select().from(users).where(eq(users.id, id)).get();
+  return userById(db(env), id);
 }
 
 export async function hasUsers(env: Env): Promise<boolean> {
-  return !!(await db(env).select({ id: users.id }).from(users).limit(1).get());
+  return anyUserExists(db(env));
 }
 
-/**
- * Inserts a user. The role is decided inside the INSERT (`admin` when the table is empty), so two
- * concurrent first registrations cannot both become admin: SQLite serialises the statements.
- */
+/** Creates a user (`role` 'auto': the first account ever becomes admin); 400 on a bad name or password, 409 when taken. */
 export async function createUser(
   env: Env,
   input: { username: string; password: string; role?: Role | 'auto' },
@@ -99,22 +109,13 @@ export async function createUser(
   const weak = passwordProblem(input.password, passwordPolicy(env), display);
   if (weak) throw new BadRequest(weak, 'weak_password');
   const keys = await usernameKeys(env.COUCHSUITE_USERNAME_SECRET);
-  const digest = await keys.digest(display);
-  const usernameEnc = await keys.encrypt(display, digest);
+  const usernameDigest = await keys.digest(display);
+  const usernameEnc = await keys.encrypt(display, usernameDigest);
   const passHash = await hashPassword(input.password, scryptParams(env));
-  const now = nowIso();
-  const role = input.role ?? 'auto';
-  const roleExpr = role === 'auto' ? "(CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'user' ELSE 'admin' END)" : '?4';
-  const { results } = await env.DB.prepare(
-    `INSERT INTO users (username_digest, username_enc, pass_hash, role, created_at, updated_at)
-     VALUES (?1, ?2, ?3, ${roleExpr}, ?5, ?5)
-     ON CONFLICT (username_digest) DO NOTHING RETURNING id`,
-  )
-    .bind(digest, usernameEnc, passHash, role === 'auto' ? null : role, now)
-    .all<{ id: number }>();
-  const created = results[0];
-  if (!created) throw new Conflict('username already exists', 'username_taken');
-  return (await findUserById(env, created.id))!;
+  const d = db(env);
+  const id = await insertUser(d, { usernameDigest, usernameEnc, passHash, role: input.role ?? 'auto', now: nowIso() });
+  if (id === null) throw new Conflict('username already exists', 'username_taken');
+  return (await userById(d, id))!;
 }
 
 export interface CheckedLogin {
@@ -148,11 +149,7 @@ export async function checkCredentials(c: Context<AppEnv>, username: string, pas
   await clearFailures(env, digest);
   if (verdict.needsRehash) {
     // Upgrade legacy (bcrypt, PBKDF2) or weaker scrypt hashes now that we know the password.
-    await db(env)
-      .update(users)
-      .set({ passHash: await hashPassword(password, params), updatedAt: nowIso() })
-      .where(eq(users.id, row.id))
-      .run();
+    await setPassHash(db(env), row.id, await hashPassword(password, params), nowIso());
   }
   await audit(c, 'auth.login.success', { actorUserId: row.id, targetType: 'user', targetId: row.id });
   return { row };
@@ -161,9 +158,5 @@ export async function checkCredentials(c: Context<AppEnv>, username: string, pas
 export async function setPassword(env: Env, userId: number, password: string, username?: string): Promise<void> {
   const weak = passwordProblem(password, passwordPolicy(env), username);
   if (weak) throw new BadRequest(weak, 'weak_password');
-  await db(env)
-    .update(users)
-    .set({ passHash: await hashPassword(password, scryptParams(env)), updatedAt: nowIso() })
-    .where(eq(users.id, userId))
-    .run();
+  await setPassHash(db(env), userId, await hashPassword(password, scryptParams(env)), nowIso());
 }

@@ -7,12 +7,11 @@
  *   await db.batch([write, auditStatement(c, 'config.update', {...})]);  // atomically with a write
  */
 import type { Context } from 'hono';
-import { sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { db } from '../db/client';
-import { auditLog } from '../db/schema';
 import { clientIp } from '../http/middleware';
 import { nowIso } from '../world';
+import { insertAuditRow, insertAuditRowIfChanged, type AuditRow } from './queries/audit';
 
 export interface AuditEntry {
   actorUserId?: number | null;
@@ -22,20 +21,22 @@ export interface AuditEntry {
   details?: Record<string, unknown>;
 }
 
+function auditRow(c: Context<AppEnv>, action: string, entry: AuditEntry): AuditRow {
+  return {
+    ts: nowIso(),
+    actorUserId: entry.actorUserId !== undefined ? entry.actorUserId : (c.get('user')?.id ?? null),
+    action,
+    targetType: entry.targetType ?? null,
+    targetId: entry.targetId === undefined ? null : String(entry.targetId),
+    orgId: entry.orgId ?? null,
+    ip: clientIp(c.req.raw),
+    requestId: c.get('requestId') ?? null,
+    details: entry.details ? JSON.stringify(entry.details) : null,
+  };
+}
+
 export function auditStatement(c: Context<AppEnv>, action: string, entry: AuditEntry = {}) {
-  return db(c.env)
-    .insert(auditLog)
-    .values({
-      ts: nowIso(),
-      actorUserId: entry.actorUserId !== undefined ? entry.actorUserId : (c.get('user')?.id ?? null),
-      action,
-      targetType: entry.targetType ?? null,
-      targetId: entry.targetId === undefined ? null : String(entry.targetId),
-      orgId: entry.orgId ?? null,
-      ip: clientIp(c.req.raw),
-      requestId: c.get('requestId') ?? null,
-      details: entry.details ? JSON.stringify(entry.details) : null,
-    });
+  return insertAuditRow(db(c.env), auditRow(c, action, entry));
 }
 
 export async function audit(c: Context<AppEnv>, action: string, entry: AuditEntry = {}): Promise<void> {
@@ -44,18 +45,9 @@ export async function audit(c: Context<AppEnv>, action: string, entry: AuditEntr
 
 /**
  * The audit row of a guarded write, for the same `db.batch([...])`, placed right after that write:
- * it is inserted only when the statement before it changed a row (SQLite's `changes()` within the
- * batch's transaction), so a refused conditional write leaves no audit row and an applied one
- * always has its row.
+ * it is inserted only when the statement before it changed a row, so a refused conditional write
+ * leaves no audit row and an applied one always has its row.
  */
 export function auditIfChanged(c: Context<AppEnv>, action: string, entry: AuditEntry = {}) {
-  const actor = entry.actorUserId !== undefined ? entry.actorUserId : (c.get('user')?.id ?? null);
-  // Every column in table order (drizzle's INSERT ... SELECT lists them all); a NULL id is assigned.
-  return db(c.env)
-    .insert(auditLog)
-    .select(
-      sql`SELECT NULL, ${nowIso()}, ${actor}, ${action}, ${entry.targetType ?? null}, ${entry.targetId === undefined ? null : String(entry.targetId)},
-                 ${entry.orgId ?? null}, ${clientIp(c.req.raw)}, ${c.get('requestId') ?? null}, ${entry.details ? JSON.stringify(entry.details) : null}
-           WHERE changes() > 0`,
-    );
+  return insertAuditRowIfChanged(db(c.env), auditRow(c, action, entry));
 }

@@ -6,12 +6,12 @@
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../env';
-import { SESSION_TTL } from './refresh';
+import { REFRESH_SESSION_TTL } from './refresh';
 
 const REFRESH_PATH = '/api/auth';
 
 export function setAuthCookies(c: Context<AppEnv>, accessToken: string, refreshToken: string): void {
-  const maxAge = Math.floor(SESSION_TTL.dashboard.idleMs / 1000);
+  const maxAge = Math.floor(REFRESH_SESSION_TTL.dashboard.idleMs / 1000);
   const secure = c.env.COOKIE_SECURE !== 'false';
   setCookie(c, 'access_token', accessToken, { path: '/', httpOnly: true, secure, sameSite: 'Strict', maxAge });
   setCookie(c, 'refresh_token', refreshToken, { path: REFRESH_PATH, httpOnly: true, secure: true, sameSite: 'Strict', maxAge });

@@ -13,8 +13,7 @@ import { clearAuthCookies, refreshCookie, setAuthCookies } from './cookies';
 import { assertSameOrigin, requireUser } from './middleware';
 import { scryptParams, verifyPassword } from './passwords';
 import { checkAccountLock, checkIpLimit, clearFailures, recordFailure, throttleKey } from './throttle';
-import { revokeSessionFamilyOf, revokeUserSessions, rotateSession, startLogin } from './refresh';
-import { issueAccessToken } from './tokens';
+import { clientMeta, logout, refreshLogin, revokeUserRefreshSessionsOf, startLogin } from './refresh';
 
 export const UserSchema = z
   .object({
@@ -43,8 +42,8 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       assertSameOrigin(c);
       const body = c.req.valid('json');
       const { row } = await checkCredentials(c, body.username, body.password);
-      const login = await startLogin(c.env, row, 'dashboard', { ip: clientIp(c.req.raw), userAgent: c.req.header('User-Agent') });
-      setAuthCookies(c, login.accessToken, login.session.refreshToken);
+      const login = await startLogin(c.env, row, 'dashboard', clientMeta(c));
+      setAuthCookies(c, login.accessToken, login.refreshSession.refreshToken);
       return c.json({ access_token: login.accessToken, user: await presentUser(c.env, row) }, 200);
     },
     failWith('username and password are required'),
@@ -61,15 +60,9 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       assertSameOrigin(c);
       const token = refreshCookie(c);
       if (!token) throw new Unauthorized('missing refresh token', 'missing_refresh_token');
-      const r = await rotateSession(c.env, token, { ip: clientIp(c.req.raw), userAgent: c.req.header('User-Agent') });
-      if (!r.ok) {
-        if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
-        throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
-      }
-      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
-      const { token: access } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
-      setAuthCookies(c, access, r.session.refreshToken);
-      return c.json({ access_token: access }, 200);
+      const { accessToken, refreshToken } = await refreshLogin(c, token);
+      setAuthCookies(c, accessToken, refreshToken);
+      return c.json({ access_token: accessToken }, 200);
     },
   )
   .openapi(
@@ -82,8 +75,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       responses: { 204: { description: 'Signed out' }, ...errors(401, 403) },
     }),
     async (c) => {
-      await revokeSessionFamilyOf(c.env, c.get('user').sid, 'logout');
-      await audit(c, 'auth.logout', { targetType: 'user', targetId: c.get('user').id });
+      await logout(c);
       clearAuthCookies(c);
       return c.body(null, 204);
     },
@@ -138,7 +130,7 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       await clearFailures(c.env, key);
       const view = await presentUser(c.env, row);
       await setPassword(c.env, me.id, body.new_password, view.username);
-      await revokeUserSessions(c.env, me.id, 'password change', me.sid);
+      await revokeUserRefreshSessionsOf(c.env, me.id, 'password change', me.refreshSessionId);
       await audit(c, 'user.password.change', { targetType: 'user', targetId: me.id });
       return c.body(null, 204);
     },

@@ -16,16 +16,17 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
-import { and, eq, isNull } from 'drizzle-orm';
 import type { AppEnv, AuthUser } from '../env';
 import { db } from '../db/client';
-import { authSessions, memberships, users } from '../db/schema';
 import { BadRequest, Forbidden, Unauthorized } from '../http/errors';
 import { originList } from '../http/middleware';
 import { isDvrPath } from '../http/paths';
+import { userOfLiveRefreshSession } from './queries/refresh-sessions';
+import { membershipRole, type OrgRole } from './queries/users';
 import { TokenExpired, verifyAccessToken } from './tokens';
 
-export type OrgRole = 'owner' | 'admin' | 'member';
+export type { OrgRole };
+
 const RANK: Record<OrgRole, number> = { member: 1, admin: 2, owner: 3 };
 
 type TokenSource = { token: string; from: 'header' | 'cookie' } | { token: null; malformed: boolean };
@@ -65,15 +66,10 @@ async function resolve(c: Context<AppEnv>): Promise<{ user: AuthUser; viaCookie:
   } catch (e) {
     return { fail: e instanceof TokenExpired ? 'expired' : 'invalid' };
   }
-  // One indexed lookup: the session must still be live and the user must still exist.
-  const row = await db(c.env)
-    .select({ id: users.id, role: users.role })
-    .from(authSessions)
-    .innerJoin(users, eq(users.id, authSessions.userId))
-    .where(and(eq(authSessions.id, claims.sid), eq(authSessions.userId, claims.userId), isNull(authSessions.revokedAt)))
-    .get();
+  // One indexed lookup: the refresh session must still be live and the user must still exist.
+  const row = await userOfLiveRefreshSession(db(c.env), claims.refreshSessionId, claims.userId);
   if (!row) return { fail: 'invalid' };
-  return { user: { id: row.id, role: row.role, sid: claims.sid }, viaCookie: src.from === 'cookie' };
+  return { user: { id: row.id, role: row.role, refreshSessionId: claims.refreshSessionId }, viaCookie: src.from === 'cookie' };
 }
 
 /** A cookie-authenticated state change must come from our own pages (CSRF): the same origin, or a
@@ -116,12 +112,7 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** The caller's role in an org, from D1 (so membership changes apply on the next request). */
 export async function orgRoleOf(env: Env, userId: number, orgId: number): Promise<OrgRole | null> {
-  const row = await db(env)
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
-    .get();
-  return row?.role ?? null;
+  return membershipRole(db(env), userId, orgId);
 }
 
 /**

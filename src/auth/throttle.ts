@@ -10,11 +10,10 @@
  * `POST /api/me/change-password` (per address, and per user: failures lock the user's password
  * changes like a login name) and registration (per address, every attempt counts).
  */
-import { eq, sql } from 'drizzle-orm';
 import { db } from '../db/client';
-import { loginThrottle } from '../db/schema';
 import { TooManyRequests } from '../http/errors';
 import { world } from '../world';
+import { clearThrottle, countThrottleFailure, throttleRow } from './queries/throttles';
 
 function limits(env: Env) {
   const max = Number.parseInt(env.LOGIN_MAX_FAILURES, 10);
@@ -55,7 +54,7 @@ export async function checkIpLimit(env: Env, ip: string, action: 'login' | 'chan
 
 /** Throws 429 while the account name is locked. */
 export async function checkAccountLock(env: Env, digest: string, message = 'too many failed logins; try again later'): Promise<void> {
-  const row = await db(env).select().from(loginThrottle).where(eq(loginThrottle.usernameDigest, digest)).get();
+  const row = await throttleRow(db(env), digest);
   if (!row?.lockedUntil) return;
   const left = Date.parse(row.lockedUntil) - world.now();
   if (left > 0) throw new TooManyRequests(message, left / 1000, 'account_locked');
@@ -65,26 +64,15 @@ export async function checkAccountLock(env: Env, digest: string, message = 'too 
 export async function recordFailure(env: Env, digest: string, custom?: Limits): Promise<boolean> {
   const { maxFailures, lockoutMs } = custom ?? limits(env);
   const now = world.now();
-  const nowIso = new Date(now).toISOString();
-  const windowStart = new Date(now - lockoutMs).toISOString();
-  const lockUntil = new Date(now + lockoutMs).toISOString();
-  // One statement: increments inside the window, restarts an old window, locks at the threshold.
-  const row = await db(env)
-    .insert(loginThrottle)
-    .values({ usernameDigest: digest, failures: 1, windowStartedAt: nowIso, lockedUntil: maxFailures <= 1 ? lockUntil : null })
-    .onConflictDoUpdate({
-      target: loginThrottle.usernameDigest,
-      set: {
-        failures: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END`,
-        windowStartedAt: sql`CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN ${nowIso} ELSE ${loginThrottle.windowStartedAt} END`,
-        lockedUntil: sql`CASE WHEN (CASE WHEN ${loginThrottle.windowStartedAt} < ${windowStart} THEN 1 ELSE ${loginThrottle.failures} + 1 END) >= ${maxFailures} THEN ${lockUntil} ELSE NULL END`,
-      },
-    })
-    .returning()
-    .get();
-  return row?.failures === maxFailures;
+  const failures = await countThrottleFailure(db(env), digest, {
+    now: new Date(now).toISOString(),
+    windowStart: new Date(now - lockoutMs).toISOString(),
+    lockUntil: new Date(now + lockoutMs).toISOString(),
+    maxFailures,
+  });
+  return failures === maxFailures;
 }
 
 export async function clearFailures(env: Env, digest: string): Promise<void> {
-  await db(env).delete(loginThrottle).where(eq(loginThrottle.usernameDigest, digest)).run();
+  await clearThrottle(db(env), digest);
 }

@@ -1,8 +1,9 @@
 /**
  * Access tokens: HS256 JWTs (jose) with the algorithm pinned and `iss`, `aud`, `typ`, `exp`
- * required. Claims: `sub` (user id as a decimal string), `sid` (refresh-session id), `role`.
+ * required. Claims: `sub` (user id as a decimal string), `sid` (the refresh session's id: the wire
+ * name, `refreshSessionId` in code), `role`.
  *
- *   const { token, expiresIn } = await issueAccessToken(env, { userId: 1, sid, role: 'admin' });
+ *   const { token, expiresIn } = await issueAccessToken(env, { userId: 1, refreshSessionId, role: 'admin' });
  *   const claims = await verifyAccessToken(env, token); // throws TokenExpired | TokenInvalid
  */
 import { errors, jwtVerify, SignJWT } from 'jose';
@@ -16,7 +17,8 @@ export class TokenExpired extends Error {}
 
 export interface AccessClaims {
   userId: number;
-  sid: string;
+  /** The `sid` claim. */
+  refreshSessionId: string;
   role: 'admin' | 'user';
 }
 
@@ -42,7 +44,7 @@ export async function issueAccessToken(
   claims: AccessClaims,
 ): Promise<{ token: string; expiresIn: number }> {
   const iat = Math.floor(world.now() / 1000);
-  const token = await new SignJWT({ sid: claims.sid, role: claims.role })
+  const token = await new SignJWT({ sid: claims.refreshSessionId, role: claims.role })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(String(claims.userId))
     .setIssuer(env.JWT_ISSUER)
@@ -76,7 +78,7 @@ export async function verifyAccessToken(
     if (typeof payload.sid !== 'string' || (payload.role !== 'admin' && payload.role !== 'user')) {
       throw new TokenInvalid('invalid token claims');
     }
-    return { userId, sid: payload.sid, role: payload.role };
+    return { userId, refreshSessionId: payload.sid, role: payload.role };
   } catch (e) {
     if (e instanceof errors.JWTExpired) throw new TokenExpired('token expired');
     if (e instanceof TokenInvalid) throw e;

@@ -4,37 +4,70 @@
  * - there is always at least one platform admin (no demotion or deletion of the last one);
  * - an admin never deletes their own account (another admin must);
  * - a user who is the only owner of an org cannot be deleted (make someone else owner first);
- * - a deleted user's live play seats are ended through their org's allocator first, so its next
- *   mirror batch never carries a row for a user that no longer exists.
+ * - what other areas hold for the account is ended with it (the console: live play seats ended
+ *   through their allocator before the delete, so its next mirror batch never carries a row for a
+ *   user that no longer exists; invites revoked in the same batch).
+ *
+ * Identity does not know those areas (layers point down), and neither does the DVR router that
+ * calls these use cases. Each area describes its part as an `AccountCleanup`; the entry layer
+ * (`src/app.ts`) hands the list to every request with `provideAccountCleanups([...])`, and the use
+ * cases read it from the request context. A request that reaches them without the list is a
+ * wiring bug: they refuse (500) rather than leave play seats or invites behind.
  *
  *   const plan = await planUserEdit(env, row, { username, password, role }); // 400s before any write
  *   await applyUserEdit(c, row.id, plan);                                   // 404 / 409 or done
- *   await deleteUserAccount(c, id);                                          // 409 or { deleted }
+ *   await deleteUserAccount(c, id, details);                                 // 409 or { deleted }
  */
-import type { Context } from 'hono';
-import { and, eq, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { BatchItem } from 'drizzle-orm/batch';
 import type { AppEnv } from '../env';
 import { changes, db } from '../db/client';
-import { authSessions, memberships, orgs, playSessions, users } from '../db/schema';
+import { isUniqueViolation } from '../db/errors';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
-import { allocatorOf, LIVE_STATUSES } from '../console/play-sessions';
-import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from '../console/invites';
-import { isUniqueViolation } from '../console/schemas';
 import { nowIso } from '../world';
 import { presentUser, usernameProblem, type Role } from './accounts';
 import { auditIfChanged } from './audit';
 import { hashPassword, passwordPolicy, passwordProblem, scryptParams } from './passwords';
+import {
+  countAdmins,
+  deleteUserGuarded,
+  revokeRefreshSessionsAfterReset,
+  roleOfUser,
+  soleOwnedOrgSlugs,
+  updateUserGuarded,
+  userById,
+  type UserRow,
+} from './queries/users';
 import { displayUsername, usernameKeys } from './usernames';
 
-type UserRow = typeof users.$inferSelect;
+/** One area's share of ending or demoting an account. */
+export interface AccountCleanup {
+  /** After the refusals, before the delete batch: ends what lives outside D1. The returned fields join the audit row's details. */
+  beforeDelete(env: Env, userId: number): Promise<Record<string, unknown>>;
+  /** Statements appended to the delete batch (they run after the user row is gone). */
+  onDelete(env: Env, userId: number): Array<BatchItem<'sqlite'>>;
+  /** Statements appended to a demotion's batch (they see the new role). */
+  onDemote(env: Env, userId: number): Array<BatchItem<'sqlite'>>;
+}
 
-/** True while another admin remains besides this row (for a WHERE on `users`). */
-const anotherAdminRemains: SQL = sql`(${users.role} <> 'admin' OR (SELECT COUNT(*) FROM users a WHERE a.role = 'admin') > 1)`;
+declare module 'hono' {
+  interface ContextVariableMap {
+    accountCleanups: readonly AccountCleanup[];
+  }
+}
 
-/** The user owns an org that has no other owner. */
-function soleOwnerOfAnOrg(userId: number): SQL {
-  return sql`EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = ${userId} AND m.role = 'owner'
-                       AND NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = m.org_id AND o.role = 'owner' AND o.user_id <> m.user_id))`;
+/** The entry layer's wiring: every request carries the areas' account cleanups. */
+export function provideAccountCleanups(cleanups: readonly AccountCleanup[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    c.set('accountCleanups', cleanups);
+    await next();
+  };
+}
+
+function cleanupsOf(c: Context<AppEnv>): readonly AccountCleanup[] {
+  const cleanups = c.get('accountCleanups');
+  if (!cleanups) throw new Error('account cleanups not provided: mount provideAccountCleanups in src/app.ts');
+  return cleanups;
 }
 
 export interface UserEdit {
@@ -66,38 +99,29 @@ export async function planUserEdit(env: Env, row: UserRow, body: { username?: st
 
 /**
  * One batch: the user row (every field at once; demoting the last admin is refused by the WHERE),
- * its audit row, and — for a password reset — the revocation of the user's logins, guarded on the
- * new hash being the one stored.
+ * its audit row, for a password reset the revocation of the user's logins (guarded on the new
+ * hash being the one stored), and for a demotion the areas' demotion statements.
  */
 export async function applyUserEdit(c: Context<AppEnv>, id: number, edit: UserEdit): Promise<void> {
   const d = db(c.env);
   const now = nowIso();
   const demotes = edit.set.role === 'user';
   const passHash = edit.set.passHash;
+  const onDemote = demotes ? cleanupsOf(c).flatMap((a) => a.onDemote(c.env, id)) : [];
   let result;
   try {
     result = await d.batch([
-      d
-        .update(users)
-        .set({ ...edit.set, updatedAt: now })
-        .where(and(eq(users.id, id), demotes ? anotherAdminRemains : undefined)),
+      updateUserGuarded(d, id, edit.set, now),
       auditIfChanged(c, 'user.update', { targetType: 'user', targetId: id, details: { fields: edit.fields, ...(edit.roleChange ? { role: edit.roleChange } : {}) } }),
-      ...(passHash
-        ? [
-            d
-              .update(authSessions)
-              .set({ revokedAt: now, revokeReason: 'admin password reset' })
-              .where(and(eq(authSessions.userId, id), isNull(authSessions.revokedAt), sql`EXISTS (SELECT 1 FROM users u WHERE u.id = ${id} AND u.pass_hash = ${passHash})`)),
-          ]
-        : []),
-      ...(demotes ? [revokeInvitesOfFormerAdmin(c.env, id)] : []),
+      ...(passHash ? [revokeRefreshSessionsAfterReset(d, id, passHash, now)] : []),
+      ...onDemote,
     ]);
   } catch (e) {
     if (isUniqueViolation(e)) throw new Conflict('username already exists', 'username_taken');
     throw e;
   }
   if (changes(result[0]) === 0) {
-    if (!(await d.select({ id: users.id }).from(users).where(eq(users.id, id)).get())) throw new NotFound('user not found');
+    if (!(await userById(d, id))) throw new NotFound('user not found');
     throw new Conflict('the last platform admin cannot be demoted; make another user admin first', 'last_admin');
   }
 }
@@ -105,42 +129,36 @@ export async function applyUserEdit(c: Context<AppEnv>, id: number, edit: UserEd
 /** Why this account cannot be deleted right now, or null. */
 async function deletionRefusal(env: Env, actorId: number, id: number): Promise<Conflict | null> {
   if (id === actorId) return new Conflict('an admin cannot delete their own account; another admin must', 'self_delete');
-  const owned = await db(env)
-    .select({ slug: orgs.slug })
-    .from(memberships)
-    .innerJoin(orgs, eq(orgs.id, memberships.orgId))
-    .where(and(eq(memberships.userId, id), eq(memberships.role, 'owner'), sql`NOT EXISTS (SELECT 1 FROM memberships o WHERE o.org_id = ${memberships.orgId} AND o.role = 'owner' AND o.user_id <> ${id})`));
+  const d = db(env);
+  const owned = await soleOwnedOrgSlugs(d, id);
   if (owned.length > 0) {
-    return new Conflict(`the user is the last owner of ${owned.map((o) => o.slug).join(', ')}; make someone else owner first`, 'last_owner');
+    return new Conflict(`the user is the last owner of ${owned.join(', ')}; make someone else owner first`, 'last_owner');
   }
-  const row = await db(env).select({ role: users.role }).from(users).where(eq(users.id, id)).get();
-  if (row?.role === 'admin') {
-    const admins = await db(env).select({ n: sql<number>`COUNT(*)` }).from(users).where(eq(users.role, 'admin')).get();
-    if ((admins?.n ?? 0) <= 1) return new Conflict('the last platform admin cannot be deleted', 'last_admin');
+  if ((await roleOfUser(d, id)) === 'admin' && (await countAdmins(d)) <= 1) {
+    return new Conflict('the last platform admin cannot be deleted', 'last_admin');
   }
   return null;
 }
 
 /**
  * Deletes an account: refusals first (nothing is ended for a delete that will be refused), then
- * the user's live play seats are terminated through their allocators (the allocator's public
- * release path), then one guarded DELETE + audit batch. `deleted: false` when there was no user.
+ * each area's `beforeDelete` (the console ends live play seats through the allocator's public
+ * release path), then one guarded DELETE + audit + the areas' `onDelete` statements in one batch.
+ * `deleted: false` when there was no user.
  */
 export async function deleteUserAccount(c: Context<AppEnv>, id: number, details: Record<string, unknown>): Promise<{ deleted: boolean }> {
   const env = c.env;
   const actorId = c.get('user').id;
+  const cleanups = cleanupsOf(c);
   const refusal = await deletionRefusal(env, actorId, id);
   if (refusal) throw refusal;
+  let ended: Record<string, unknown> = {};
+  for (const area of cleanups) ended = { ...ended, ...(await area.beforeDelete(env, id)) };
   const d = db(env);
-  const live = await d
-    .select({ id: playSessions.id, orgId: playSessions.orgId })
-    .from(playSessions)
-    .where(and(eq(playSessions.userId, id), inArray(playSessions.status, [...LIVE_STATUSES])));
-  for (const s of live) await allocatorOf(env, s.orgId).terminate(s.orgId, s.id);
   const [del] = await d.batch([
-    d.delete(users).where(and(eq(users.id, id), ne(users.id, actorId), sql`NOT ${soleOwnerOfAnOrg(id)}`, anotherAdminRemains)),
-    auditIfChanged(c, 'user.delete', { targetType: 'user', targetId: id, details: { ...details, ended_play_sessions: live.length } }),
-    revokeInvitesWithoutCreator(env),
+    deleteUserGuarded(d, id, actorId),
+    auditIfChanged(c, 'user.delete', { targetType: 'user', targetId: id, details: { ...details, ...ended } }),
+    ...cleanups.flatMap((a) => a.onDelete(env, id)),
   ]);
   if (changes(del) > 0) return { deleted: true };
   // Refused by the SQL guards: the state changed since the checks above (a concurrent admin action).

@@ -55,8 +55,8 @@ export const loginThrottle = sqliteTable('login_throttle', {
   lockedUntil: text('locked_until'),
 });
 
-/** Refresh sessions (the DVR design's `sessions`, renamed so nobody confuses them with play sessions). */
-export const authSessions = sqliteTable(
+/** Refresh sessions (SQL table `auth_sessions`: the DVR design's `sessions`, renamed so nobody confuses them with play sessions). */
+export const refreshSessions = sqliteTable(
   'auth_sessions',
   {
     /** The `sid` claim of access tokens issued from this row. */
@@ -844,7 +844,7 @@ export const deviceAuthorizations = sqliteTable(
     expiresAt: text('expires_at').notNull(),
     decidedAt: text('decided_at'),
     exchangedAt: text('exchanged_at'),
-    sessionId: text('session_id').references(() => authSessions.id, { onDelete: 'set null' }),
+    refreshSessionId: text('session_id').references(() => refreshSessions.id, { onDelete: 'set null' }),
   },
   (t) => [
     uniqueIndex('device_authorizations_device_code_uq').on(t.deviceCodeHash),

@@ -1,12 +1,12 @@
 /**
  * Platform routes: liveness (`/health` checks D1), `/version` (from the VERSION file), the DVR's
- * `/api/health` (overseer link state, contract §3.9) and the published session-token keys.
+ * `/api/health` (overseer link state, contract §3.9). (The published session-token keys are
+ * identity's: `src/auth/jwks.ts`.)
  */
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
 import VERSION from '../../VERSION';
 import { db } from '../db/client';
-import { publishedSessionKeys } from '../auth/session-keys';
 import { ServiceUnavailable } from './errors';
 import { errors, json, newRouter, z } from './openapi';
 
@@ -43,20 +43,6 @@ export const systemRoutes = newRouter()
       responses: { 200: json(z.object({ server: z.string() }), 'Version') },
     }),
     (c) => c.json({ server: version }, 200),
-  )
-  .openapi(
-    createRoute({
-      method: 'get',
-      path: '/.well-known/jwks.json',
-      tags: ['system'],
-      summary: 'Public keys that verify play-session tokens (two, by kid, during a signing-key rotation)',
-      responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), 'JWK set') },
-    }),
-    async (c) => {
-      const { keys } = await publishedSessionKeys(c.env);
-      c.header('Cache-Control', 'public, max-age=300');
-      return c.json({ keys: keys as Array<Record<string, unknown>> }, 200);
-    },
   )
   .openapi(
     createRoute({

@@ -7,6 +7,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { db } from '../../src/db/client';
 import { auditLog, platformSettings, users } from '../../src/db/schema';
+import { UNREADABLE_USERNAME } from '../../src/auth/accounts';
 import { usernameKeys } from '../../src/auth/usernames';
 import { call, json } from '../support/http';
 import { makeUser, PASSWORD } from '../support/users';
@@ -73,6 +74,25 @@ describe('usernames at rest', () => {
     const rb = await db(env).select().from(users).where(eq(users.id, b.id)).get();
     const keys = await usernameKeys(env.COUCHSUITE_USERNAME_SECRET);
     await expect(keys.decrypt(ra!.usernameEnc, rb!.usernameDigest)).rejects.toThrow();
+  });
+
+  it('lists every other user when one stored name does not decrypt: that row shows a placeholder, not a 500', async () => {
+    const root = await makeUser({ role: 'admin' });
+    const good = await makeUser({ username: `Readable ${crypto.randomUUID().slice(0, 8)}` });
+    const damaged = await makeUser();
+    const rg = await db(env).select().from(users).where(eq(users.id, good.id)).get();
+    const rd = await db(env).select().from(users).where(eq(users.id, damaged.id)).get();
+    // A ciphertext copied from another row (or written under another secret) does not decrypt here.
+    await db(env).update(users).set({ usernameEnc: rg!.usernameEnc }).where(eq(users.id, damaged.id)).run();
+    try {
+      const res = await call('GET', '/api/users', { token: root.token });
+      expect(res.status).toBe(200);
+      const list = (await json(res)) as Array<{ id: number; username: string }>;
+      expect(list.find((u) => u.id === good.id)?.username).toBe(good.username);
+      expect(list.find((u) => u.id === damaged.id)?.username).toBe(UNREADABLE_USERNAME);
+    } finally {
+      await db(env).update(users).set({ usernameEnc: rd!.usernameEnc }).where(eq(users.id, damaged.id)).run();
+    }
   });
 });
 

@@ -7,15 +7,15 @@ import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openSuccessor, sealSuccessor } from '../../src/auth/refresh-seal';
 import { db } from '../../src/db/client';
-import { authSessions } from '../../src/db/schema';
+import { refreshSessions } from '../../src/db/schema';
 import { setWorld, sha256Hex } from '../../src/world';
 import { call, cookieHeader, cookiesOf, json } from '../support/http';
 import { makeUser, PASSWORD } from '../support/users';
 
 /** Every row of the login (family) the token belongs to. */
 async function familyOf(refreshToken: string) {
-  const row = await db(env).select().from(authSessions).where(eq(authSessions.tokenHash, await sha256Hex(refreshToken))).get();
-  return db(env).select().from(authSessions).where(eq(authSessions.familyId, row!.familyId));
+  const row = await db(env).select().from(refreshSessions).where(eq(refreshSessions.tokenHash, await sha256Hex(refreshToken))).get();
+  return db(env).select().from(refreshSessions).where(eq(refreshSessions.familyId, row!.familyId));
 }
 
 let restoreWorld: (() => void) | undefined;
@@ -173,7 +173,7 @@ describe('crash consistency of rotation (issue 20)', () => {
     expect(await openSuccessor(env, 'previous-token-previous-token', 'row-1', sealed)).toBe('the-successor');
     expect(await openSuccessor(env, 'another-token-another-token', 'row-1', sealed)).toBeNull();
     expect(await openSuccessor(env, 'previous-token-previous-token', 'row-2', sealed)).toBeNull();
-    const row = await db(env).select({ n: sql<number>`count(*)` }).from(authSessions).where(eq(authSessions.successorSealed, 'the-successor')).get();
+    const row = await db(env).select({ n: sql<number>`count(*)` }).from(refreshSessions).where(eq(refreshSessions.successorSealed, 'the-successor')).get();
     expect(row!.n).toBe(0);
   });
 });

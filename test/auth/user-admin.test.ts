@@ -79,6 +79,21 @@ describe('platform admin invariants', () => {
     expect(admins).toHaveLength(1);
   });
 
+  it('a platform admin demoted to user: the invites they made for orgs they do not run are revoked in the same edit', async () => {
+    const root = await makeUser({ role: 'admin' });
+    const helper = await makeUser({ role: 'admin' });
+    const org = await makeOrg();
+    const owner = await makeUser();
+    await addMember(org.id, owner.id, 'owner');
+    const made = await call('POST', `/orgs/${org.id}/invites`, { token: helper.token, body: { role: 'member', ttl_seconds: 3600 } });
+    expect(made.status).toBe(201);
+    const { id: inviteId, code } = await json<{ id: number; code: string }>(made);
+    expect((await call('PUT', `/api/users/${helper.id}`, { token: root.token, body: { role: 'user' } })).status).toBe(200);
+    const list = await json<Array<{ id: number; status: string }>>(await call('GET', `/orgs/${org.id}/invites`, { token: owner.token }));
+    expect(list.find((i) => i.id === inviteId)?.status).toBe('revoked');
+    expect((await call('POST', '/users', { body: { username: `via-demoted-${inviteId}`, password: PASSWORD, invite_code: code } })).status).toBe(403);
+  });
+
   it('an admin deleting their own account is refused (409 self_delete)', async () => {
     const root = await makeUser({ role: 'admin' });
     await makeUser({ role: 'admin' });

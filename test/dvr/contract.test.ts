@@ -85,7 +85,7 @@ describe('§9.3 edge gate', () => {
     const { setWorld } = await import('../../src/world');
     const { env } = await import('cloudflare:test');
     const restore = setWorld({ now: () => Date.now() - 3600_000 });
-    const { token: expired } = await issueAccessToken(env, { userId: a.id, sid: a.sid, role: 'user' });
+    const { token: expired } = await issueAccessToken(env, { userId: a.id, refreshSessionId: a.sid, role: 'user' });
     restore();
     const exp = await call('GET', '/api/me', { cookie: `access_token=${expired}` });
     expect(exp.status).toBe(401);

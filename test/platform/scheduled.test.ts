@@ -2,7 +2,7 @@ import { createExecutionContext, createScheduledController, env, waitOnExecution
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { db } from '../../src/db/client';
-import { auditLog, authSessions, games, loginThrottle, openidNonces, playSessions, sources, workerEvents } from '../../src/db/schema';
+import { auditLog, refreshSessions, games, loginThrottle, openidNonces, playSessions, sources, workerEvents } from '../../src/db/schema';
 import worker from '../../src/index';
 import { makeOrg, makeUser } from '../support/users';
 
@@ -20,14 +20,14 @@ describe('housekeeping cron', () => {
     const u = await makeUser();
     const old = new Date(Date.now() - 3 * 24 * 3600_000).toISOString();
     await db(env)
-      .insert(authSessions)
+      .insert(refreshSessions)
       .values({ id: 'expired-session', familyId: 'expired-family', userId: u.id, tokenHash: 'h-expired', client: 'launcher', expiresAt: old, familyExpiresAt: old })
       .run();
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: '*/5 * * * *', scheduledTime: Date.now() }), env, ctx);
     await waitOnExecutionContext(ctx);
-    expect(await db(env).select().from(authSessions).where(eq(authSessions.id, 'expired-session')).get()).toBeUndefined();
-    expect(await db(env).select().from(authSessions).where(eq(authSessions.id, u.sid)).get()).toBeDefined();
+    expect(await db(env).select().from(refreshSessions).where(eq(refreshSessions.id, 'expired-session')).get()).toBeUndefined();
+    expect(await db(env).select().from(refreshSessions).where(eq(refreshSessions.id, u.sid)).get()).toBeDefined();
   });
 });
 

@@ -51,8 +51,8 @@ export async function makeUser(opts: { username?: string; role?: 'admin' | 'user
     role: row.role,
     password,
     token: login.accessToken,
-    refreshToken: login.session.refreshToken,
-    sid: login.session.sid,
+    refreshToken: login.refreshSession.refreshToken,
+    sid: login.refreshSession.refreshSessionId,
     cookie: `access_token=${login.accessToken}`,
   };
 }

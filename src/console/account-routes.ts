@@ -1,25 +1,28 @@
 /**
- * Console identity routes (contract §3.7–3.9 plus refresh/logout): the launcher's bootstrap
- * probe, registration, login, token refresh and logout. Tokens travel in JSON bodies; `token` in
- * the login answer is the real access JWT (the prototype's was decorative).
+ * The console's sign-in routes (contract §3.7–3.9 plus refresh/logout): the launcher's bootstrap
+ * probe, registration (with an org invite code), login, token refresh, logout, and the paired TV's
+ * token poll. They answer with the console's login answer (launcher tiles, orgs, settings and the
+ * tokens in the JSON body); the mechanics (password check, token minting, refresh rotation,
+ * throttles, the registration rules, the device exchange) are identity's, in `src/auth/`.
+ *
+ *   app.route('/users', registrationRoutes)        // GET /users/exists, POST /users
+ *      .route('/auth', consoleSignInRoutes)        // POST /auth/login | /auth/refresh | /auth/logout
+ *      .route('/auth/device', deviceTokenRoutes)   // POST /auth/device/token
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
-import { Forbidden, Unauthorized } from '../http/errors';
-import { clientIp } from '../http/middleware';
+import { checkCredentials, hasUsers, presentUser, type UserRow } from '../auth/accounts';
+import { audit } from '../auth/audit';
+import { DeviceTokenIn, exchangeDeviceCode } from '../auth/device';
+import { optionalUser, requireUser } from '../auth/middleware';
+import { clientMeta, logout, refreshLogin, startLogin } from '../auth/refresh';
+import { registerAccount } from '../auth/registration';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { AppTileSchema, OrgOutSchema, SettingsObject } from '../console/schemas';
-import { buildTiles } from '../console/tiles';
-import { settingsOf, userOrgs } from '../console/profile';
-import { bindInvite, claimInvite, redeemInvite, releaseInvite } from '../console/invites';
-import { checkCredentials, createUser, hasUsers, presentUser } from './accounts';
-import { audit } from './audit';
-import { optionalUser, requireUser } from './middleware';
-import { revokeSessionFamilyOf, rotateSession, startLogin } from './refresh';
-import { issueAccessToken } from './tokens';
-import { isOpenRegistration } from './registration';
-import { checkAccountLock, recordFailure, registrationLimits, throttleKey } from './throttle';
+import { bindInvite, claimInvite, redeemInvite, releaseInvite } from './invites';
+import { settingsOf, userOrgs } from './profile';
+import { AppTileSchema, OrgOutSchema, SettingsObject } from './schemas';
+import { buildTiles } from './tiles';
 
 const Credentials = z
   .object({
@@ -48,11 +51,16 @@ const TokenPair = z
   .object({ token: z.string(), access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number().int(), refresh_token: z.string() })
   .openapi('TokenPair');
 
-export async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof presentUser>[1]) {
+const DeviceTokenOut = LoginResponse.extend({
+  org_id: z.number().int().nullable().openapi({ description: 'The org chosen on the phone, if the user still belongs to it' }),
+}).openapi('DeviceTokenResponse');
+
+/** Starts a launcher login for this account and answers with everything the launcher shows first. */
+async function loginAnswer(c: Context<AppEnv>, row: UserRow) {
   const env = c.env;
   const [view, login, orgs, settings] = await Promise.all([
     presentUser(env, row),
-    startLogin(env, row, 'launcher', { ip: clientIp(c.req.raw), userAgent: c.req.header('User-Agent') }),
+    startLogin(env, row, 'launcher', clientMeta(c)),
     userOrgs(env, row.id),
     settingsOf(env, row.id),
   ]);
@@ -67,33 +75,32 @@ export async function loginResponse(c: Context<AppEnv>, row: Parameters<typeof p
     token: login.accessToken,
     token_type: 'Bearer' as const,
     expires_in: login.expiresIn,
-    refresh_token: login.session.refreshToken,
+    refresh_token: login.refreshSession.refreshToken,
   };
 }
 
-/** 429 once this address used up its registrations for the window; otherwise counts this one. */
-async function countRegistration(env: Env, ip: string): Promise<void> {
-  const key = throttleKey.registration(ip);
-  await checkAccountLock(env, key, 'too many registrations from this address; try again later');
-  await recordFailure(env, key, registrationLimits(env));
-}
-
-export const consoleAuthRouter = newRouter()
+export const registrationRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/exists',
+      path: '/exists',
+      operationId: 'getBootstrapState',
       tags: ['identity'],
+      security: [],
       summary: 'Whether any account exists (the launcher’s first-run probe)',
-      responses: { 200: json(z.object({ has_users: z.boolean() }), 'Bootstrap state') },
+      // No input can fail; the 404 is the house answer for any other path under /users it does not serve.
+      responses: { 200: json(z.object({ has_users: z.boolean() }), 'Bootstrap state'), ...errors(404) },
     }),
     async (c) => c.json({ has_users: await hasUsers(c.env) }, 200),
   )
   .openapi(
     createRoute({
       method: 'post',
-      path: '/users',
+      path: '/',
+      operationId: 'registerUser',
       tags: ['identity'],
+      // Anonymous by default; an admin's bearer token lifts the closed-registration rule.
+      security: [{}, { bearer: [] }] as Array<Record<string, string[]>>,
       summary: 'Register. The first account becomes admin; afterwards registration needs open registration, an invite code, or an admin caller',
       middleware: [optionalUser],
       request: { body: jsonBody(Credentials) },
@@ -102,36 +109,32 @@ export const consoleAuthRouter = newRouter()
     async (c) => {
       const body = c.req.valid('json');
       const env = c.env;
-      const caller = c.get('user');
       // The code is claimed BEFORE the account exists (compare-and-set): of concurrent registrations
       // with one single-use code exactly one proceeds; a failed registration releases it.
       const claim = body.invite_code !== undefined ? await claimInvite(env, body.invite_code) : null;
       let row;
       try {
-        if (await hasUsers(env)) {
-          const allowed = caller?.role === 'admin' || claim !== null || (await isOpenRegistration(env));
-          if (!allowed) throw new Forbidden('registration is closed; ask an admin for an invite', 'registration_closed');
-        }
-        // Each registration costs a password hash: counted per client address (admins exempt).
-        if (caller?.role !== 'admin') await countRegistration(env, clientIp(c.req.raw));
-        row = await createUser(env, { username: body.username, password: body.password });
+        row = await registerAccount(c, { username: body.username, password: body.password }, { invited: claim !== null });
       } catch (e) {
         if (claim) await releaseInvite(env, claim);
         throw e;
       }
-      await audit(c, 'user.create', { actorUserId: caller?.id ?? row.id, targetType: 'user', targetId: row.id, details: { role: row.role, via: 'register' } });
       if (claim) {
         await bindInvite(env, claim, row.id);
         await audit(c, 'org.member.join', { actorUserId: row.id, orgId: claim.orgId, targetType: 'user', targetId: row.id, details: { role: claim.role, via: 'invite' } });
       }
-      return c.json(await loginResponse(c, row), 201);
+      return c.json(await loginAnswer(c, row), 201);
     },
-  )
+  );
+
+export const consoleSignInRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/login',
+      path: '/login',
+      operationId: 'login',
       tags: ['identity'],
+      security: [],
       summary: 'Sign in (launcher): tokens in the body',
       request: { body: jsonBody(Credentials) },
       responses: { 200: json(LoginResponse, 'Signed in'), ...errors(400, 401, 429) },
@@ -143,42 +146,63 @@ export const consoleAuthRouter = newRouter()
         const joined = await redeemInvite(c.env, row.id, body.invite_code);
         if (joined) await audit(c, 'org.member.join', { actorUserId: row.id, orgId: joined.orgId, targetType: 'user', targetId: row.id, details: { role: joined.role, via: 'invite' } });
       }
-      return c.json(await loginResponse(c, row), 200);
+      return c.json(await loginAnswer(c, row), 200);
     },
   )
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/refresh',
+      path: '/refresh',
+      operationId: 'refreshLogin',
       tags: ['identity'],
+      security: [],
       summary: 'Rotate a refresh token. A retry with the immediately previous token within the grace window gets the same successor; any other replay revokes the whole login',
       request: { body: jsonBody(z.object({ refresh_token: z.string().max(256) })) },
       responses: { 200: json(TokenPair, 'New tokens'), ...errors(400, 401) },
     }),
     async (c) => {
-      const { refresh_token } = c.req.valid('json');
-      const r = await rotateSession(c.env, refresh_token, { ip: clientIp(c.req.raw), userAgent: c.req.header('User-Agent') });
-      if (!r.ok) {
-        if (r.reason === 'reused') await audit(c, 'auth.refresh.reuse', { actorUserId: r.userId ?? null, targetType: 'user', targetId: r.userId });
-        throw new Unauthorized('invalid or expired refresh token', 'invalid_refresh_token');
-      }
-      if (r.retried) await audit(c, 'auth.refresh.retry', { actorUserId: r.userId, targetType: 'user', targetId: r.userId, details: { sid: r.session.sid } });
-      const { token, expiresIn } = await issueAccessToken(c.env, { userId: r.userId, sid: r.session.sid, role: r.role });
-      return c.json({ token, access_token: token, token_type: 'Bearer' as const, expires_in: expiresIn, refresh_token: r.session.refreshToken }, 200);
+      const { accessToken, expiresIn, refreshToken } = await refreshLogin(c, c.req.valid('json').refresh_token);
+      return c.json({ token: accessToken, access_token: accessToken, token_type: 'Bearer' as const, expires_in: expiresIn, refresh_token: refreshToken }, 200);
     },
   )
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/logout',
+      path: '/logout',
+      operationId: 'logout',
       tags: ['identity'],
+      security: [{ bearer: [] }],
       summary: 'End this login (every rotation of its refresh token)',
       middleware: [requireUser],
       responses: { 204: { description: 'Signed out' }, ...errors(401) },
     }),
     async (c) => {
-      await revokeSessionFamilyOf(c.env, c.get('user').sid, 'logout');
-      await audit(c, 'auth.logout', { targetType: 'user', targetId: c.get('user').id });
+      await logout(c);
       return c.body(null, 204);
     },
   );
+
+export const deviceTokenRoutes = newRouter().openapi(
+  createRoute({
+    method: 'post',
+    path: '/token',
+    operationId: 'exchangeDeviceCode',
+    tags: ['identity'],
+    security: [],
+    summary: 'Poll for the device’s tokens (RFC 8628 §3.4); JSON or form-encoded',
+    description:
+      'While waiting: 400 `authorization_pending`; sooner than `interval`: 400 `slow_down` (the interval grows by 5 s); ' +
+      '`expired_token`, `access_denied`; an unknown or already exchanged code: `invalid_grant`. On approval, once: the login answer.',
+    request: {
+      body: {
+        required: false,
+        content: {
+          'application/json': { schema: DeviceTokenIn },
+          'application/x-www-form-urlencoded': { schema: DeviceTokenIn },
+        },
+      },
+    },
+    responses: { 200: json(DeviceTokenOut, 'Signed in (exactly once per device code)'), ...errors(400, 415) },
+  }),
+  async (c) => c.json(await exchangeDeviceCode(c, (row) => loginAnswer(c, row)), 200),
+);

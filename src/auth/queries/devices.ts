@@ -5,28 +5,29 @@
  * changed-row count says whether this caller won, so two phones approving, or two polls exchanging,
  * can never both succeed.
  *
- *   const grant = await insertGrant(env, { ... });             // null on a user-code collision
- *   const won = await decideGrant(env, id, userId, 'approved', orgId, now);
- *   const rows = await pairedDevices(env, userId, now);
+ *   const d = db(env);
+ *   const inserted = await insertGrant(d, { ... });            // false on a user-code collision
+ *   const won = await decideGrant(d, id, userId, 'approved', orgId, now);
+ *   const rows = await pairedDevices(d, userId, now);
  */
 import { and, desc, eq, gt, isNotNull, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
-import { changes, db } from '../db/client';
-import { authSessions, deviceAuthorizations, devicePairingThrottle } from '../db/schema';
+import { changes, type Db } from '../../db/client';
+import { refreshSessions, deviceAuthorizations, devicePairingThrottle } from '../../db/schema';
 
 export type Grant = typeof deviceAuthorizations.$inferSelect;
 
-export async function insertGrant(env: Env, row: typeof deviceAuthorizations.$inferInsert): Promise<boolean> {
-  const res = await db(env).insert(deviceAuthorizations).values(row).onConflictDoNothing().run();
+export async function insertGrant(d: Db, row: typeof deviceAuthorizations.$inferInsert): Promise<boolean> {
+  const res = await d.insert(deviceAuthorizations).values(row).onConflictDoNothing().run();
   return changes(res) === 1;
 }
 
-export async function grantByDeviceCodeHash(env: Env, hash: string): Promise<Grant | undefined> {
-  return db(env).select().from(deviceAuthorizations).where(eq(deviceAuthorizations.deviceCodeHash, hash)).get();
+export async function grantByDeviceCodeHash(d: Db, hash: string): Promise<Grant | undefined> {
+  return d.select().from(deviceAuthorizations).where(eq(deviceAuthorizations.deviceCodeHash, hash)).get();
 }
 
-export async function grantByUserCode(env: Env, userCode: string): Promise<Grant | undefined> {
-  return db(env).select().from(deviceAuthorizations).where(eq(deviceAuthorizations.userCode, userCode)).get();
+export async function grantByUserCode(d: Db, userCode: string): Promise<Grant | undefined> {
+  return d.select().from(deviceAuthorizations).where(eq(deviceAuthorizations.userCode, userCode)).get();
 }
 
 /**
@@ -36,18 +37,18 @@ export async function grantByUserCode(env: Env, userCode: string): Promise<Grant
  * racing on one device code only one counts as on time. `graceMs` absorbs network jitter between
  * two polls sent exactly `interval` apart.
  */
-export async function pacePoll(env: Env, grant: Pick<Grant, 'id' | 'lastPolledAt' | 'intervalSeconds'>, nowMs: number, graceMs: number): Promise<boolean> {
+export async function pacePoll(d: Db, grant: Pick<Grant, 'id' | 'lastPolledAt' | 'intervalSeconds'>, nowMs: number, graceMs: number): Promise<boolean> {
   const now = new Date(nowMs).toISOString();
   const due = Date.parse(grant.lastPolledAt) + grant.intervalSeconds * 1000 - graceMs;
   if (nowMs >= due) {
-    const onTime = await db(env)
+    const onTime = await d
       .update(deviceAuthorizations)
       .set({ lastPolledAt: now })
       .where(and(eq(deviceAuthorizations.id, grant.id), eq(deviceAuthorizations.lastPolledAt, grant.lastPolledAt)))
       .run();
     if (changes(onTime) === 1) return true;
   }
-  await db(env)
+  await d
     .update(deviceAuthorizations)
     .set({ lastPolledAt: now, intervalSeconds: sql`${deviceAuthorizations.intervalSeconds} + 5` })
     .where(eq(deviceAuthorizations.id, grant.id))
@@ -57,14 +58,14 @@ export async function pacePoll(env: Env, grant: Pick<Grant, 'id' | 'lastPolledAt
 
 /** pending → approved|denied by this user, only while unexpired. */
 export async function decideGrant(
-  env: Env,
+  d: Db,
   id: string,
   userId: number,
   status: 'approved' | 'denied',
   orgId: number | null,
   now: string,
 ): Promise<boolean> {
-  const res = await db(env)
+  const res = await d
     .update(deviceAuthorizations)
     .set({ status, userId, orgId, decidedAt: now })
     .where(and(eq(deviceAuthorizations.id, id), eq(deviceAuthorizations.status, 'pending'), gt(deviceAuthorizations.expiresAt, now)))
@@ -73,8 +74,8 @@ export async function decideGrant(
 }
 
 /** approved → exchanged, once: of two concurrent exchanges exactly one changes the row. */
-export async function claimExchange(env: Env, id: string, now: string): Promise<boolean> {
-  const res = await db(env)
+export async function claimExchange(d: Db, id: string, now: string): Promise<boolean> {
+  const res = await d
     .update(deviceAuthorizations)
     .set({ status: 'exchanged', exchangedAt: now })
     .where(and(eq(deviceAuthorizations.id, id), eq(deviceAuthorizations.status, 'approved'), gt(deviceAuthorizations.expiresAt, now)))
@@ -82,35 +83,30 @@ export async function claimExchange(env: Env, id: string, now: string): Promise<
   return changes(res) === 1;
 }
 
-/** The refresh session a login answer's refresh token belongs to (tokens are stored as SHA-256). */
-export async function sessionIdOfTokenHash(env: Env, tokenHash: string): Promise<string | null> {
-  const row = await db(env).select({ id: authSessions.id }).from(authSessions).where(eq(authSessions.tokenHash, tokenHash)).get();
-  return row?.id ?? null;
+/** Ties the grant to the refresh session its exchange started (column `session_id`). */
+export async function attachRefreshSession(d: Db, id: string, refreshSessionId: string): Promise<void> {
+  await d.update(deviceAuthorizations).set({ refreshSessionId }).where(eq(deviceAuthorizations.id, id)).run();
 }
 
-export async function attachSession(env: Env, id: string, sessionId: string): Promise<void> {
-  await db(env).update(deviceAuthorizations).set({ sessionId }).where(eq(deviceAuthorizations.id, id)).run();
-}
-
-const first = alias(authSessions, 'first_session');
-const live = alias(authSessions, 'live_session');
+const first = alias(refreshSessions, 'first_refresh_session');
+const live = alias(refreshSessions, 'live_refresh_session');
 
 /**
- * The user's paired devices that still hold a live login: the grant, joined to the first session
- * of its login (the family), joined to the family's current (unrotated, unrevoked, unexpired) row.
+ * The user's paired devices that still hold a live login: the grant, joined to the first refresh
+ * session of its login (the family), joined to the family's current (unrotated, unrevoked, unexpired) row.
  */
-export async function pairedDevices(env: Env, userId: number, now: string) {
-  return db(env)
+export async function pairedDevices(d: Db, userId: number, now: string) {
+  return d
     .select({
       id: deviceAuthorizations.id,
       clientName: deviceAuthorizations.clientName,
       country: deviceAuthorizations.country,
       pairedAt: deviceAuthorizations.exchangedAt,
       lastSeenAt: live.createdAt,
-      sessionId: deviceAuthorizations.sessionId,
+      refreshSessionId: deviceAuthorizations.refreshSessionId,
     })
     .from(deviceAuthorizations)
-    .innerJoin(first, eq(first.id, deviceAuthorizations.sessionId))
+    .innerJoin(first, eq(first.id, deviceAuthorizations.refreshSessionId))
     .innerJoin(
       live,
       and(
@@ -126,16 +122,16 @@ export async function pairedDevices(env: Env, userId: number, now: string) {
 }
 
 /** One paired device of this user (any state of its login), for revocation. */
-export async function pairedDeviceOf(env: Env, userId: number, id: string) {
-  return db(env)
-    .select({ id: deviceAuthorizations.id, sessionId: deviceAuthorizations.sessionId, clientName: deviceAuthorizations.clientName })
+export async function pairedDeviceOf(d: Db, userId: number, id: string) {
+  return d
+    .select({ id: deviceAuthorizations.id, refreshSessionId: deviceAuthorizations.refreshSessionId, clientName: deviceAuthorizations.clientName })
     .from(deviceAuthorizations)
     .where(
       and(
         eq(deviceAuthorizations.id, id),
         eq(deviceAuthorizations.userId, userId),
         eq(deviceAuthorizations.status, 'exchanged'),
-        isNotNull(deviceAuthorizations.sessionId),
+        isNotNull(deviceAuthorizations.refreshSessionId),
       ),
     )
     .get();
@@ -144,19 +140,19 @@ export async function pairedDeviceOf(env: Env, userId: number, id: string) {
 // ─────────────── wrong-code throttle ───────────────
 
 /** Milliseconds until the key's window ends when it is at or over `max` failures, else 0. */
-export async function throttledFor(env: Env, key: string, max: number, windowMs: number, nowMs: number): Promise<number> {
-  const row = await db(env).select().from(devicePairingThrottle).where(eq(devicePairingThrottle.key, key)).get();
+export async function throttledFor(d: Db, key: string, max: number, windowMs: number, nowMs: number): Promise<number> {
+  const row = await d.select().from(devicePairingThrottle).where(eq(devicePairingThrottle.key, key)).get();
   if (!row || row.failures < max) return 0;
   const left = Date.parse(row.windowStartedAt) + windowMs - nowMs;
   return left > 0 ? left : 0;
 }
 
 /** Counts one wrong code for the key: one statement that also restarts a window that ran out. */
-export async function countFailure(env: Env, key: string, windowMs: number, nowMs: number): Promise<void> {
+export async function countFailure(d: Db, key: string, windowMs: number, nowMs: number): Promise<void> {
   const now = new Date(nowMs).toISOString();
   const windowStart = new Date(nowMs - windowMs).toISOString();
   const stale = sql`${devicePairingThrottle.windowStartedAt} <= ${windowStart}`;
-  await db(env)
+  await d
     .insert(devicePairingThrottle)
     .values({ key, failures: 1, windowStartedAt: now })
     .onConflictDoUpdate({
@@ -171,18 +167,18 @@ export async function countFailure(env: Env, key: string, windowMs: number, nowM
 
 /** Housekeeping: grants that ended unused a day ago (paired devices stay while their login lives),
  * and counters whose window ran out. */
-export async function purgeDeviceGrants(env: Env, nowMs: number, windowMs: number): Promise<void> {
+export async function purgeDeviceGrants(d: Db, nowMs: number, windowMs: number): Promise<void> {
   const dayAgo = new Date(nowMs - 24 * 3600_000).toISOString();
   const windowStart = new Date(nowMs - windowMs).toISOString();
-  await db(env).batch([
-    db(env)
+  await d.batch([
+    d
       .delete(deviceAuthorizations)
       .where(
         and(
           lte(deviceAuthorizations.expiresAt, dayAgo),
-          or(ne(deviceAuthorizations.status, 'exchanged'), isNull(deviceAuthorizations.sessionId)),
+          or(ne(deviceAuthorizations.status, 'exchanged'), isNull(deviceAuthorizations.refreshSessionId)),
         ),
       ),
-    db(env).delete(devicePairingThrottle).where(lte(devicePairingThrottle.windowStartedAt, windowStart)),
+    d.delete(devicePairingThrottle).where(lte(devicePairingThrottle.windowStartedAt, windowStart)),
   ]);
 }

@@ -1,0 +1,25 @@
+/**
+ * The console's share of ending or demoting an account (the identity layer's `AccountCleanup`,
+ * wired in by `src/app.ts`): a deleted user's live play seats are ended through their org's
+ * allocator, and invites lose their power with their creator's (deleted or demoted) rights.
+ */
+import { and, eq, inArray } from 'drizzle-orm';
+import type { AccountCleanup } from '../auth/user-admin';
+import { db } from '../db/client';
+import { playSessions } from '../db/schema';
+import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from './invites';
+import { allocatorOf, LIVE_STATUSES } from './play-sessions';
+
+export const consoleAccountCleanup: AccountCleanup = {
+  async beforeDelete(env, userId) {
+    const live = await db(env)
+      .select({ id: playSessions.id, orgId: playSessions.orgId })
+      .from(playSessions)
+      .where(and(eq(playSessions.userId, userId), inArray(playSessions.status, [...LIVE_STATUSES])));
+    for (const s of live) await allocatorOf(env, s.orgId).terminate(s.orgId, s.id);
+    return { ended_play_sessions: live.length };
+  },
+  // Deleting the user set `created_by` to NULL on their invites (foreign key), earlier in the batch.
+  onDelete: (env) => [revokeInvitesWithoutCreator(env)],
+  onDemote: (env, userId) => [revokeInvitesOfFormerAdmin(env, userId)],
+};
