@@ -23,7 +23,7 @@ import { db } from '../db/client';
 import { apps } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { AppTileSchema, cleanText, isUniqueViolation, OptionalOrgQuery } from './schemas';
+import { AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from './schemas';
 import { buildTiles, tileOrgFor, type AppTile } from './tiles';
 import { AppIdParam } from './users';
 
@@ -76,12 +76,14 @@ async function tilesFor(
 
 const AppParams = z.object({ app_id: AppIdParam });
 
-export const appsRouter = newRouter()
+export const appRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/apps',
+      path: '/',
+      operationId: 'listApps',
       tags: ['apps'],
+      security: OPTIONAL_BEARER,
       summary: 'Catalog tiles for the caller’s org (`installed`/`owned` false when anonymous)',
       middleware: [optionalUser],
       request: { query: z.object({ enabled: Bool.optional(), chart_date: ChartDate, org_id: OptionalOrgQuery }) },
@@ -95,20 +97,9 @@ export const appsRouter = newRouter()
   )
   .openapi(
     createRoute({
-      method: 'get',
-      path: '/repo/default',
-      tags: ['apps'],
-      summary: 'The default repository: the same tiles as `/apps`, unfiltered',
-      middleware: [optionalUser],
-      request: { query: z.object({ chart_date: ChartDate, org_id: OptionalOrgQuery }) },
-      responses: { 200: json(z.array(AppTileSchema), 'Tiles'), ...errors(400, 403) },
-    }),
-    async (c) => c.json(await tilesFor(c, c.req.valid('query')), 200),
-  )
-  .openapi(
-    createRoute({
       method: 'post',
-      path: '/apps',
+      path: '/',
+      operationId: 'createApp',
       tags: ['apps'],
       summary: 'Add an app row (platform admin)',
       middleware: [requireUser, requireAdmin],
@@ -134,7 +125,8 @@ export const appsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'updateApp',
       tags: ['apps'],
       summary: 'Update an app row (platform admin). The answer always carries the path’s id',
       middleware: [requireUser, requireAdmin],
@@ -159,7 +151,8 @@ export const appsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'deleteApp',
       tags: ['apps'],
       summary: 'Delete an app row (platform admin); users’ flags for it go too',
       middleware: [requireUser, requireAdmin],
@@ -174,4 +167,20 @@ export const appsRouter = newRouter()
       await d.batch([d.delete(apps).where(eq(apps.id, app_id)), auditStatement(c, 'app.delete', { targetType: 'app', targetId: app_id })]);
       return c.json({ deleted: app_id }, 200);
     },
+  );
+
+export const repoRoutes = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/default',
+      operationId: 'getDefaultRepo',
+      tags: ['apps'],
+      security: OPTIONAL_BEARER,
+      summary: 'The default repository: the same tiles as `/apps`, unfiltered',
+      middleware: [optionalUser],
+      request: { query: z.object({ chart_date: ChartDate, org_id: OptionalOrgQuery }) },
+      responses: { 200: json(z.array(AppTileSchema), 'Tiles'), ...errors(400, 403) },
+    }),
+    async (c) => c.json(await tilesFor(c, c.req.valid('query')), 200),
   );

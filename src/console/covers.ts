@@ -79,11 +79,12 @@ export async function storeCoverObject(env: Pick<Env, 'BUCKET'>, gameId: number,
 const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');
 const imageContent = { schema: z.string().openapi({ type: 'string', format: 'binary' }) };
 
-export const coversRouter = newRouter()
+export const gameCoverRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/games/{game_id}/cover',
+      path: '/',
+      operationId: 'putGameCover',
       tags: ['games'],
       summary: 'Upload a game’s cover (platform admin): PNG, JPEG, WebP, GIF or AVIF up to 5 MiB, recognised by content',
       middleware: [requireUser, requireAdmin],
@@ -114,12 +115,16 @@ export const coversRouter = newRouter()
       if (game.coverKey && game.coverKey !== PREFIX + key) await c.env.BUCKET.delete(game.coverKey);
       return c.json({ game_id, key, cover_url: coverUrl, content_type: type.mime, size: bytes.byteLength }, 200);
     },
-  )
+  );
+
+export const coverRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/covers/{key}',
+      path: '/{key}',
+      operationId: 'getCover',
       tags: ['games'],
+      security: [],
       summary: 'A stored cover image, cacheable for a year (the key changes with the content)',
       request: { params: z.object({ key: z.string().max(80).regex(KEY, 'not a cover key') }) },
       responses: {

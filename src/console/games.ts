@@ -171,12 +171,14 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
-export const gamesRouter = newRouter()
+export const gameRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/games',
+      path: '/',
+      operationId: 'listGames',
       tags: ['games'],
+      security: [],
       summary: 'The catalog, by name: `q` searches name and slug, `platform` keeps games with an id on that store',
       request: { query: ListQuery },
       responses: { 200: json(GamePage, 'A page of games'), ...errors(400) },
@@ -202,8 +204,10 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'getGame',
       tags: ['games'],
+      security: [],
       summary: 'One game: `GameSummary` plus its platforms and ratings',
       request: { params: GameParams },
       responses: { 200: json(GameDetail, 'The game'), ...errors(400, 404) },
@@ -217,7 +221,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/games',
+      path: '/',
+      operationId: 'createGame',
       tags: ['games'],
       summary: 'Create a game with its external ids and ratings (platform admin)',
       middleware: [requireUser, requireAdmin],
@@ -260,7 +265,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'updateGame',
       tags: ['games'],
       summary: 'Update a game (platform admin). Given `external_ids` or `ratings` replace the stored ones',
       middleware: [requireUser, requireAdmin],
@@ -306,7 +312,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'deleteGame',
       tags: ['games'],
       summary: 'Delete a game (platform admin): its external ids, ratings, library entries and stored cover go with it',
       middleware: [requireUser, requireAdmin],
@@ -327,7 +334,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/games/{game_id}/enrich',
+      path: '/{game_id}/enrich',
+      operationId: 'enrichGame',
       tags: ['games'],
       summary: 'Fetch this game’s Steam store data again in the background (platform admin); fields set by hand stay',
       middleware: [requireUser, requireAdmin],

@@ -127,11 +127,12 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
   }
 }
 
-export const orgsRouter = newRouter()
+export const orgRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs',
+      path: '/',
+      operationId: 'listOrgs',
       tags: ['orgs'],
       summary: 'Orgs visible to the caller: their memberships with their role (platform admins: every org)',
       middleware: [requireUser],
@@ -162,7 +163,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs',
+      path: '/',
+      operationId: 'createOrg',
       tags: ['orgs'],
       summary: 'Create an org (platform admin). `owner_user_id` (the caller or anyone) becomes its owner',
       middleware: [requireUser, requireAdmin],
@@ -198,8 +200,31 @@ export const orgsRouter = newRouter()
   )
   .openapi(
     createRoute({
+      method: 'post',
+      path: '/{org_id}/leave',
+      operationId: 'leaveOrg',
+      tags: ['orgs'],
+      summary: 'Leave an org (the last owner cannot leave)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams },
+      responses: { 200: json(z.object({ left: z.number().int() }), 'Left'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const user = c.get('user');
+      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+      await removeMembership(c, org_id, user.id, 'org.member.leave');
+      return c.json({ left: org_id }, 200);
+    },
+  );
+
+export const orgMemberRoutes = newRouter()
+  .openapi(
+    createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/members',
+      path: '/',
+      operationId: 'listOrgMembers',
       tags: ['orgs'],
       summary: 'Members of an org (members of that org and platform admins only)',
       middleware: [requireUser],
@@ -223,7 +248,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/members',
+      path: '/',
+      operationId: 'addOrgMember',
       tags: ['orgs'],
       summary: 'Add a user directly by id (platform admins only). Org admins invite (`/invites`) or request by username (`/member-requests`): people join by consent',
       middleware: [requireUser, requireAdmin],
@@ -254,7 +280,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/orgs/{org_id}/members/{user_id}',
+      path: '/{user_id}',
+      operationId: 'setOrgMemberRole',
       tags: ['orgs'],
       summary: 'Change a member’s role (org admin/owner; the last owner cannot be demoted)',
       middleware: [requireUser],
@@ -287,7 +314,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/orgs/{org_id}/members/{user_id}',
+      path: '/{user_id}',
+      operationId: 'removeOrgMember',
       tags: ['orgs'],
       summary: 'Remove a member (org admin/owner; removing an owner needs an owner; never the last owner)',
       middleware: [requireUser],
@@ -304,30 +332,14 @@ export const orgsRouter = newRouter()
       await removeMembership(c, org_id, user_id, 'org.member.remove');
       return c.json({ removed: user_id, org_id }, 200);
     },
-  )
+  );
+
+export const inviteRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/leave',
-      tags: ['orgs'],
-      summary: 'Leave an org (the last owner cannot leave)',
-      middleware: [requireUser],
-      security: [{ bearer: [] }],
-      request: { params: OrgParams },
-      responses: { 200: json(z.object({ left: z.number().int() }), 'Left'), ...errors(400, 401, 403, 409) },
-    }),
-    async (c) => {
-      const { org_id } = c.req.valid('param');
-      const user = c.get('user');
-      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
-      await removeMembership(c, org_id, user.id, 'org.member.leave');
-      return c.json({ left: org_id }, 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: 'post',
-      path: '/orgs/{org_id}/invites',
+      path: '/',
+      operationId: 'createOrgInvite',
       tags: ['orgs'],
       summary: 'Create a single-use, expiring invite code (org admin/owner). Registering or logging in with it joins the org',
       middleware: [requireUser],
@@ -348,7 +360,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/invites',
+      path: '/',
+      operationId: 'listOrgInvites',
       tags: ['orgs'],
       summary: 'The org’s invites, newest first, with their state (org admin/owner). Codes are never shown again',
       middleware: [requireUser],
@@ -383,7 +396,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/orgs/{org_id}/invites/{invite_id}',
+      path: '/{invite_id}',
+      operationId: 'revokeOrgInvite',
       tags: ['orgs'],
       summary: 'Revoke an open invite (org admin/owner); a used, expired or already revoked invite is a 404',
       middleware: [requireUser],

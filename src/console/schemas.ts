@@ -67,3 +67,6 @@ export function cleanText(max: number, opts: { multiline?: boolean; min?: number
 }
 
 export { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
+
+/** `security` of a route that serves anyone and says more to a signed-in caller (OpenAPI: `{}` = no credentials). */
+export const OPTIONAL_BEARER: Array<Record<string, string[]>> = [{}, { bearer: [] }];

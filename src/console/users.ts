@@ -57,11 +57,12 @@ function assertSelf(userId: number, callerId: number): void {
   if (userId !== callerId) throw new Forbidden('settings belong to their user only', 'not_self');
 }
 
-export const usersRouter = newRouter()
+export const userSettingsRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{user_id}/settings',
+      path: '/',
+      operationId: 'getUserSettings',
       tags: ['users'],
       summary: 'The caller’s settings blob (self only)',
       middleware: [requireUser],
@@ -78,7 +79,8 @@ export const usersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/users/{user_id}/settings',
+      path: '/',
+      operationId: 'replaceUserSettings',
       tags: ['users'],
       summary: 'Replace the caller’s settings (self only; a JSON object of at most 16 KiB)',
       middleware: [requireUser],
@@ -103,11 +105,14 @@ export const usersRouter = newRouter()
       ]);
       return c.json({ settings }, 200);
     },
-  )
+  );
+
+export const userAppRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{user_id}/apps',
+      path: '/',
+      operationId: 'listUserApps',
       tags: ['apps'],
       summary: 'The user’s tiles (self or platform admin), for `org_id` (one of the user’s orgs) or their primary org',
       middleware: [requireUser],
@@ -126,7 +131,8 @@ export const usersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/users/{user_id}/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'setUserApp',
       tags: ['apps'],
       summary: 'Set the user’s own `installed` flag for an app of the current catalog; answers the tile',
       description:
