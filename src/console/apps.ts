@@ -23,9 +23,8 @@ import { db } from '../db/client';
 import { apps } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from './schemas';
+import { AppIdParam, AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from './schemas';
 import { buildTiles, tileOrgFor, type AppTile } from './tiles';
-import { AppIdParam } from './users';
 
 const ChartDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'chart_date: YYYY-MM-DD').optional();
 const Bool = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -42,19 +41,9 @@ const AppIn = z
   .openapi('AppIn');
 const AppUpdate = AppIn.extend({ id: AppIdParam.optional() }).strict().openapi('AppUpdate');
 
-const AppOut = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    moonlight_name: z.string(),
-    enabled: z.boolean(),
-    sort_order: z.number().int(),
-    description: z.null(),
-    cover_url: z.null(),
-    chart_rank: z.null(),
-    chart_date: z.null(),
-    game_id: z.null(),
-  })
+/** An app row as the writes answer it: the tile's fields that belong to the row, the catalog's as null. */
+const AppOut = AppTileSchema.pick({ id: true, name: true, moonlight_name: true, enabled: true, sort_order: true })
+  .extend({ description: z.null(), cover_url: z.null(), chart_rank: z.null(), chart_date: z.null(), game_id: z.null() })
   .openapi('AppOut');
 
 function appOut(a: { id: string; name: string; moonlightName: string; enabled: boolean; sortOrder: number }) {

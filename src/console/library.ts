@@ -22,7 +22,7 @@ import { gameExternalIds, games, libraryProofs, userGameLibrary } from '../db/sc
 import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
-import { assertOrgAccess } from './orgs';
+import { assertOrgAccess } from './tenancy/access';
 import { runBatch } from './ownership/batch';
 import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';

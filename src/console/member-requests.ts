@@ -26,7 +26,7 @@ import { memberships, orgMemberRequests, orgs, users } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, world } from '../world';
-import { assertOrgAccess } from './orgs';
+import { assertOrgAccess } from './tenancy/access';
 
 export const MEMBER_REQUEST_TTL_MS = 14 * 24 * 3600_000;
 

@@ -45,6 +45,13 @@ export const GameSummarySchema = z
   })
   .openapi('GameSummary');
 
+/** An app's id (a path param and a body field): what the launcher and Moonlight use as a key. */
+export const AppIdParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'app id: letters, digits, "_", "." and "-" only');
+
 export const OrgRoleSchema = z.enum(['owner', 'admin', 'member']);
 
 /** An optional `org_id` in a query string. */

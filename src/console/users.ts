@@ -20,19 +20,13 @@ import { BadRequest, Forbidden, NotFound, PayloadTooLarge } from '../http/errors
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { settingsOf } from './profile';
-import { AppTileSchema, OptionalOrgQuery, SettingsObject } from './schemas';
+import { AppIdParam, AppTileSchema, OptionalOrgQuery, SettingsObject } from './schemas';
 import { buildTiles, tileOrgFor } from './tiles';
 
 export const SETTINGS_MAX_BYTES = 16 * 1024;
 const SETTINGS_MAX_DEPTH = 8;
 /** Keys that look like privileges: settings are preferences, so a client sending these is confused or probing. */
 const PRIVILEGED_KEYS = new Set(['role', 'roles', 'is_admin', 'admin', 'permissions', 'user_id', 'org_id', 'owner']);
-
-export const AppIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'app id: letters, digits, "_", "." and "-" only');
 
 const UserParams = z.object({ user_id: IntId });
 const SettingsOut = z.object({ settings: SettingsObject }).openapi('UserSettings');
