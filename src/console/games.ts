@@ -12,7 +12,7 @@
  * (unique (platform, external_id)): Steam verification and the chart scrape map appids through it.
  * Every summary comes from one query (`json_group_object` gathers external ids), never one per game.
  *
- *   const summary = await gameSummary(env, 7);   // GameSummary | null, for other routers
+ *   The `GameSummary` model and its query live in catalog/game-summary.ts.
  */
 import { createRoute } from '@hono/zod-openapi';
 import { eq, sql, type SQL } from 'drizzle-orm';
