@@ -27,16 +27,16 @@ import { systemRoutes, version } from './http/system';
 // metrics
 import { metricsRoutes } from './metrics/routes';
 // console
-import { appsRouter } from './console/apps';
-import { auditRouter } from './console/audit-log';
-import { chartsRouter } from './console/charts/router';
-import { coversRouter } from './console/covers';
-import { gamesRouter } from './console/games';
-import { libraryRouter } from './console/library';
-import { memberRequestsRouter } from './console/member-requests';
-import { orgsRouter } from './console/orgs';
-import { ownershipRouter } from './console/ownership/router';
-import { usersRouter } from './console/users';
+import { appRoutes, repoRoutes } from './console/apps';
+import { auditRoutes } from './console/audit-log';
+import { chartRoutes } from './console/charts/router';
+import { coverRoutes, gameCoverRoutes } from './console/covers';
+import { gameRoutes } from './console/games';
+import { orgLibraryRoutes, userLibraryRoutes } from './console/library';
+import { memberRequestRoutes, orgMemberRequestRoutes } from './console/member-requests';
+import { inviteRoutes, orgMemberRoutes, orgRoutes } from './console/orgs';
+import { ownershipRoutes, steamLinkRoutes } from './console/ownership/router';
+import { userAppRoutes, userSettingsRoutes } from './console/users';
 // play
 import { nodesRouter } from './console/nodes';
 import { orgSessionsRouter } from './console/org-sessions';
@@ -91,16 +91,25 @@ export function buildApp() {
     .route('/link', linkRoutes)
     //
     // ── console: tenancy, catalog, library (src/console) ──
-    .route('/', orgsRouter)
-    .route('/', usersRouter)
-    .route('/', gamesRouter)
-    .route('/', coversRouter)
-    .route('/', appsRouter)
-    .route('/', libraryRouter)
-    .route('/', ownershipRouter)
-    .route('/', chartsRouter)
-    .route('/', auditRouter)
-    .route('/', memberRequestsRouter)
+    // '/orgs/requests' (the invitee's side) before '/orgs': a static segment wins over `{org_id}`.
+    .route('/orgs/requests', memberRequestRoutes)
+    .route('/orgs', orgRoutes)
+    .route('/orgs/:org_id/members', orgMemberRoutes)
+    .route('/orgs/:org_id/invites', inviteRoutes)
+    .route('/orgs/:org_id/member-requests', orgMemberRequestRoutes)
+    .route('/orgs/:org_id/library', orgLibraryRoutes)
+    .route('/users/:user_id/settings', userSettingsRoutes)
+    .route('/users/:user_id/apps', userAppRoutes)
+    .route('/users/:user_id/library', userLibraryRoutes)
+    .route('/games', gameRoutes)
+    .route('/games/:game_id/cover', gameCoverRoutes)
+    .route('/covers', coverRoutes)
+    .route('/apps', appRoutes)
+    .route('/repo', repoRoutes)
+    .route('/auth/link/steam', steamLinkRoutes)
+    .route('/ownership', ownershipRoutes)
+    .route('/charts', chartRoutes)
+    .route('/audit', auditRoutes)
     //
     // ── console: play sessions and nodes (src/console/play, src/console/nodes) ──
     .route('/', nodesRouter)

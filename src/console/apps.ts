@@ -23,9 +23,8 @@ import { db } from '../db/client';
 import { apps } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { AppTileSchema, cleanText, isUniqueViolation, OptionalOrgQuery } from './schemas';
+import { AppIdParam, AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from './schemas';
 import { buildTiles, tileOrgFor, type AppTile } from './tiles';
-import { AppIdParam } from './users';
 
 const ChartDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'chart_date: YYYY-MM-DD').optional();
 const Bool = z.enum(['true', 'false']).transform((v) => v === 'true');
@@ -42,19 +41,9 @@ const AppIn = z
   .openapi('AppIn');
 const AppUpdate = AppIn.extend({ id: AppIdParam.optional() }).strict().openapi('AppUpdate');
 
-const AppOut = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    moonlight_name: z.string(),
-    enabled: z.boolean(),
-    sort_order: z.number().int(),
-    description: z.null(),
-    cover_url: z.null(),
-    chart_rank: z.null(),
-    chart_date: z.null(),
-    game_id: z.null(),
-  })
+/** An app row as the writes answer it: the tile's fields that belong to the row, the catalog's as null. */
+const AppOut = AppTileSchema.pick({ id: true, name: true, moonlight_name: true, enabled: true, sort_order: true })
+  .extend({ description: z.null(), cover_url: z.null(), chart_rank: z.null(), chart_date: z.null(), game_id: z.null() })
   .openapi('AppOut');
 
 function appOut(a: { id: string; name: string; moonlightName: string; enabled: boolean; sortOrder: number }) {
@@ -76,12 +65,14 @@ async function tilesFor(
 
 const AppParams = z.object({ app_id: AppIdParam });
 
-export const appsRouter = newRouter()
+export const appRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/apps',
+      path: '/',
+      operationId: 'listApps',
       tags: ['apps'],
+      security: OPTIONAL_BEARER,
       summary: 'Catalog tiles for the caller’s org (`installed`/`owned` false when anonymous)',
       middleware: [optionalUser],
       request: { query: z.object({ enabled: Bool.optional(), chart_date: ChartDate, org_id: OptionalOrgQuery }) },
@@ -95,20 +86,9 @@ export const appsRouter = newRouter()
   )
   .openapi(
     createRoute({
-      method: 'get',
-      path: '/repo/default',
-      tags: ['apps'],
-      summary: 'The default repository: the same tiles as `/apps`, unfiltered',
-      middleware: [optionalUser],
-      request: { query: z.object({ chart_date: ChartDate, org_id: OptionalOrgQuery }) },
-      responses: { 200: json(z.array(AppTileSchema), 'Tiles'), ...errors(400, 403) },
-    }),
-    async (c) => c.json(await tilesFor(c, c.req.valid('query')), 200),
-  )
-  .openapi(
-    createRoute({
       method: 'post',
-      path: '/apps',
+      path: '/',
+      operationId: 'createApp',
       tags: ['apps'],
       summary: 'Add an app row (platform admin)',
       middleware: [requireUser, requireAdmin],
@@ -134,7 +114,8 @@ export const appsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'updateApp',
       tags: ['apps'],
       summary: 'Update an app row (platform admin). The answer always carries the path’s id',
       middleware: [requireUser, requireAdmin],
@@ -159,7 +140,8 @@ export const appsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'deleteApp',
       tags: ['apps'],
       summary: 'Delete an app row (platform admin); users’ flags for it go too',
       middleware: [requireUser, requireAdmin],
@@ -174,4 +156,20 @@ export const appsRouter = newRouter()
       await d.batch([d.delete(apps).where(eq(apps.id, app_id)), auditStatement(c, 'app.delete', { targetType: 'app', targetId: app_id })]);
       return c.json({ deleted: app_id }, 200);
     },
+  );
+
+export const repoRoutes = newRouter()
+  .openapi(
+    createRoute({
+      method: 'get',
+      path: '/default',
+      operationId: 'getDefaultRepo',
+      tags: ['apps'],
+      security: OPTIONAL_BEARER,
+      summary: 'The default repository: the same tiles as `/apps`, unfiltered',
+      middleware: [optionalUser],
+      request: { query: z.object({ chart_date: ChartDate, org_id: OptionalOrgQuery }) },
+      responses: { 200: json(z.array(AppTileSchema), 'Tiles'), ...errors(400, 403) },
+    }),
+    async (c) => c.json(await tilesFor(c, c.req.valid('query')), 200),
   );

@@ -66,10 +66,11 @@ function parseDetails(raw: string | null): unknown {
   }
 }
 
-export const auditRouter = newRouter().openapi(
+export const auditRoutes = newRouter().openapi(
   createRoute({
     method: 'get',
-    path: '/audit',
+    path: '/',
+    operationId: 'listAuditLog',
     tags: ['audit'],
     summary: 'The audit log, newest first (platform admins: all; org owners/admins: their org with org_id)',
     middleware: [requireUser] as const,

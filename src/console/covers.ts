@@ -21,36 +21,8 @@ import { games } from '../db/schema';
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../http/errors';
 import { errors, IntId, json, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
+import { COVER_KEY, COVER_MAX_BYTES, COVER_PREFIX, sniffImage, storeCoverObject } from './catalog/cover-store';
 import { withManual } from './enrichment/manual';
-
-export const COVER_MAX_BYTES = 5 * 1024 * 1024;
-const PREFIX = 'covers/';
-const KEY = /^[0-9]{1,16}-[0-9a-f]{32}\.(png|jpg|webp|gif|avif)$/;
-
-export type ImageType = { ext: 'png' | 'jpg' | 'webp' | 'gif' | 'avif'; mime: string };
-
-const ascii = (b: Uint8Array, from: number, to: number) => String.fromCharCode(...b.subarray(from, to));
-
-/** The image type from its first bytes, or null. */
-export function sniffImage(b: Uint8Array): ImageType | null {
-  if (b.length >= 8 && [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((v, i) => b[i] === v)) return { ext: 'png', mime: 'image/png' };
-  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return { ext: 'jpg', mime: 'image/jpeg' };
-  if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) return { ext: 'gif', mime: 'image/gif' };
-  if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 12) === 'WEBP') return { ext: 'webp', mime: 'image/webp' };
-  // ISO-BMFF: [size][ftyp][major brand][minor][compatible brands...] within the ftyp box.
-  if (b.length >= 16 && ascii(b, 4, 8) === 'ftyp') {
-    const size = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
-    const end = Math.min(b.length, size >= 16 ? size : 16);
-    const brands = [ascii(b, 8, 12)];
-    for (let i = 16; i + 4 <= end; i += 4) brands.push(ascii(b, i, i + 4));
-    if (brands.includes('avif') || brands.includes('avis')) return { ext: 'avif', mime: 'image/avif' };
-  }
-  return null;
-}
-
-function hex(buf: ArrayBuffer): string {
-  return [...new Uint8Array(buf)].map((x) => x.toString(16).padStart(2, '0')).join('');
-}
 
 /** `If-None-Match` against a strong ETag (a list, `W/` prefixes and `*` allowed). */
 function matchesEtag(header: string | undefined, etag: string): boolean {
@@ -61,29 +33,15 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   });
 }
 
-/**
- * Puts cover bytes into R2 under their content-addressed key (`covers/<game_id>-<sha256 prefix>.<ext>`);
- * the same picture always lands on the same key, so storing it twice writes nothing new.
- */
-export async function storeCoverObject(env: Pick<Env, 'BUCKET'>, gameId: number, bytes: Uint8Array, type: ImageType) {
-  const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
-  const key = `${gameId}-${digest.slice(0, 32)}.${type.ext}`;
-  if (!(await env.BUCKET.head(PREFIX + key))) {
-    await env.BUCKET.put(PREFIX + key, bytes, { httpMetadata: { contentType: type.mime }, customMetadata: { game_id: String(gameId), sha256: digest } });
-  }
-  // Root-relative: the same row is right whichever host served the upload (local, workers.dev, a
-  // custom domain); clients resolve it against their API base.
-  return { key, objectKey: PREFIX + key, coverUrl: `/covers/${key}` };
-}
-
 const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');
 const imageContent = { schema: z.string().openapi({ type: 'string', format: 'binary' }) };
 
-export const coversRouter = newRouter()
+export const gameCoverRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/games/{game_id}/cover',
+      path: '/',
+      operationId: 'putGameCover',
       tags: ['games'],
       summary: 'Upload a game’s cover (platform admin): PNG, JPEG, WebP, GIF or AVIF up to 5 MiB, recognised by content',
       middleware: [requireUser, requireAdmin],
@@ -108,20 +66,24 @@ export const coversRouter = newRouter()
       const { key, coverUrl } = await storeCoverObject(c.env, game_id, bytes, type);
       await d.batch([
         // An uploaded cover is the admin's choice: enrichment never replaces it (`manual_fields`).
-        d.update(games).set({ coverKey: PREFIX + key, coverUrl, manualFields: withManual(['cover']), updatedAt: nowIso() }).where(eq(games.id, game_id)),
+        d.update(games).set({ coverKey: COVER_PREFIX + key, coverUrl, manualFields: withManual(['cover']), updatedAt: nowIso() }).where(eq(games.id, game_id)),
         auditStatement(c, 'game.cover.update', { targetType: 'game', targetId: game_id, details: { key, type: type.mime, size: bytes.byteLength } }),
       ]);
-      if (game.coverKey && game.coverKey !== PREFIX + key) await c.env.BUCKET.delete(game.coverKey);
+      if (game.coverKey && game.coverKey !== COVER_PREFIX + key) await c.env.BUCKET.delete(game.coverKey);
       return c.json({ game_id, key, cover_url: coverUrl, content_type: type.mime, size: bytes.byteLength }, 200);
     },
-  )
+  );
+
+export const coverRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/covers/{key}',
+      path: '/{key}',
+      operationId: 'getCover',
       tags: ['games'],
+      security: [],
       summary: 'A stored cover image, cacheable for a year (the key changes with the content)',
-      request: { params: z.object({ key: z.string().max(80).regex(KEY, 'not a cover key') }) },
+      request: { params: z.object({ key: z.string().max(80).regex(COVER_KEY, 'not a cover key') }) },
       responses: {
         200: { description: 'The image', content: { 'image/*': imageContent } },
         304: { description: 'Not modified (If-None-Match)' },
@@ -130,7 +92,7 @@ export const coversRouter = newRouter()
     }),
     async (c) => {
       const { key } = c.req.valid('param');
-      const obj = await c.env.BUCKET.get(PREFIX + key);
+      const obj = await c.env.BUCKET.get(COVER_PREFIX + key);
       if (!obj) throw new NotFound('cover not found');
       const etag = obj.httpEtag;
       const headers: Record<string, string> = {

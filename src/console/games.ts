@@ -12,7 +12,7 @@
  * (unique (platform, external_id)): Steam verification and the chart scrape map appids through it.
  * Every summary comes from one query (`json_group_object` gathers external ids), never one per game.
  *
- *   const summary = await gameSummary(env, 7);   // GameSummary | null, for other routers
+ *   The `GameSummary` model and its query live in catalog/game-summary.ts.
  */
 import { createRoute } from '@hono/zod-openapi';
 import { eq, sql, type SQL } from 'drizzle-orm';
@@ -23,50 +23,11 @@ import { gameExternalIds, gameRatings, games } from '../db/schema';
 import { Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
+import { gameSummary, gameSummaryColumns, toGameSummary, type GameSummaryRow } from './catalog/game-summary';
 import { cleanText, GameSummarySchema, isUniqueViolation } from './schemas';
 import { refetchGame } from './enrichment/jobs';
 import { manualFieldsOf, withManual } from './enrichment/manual';
 import { gameMetadata } from './enrichment/queries';
-
-export interface GameSummary {
-  id: number;
-  slug: string;
-  name: string;
-  description: string | null;
-  rating: number | null;
-  cover_url: string | null;
-  external_ids: Record<string, string>;
-}
-
-/** Columns of a `GameSummary` for `games g`, to splice into a SELECT. */
-export const gameSummaryColumns = sql`g.id AS game_id, g.slug AS game_slug, g.name AS game_name, g.description AS game_description,
-  g.rating AS game_rating, g.cover_url AS game_cover_url,
-  (SELECT json_group_object(e.platform, e.external_id) FROM game_external_ids e WHERE e.game_id = g.id) AS game_external_ids`;
-
-export interface GameSummaryRow {
-  game_id: number;
-  game_slug: string;
-  game_name: string;
-  game_description: string | null;
-  game_rating: number | null;
-  game_cover_url: string | null;
-  game_external_ids: string | null;
-}
-
-export function toGameSummary(r: GameSummaryRow): GameSummary {
-  let ext: Record<string, string> = {};
-  try {
-    ext = r.game_external_ids ? (JSON.parse(r.game_external_ids) as Record<string, string>) : {};
-  } catch {
-    ext = {};
-  }
-  return { id: r.game_id, slug: r.game_slug, name: r.game_name, description: r.game_description, rating: r.game_rating, cover_url: r.game_cover_url, external_ids: ext };
-}
-
-export async function gameSummary(env: Env, gameId: number): Promise<GameSummary | null> {
-  const row = await db(env).get<GameSummaryRow>(sql`SELECT ${gameSummaryColumns} FROM games g WHERE g.id = ${gameId}`);
-  return row ? toGameSummary(row) : null;
-}
 
 export const Platform = z
   .string()
@@ -171,12 +132,14 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 }
 
-export const gamesRouter = newRouter()
+export const gameRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/games',
+      path: '/',
+      operationId: 'listGames',
       tags: ['games'],
+      security: [],
       summary: 'The catalog, by name: `q` searches name and slug, `platform` keeps games with an id on that store',
       request: { query: ListQuery },
       responses: { 200: json(GamePage, 'A page of games'), ...errors(400) },
@@ -202,8 +165,10 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'getGame',
       tags: ['games'],
+      security: [],
       summary: 'One game: `GameSummary` plus its platforms and ratings',
       request: { params: GameParams },
       responses: { 200: json(GameDetail, 'The game'), ...errors(400, 404) },
@@ -217,7 +182,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/games',
+      path: '/',
+      operationId: 'createGame',
       tags: ['games'],
       summary: 'Create a game with its external ids and ratings (platform admin)',
       middleware: [requireUser, requireAdmin],
@@ -260,7 +226,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'updateGame',
       tags: ['games'],
       summary: 'Update a game (platform admin). Given `external_ids` or `ratings` replace the stored ones',
       middleware: [requireUser, requireAdmin],
@@ -306,7 +273,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/games/{game_id}',
+      path: '/{game_id}',
+      operationId: 'deleteGame',
       tags: ['games'],
       summary: 'Delete a game (platform admin): its external ids, ratings, library entries and stored cover go with it',
       middleware: [requireUser, requireAdmin],
@@ -327,7 +295,8 @@ export const gamesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/games/{game_id}/enrich',
+      path: '/{game_id}/enrich',
+      operationId: 'enrichGame',
       tags: ['games'],
       summary: 'Fetch this game’s Steam store data again in the background (platform admin); fields set by hand stay',
       middleware: [requireUser, requireAdmin],

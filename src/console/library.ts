@@ -22,7 +22,7 @@ import { gameExternalIds, games, libraryProofs, userGameLibrary } from '../db/sc
 import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
-import { assertOrgAccess } from './orgs';
+import { assertOrgAccess } from './tenancy/access';
 import { runBatch } from './ownership/batch';
 import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
@@ -50,7 +50,8 @@ const BulkOut = z
 function reviewRoute(decision: 'verify' | 'reject') {
   return createRoute({
     method: 'post',
-    path: `/orgs/{org_id}/library/{entry_id}/${decision}`,
+    path: `/{entry_id}/${decision}`,
+    operationId: decision === 'verify' ? 'verifyLibraryProof' : 'rejectLibraryProof',
     tags: ['library'],
     summary: decision === 'verify' ? 'Approve a pending (or rejected) proof of a member’s entry (org admin)' : 'Reject a pending or verified proof of a member’s entry (org admin)',
     middleware: [requireUser],
@@ -105,11 +106,12 @@ async function decide(
   return (await listLibrary(c.env, p.org_id, entry.userId, entry.id))[0]!;
 }
 
-export const libraryRouter = newRouter()
+export const userLibraryRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{user_id}/library',
+      path: '/',
+      operationId: 'listUserLibrary',
       tags: ['library'],
       summary: 'A user’s library in an org (self, or an admin of that org), with proofs and install readiness',
       middleware: [requireUser],
@@ -141,7 +143,8 @@ export const libraryRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/users/{user_id}/library/proofs',
+      path: '/proofs',
+      operationId: 'submitLibraryProof',
       tags: ['library'],
       summary: 'Submit an ownership proof (xbox, microsoft, ea, epic, gog, manual); it stays unverified until an org admin approves it',
       middleware: [requireUser],
@@ -183,12 +186,34 @@ export const libraryRouter = newRouter()
       return c.json(entry, 201);
     },
   )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{entry_id}/withdraw',
+      operationId: 'withdrawLibraryProof',
+      tags: ['library'],
+      summary: 'Withdraw one of your own pending proofs (`{ kind }`) before it is reviewed',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: z.object({ user_id: IntId, entry_id: IntId }), body: jsonBody(z.object({ kind: z.enum(REVIEWABLE_KINDS) }).strict().openapi('ProofWithdrawIn')) },
+      responses: { 200: json(LibraryEntrySchema, 'The entry after the withdrawal'), ...errors(400, 401, 403, 404, 409) },
+    }),
+    async (c) => {
+      const { user_id, entry_id } = c.req.valid('param');
+      assertSelfOrAdmin(c, user_id);
+      const entry = await withdrawProof(c, user_id, entry_id, c.req.valid('json').kind);
+      return c.json(entry, 200);
+    },
+  );
+
+export const orgLibraryRoutes = newRouter()
   .openapi(reviewRoute('verify'), async (c) => c.json(await decide(c, 'verify', c.req.valid('param'), c.req.valid('json')), 200))
   .openapi(reviewRoute('reject'), async (c) => c.json(await decide(c, 'reject', c.req.valid('param'), c.req.valid('json')), 200))
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/library/pending',
+      path: '/pending',
+      operationId: 'listPendingProofs',
       tags: ['library'],
       summary: 'The review queue: pending proofs of the org’s members, oldest first (org admin)',
       middleware: [requireUser],
@@ -206,7 +231,8 @@ export const libraryRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/library/review',
+      path: '/review',
+      operationId: 'reviewProofs',
       tags: ['library'],
       summary: 'Approve or reject many proofs at once (org admin); each item succeeds or fails on its own',
       middleware: [requireUser],
@@ -230,23 +256,5 @@ export const libraryRouter = newRouter()
         }
       }
       return c.json({ results, done: results.filter((r) => r.ok).length }, 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: 'post',
-      path: '/users/{user_id}/library/{entry_id}/withdraw',
-      tags: ['library'],
-      summary: 'Withdraw one of your own pending proofs (`{ kind }`) before it is reviewed',
-      middleware: [requireUser],
-      security: [{ bearer: [] }],
-      request: { params: z.object({ user_id: IntId, entry_id: IntId }), body: jsonBody(z.object({ kind: z.enum(REVIEWABLE_KINDS) }).strict().openapi('ProofWithdrawIn')) },
-      responses: { 200: json(LibraryEntrySchema, 'The entry after the withdrawal'), ...errors(400, 401, 403, 404, 409) },
-    }),
-    async (c) => {
-      const { user_id, entry_id } = c.req.valid('param');
-      assertSelfOrAdmin(c, user_id);
-      const entry = await withdrawProof(c, user_id, entry_id, c.req.valid('json').kind);
-      return c.json(entry, 200);
     },
   );

@@ -26,7 +26,7 @@ import { memberships, orgMemberRequests, orgs, users } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, world } from '../world';
-import { assertOrgAccess } from './orgs';
+import { assertOrgAccess } from './tenancy/access';
 
 export const MEMBER_REQUEST_TTL_MS = 14 * 24 * 3600_000;
 
@@ -79,11 +79,12 @@ function addressedTo(userId: number, requestId: number, now: string): SQL {
 const requesterStillAdmin: SQL = sql`(EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = ${orgMemberRequests.orgId} AND m.user_id = ${orgMemberRequests.requestedBy} AND m.role IN ('admin', 'owner'))
   OR EXISTS (SELECT 1 FROM users a WHERE a.id = ${orgMemberRequests.requestedBy} AND a.role = 'admin'))`;
 
-export const memberRequestsRouter = newRouter()
+export const memberRequestRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs/requests',
+      path: '/',
+      operationId: 'listMyMemberRequests',
       tags: ['orgs'],
       summary: 'Pending requests to join an org addressed to the caller',
       middleware: [requireUser],
@@ -124,7 +125,8 @@ export const memberRequestsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/requests/{request_id}/accept',
+      path: '/{request_id}/accept',
+      operationId: 'acceptMemberRequest',
       tags: ['orgs'],
       summary: 'Accept a request addressed to the caller: joins the org with the requested role',
       middleware: [requireUser],
@@ -170,7 +172,8 @@ export const memberRequestsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/requests/{request_id}/decline',
+      path: '/{request_id}/decline',
+      operationId: 'declineMemberRequest',
       tags: ['orgs'],
       summary: 'Decline a request addressed to the caller',
       middleware: [requireUser],
@@ -190,11 +193,14 @@ export const memberRequestsRouter = newRouter()
       if (changes(res) === 0) throw new NotFound('no pending request with this id for you', 'request_not_found');
       return c.json({ declined: request_id }, 200);
     },
-  )
+  );
+
+export const orgMemberRequestRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/member-requests',
+      path: '/',
+      operationId: 'createMemberRequest',
       tags: ['orgs'],
       summary: 'Ask a person, by username, to join the org (org admin/owner). Always 202 for a non-member name: the answer never says whether the name exists',
       middleware: [requireUser],
@@ -242,7 +248,8 @@ export const memberRequestsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/member-requests',
+      path: '/',
+      operationId: 'listOrgMemberRequests',
       tags: ['orgs'],
       summary: 'The org’s requests, pending first (org admin/owner)',
       middleware: [requireUser],
@@ -281,7 +288,8 @@ export const memberRequestsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/orgs/{org_id}/member-requests/{request_id}',
+      path: '/{request_id}',
+      operationId: 'cancelMemberRequest',
       tags: ['orgs'],
       summary: 'Cancel a pending request (org admin/owner)',
       middleware: [requireUser],

@@ -24,17 +24,17 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { and, asc, eq, sql } from 'drizzle-orm';
 import type { AppEnv } from '../env';
 import { usernamesByIds, usernamesOf } from '../auth/accounts';
 import { audit, auditIfChanged, auditStatement } from '../auth/audit';
-import { assertOrgRole, orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
+import { orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
 import { changes, db } from '../db/client';
-import { memberships, orgs, users } from '../db/schema';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { createInvite, listInvites, revokeInvite, revokeInvitesOfFormerAdmin } from './invites';
+import { assertOrgAccess, type Actor } from './tenancy/access';
+import { addMembership, allOrgsFor, deleteMembershipStatement, insertOrgStatement, insertOwnerBySlugStatement, memberOrgsOf, orgMembers, setRoleStatement, userExists, userNameRow } from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
 
 const OrgParams = z.object({ org_id: IntId });
@@ -82,19 +82,6 @@ const InviteListItem = z
   })
   .openapi('OrgInviteListItem');
 
-type Actor = OrgRole | 'platform_admin';
-
-/**
- * `assertOrgRole`, plus: a platform admin acting on an org that does not exist gets a 404 (members
- * and outsiders never reach this point for a missing org: they get the usual 403).
- */
-export async function assertOrgAccess(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<Actor> {
-  const actor = await assertOrgRole(c, orgId, min);
-  if (actor === 'platform_admin' && !(await db(c.env).select({ id: orgs.id }).from(orgs).where(eq(orgs.id, orgId)).get())) {
-    throw new NotFound('org not found');
-  }
-  return actor;
-}
 const canTouchOwners = (a: Actor) => a === 'owner' || a === 'platform_admin';
 
 /** Role changes involving `owner` need an owner (or platform admin); admins manage admins and members. */
@@ -105,19 +92,15 @@ function assertMayAssign(actor: Actor, from: OrgRole | null, to: OrgRole | null)
 }
 
 async function presentMember(env: Env, userId: number, role: OrgRole) {
-  const u = await db(env).select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest }).from(users).where(eq(users.id, userId)).get();
+  const u = await userNameRow(db(env), userId);
   const names = u ? await usernamesOf(env, [u]) : new Map<number, string>();
   return { user_id: userId, username: names.get(userId) ?? '', role };
 }
 
-/** Unless another owner remains, an owner row must not change: used as a WHERE guard. */
-const notLastOwner = (orgId: number) =>
-  sql`(${memberships.role} <> 'owner' OR (SELECT COUNT(*) FROM memberships m2 WHERE m2.org_id = ${orgId} AND m2.role = 'owner') > 1)`;
-
 async function removeMembership(c: Context<AppEnv>, orgId: number, userId: number, action: string): Promise<void> {
   const d = db(c.env);
   const [res] = await d.batch([
-    d.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId))),
+    deleteMembershipStatement(d, orgId, userId),
     auditIfChanged(c, action, { orgId, targetType: 'user', targetId: userId }),
     revokeInvitesOfFormerAdmin(c.env, userId),
   ]);
@@ -127,11 +110,12 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
   }
 }
 
-export const orgsRouter = newRouter()
+export const orgRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs',
+      path: '/',
+      operationId: 'listOrgs',
       tags: ['orgs'],
       summary: 'Orgs visible to the caller: their memberships with their role (platform admins: every org)',
       middleware: [requireUser],
@@ -141,28 +125,16 @@ export const orgsRouter = newRouter()
     async (c) => {
       const user = c.get('user');
       const d = db(c.env);
-      if (user.role === 'admin') {
-        // A platform admin without a membership sees `platform_admin` as the role, never a made-up one.
-        const rows = await d
-          .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: sql<string>`COALESCE(${memberships.role}, 'platform_admin')` })
-          .from(orgs)
-          .leftJoin(memberships, and(eq(memberships.orgId, orgs.id), eq(memberships.userId, user.id)))
-          .orderBy(asc(orgs.name), asc(orgs.id));
-        return c.json(rows, 200);
-      }
-      const rows = await d
-        .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: memberships.role })
-        .from(memberships)
-        .innerJoin(orgs, eq(orgs.id, memberships.orgId))
-        .where(eq(memberships.userId, user.id))
-        .orderBy(asc(orgs.name), asc(orgs.id));
+      // A platform admin without a membership sees `platform_admin` as the role, never a made-up one.
+      const rows = user.role === 'admin' ? await allOrgsFor(d, user.id) : await memberOrgsOf(d, user.id);
       return c.json(rows, 200);
     },
   )
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs',
+      path: '/',
+      operationId: 'createOrg',
       tags: ['orgs'],
       summary: 'Create an org (platform admin). `owner_user_id` (the caller or anyone) becomes its owner',
       middleware: [requireUser, requireAdmin],
@@ -174,16 +146,15 @@ export const orgsRouter = newRouter()
       const body = c.req.valid('json');
       const owner = body.owner_user_id;
       const d = db(c.env);
-      if (owner !== undefined && !(await d.select({ id: users.id }).from(users).where(eq(users.id, owner)).get())) {
+      if (owner !== undefined && !(await userExists(d, owner))) {
         throw new NotFound('user not found');
       }
       const now = nowIso();
-      const insertOrg = d.insert(orgs).values({ slug: body.slug, name: body.name, createdAt: now }).returning();
-      const orgIdBySlug = sql<number>`(SELECT id FROM orgs WHERE slug = ${body.slug})`;
+      const insertOrg = insertOrgStatement(d, { slug: body.slug, name: body.name, createdAt: now });
       try {
         const batch = await d.batch([
           insertOrg,
-          ...(owner !== undefined ? [d.insert(memberships).values({ orgId: orgIdBySlug, userId: owner, role: 'owner', createdAt: now })] : []),
+          ...(owner !== undefined ? [insertOwnerBySlugStatement(d, body.slug, owner, now)] : []),
           auditStatement(c, 'org.create', { targetType: 'org', targetId: body.slug, details: { slug: body.slug, owner_user_id: owner ?? null } }),
         ] as const);
         const org = batch[0][0]!;
@@ -198,8 +169,31 @@ export const orgsRouter = newRouter()
   )
   .openapi(
     createRoute({
+      method: 'post',
+      path: '/{org_id}/leave',
+      operationId: 'leaveOrg',
+      tags: ['orgs'],
+      summary: 'Leave an org (the last owner cannot leave)',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { params: OrgParams },
+      responses: { 200: json(z.object({ left: z.number().int() }), 'Left'), ...errors(400, 401, 403, 409) },
+    }),
+    async (c) => {
+      const { org_id } = c.req.valid('param');
+      const user = c.get('user');
+      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+      await removeMembership(c, org_id, user.id, 'org.member.leave');
+      return c.json({ left: org_id }, 200);
+    },
+  );
+
+export const orgMemberRoutes = newRouter()
+  .openapi(
+    createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/members',
+      path: '/',
+      operationId: 'listOrgMembers',
       tags: ['orgs'],
       summary: 'Members of an org (members of that org and platform admins only)',
       middleware: [requireUser],
@@ -210,12 +204,7 @@ export const orgsRouter = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       await assertOrgAccess(c, org_id, 'member');
-      const rows = await db(c.env)
-        .select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest, role: memberships.role })
-        .from(memberships)
-        .innerJoin(users, eq(users.id, memberships.userId))
-        .where(eq(memberships.orgId, org_id))
-        .orderBy(sql`CASE ${memberships.role} WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 ELSE 2 END`, asc(users.id));
+      const rows = await orgMembers(db(c.env), org_id);
       const names = await usernamesOf(c.env, rows);
       return c.json(rows.map((r) => ({ user_id: r.id, username: names.get(r.id) ?? '', role: r.role })), 200);
     },
@@ -223,7 +212,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/members',
+      path: '/',
+      operationId: 'addOrgMember',
       tags: ['orgs'],
       summary: 'Add a user directly by id (platform admins only). Org admins invite (`/invites`) or request by username (`/member-requests`): people join by consent',
       middleware: [requireUser, requireAdmin],
@@ -236,11 +226,11 @@ export const orgsRouter = newRouter()
       const body = c.req.valid('json');
       await assertOrgAccess(c, org_id, 'admin');
       const d = db(c.env);
-      if (!(await d.select({ id: users.id }).from(users).where(eq(users.id, body.user_id)).get())) throw new NotFound('user not found');
+      if (!(await userExists(d, body.user_id))) throw new NotFound('user not found');
       // An existing member keeps their role here: role changes go through PUT, where the owner rules apply.
       let res;
       try {
-        res = await d.insert(memberships).values({ orgId: org_id, userId: body.user_id, role: body.role, createdAt: nowIso() }).onConflictDoNothing().run();
+        res = await addMembership(d, { orgId: org_id, userId: body.user_id, role: body.role, createdAt: nowIso() });
       } catch (e) {
         // The org or the user was deleted between the checks and the insert.
         if (isForeignKeyViolation(e)) throw new NotFound('org or user not found');
@@ -254,7 +244,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/orgs/{org_id}/members/{user_id}',
+      path: '/{user_id}',
+      operationId: 'setOrgMemberRole',
       tags: ['orgs'],
       summary: 'Change a member’s role (org admin/owner; the last owner cannot be demoted)',
       middleware: [requireUser],
@@ -272,7 +263,7 @@ export const orgsRouter = newRouter()
       if (current !== role) {
         const d = db(c.env);
         const [res] = await d.batch([
-          d.update(memberships).set({ role }).where(and(eq(memberships.orgId, org_id), eq(memberships.userId, user_id), notLastOwner(org_id))),
+          setRoleStatement(d, org_id, user_id, role),
           auditIfChanged(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } }),
           revokeInvitesOfFormerAdmin(c.env, user_id),
         ]);
@@ -287,7 +278,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/orgs/{org_id}/members/{user_id}',
+      path: '/{user_id}',
+      operationId: 'removeOrgMember',
       tags: ['orgs'],
       summary: 'Remove a member (org admin/owner; removing an owner needs an owner; never the last owner)',
       middleware: [requireUser],
@@ -304,30 +296,14 @@ export const orgsRouter = newRouter()
       await removeMembership(c, org_id, user_id, 'org.member.remove');
       return c.json({ removed: user_id, org_id }, 200);
     },
-  )
+  );
+
+export const inviteRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/orgs/{org_id}/leave',
-      tags: ['orgs'],
-      summary: 'Leave an org (the last owner cannot leave)',
-      middleware: [requireUser],
-      security: [{ bearer: [] }],
-      request: { params: OrgParams },
-      responses: { 200: json(z.object({ left: z.number().int() }), 'Left'), ...errors(400, 401, 403, 409) },
-    }),
-    async (c) => {
-      const { org_id } = c.req.valid('param');
-      const user = c.get('user');
-      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
-      await removeMembership(c, org_id, user.id, 'org.member.leave');
-      return c.json({ left: org_id }, 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: 'post',
-      path: '/orgs/{org_id}/invites',
+      path: '/',
+      operationId: 'createOrgInvite',
       tags: ['orgs'],
       summary: 'Create a single-use, expiring invite code (org admin/owner). Registering or logging in with it joins the org',
       middleware: [requireUser],
@@ -348,7 +324,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/orgs/{org_id}/invites',
+      path: '/',
+      operationId: 'listOrgInvites',
       tags: ['orgs'],
       summary: 'The org’s invites, newest first, with their state (org admin/owner). Codes are never shown again',
       middleware: [requireUser],
@@ -383,7 +360,8 @@ export const orgsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/orgs/{org_id}/invites/{invite_id}',
+      path: '/{invite_id}',
+      operationId: 'revokeOrgInvite',
       tags: ['orgs'],
       summary: 'Revoke an open invite (org admin/owner); a used, expired or already revoked invite is a 404',
       middleware: [requireUser],

@@ -45,6 +45,13 @@ export const GameSummarySchema = z
   })
   .openapi('GameSummary');
 
+/** An app's id (a path param and a body field): what the launcher and Moonlight use as a key. */
+export const AppIdParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'app id: letters, digits, "_", "." and "-" only');
+
 export const OrgRoleSchema = z.enum(['owner', 'admin', 'member']);
 
 /** An optional `org_id` in a query string. */
@@ -67,3 +74,6 @@ export function cleanText(max: number, opts: { multiline?: boolean; min?: number
 }
 
 export { isForeignKeyViolation, isUniqueViolation } from '../db/errors';
+
+/** `security` of a route that serves anyone and says more to a signed-in caller (OpenAPI: `{}` = no credentials). */
+export const OPTIONAL_BEARER: Array<Record<string, string[]>> = [{}, { bearer: [] }];

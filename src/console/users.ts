@@ -20,19 +20,13 @@ import { BadRequest, Forbidden, NotFound, PayloadTooLarge } from '../http/errors
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { settingsOf } from './profile';
-import { AppTileSchema, OptionalOrgQuery, SettingsObject } from './schemas';
+import { AppIdParam, AppTileSchema, OptionalOrgQuery, SettingsObject } from './schemas';
 import { buildTiles, tileOrgFor } from './tiles';
 
 export const SETTINGS_MAX_BYTES = 16 * 1024;
 const SETTINGS_MAX_DEPTH = 8;
 /** Keys that look like privileges: settings are preferences, so a client sending these is confused or probing. */
 const PRIVILEGED_KEYS = new Set(['role', 'roles', 'is_admin', 'admin', 'permissions', 'user_id', 'org_id', 'owner']);
-
-export const AppIdParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'app id: letters, digits, "_", "." and "-" only');
 
 const UserParams = z.object({ user_id: IntId });
 const SettingsOut = z.object({ settings: SettingsObject }).openapi('UserSettings');
@@ -57,11 +51,12 @@ function assertSelf(userId: number, callerId: number): void {
   if (userId !== callerId) throw new Forbidden('settings belong to their user only', 'not_self');
 }
 
-export const usersRouter = newRouter()
+export const userSettingsRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{user_id}/settings',
+      path: '/',
+      operationId: 'getUserSettings',
       tags: ['users'],
       summary: 'The caller’s settings blob (self only)',
       middleware: [requireUser],
@@ -78,7 +73,8 @@ export const usersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/users/{user_id}/settings',
+      path: '/',
+      operationId: 'replaceUserSettings',
       tags: ['users'],
       summary: 'Replace the caller’s settings (self only; a JSON object of at most 16 KiB)',
       middleware: [requireUser],
@@ -103,11 +99,14 @@ export const usersRouter = newRouter()
       ]);
       return c.json({ settings }, 200);
     },
-  )
+  );
+
+export const userAppRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{user_id}/apps',
+      path: '/',
+      operationId: 'listUserApps',
       tags: ['apps'],
       summary: 'The user’s tiles (self or platform admin), for `org_id` (one of the user’s orgs) or their primary org',
       middleware: [requireUser],
@@ -126,7 +125,8 @@ export const usersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/users/{user_id}/apps/{app_id}',
+      path: '/{app_id}',
+      operationId: 'setUserApp',
       tags: ['apps'],
       summary: 'Set the user’s own `installed` flag for an app of the current catalog; answers the tile',
       description:

@@ -11,7 +11,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
-import type { GameSummary } from '../games';
+import type { GameSummary } from '../catalog/game-summary';
 import { CHART_TILE_JOINS, chartTile, tileColumns, type AppTile, type TileRow } from '../tiles';
 
 /** The contract's GameSummary (§2.3). */

@@ -19,7 +19,7 @@ import { db } from '../../db/client';
 import { ApiError, Conflict } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
-import { AppTileSchema, GameSummarySchema } from '../schemas';
+import { AppTileSchema, GameSummarySchema, OPTIONAL_BEARER } from '../schemas';
 import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, utcDate } from './jobs';
 import { loadChart } from './query';
@@ -89,12 +89,14 @@ async function publicChart(c: Context<AppEnv>, date: string | null) {
   return hit;
 }
 
-export const chartsRouter = newRouter()
+export const chartRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/charts/top10',
+      path: '/top10',
+      operationId: 'getTopChart',
       tags: ['charts'],
+      security: OPTIONAL_BEARER,
       summary: 'The daily Top 10 (for a date, else the latest)',
       description:
         'Without `org_id` the public chart: flags false, cacheable (`ETag`, 304). With `org_id` (a member’s token required) ' +
@@ -130,7 +132,8 @@ export const chartsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/charts/top10/refresh',
+      path: '/top10/refresh',
+      operationId: 'refreshTopChart',
       tags: ['charts'],
       summary: 'Scrape the chart now (platform admin)',
       description:
@@ -153,7 +156,8 @@ export const chartsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/charts/runs',
+      path: '/runs',
+      operationId: 'listChartRuns',
       tags: ['charts'],
       summary: 'Chart run history, newest first (platform admin)',
       security: [{ bearer: [] }],

@@ -10,9 +10,9 @@
  * unknown one through a stub (`games.is_stub = 1`) that admins enrich later.
  */
 import { sql, type SQL } from 'drizzle-orm';
-import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
+import { runBatch } from '../ownership/batch';
 import type { ChartRow } from './scrape';
 
 export type ChartSource = 'steamcharts' | 'steam_api';
@@ -47,7 +47,6 @@ export function slugify(name: string): string {
     .replace(/-+$/g, '');
 }
 
-const dialect = new SQLiteAsyncDialect();
 
 const inList = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
 
@@ -106,11 +105,6 @@ export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
   }
   statements.push(sql`UPDATE chart_runs SET status = 'ok', source = ${snap.source}, error = NULL, finished_at = ${now} WHERE id = ${snap.runId}`);
 
-  // Raw D1 batch (atomic): drizzle's batch() only takes query builders, not `sql` fragments.
-  await env.DB.batch(
-    statements.map((s) => {
-      const q = dialect.sqlToQuery(s);
-      return env.DB.prepare(q.sql).bind(...q.params);
-    }),
-  );
+  // Atomic, through the one workaround for raw `sql` in a D1 batch (see ownership/batch.ts).
+  await runBatch(env, statements);
 }

@@ -8,7 +8,7 @@
  *   if (art.ok) await storeCover(env, gameId, art.bytes);  else art.error, art.retryable
  */
 import { world } from '../../world';
-import { COVER_MAX_BYTES, sniffImage } from '../covers';
+import { COVER_MAX_BYTES, sniffImage } from '../catalog/cover-store';
 import { steamConfig } from '../ownership/steam-config';
 
 export type ArtResult =

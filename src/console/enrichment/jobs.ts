@@ -17,7 +17,7 @@
 import { changes } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { z } from '../../http/openapi';
-import { storeCoverObject, type ImageType } from '../covers';
+import { storeCoverObject, type ImageType } from '../catalog/cover-store';
 import { runBatch } from '../ownership/batch';
 import { fetchArt } from './art';
 import { applyDetails, createStubsAndQueue, enrichTarget, recordAttempt, recordNotFound, requeueGame, type CoverWrite } from './queries';

@@ -15,7 +15,7 @@ import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
 import { installReady } from '../availability';
-import { gameSummaryColumns, toGameSummary, type GameSummary, type GameSummaryRow } from '../games';
+import { gameSummaryColumns, toGameSummary, type GameSummary, type GameSummaryRow } from '../catalog/game-summary';
 import { z } from '../../http/openapi';
 import { GameSummarySchema } from '../schemas';
 

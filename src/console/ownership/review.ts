@@ -15,7 +15,7 @@ import { libraryProofs, userGameLibrary } from '../../db/schema';
 import { Conflict, NotFound } from '../../http/errors';
 import { z } from '../../http/openapi';
 import { nowIso } from '../../world';
-import { gameSummaryColumns, toGameSummary, type GameSummaryRow } from '../games';
+import { gameSummaryColumns, toGameSummary, type GameSummaryRow } from '../catalog/game-summary';
 import { GameSummarySchema } from '../schemas';
 import { runBatch } from './batch';
 import { listLibrary, refreshEntries, type LibraryEntry } from './entries';

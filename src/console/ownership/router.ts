@@ -32,7 +32,7 @@ import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { primaryOrgId } from '../profile';
-import { isForeignKeyViolation, OptionalOrgQuery } from '../schemas';
+import { isForeignKeyViolation, OPTIONAL_BEARER, OptionalOrgQuery } from '../schemas';
 import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
 import { runBatch } from './batch';
 import { dataUrl, fetchArt } from '../enrichment/art';
@@ -129,11 +129,12 @@ async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record
   return { linked: true as const, platform: 'steam' as const, org_id: state.o, user_id: state.u, steam_id: steamId };
 }
 
-export const ownershipRouter = newRouter()
+export const steamLinkRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/auth/link/steam/start',
+      path: '/start',
+      operationId: 'startSteamLink',
       tags: ['ownership'],
       summary: 'Start linking a Steam account (OpenID 2.0): redirects to Steam with a signed, single-use state',
       middleware: [requireUser],
@@ -158,8 +159,10 @@ export const ownershipRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/auth/link/steam/callback',
+      path: '/callback',
+      operationId: 'finishSteamLink',
       tags: ['ownership'],
+      security: OPTIONAL_BEARER,
       summary: 'Steam’s OpenID return: verifies the assertion locally and with Steam, then links the account',
       description:
         'Only the browser that started the flow (its `steam_link` cookie matches the state) or the same signed-in user may complete it. ' +
@@ -201,7 +204,8 @@ export const ownershipRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/link/steam',
+      path: '/',
+      operationId: 'linkSteamAccount',
       tags: ['ownership'],
       summary: 'Link a Steam account from a signed OpenID assertion the client obtained itself (with a state from /start)',
       middleware: [requireUser],
@@ -221,8 +225,52 @@ export const ownershipRouter = newRouter()
   )
   .openapi(
     createRoute({
+      method: 'delete',
+      path: '/',
+      operationId: 'unlinkSteamAccount',
+      tags: ['ownership'],
+      summary: 'Unlink the caller’s Steam account in an org; every Steam proof of theirs there is withdrawn',
+      middleware: [requireUser],
+      security: [{ bearer: [] }],
+      request: { query: z.object({ org_id: OptionalOrgQuery }) },
+      responses: {
+        200: json(z.object({ unlinked: z.literal(true), org_id: z.number().int(), withdrawn: z.array(z.number().int()) }).openapi('SteamUnlinked'), 'Unlinked'),
+        ...errors(400, 401, 403, 404, 409),
+      },
+    }),
+    async (c) => {
+      const userId = c.get('user').id;
+      const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
+      const d = db(c.env);
+      const link = await d
+        .select({ id: userAccounts.id })
+        .from(userAccounts)
+        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
+        .get();
+      if (!link) throw new NotFound('no Steam account is linked in this organization');
+      const now = nowIso();
+      const withdrawn = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
+        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status IN ('verified', 'pending') ORDER BY l.game_id`);
+      const [removed] = await runBatch(c.env, [
+        d.delete(userAccounts).where(eq(userAccounts.id, link.id)),
+        // Only if this request removed the link (two concurrent unlinks: the second withdraws nothing new).
+        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+          WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
+            AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`,
+        refreshEntries(orgId, userId),
+        auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.map((w) => w.game_id).slice(0, 200) } }),
+      ]);
+      if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
+      return c.json({ unlinked: true as const, org_id: orgId, withdrawn: withdrawn.map((w) => w.game_id) }, 200);
+    },
+  );
+
+export const ownershipRoutes = newRouter()
+  .openapi(
+    createRoute({
       method: 'post',
-      path: '/ownership/verify/steam',
+      path: '/verify/steam',
+      operationId: 'verifySteamOwnership',
       tags: ['ownership'],
       summary: 'Verify the Steam games of the linked account (GetOwnedGames); games no longer owned lose their Steam proof',
       middleware: [requireUser],
@@ -336,7 +384,8 @@ export const ownershipRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/ownership/steam',
+      path: '/steam',
+      operationId: 'getSteamLink',
       tags: ['ownership'],
       summary: 'The caller’s linked Steam account in an org: SteamID, persona name and avatar',
       middleware: [requireUser],
@@ -373,45 +422,5 @@ export const ownershipRouter = newRouter()
         },
         200,
       );
-    },
-  )
-  .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/auth/link/steam',
-      tags: ['ownership'],
-      summary: 'Unlink the caller’s Steam account in an org; every Steam proof of theirs there is withdrawn',
-      middleware: [requireUser],
-      security: [{ bearer: [] }],
-      request: { query: z.object({ org_id: OptionalOrgQuery }) },
-      responses: {
-        200: json(z.object({ unlinked: z.literal(true), org_id: z.number().int(), withdrawn: z.array(z.number().int()) }).openapi('SteamUnlinked'), 'Unlinked'),
-        ...errors(400, 401, 403, 404, 409),
-      },
-    }),
-    async (c) => {
-      const userId = c.get('user').id;
-      const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
-      const d = db(c.env);
-      const link = await d
-        .select({ id: userAccounts.id })
-        .from(userAccounts)
-        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
-        .get();
-      if (!link) throw new NotFound('no Steam account is linked in this organization');
-      const now = nowIso();
-      const withdrawn = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
-        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status IN ('verified', 'pending') ORDER BY l.game_id`);
-      const [removed] = await runBatch(c.env, [
-        d.delete(userAccounts).where(eq(userAccounts.id, link.id)),
-        // Only if this request removed the link (two concurrent unlinks: the second withdraws nothing new).
-        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-          WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
-            AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`,
-        refreshEntries(orgId, userId),
-        auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.map((w) => w.game_id).slice(0, 200) } }),
-      ]);
-      if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
-      return c.json({ unlinked: true as const, org_id: orgId, withdrawn: withdrawn.map((w) => w.game_id) }, 200);
     },
   );

@@ -5,6 +5,7 @@ import { db } from '../../../src/db/client';
 import { auditLog, libraryProofs, userGameLibrary } from '../../../src/db/schema';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../../support/users';
+import { household } from '../household';
 import { installGame, makeGame } from './fakes';
 
 type Entry = { id: number; org_id: number; user_id: number; game: { id: number; slug: string }; verified_at: string | null; owned: boolean; install_ready: boolean; proof_type: string | null; proofs: Array<{ kind: string; status: string }> };
@@ -24,17 +25,6 @@ const epic = (orgId: number, gameId = fortnite.id) => ({
   game_id: gameId,
   manifest: { app_name: 'Fortnite', catalog_item_id: EPIC_ID, namespace: 'fn', app_version: '++Fortnite+Release-32.00', install_location: 'C:/Games/Fortnite', executable: exe },
 });
-
-async function household() {
-  const org = await makeOrg();
-  const owner = await makeUser();
-  const admin = await makeUser();
-  const member = await makeUser();
-  await addMember(org.id, owner.id, 'owner');
-  await addMember(org.id, admin.id, 'admin');
-  await addMember(org.id, member.id, 'member');
-  return { org, owner, admin, member };
-}
 
 async function submit(user: TestUser, body: Record<string, unknown>, userId = user.id) {
   return call('POST', `/users/${userId}/library/proofs`, { token: user.token, body });

@@ -9,22 +9,14 @@ import { db } from '../../../src/db/client';
 import { auditLog, libraryProofs } from '../../../src/db/schema';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../../support/users';
+import { household as householdOf } from '../household';
 import { makeGame } from './fakes';
 
 type Proof = { id: number; kind: string; status: string; review_note: string | null };
 type Entry = { id: number; game: { id: number; name: string }; owned: boolean; proofs: Proof[] };
 type Pending = { entry_id: number; proof_id: number; kind: string; user: { id: number; username: string }; game: { id: number; name: string }; proof: Record<string, unknown>; submitted_at: string };
 
-async function household() {
-  const org = await makeOrg();
-  const admin = await makeUser();
-  const alice = await makeUser();
-  const bob = await makeUser();
-  await addMember(org.id, admin.id, 'admin');
-  await addMember(org.id, alice.id, 'member');
-  await addMember(org.id, bob.id, 'member');
-  return { org, admin, alice, bob };
-}
+const household = () => householdOf({ admin: 'admin', alice: 'member', bob: 'member' });
 
 const receipt = (orgId: number, gameId: number, orderId = 'HB-2291-7781') => ({
   kind: 'manual',

@@ -11,21 +11,11 @@ import { db } from '../../../src/db/client';
 import { auditLog, memberships, users } from '../../../src/db/schema';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, PASSWORD } from '../../support/users';
+import { household } from '../household';
 
 async function roleIn(orgId: number, userId: number) {
   const row = await db(env).select().from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId))).get();
   return row?.role ?? null;
-}
-
-async function household() {
-  const org = await makeOrg();
-  const owner = await makeUser();
-  const admin = await makeUser();
-  const member = await makeUser();
-  await addMember(org.id, owner.id, 'owner');
-  await addMember(org.id, admin.id, 'admin');
-  await addMember(org.id, member.id, 'member');
-  return { org, owner, admin, member };
 }
 
 async function invite(orgId: number, token: string, role: 'admin' | 'member' = 'member') {

@@ -5,6 +5,7 @@ import { auditLog, memberships, orgs } from '../../../src/db/schema';
 import { and, eq } from 'drizzle-orm';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, PASSWORD } from '../../support/users';
+import { household } from '../household';
 
 type Org = { id: number; slug: string; name: string; role: string };
 type Member = { user_id: number; username: string; role: string };
@@ -80,17 +81,6 @@ describe('POST /orgs', () => {
 });
 
 describe('org members', () => {
-  async function household() {
-    const org = await makeOrg();
-    const owner = await makeUser();
-    const admin = await makeUser();
-    const member = await makeUser();
-    await addMember(org.id, owner.id, 'owner');
-    await addMember(org.id, admin.id, 'admin');
-    await addMember(org.id, member.id, 'member');
-    return { org, owner, admin, member };
-  }
-
   it('lists members (owners first) to members only; outsiders get the same 403 as for a missing org', async () => {
     const { org, owner, admin, member } = await household();
     const outsider = await makeUser();
