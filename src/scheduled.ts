@@ -7,7 +7,7 @@ import { purgeExpiredSessions } from './auth/refresh';
 import { WRONG_CODE_WINDOW_MS } from './auth/device';
 import { purgeDeviceGrants } from './auth/device-queries';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
-import { sweepPlaySessions } from './console/play-sessions';
+import { sweepPlaySessions } from './console/play/jobs';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';

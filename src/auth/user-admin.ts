@@ -17,7 +17,7 @@ import type { AppEnv } from '../env';
 import { changes, db } from '../db/client';
 import { authSessions, memberships, orgs, playSessions, users } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
-import { allocatorOf, LIVE_STATUSES } from '../console/play-sessions';
+import { allocatorOf, LIVE_STATUSES } from '../console/play/model';
 import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from '../console/invites';
 import { isUniqueViolation } from '../console/schemas';
 import { nowIso } from '../world';
