@@ -10,10 +10,10 @@
  *   const r = await redeemEnrolmentCode(d, { codeHash, tokenHash, now, orgId });   // { ok: false, reason } when unknown, used or expired
  *   const ids = await gamesByExternalIds(d, [{ platform: 'steam', external_id: '730' }]);
  */
-import { and, asc, eq, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, isNotNull, isNull, or, sql } from 'drizzle-orm';
 import { changes, type Db } from '../../db/client';
 import { clusterNodes, downloadedGames, gameExternalIds, games, nodeEnrolmentCodes } from '../../db/schema';
-import { livePlaySessionsOn } from '../play/queries';
+import { livePlaySessionsPerNode } from '../play/queries';
 import { clusterNodeFromRow, isOnline, type ClusterNode, type ClusterNodeRow } from './model';
 
 // ─────────────── admin: node management ───────────────
@@ -50,8 +50,8 @@ export async function listNodes(d: Db, orgId: number, onlineCutoff: string, node
       agentStatus: clusterNodes.agentStatus,
       hasToken: sql<number>`${clusterNodes.tokenHash} IS NOT NULL`,
       tokenRolloverPending: sql<number>`${clusterNodes.tokenRolloverAt} IS NOT NULL`,
-      livePlaySessions: livePlaySessionsOn(clusterNodes.id),
-      installs: sql<number>`(SELECT COUNT(*) FROM ${downloadedGames} WHERE ${downloadedGames.nodeId} = ${clusterNodes.id})`,
+      livePlaySessions: livePlaySessionsPerNode(d),
+      installs: sql<number>`(${d.select({ n: count() }).from(downloadedGames).where(eq(downloadedGames.nodeId, clusterNodes.id))})`,
       createdAt: clusterNodes.createdAt,
       updatedAt: clusterNodes.updatedAt,
     })

@@ -7,7 +7,7 @@
  *   const playSession = await playSessionById(d, id);                     // PlaySessionRecord | null
  *   const pool = await readyNodes(d, orgId, gameId, nodeOnlineCutoff(c.env));
  */
-import { and, asc, desc, eq, exists, gte, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, exists, gte, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
 import { clusterNodes, downloadedGames, gameExternalIds, games, memberships, orgs, playSessions, userGameLibrary, users } from '../../db/schema';
 import { LIVE_STATUSES, playSessionFromRow, type Candidate, type PlaySessionRecord } from './model';
@@ -76,7 +76,7 @@ export async function playContext(d: Db, orgId: number, userId: number, gameId: 
               eq(userGameLibrary.orgId, orgs.id),
               eq(userGameLibrary.userId, userId),
               eq(userGameLibrary.gameId, gameId),
-              sql`${userGameLibrary.verifiedAt} IS NOT NULL`,
+              isNotNull(userGameLibrary.verifiedAt),
             ),
           ),
       )}`,
@@ -125,15 +125,22 @@ export async function readyNodes(d: Db, orgId: number, gameId: number, cutoff: s
   return rows.map((r) => ({ ...r, capacity: r.capacity ?? 0, lastSeen: r.lastSeen ?? cutoff }));
 }
 
-/** Live play sessions on a node (SQL expression over `clusterNodes.id`): what node lists and availability count. */
-export function livePlaySessionsOn(nodeId: SQL | typeof clusterNodes.id): SQL<number> {
-  return sql<number>`(SELECT COUNT(*) FROM ${playSessions} WHERE ${playSessions.nodeId} = ${nodeId} AND ${inArray(playSessions.status, [...LIVE_STATUSES])})`;
+/**
+ * Live play sessions on each node of an outer query over `cluster_nodes` (a correlated count, built
+ * with drizzle so its column references stay qualified: in a single-table select drizzle renders
+ * bare `sql` column references unqualified, which would bind them to the inner table).
+ */
+export function livePlaySessionsPerNode(d: Db): SQL<number> {
+  return sql<number>`(${d
+    .select({ n: count() })
+    .from(playSessions)
+    .where(and(eq(playSessions.nodeId, clusterNodes.id), inArray(playSessions.status, [...LIVE_STATUSES])))})`;
 }
 
 /** The ready nodes with their region, capacity and live load, for the availability view. */
 export async function readyNodeLoad(d: Db, orgId: number, gameId: number, cutoff: string) {
   const rows = await d
-    .select({ region: clusterNodes.region, capacity: clusterNodes.capacity, live: livePlaySessionsOn(clusterNodes.id) })
+    .select({ region: clusterNodes.region, capacity: clusterNodes.capacity, live: livePlaySessionsPerNode(d) })
     .from(downloadedGames)
     .innerJoin(clusterNodes, eq(clusterNodes.id, downloadedGames.nodeId))
     .where(readyInstall(orgId, gameId, cutoff));

@@ -13,7 +13,7 @@ import { gameExternalIds } from '../../../src/db/schema';
 import { PLAY_SESSION_TOKEN_AUDIENCE, PLAY_SESSION_TOKEN_TYP, signPlaySessionToken } from '../../../src/console/play/stream-tokens';
 import { setWorld } from '../../../src/world';
 import { BASE, call, json } from '../../support/http';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody, type World } from './helpers';
+import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody, type World, playingSession } from './helpers';
 
 interface CodeBody {
   node_id: number;
@@ -186,12 +186,7 @@ describe('node token rollover', () => {
 
 describe('the node’s view of its assignments', () => {
   it('every assignment carries a stream token for this node that verifies against the JWKS', async () => {
-    const w = await playWorld();
-    const game = await makeGame();
-    const alice = await member(w);
-    await own(w.org.id, alice.id, game);
-    const node = await onlineNode(w, [game]);
-    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    const { w, game, alice, node, s } = await playingSession();
     const beat = await json<{ sessions: Array<{ id: number; stream_token: string; stream_token_expires_at: string }> }>(await heartbeat(node.token, [install(game)]));
     const a = beat.sessions.find((x) => x.id === s.id)!;
     const jwks = await json<JSONWebKeySet>(await call('GET', '/.well-known/jwks.json'));
