@@ -15,8 +15,11 @@
  * ended. Repaired rows carry `mirror_repair`. If its storage is ever empty (first use, or storage
  * lost) it rebuilds the live seats from D1 before answering anything.
  *
- *   const r = await env.ORG_ALLOCATOR.getByName(String(orgId)).allocate({ orgId, userId, gameId, ... });
- *   if (r.ok) r.session; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'
+ * Its RPC shapes and the play-session record are the domain model's (src/console/play/model.ts);
+ * its D1 statements are in src/console/play/mirror-queries.ts.
+ *
+ *   const r = await allocatorOf(env, orgId).allocate({ orgId, userId, gameId, ... });
+ *   if (r.ok) r.playSession; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'
  *
  * Liveness: the object remembers when each node last reported (`node_seen`) and when each session
  * was last vouched for by its node or its client. An alarm, re-armed at the next deadline, marks
@@ -25,99 +28,28 @@
  * sweep is idempotent.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play-mirror';
+import { db } from '../src/db/client';
+import { nodeOfflineAfterSeconds } from '../src/console/nodes/model';
+import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play/mirror-queries';
+import {
+  isEnd,
+  isLive,
+  isOpen,
+  LIVE_STATUSES,
+  OPEN_STATUSES,
+  playSessionFromRow,
+  playSessionLeaseSeconds,
+  type AllocateRequest,
+  type AllocateResult,
+  type Candidate,
+  type NodeHeartbeatResult,
+  type NodeReport,
+  type PlaySessionRecord,
+  type PlaySessionStatus,
+  type QueueEntry,
+  type QueueState,
+} from '../src/console/play/model';
 import { randomSafeInteger, world } from '../src/world';
-
-export type LiveStatus = 'provisioning' | 'active';
-export type EndStatus = 'ended' | 'failed' | 'terminated';
-/** `queued`: waiting in the org's FIFO for a seat (no node yet); see `queue` on the record. */
-export type SessionStatus = 'queued' | LiveStatus | EndStatus;
-export type AllocationPolicy = 'spread' | 'pack';
-
-/** An online, active (not draining) node of the org that has the game installed. */
-export interface Candidate {
-  nodeId: number;
-  region: string | null;
-  capacity: number;
-  streamBaseUrl: string | null;
-  /** ISO time of the node's last heartbeat (from D1). */
-  lastSeen: string;
-}
-
-export interface AllocateRequest {
-  orgId: number;
-  userId: number;
-  gameId: number;
-  /** Preferred region: its nodes are tried first, then the org's others. */
-  region: string | null;
-  policy: AllocationPolicy;
-  maxPerUser: number;
-  candidates: Candidate[];
-  idempotencyKey: string | null;
-  /** Wait in the org's queue when no seat is free (instead of `no_free_seat`). */
-  queue?: boolean;
-  /** Only the preferred region (the Worker already filtered `candidates`; kept for queue refreshes). */
-  strictRegion?: boolean;
-}
-
-/** Where a queued session stands; null for any other status. */
-export interface QueueState {
-  position: number;
-  etaSeconds: number;
-  pollAfterSeconds: number;
-  keepaliveSeconds: number;
-}
-
-export interface SessionRecord {
-  id: number;
-  orgId: number;
-  userId: number;
-  gameId: number;
-  nodeId: number | null;
-  region: string | null;
-  streamBaseUrl: string | null;
-  status: SessionStatus;
-  endReason: string | null;
-  idempotencyKey: string | null;
-  createdAt: string;
-  updatedAt: string;
-  endedAt: string | null;
-  queue: QueueState | null;
-}
-
-/** One waiter as the org admin's queue view shows it. */
-export interface QueueEntry {
-  id: number;
-  userId: number;
-  gameId: number;
-  position: number;
-  etaSeconds: number;
-  enqueuedAt: string;
-  lastPollAt: string | null;
-}
-
-export type AllocateResult =
-  | { ok: true; session: SessionRecord; replayed: boolean }
-  | {
-      ok: false;
-      reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending' | 'already_queued';
-      retryAfterSeconds: number;
-      /** `already_queued`: the user's queued session (one entry per user). */
-      sessionId?: number;
-    };
-
-export interface NodeReport {
-  id: number;
-  status: 'provisioning' | 'active' | 'ended' | 'failed';
-  reason?: string | null;
-}
-
-export interface NodeHeartbeatResult {
-  /** Live sessions assigned to the node: it runs these and stops anything else. */
-  assignments: SessionRecord[];
-  /** Per reported session: its status after the report, or `unknown` (not this node's). */
-  results: Array<{ id: number; status: SessionStatus | 'unknown' }>;
-}
 
 /** A repeat of the same (user, game) request within this window returns the same live session. */
 export const REPEAT_WINDOW_MS = 60_000;
@@ -140,9 +72,10 @@ export const QUEUE_KEEPALIVE_SECONDS = 30;
 /** The ETA's guess at how long a session lasts, until this org has ended sessions to average. */
 const DEFAULT_SESSION_MS = 20 * 60_000;
 
-const LIVE = `('provisioning', 'active')`;
-/** Not history yet: a queued entry or a live seat. */
-const OPEN = `('queued', 'provisioning', 'active')`;
+/** The status lists as SQL literals for this object's own SQLite (constants, never input). */
+const sqlList = (xs: readonly string[]) => `(${xs.map((x) => `'${x}'`).join(', ')})`;
+const LIVE = sqlList(LIVE_STATUSES);
+const OPEN = sqlList(OPEN_STATUSES);
 
 interface OutboxRow extends Record<string, SqlStorageValue> {
   session_id: number;
@@ -170,11 +103,6 @@ interface SeatRow extends Record<string, SqlStorageValue> {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-function seconds(raw: string | undefined, fallback: number): number {
-  const n = Number.parseInt(raw ?? '', 10);
-  return Number.isInteger(n) && n > 0 ? n : fallback;
-}
 
 export class OrgAllocator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -214,11 +142,6 @@ export class OrgAllocator extends DurableObject<Env> {
     });
   }
 
-  /** Liveness probe used by tests and diagnostics. */
-  async ping(): Promise<string> {
-    return 'ok';
-  }
-
   // ─────────────── RPC ───────────────
 
   async allocate(req: AllocateRequest): Promise<AllocateResult> {
@@ -232,7 +155,7 @@ export class OrgAllocator extends DurableObject<Env> {
     const waiting = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE user_id = ? AND status = 'queued'`, req.userId).toArray()[0];
     if (waiting) {
       if (waiting.game_id === req.gameId) return this.confirmed(req.orgId, waiting.id, true);
-      return { ok: false, reason: 'already_queued', retryAfterSeconds: 0, sessionId: waiting.id };
+      return { ok: false, reason: 'already_queued', retryAfterSeconds: 0, playSessionId: waiting.id };
     }
 
     const mine = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM seats WHERE user_id = ? AND status IN ${LIVE}`, req.userId).one().n;
@@ -280,22 +203,22 @@ export class OrgAllocator extends DurableObject<Env> {
    * The owner polls a queued session (its keep-alive) with the nodes that have its game now; the
    * queue moves if a seat is free. For a live session it renews the lease, like `touch`.
    */
-  async poll(orgId: number, sessionId: number, candidates: Candidate[]): Promise<SessionRecord | null> {
+  async poll(orgId: number, playSessionId: number, candidates: Candidate[]): Promise<PlaySessionRecord | null> {
     await this.ready(orgId);
     const now = world.now();
-    const row = this.row(sessionId);
+    const row = this.row(playSessionId);
     if (!row) return null;
-    if (row.status !== 'queued') return this.touch(orgId, sessionId);
+    if (row.status !== 'queued') return this.touch(orgId, playSessionId);
     const changed = this.commit(() => {
-      this.sql.exec(`UPDATE seats SET last_client_seen = ? WHERE id = ?`, now, sessionId);
-      const w = this.sql.exec<{ region: string | null; strict: number }>(`SELECT region, strict FROM waiters WHERE seat_id = ?`, sessionId).toArray()[0];
+      this.sql.exec(`UPDATE seats SET last_client_seen = ? WHERE id = ?`, now, playSessionId);
+      const w = this.sql.exec<{ region: string | null; strict: number }>(`SELECT region, strict FROM waiters WHERE seat_id = ?`, playSessionId).toArray()[0];
       const usable = w?.strict && w.region ? candidates.filter((c) => c.region === w.region) : candidates;
       this.learnNodes(candidates);
-      this.setWaiterNodes(sessionId, usable);
+      this.setWaiterNodes(playSessionId, usable);
       return [];
     });
     await this.settle(orgId, changed);
-    return this.record(this.row(sessionId)!, orgId);
+    return this.record(this.row(playSessionId)!, orgId);
   }
 
   /** The org's queue in order, for its admins. */
@@ -311,28 +234,28 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** The live view of one session, or null when this object does not know it. */
-  async get(orgId: number, sessionId: number): Promise<SessionRecord | null> {
+  async get(orgId: number, playSessionId: number): Promise<PlaySessionRecord | null> {
     await this.ready(orgId);
-    const row = this.row(sessionId);
+    const row = this.row(playSessionId);
     return row ? this.record(row, orgId) : null;
   }
 
   /** The client vouches for the session (its owner looked at it): renews the lease. */
-  async touch(orgId: number, sessionId: number): Promise<SessionRecord | null> {
+  async touch(orgId: number, playSessionId: number): Promise<PlaySessionRecord | null> {
     await this.ready(orgId);
-    this.sql.exec(`UPDATE seats SET last_client_seen = ? WHERE id = ? AND status IN ${LIVE}`, world.now(), sessionId);
-    const row = this.row(sessionId);
+    this.sql.exec(`UPDATE seats SET last_client_seen = ? WHERE id = ? AND status IN ${LIVE}`, world.now(), playSessionId);
+    const row = this.row(playSessionId);
     return row ? this.record(row, orgId) : null;
   }
 
   /** Ends a session at its owner's or an admin's request; frees the seat. Idempotent. */
-  async terminate(orgId: number, sessionId: number): Promise<SessionRecord | null> {
+  async terminate(orgId: number, playSessionId: number): Promise<PlaySessionRecord | null> {
     await this.ready(orgId);
-    const row = this.row(sessionId);
+    const row = this.row(playSessionId);
     if (!row) return null;
     const changed = this.commit(() => this.transition(row, 'terminated', row.status === 'queued' ? 'left_queue' : 'deleted', world.now()));
     await this.settle(orgId, changed);
-    return this.record(this.row(sessionId) ?? row, orgId);
+    return this.record(this.row(playSessionId) ?? row, orgId);
   }
 
   /** A node's heartbeat: it is alive, and here is what it says about its sessions. */
@@ -352,12 +275,12 @@ export class OrgAllocator extends DurableObject<Env> {
         let after: SeatRow | null = null;
         if (rep.status === 'ended' || rep.status === 'failed') {
           after = this.transition(row, rep.status, rep.reason ?? (rep.status === 'ended' ? 'node_ended' : 'node_failed'), now);
-        } else if (row.status === 'provisioning' || row.status === 'active') {
+        } else if (isLive(row.status)) {
           this.sql.exec(`UPDATE seats SET last_node_seen = ? WHERE id = ?`, now, row.id);
           if (rep.status === 'active' && row.status === 'provisioning') after = this.transition(row, 'active', null, now);
         }
         if (after) out.push(after);
-        results.push({ id: rep.id, status: (after ?? this.row(rep.id)!).status as SessionStatus });
+        results.push({ id: rep.id, status: (after ?? this.row(rep.id)!).status as PlaySessionStatus });
       }
       return out;
     });
@@ -370,7 +293,7 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** The live sessions assigned to a node (read-only: not a sign of life). */
-  async nodeAssignments(orgId: number, nodeId: number): Promise<SessionRecord[]> {
+  async nodeAssignments(orgId: number, nodeId: number): Promise<PlaySessionRecord[]> {
     await this.ready(orgId);
     return this.sql
       .exec<SeatRow>(`SELECT * FROM seats WHERE node_id = ? AND status IN ${LIVE} ORDER BY created_at, id`, nodeId)
@@ -399,16 +322,6 @@ export class OrgAllocator extends DurableObject<Env> {
     await this.reconcile(orgId);
     await this.arm();
     return n;
-  }
-
-  /** Live seats per node, for diagnostics and tests. */
-  async load(orgId: number): Promise<Record<string, number>> {
-    await this.ready(orgId);
-    const out: Record<string, number> = {};
-    for (const r of this.sql.exec<{ node_id: number; n: number }>(`SELECT node_id, COUNT(*) AS n FROM seats WHERE status IN ${LIVE} GROUP BY node_id`)) {
-      out[String(r.node_id)] = r.n;
-    }
-    return out;
   }
 
   override async alarm(): Promise<void> {
@@ -440,7 +353,7 @@ export class OrgAllocator extends DurableObject<Env> {
     if (this.orgId() !== null) return;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.orgId() !== null) return;
-      const rows = await mirrorRebuildRows(this.env, orgId);
+      const rows = await mirrorRebuildRows(db(this.env), orgId);
       // Rebuilt sessions get a fresh grace period: their last heartbeats were only in memory.
       const now = world.now();
       this.ctx.storage.transactionSync(() => {
@@ -486,7 +399,7 @@ export class OrgAllocator extends DurableObject<Env> {
     }
     await this.arm();
     if (this.pending(id)) return { ok: false, reason: 'mirror_pending', retryAfterSeconds: MIRROR_PENDING_RETRY_AFTER_SECONDS };
-    return { ok: true, session: this.record(this.row(id)!, orgId), replayed };
+    return { ok: true, playSession: this.record(this.row(id)!, orgId), replayed };
   }
 
   private pending(id: number): boolean {
@@ -521,8 +434,9 @@ export class OrgAllocator extends DurableObject<Env> {
       if (row) items.push({ entry, row });
       else this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
     }
+    const d = db(this.env);
     const send = (batch: typeof items) =>
-      writeMirror(this.env, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) })), iso(now));
+      writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) })), iso(now));
     const done = (batch: typeof items) => {
       for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
     };
@@ -547,7 +461,7 @@ export class OrgAllocator extends DurableObject<Env> {
     const { entry, row } = item;
     let gone = false;
     try {
-      gone = !(await referentsExist(this.env, orgId, row.user_id, row.game_id));
+      gone = !(await referentsExist(db(this.env), orgId, row.user_id, row.game_id));
     } catch {
       // D1 unreachable: the retry below is all we can do.
     }
@@ -581,7 +495,7 @@ export class OrgAllocator extends DurableObject<Env> {
     const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${OPEN}`).toArray().map((r) => r.id);
     let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
     try {
-      d1 = await mirrorLiveRows(this.env, orgId, held);
+      d1 = await mirrorLiveRows(db(this.env), orgId, held);
     } catch (e) {
       console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: D1 read failed', org_id: orgId, error: String(e) }));
       return;
@@ -591,20 +505,20 @@ export class OrgAllocator extends DurableObject<Env> {
     const orphans: number[] = [];
     this.ctx.storage.transactionSync(() => {
       for (const r of d1) {
-        if (r.status !== 'provisioning' && r.status !== 'active' && r.status !== 'queued') continue;
+        if (!isOpen(r.status)) continue;
         if (!this.row(r.id)) orphans.push(r.id);
       }
       const repair: number[] = [];
       for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
         if (seat.updated_at >= started || this.pending(seat.id)) continue;
         const mirror = inD1.get(seat.id);
-        const seatLive = seat.status === 'provisioning' || seat.status === 'active' || seat.status === 'queued';
+        const seatOpen = isOpen(seat.status);
         if (!mirror) {
-          if (seatLive) repair.push(seat.id);
+          if (seatOpen) repair.push(seat.id);
         } else if (mirror.status !== seat.status) {
-          const mirrorOpen = mirror.status === 'provisioning' || mirror.status === 'active' || mirror.status === 'queued';
+          const mirrorOpen = isOpen(mirror.status);
           // D1 history is final: a seat it already shows ended is ended here too (nothing to send).
-          if (seatLive && !mirrorOpen) this.transition(seat, mirror.status as SessionStatus, mirror.endReason ?? 'ended_in_history', now);
+          if (seatOpen && !mirrorOpen) this.transition(seat, mirror.status as PlaySessionStatus, mirror.endReason ?? 'ended_in_history', now);
           else repair.push(seat.id);
         }
       }
@@ -613,7 +527,7 @@ export class OrgAllocator extends DurableObject<Env> {
     });
     if (orphans.length) {
       try {
-        await endOrphans(this.env, orgId, orphans, iso(now));
+        await endOrphans(db(this.env), orgId, orphans, iso(now));
       } catch (e) {
         console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: ending D1 orphans failed', org_id: orgId, error: String(e) }));
       }
@@ -625,23 +539,25 @@ export class OrgAllocator extends DurableObject<Env> {
     return this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE id = ?`, id).toArray()[0] ?? null;
   }
 
-  private record(r: SeatRow, orgId: number): SessionRecord {
-    return {
-      id: r.id,
-      orgId,
-      userId: r.user_id,
-      gameId: r.game_id,
-      nodeId: r.node_id,
-      region: r.region,
-      streamBaseUrl: r.stream_base,
-      status: r.status as SessionStatus,
-      endReason: r.end_reason,
-      idempotencyKey: r.idem_key,
-      createdAt: iso(r.created_at),
-      updatedAt: iso(r.updated_at),
-      endedAt: r.ended_at === null ? null : iso(r.ended_at),
-      queue: r.status === 'queued' ? this.queueState(r.id) : null,
-    };
+  private record(r: SeatRow, orgId: number): PlaySessionRecord {
+    return playSessionFromRow(
+      {
+        id: r.id,
+        orgId,
+        userId: r.user_id,
+        gameId: r.game_id,
+        nodeId: r.node_id,
+        region: r.region,
+        streamBaseUrl: r.stream_base,
+        status: r.status,
+        endReason: r.end_reason,
+        idempotencyKey: r.idem_key,
+        createdAt: iso(r.created_at),
+        updatedAt: iso(r.updated_at),
+        endedAt: r.ended_at === null ? null : iso(r.ended_at),
+      },
+      r.status === 'queued' ? this.queueState(r.id) : null,
+    );
   }
 
   /** Position (1 = next) and a rough wait: the sessions ahead, over the seats that could take this
@@ -694,7 +610,7 @@ export class OrgAllocator extends DurableObject<Env> {
       )
       .toArray();
     if (waiters.length === 0) return [];
-    const onlineSince = now - seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
+    const onlineSince = now - nodeOfflineAfterSeconds(this.env) * 1000;
     // The usual case under a queue is a full org: one query says so, without walking the waiters.
     let free = this.sql
       .exec<{ n: number | null }>(
@@ -795,10 +711,10 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** Moves a live session to `to`; returns the new row, or null when it was already ended. */
-  private transition(row: SeatRow, to: SessionStatus, reason: string | null, now: number): SeatRow | null {
-    if (row.status !== 'provisioning' && row.status !== 'active' && row.status !== 'queued') return null;
+  private transition(row: SeatRow, to: PlaySessionStatus, reason: string | null, now: number): SeatRow | null {
+    if (!isOpen(row.status)) return null;
     if (row.status === to) return null;
-    const ends = to === 'ended' || to === 'failed' || to === 'terminated';
+    const ends = isEnd(to);
     if (row.status === 'queued') {
       // A waiter only leaves the queue by ending (promotion is drain()'s own UPDATE).
       if (!ends) return null;
@@ -814,8 +730,8 @@ export class OrgAllocator extends DurableObject<Env> {
   /** Fails sessions whose node went silent or whose lease ran out; prunes old history. */
   private async reclaim(orgId: number): Promise<number> {
     const now = world.now();
-    const offlineMs = seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
-    const leaseMs = seconds(this.env.SESSION_LEASE_SECONDS, 120) * 1000;
+    const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
+    const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
     const changed = this.commit(() => {
       const rows = this.sql
         .exec<SeatRow & { node_seen: number | null }>(
@@ -857,8 +773,8 @@ export class OrgAllocator extends DurableObject<Env> {
    * retry, the next reconcile (while anything is live or undelivered), or pruning.
    */
   private async arm(): Promise<void> {
-    const offlineMs = seconds(this.env.NODE_OFFLINE_AFTER_SECONDS, 30) * 1000;
-    const leaseMs = seconds(this.env.SESSION_LEASE_SECONDS, 120) * 1000;
+    const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
+    const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
     const reconcileAt = Number(this.meta('reconciled_at') ?? 0) + MIRROR_RECONCILE_MS;
     const next = this.sql
       .exec<{ at: number | null }>(

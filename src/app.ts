@@ -38,9 +38,12 @@ import { inviteRoutes, orgMemberRoutes, orgRoutes } from './console/orgs';
 import { ownershipRoutes, steamLinkRoutes } from './console/ownership/router';
 import { userAppRoutes, userSettingsRoutes } from './console/users';
 // play
-import { nodesRouter } from './console/nodes';
-import { orgSessionsRouter } from './console/org-sessions';
-import { playRouter } from './console/play';
+import { nodeAdminRoutes } from './console/nodes/admin';
+import { nodeAgentRoutes } from './console/nodes/agent';
+import { gameAvailabilityRoutes } from './console/play/availability';
+import { playLocalRoutes } from './console/play/local';
+import { orgPlayQueueRoutes, orgPlaySessionRoutes } from './console/play/org-sessions';
+import { playSessionRoutes } from './console/play/sessions';
 // dvr
 import { adminRouter } from './dvr/admin';
 import { configRouter } from './dvr/config';
@@ -112,9 +115,13 @@ export function buildApp() {
     .route('/audit', auditRoutes)
     //
     // ── console: play sessions and nodes (src/console/play, src/console/nodes) ──
-    .route('/', nodesRouter)
-    .route('/', playRouter)
-    .route('/', orgSessionsRouter)
+    .route('/sessions', playSessionRoutes)
+    .route('/play', playLocalRoutes)
+    .route('/games/:game_id/availability', gameAvailabilityRoutes)
+    .route('/orgs/:org_id/sessions', orgPlaySessionRoutes)
+    .route('/orgs/:org_id/queue', orgPlayQueueRoutes)
+    .route('/orgs/:org_id/nodes', nodeAdminRoutes)
+    .route('/nodes', nodeAgentRoutes)
     //
     // ── metrics (src/metrics) ──
     .route('/metrics', metricsRoutes)

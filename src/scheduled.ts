@@ -6,7 +6,7 @@
 import { purgeExpiredRefreshSessions } from './auth/refresh';
 import { purgeDevicePairing } from './auth/device';
 import { chartRetryJob, dailyChartJob } from './console/charts/jobs';
-import { sweepPlaySessions } from './console/play-sessions';
+import { sweepPlaySessions } from './console/play/jobs';
 import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';

@@ -8,7 +8,7 @@ import type { AccountCleanup } from '../auth/user-admin';
 import { db } from '../db/client';
 import { playSessions } from '../db/schema';
 import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from './invites';
-import { allocatorOf, LIVE_STATUSES } from './play-sessions';
+import { allocatorOf, LIVE_STATUSES } from './play/model';
 
 export const consoleAccountCleanup: AccountCleanup = {
   async beforeDelete(env, userId) {

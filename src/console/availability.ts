@@ -6,12 +6,7 @@
  *   sql`SELECT ..., ${installReady(env, orgId, sql`g.id`)} AS installed FROM games g`
  */
 import { sql, type SQL } from 'drizzle-orm';
-import { world } from '../world';
-
-export function nodeOnlineCutoff(env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>): string {
-  const seconds = Number.parseInt(env.NODE_OFFLINE_AFTER_SECONDS, 10);
-  return new Date(world.now() - (Number.isInteger(seconds) && seconds > 0 ? seconds : 30) * 1000).toISOString();
-}
+import { nodeOnlineCutoff } from './nodes/model';
 
 /** A boolean SQL expression; false when `orgId` is null (anonymous callers see no tenant's installs). */
 export function installReady(env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, orgId: number | null, gameIdExpr: SQL, region?: string | null): SQL {

@@ -9,9 +9,10 @@
  *   await heartbeat(node.token, [install(game)]);
  *   const alice = await member(w); await own(w.org.id, alice.id, game);
  */
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { afterEach } from 'vitest';
+import type { OrgAllocator } from '../../../durable-objects/org-allocator';
 import { setWorld } from '../../../src/world';
 import { db } from '../../../src/db/client';
 import { startLogin } from '../../../src/auth/refresh';
@@ -141,6 +142,43 @@ export interface SessionBody {
 }
 
 export const allocator = (orgId: number) => env.ORG_ALLOCATOR.getByName(String(orgId));
+
+/**
+ * The allocator's live seats per node, read from its own storage (a test's view, not an RPC of the
+ * production class). Any RPC first rebuilds lost storage from D1; `get` of an unknown id does
+ * exactly that and nothing else.
+ */
+export function seatsPerNode(orgId: number): Promise<Record<string, number>> {
+  return runInDurableObject(allocator(orgId), async (instance: OrgAllocator, state) => {
+    await instance.get(orgId, 0);
+    const out: Record<string, number> = {};
+    for (const r of state.storage.sql.exec<{ node_id: number; n: number }>(
+      `SELECT node_id, COUNT(*) AS n FROM seats WHERE status IN ('provisioning', 'active') GROUP BY node_id`,
+    )) {
+      out[String(r.node_id)] = r.n;
+    }
+    return out;
+  });
+}
+
+/** Wakes the allocator (its constructor runs, as after a restart) without asking it anything. */
+export function wakeAllocator(orgId: number): Promise<string> {
+  return runInDurableObject(allocator(orgId), () => 'ok');
+}
+
+/**
+ * The common opening of a play test: an org, a game, a member who owns it, an online node with the
+ * game, and that member's play session on it.
+ */
+export async function playingSession(opts: Parameters<typeof registerNode>[1] = {}) {
+  const w = await playWorld();
+  const game = await makeGame();
+  const alice = await member(w);
+  await own(w.org.id, alice.id, game);
+  const node = await onlineNode(w, [game], opts);
+  const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+  return { w, game, alice, node, s };
+}
 
 /**
  * The shared clock (Worker and Durable Objects read `world.now()`), moved per test and restored

@@ -2,10 +2,10 @@ import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } fr
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
-import { sweepPlaySessions } from '../../../src/console/play-sessions';
+import { sweepPlaySessions } from '../../../src/console/play/jobs';
 import { jobs } from '../../../src/scheduled';
 import { call, json } from '../../support/http';
-import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, worldClock, type SessionBody, type World } from './helpers';
+import { allocator, seatsPerNode, heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 const clock = worldClock();
 const advance = clock.advance;
@@ -163,7 +163,7 @@ describe('eviction and rebuild', () => {
     });
     await evictDurableObject(allocator(w.org.id));
     // One live seat (a) comes back from D1; the terminated one (b) does not.
-    expect(await allocator(w.org.id).load(w.org.id)).toEqual({ [String(a.node_id)]: 1 });
+    expect(await seatsPerNode(w.org.id)).toEqual({ [String(a.node_id)]: 1 });
     expect((await startSession(users[2]!, { org_id: w.org.id, user_id: users[2]!.id, game_id: game })).status).toBe(201);
     const d = await newcomer(w, game);
     expect((await startSession(d, { org_id: w.org.id, user_id: d.id, game_id: game })).status).toBe(429);

@@ -12,7 +12,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { MIRROR_RECONCILE_MS } from '../../../durable-objects/org-allocator';
 import { db } from '../../../src/db/client';
 import { call, json } from '../../support/http';
-import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
+import { allocator, seatsPerNode, wakeAllocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 const clock = worldClock();
 const advance = clock.advance;
@@ -46,7 +46,7 @@ async function orgList(w: World, status = 'live'): Promise<OrgSession[]> {
 
 /** The allocator's seats per node, and D1's live sessions per node (what the org list counts), side by side. */
 async function seatsAndList(w: World) {
-  const seats = await allocator(w.org.id).load(w.org.id);
+  const seats = await seatsPerNode(w.org.id);
   const rows = await db(env).all<{ node_id: number; n: number }>(
     sql`SELECT node_id, COUNT(*) AS n FROM play_sessions WHERE org_id = ${w.org.id} AND status IN ('provisioning', 'active') GROUP BY node_id`,
   );
@@ -79,7 +79,7 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     // The seat is decided and held: a second player is refused, not given the same seat.
     const other = await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game });
     expect(other.status).toBe(429);
-    expect(await allocator(w.org.id).load(w.org.id)).toEqual({ [String(node.id)]: 1 });
+    expect(await seatsPerNode(w.org.id)).toEqual({ [String(node.id)]: 1 });
 
     // While D1 still lacks the row, a replay is not answered with a session the owner cannot GET.
     const early = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
@@ -157,7 +157,7 @@ describe('allocator ↔ D1 reconcile', () => {
     await heal();
     // The object restarts (crash, deploy, eviction): its start-up schedules a reconcile within a second.
     await evictDurableObject(allocator(w.org.id));
-    expect(await allocator(w.org.id).ping()).toBe('ok');
+    expect(await wakeAllocator(w.org.id)).toBe('ok');
     const alarmAt = await runInDurableObject(allocator(w.org.id), (_i, state) => state.storage.getAlarm());
     expect(alarmAt).not.toBeNull();
     expect(alarmAt!).toBeLessThanOrEqual(Date.now() + 1_500);
@@ -201,7 +201,7 @@ describe('allocator ↔ D1 reconcile', () => {
     const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
     await db(env).run(sql`UPDATE play_sessions SET status = 'ended', end_reason = 'player quit', ended_at = updated_at WHERE id = ${s.id}`);
     await allocator(w.org.id).sweep(w.org.id);
-    expect(await allocator(w.org.id).load(w.org.id)).toEqual({});
+    expect(await seatsPerNode(w.org.id)).toEqual({});
     expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
     expect(node.capacity).toBe(1);
   });
@@ -211,7 +211,7 @@ describe('allocator ↔ D1 reconcile', () => {
     await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
     await db(env).run(sql`DELETE FROM users WHERE id = ${alice.id}`);
     await allocator(w.org.id).sweep(w.org.id);
-    expect(await allocator(w.org.id).load(w.org.id)).toEqual({});
+    expect(await seatsPerNode(w.org.id)).toEqual({});
     expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
   });
 });

@@ -10,10 +10,10 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../../src/index';
 import { db } from '../../../src/db/client';
 import { gameExternalIds } from '../../../src/db/schema';
-import { SESSION_TOKEN_AUDIENCE, SESSION_TOKEN_TYP, signSessionToken } from '../../../src/console/session-tokens';
+import { PLAY_SESSION_TOKEN_AUDIENCE, PLAY_SESSION_TOKEN_TYP, signPlaySessionToken } from '../../../src/console/play/stream-tokens';
 import { setWorld } from '../../../src/world';
 import { BASE, call, json } from '../../support/http';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody, type World } from './helpers';
+import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody, type World, playingSession } from './helpers';
 
 interface CodeBody {
   node_id: number;
@@ -53,7 +53,7 @@ describe('node enrolment codes', () => {
     const res = await enrol({ code: code.code.toLowerCase() });
     expect(res.status).toBe(201);
     const e = await json<Enrolled>(res);
-    expect(e).toMatchObject({ node_id: node.id, org_id: w.org.id, node_name: node.name, session_token_issuer: env.JWT_ISSUER, session_token_audience: SESSION_TOKEN_AUDIENCE });
+    expect(e).toMatchObject({ node_id: node.id, org_id: w.org.id, node_name: node.name, session_token_issuer: env.JWT_ISSUER, session_token_audience: PLAY_SESSION_TOKEN_AUDIENCE });
     expect(e.jwks_url).toBe(`${BASE}/.well-known/jwks.json`);
     expect(e.token).toMatch(/^epn_[A-Za-z0-9_-]{43}$/);
     expect((await heartbeat(e.token, [])).status).toBe(200);
@@ -186,16 +186,11 @@ describe('node token rollover', () => {
 
 describe('the node’s view of its assignments', () => {
   it('every assignment carries a stream token for this node that verifies against the JWKS', async () => {
-    const w = await playWorld();
-    const game = await makeGame();
-    const alice = await member(w);
-    await own(w.org.id, alice.id, game);
-    const node = await onlineNode(w, [game]);
-    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    const { w, game, alice, node, s } = await playingSession();
     const beat = await json<{ sessions: Array<{ id: number; stream_token: string; stream_token_expires_at: string }> }>(await heartbeat(node.token, [install(game)]));
     const a = beat.sessions.find((x) => x.id === s.id)!;
     const jwks = await json<JSONWebKeySet>(await call('GET', '/.well-known/jwks.json'));
-    const { payload } = await jwtVerify(a.stream_token, createLocalJWKSet(jwks), { algorithms: ['ES256'], issuer: env.JWT_ISSUER, audience: SESSION_TOKEN_AUDIENCE, typ: SESSION_TOKEN_TYP });
+    const { payload } = await jwtVerify(a.stream_token, createLocalJWKSet(jwks), { algorithms: ['ES256'], issuer: env.JWT_ISSUER, audience: PLAY_SESSION_TOKEN_AUDIENCE, typ: PLAY_SESSION_TOKEN_TYP });
     expect(payload).toMatchObject({ sub: String(s.id), node_id: node.id, user_id: alice.id, game_id: game, org_id: w.org.id });
     const list = await json<{ sessions: Array<{ id: number; stream_token: string }> }>(await call('GET', '/nodes/sessions', { token: node.token }));
     expect(list.sessions.find((x) => x.id === s.id)?.stream_token).toBeTruthy();
@@ -250,20 +245,20 @@ describe('session signing-key rotation', () => {
     expect(res.status).toBe(200);
     return json<JSONWebKeySet>(res);
   }
-  const target = { sessionId: 42, nodeId: 7, orgId: 3, userId: 5, gameId: 9 };
+  const target = { playSessionId: 42, nodeId: 7, orgId: 3, userId: 5, gameId: 9 };
   const verify = (token: string, jwks: JSONWebKeySet) =>
-    jwtVerify(token, createLocalJWKSet(jwks), { algorithms: ['ES256'], issuer: env.JWT_ISSUER, audience: SESSION_TOKEN_AUDIENCE, typ: SESSION_TOKEN_TYP });
+    jwtVerify(token, createLocalJWKSet(jwks), { algorithms: ['ES256'], issuer: env.JWT_ISSUER, audience: PLAY_SESSION_TOKEN_AUDIENCE, typ: PLAY_SESSION_TOKEN_TYP });
 
   it('publishes both keys by kid during the window, and a token signed by the previous key still verifies', async () => {
     const oldKey = await newKey('2026-10');
     const newKeyJwk = await newKey('2026-12');
-    const before = await signSessionToken({ SESSION_SIGNING_KEY: oldKey, JWT_ISSUER: env.JWT_ISSUER }, target);
+    const before = await signPlaySessionToken({ SESSION_SIGNING_KEY: oldKey, JWT_ISSUER: env.JWT_ISSUER }, target);
 
     const during = await jwksWith({ SESSION_SIGNING_KEY: newKeyJwk, SESSION_SIGNING_KEY_PREVIOUS: oldKey });
     expect(during.keys.map((k) => k.kid)).toEqual(['2026-12', '2026-10']);
     for (const k of during.keys) expect(k).not.toHaveProperty('d');
     expect((await verify(before.token, during)).payload.sub).toBe('42');
-    const after = await signSessionToken({ SESSION_SIGNING_KEY: newKeyJwk, JWT_ISSUER: env.JWT_ISSUER }, target);
+    const after = await signPlaySessionToken({ SESSION_SIGNING_KEY: newKeyJwk, JWT_ISSUER: env.JWT_ISSUER }, target);
     expect((await verify(after.token, during)).protectedHeader.kid).toBe('2026-12');
 
     // Once the previous key is removed, its tokens no longer verify.

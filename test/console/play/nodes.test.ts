@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
 import { sha256Hex } from '../../../src/world';
 import { call, json } from '../../support/http';
-import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody } from './helpers';
+import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, registerNode, startSession, type SessionBody, playingSession } from './helpers';
 
 interface NodeBody {
   id: number;
@@ -110,6 +110,25 @@ describe('node management', () => {
     expect((await call('PATCH', url, { token: w.admin.token, body: { name: 'b' } })).status).toBe(409);
   });
 
+  it('changes only the fields an update names', async () => {
+    const w = await playWorld();
+    const node = await registerNode(w, { name: 'rig-7', region: 'eu-west', capacity: 2, base: 'https://rig-7.stream.example' });
+    await call('POST', `/orgs/${w.org.id}/nodes/${node.id}/drain`, { token: w.admin.token });
+    const res = await call('PATCH', `/orgs/${w.org.id}/nodes/${node.id}`, { token: w.admin.token, body: { capacity: 6 } });
+    expect(res.status).toBe(200);
+    expect(await json<NodeBody>(res)).toMatchObject({ name: 'rig-7', region: 'eu-west', capacity: 6, stream_base_url: 'https://rig-7.stream.example', status: 'draining', has_token: true });
+  });
+
+  it('leaves a node of another org exactly as it was when an update of it is refused', async () => {
+    const w = await playWorld();
+    const other = await playWorld();
+    const foreign = await registerNode(other, { name: 'theirs', capacity: 3 });
+    expect((await call('PATCH', `/orgs/${w.org.id}/nodes/${foreign.id}`, { token: w.admin.token, body: { name: 'mine', capacity: 0 } })).status).toBe(404);
+    expect((await call('POST', `/orgs/${w.org.id}/nodes/${foreign.id}/drain`, { token: w.admin.token })).status).toBe(404);
+    const theirs = await json<NodeBody>(await call('GET', `/orgs/${other.org.id}/nodes/${foreign.id}`, { token: other.admin.token }));
+    expect(theirs).toMatchObject({ name: 'theirs', capacity: 3, status: 'active', has_token: true });
+  });
+
   it('hides nodes of another org behind 404', async () => {
     const w = await playWorld();
     const other = await playWorld();
@@ -149,12 +168,7 @@ describe('node management', () => {
   });
 
   it('deletes a node: its live sessions fail, its installs go', async () => {
-    const w = await playWorld();
-    const game = await makeGame();
-    const alice = await member(w);
-    await own(w.org.id, alice.id, game);
-    const node = await onlineNode(w, [game]);
-    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    const { w, game, alice, node, s } = await playingSession();
     const res = await call('DELETE', `/orgs/${w.org.id}/nodes/${node.id}`, { token: w.admin.token });
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ deleted: node.id, failed_sessions: 1 });

@@ -28,4 +28,28 @@ describe('OpenAPI document', () => {
       expect(doc.components.schemas[name], name).toBeTruthy();
     }
   });
+
+  it('gives every play and node operation an id, tags, its security and a 4xx answer', async () => {
+    type Op = { operationId?: string; tags?: string[]; security?: Array<Record<string, unknown>>; responses: Record<string, unknown> };
+    const doc = await json<{ paths: Record<string, Record<string, Op>>; components: { securitySchemes: Record<string, { type: string; scheme: string }> } }>(
+      await call('GET', '/openapi.json'),
+    );
+    const ours = Object.entries(doc.paths).filter(([path]) =>
+      /^\/(sessions|play|nodes)(\/|$)|^\/games\/\{game_id\}\/availability$|^\/orgs\/\{org_id\}\/(sessions|queue|nodes)(\/|$)/.test(path),
+    );
+    const ops = ours.flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ where: `${method} ${path}`, path, op })));
+    expect(ops.length).toBe(24);
+    for (const { where, path, op } of ops) {
+      expect(path, where).not.toMatch(/\/$/);
+      expect(op.operationId, where).toMatch(/^[a-z][A-Za-z]+$/);
+      expect(op.tags?.length, where).toBeGreaterThan(0);
+      expect(Object.keys(op.responses).some((s) => /^4\d\d$/.test(s)), where).toBe(true);
+      const schemes = (op.security ?? []).flatMap((s) => Object.keys(s));
+      if (path === '/nodes/enrol') expect(op.security, where).toEqual([]);
+      else if (path.startsWith('/nodes/')) expect(schemes, where).toEqual(['nodeToken']);
+      else expect(schemes, where).toEqual(['bearer']);
+    }
+    expect(new Set(ops.map((o) => o.op.operationId)).size).toBe(ops.length);
+    expect(doc.components.securitySchemes.nodeToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+  });
 });

@@ -10,7 +10,7 @@ import { QUEUE_KEEPALIVE_SECONDS } from '../../../durable-objects/org-allocator'
 import { db } from '../../../src/db/client';
 import { call, json } from '../../support/http';
 import type { TestUser } from '../../support/users';
-import { allocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
+import { allocator, seatsPerNode, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 interface Queued extends SessionBody {
   position: number | null;
@@ -223,7 +223,7 @@ describe('POST /sessions with queue: true', () => {
       const live = await db(env).all<{ id: number; user_id: number }>(
         sql`SELECT id, user_id FROM play_sessions WHERE org_id = ${w.org.id} AND status = 'provisioning'`,
       );
-      const load = await allocator(w.org.id).load(w.org.id);
+      const load = await seatsPerNode(w.org.id);
       expect(Object.values(load).reduce((s, n) => s + n, 0)).toBeLessThanOrEqual(capacity);
       for (const n of nodes) expect(load[String(n.id)] ?? 0).toBeLessThanOrEqual(n.capacity);
       if (live.length === 0) break;

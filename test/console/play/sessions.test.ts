@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { db } from '../../../src/db/client';
-import { SESSION_TOKEN_AUDIENCE, SESSION_TOKEN_TYP } from '../../../src/console/session-tokens';
+import { PLAY_SESSION_TOKEN_AUDIENCE, PLAY_SESSION_TOKEN_TYP } from '../../../src/console/play/stream-tokens';
 import { call, json } from '../../support/http';
 import { makeUser } from '../../support/users';
 import { heartbeat, install, makeGame, member, onlineNode, own, playWorld, startSession, type SessionBody } from './helpers';
@@ -40,8 +40,8 @@ describe('POST /sessions', () => {
     const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
       algorithms: ['ES256'],
       issuer: env.JWT_ISSUER,
-      audience: SESSION_TOKEN_AUDIENCE,
-      typ: SESSION_TOKEN_TYP,
+      audience: PLAY_SESSION_TOKEN_AUDIENCE,
+      typ: PLAY_SESSION_TOKEN_TYP,
     });
     expect(protectedHeader.alg).toBe('ES256');
     expect(payload).toMatchObject({ sub: String(s.id), node_id: node.id, org_id: w.org.id, user_id: alice.id, game_id: game });

@@ -12,26 +12,21 @@
  *   const { token, hash } = await newNodeToken();
  *   createRoute({ ..., middleware: [requireNode] })   // 401 unless `Authorization: Bearer <node token>`
  *   const node = currentNode(c);
- *   const rotated = await rolledTokenFor(c.env, node); // string once, when a rollover is due
+ *   const rotated = await rolledTokenFor(db(c.env), node); // string once, when a rollover is due
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../env';
-import { Unauthorized } from '../http/errors';
-import { nowIso, randomToken, sha256Hex } from '../world';
-import { forgetPreviousToken, nodeByTokenHash, rollNodeToken } from './node-queries';
+import type { AppEnv } from '../../env';
+import { db, type Db } from '../../db/client';
+import { Unauthorized } from '../../http/errors';
+import { nowIso, randomToken, sha256Hex } from '../../world';
+import { clusterNodeFromRow, type ClusterNode } from './model';
+import { forgetPreviousToken, nodeByTokenHash, rollNodeToken } from './queries';
 
 /** A recognisable prefix so leaked tokens are easy to spot in logs and secret scanners. */
 export const NODE_TOKEN_PREFIX = 'epn_';
 const TOKEN_SHAPE = /^epn_[A-Za-z0-9_-]{43}$/;
 
-export interface AuthNode {
-  id: number;
-  orgId: number;
-  name: string;
-  region: string | null;
-  capacity: number;
-  status: string;
-  streamBaseUrl: string | null;
+export interface AuthNode extends ClusterNode {
   /** Which of the node's hashes the presented token matched, and that hash. */
   tokenVia: 'current' | 'previous';
   presentedHash: string;
@@ -54,19 +49,14 @@ export async function authenticateNode(c: Context<AppEnv>): Promise<AuthNode> {
   const m = /^Bearer (\S+)$/i.exec(header.trim());
   if (!m || !TOKEN_SHAPE.test(m[1]!)) throw refuse('invalid node token');
   const hash = await sha256Hex(m[1]!);
-  const row = await nodeByTokenHash(c.env, hash);
+  const d = db(c.env);
+  const row = await nodeByTokenHash(d, hash);
   if (!row) throw refuse('invalid node token');
   const tokenVia = row.tokenHash === hash ? 'current' : 'previous';
   // The agent has the new token in hand: the old one must stop working now.
-  if (tokenVia === 'current' && row.previousTokenHash !== null) await forgetPreviousToken(c.env, row.id, hash);
+  if (tokenVia === 'current' && row.previousTokenHash !== null) await forgetPreviousToken(d, row.id, hash);
   return {
-    id: row.id,
-    orgId: row.orgId,
-    name: row.name,
-    region: row.region,
-    capacity: row.capacity ?? 0,
-    status: row.status ?? 'active',
-    streamBaseUrl: row.streamBaseUrl,
+    ...clusterNodeFromRow(row),
     tokenVia,
     presentedHash: hash,
     rolloverRequested: row.tokenRolloverAt !== null,
@@ -79,10 +69,10 @@ export async function authenticateNode(c: Context<AppEnv>): Promise<AuthNode> {
  * heartbeat calls this, and an agent heartbeats one at a time, so a token handed out is not
  * replaced by a concurrent request of the same agent.
  */
-export async function rolledTokenFor(env: Env, node: AuthNode): Promise<string | null> {
+export async function rolledTokenFor(d: Db, node: AuthNode): Promise<string | null> {
   if (node.tokenVia === 'current' && !node.rolloverRequested) return null;
   const { token, hash } = await newNodeToken();
-  return (await rollNodeToken(env, node.id, node.presentedHash, node.tokenVia, hash, nowIso())) ? token : null;
+  return (await rollNodeToken(d, node.id, node.presentedHash, node.tokenVia, hash, nowIso())) ? token : null;
 }
 
 // ─────────────── enrolment codes ───────────────

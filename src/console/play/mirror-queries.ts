@@ -1,21 +1,19 @@
 /**
  * The D1 side of the OrgAllocator's mirror: every statement the allocator runs against
- * `play_sessions`, in one place. The allocator is the authority for seats; these writes are
+ * `play_sessions`, in one place (the allocator makes one `db(env)` per call and passes it in). The allocator is the authority for seats; these writes are
  * idempotent so its outbox can deliver the same row any number of times (an ended row is never
  * revived), and the reads feed its two-way reconcile and its rebuild after storage loss.
  *
- *   await writeMirror(env, orgId, [{ row, repair: 'retried' }]);       // upsert, one atomic batch
- *   const live = await mirrorLiveRows(env, orgId);                      // what D1 believes is live
- *   await endOrphans(env, orgId, [id], nowIso);                         // live in D1, unknown to the allocator
+ *   await writeMirror(d, orgId, [{ row, repair: 'retried' }], nowIso);  // upsert, one atomic batch
+ *   const live = await mirrorLiveRows(d, orgId);                        // what D1 believes is live
+ *   await endOrphans(d, orgId, [id], nowIso);                           // live in D1, unknown to the allocator
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { db } from '../db/client';
-import { clusterNodes, games, orgs, playSessions, users } from '../db/schema';
+import { chunk, type Db } from '../../db/client';
+import { clusterNodes, games, orgs, playSessions, users } from '../../db/schema';
+import { OPEN_STATUSES } from './model';
 
-/** Statuses the mirror may still change; anything else is history and final. */
-export const OPEN_STATUSES = ['queued', 'provisioning', 'active'] as const;
-
-/** The allocator's view of one session, as it is delivered to D1 (times in ms). */
+/** The allocator's view of one play session, as it is delivered to D1 (times in ms). */
 export interface MirrorRow {
   id: number;
   userId: number;
@@ -37,8 +35,8 @@ export type MirrorRepair = 'retried' | 'reconciled' | 'orphan_ended';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-function upsert(env: Pick<Env, 'DB'>, orgId: number, row: MirrorRow, repair: MirrorRepair | null, nowIso: string) {
-  return db(env)
+function upsert(d: Db, orgId: number, row: MirrorRow, repair: MirrorRepair | null, nowIso: string) {
+  return d
     .insert(playSessions)
     .values({
       id: row.id,
@@ -79,18 +77,17 @@ function upsert(env: Pick<Env, 'DB'>, orgId: number, row: MirrorRow, repair: Mir
 
 /** Delivers rows in one atomic batch (throws if D1 refuses any of them). */
 export async function writeMirror(
-  env: Pick<Env, 'DB'>,
+  d: Db,
   orgId: number,
   items: Array<{ row: MirrorRow; repair: MirrorRepair | null }>,
   nowIso: string,
 ): Promise<void> {
-  const [first, ...rest] = items.map((i) => upsert(env, orgId, i.row, i.repair, nowIso));
-  if (first) await db(env).batch([first, ...rest]);
+  const [first, ...rest] = items.map((i) => upsert(d, orgId, i.row, i.repair, nowIso));
+  if (first) await d.batch([first, ...rest]);
 }
 
 /** Whether the user, game and org of a row still exist (a row whose owner is gone cannot be mirrored). */
-export async function referentsExist(env: Pick<Env, 'DB'>, orgId: number, userId: number, gameId: number): Promise<boolean> {
-  const d = db(env);
+export async function referentsExist(d: Db, orgId: number, userId: number, gameId: number): Promise<boolean> {
   const [u, g, o] = await d.batch([
     d.select({ id: users.id }).from(users).where(eq(users.id, userId)),
     d.select({ id: games.id }).from(games).where(eq(games.id, gameId)),
@@ -101,17 +98,13 @@ export async function referentsExist(env: Pick<Env, 'DB'>, orgId: number, userId
 
 /** The org's rows D1 shows as open (queued or live), and the status of any `alsoIds` (≤ 90 per statement). */
 export async function mirrorLiveRows(
-  env: Pick<Env, 'DB'>,
+  d: Db,
   orgId: number,
   alsoIds: number[] = [],
 ): Promise<Array<{ id: number; status: string; endReason: string | null }>> {
-  const d = db(env);
   const cols = { id: playSessions.id, status: playSessions.status, endReason: playSessions.endReason };
   const open = d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.status, [...OPEN_STATUSES])));
-  const extra = [];
-  for (let i = 0; i < alsoIds.length; i += 90) {
-    extra.push(d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, alsoIds.slice(i, i + 90)))));
-  }
+  const extra = chunk(alsoIds, 90).map((ids) => d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, ids))));
   const results = await d.batch([open, ...extra]);
   const byId = new Map<number, { id: number; status: string; endReason: string | null }>();
   for (const rows of results) for (const r of rows) byId.set(r.id, r);
@@ -119,24 +112,19 @@ export async function mirrorLiveRows(
 }
 
 /** Ends rows D1 shows open but the allocator does not hold (conditional: never touches history). */
-export async function endOrphans(env: Pick<Env, 'DB'>, orgId: number, ids: number[], nowIso: string): Promise<void> {
-  const d = db(env);
-  const stmts = [];
-  for (let i = 0; i < ids.length; i += 90) {
-    stmts.push(
-      d
-        .update(playSessions)
-        .set({ status: 'failed', endReason: 'not_allocated', endedAt: nowIso, updatedAt: nowIso, mirrorRepair: 'orphan_ended', mirrorRepairedAt: nowIso })
-        .where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, ids.slice(i, i + 90)), inArray(playSessions.status, [...OPEN_STATUSES]))),
-    );
-  }
-  const [first, ...rest] = stmts;
+export async function endOrphans(d: Db, orgId: number, ids: number[], nowIso: string): Promise<void> {
+  const [first, ...rest] = chunk(ids, 90).map((part) =>
+    d
+      .update(playSessions)
+      .set({ status: 'failed', endReason: 'not_allocated', endedAt: nowIso, updatedAt: nowIso, mirrorRepair: 'orphan_ended', mirrorRepairedAt: nowIso })
+      .where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, part), inArray(playSessions.status, [...OPEN_STATUSES]))),
+  );
   if (first) await d.batch([first, ...rest]);
 }
 
 /** What the allocator rebuilds from when its storage is empty: the org's open rows with their node's stream base. */
-export async function mirrorRebuildRows(env: Pick<Env, 'DB'>, orgId: number) {
-  return db(env)
+export async function mirrorRebuildRows(d: Db, orgId: number) {
+  return d
     .select({
       id: playSessions.id,
       userId: playSessions.userId,

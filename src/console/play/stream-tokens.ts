@@ -8,21 +8,21 @@
  * refuses to launch a session whose token does not verify. Tokens are signed with the current key;
  * during a key rotation the JWKS also publishes the previous one (see auth/session-keys.ts).
  *
- *   const { url, expiresAt } = await streamUrlFor(env, { sessionId, nodeId, orgId, userId, gameId, streamBaseUrl });
- *   // node side: jwtVerify(token, createRemoteJWKSet(jwksUrl), { issuer, audience: SESSION_TOKEN_AUDIENCE,
- *   //            typ: SESSION_TOKEN_TYP, algorithms: ['ES256'] }) then check `node_id` is its own id.
+ *   const { url, expiresAt } = await streamUrlFor(env, { playSessionId, nodeId, orgId, userId, gameId, streamBaseUrl });
+ *   // node side: jwtVerify(token, createRemoteJWKSet(jwksUrl), { issuer, audience: PLAY_SESSION_TOKEN_AUDIENCE,
+ *   //            typ: PLAY_SESSION_TOKEN_TYP, algorithms: ['ES256'] }) then check `node_id` is its own id.
  */
 import { SignJWT } from 'jose';
-import { sessionSigningKey } from '../auth/session-keys';
-import { world } from '../world';
+import { sessionSigningKey } from '../../auth/session-keys';
+import { world } from '../../world';
 
 /** Short on purpose: the URL is a bearer capability and may end up in launcher logs. */
-export const SESSION_TOKEN_TTL_SECONDS = 300;
-export const SESSION_TOKEN_AUDIENCE = 'couchsuite-stream';
-export const SESSION_TOKEN_TYP = 'play-session+jwt';
+export const PLAY_SESSION_TOKEN_TTL_SECONDS = 300;
+export const PLAY_SESSION_TOKEN_AUDIENCE = 'couchsuite-stream';
+export const PLAY_SESSION_TOKEN_TYP = 'play-session+jwt';
 
 export interface StreamTarget {
-  sessionId: number;
+  playSessionId: number;
   nodeId: number;
   orgId: number;
   userId: number;
@@ -30,18 +30,18 @@ export interface StreamTarget {
   streamBaseUrl: string;
 }
 
-export async function signSessionToken(
+export async function signPlaySessionToken(
   env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>,
   t: Omit<StreamTarget, 'streamBaseUrl'>,
 ): Promise<{ token: string; expiresAt: string }> {
   const key = await sessionSigningKey(env);
   const iat = Math.floor(world.now() / 1000);
-  const exp = iat + SESSION_TOKEN_TTL_SECONDS;
+  const exp = iat + PLAY_SESSION_TOKEN_TTL_SECONDS;
   const token = await new SignJWT({ node_id: t.nodeId, org_id: t.orgId, user_id: t.userId, game_id: t.gameId })
-    .setProtectedHeader({ alg: 'ES256', typ: SESSION_TOKEN_TYP, kid: key.kid })
+    .setProtectedHeader({ alg: 'ES256', typ: PLAY_SESSION_TOKEN_TYP, kid: key.kid })
     .setIssuer(env.JWT_ISSUER)
-    .setAudience(SESSION_TOKEN_AUDIENCE)
-    .setSubject(String(t.sessionId))
+    .setAudience(PLAY_SESSION_TOKEN_AUDIENCE)
+    .setSubject(String(t.playSessionId))
     .setIssuedAt(iat)
     .setExpirationTime(exp)
     .sign(key.privateKey);
@@ -53,7 +53,7 @@ export async function streamUrlFor(
   env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_ISSUER'>,
   t: StreamTarget,
 ): Promise<{ url: string; expiresAt: string }> {
-  const { token, expiresAt } = await signSessionToken(env, t);
+  const { token, expiresAt } = await signPlaySessionToken(env, t);
   const base = t.streamBaseUrl.replace(/\/+$/, '');
-  return { url: `${base}/sessions/${t.sessionId}?token=${encodeURIComponent(token)}`, expiresAt };
+  return { url: `${base}/sessions/${t.playSessionId}?token=${encodeURIComponent(token)}`, expiresAt };
 }
