@@ -14,22 +14,15 @@
  *   const outcome = await mon.apply(ref, pushedEvent, { windowMs, threshold });
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { EventOutcome, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
+import type { ErrorWindowConfig, EventOutcome, MonitorSnapshot, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
 import { INITIAL_RUNTIME, monitorName } from '../src/dvr/runtime';
 import { nowIso, world } from '../src/world';
+import { db } from '../src/db/client';
+import { mirrorRuntimeStatement, recordWorkerEventStatement, type RuntimeMirror } from '../src/dvr/queries';
 import { parseRecorderLine } from '../src/dvr/recordings/events';
 
 const LOG_CAP = 200;
 
-export interface MonitorSnapshot {
-  state: RuntimeState;
-  logs: string[];
-}
-
-export interface ErrorWindowConfig {
-  windowMs: number;
-  threshold: number;
-}
 
 export class SourceMonitor extends DurableObject<Env> {
   private state: RuntimeState = { ...INITIAL_RUNTIME };
@@ -65,11 +58,6 @@ export class SourceMonitor extends DurableObject<Env> {
 
   async logs(): Promise<string[]> {
     return this.readLogs();
-  }
-
-  /** Unintentional exits currently inside the error window (for diagnostics and tests). */
-  async windowCount(): Promise<number> {
-    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n;
   }
 
   // ───────────── the start sequence (driven by OverseerLink) ─────────────
@@ -258,12 +246,6 @@ export class SourceMonitor extends DurableObject<Env> {
     await this.flush();
   }
 
-  /** Delivers what D1 has not confirmed yet (runtime row, worker events); true when nothing is left. */
-  async flushMirror(): Promise<boolean> {
-    await this.flush();
-    return !this.mirrorPending();
-  }
-
   // ───────────── internals ─────────────
 
   private enterErrored(exits: number): void {
@@ -376,13 +358,24 @@ export class SourceMonitor extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM outbox`).one().n > 0;
   }
 
-  private rowValues(): unknown[] {
+  private mirrorRow(): RuntimeMirror {
     const s = this.state;
-    return [s.workerState, s.pid, s.recordingState, s.sessionActive ? 1 : 0, s.sessionStartedAt, s.sessionDuration, s.lastHeartbeat, s.lastRecordingAt, s.errorMessage, s.taskId || null];
+    return {
+      workerState: s.workerState,
+      pid: s.pid,
+      recordingState: s.recordingState,
+      sessionActive: s.sessionActive,
+      sessionStartedAt: s.sessionStartedAt,
+      sessionDuration: s.sessionDuration,
+      lastHeartbeat: s.lastHeartbeat,
+      lastRecordingAt: s.lastRecordingAt,
+      errorMessage: s.errorMessage,
+      overseerTaskId: s.taskId || null,
+    };
   }
 
   private rowKey(): string {
-    return JSON.stringify(this.rowValues());
+    return JSON.stringify(this.mirrorRow());
   }
 
   /** One delivery at a time; a call during a delivery waits for it and then delivers what is left. */
@@ -397,26 +390,13 @@ export class SourceMonitor extends DurableObject<Env> {
       const dirty = this.meta('mirror_dirty') === '1';
       const key = this.rowKey();
       const queued = this.ctx.storage.sql.exec<{ id: number; type: string; pid: number; exit_code: number | null; ts: string }>(`SELECT * FROM outbox ORDER BY id LIMIT 50`).toArray();
-      const stmts: D1PreparedStatement[] = [];
-      if (dirty) {
-        stmts.push(
-          this.env.DB.prepare(
-            `UPDATE sources SET worker_state = ?1, pid = ?2, recording_state = ?3, session_active = ?4, session_started_at = ?5,
-               session_duration = ?6, last_heartbeat = ?7, last_recording_at = ?8, error_message = ?9, overseer_task_id = ?10,
-               runtime_updated_at = ?11 WHERE id = ?12`,
-          ).bind(...this.rowValues(), nowIso(), ref.sourceId),
-        );
-      }
-      for (const e of queued) {
-        stmts.push(
-          this.env.DB.prepare(
-            `INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts)
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM worker_events WHERE source_id = ?1 AND ts = ?5 AND event_type = ?3 AND pid = ?2)`,
-          ).bind(ref.sourceId, e.pid, e.type, e.exit_code, e.ts),
-        );
-      }
+      const d = db(this.env);
+      const stmts = [
+        ...(dirty ? [mirrorRuntimeStatement(d, ref.sourceId, this.mirrorRow())] : []),
+        ...queued.map((e) => recordWorkerEventStatement(d, ref.sourceId, { type: e.type, pid: e.pid, exitCode: e.exit_code, ts: e.ts })),
+      ];
       try {
-        await this.env.DB.batch(stmts);
+        if (stmts.length > 0) await d.batch(stmts as [(typeof stmts)[number], ...(typeof stmts)[number][]]);
       } catch (err) {
         this.retryDelayMs = Math.min(60_000, Math.max(1_000, this.retryDelayMs * 2));
         console.warn(JSON.stringify({ level: 'warn', msg: 'D1 mirror write failed, will retry', component: 'source-monitor', source: monitorName(ref), retry_in_ms: this.retryDelayMs, error: String(err) }));

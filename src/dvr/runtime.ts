@@ -56,6 +56,19 @@ export function isTaskEvent(f: ServerFrame): f is TaskEvent {
   return TASK_EVENT_TYPES.has(f.type);
 }
 
+/** A monitor's view of its source: the runtime state and the log tail. */
+export interface MonitorSnapshot {
+  state: RuntimeState;
+  logs: string[];
+}
+
+/** The error window a monitor applies (settings.ts `errorWindow`): window in ms (0 = all time)
+ * and the unintentional-exit threshold (0 = never). */
+export interface ErrorWindowConfig {
+  windowMs: number;
+  threshold: number;
+}
+
 /** What the link must do after a monitor applied an event. */
 export interface EventOutcome {
   /** The error window was reached: stop this task so the overseer does not restart it. */

@@ -1,6 +1,6 @@
 /**
- * Platform routes: liveness (`/health` checks D1), `/version` (from the VERSION file), the DVR's
- * `/api/health` (overseer link state, contract §3.9) and the published session-token keys.
+ * Platform routes: liveness (`/health` checks D1), `/version` (from the VERSION file) and the
+ * published session-token keys. (The DVR's `/api/health` lives in src/dvr/health.ts.)
  */
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
@@ -52,23 +52,5 @@ export const systemRouter = newRouter()
       const { keys } = await publishedSessionKeys(c.env);
       c.header('Cache-Control', 'public, max-age=300');
       return c.json({ keys: keys as Array<Record<string, unknown>> }, 200);
-    },
-  )
-  .openapi(
-    createRoute({
-      method: 'get',
-      path: '/api/health',
-      tags: ['dvr system'],
-      summary: 'DVR health: 200 while the overseer link is open, 503 otherwise',
-      responses: {
-        200: json(z.object({ status: z.literal('ok'), overseer_connected: z.literal(true) }), 'Connected'),
-        503: json(z.object({ status: z.literal('overseer_disconnected'), overseer_connected: z.literal(false) }), 'Overseer disconnected'),
-      },
-    }),
-    async (c) => {
-      const connected = await c.env.OVERSEER_LINK.getByName('overseer').isConnected();
-      return connected
-        ? c.json({ status: 'ok' as const, overseer_connected: true as const }, 200)
-        : c.json({ status: 'overseer_disconnected' as const, overseer_connected: false as const }, 503);
     },
   );

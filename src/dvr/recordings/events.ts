@@ -14,6 +14,7 @@
  *
  *   await onRecorderOutput(env, { sourceId: 7, driver: 'chaturbate', username: 'alice' }, frame.data);
  */
+import { z } from '@hono/zod-openapi';
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { recordings, recordingSessions } from '../../db/schema';
@@ -22,8 +23,11 @@ import { safeSubpath } from '../media-store';
 import { recordingKey } from './catalog';
 import { nowIso } from '../../world';
 
-/** A recorder line (the `data` of an `output` push): a flat object of strings with an `event`;
- * anything else is not ours. The SourceMonitor and the recordings catalog both read them. */
+/** A recorder line as the recorder prints it: a flat JSON object of strings with an `event`. */
+const RecorderLineSchema = z.record(z.string(), z.string()).refine((o) => typeof o.event === 'string', 'no event');
+
+/** A recorder line (the `data` of an `output` push), validated with zod at this boundary; anything
+ * else is not ours (null). The SourceMonitor and the recordings catalog both read them. */
 export function parseRecorderLine(data: unknown): Record<string, string> | null {
   let obj: unknown = data;
   if (typeof data === 'string') {
@@ -33,13 +37,11 @@ export function parseRecorderLine(data: unknown): Record<string, string> | null 
       return null;
     }
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
+  if (!RecorderLineSchema.safeParse(obj).success) return null;
+  // Copied from the input onto a null prototype: keys come from the recorder's output
+  // (`__proto__`, `constructor`) and must stay plain keys.
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(obj)) {
-    if (typeof v !== 'string') return null;
-    out[k] = v;
-  }
+  for (const [k, v] of Object.entries(obj as object)) out[k] = v as string;
   return typeof out.event === 'string' ? out : null;
 }
 
