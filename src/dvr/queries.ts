@@ -19,6 +19,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
+import type { RuntimeState } from './runtime';
 
 export type Posture = 'active' | 'paused' | 'archived';
 
@@ -55,8 +56,12 @@ export async function activeSubscriptions(d: Db, sourceId: number): Promise<numb
 
 // ───────────── subscription status rows ─────────────
 
+/** The runtime columns of `sources` as D1 holds them (states as plain strings: a row written by an
+ * older version may hold a value this one no longer names; status.ts falls back). */
+type RuntimeColumns = Omit<RuntimeState, 'taskId' | 'workerState' | 'recordingState'> & { workerState: string; recordingState: string | null };
+
 /** One joined row: subscription + source + the source's runtime mirror (+ the config JSON). */
-export interface StatusRow {
+export type StatusRow = RuntimeColumns & {
   subId: number;
   userId: number;
   posture: Posture;
@@ -65,17 +70,8 @@ export interface StatusRow {
   sourceId: number;
   driver: string;
   username: string;
-  workerState: string;
-  pid: number;
-  recordingState: string | null;
-  sessionActive: boolean;
-  sessionStartedAt: string | null;
-  sessionDuration: string | null;
-  lastHeartbeat: string | null;
-  lastRecordingAt: string | null;
-  errorMessage: string | null;
   configData: string | null;
-}
+};
 
 const sourceColumns = {
   sourceId: sources.id,
@@ -252,18 +248,7 @@ export function workerEventsOf(d: Db, sourceId: number, limit: number) {
 }
 
 /** The runtime mirror a SourceMonitor keeps in `sources` so lists are one query. */
-export interface RuntimeMirror {
-  workerState: string;
-  pid: number;
-  recordingState: string | null;
-  sessionActive: boolean;
-  sessionStartedAt: string | null;
-  sessionDuration: string | null;
-  lastHeartbeat: string | null;
-  lastRecordingAt: string | null;
-  errorMessage: string | null;
-  overseerTaskId: string | null;
-}
+export type RuntimeMirror = Omit<RuntimeState, 'taskId'> & { overseerTaskId: string | null };
 
 export function mirrorRuntimeStatement(d: Db, sourceId: number, mirror: RuntimeMirror) {
   return d
