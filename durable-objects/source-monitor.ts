@@ -23,6 +23,18 @@ import { parseRecorderLine } from '../src/dvr/recordings/events';
 
 const LOG_CAP = 200;
 
+/** Stored state from before the recording-session names (`sessionActive` …) reads as today's. */
+function storedRuntime(stored: Record<string, unknown>): Partial<RuntimeState> {
+  const out: Record<string, unknown> = { ...stored };
+  for (const [old, now] of [['sessionActive', 'recordingSessionActive'], ['sessionStartedAt', 'recordingSessionStartedAt'], ['sessionDuration', 'recordingSessionDuration']] as const) {
+    if (old in out) {
+      if (!(now in out)) out[now] = out[old];
+      delete out[old];
+    }
+  }
+  return out as Partial<RuntimeState>;
+}
+
 
 export class SourceMonitor extends DurableObject<Env> {
   private state: RuntimeState = { ...INITIAL_RUNTIME };
@@ -41,7 +53,7 @@ export class SourceMonitor extends DurableObject<Env> {
       // from the state, so a flag is enough for it: meta 'mirror_dirty').
       sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, pid INTEGER NOT NULL, exit_code INTEGER, ts TEXT NOT NULL)`);
       for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta`)) {
-        if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...(JSON.parse(row.value) as Partial<RuntimeState>) };
+        if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...storedRuntime(JSON.parse(row.value) as Record<string, unknown>) };
         if (row.key === 'ref') this.ref = JSON.parse(row.value) as SourceRef;
       }
       // A mirror write that never landed (the object died before D1 confirmed): deliver it soon.
@@ -172,8 +184,8 @@ export class SourceMonitor extends DurableObject<Env> {
       pid: 0,
       errorMessage: null,
       recordingState: null,
-      sessionActive: false,
-      sessionStartedAt: null,
+      recordingSessionActive: false,
+      recordingSessionStartedAt: null,
     };
     this.ctx.storage.sql.exec(`DELETE FROM exits`);
     this.log(line);
@@ -210,8 +222,8 @@ export class SourceMonitor extends DurableObject<Env> {
         if (pid === s.pid) s.pid = 0;
         if (s.workerState === 'running') s.workerState = 'idle';
         s.recordingState = null;
-        s.sessionActive = false;
-        s.sessionStartedAt = null;
+        s.recordingSessionActive = false;
+        s.recordingSessionStartedAt = null;
         this.log(`[system] process pid=${pid} exited (code=${code} intentional=${ev.intentional === true})`);
         events.push({ type: 'exited', pid, exitCode: code });
         if (ev.intentional !== true && s.workerState !== 'errored') {
@@ -289,15 +301,15 @@ export class SourceMonitor extends DurableObject<Env> {
     switch (ev.event) {
       case 'RECORDING START':
         s.recordingState = 'recording';
-        if (!s.sessionActive) s.sessionStartedAt = ts;
-        s.sessionActive = true;
+        if (!s.recordingSessionActive) s.recordingSessionStartedAt = ts;
+        s.recordingSessionActive = true;
         s.lastRecordingAt = ts;
         break;
       case 'HEARTBEAT':
         s.recordingState = 'recording';
-        s.sessionActive = true;
+        s.recordingSessionActive = true;
         s.lastHeartbeat = ts;
-        if (ev.session_duration) s.sessionDuration = ev.session_duration;
+        if (ev.session_duration) s.recordingSessionDuration = ev.session_duration;
         break;
       case 'RECORDING END':
         s.recordingState = 'idle';
@@ -307,8 +319,8 @@ export class SourceMonitor extends DurableObject<Env> {
         break;
       case 'SESSION END':
         s.recordingState = 'idle';
-        s.sessionActive = false;
-        s.sessionStartedAt = null;
+        s.recordingSessionActive = false;
+        s.recordingSessionStartedAt = null;
         break;
     }
   }
@@ -364,9 +376,9 @@ export class SourceMonitor extends DurableObject<Env> {
       workerState: s.workerState,
       pid: s.pid,
       recordingState: s.recordingState,
-      sessionActive: s.sessionActive,
-      sessionStartedAt: s.sessionStartedAt,
-      sessionDuration: s.sessionDuration,
+      recordingSessionActive: s.recordingSessionActive,
+      recordingSessionStartedAt: s.recordingSessionStartedAt,
+      recordingSessionDuration: s.recordingSessionDuration,
       lastHeartbeat: s.lastHeartbeat,
       lastRecordingAt: s.lastRecordingAt,
       errorMessage: s.errorMessage,

@@ -80,9 +80,9 @@ const sourceColumns = {
   workerState: sources.workerState,
   pid: sources.pid,
   recordingState: sources.recordingState,
-  sessionActive: sources.sessionActive,
-  sessionStartedAt: sources.sessionStartedAt,
-  sessionDuration: sources.sessionDuration,
+  recordingSessionActive: sources.sessionActive,
+  recordingSessionStartedAt: sources.sessionStartedAt,
+  recordingSessionDuration: sources.sessionDuration,
   lastHeartbeat: sources.lastHeartbeat,
   lastRecordingAt: sources.lastRecordingAt,
   errorMessage: sources.errorMessage,
@@ -253,7 +253,19 @@ export type RuntimeMirror = Omit<RuntimeState, 'taskId'> & { overseerTaskId: str
 export function mirrorRuntimeStatement(d: Db, sourceId: number, mirror: RuntimeMirror) {
   return d
     .update(sources)
-    .set({ ...mirror, runtimeUpdatedAt: nowIso() })
+    .set({
+      workerState: mirror.workerState,
+      pid: mirror.pid,
+      recordingState: mirror.recordingState,
+      sessionActive: mirror.recordingSessionActive,
+      sessionStartedAt: mirror.recordingSessionStartedAt,
+      sessionDuration: mirror.recordingSessionDuration,
+      lastHeartbeat: mirror.lastHeartbeat,
+      lastRecordingAt: mirror.lastRecordingAt,
+      errorMessage: mirror.errorMessage,
+      overseerTaskId: mirror.overseerTaskId,
+      runtimeUpdatedAt: nowIso(),
+    })
     .where(eq(sources.id, sourceId));
 }
 

@@ -21,9 +21,9 @@ export interface RuntimeState {
   workerState: WorkerState;
   pid: number;
   recordingState: RecordingState | null;
-  sessionActive: boolean;
-  sessionStartedAt: string | null;
-  sessionDuration: string | null;
+  recordingSessionActive: boolean;
+  recordingSessionStartedAt: string | null;
+  recordingSessionDuration: string | null;
   lastHeartbeat: string | null;
   lastRecordingAt: string | null;
   errorMessage: string | null;
@@ -34,9 +34,9 @@ export const INITIAL_RUNTIME: RuntimeState = {
   workerState: 'idle',
   pid: 0,
   recordingState: null,
-  sessionActive: false,
-  sessionStartedAt: null,
-  sessionDuration: null,
+  recordingSessionActive: false,
+  recordingSessionStartedAt: null,
+  recordingSessionDuration: null,
   lastHeartbeat: null,
   lastRecordingAt: null,
   errorMessage: null,

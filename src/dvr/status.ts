@@ -76,10 +76,10 @@ export function refOf(row: Pick<StatusRow, 'sourceId' | 'driver' | 'username'>):
 }
 
 /** The live status a dashboard shows, from posture and the runtime mirror (defined only here). */
-function displayStatus(posture: string, workerState: string, recordingState: string | null, sessionActive: boolean): SubscriptionStatus['status'] {
+function displayStatus(posture: string, workerState: string, recordingState: string | null, recordingSessionActive: boolean): SubscriptionStatus['status'] {
   if (posture !== 'active') return 'inactive';
   if (workerState === 'errored') return 'error';
-  if (workerState === 'running') return recordingState === 'recording' || sessionActive ? 'recording' : 'waiting';
+  if (workerState === 'running') return recordingState === 'recording' || recordingSessionActive ? 'recording' : 'waiting';
   return 'starting';
 }
 
@@ -88,7 +88,7 @@ const RECORDING_STATES = new Set(['recording', 'sleeping', 'idle']);
 
 export function present(r: StatusRow, cfg: Pick<DvrConfig, 'driver_urls'>, logs: string[]): SubscriptionStatus {
   const workerState = (WORKER_STATES.has(r.workerState) ? r.workerState : 'idle') as SubscriptionStatus['worker_state'];
-  const sessionActive = r.sessionActive;
+  const recordingSessionActive = r.recordingSessionActive;
   const out: SubscriptionStatus = {
     driver: r.driver,
     username: r.username,
@@ -98,18 +98,18 @@ export function present(r: StatusRow, cfg: Pick<DvrConfig, 'driver_urls'>, logs:
     posture: r.posture,
     created_at: r.createdAt,
     updated_at: r.updatedAt,
-    status: displayStatus(r.posture, workerState, r.recordingState, sessionActive),
+    status: displayStatus(r.posture, workerState, r.recordingState, recordingSessionActive),
     worker_state: workerState,
     logs,
     last_heartbeat: r.lastHeartbeat ?? ZERO_TIME,
-    session_active: sessionActive,
+    session_active: recordingSessionActive,
   };
   if (r.pid) out.pid = r.pid;
   if (r.errorMessage) out.error_message = r.errorMessage;
   if (r.recordingState && RECORDING_STATES.has(r.recordingState)) out.recording_state = r.recordingState as SubscriptionStatus['recording_state'];
-  if (r.sessionDuration) out.session_duration = r.sessionDuration;
+  if (r.recordingSessionDuration) out.session_duration = r.recordingSessionDuration;
   if (r.lastRecordingAt) out.last_recording_at = r.lastRecordingAt;
-  if (r.sessionStartedAt) out.session_started_at = r.sessionStartedAt;
+  if (r.recordingSessionStartedAt) out.session_started_at = r.recordingSessionStartedAt;
   const url = canonicalUrl(cfg, r.driver, r.username);
   if (url) out.canonical_url = url;
   return out;

@@ -7,7 +7,7 @@
  *   SEGMENT START  {file, segment, recording}     → a recordings row, state `recording`
  *   SEGMENT FINISH {file, duration, size, trigger} → ended_at, duration, bytes (upsert: in
  *                                                  single-file mode START and FINISH arrive together)
- *   RECORDING END  {recording}                    → the session's ended_at
+ *   RECORDING END  {recording}                    → the recording session's ended_at
  *
  * Every write is idempotent (unique `(source_id, rel_path)`, conditional updates), so a replayed
  * event changes nothing; a stored or deleted row is never moved back by a late event.
@@ -77,29 +77,29 @@ function eventTime(ev: Record<string, string>): string {
 }
 
 /** Applies one recorder line to the catalog. Returns what happened, for notifications. */
-export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, data: unknown): Promise<'session' | 'segment' | null> {
+export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, data: unknown): Promise<'recording-session' | 'segment' | null> {
   const ev = parseRecorderLine(data);
   if (!ev) return null;
   const d = db(env);
   const at = eventTime(ev);
   switch (ev.event) {
     case 'RECORDING START': {
-      // A session left open by a crash ends where the next one starts.
+      // A recording session left open by a crash ends where the next one starts.
       await d.batch([
         d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt))),
         d.insert(recordingSessions).values({ sourceId: ref.sourceId, startedAt: at }),
       ]);
-      return 'session';
+      return 'recording-session';
     }
     case 'RECORDING END': {
       await d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)));
-      return 'session';
+      return 'recording-session';
     }
     case 'SEGMENT START':
     case 'SEGMENT FINISH': {
       const rel = relativePath(ref, ev.file);
       if (!rel) return null;
-      const openSession = d
+      const openRecordingSession = d
         .select({ id: recordingSessions.id })
         .from(recordingSessions)
         .where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)))
@@ -110,7 +110,7 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
         .insert(recordings)
         .values({
           sourceId: ref.sourceId,
-          sessionId: sql`(${openSession})`,
+          sessionId: sql`(${openRecordingSession})`,
           segment,
           relPath: rel,
           r2Key: recordingKey(ref.driver, ref.username, rel),
