@@ -30,6 +30,8 @@ import {
   type DvrConfig,
 } from '../src/dvr/settings';
 import { createLogger } from '../src/http/log';
+import { db } from '../src/db/client';
+import { liveSources } from '../src/dvr/queries';
 import { world } from '../src/world';
 
 const START_TIMEOUT_MS = 20_000;
@@ -49,7 +51,7 @@ const DEQUEUE_GRACE_MS = 3_000;
 /** How long a start waits for a task it just stopped to exit before giving up on it. */
 const STOP_EXIT_WAIT_MS = 10_000;
 
-export class OverseerError extends Error {
+class OverseerError extends Error {
   /** The running task a `duplicate task: already running as <id>` error names. */
   existingTaskId?: string;
   /** Set when a queued start ended without starting: the task id it was queued under, now void. */
@@ -70,14 +72,6 @@ interface Pending {
   withdrawn?: boolean;
 }
 
-interface ReconcileRow {
-  id: number;
-  driver: string;
-  username: string;
-  worker_state: string;
-  overseer_task_id: string | null;
-  active: number;
-}
 
 export class OverseerLink extends DurableObject<Env> {
   private socket: WebSocket | null = null;
@@ -254,7 +248,7 @@ export class OverseerLink extends DurableObject<Env> {
 
   private async config(): Promise<DvrConfig> {
     if (this.cfg && world.now() - this.cfg.at < CONFIG_TTL_MS) return this.cfg.value;
-    const value = await loadConfig(this.env);
+    const value = await loadConfig(db(this.env));
     this.cfg = { value, at: world.now() };
     return value;
   }
@@ -627,13 +621,7 @@ export class OverseerLink extends DurableObject<Env> {
     this.lastReconcileAt = world.now();
     // Our view first, the overseer's second: a task started after our snapshot then shows up in the
     // list (claimed or ignored) instead of looking "gone" because the list predates it.
-    const { results } = await this.env.DB.prepare(
-      `SELECT s.id, s.driver, s.username, s.worker_state, s.overseer_task_id,
-              (SELECT count(*) FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active') AS active
-         FROM sources s
-        WHERE s.worker_state != 'idle' OR s.overseer_task_id IS NOT NULL
-           OR EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.posture = 'active')`,
-    ).all<ReconcileRow>();
+    const results = await liveSources(db(this.env), { withTaskHolders: true });
     const inFlightAtSnapshot = new Set(this.startsInFlight);
     const listSentAt = world.now();
     let list: TaskInfo[];
@@ -652,14 +640,14 @@ export class OverseerLink extends DurableObject<Env> {
 
     const toStart: SourceRef[] = [];
     for (const row of results) {
-      const ref: SourceRef = { sourceId: row.id, driver: row.driver, username: row.username };
-      const state = row.worker_state;
+      const ref: SourceRef = { sourceId: row.sourceId, driver: row.driver, username: row.username };
+      const state = row.workerState;
       if (state === 'errored') continue;
-      if (inFlightAtSnapshot.has(row.id) || this.startsInFlight.has(row.id)) {
+      if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) {
         // A start in flight settles by itself (reply, error, timeout or lost connection) — unless it
         // is stuck: past its deadline, or queued under a task the overseer no longer has (a
         // `dequeued` we never saw). Withdraw it; the source is then started afresh below.
-        const stuck = this.stuckStart(row.id, byId, listSentAt);
+        const stuck = this.stuckStart(row.sourceId, byId, listSentAt);
         if (!stuck) continue;
         await this.withdrawStart(stuck.id, stuck.why);
         if (row.active === 0) continue;
@@ -667,7 +655,7 @@ export class OverseerLink extends DurableObject<Env> {
         toStart.push(ref);
         continue;
       }
-      const stored = row.overseer_task_id ?? '';
+      const stored = row.overseerTaskId ?? '';
       const mine = stored ? byId.get(stored) : undefined;
       const byKeyTask = byKey.get(`${row.driver}/${row.username}`);
 

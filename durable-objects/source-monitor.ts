@@ -14,22 +14,27 @@
  *   const outcome = await mon.apply(ref, pushedEvent, { windowMs, threshold });
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { EventOutcome, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
+import type { ErrorWindowConfig, EventOutcome, MonitorSnapshot, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
 import { INITIAL_RUNTIME, monitorName } from '../src/dvr/runtime';
 import { nowIso, world } from '../src/world';
+import { db } from '../src/db/client';
+import { mirrorRuntimeStatement, recordWorkerEventStatement, type RuntimeMirror } from '../src/dvr/queries';
 import { parseRecorderLine } from '../src/dvr/recordings/events';
 
 const LOG_CAP = 200;
 
-export interface MonitorSnapshot {
-  state: RuntimeState;
-  logs: string[];
+/** Stored state from before the recording-session names (`sessionActive` …) reads as today's. */
+function storedRuntime(stored: Record<string, unknown>): Partial<RuntimeState> {
+  const out: Record<string, unknown> = { ...stored };
+  for (const [old, now] of [['sessionActive', 'recordingSessionActive'], ['sessionStartedAt', 'recordingSessionStartedAt'], ['sessionDuration', 'recordingSessionDuration']] as const) {
+    if (old in out) {
+      if (!(now in out)) out[now] = out[old];
+      delete out[old];
+    }
+  }
+  return out as Partial<RuntimeState>;
 }
 
-export interface ErrorWindowConfig {
-  windowMs: number;
-  threshold: number;
-}
 
 export class SourceMonitor extends DurableObject<Env> {
   private state: RuntimeState = { ...INITIAL_RUNTIME };
@@ -48,7 +53,7 @@ export class SourceMonitor extends DurableObject<Env> {
       // from the state, so a flag is enough for it: meta 'mirror_dirty').
       sql.exec(`CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, pid INTEGER NOT NULL, exit_code INTEGER, ts TEXT NOT NULL)`);
       for (const row of sql.exec<{ key: string; value: string }>(`SELECT key, value FROM meta`)) {
-        if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...(JSON.parse(row.value) as Partial<RuntimeState>) };
+        if (row.key === 'state') this.state = { ...INITIAL_RUNTIME, ...storedRuntime(JSON.parse(row.value) as Record<string, unknown>) };
         if (row.key === 'ref') this.ref = JSON.parse(row.value) as SourceRef;
       }
       // A mirror write that never landed (the object died before D1 confirmed): deliver it soon.
@@ -65,11 +70,6 @@ export class SourceMonitor extends DurableObject<Env> {
 
   async logs(): Promise<string[]> {
     return this.readLogs();
-  }
-
-  /** Unintentional exits currently inside the error window (for diagnostics and tests). */
-  async windowCount(): Promise<number> {
-    return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n;
   }
 
   // ───────────── the start sequence (driven by OverseerLink) ─────────────
@@ -184,8 +184,8 @@ export class SourceMonitor extends DurableObject<Env> {
       pid: 0,
       errorMessage: null,
       recordingState: null,
-      sessionActive: false,
-      sessionStartedAt: null,
+      recordingSessionActive: false,
+      recordingSessionStartedAt: null,
     };
     this.ctx.storage.sql.exec(`DELETE FROM exits`);
     this.log(line);
@@ -222,8 +222,8 @@ export class SourceMonitor extends DurableObject<Env> {
         if (pid === s.pid) s.pid = 0;
         if (s.workerState === 'running') s.workerState = 'idle';
         s.recordingState = null;
-        s.sessionActive = false;
-        s.sessionStartedAt = null;
+        s.recordingSessionActive = false;
+        s.recordingSessionStartedAt = null;
         this.log(`[system] process pid=${pid} exited (code=${code} intentional=${ev.intentional === true})`);
         events.push({ type: 'exited', pid, exitCode: code });
         if (ev.intentional !== true && s.workerState !== 'errored') {
@@ -256,12 +256,6 @@ export class SourceMonitor extends DurableObject<Env> {
     if (windowMs > 0) this.ctx.storage.sql.exec(`DELETE FROM exits WHERE at <= ?`, world.now() - windowMs);
     this.armPrune(windowMs);
     await this.flush();
-  }
-
-  /** Delivers what D1 has not confirmed yet (runtime row, worker events); true when nothing is left. */
-  async flushMirror(): Promise<boolean> {
-    await this.flush();
-    return !this.mirrorPending();
   }
 
   // ───────────── internals ─────────────
@@ -307,15 +301,15 @@ export class SourceMonitor extends DurableObject<Env> {
     switch (ev.event) {
       case 'RECORDING START':
         s.recordingState = 'recording';
-        if (!s.sessionActive) s.sessionStartedAt = ts;
-        s.sessionActive = true;
+        if (!s.recordingSessionActive) s.recordingSessionStartedAt = ts;
+        s.recordingSessionActive = true;
         s.lastRecordingAt = ts;
         break;
       case 'HEARTBEAT':
         s.recordingState = 'recording';
-        s.sessionActive = true;
+        s.recordingSessionActive = true;
         s.lastHeartbeat = ts;
-        if (ev.session_duration) s.sessionDuration = ev.session_duration;
+        if (ev.session_duration) s.recordingSessionDuration = ev.session_duration;
         break;
       case 'RECORDING END':
         s.recordingState = 'idle';
@@ -325,8 +319,8 @@ export class SourceMonitor extends DurableObject<Env> {
         break;
       case 'SESSION END':
         s.recordingState = 'idle';
-        s.sessionActive = false;
-        s.sessionStartedAt = null;
+        s.recordingSessionActive = false;
+        s.recordingSessionStartedAt = null;
         break;
     }
   }
@@ -376,13 +370,24 @@ export class SourceMonitor extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM outbox`).one().n > 0;
   }
 
-  private rowValues(): unknown[] {
+  private mirrorRow(): RuntimeMirror {
     const s = this.state;
-    return [s.workerState, s.pid, s.recordingState, s.sessionActive ? 1 : 0, s.sessionStartedAt, s.sessionDuration, s.lastHeartbeat, s.lastRecordingAt, s.errorMessage, s.taskId || null];
+    return {
+      workerState: s.workerState,
+      pid: s.pid,
+      recordingState: s.recordingState,
+      recordingSessionActive: s.recordingSessionActive,
+      recordingSessionStartedAt: s.recordingSessionStartedAt,
+      recordingSessionDuration: s.recordingSessionDuration,
+      lastHeartbeat: s.lastHeartbeat,
+      lastRecordingAt: s.lastRecordingAt,
+      errorMessage: s.errorMessage,
+      overseerTaskId: s.taskId || null,
+    };
   }
 
   private rowKey(): string {
-    return JSON.stringify(this.rowValues());
+    return JSON.stringify(this.mirrorRow());
   }
 
   /** One delivery at a time; a call during a delivery waits for it and then delivers what is left. */
@@ -397,26 +402,13 @@ export class SourceMonitor extends DurableObject<Env> {
       const dirty = this.meta('mirror_dirty') === '1';
       const key = this.rowKey();
       const queued = this.ctx.storage.sql.exec<{ id: number; type: string; pid: number; exit_code: number | null; ts: string }>(`SELECT * FROM outbox ORDER BY id LIMIT 50`).toArray();
-      const stmts: D1PreparedStatement[] = [];
-      if (dirty) {
-        stmts.push(
-          this.env.DB.prepare(
-            `UPDATE sources SET worker_state = ?1, pid = ?2, recording_state = ?3, session_active = ?4, session_started_at = ?5,
-               session_duration = ?6, last_heartbeat = ?7, last_recording_at = ?8, error_message = ?9, overseer_task_id = ?10,
-               runtime_updated_at = ?11 WHERE id = ?12`,
-          ).bind(...this.rowValues(), nowIso(), ref.sourceId),
-        );
-      }
-      for (const e of queued) {
-        stmts.push(
-          this.env.DB.prepare(
-            `INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts)
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM worker_events WHERE source_id = ?1 AND ts = ?5 AND event_type = ?3 AND pid = ?2)`,
-          ).bind(ref.sourceId, e.pid, e.type, e.exit_code, e.ts),
-        );
-      }
+      const d = db(this.env);
+      const stmts = [
+        ...(dirty ? [mirrorRuntimeStatement(d, ref.sourceId, this.mirrorRow())] : []),
+        ...queued.map((e) => recordWorkerEventStatement(d, ref.sourceId, { type: e.type, pid: e.pid, exitCode: e.exit_code, ts: e.ts })),
+      ];
       try {
-        await this.env.DB.batch(stmts);
+        if (stmts.length > 0) await d.batch(stmts as [(typeof stmts)[number], ...(typeof stmts)[number][]]);
       } catch (err) {
         this.retryDelayMs = Math.min(60_000, Math.max(1_000, this.retryDelayMs * 2));
         console.warn(JSON.stringify({ level: 'warn', msg: 'D1 mirror write failed, will retry', component: 'source-monitor', source: monitorName(ref), retry_in_ms: this.retryDelayMs, error: String(err) }));

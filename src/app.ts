@@ -9,7 +9,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env';
-import { dvrAuthRouter } from './auth/dvr-routes';
 import { secretProblems } from './auth/secrets';
 // identity
 import { deviceAuthorizationRoutes, linkRoutes, pairedDeviceRoutes } from './auth/device-routes';
@@ -45,15 +44,17 @@ import { playLocalRoutes } from './console/play/local';
 import { orgPlayQueueRoutes, orgPlaySessionRoutes } from './console/play/org-sessions';
 import { playSessionRoutes } from './console/play/sessions';
 // dvr
-import { adminRouter } from './dvr/admin';
-import { configRouter } from './dvr/config';
-import { mediaRouter } from './dvr/media';
-import { ingestRouter } from './dvr/recordings/ingest';
-import { recordingsRouter } from './dvr/recordings/routes';
-import { sourcesRouter } from './dvr/sources';
-import { subscriptionsRouter } from './dvr/subscriptions';
-import { dvrUsersRouter } from './dvr/users';
-import { workersRouter } from './dvr/workers';
+import { adminSourceRoutes, adminSubscriptionRoutes, adminUserSubscriptionRoutes, diagnosticsRoutes } from './dvr/admin';
+import { dvrAuthRoutes, meRoutes } from './dvr/auth-routes';
+import { configRoutes } from './dvr/config';
+import { healthRoutes } from './dvr/health';
+import { mediaRoutes, thumbnailRoutes } from './dvr/media';
+import { ingestHostRoutes, ingestRoutes } from './dvr/recordings/ingest';
+import { retentionRoutes, sourceRetentionRoutes } from './dvr/recordings/routes';
+import { sourceRoutes } from './dvr/sources';
+import { subscriptionRoutes } from './dvr/subscriptions';
+import { dvrUserRoutes } from './dvr/users';
+import { workerRoutes } from './dvr/workers';
 
 export function buildApp() {
   const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
@@ -129,16 +130,24 @@ export function buildApp() {
     // ── DVR (src/dvr), its API under /api ──
     // Only the routes that need the overseer link wake it (a start, a stop, /api/health,
     // /api/workers, diagnostics): an anonymous 404 never touches the one global object.
-    .route('/api', dvrAuthRouter)
-    .route('/api', subscriptionsRouter)
-    .route('/api', sourcesRouter)
-    .route('/api', adminRouter)
-    .route('/api', configRouter)
-    .route('/api', dvrUsersRouter)
-    .route('/api', workersRouter)
-    .route('/api', ingestRouter)
-    .route('/api', recordingsRouter)
-    .route('/', mediaRouter);
+    .route('/api/auth', dvrAuthRoutes)
+    .route('/api/me', meRoutes)
+    .route('/api/subscriptions', subscriptionRoutes)
+    .route('/api/sources', sourceRoutes)
+    .route('/api/sources', sourceRetentionRoutes)
+    .route('/api/admin/subscriptions', adminSubscriptionRoutes)
+    .route('/api/admin/sources', adminSourceRoutes)
+    .route('/api/admin/users', adminUserSubscriptionRoutes)
+    .route('/api/admin/diagnostics', diagnosticsRoutes)
+    .route('/api/admin/retention', retentionRoutes)
+    .route('/api/admin/ingest/hosts', ingestHostRoutes)
+    .route('/api/config', configRoutes)
+    .route('/api/users', dvrUserRoutes)
+    .route('/api/workers', workerRoutes)
+    .route('/api/health', healthRoutes)
+    .route('/api/ingest', ingestRoutes)
+    .route('/media', mediaRoutes)
+    .route('/thumbnails', thumbnailRoutes);
     //
     // ── end of the route map ──
 

@@ -9,7 +9,9 @@
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
+import { db } from '../db/client';
 import { Forbidden, NotFound } from '../http/errors';
+import { sourceVisibility } from './queries';
 
 export interface VisibleSource {
   id: number;
@@ -17,19 +19,14 @@ export interface VisibleSource {
   username: string;
 }
 
-async function lookup(c: Context<AppEnv>, driver: string, username: string): Promise<{ id: number; subscribed: number } | null> {
-  return c.env.DB.prepare(
-    `SELECT s.id, EXISTS (SELECT 1 FROM subscriptions x WHERE x.source_id = s.id AND x.user_id = ?3) AS subscribed
-       FROM sources s WHERE s.driver = ?1 AND s.username = ?2`,
-  )
-    .bind(driver, username, c.get('user').id)
-    .first<{ id: number; subscribed: number }>();
+function lookup(c: Context<AppEnv>, driver: string, username: string) {
+  return sourceVisibility(db(c.env), driver, username, c.get('user').id);
 }
 
 /** Unknown and not-visible sources look the same: 404 `source d/u not found`. */
 export async function visibleSource(c: Context<AppEnv>, driver: string, username: string): Promise<VisibleSource> {
   const row = await lookup(c, driver, username);
-  if (!row || (c.get('user').role !== 'admin' && row.subscribed !== 1)) throw new NotFound(`source ${driver}/${username} not found`);
+  if (!row || (c.get('user').role !== 'admin' && !row.subscribed)) throw new NotFound(`source ${driver}/${username} not found`);
   return { id: row.id, driver, username };
 }
 
@@ -37,6 +34,6 @@ export async function visibleSource(c: Context<AppEnv>, driver: string, username
 export async function visibleSourceForStat(c: Context<AppEnv>, driver: string, username: string): Promise<VisibleSource> {
   const row = await lookup(c, driver, username);
   if (!row) throw new NotFound('source not found');
-  if (c.get('user').role !== 'admin' && row.subscribed !== 1) throw new Forbidden('forbidden');
+  if (c.get('user').role !== 'admin' && !row.subscribed) throw new Forbidden('forbidden');
   return { id: row.id, driver, username };
 }

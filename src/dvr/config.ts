@@ -1,5 +1,5 @@
 /**
- * `GET|PUT /api/config` (contract §3.7), admin only. PUT is a full replacement (omitted keys become
+ * `GET|PUT /api/config` (contract §3.7), mounted at `/api/config`, admin only. PUT is a full replacement (omitted keys become
  * empty values, as the dashboard expects), but unlike the reference every value is validated: a
  * duration that does not parse is a 400 here instead of a broken overseer connection later. Every
  * change is audited with the names of the keys that changed (never the values: `cookies` is a
@@ -13,9 +13,8 @@ import { auditStatement } from '../auth/audit';
 import { db } from '../db/client';
 import { BadRequest } from '../http/errors';
 import { describeIssues, errors, json, jsonBody, newRouter } from '../http/openapi';
-import { config } from '../db/schema';
-import { nowIso } from '../world';
-import { link } from './lifecycle';
+import { overseerLink } from './overseer';
+import { putConfigStatement } from './queries';
 import { ConfigSchema, loadConfig, type DvrConfig } from './settings';
 
 const tags = ['dvr config'];
@@ -34,23 +33,29 @@ function changedKeys(before: DvrConfig, after: DvrConfig): string[] {
   return (Object.keys(after) as (keyof DvrConfig)[]).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
-export const configRouter = newRouter()
+const security = [{ bearer: [] }];
+
+export const configRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/config',
+      path: '/',
+      operationId: 'getDvrConfig',
       tags,
+      security,
       summary: 'The recorder configuration (19 keys, defaults filled in)',
       middleware: [requireUser, requireAdmin],
       responses: { 200: json(ConfigSchema, 'Config'), ...errors(401, 403) },
     }),
-    async (c) => c.json(await loadConfig(c.env), 200),
+    async (c) => c.json(await loadConfig(db(c.env)), 200),
   )
   .openapi(
     createRoute({
       method: 'put',
-      path: '/config',
+      path: '/',
+      operationId: 'replaceDvrConfig',
       tags,
+      security,
       summary: 'Replace the configuration; applies to the next recorder start',
       middleware: [requireUser, requireAdmin],
       request: { body: jsonBody(ConfigSchema) },
@@ -58,14 +63,13 @@ export const configRouter = newRouter()
     }),
     async (c) => {
       const next = c.req.valid('json');
-      const before = await loadConfig(c.env);
-      const data = JSON.stringify(next);
-      const now = nowIso();
-      await db(c.env).batch([
-        db(c.env).insert(config).values({ id: 1, data, updatedAt: now }).onConflictDoUpdate({ target: config.id, set: { data, updatedAt: now } }),
+      const d = db(c.env);
+      const before = await loadConfig(d);
+      await d.batch([
+        putConfigStatement(d, JSON.stringify(next)),
         auditStatement(c, 'dvr.config.update', { targetType: 'config', targetId: 1, details: { changed: changedKeys(before, next) } }),
       ]);
-      await link(c.env).configChanged();
+      await overseerLink(c.env).configChanged();
       return c.json(next, 200);
     },
     configHook,

@@ -3,9 +3,9 @@
  * re-dialled even when no dashboard is open and no alarm survived (the alarm chain normally keeps
  * it up; this is the safety net).
  */
-import { link } from './lifecycle';
+import { overseerLink } from './overseer';
 
 export async function keepOverseerLinkUp(env: Env): Promise<void> {
   if (!env.OVERSEER_URL) return;
-  await link(env).wake();
+  await overseerLink(env).wake();
 }

@@ -1,5 +1,5 @@
 /**
- * Recordings and thumbnails from R2 (contract §4), mounted at the root:
+ * Recordings and thumbnails from R2 (contract §4), mounted at `/media` and `/thumbnails`:
  *
  *   GET /media/subscriptions/{driver}/{username}/[subpath/]   → directory listing JSON (§4.2), 404 if empty
  *   GET /media/subscriptions/{driver}/{username}/{file path}  → the bytes, with Range (206) support
@@ -16,7 +16,7 @@ import { requireUser } from '../auth/middleware';
 import { BadRequest, NotFound } from '../http/errors';
 import { ErrorSchema, newRouter, z } from '../http/openapi';
 import { visibleSource } from './access';
-import { SEGMENT } from './lifecycle';
+import { SEGMENT } from './paths';
 import { listingFromCatalog, safeSubpath, serveObject } from './media-store';
 import { latestThumbnail, listChildren, storedObject } from './recordings/catalog';
 
@@ -100,9 +100,11 @@ async function thumbnail(c: Context<AppEnv>) {
   return res;
 }
 
-export const mediaRouter = newRouter();
-mediaRouter.on(['GET', 'HEAD'], '/media/subscriptions/*', requireUser, media);
-mediaRouter.on(['GET', 'HEAD'], '/thumbnails/*', requireUser, thumbnail);
+// The handlers read the whole request path (c.req.path), so the mount prefix is only the route.
+export const mediaRoutes = newRouter();
+mediaRoutes.on(['GET', 'HEAD'], '/subscriptions/*', requireUser, media);
+export const thumbnailRoutes = newRouter();
+thumbnailRoutes.on(['GET', 'HEAD'], '/*', requireUser, thumbnail);
 
 const Listing = z
   .array(z.object({ name: z.string(), type: z.enum(['directory', 'file', 'other']), mtime: z.string(), size: z.number().int().optional() }))
@@ -110,10 +112,12 @@ const Listing = z
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ErrorSchema } } });
 const PathParams = z.object({ driver: z.string(), username: z.string(), path: z.string() });
 
-mediaRouter.openAPIRegistry.registerPath({
+mediaRoutes.openAPIRegistry.registerPath({
   method: 'get',
-  path: '/media/subscriptions/{driver}/{username}/{path}',
+  path: '/subscriptions/{driver}/{username}/{path}',
+  operationId: 'getRecordingMedia',
   tags: ['dvr media'],
+  security: [{ bearer: [] }],
   summary: 'A directory listing (path empty or ending in /) or a recording file (Range supported); subscriber or admin',
   request: { params: PathParams, query: ListingQuery },
   responses: {
@@ -125,10 +129,12 @@ mediaRouter.openAPIRegistry.registerPath({
     416: { description: 'Range not satisfiable' },
   },
 });
-mediaRouter.openAPIRegistry.registerPath({
+thumbnailRoutes.openAPIRegistry.registerPath({
   method: 'get',
-  path: '/thumbnails/{driver}/{path}',
+  path: '/{driver}/{path}',
+  operationId: 'getThumbnail',
   tags: ['dvr media'],
+  security: [{ bearer: [] }],
   summary: 'A source thumbnail (`{username}.jpg`) or a per-file one (`{username}/.../{name}.jpg`); subscriber or admin',
   request: { params: z.object({ driver: z.string(), path: z.string() }) },
   responses: {

@@ -1,31 +1,153 @@
 /**
- * The DVR's D1 statements that decide something (drizzle column references): posture writes with
- * the active count read in the same atomic batch, so two resumes at the same moment cannot both
- * see "2 active" (issue 11 item 13); the audit row rides in the same batch.
+ * Every D1 statement of the DVR control plane (the recordings catalog keeps its own in
+ * recordings/), written with drizzle column references and returning camelCase rows. Routers and
+ * the DVR Durable Objects (SourceMonitor, OverseerLink) call these; nothing else in the DVR touches
+ * `env.DB`. The rules that must agree everywhere are defined once here: what an active subscriber
+ * is (`isActiveSubscription`, `activeCount`) and which sources are live (`liveSources`).
  *
- *   const { changed, active } = await writePosture(c, { subId: 12, sourceId: 7, posture: 'active' }, 'dvr.subscription.resume', {...});
- *   if (changed && active === 1) await link(c.env).requestStart(ref);
+ * Functions take the drizzle client first, `const d = db(c.env)` made once per request or DO call;
+ * the ones named `…Statement` return an unexecuted statement for the caller's `d.batch([...])`.
+ * Posture writes read the active count in the same atomic batch, so two resumes at the same
+ * moment cannot both see "2 active" (issue 11 item 13); the audit row rides in that batch.
+ *
+ *   const d = db(c.env);
+ *   const { changed, active } = await writePosture(d, { subId: 12, sourceId: 7, posture: 'active' }, auditStatement(c, …));
  */
-import type { Context } from 'hono';
-import { and, count, eq, ne } from 'drizzle-orm';
-import type { AppEnv } from '../env';
-import { auditStatement, type AuditEntry } from '../auth/audit';
-import { db } from '../db/client';
-import { subscriptions } from '../db/schema';
+import { and, count, desc, eq, gt, isNotNull, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { Db } from '../db/client';
+import { config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
-import type { Posture } from './lifecycle';
+import type { RuntimeState } from './runtime';
 
-/** Active subscriptions of a source, as one select (used inside batches and alone). */
-function activeOf(c: { env: Pick<Env, 'DB'> }, sourceId: number) {
-  return db(c.env)
-    .select({ n: count() })
-    .from(subscriptions)
-    .where(and(eq(subscriptions.sourceId, sourceId), eq(subscriptions.posture, 'active')));
+export type Posture = 'active' | 'paused' | 'archived';
+
+/** An extra statement that rides in a query's batch (the audit row). */
+export type Companion = BatchItem<'sqlite'>;
+
+// ───────────── the active-subscriber rule ─────────────
+
+/** A source records while it has ≥ 1 subscription in this posture (contract §7). */
+export const isActiveSubscription: SQL = eq(subscriptions.posture, 'active');
+
+/** `table.column` spelled out: drizzle writes a selected field's columns bare, and a bare `id`
+ * inside a correlated subquery would name the subquery's own table. */
+function outer(column: SQLiteColumn): SQL {
+  return sql`${column.table}.${sql.identifier(column.name)}`;
 }
 
-export async function activeSubscriptions(env: Pick<Env, 'DB'>, sourceId: number): Promise<number> {
-  const [row] = await activeOf({ env }, sourceId);
+/** The active subscriptions of the source whose id is `sourceId` (a column of the outer query). */
+export function activeCount(sourceId: SQLiteColumn) {
+  return sql<number>`(SELECT count(*) FROM ${subscriptions} WHERE ${subscriptions.sourceId} = ${outer(sourceId)} AND ${isActiveSubscription})`.mapWith(Number);
+}
+
+function activeOf(d: Db, sourceId: number) {
+  return d
+    .select({ n: count() })
+    .from(subscriptions)
+    .where(and(eq(subscriptions.sourceId, sourceId), isActiveSubscription));
+}
+
+export async function activeSubscriptions(d: Db, sourceId: number): Promise<number> {
+  const [row] = await activeOf(d, sourceId);
   return row?.n ?? 0;
+}
+
+// ───────────── subscription status rows ─────────────
+
+/** The runtime columns of `sources` as D1 holds them (states as plain strings: a row written by an
+ * older version may hold a value this one no longer names; status.ts falls back). */
+type RuntimeColumns = Omit<RuntimeState, 'taskId' | 'workerState' | 'recordingState'> & { workerState: string; recordingState: string | null };
+
+/** One joined row: subscription + source + the source's runtime mirror (+ the config JSON). */
+export type StatusRow = RuntimeColumns & {
+  subId: number;
+  userId: number;
+  posture: Posture;
+  createdAt: string;
+  updatedAt: string;
+  sourceId: number;
+  driver: string;
+  username: string;
+  configData: string | null;
+};
+
+const sourceColumns = {
+  sourceId: sources.id,
+  driver: sources.driver,
+  username: sources.username,
+  workerState: sources.workerState,
+  pid: sources.pid,
+  recordingState: sources.recordingState,
+  recordingSessionActive: sources.sessionActive,
+  recordingSessionStartedAt: sources.sessionStartedAt,
+  recordingSessionDuration: sources.sessionDuration,
+  lastHeartbeat: sources.lastHeartbeat,
+  lastRecordingAt: sources.lastRecordingAt,
+  errorMessage: sources.errorMessage,
+};
+
+const statusColumns = {
+  subId: subscriptions.id,
+  userId: subscriptions.userId,
+  posture: subscriptions.posture,
+  createdAt: subscriptions.createdAt,
+  updatedAt: subscriptions.updatedAt,
+  ...sourceColumns,
+};
+
+const storedConfig = sql<string | null>`(SELECT ${config.data} FROM ${config} WHERE ${config.id} = 1)`;
+
+/** One statement: every subscription (optionally of one user) in `sub_id` order, with the config
+ * JSON on the first row only (for `canonical_url`), so a list costs one statement at any length. */
+export function listStatusRows(d: Db, filter: { userId?: number }): Promise<StatusRow[]> {
+  return d
+    .select({ ...statusColumns, configData: sql<string | null>`CASE WHEN row_number() OVER (ORDER BY ${subscriptions.id}) = 1 THEN ${storedConfig} END` })
+    .from(subscriptions)
+    .innerJoin(sources, eq(sources.id, subscriptions.sourceId))
+    .where(filter.userId === undefined ? undefined : eq(subscriptions.userId, filter.userId))
+    .orderBy(subscriptions.id);
+}
+
+/** The caller's own subscription to `(driver, username)`: undefined for an unknown source, a row
+ * with `subId: null` for a known source the caller does not subscribe to. */
+export async function findOwnStatusRow(d: Db, userId: number, driver: string, username: string) {
+  return d
+    .select({ ...statusColumns, configData: storedConfig })
+    .from(sources)
+    .leftJoin(subscriptions, and(eq(subscriptions.sourceId, sources.id), eq(subscriptions.userId, userId)))
+    .where(and(eq(sources.driver, driver), eq(sources.username, username)))
+    .get();
+}
+
+export async function findStatusRowBySubId(d: Db, subId: number): Promise<StatusRow | undefined> {
+  return d
+    .select({ ...statusColumns, configData: storedConfig })
+    .from(subscriptions)
+    .innerJoin(sources, eq(sources.id, subscriptions.sourceId))
+    .where(eq(subscriptions.id, subId))
+    .get();
+}
+
+// ───────────── posture writes ─────────────
+
+/** Subscribe (§3.4): get-or-create the source, insert or reactivate the caller's subscription, read
+ * the active count — one atomic batch with `audit`. */
+export async function subscribe(d: Db, target: { userId: number; driver: string; username: string }, audit: Companion): Promise<{ sourceId: number; active: number }> {
+  const { userId, driver, username } = target;
+  const now = nowIso();
+  const thisSource = and(eq(sources.driver, driver), eq(sources.username, username));
+  const [, , rows] = await d.batch([
+    d.insert(sources).values({ driver, username, createdAt: now }).onConflictDoNothing({ target: [sources.driver, sources.username] }),
+    d
+      .insert(subscriptions)
+      .values({ userId, sourceId: sql`(SELECT ${sources.id} FROM ${sources} WHERE ${thisSource})`, posture: 'active', createdAt: now, updatedAt: now })
+      .onConflictDoUpdate({ target: [subscriptions.userId, subscriptions.sourceId], set: { posture: 'active', updatedAt: now } }),
+    d.select({ sourceId: sources.id, active: activeCount(sources.id) }).from(sources).where(thisSource),
+    audit,
+  ]);
+  return rows[0]!;
 }
 
 /**
@@ -33,25 +155,158 @@ export async function activeSubscriptions(env: Pick<Env, 'DB'>, sourceId: number
  * this write produced, whatever other requests do at the same moment. `pause`/`resume` write only
  * when the posture differs (`updated_at` kept otherwise); `archive` always writes.
  */
-export async function writePosture(
-  c: Context<AppEnv>,
-  target: { subId: number; sourceId: number; posture: Posture },
-  auditAction: string,
-  entry: AuditEntry,
-): Promise<{ changed: boolean; active: number }> {
-  const d = db(c.env);
+export async function writePosture(d: Db, target: { subId: number; sourceId: number; posture: Posture }, audit: Companion): Promise<{ changed: boolean; active: number }> {
   const { subId, sourceId, posture } = target;
   const where = posture === 'archived' ? eq(subscriptions.id, subId) : and(eq(subscriptions.id, subId), ne(subscriptions.posture, posture));
   const [updated, active] = await d.batch([
     d.update(subscriptions).set({ posture, updatedAt: nowIso() }).where(where).returning({ id: subscriptions.id }),
-    activeOf(c, sourceId),
-    auditStatement(c, auditAction, entry),
+    activeOf(d, sourceId),
+    audit,
   ]);
   return { changed: updated.length > 0, active: active[0]?.n ?? 0 };
 }
 
-/** The audit insert as a raw D1 statement, for batches written with `env.DB.batch`. */
-export function auditD1(c: Context<AppEnv>, action: string, entry: AuditEntry): D1PreparedStatement {
-  const q = auditStatement(c, action, entry).toSQL();
-  return c.env.DB.prepare(q.sql).bind(...q.params);
+// ───────────── sources ─────────────
+
+export interface LiveSource {
+  sourceId: number;
+  driver: string;
+  username: string;
+  workerState: string;
+  overseerTaskId: string | null;
+  active: number;
+}
+
+/**
+ * The sources something may have to happen to: running (or not idle), wanted (an active
+ * subscriber) or, with `withTaskHolders`, still holding an overseer task id (the reconciler).
+ */
+export function liveSources(d: Db, opts: { withTaskHolders: boolean }): Promise<LiveSource[]> {
+  const active = activeCount(sources.id);
+  const live = [ne(sources.workerState, 'idle'), gt(active, 0)];
+  if (opts.withTaskHolders) live.push(isNotNull(sources.overseerTaskId));
+  return d
+    .select({ sourceId: sources.id, driver: sources.driver, username: sources.username, workerState: sources.workerState, overseerTaskId: sources.overseerTaskId, active })
+    .from(sources)
+    .where(or(...live));
+}
+
+export async function sourceIdOf(d: Db, driver: string, username: string): Promise<number | undefined> {
+  const row = await d
+    .select({ id: sources.id })
+    .from(sources)
+    .where(and(eq(sources.driver, driver), eq(sources.username, username)))
+    .get();
+  return row?.id;
+}
+
+/** A source's id and whether `userId` has a subscription of any posture to it (access.ts). */
+export function sourceVisibility(d: Db, driver: string, username: string, userId: number) {
+  return d
+    .select({
+      id: sources.id,
+      subscribed: sql<boolean>`EXISTS (SELECT 1 FROM ${subscriptions} WHERE ${subscriptions.sourceId} = ${outer(sources.id)} AND ${subscriptions.userId} = ${userId})`.mapWith(
+        (v) => Number(v) === 1,
+      ),
+    })
+    .from(sources)
+    .where(and(eq(sources.driver, driver), eq(sources.username, username)))
+    .get();
+}
+
+/** A source's subscribers (all postures) with their stored username, by `sub_id`. */
+export function subscribersOf(d: Db, sourceId: number) {
+  return d
+    .select({ subId: subscriptions.id, posture: subscriptions.posture, id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest })
+    .from(subscriptions)
+    .innerJoin(users, eq(users.id, subscriptions.userId))
+    .where(eq(subscriptions.sourceId, sourceId))
+    .orderBy(subscriptions.id);
+}
+
+/** Sources whose only active subscriber is `userId` (they stop when that user is deleted). */
+export function soleSubscribedSources(d: Db, userId: number) {
+  return d
+    .select({ sourceId: sources.id, driver: sources.driver, username: sources.username })
+    .from(sources)
+    .innerJoin(subscriptions, and(eq(subscriptions.sourceId, sources.id), eq(subscriptions.userId, userId), isActiveSubscription))
+    .where(eq(activeCount(sources.id), 1));
+}
+
+// ───────────── worker events and the runtime mirror (SourceMonitor) ─────────────
+
+export type WorkerEventType = 'started' | 'exited' | 'errored' | 'stopped';
+
+/** The newest worker events of a source, newest first. */
+export function workerEventsOf(d: Db, sourceId: number, limit: number) {
+  return d
+    .select({ id: workerEvents.id, sourceId: workerEvents.sourceId, pid: workerEvents.pid, eventType: workerEvents.eventType, exitCode: workerEvents.exitCode, ts: workerEvents.ts })
+    .from(workerEvents)
+    .where(eq(workerEvents.sourceId, sourceId))
+    .orderBy(desc(workerEvents.ts), desc(workerEvents.id))
+    .limit(limit) as Promise<Array<{ id: number; sourceId: number; pid: number; eventType: WorkerEventType; exitCode: number | null; ts: string }>>;
+}
+
+/** The runtime mirror a SourceMonitor keeps in `sources` so lists are one query. */
+export type RuntimeMirror = Omit<RuntimeState, 'taskId'> & { overseerTaskId: string | null };
+
+export function mirrorRuntimeStatement(d: Db, sourceId: number, mirror: RuntimeMirror) {
+  return d
+    .update(sources)
+    .set({
+      workerState: mirror.workerState,
+      pid: mirror.pid,
+      recordingState: mirror.recordingState,
+      sessionActive: mirror.recordingSessionActive,
+      sessionStartedAt: mirror.recordingSessionStartedAt,
+      sessionDuration: mirror.recordingSessionDuration,
+      lastHeartbeat: mirror.lastHeartbeat,
+      lastRecordingAt: mirror.lastRecordingAt,
+      errorMessage: mirror.errorMessage,
+      overseerTaskId: mirror.overseerTaskId,
+      runtimeUpdatedAt: nowIso(),
+    })
+    .where(eq(sources.id, sourceId));
+}
+
+/** A worker event from the monitor's outbox; a redelivery of the same event inserts nothing. */
+export function recordWorkerEventStatement(d: Db, sourceId: number, e: { type: string; pid: number; exitCode: number | null; ts: string }) {
+  const same = d
+    .select({ one: sql`1` })
+    .from(workerEvents)
+    .where(and(eq(workerEvents.sourceId, sourceId), eq(workerEvents.ts, e.ts), eq(workerEvents.eventType, e.type), eq(workerEvents.pid, e.pid)));
+  return d.insert(workerEvents).select(
+    d
+      // drizzle wants every column, in table order; a NULL id is SQLite's "next rowid".
+      .select({
+        id: sql<number>`NULL`.as('id'),
+        sourceId: sources.id,
+        pid: sql<number>`${e.pid}`.as('pid'),
+        eventType: sql<string>`${e.type}`.as('event_type'),
+        exitCode: sql<number | null>`${e.exitCode}`.as('exit_code'),
+        ts: sql<string>`${e.ts}`.as('ts'),
+      })
+      .from(sources)
+      .where(and(eq(sources.id, sourceId), notExists(same))),
+  );
+}
+
+// ───────────── config and users ─────────────
+
+export async function storedConfigData(d: Db): Promise<string | undefined> {
+  const row = await d.select({ data: config.data }).from(config).where(eq(config.id, 1)).get();
+  return row?.data;
+}
+
+export function putConfigStatement(d: Db, data: string) {
+  const now = nowIso();
+  return d.insert(config).values({ id: 1, data, updatedAt: now }).onConflictDoUpdate({ target: config.id, set: { data, updatedAt: now } });
+}
+
+/** Every account for `/api/users`, by id (usernames are decrypted by auth/accounts.ts). */
+export function listUserRows(d: Db) {
+  return d
+    .select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest, role: users.role, createdAt: users.createdAt, updatedAt: users.updatedAt })
+    .from(users)
+    .orderBy(users.id);
 }

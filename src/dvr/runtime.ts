@@ -21,9 +21,9 @@ export interface RuntimeState {
   workerState: WorkerState;
   pid: number;
   recordingState: RecordingState | null;
-  sessionActive: boolean;
-  sessionStartedAt: string | null;
-  sessionDuration: string | null;
+  recordingSessionActive: boolean;
+  recordingSessionStartedAt: string | null;
+  recordingSessionDuration: string | null;
   lastHeartbeat: string | null;
   lastRecordingAt: string | null;
   errorMessage: string | null;
@@ -34,9 +34,9 @@ export const INITIAL_RUNTIME: RuntimeState = {
   workerState: 'idle',
   pid: 0,
   recordingState: null,
-  sessionActive: false,
-  sessionStartedAt: null,
-  sessionDuration: null,
+  recordingSessionActive: false,
+  recordingSessionStartedAt: null,
+  recordingSessionDuration: null,
   lastHeartbeat: null,
   lastRecordingAt: null,
   errorMessage: null,
@@ -54,6 +54,19 @@ export const TASK_EVENT_TYPES: ReadonlySet<string> = new Set(['started', 'output
 
 export function isTaskEvent(f: ServerFrame): f is TaskEvent {
   return TASK_EVENT_TYPES.has(f.type);
+}
+
+/** A monitor's view of its source: the runtime state and the log tail. */
+export interface MonitorSnapshot {
+  state: RuntimeState;
+  logs: string[];
+}
+
+/** The error window a monitor applies (settings.ts `errorWindow`): window in ms (0 = all time)
+ * and the unintentional-exit threshold (0 = never). */
+export interface ErrorWindowConfig {
+  windowMs: number;
+  threshold: number;
 }
 
 /** What the link must do after a monitor applied an event. */

@@ -3,11 +3,13 @@
  * validates with, and loading from the one D1 row (`config`, id = 1). Also what the overseer link
  * derives from it: recorder params (§5.4), the retry policy (§5.2) and the reconcile timing.
  *
- *   const cfg = await loadConfig(env);
+ *   const cfg = await loadConfig(db(env));
  *   send({ type: 'start', ..., params: recorderParams(cfg, 'alice'), retry_policy: retryPolicy(cfg) });
  */
 import { z } from '@hono/zod-openapi';
+import type { Db } from '../db/client';
 import { isDurationOrEmpty, parseGoDuration } from './durations';
+import { storedConfigData } from './queries';
 
 const duration = () => z.string().max(64).refine(isDurationOrEmpty, 'must be a Go duration such as 30s, 5m or 1h30m');
 const text = () => z.string().max(4096);
@@ -100,9 +102,8 @@ export function mergeStored(data: string | null | undefined): DvrConfig {
   return out;
 }
 
-export async function loadConfig(env: Pick<Env, 'DB'>): Promise<DvrConfig> {
-  const row = await env.DB.prepare('SELECT data FROM config WHERE id = 1').first<{ data: string }>();
-  return mergeStored(row?.data);
+export async function loadConfig(d: Db): Promise<DvrConfig> {
+  return mergeStored(await storedConfigData(d));
 }
 
 /** The drivers a subscription may name (`DVR_DRIVERS`, comma-separated). A Set, so a driver such

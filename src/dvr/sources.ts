@@ -1,5 +1,5 @@
 /**
- * Per-source data (contract §3.5): worker events (D1), the log tail (the source's monitor), the
+ * Per-source data (contract §3.5), mounted at `/api/sources`: worker events (D1), the log tail (the source's monitor), the
  * recording files and a disk summary (R2 under `recordings/{driver}/{username}/`). All of them
  * require a subscription of any posture, or admin (see access.ts).
  *
@@ -9,9 +9,11 @@
 import { createRoute } from '@hono/zod-openapi';
 import { requireUser } from '../auth/middleware';
 import { BadRequest, NotFound } from '../http/errors';
+import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleSource, visibleSourceForStat } from './access';
-import { SourceParams } from './lifecycle';
+import { SourceParams } from './paths';
+import { workerEventsOf } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
 import { monitorName } from './runtime';
@@ -51,13 +53,16 @@ const FileStatSchema = z
   .openapi('FileStat');
 
 const tags = ['dvr sources'];
+const security = [{ bearer: [] }];
 
-export const sourcesRouter = newRouter()
+export const sourceRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/sources/{driver}/{username}/events',
+      path: '/{driver}/{username}/events',
+      operationId: 'listSourceEvents',
       tags,
+      security,
       summary: 'The 25 newest worker events of a source (subscriber or admin)',
       middleware: [requireUser],
       request: { params: SourceParams },
@@ -69,20 +74,25 @@ export const sourcesRouter = newRouter()
     async (c) => {
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
-      const { results } = await c.env.DB.prepare(
-        `SELECT id, source_id, pid, event_type, exit_code, ts FROM worker_events WHERE source_id = ?1 ORDER BY ts DESC, id DESC LIMIT 25`,
-      )
-        .bind(src.id)
-        .all<{ id: number; source_id: number; pid: number; event_type: 'started' | 'exited' | 'errored' | 'stopped'; exit_code: number | null; ts: string }>();
-      const events = results.map(({ exit_code, ...e }) => (e.event_type === 'exited' && exit_code !== null ? { ...e, exit_code } : e));
+      const rows = await workerEventsOf(db(c.env), src.id, 25);
+      const events = rows.map((e) => ({
+        id: e.id,
+        source_id: e.sourceId,
+        pid: e.pid,
+        event_type: e.eventType,
+        ...(e.eventType === 'exited' && e.exitCode !== null ? { exit_code: e.exitCode } : {}),
+        ts: e.ts,
+      }));
       return c.json({ driver, username, events }, 200);
     },
   )
   .openapi(
     createRoute({
       method: 'get',
-      path: '/sources/{driver}/{username}/logs',
+      path: '/{driver}/{username}/logs',
+      operationId: 'getSourceLogs',
       tags,
+      security,
       summary: 'The last 200 log lines of a source (subscriber or admin)',
       middleware: [requireUser],
       request: { params: SourceParams },
@@ -98,8 +108,10 @@ export const sourcesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/sources/{driver}/{username}/files',
+      path: '/{driver}/{username}/files',
+      operationId: 'listSourceFiles',
       tags,
+      security,
       summary: 'Recording files of a source from the recordings catalog, paginated by path (subscriber or admin)',
       middleware: [requireUser],
       request: { params: SourceParams, query: FilesQuery },
@@ -121,8 +133,10 @@ export const sourcesRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/sources/{driver}/{username}/filestat',
+      path: '/{driver}/{username}/filestat',
+      operationId: 'getSourceFileStat',
       tags,
+      security,
       summary: 'Size, file count and estimated minutes of a recordings directory (subscriber or admin)',
       middleware: [requireUser],
       request: { params: SourceParams, query: z.object({ path: z.string().max(1024).optional() }) },
@@ -134,7 +148,7 @@ export const sourcesRouter = newRouter()
       const src = await visibleSourceForStat(c, driver, username);
       const sub = safeSubpath(raw);
       if (sub === null) throw new BadRequest('invalid path', 'invalid_path');
-      const [rows, config] = await Promise.all([statChildren(c.env, src.id, sub ? `${sub}/` : ''), loadConfig(c.env)]);
+      const [rows, config] = await Promise.all([statChildren(c.env, src.id, sub ? `${sub}/` : ''), loadConfig(db(c.env))]);
       const stat = statFromCatalog(rows, segmentSeconds(config));
       if (!stat) throw new NotFound('path not found');
       return c.json({ path: raw, ...stat }, 200);

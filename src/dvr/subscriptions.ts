@@ -1,7 +1,7 @@
 /**
- * Caller-scoped subscriptions (contract §3.4): list (admins: everyone's), subscribe, and the
- * `{driver}/{username}` routes, which address only the caller's own subscription — admins
- * included (they use the `sub_id` routes in admin.ts for others').
+ * Caller-scoped subscriptions (contract §3.4), mounted at `/api/subscriptions`: list (admins:
+ * everyone's), subscribe, and the `{driver}/{username}` routes, which address only the caller's own
+ * subscription — admins included (they use the `sub_id` routes in admin.ts for others').
  *
  *   POST /api/subscriptions {"driver":"chaturbate","username":"alice"}  → 201 SubscriptionStatus
  *   POST /api/subscriptions/chaturbate/alice/pause                      → 200 (status "inactive")
@@ -9,65 +9,55 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
+import { auditStatement } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
-import { BadRequest, Conflict, NotFound } from '../http/errors';
+import { db } from '../db/client';
+import { BadRequest, type Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { applyPosture, link, Segment, SourceParams, subscribe, subscribeHook, type Posture } from './lifecycle';
-import { audit } from '../auth/audit';
+import { overseerLink } from './overseer';
+import { Segment, SourceParams } from './paths';
+import { postureRoutes, subscribeHook } from './posture';
+import { findOwnStatusRow, subscribe, type StatusRow } from './queries';
 import { configuredDrivers } from './settings';
-import { findOwnRow, listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema, type StatusRow } from './status';
+import { listStatuses, statusWithLogs, SubscriptionStatusSchema } from './status';
 
 const SubscribeBody = z.object({ driver: Segment, username: Segment }).openapi('Subscribe');
+const tags = ['dvr subscriptions'];
+const security = [{ bearer: [] }];
 
 /** The caller's own subscription row, or the contract's 404s. */
 async function ownRow(c: Context<AppEnv>, driver: string, username: string, Err: typeof NotFound | typeof Conflict = NotFound): Promise<StatusRow> {
-  const row = await findOwnRow(c.env, c.get('user').id, driver, username);
+  const row = await findOwnStatusRow(db(c.env), c.get('user').id, driver, username);
   if (!row) throw new Err(`source ${driver}/${username} not found`);
-  if (row.sub_id === null) throw new Err(`subscription ${driver}/${username} not found`);
-  return row;
+  if (row.subId === null) throw new Err(`subscription ${driver}/${username} not found`);
+  return row as StatusRow;
 }
 
-function postureRoute(action: 'pause' | 'resume' | 'archive', summary: string) {
-  return createRoute({
-    method: 'post',
-    path: `/subscriptions/{driver}/{username}/${action}`,
-    tags: ['dvr subscriptions'],
-    summary,
-    middleware: [requireUser],
-    request: { params: SourceParams },
-    responses: { 200: json(SubscriptionStatusSchema, 'The subscription'), ...errors(400, 401, 403, 404) },
-  });
-}
-
-const POSTURE_OF: Record<'pause' | 'resume' | 'archive', Posture> = { pause: 'paused', resume: 'active', archive: 'archived' };
-
-async function changePosture(c: Context<AppEnv>, driver: string, username: string, action: 'pause' | 'resume' | 'archive') {
-  const row = await ownRow(c, driver, username);
-  await applyPosture(c, row, POSTURE_OF[action], 'owner');
-  return statusWithLogs(c.env, (await findOwnRow(c.env, c.get('user').id, driver, username))!);
-}
-
-export const subscriptionsRouter = newRouter()
+export const subscriptionRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/subscriptions',
-      tags: ['dvr subscriptions'],
+      path: '/',
+      operationId: 'listSubscriptions',
+      tags,
       summary: "The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query",
+      security,
       middleware: [requireUser],
       responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions (logs are empty here: see /logs)'), ...errors(401, 403) },
     }),
     async (c) => {
       const me = c.get('user');
-      return c.json(await listStatuses(c.env, me.role === 'admin' ? {} : { userId: me.id }), 200);
+      return c.json(await listStatuses(db(c.env), me.role === 'admin' ? {} : { userId: me.id }), 200);
     },
   )
   .openapi(
     createRoute({
       method: 'post',
-      path: '/subscriptions',
-      tags: ['dvr subscriptions'],
+      path: '/',
+      operationId: 'subscribe',
+      tags,
       summary: 'Subscribe (or reactivate): starts the recorder when this is the first active subscription',
+      security,
       middleware: [requireUser],
       request: { body: jsonBody(SubscribeBody) },
       responses: { 201: json(SubscriptionStatusSchema, 'The subscription'), ...errors(400, 401, 403) },
@@ -77,18 +67,22 @@ export const subscriptionsRouter = newRouter()
       const drivers = configuredDrivers(c.env);
       if (!drivers.has(driver)) throw new BadRequest(`driver ${driver} is not supported`, 'unknown_driver', { drivers: [...drivers] });
       const me = c.get('user');
-      const { ref, active } = await subscribe(c, me.id, driver, username);
-      if (active === 1) await link(c.env).requestStart(ref);
-      return c.json(await statusWithLogs(c.env, (await findOwnRow(c.env, me.id, driver, username))!), 201);
+      const d = db(c.env);
+      const audit = auditStatement(c, 'dvr.subscription.subscribe', { targetType: 'source', targetId: `${driver}/${username}` });
+      const { sourceId, active } = await subscribe(d, { userId: me.id, driver, username }, audit);
+      if (active === 1) await overseerLink(c.env).requestStart({ sourceId, driver, username });
+      return c.json(await statusWithLogs(c.env, (await findOwnStatusRow(d, me.id, driver, username)) as StatusRow), 201);
     },
     subscribeHook,
   )
   .openapi(
     createRoute({
       method: 'get',
-      path: '/subscriptions/{driver}/{username}',
-      tags: ['dvr subscriptions'],
+      path: '/{driver}/{username}',
+      operationId: 'getSubscription',
+      tags,
       summary: "The caller's subscription to one source, with the log tail",
+      security,
       middleware: [requireUser],
       request: { params: SourceParams },
       responses: { 200: json(SubscriptionStatusSchema, 'The subscription'), ...errors(400, 401, 403, 404) },
@@ -98,49 +92,22 @@ export const subscriptionsRouter = newRouter()
       return c.json(await statusWithLogs(c.env, await ownRow(c, driver, username)), 200);
     },
   )
-  .openapi(
-    createRoute({
-      method: 'delete',
-      path: '/subscriptions/{driver}/{username}',
-      tags: ['dvr subscriptions'],
-      summary: 'Archive the subscription (the row is kept and still listed)',
+  .route(
+    '/',
+    postureRoutes({
+      params: SourceParams,
+      path: '/{driver}/{username}',
+      via: 'owner',
+      tags,
       middleware: [requireUser],
-      request: { params: SourceParams },
-      responses: { 204: { description: 'Archived' }, ...errors(400, 401, 403, 404) },
+      operationId: (verb) => ({ delete: 'archiveOwnSubscription', pause: 'pauseSubscription', resume: 'resumeSubscription', archive: 'archiveSubscription', resetError: 'resetSubscriptionError' })[verb],
+      summaries: {
+        delete: 'Archive the subscription (the row is kept and still listed)',
+        pause: 'Pause (idempotent); stops the recorder when no active subscription is left',
+        resume: 'Resume or reactivate (idempotent); starts the recorder when it becomes the first active subscription',
+        archive: 'Archive (always writes); stops the recorder when no active subscription is left',
+        resetError: 'Leave the errored state: stop the task, start a fresh one with the current config',
+      },
+      find: (c, { driver, username }, Err) => ownRow(c, driver, username, Err),
     }),
-    async (c) => {
-      const { driver, username } = c.req.valid('param');
-      await changePosture(c, driver, username, 'archive');
-      return c.body(null, 204);
-    },
-  )
-  .openapi(postureRoute('pause', 'Pause (idempotent); stops the recorder when no active subscription is left'), async (c) => {
-    const { driver, username } = c.req.valid('param');
-    return c.json(await changePosture(c, driver, username, 'pause'), 200);
-  })
-  .openapi(postureRoute('resume', 'Resume or reactivate (idempotent); starts the recorder when it becomes the first active subscription'), async (c) => {
-    const { driver, username } = c.req.valid('param');
-    return c.json(await changePosture(c, driver, username, 'resume'), 200);
-  })
-  .openapi(postureRoute('archive', 'Archive (always writes); stops the recorder when no active subscription is left'), async (c) => {
-    const { driver, username } = c.req.valid('param');
-    return c.json(await changePosture(c, driver, username, 'archive'), 200);
-  })
-  .openapi(
-    createRoute({
-      method: 'post',
-      path: '/subscriptions/{driver}/{username}/reset-error',
-      tags: ['dvr subscriptions'],
-      summary: 'Leave the errored state: stop the task, start a fresh one with the current config',
-      middleware: [requireUser],
-      request: { params: SourceParams },
-      responses: { 200: json(SubscriptionStatusSchema, 'The subscription'), ...errors(400, 401, 403, 409) },
-    }),
-    async (c) => {
-      const { driver, username } = c.req.valid('param');
-      const row = await ownRow(c, driver, username, Conflict);
-      if (!(await link(c.env).resetError(refOf(row)))) throw new Conflict(`source ${driver}/${username} is not in errored state`, 'not_errored');
-      await audit(c, 'dvr.subscription.reset_error', { targetType: 'subscription', targetId: row.sub_id, details: { source: `${driver}/${username}` } });
-      return c.json(await statusWithLogs(c.env, (await findOwnRow(c.env, c.get('user').id, driver, username))!), 200);
-    },
   );

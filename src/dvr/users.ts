@@ -13,17 +13,20 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createUser, findUserById, presentUser, usernamesOf } from '../auth/accounts';
 import { audit } from '../auth/audit';
-import { UserSchema } from '../auth/dvr-routes';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { applyUserEdit, deleteUserAccount, planUserEdit } from '../auth/user-admin';
 import { BadRequest, NotFound } from '../http/errors';
-import { describeIssues, errors, failWith, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
-import { link } from './lifecycle';
-import type { SourceRef } from './runtime';
+import { describeIssues, errors, failWith, json, jsonBody, newRouter, z } from '../http/openapi';
+import { db } from '../db/client';
+import { overseerLink } from './overseer';
+import { UserIdParams } from './paths';
+import { activeSubscriptions, listUserRows, soleSubscribedSources } from './queries';
+import { UserSchema } from './user-schema';
 
 const tags = ['dvr users'];
-const admin = [requireUser, requireAdmin] as const;
-const IdParams = z.object({ id: IntId.openapi({ param: { name: 'id', in: 'path' }, example: '7' }) });
+const admin = [requireUser, requireAdmin];
+const IdParams = UserIdParams;
+const security = [{ bearer: [] }];
 const Role = z.enum(['admin', 'user']);
 
 const CreateUser = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024), role: Role.optional() }).openapi('CreateUser');
@@ -54,31 +57,23 @@ function updateHook(result: { success: boolean; error?: { issues: Issues } }, c:
   throw new BadRequest(first.path.length ? `${first.path.map(String).join('.')}: ${first.message}` : first.message, 'validation_failed', details);
 }
 
-export const dvrUsersRouter = newRouter()
+export const dvrUserRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users',
+      path: '/',
+      operationId: 'dvrListUsers',
       tags,
+      security,
       summary: 'Every user, ordered by id',
-      middleware: [...admin],
+      middleware: admin,
       responses: { 200: json(z.array(UserSchema), 'Users'), ...errors(401, 403) },
     }),
     async (c) => {
-      const { results } = await c.env.DB.prepare(`SELECT id, username_enc, username_digest, role, created_at, updated_at FROM users ORDER BY id`).all<{
-        id: number;
-        username_enc: string;
-        username_digest: string;
-        role: 'admin' | 'user';
-        created_at: string;
-        updated_at: string;
-      }>();
-      const names = await usernamesOf(
-        c.env,
-        results.map((r) => ({ id: r.id, usernameEnc: r.username_enc, usernameDigest: r.username_digest })),
-      );
+      const rows = await listUserRows(db(c.env));
+      const names = await usernamesOf(c.env, rows);
       return c.json(
-        results.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.created_at, updated_at: r.updated_at })),
+        rows.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.createdAt, updated_at: r.updatedAt })),
         200,
       );
     },
@@ -86,10 +81,12 @@ export const dvrUsersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/users',
+      path: '/',
+      operationId: 'dvrCreateUser',
       tags,
+      security,
       summary: 'Create a user (role defaults to user)',
-      middleware: [...admin],
+      middleware: admin,
       request: { body: jsonBody(CreateUser) },
       responses: { 201: json(UserSchema, 'Created'), ...errors(400, 401, 403, 409) },
     }),
@@ -104,10 +101,12 @@ export const dvrUsersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/users/{id}',
+      path: '/{id}',
+      operationId: 'dvrGetUser',
       tags,
+      security,
       summary: 'One user',
-      middleware: [...admin],
+      middleware: admin,
       request: { params: IdParams },
       responses: { 200: json(UserSchema, 'The user'), ...errors(400, 401, 403, 404) },
     }),
@@ -121,10 +120,12 @@ export const dvrUsersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/users/{id}',
+      path: '/{id}',
+      operationId: 'dvrUpdateUser',
       tags,
+      security,
       summary: 'Change username, password and/or role (only the keys present), all or nothing; the last platform admin cannot be demoted (409)',
-      middleware: [...admin],
+      middleware: admin,
       request: { params: IdParams, body: jsonBody(UpdateUser) },
       responses: { 200: json(UserSchema, 'The user'), ...errors(400, 401, 403, 404, 409) },
     }),
@@ -142,31 +143,26 @@ export const dvrUsersRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/users/{id}',
+      path: '/{id}',
+      operationId: 'dvrDeleteUser',
       tags,
+      security,
       summary: "Delete a user (cascades to subscriptions and logins); ends their live play sessions and stops recorders left without an active subscriber. 409 for oneself, the last platform admin, or an org's last owner",
-      middleware: [...admin],
+      middleware: admin,
       request: { params: IdParams },
       responses: { 204: { description: 'Deleted (also when there was no such user)' }, ...errors(400, 401, 403, 409) },
     }),
     async (c) => {
       const id = c.req.valid('param').id;
+      const d = db(c.env);
       // Sources where this user is the only active subscriber: stop them once the cascade ran.
-      const { results } = await c.env.DB.prepare(
-        `SELECT s.id, s.driver, s.username FROM subscriptions sub JOIN sources s ON s.id = sub.source_id
-          WHERE sub.user_id = ?1 AND sub.posture = 'active'
-            AND NOT EXISTS (SELECT 1 FROM subscriptions o WHERE o.source_id = s.id AND o.posture = 'active' AND o.user_id != ?1)`,
-      )
-        .bind(id)
-        .all<{ id: number; driver: string; username: string }>();
-      const { deleted } = await deleteUserAccount(c, id, { via: 'dvr', stopped_sources: results.length });
+      const sole = await soleSubscribedSources(d, id);
+      const { deleted } = await deleteUserAccount(c, id, { via: 'dvr', stopped_sources: sole.length });
       if (deleted) {
-        const l = link(c.env);
-        for (const r of results) {
-          const ref: SourceRef = { sourceId: r.id, driver: r.driver, username: r.username };
+        const link = overseerLink(c.env);
+        for (const ref of sole) {
           // Re-check: someone may have subscribed in between.
-          const still = await c.env.DB.prepare(`SELECT count(*) AS n FROM subscriptions WHERE source_id = ?1 AND posture = 'active'`).bind(r.id).first<{ n: number }>();
-          if ((still?.n ?? 0) === 0) await l.stopSource(ref);
+          if ((await activeSubscriptions(d, ref.sourceId)) === 0) await link.stopSource(ref);
         }
       }
       return c.body(null, 204);

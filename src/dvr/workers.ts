@@ -1,5 +1,5 @@
 /**
- * `GET /api/workers` (contract §3.9): the overseer's task list, trimmed to the documented keys.
+ * `GET /api/workers` (contract §3.9), mounted at `/api/workers`: the overseer's task list, trimmed to the documented keys.
  * Admin only. 503 `not connected to overseer` while the link is down; 502 `overseer error: <msg>`
  * when the list request fails or times out.
  */
@@ -7,7 +7,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { BadGateway, ServiceUnavailable } from '../http/errors';
 import { errors, json, newRouter, z } from '../http/openapi';
-import { link } from './lifecycle';
+import { overseerLink } from './overseer';
 import { presentTask } from './protocol';
 
 const TaskInfoSchema = z
@@ -27,17 +27,19 @@ const TaskInfoSchema = z
   })
   .openapi('TaskInfo');
 
-export const workersRouter = newRouter().openapi(
+export const workerRoutes = newRouter().openapi(
   createRoute({
     method: 'get',
-    path: '/workers',
+    path: '/',
+    operationId: 'listDvrWorkers',
     tags: ['dvr system'],
+    security: [{ bearer: [] }],
     summary: "The overseer's tasks",
     middleware: [requireUser, requireAdmin],
     responses: { 200: json(z.array(TaskInfoSchema), 'Tasks'), ...errors(401, 403, 502, 503) },
   }),
   async (c) => {
-    const l = link(c.env);
+    const l = overseerLink(c.env);
     if (!(await l.wake())) throw new ServiceUnavailable('not connected to overseer', 'overseer_disconnected');
     let tasks;
     try {

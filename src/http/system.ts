@@ -1,7 +1,7 @@
 /**
- * Platform routes: liveness (`/health` checks D1), `/version` (from the VERSION file), the DVR's
- * `/api/health` (overseer link state, contract §3.9). (The published session-token keys are
- * identity's: `src/auth/jwks.ts`.)
+ * Platform routes: liveness (`/health` checks D1) and `/version` (from the VERSION file). The
+ * published session-token keys are identity's (src/auth/jwks.ts); the DVR's `/api/health` is the
+ * DVR's (src/dvr/health.ts).
  */
 import { createRoute } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
@@ -43,22 +43,4 @@ export const systemRoutes = newRouter()
       responses: { 200: json(z.object({ server: z.string() }), 'Version') },
     }),
     (c) => c.json({ server: version }, 200),
-  )
-  .openapi(
-    createRoute({
-      method: 'get',
-      path: '/api/health',
-      tags: ['dvr system'],
-      summary: 'DVR health: 200 while the overseer link is open, 503 otherwise',
-      responses: {
-        200: json(z.object({ status: z.literal('ok'), overseer_connected: z.literal(true) }), 'Connected'),
-        503: json(z.object({ status: z.literal('overseer_disconnected'), overseer_connected: z.literal(false) }), 'Overseer disconnected'),
-      },
-    }),
-    async (c) => {
-      const connected = await c.env.OVERSEER_LINK.getByName('overseer').isConnected();
-      return connected
-        ? c.json({ status: 'ok' as const, overseer_connected: true as const }, 200)
-        : c.json({ status: 'overseer_disconnected' as const, overseer_connected: false as const }, 503);
-    },
   );

@@ -4,7 +4,7 @@
  * survives the monitor's eviction; alarms prune the window; reset-error starts from zero.
  * Exits are pushed by the fake overseer over the real WebSocket; the clock is moved with `setWorld`.
  */
-import { env, evictDurableObject, runDurableObjectAlarm } from 'cloudflare:test';
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setWorld } from '../../src/world';
 import { call, json } from '../support/http';
@@ -34,6 +34,8 @@ afterEach(() => {
 
 const status = async (name: string) => json<Status>(await call('GET', `/api/subscriptions/chaturbate/${name}`, { token: u.token }));
 const monitor = (name: string) => env.SOURCE_MONITOR.getByName(`chaturbate/${name}`);
+/** Unintentional exits inside the monitor's error window, read from its own storage. */
+const windowCount = (name: string) => runInDurableObject(monitor(name), (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n);
 
 /** Subscribes and waits for the fake's auto-started task; returns its id and pid. */
 async function running(name: string): Promise<{ taskId: string; pid: number }> {
@@ -78,10 +80,10 @@ describe('error window', () => {
     const t0 = Date.now();
     const setNow = freezeClockAt(t0);
     await crash(taskId, pid);
-    await eventually(() => monitor('spread').windowCount(), (n) => n === 1, 'first exit counted');
+    await eventually(() => windowCount('spread'), (n) => n === 1, 'first exit counted');
     setNow(t0 + 6 * 60_000);
     await crash(taskId, pid);
-    await eventually(() => monitor('spread').windowCount(), (n) => n === 1, 'old exit left the window');
+    await eventually(() => windowCount('spread'), (n) => n === 1, 'old exit left the window');
     setNow(t0 + 12 * 60_000);
     await crash(taskId, pid);
     const ev = await eventually(
@@ -91,7 +93,7 @@ describe('error window', () => {
     );
     expect(ev.events.some((e) => e.event_type === 'errored')).toBe(false);
     expect((await status('spread')).worker_state).not.toBe('errored');
-    expect(await monitor('spread').windowCount()).toBe(1);
+    expect(await windowCount('spread')).toBe(1);
   });
 
   it('prunes the window with its alarm', async () => {
@@ -99,10 +101,10 @@ describe('error window', () => {
     const t0 = Date.now();
     const setNow = freezeClockAt(t0);
     await crash(taskId, pid);
-    await eventually(() => monitor('pruned').windowCount(), (n) => n === 1, 'exit counted');
+    await eventually(() => windowCount('pruned'), (n) => n === 1, 'exit counted');
     setNow(t0 + 5 * 60_000 + 10);
     await runDurableObjectAlarm(monitor('pruned'));
-    expect(await monitor('pruned').windowCount()).toBe(0);
+    expect(await windowCount('pruned')).toBe(0);
   });
 
   it('keeps the errored state, the log tail and the window across an eviction of the monitor', async () => {
@@ -116,7 +118,7 @@ describe('error window', () => {
     expect(after.logs.length).toBeGreaterThan(3);
     const s = await status('evicted');
     expect(s).toMatchObject({ worker_state: 'errored', error_message: 'error threshold reached after 3 exits' });
-    expect(await monitor('evicted').windowCount()).toBe(3);
+    expect(await windowCount('evicted')).toBe(3);
   });
 
   it('reset-error starts a fresh task and the window from zero', async () => {
@@ -125,7 +127,7 @@ describe('error window', () => {
     await eventually(() => status('reset'), (x) => x.worker_state === 'errored', 'errored');
     const res = await call('POST', '/api/subscriptions/chaturbate/reset/reset-error', { token: u.token });
     expect(res.status).toBe(200);
-    expect(await monitor('reset').windowCount()).toBe(0);
+    expect(await windowCount('reset')).toBe(0);
     const s = await eventually(() => status('reset'), (x) => x.worker_state === 'running', 'running again');
     expect(s).not.toHaveProperty('error_message');
     const st = await fake.state();
@@ -133,7 +135,7 @@ describe('error window', () => {
     expect(fresh.task_id).not.toBe(taskId);
     // Two more exits of the new task stay under the threshold of 3.
     for (let i = 0; i < 2; i++) await crash(String(fresh.task_id), Number(fresh.current_pid));
-    await eventually(() => monitor('reset').windowCount(), (n) => n === 2, 'two exits counted');
+    await eventually(() => windowCount('reset'), (n) => n === 2, 'two exits counted');
     expect((await status('reset')).worker_state).not.toBe('errored');
     const logs = await json<{ logs: string[] }>(await call('GET', '/api/sources/chaturbate/reset/logs', { token: u.token }));
     expect(logs.logs).toContain('[system] reset — restarting worker with current configuration');

@@ -26,6 +26,13 @@ const listed = async (name: string) =>
 const events = async (name: string) =>
   (await json<{ events: Array<{ event_type: string; exit_code?: number }> }>(await call('GET', `/api/sources/chaturbate/${name}/events`, { token: user.token }))).events;
 const monitorOf = (name: string) => env.SOURCE_MONITOR.getByName(monitorName({ driver: 'chaturbate', username: name }));
+/** Delivers what D1 has not confirmed yet; true when nothing is left (the monitor's own outbox). */
+const flushMirror = (name: string) =>
+  runInDurableObject(monitorOf(name), async (instance: SourceMonitor) => {
+    const monitor = instance as unknown as { flush(): Promise<void>; mirrorPending(): boolean };
+    await monitor.flush();
+    return !monitor.mirrorPending();
+  });
 
 /** Replaces the monitor's D1 binding with one whose next `batch` fails: before the write
  * ('lost-write') or after it committed, with the answer lost ('lost-answer'). */
@@ -60,7 +67,7 @@ describe('the runtime mirror in D1', () => {
     await runDurableObjectAlarm(monitorOf('interrupted'));
     const s = await eventually(() => listed('interrupted'), (x) => x.recording_state === 'recording', 'the list repaired');
     expect(s).toMatchObject({ status: 'recording', session_active: true });
-    expect(await monitorOf('interrupted').flushMirror()).toBe(true);
+    expect(await flushMirror('interrupted')).toBe(true);
   });
 
   it('a worker event whose D1 answer was lost is recorded exactly once after the retry', async () => {
@@ -69,7 +76,7 @@ describe('the runtime mirror in D1', () => {
     await fake.send({ type: 'exited', task_id: taskId, pid, exit_code: 3, intentional: false, ts: '2026-11-30T10:00:00Z' });
     await eventually(() => events('once'), (es) => es.some((e) => e.event_type === 'exited'), 'event in D1');
     await runDurableObjectAlarm(monitorOf('once'));
-    expect(await monitorOf('once').flushMirror()).toBe(true);
+    expect(await flushMirror('once')).toBe(true);
     expect((await events('once')).filter((e) => e.event_type === 'exited')).toEqual([expect.objectContaining({ event_type: 'exited', exit_code: 3 })]);
     expect((await listed('once')).worker_state).toBe('idle');
   });

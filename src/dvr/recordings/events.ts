@@ -7,13 +7,14 @@
  *   SEGMENT START  {file, segment, recording}     → a recordings row, state `recording`
  *   SEGMENT FINISH {file, duration, size, trigger} → ended_at, duration, bytes (upsert: in
  *                                                  single-file mode START and FINISH arrive together)
- *   RECORDING END  {recording}                    → the session's ended_at
+ *   RECORDING END  {recording}                    → the recording session's ended_at
  *
  * Every write is idempotent (unique `(source_id, rel_path)`, conditional updates), so a replayed
  * event changes nothing; a stored or deleted row is never moved back by a late event.
  *
  *   await onRecorderOutput(env, { sourceId: 7, driver: 'chaturbate', username: 'alice' }, frame.data);
  */
+import { z } from '@hono/zod-openapi';
 import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { recordings, recordingSessions } from '../../db/schema';
@@ -22,8 +23,11 @@ import { safeSubpath } from '../media-store';
 import { recordingKey } from './catalog';
 import { nowIso } from '../../world';
 
-/** A recorder line (the `data` of an `output` push): a flat object of strings with an `event`;
- * anything else is not ours. The SourceMonitor and the recordings catalog both read them. */
+/** A recorder line as the recorder prints it: a flat JSON object of strings with an `event`. */
+const RecorderLineSchema = z.record(z.string(), z.string()).refine((o) => typeof o.event === 'string', 'no event');
+
+/** A recorder line (the `data` of an `output` push), validated with zod at this boundary; anything
+ * else is not ours (null). The SourceMonitor and the recordings catalog both read them. */
 export function parseRecorderLine(data: unknown): Record<string, string> | null {
   let obj: unknown = data;
   if (typeof data === 'string') {
@@ -33,13 +37,11 @@ export function parseRecorderLine(data: unknown): Record<string, string> | null 
       return null;
     }
   }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return null;
-  // Null prototype: keys come from the recorder's output (`__proto__`, `constructor`).
+  if (!RecorderLineSchema.safeParse(obj).success) return null;
+  // Copied from the input onto a null prototype: keys come from the recorder's output
+  // (`__proto__`, `constructor`) and must stay plain keys.
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [k, v] of Object.entries(obj)) {
-    if (typeof v !== 'string') return null;
-    out[k] = v;
-  }
+  for (const [k, v] of Object.entries(obj as object)) out[k] = v as string;
   return typeof out.event === 'string' ? out : null;
 }
 
@@ -75,29 +77,29 @@ function eventTime(ev: Record<string, string>): string {
 }
 
 /** Applies one recorder line to the catalog. Returns what happened, for notifications. */
-export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, data: unknown): Promise<'session' | 'segment' | null> {
+export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, data: unknown): Promise<'recording-session' | 'segment' | null> {
   const ev = parseRecorderLine(data);
   if (!ev) return null;
   const d = db(env);
   const at = eventTime(ev);
   switch (ev.event) {
     case 'RECORDING START': {
-      // A session left open by a crash ends where the next one starts.
+      // A recording session left open by a crash ends where the next one starts.
       await d.batch([
         d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt))),
         d.insert(recordingSessions).values({ sourceId: ref.sourceId, startedAt: at }),
       ]);
-      return 'session';
+      return 'recording-session';
     }
     case 'RECORDING END': {
       await d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)));
-      return 'session';
+      return 'recording-session';
     }
     case 'SEGMENT START':
     case 'SEGMENT FINISH': {
       const rel = relativePath(ref, ev.file);
       if (!rel) return null;
-      const openSession = d
+      const openRecordingSession = d
         .select({ id: recordingSessions.id })
         .from(recordingSessions)
         .where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)))
@@ -108,7 +110,7 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
         .insert(recordings)
         .values({
           sourceId: ref.sourceId,
-          sessionId: sql`(${openSession})`,
+          sessionId: sql`(${openRecordingSession})`,
           segment,
           relPath: rel,
           r2Key: recordingKey(ref.driver, ref.username, rel),

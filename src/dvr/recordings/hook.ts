@@ -12,7 +12,7 @@ import { onRecorderOutput } from './events';
 export async function recordingsHook(env: Env, ref: SourceRef, data: unknown): Promise<void> {
   try {
     const what = await onRecorderOutput(env, ref, data);
-    if (what === 'session' && /"event"\s*:\s*"RECORDING START"/.test(typeof data === 'string' ? data : '')) recordMetric(env, undefined, 'dvr.recordings', { event: 'started', driver: ref.driver });
+    if (what === 'recording-session' && /"event"\s*:\s*"RECORDING START"/.test(typeof data === 'string' ? data : '')) recordMetric(env, undefined, 'dvr.recordings', { event: 'started', driver: ref.driver });
   } catch (e) {
     createLogger({ source: `${ref.driver}/${ref.username}` }).error('recordings catalog update failed', { error: String(e) });
   }

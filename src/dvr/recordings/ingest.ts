@@ -1,6 +1,6 @@
 /**
- * Ingest routes (issue 16), mounted at `/api`: the media agent's resumable multipart uploads and the
- * admin's host enrolment. Protocol (docs/dvr.md, "Recordings reach R2"):
+ * Ingest routes (issue 16): `/api/ingest` (the media agent's resumable multipart uploads and
+ * enrolment) and `/api/admin/ingest/hosts` (the admin's host enrolment). Protocol (docs/dvr.md, "Recordings reach R2"):
  *
  *   POST /api/admin/ingest/hosts {name}              → 201 {id, name, enrolment_code, enrolment_expires_at}  (admin)
  *   GET  /api/admin/ingest/hosts                     → {hosts: [...]}                                       (admin)
@@ -21,7 +21,7 @@ import { db } from '../../db/client';
 import { recordings, sources } from '../../db/schema';
 import { BadRequest, Conflict, NotFound, Unauthorized } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
-import { Segment } from '../lifecycle';
+import { Segment } from '../paths';
 import { safeSubpath } from '../media-store';
 import { recordingKey, thumbnailKeyFor } from './catalog';
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
@@ -29,7 +29,10 @@ import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
 
 const tags = ['dvr ingest'];
-const admin = [requireUser, requireAdmin] as const;
+const admin = [requireUser, requireAdmin];
+const security = [{ bearer: [] }];
+/** The media agent's credential from enrolment: a bearer token, but not a JWT (hosts.ts). */
+const hostCredential = [{ ingestCredential: [] }];
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256');
 
 const HostSchema = z
@@ -110,14 +113,17 @@ async function locate(env: Env, recordingId: number) {
     .get();
 }
 
-export const ingestRouter = newRouter()
+/** `/api/admin/ingest/hosts`: enrol, list and revoke media-agent hosts. */
+export const ingestHostRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/admin/ingest/hosts',
+      path: '/',
+      operationId: 'createIngestHost',
       tags,
+      security,
       summary: 'Register a media-agent host; returns its one-time enrolment code (1 hour)',
-      middleware: [...admin],
+      middleware: admin,
       request: { body: jsonBody(z.object({ name: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, "_", "-", "."') }).strict()) },
       responses: {
         201: json(z.object({ id: z.number().int(), name: z.string(), enrolment_code: z.string(), enrolment_expires_at: z.string() }), 'The host and its code (shown once)'),
@@ -135,10 +141,12 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/admin/ingest/hosts',
+      path: '/',
+      operationId: 'listIngestHosts',
       tags,
+      security,
       summary: 'Media-agent hosts and their state',
-      middleware: [...admin],
+      middleware: admin,
       responses: { 200: json(z.object({ hosts: z.array(HostSchema) }), 'Hosts'), ...errors(401, 403) },
     }),
     async (c) => c.json({ hosts: await listHosts(c.env) }, 200),
@@ -146,10 +154,12 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/admin/ingest/hosts/{id}',
+      path: '/{id}',
+      operationId: 'revokeIngestHost',
       tags,
+      security,
       summary: "Revoke a host's credential (its uploads in flight are refused from now on)",
-      middleware: [...admin],
+      middleware: admin,
       request: { params: z.object({ id: IntId }) },
       responses: { 200: json(z.object({ id: z.number().int(), state: z.literal('revoked') }), 'Revoked'), ...errors(400, 401, 403, 404) },
     }),
@@ -159,12 +169,17 @@ export const ingestRouter = newRouter()
       await auditStatement(c, 'dvr.ingest_host.revoke', { targetType: 'ingest_host', targetId: id }).run();
       return c.json({ id, state: 'revoked' as const }, 200);
     },
-  )
+  );
+
+/** `/api/ingest`: the media agent's side (the enrolment code, then the host credential as a bearer token). */
+export const ingestRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/ingest/enroll',
+      path: '/enroll',
+      operationId: 'enrolIngestHost',
       tags,
+      security: [],
       summary: 'Trade a one-time enrolment code for the host credential (media agent)',
       request: { body: jsonBody(z.object({ code: z.string().min(1).max(64) }).strict()) },
       responses: {
@@ -181,8 +196,10 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/ingest/uploads',
+      path: '/uploads',
+      operationId: 'openIngestUpload',
       tags,
+      security: hostCredential,
       summary: 'Start (or resume) the upload of a recording segment or its thumbnail (media agent)',
       middleware: [requireHost],
       request: { body: jsonBody(CreateUpload) },
@@ -235,8 +252,10 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/ingest/uploads/{upload_id}',
+      path: '/uploads/{upload_id}',
+      operationId: 'getIngestUpload',
       tags,
+      security: hostCredential,
       summary: 'An upload with the parts the server holds (to resume after a crash)',
       middleware: [requireHost],
       request: { params: UploadParams },
@@ -247,8 +266,10 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/ingest/uploads/{upload_id}/parts/{part_number}',
+      path: '/uploads/{upload_id}/parts/{part_number}',
+      operationId: 'putIngestPart',
       tags,
+      security: hostCredential,
       summary: 'Upload one part; refused unless its bytes hash to X-Part-Sha256 and it has the expected length',
       middleware: [requireHost],
       request: {
@@ -269,8 +290,10 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/ingest/uploads/{upload_id}/complete',
+      path: '/uploads/{upload_id}/complete',
+      operationId: 'completeIngestUpload',
       tags,
+      security: hostCredential,
       summary: 'Verify the checksum and store the object; idempotent',
       middleware: [requireHost],
       request: { params: UploadParams },
@@ -293,8 +316,10 @@ export const ingestRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/ingest/uploads/{upload_id}',
+      path: '/uploads/{upload_id}',
+      operationId: 'abortIngestUpload',
       tags,
+      security: hostCredential,
       summary: 'Abort an upload (its parts are freed; no object appears)',
       middleware: [requireHost],
       request: { params: UploadParams },
@@ -307,3 +332,5 @@ export const ingestRouter = newRouter()
       return c.json({ upload_id: u.id, state: 'aborted' as const }, 200);
     },
   );
+
+ingestRoutes.openAPIRegistry.registerComponent('securitySchemes', 'ingestCredential', { type: 'http', scheme: 'bearer' });

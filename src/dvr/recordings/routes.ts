@@ -15,12 +15,13 @@ import { recordingPins, recordings } from '../../db/schema';
 import { BadRequest, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { visibleSource } from '../access';
-import { SourceParams } from '../lifecycle';
+import { SourceParams } from '../paths';
 import { safeSubpath } from '../media-store';
 import { deletePolicy, getPolicy, GLOBAL, putPolicy, retentionCandidates, storageOf, type Policy } from './retention';
 
 const tags = ['dvr retention'];
-const admin = [requireUser, requireAdmin] as const;
+const admin = [requireUser, requireAdmin];
+const security = [{ bearer: [] }];
 
 const PolicySchema = z
   .object({
@@ -58,14 +59,17 @@ async function recordingAt(env: Env, sourceId: number, raw: string) {
   return row;
 }
 
-export const recordingsRouter = newRouter()
+/** `/api/admin/retention`: the global default policy. */
+export const retentionRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/admin/retention',
+      path: '/',
+      operationId: 'getRetentionDefault',
       tags,
+      security,
       summary: 'The global default retention policy (null: nothing is deleted)',
-      middleware: [...admin],
+      middleware: admin,
       responses: { 200: json(z.object({ policy: PolicySchema.nullable() }), 'Policy'), ...errors(401, 403) },
     }),
     async (c) => c.json({ policy: await getPolicy(c.env, GLOBAL) }, 200),
@@ -73,10 +77,12 @@ export const recordingsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/admin/retention',
+      path: '/',
+      operationId: 'putRetentionDefault',
       tags,
+      security,
       summary: 'Set the global default retention policy',
-      middleware: [...admin],
+      middleware: admin,
       request: { body: jsonBody(PolicySchema) },
       responses: { 200: json(z.object({ policy: PolicySchema }), 'Policy'), ...errors(400, 401, 403) },
     }),
@@ -85,12 +91,17 @@ export const recordingsRouter = newRouter()
       await db(c.env).batch([putPolicy(c.env, GLOBAL, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'retention', targetId: 'global', details: { ...p } })]);
       return c.json({ policy: p }, 200);
     },
-  )
+  );
+
+/** `/api/sources`: a source's retention and pins. */
+export const sourceRetentionRoutes = newRouter()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/sources/{driver}/{username}/retention',
+      path: '/{driver}/{username}/retention',
+      operationId: 'getSourceRetention',
       tags,
+      security,
       summary: 'Retention of a source: its policy, the storage it uses and the recordings the policy deletes next',
       middleware: [requireUser],
       request: { params: SourceParams },
@@ -122,10 +133,12 @@ export const recordingsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'put',
-      path: '/sources/{driver}/{username}/retention',
+      path: '/{driver}/{username}/retention',
+      operationId: 'putSourceRetention',
       tags,
+      security,
       summary: "Set a source's own retention policy (admin)",
-      middleware: [...admin],
+      middleware: admin,
       request: { params: SourceParams, body: jsonBody(PolicySchema) },
       responses: { 200: json(z.object({ policy: PolicySchema }), 'Policy'), ...errors(400, 401, 403, 404) },
     }),
@@ -140,10 +153,12 @@ export const recordingsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/sources/{driver}/{username}/retention',
+      path: '/{driver}/{username}/retention',
+      operationId: 'deleteSourceRetention',
       tags,
+      security,
       summary: "Drop a source's own policy (the global default applies again; admin)",
-      middleware: [...admin],
+      middleware: admin,
       request: { params: SourceParams },
       responses: { 200: json(z.object({ policy: z.null() }), 'Back to the default'), ...errors(400, 401, 403, 404) },
     }),
@@ -157,8 +172,10 @@ export const recordingsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/sources/{driver}/{username}/pins',
+      path: '/{driver}/{username}/pins',
+      operationId: 'pinRecording',
       tags,
+      security,
       summary: 'Pin a recording: retention never deletes it while any pin holds (subscriber or admin)',
       middleware: [requireUser],
       request: { params: SourceParams, body: jsonBody(PinBody) },
@@ -176,8 +193,10 @@ export const recordingsRouter = newRouter()
   .openapi(
     createRoute({
       method: 'delete',
-      path: '/sources/{driver}/{username}/pins',
+      path: '/{driver}/{username}/pins',
+      operationId: 'unpinRecording',
       tags,
+      security,
       summary: "Remove the caller's own pin from a recording",
       middleware: [requireUser],
       request: { params: SourceParams, query: z.object({ path: z.string().min(1).max(1024) }) },

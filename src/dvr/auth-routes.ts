@@ -1,39 +1,36 @@
 /**
- * DVR identity routes under `/api` (contract dvr-api §2–3.3): cookie login for the dashboard,
- * refresh with rotation, logout, the current user, password change. Messages are the contract's.
+ * DVR identity routes (contract dvr-api §2–3.3): `/api/auth` (cookie login for the dashboard,
+ * refresh with rotation, logout) and `/api/me` (the current user, password change). Messages are
+ * the contract's; the machinery is auth's.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { AppEnv } from '../env';
 import { Unauthorized } from '../http/errors';
 import { clientIp } from '../http/middleware';
 import { errors, failWith, json, jsonBody, newRouter, z } from '../http/openapi';
-import { checkCredentials, findUserById, presentUser, setPassword } from './accounts';
-import { audit } from './audit';
-import { clearAuthCookies, refreshCookie, setAuthCookies } from './cookies';
-import { assertSameOrigin, requireUser } from './middleware';
-import { scryptParams, verifyPassword } from './passwords';
-import { checkAccountLock, checkIpLimit, clearFailures, recordFailure, throttleKey } from './throttle';
-import { clientMeta, logout, refreshLogin, revokeUserRefreshSessionsOf, startLogin } from './refresh';
-
-export const UserSchema = z
-  .object({
-    id: z.number().int(),
-    username: z.string(),
-    role: z.enum(['admin', 'user']),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi('User');
+import { UserSchema } from './user-schema';
+import { checkCredentials, findUserById, presentUser, setPassword } from '../auth/accounts';
+import { audit } from '../auth/audit';
+import { clearAuthCookies, refreshCookie, setAuthCookies } from '../auth/cookies';
+import { assertSameOrigin, requireUser } from '../auth/middleware';
+import { scryptParams, verifyPassword } from '../auth/passwords';
+import { checkAccountLock, checkIpLimit, clearFailures, recordFailure, throttleKey } from '../auth/throttle';
+import { clientMeta, logout, refreshLogin, revokeUserRefreshSessionsOf, startLogin } from '../auth/refresh';
 
 const DvrLogin = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) });
 const ChangePassword = z.object({ current_password: z.string().min(1).max(1024), new_password: z.string().min(1).max(1024) });
 
-export const dvrAuthRouter = newRouter<AppEnv>()
+const security = [{ bearer: [] }];
+
+/** `/api/auth`: sign in, refresh, sign out. */
+export const dvrAuthRoutes = newRouter<AppEnv>()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/login',
+      path: '/login',
+      operationId: 'dvrLogin',
       tags: ['dvr identity'],
+      security: [],
       summary: 'Sign in (dashboard): sets the HttpOnly access and refresh cookies',
       request: { body: jsonBody(DvrLogin) },
       responses: { 200: json(z.object({ access_token: z.string(), user: UserSchema }), 'Signed in'), ...errors(400, 401, 429) },
@@ -51,8 +48,10 @@ export const dvrAuthRouter = newRouter<AppEnv>()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/refresh',
+      path: '/refresh',
+      operationId: 'dvrRefresh',
       tags: ['dvr identity'],
+      security: [{ refreshCookie: [] }],
       summary: 'Rotate the refresh cookie. A retry with the immediately previous cookie within the grace window gets the same successor; any other replay revokes the whole login',
       responses: { 200: json(z.object({ access_token: z.string() }), 'New cookies'), ...errors(401, 403) },
     }),
@@ -68,8 +67,10 @@ export const dvrAuthRouter = newRouter<AppEnv>()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/auth/logout',
+      path: '/logout',
+      operationId: 'dvrLogout',
       tags: ['dvr identity'],
+      security,
       summary: 'Sign out: revokes the login and clears both cookies',
       middleware: [requireUser],
       responses: { 204: { description: 'Signed out' }, ...errors(401, 403) },
@@ -79,12 +80,17 @@ export const dvrAuthRouter = newRouter<AppEnv>()
       clearAuthCookies(c);
       return c.body(null, 204);
     },
-  )
+  );
+
+/** `/api/me`: the signed-in user. */
+export const meRoutes = newRouter<AppEnv>()
   .openapi(
     createRoute({
       method: 'get',
-      path: '/me',
+      path: '/',
+      operationId: 'dvrGetMe',
       tags: ['dvr identity'],
+      security,
       summary: 'The current user',
       middleware: [requireUser],
       responses: { 200: json(UserSchema, 'The current user'), ...errors(401, 403) },
@@ -99,8 +105,10 @@ export const dvrAuthRouter = newRouter<AppEnv>()
   .openapi(
     createRoute({
       method: 'post',
-      path: '/me/change-password',
+      path: '/change-password',
+      operationId: 'dvrChangePassword',
       tags: ['dvr identity'],
+      security,
       summary: 'Change the password; every other login of the user is revoked',
       middleware: [requireUser],
       request: { body: jsonBody(ChangePassword) },
@@ -136,3 +144,6 @@ export const dvrAuthRouter = newRouter<AppEnv>()
     },
     failWith('current_password and new_password are required'),
   );
+
+// The refresh route is authenticated by its HttpOnly cookie alone (path-scoped to /api/auth).
+dvrAuthRoutes.openAPIRegistry.registerComponent('securitySchemes', 'refreshCookie', { type: 'apiKey', in: 'cookie', name: 'refresh_token' });
