@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { ConfigSchema } from '../../src/dvr/settings.ts';
-import { SEGMENT } from '../../src/dvr/lifecycle.ts';
+import { SEGMENT } from '../../src/dvr/paths.ts';
 import { expr, insert, isoUtc, lit, sourceId, userId } from './sql.mjs';
 
 /** COPY text format: tab-separated, `\N` is NULL, backslash escapes. */
