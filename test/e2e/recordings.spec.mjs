@@ -8,7 +8,7 @@
 // its thumbnails. It uses its own user and its own source ("big…": 8 Mbit/s, so a segment spans two
 // ingest parts), uploads only that source, and pauses it at the end: other specs see no change.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -92,6 +92,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAgent(agent, 'SIGTERM');
+  // The agent's own log lines, for whoever reads a failure.
+  mkdirSync(join(ROOT, 'test-output'), { recursive: true });
+  writeFileSync(join(ROOT, 'test-output', 'recordings-e2e-agent.log'), agentLog.map((l) => JSON.stringify(l)).join('\n') + '\n');
   if (userPage) await apiFrom(userPage, 'POST', `/api/subscriptions/${SRC}/pause`).catch(() => undefined);
   if (hostId) await apiFrom(adminPage, 'DELETE', `/api/admin/ingest/hosts/${hostId}`).catch(() => undefined);
   await browser?.close();
@@ -99,7 +102,7 @@ afterAll(async () => {
 });
 
 describe('a recording from the recorder host to the browser', () => {
-  it('is uploaded by the media agent, which loses nothing when killed mid-upload', { timeout: 300_000 }, async () => {
+  it('is uploaded by the media agent, which loses nothing when killed mid-upload', { timeout: 420_000 }, async () => {
     expect((await apiFrom(userPage, 'POST', '/api/subscriptions', { driver: 'chaturbate', username: source })).status).toBeLessThan(300);
     // The simulated recorder prints the recorder's events: SEGMENT START/FINISH with real files.
     await eventually(() => ourEvents().filter((e) => e.event === 'SEGMENT FINISH').length, { timeout: 120_000, interval: 1000 }).toBeGreaterThanOrEqual(1);
@@ -110,7 +113,7 @@ describe('a recording from the recorder host to the browser', () => {
 
     // The agent, throttled so the kill lands between two parts of one upload.
     const credential = JSON.parse(readFileSync(join(agentDir, 'credential.json'), 'utf8')).credential;
-    agent = startAgent(['--bandwidth', '2M']);
+    agent = startAgent(['--bandwidth', '1M']);
     const held = async () => {
       let state;
       try {
@@ -144,10 +147,11 @@ describe('a recording from the recorder host to the browser', () => {
     if (FFMPEG) {
       await eventually(() => agentLog.slice(killedAt).find((l) => l.msg === 'resuming upload')?.parts_held ?? 0, { timeout: 60_000, interval: 250 }).toBeGreaterThan(0);
     }
-    // Let the recorder finish a second segment, then stop it (the open segment ends as cancelled).
+    // Stop the recorder (a segment still open ends as `cancelled`); once its worker is idle no
+    // event will come any more, so the finished segments are all there is.
     await eventually(() => ourEvents().filter((e) => e.event === 'SEGMENT FINISH').length, { timeout: 120_000, interval: 1000 }).toBeGreaterThanOrEqual(2);
     expect((await apiFrom(userPage, 'POST', `/api/subscriptions/${SRC}/pause`)).status).toBe(200);
-    await eventually(() => ourEvents().some((e) => e.event === 'SESSION END'), { timeout: 60_000, interval: 500 }).toBe(true);
+    await eventually(async () => (await apiFrom(userPage, 'GET', `/api/subscriptions/${SRC}`)).body?.worker_state, { timeout: 60_000, interval: 500 }).toBe('idle');
 
     const finished = ourEvents().filter((e) => e.event === 'SEGMENT FINISH');
     const expected = finished.map((e) => e.file.slice(e.file.indexOf(`/${SRC}/`) + SRC.length + 2).replace(/\.ts$/, FFMPEG ? '.mp4' : '.ts')).sort();
@@ -190,8 +194,14 @@ describe('a recording from the recorder host to the browser', () => {
     await go(p, stack.url, `source/${SRC}`);
     if (FFMPEG) {
       // The source's picture (the dashboard card's too) is the newest recording's thumbnail.
+      const served = await p.evaluate(async (u) => {
+        const r = await fetch(u, { credentials: 'include' });
+        return `${r.status} ${r.headers.get('content-type')}`;
+      }, `/thumbnails/${SRC}.jpg`);
+      expect(served).toBe('200 image/jpeg');
       const cardImg = p.locator('.thumb img').first();
-      await eventually(() => cardImg.evaluate((img) => (img.hidden ? 0 : img.naturalWidth)), { timeout: 20_000 }).toBe(320);
+      await cardImg.scrollIntoViewIfNeeded();
+      await eventually(() => cardImg.evaluate((img) => `${img.complete} ${img.naturalWidth} ${img.hidden} ${img.currentSrc}`), { timeout: 20_000 }).toMatch(/^true 320 false /);
     }
     const folder = p.getByRole('button', { name: session, exact: true });
     await folder.waitFor({ timeout: 20_000 });

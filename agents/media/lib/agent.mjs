@@ -208,7 +208,8 @@ export function createAgent(options) {
         log('thumbnail skipped', { file: path, why: made.why });
         return;
       }
-      await uploadFile(out, target, 'thumbnail', out);
+      const stored = await uploadFile(out, target, 'thumbnail', out);
+      log('thumbnail stored', { file: path, key: stored.key });
     } catch (e) {
       log('thumbnail failed', { file: path, error: String(e?.message ?? e) });
     } finally {
