@@ -30,7 +30,7 @@
 // them. Sources whose name starts with "offline" never go online; "crashy…" ones crash on every
 // cycle; "big…" ones record at 8 Mbit/s (segments larger than one ingest part, with ffmpeg). The
 // recordings directory is kept under --max-mb (default 1000) by deleting the oldest finished files.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -79,6 +79,7 @@ const SEGMENT_SECONDS = Math.max(1, Number(opt('segment-seconds', 10)));
 const MAX_BYTES = Math.max(1, Number(opt('max-mb', 1000))) * 1e6;
 const ffmpegBin = opt('ffmpeg', 'ffmpeg');
 const FFMPEG = !args.includes('--no-ffmpeg') && spawnSync(ffmpegBin, ['-version'], { stdio: 'ignore' }).status === 0 ? ffmpegBin : null;
+const FFPROBE = opt('ffprobe', 'ffprobe');
 const FIXTURE = readFileSync(fileURLToPath(new URL('../test/fixtures/media/clip.mp4', import.meta.url)));
 const FIXTURE_SECONDS = 4;
 const openFiles = new Set(); // files being written (never pruned)
@@ -222,7 +223,12 @@ function startWriter(t, base, seconds) {
       child.once('exit', (code) => {
         writers.delete(child);
         if (code !== 0 && code !== 255) log(`ffmpeg exited ${code} writing ${file}: ${stderr.trim()}`);
-        resolve({ bytes: size(), seconds: Math.min(seconds, elapsed()) });
+        // The file's own duration, as the recorder reports it: on a busy machine ffmpeg falls behind
+        // the clock, and a cancelled segment is shorter than asked.
+        execFile(FFPROBE, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], (err, out) => {
+          const probed = Number(String(out).trim());
+          resolve({ bytes: size(), seconds: !err && Number.isFinite(probed) && probed > 0 ? probed : Math.min(seconds, elapsed()) });
+        });
       }),
     );
   } else {
