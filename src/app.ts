@@ -42,6 +42,8 @@ import { sourcesRouter } from './dvr/sources';
 import { subscriptionsRouter } from './dvr/subscriptions';
 import { dvrUsersRouter } from './dvr/users';
 import { workersRouter } from './dvr/workers';
+// notifications
+import { webhookRoutes } from './notifications/routes';
 
 export function buildApp() {
   const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
@@ -104,7 +106,10 @@ export function buildApp() {
     .route('/api', workersRouter)
     .route('/api', ingestRouter)
     .route('/api', recordingsRouter)
-    .route('/', mediaRouter);
+    .route('/', mediaRouter)
+    //
+    // ── notifications (src/notifications) ──
+    .route('/api/webhooks', webhookRoutes);
     //
     // ── end of the route map ──
 

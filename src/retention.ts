@@ -9,6 +9,7 @@
  * | `play_sessions` | live sessions, and finished ones younger than | `RETENTION_PLAY_SESSIONS_DAYS` (90) |
  * | `login_throttle` | counters whose window or lock is still running | (the login and registration windows) |
  * | `openid_nonces` | nonces younger than 24 h (replay protection) | — |
+ * | `webhook_deliveries` | delivery log rows younger than | `RETENTION_WEBHOOK_DELIVERIES_DAYS` (30) |
  *
  * `RETENTION_BATCH_ROWS` (1000) rows per statement, at most `MAX_BATCHES` statements per table per
  * run. `0` days keeps a table for ever.
@@ -18,7 +19,7 @@
 import { and, asc, inArray, isNotNull, isNull, lt, notInArray, or, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { changes, db } from './db/client';
-import { auditLog, loginThrottle, openidNonces, playSessions, workerEvents } from './db/schema';
+import { auditLog, loginThrottle, openidNonces, playSessions, webhookDeliveries, workerEvents } from './db/schema';
 import { world } from './world';
 
 const DAY = 24 * 3600_000;
@@ -81,5 +82,7 @@ export async function runRetention(env: Env): Promise<Record<string, number>> {
   const stale = and(lt(loginThrottle.windowStartedAt, new Date(world.now() - windowMs).toISOString()), or(isNull(loginThrottle.lockedUntil), lt(loginThrottle.lockedUntil, now)))!;
   out.login_throttle = await drain(env, loginThrottle, loginThrottle.usernameDigest, loginThrottle.windowStartedAt, stale, s.batchRows);
   out.openid_nonces = await drain(env, openidNonces, openidNonces.nonce, openidNonces.seenAt, lt(openidNonces.seenAt, new Date(world.now() - NONCE_TTL_MS).toISOString()), s.batchRows);
+  const hookDays = intVar(env.RETENTION_WEBHOOK_DELIVERIES_DAYS, 30);
+  if (hookDays > 0) out.webhook_deliveries = await drain(env, webhookDeliveries, webhookDeliveries.id, webhookDeliveries.createdAt, lt(webhookDeliveries.createdAt, cutoff(hookDays)), s.batchRows);
   return out;
 }
