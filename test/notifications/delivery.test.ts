@@ -74,11 +74,11 @@ describe('a delivery', () => {
     const m = await pendingDelivery(ep.id);
     const first = await deliverOnce(m, 1);
     expect(first.acked).toBe(false);
-    expect(first.retried?.msgOptions).toEqual({ delaySeconds: 30 });
+    expect(first.retried).toEqual({ delaySeconds: 30 });
     expect(await deliveryRow(m.delivery_id)).toMatchObject({ status: 'retrying', attempts: 1, responseStatus: 500, error: 'HTTP 500' });
-    expect((await deliverOnce(m, 2)).retried?.msgOptions).toEqual({ delaySeconds: 60 });
+    expect((await deliverOnce(m, 2)).retried).toEqual({ delaySeconds: 60 });
     const third = await deliverOnce(m, 3);
-    expect(third.retried?.msgOptions).toEqual({ delaySeconds: 120 });
+    expect(third.retried).toEqual({ delaySeconds: 120 });
     expect((await deliveryRow(m.delivery_id))!.error).toMatch(/network error: connection reset/);
     expect(await deliverOnce(m, 4)).toEqual({ acked: true, retried: null });
     expect(await deliveryRow(m.delivery_id)).toMatchObject({ status: 'succeeded', attempts: 4, responseStatus: 200 });

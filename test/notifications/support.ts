@@ -82,10 +82,19 @@ export async function deliverOnce(body: DeliveryMessage, attempts = 1, workerEnv
   seq += 1;
   const id = `hook-${seq}`;
   const batch = createMessageBatch<DeliveryMessage>(WEBHOOK_QUEUE_NAME, [{ id, timestamp: new Date(), attempts, body }]);
+  // The harness reports which messages were retried but not their delay: record it on the way.
+  const msg = batch.messages[0]!;
+  const retry = msg.retry.bind(msg);
+  let delaySeconds: number | undefined;
+  msg.retry = (opts) => {
+    delaySeconds = opts?.delaySeconds;
+    retry(opts);
+  };
   const ctx = createExecutionContext();
   await worker.queue(batch, workerEnv);
   const result = await getQueueResult(batch, ctx);
-  return { acked: result.explicitAcks.includes(id), retried: result.retryMessages.find((m) => m.msgId === id) ?? null };
+  const retried = result.retryMessages.some((m) => m.msgId === id);
+  return { acked: result.explicitAcks.includes(id), retried: retried ? { delaySeconds } : null };
 }
 
 export function deliveryRow(id: string) {
