@@ -11,6 +11,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { db } from '../db/client';
 import { clusterNodes, games, orgs, playSessions, users } from '../db/schema';
+import { announcePlayTransitions } from '../notifications/play-transitions';
 
 /** Statuses the mirror may still change; anything else is history and final. */
 export const OPEN_STATUSES = ['queued', 'provisioning', 'active'] as const;
@@ -85,7 +86,7 @@ export async function writeMirror(
   nowIso: string,
 ): Promise<void> {
   const [first, ...rest] = items.map((i) => upsert(env, orgId, i.row, i.repair, nowIso));
-  if (first) await db(env).batch([first, ...rest]);
+  if (first) await announcePlayTransitions(env as Env, orgId, items.map((i) => i.row), () => db(env).batch([first, ...rest]));
 }
 
 /** Whether the user, game and org of a row still exist (a row whose owner is gone cannot be mirrored). */

@@ -6,7 +6,8 @@
  *   notify(env, ctx, { type: 'recording.stored', source: { driver, username }, data: { path, bytes, playback_path } });
  *   notify(env, ctx, { type: 'session.started', orgId, data: { session_id, user_id, game_id } });
  *
- * With `ctx` the work runs in `ctx.waitUntil` and `notify` returns at once; without, the returned
+ * With `ctx` (an ExecutionContext, a DurableObjectState or a Hono context) the work runs in its
+ * `waitUntil` and `notify` returns at once; without, the returned
  * promise settles when the messages are queued. It never throws: a producer's own work must not fail
  * because a notification could not be sent (the failure is logged). A `playback_path` in the data
  * becomes `playback_url`, absolute when `WEBHOOKS_PUBLIC_BASE_URL` is set.
@@ -31,15 +32,28 @@ const log = createLogger({ area: 'notifications' });
 export const newDeliveryId = () => `msg_${randomToken(18)}`;
 
 type Waiter = { waitUntil(promise: Promise<unknown>): void };
+/** A Hono context counts: its `executionCtx` getter throws when there is none (app.request in tests). */
+type Context = { readonly executionCtx: Waiter };
 type PublishEnv = Pick<Env, 'DB' | 'WEBHOOK_QUEUE' | 'WEBHOOKS_PUBLIC_BASE_URL'>;
 
-export function notify(env: PublishEnv, ctx: Waiter | null | undefined, n: Notification): Promise<number> {
+function waiterOf(ctx: Waiter | Context | null | undefined): Waiter | null {
+  if (!ctx) return null;
+  if (!('executionCtx' in ctx)) return ctx;
+  try {
+    return ctx.executionCtx;
+  } catch {
+    return null;
+  }
+}
+
+export function notify(env: PublishEnv, ctx: Waiter | Context | null | undefined, n: Notification): Promise<number> {
   const work = publish(env, n).catch((e: unknown) => {
     log.error('webhook event not queued', { type: n.type, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
     return 0;
   });
-  if (ctx) {
-    ctx.waitUntil(work);
+  const waiter = waiterOf(ctx);
+  if (waiter) {
+    waiter.waitUntil(work);
     return Promise.resolve(0);
   }
   return work;

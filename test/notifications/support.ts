@@ -20,7 +20,7 @@ export interface Received {
   url: string;
   headers: Record<string, string>;
   body: string;
-  redirect: RequestRedirect | undefined;
+  redirect: RequestInit['redirect'];
 }
 
 /** Replaces outbound fetch with a receiver answering `statuses` in turn (the last repeats). */
