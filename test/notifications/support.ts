@@ -14,7 +14,7 @@ import { db } from '../../src/db/client';
 import { sources, subscriptions, webhookDeliveries } from '../../src/db/schema';
 import type { WebhookEvent } from '../../src/notifications/events';
 import { newDeliveryId, WEBHOOK_QUEUE_NAME, type DeliveryMessage } from '../../src/notifications/publish';
-import { setWorld } from '../../src/world';
+import { setWorld, world } from '../../src/world';
 
 export interface Received {
   url: string;
@@ -26,8 +26,11 @@ export interface Received {
 /** Replaces outbound fetch with a receiver answering `statuses` in turn (the last repeats). */
 export function receiver(statuses: Array<number | Error> = [200]) {
   const requests: Received[] = [];
+  const passOn = world.fetch;
   const restore = setWorld({
     fetch: async (input, init) => {
+      // Only webhook deliveries are ours; anything else (the overseer link's dial) goes on as before.
+      if (!new Headers(init?.headers).has('webhook-id')) return passOn(input, init);
       const req = new Request(input, init);
       requests.push({ url: req.url, headers: Object.fromEntries(req.headers), body: await req.text(), redirect: init?.redirect });
       const s = statuses[Math.min(requests.length - 1, statuses.length - 1)]!;
