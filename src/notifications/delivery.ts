@@ -47,8 +47,8 @@ export function backoffSeconds(attempt: number): number {
 
 type Outcome = { ok: true; status: number; latencyMs: number } | { ok: false; retry: boolean; status: number | null; latencyMs: number | null; error: string };
 
-/** One POST. Exported for the "send test" path's tests; the consumer is the only production caller. */
-export async function attempt(env: Env, endpoint: EndpointRow, deliveryId: string, event: WebhookEvent): Promise<Outcome> {
+/** One attempt: checks, render, sign, POST. Throws only for the unexpected (treated as retryable). */
+async function attempt(env: Env, endpoint: EndpointRow, deliveryId: string, event: WebhookEvent): Promise<Outcome> {
   if (!endpoint.enabled && event.type !== 'webhook.test') return { ok: false, retry: false, status: null, latencyMs: null, error: 'endpoint disabled' };
   const dest = checkDestination(endpoint.url, { allowPrivate: allowsPrivate(env) });
   if (!dest.ok) return { ok: false, retry: false, status: null, latencyMs: null, error: `destination refused: ${dest.reason}` };
