@@ -170,3 +170,20 @@ describe('send test, rotate secret, delivery log', () => {
     expect(await verifyStandardWebhook(ep.secret!, rx.requests[1]!)).toBe(false);
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents every webhook operation with an operationId, tags, bearer security and a 4xx', async () => {
+    const doc = await json<{ paths: Record<string, Record<string, { operationId?: string; tags?: string[]; security?: unknown[]; responses: Record<string, unknown> }>> }>(await call('GET', '/openapi.json'));
+    const ops = Object.entries(doc.paths)
+      .filter(([p]) => p.startsWith('/api/webhooks'))
+      .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ at: `${m} ${p}`, ...op })));
+    expect(ops.map((o) => o.operationId).sort()).toEqual(
+      ['createWebhookEndpoint', 'deleteWebhookEndpoint', 'getWebhookEndpoint', 'listWebhookDeliveries', 'listWebhookEndpoints', 'rotateWebhookSecret', 'sendWebhookTest', 'updateWebhookEndpoint'],
+    );
+    for (const o of ops) {
+      expect(o.tags, o.at).toEqual(['webhooks']);
+      expect(o.security, o.at).toEqual([{ bearer: [] }]);
+      expect(Object.keys(o.responses).some((s) => s.startsWith('4')), o.at).toBe(true);
+    }
+  });
+});
