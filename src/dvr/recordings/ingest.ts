@@ -27,6 +27,7 @@ import { adoptRemuxed, recordingKey, remuxedPath, thumbnailKeyFor } from './cata
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
+import { notify } from '../../notifications/publish';
 
 const tags = ['dvr ingest'];
 const admin = [requireUser, requireAdmin];
@@ -321,6 +322,7 @@ export const ingestRoutes = newRouter()
         const driver = where?.driver ?? '';
         recordMetric(c.env, executionContextOf(c), 'dvr.recordings', { event: 'stored', driver });
         recordMetric(c.env, executionContextOf(c), 'dvr.stored_bytes', { driver }, { value: done.bytes });
+        if (where) notify(c.env, c, { type: 'recording.stored', source: { driver: where.driver, username: where.username }, data: { recording_id: u.recordingId, path: where.relPath, bytes: done.bytes, playback_path: playbackUrl(where.driver, where.username, where.relPath) } });
       }
       const url = where ? playbackUrl(where.driver, where.username, where.relPath) : '';
       return c.json({ ...done, playback_url: url }, 200);
