@@ -17,6 +17,7 @@ import { provideAccountCleanups } from './auth/user-admin';
 import { consoleSignInRoutes, deviceTokenRoutes, registrationRoutes } from './console/account-routes';
 import { consoleAccountCleanup } from './console/account-cleanup';
 // platform
+import { d1Session } from './http/d1-session';
 import { ApiError } from './http/errors';
 import { launcherPageRoutes } from './http/launcher-page';
 import { apiCors, crossOriginResource, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
@@ -77,6 +78,9 @@ export function buildApp() {
   });
   base.use('*', apiCors);
   base.use('*', limitBodies);
+  // Each request's D1 work in one D1 session: reads may use a replica, the client's bookmark keeps
+  // its own writes visible (http/d1-session.ts). Handlers still call `db(c.env)`.
+  base.use('*', d1Session);
   // Deleting or demoting an account ends what each area holds for it (auth/user-admin.ts): the
   // areas' parts are handed in here, so neither identity nor the DVR router imports the console.
   base.use('*', provideAccountCleanups([consoleAccountCleanup]));

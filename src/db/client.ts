@@ -5,6 +5,9 @@
  *
  * D1 has no interactive transactions: multi-statement writes go through `db.batch([...])`, which
  * is atomic, and races are settled by conditional SQL plus the changed-row count (`changes()`).
+ *
+ * In a request, `env.DB` is that request's D1 session (src/http/d1-session.ts: reads may come from a
+ * replica no older than the client's bookmark); Durable Objects, cron and queues pass the binding.
  */
 import { drizzle } from 'drizzle-orm/d1';
 import * as schema from './schema';

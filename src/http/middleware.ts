@@ -91,8 +91,8 @@ export function originList(value: string | undefined): string[] {
 
 const corsBase = {
   allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
-  exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'X-Redirect-To'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-D1-Bookmark'],
+  exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'X-Redirect-To', 'X-D1-Bookmark'],
   maxAge: 600,
 };
 
