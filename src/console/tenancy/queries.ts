@@ -6,10 +6,10 @@
  *   const d = db(c.env);
  *   const [res] = await d.batch([deleteMembershipStatement(d, orgId, userId), auditIfChanged(c, …)]);
  */
-import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
 import { alias, type SQLiteColumn, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../../db/client';
-import { memberships, orgMemberRequests, orgs, users } from '../../db/schema';
+import { memberships, orgInvites, orgMemberRequests, orgs, users } from '../../db/schema';
 import type { OrgRole } from '../../auth/middleware';
 
 export interface OrgWithRole {
@@ -225,4 +225,132 @@ export function cancelMemberRequestStatement(d: Db, orgId: number, requestId: nu
     .update(orgMemberRequests)
     .set({ status: 'cancelled', answeredAt: now })
     .where(and(eq(orgMemberRequests.id, requestId), eq(orgMemberRequests.orgId, orgId), eq(orgMemberRequests.status, 'pending')));
+}
+
+// ---- invites ----
+
+export function insertInvite(d: Db, invite: { orgId: number; role: 'admin' | 'member'; createdBy: number; codeHash: string; expiresAt: string; createdAt: string }) {
+  return d.insert(orgInvites).values(invite).returning({ id: orgInvites.id }).get();
+}
+
+/** Unused, unrevoked and unexpired: the only invites a code can redeem. */
+const inviteOpen = (now: string): SQL => and(isNull(orgInvites.usedAt), isNull(orgInvites.revokedAt), gt(orgInvites.expiresAt, now))!;
+
+/** An org's invites, newest first (never the codes: only their hashes are stored). */
+export function inviteList(d: Db, orgId: number, limit: number) {
+  return d
+    .select({
+      id: orgInvites.id,
+      role: orgInvites.role,
+      createdBy: orgInvites.createdBy,
+      createdAt: orgInvites.createdAt,
+      expiresAt: orgInvites.expiresAt,
+      usedAt: orgInvites.usedAt,
+      usedBy: orgInvites.usedBy,
+      revokedAt: orgInvites.revokedAt,
+      revokeReason: orgInvites.revokeReason,
+    })
+    .from(orgInvites)
+    .where(eq(orgInvites.orgId, orgId))
+    .orderBy(desc(orgInvites.createdAt), desc(orgInvites.id))
+    .limit(limit);
+}
+
+/** Revokes one open invite of the org: 1 changed row, or 0 when there is no such open invite. */
+export function revokeOpenInvite(d: Db, orgId: number, inviteId: number, reason: string, now: string) {
+  return d
+    .update(orgInvites)
+    .set({ revokedAt: now, revokeReason: reason })
+    .where(and(eq(orgInvites.id, inviteId), eq(orgInvites.orgId, orgId), inviteOpen(now)))
+    .run();
+}
+
+const creatorUser = alias(users, 'creator_user');
+const creatorMembership = alias(memberships, 'creator_membership');
+
+/**
+ * For the batch that changes a user's role or membership (or platform role): revokes the open
+ * invites that user created wherever they no longer hold admin/owner and are not a platform
+ * admin. It reads the state the earlier statements of the batch wrote, so it is always right.
+ */
+export function revokeInvitesOfFormerAdminStatement(d: Db, userId: number, now: string) {
+  return d
+    .update(orgInvites)
+    .set({ revokedAt: now, revokeReason: 'creator no longer an admin of the org' })
+    .where(
+      and(
+        eq(orgInvites.createdBy, userId),
+        isNull(orgInvites.usedAt),
+        isNull(orgInvites.revokedAt),
+        sql`NOT EXISTS (SELECT 1 FROM ${aliased(users, 'creator_user')} WHERE ${creatorUser.id} = ${userId} AND ${creatorUser.role} = 'admin')`,
+        sql`NOT EXISTS (SELECT 1 FROM ${aliased(memberships, 'creator_membership')} WHERE ${creatorMembership.orgId} = ${outer(orgInvites.orgId)} AND ${creatorMembership.userId} = ${userId} AND ${creatorMembership.role} IN ('admin', 'owner'))`,
+      ),
+    );
+}
+
+/** For the batch that deletes an account: its invites lost their creator (`created_by` became NULL). */
+export function revokeInvitesWithoutCreatorStatement(d: Db, now: string) {
+  return d
+    .update(orgInvites)
+    .set({ revokedAt: now, revokeReason: 'creator deleted' })
+    .where(and(isNull(orgInvites.createdBy), isNull(orgInvites.usedAt), isNull(orgInvites.revokedAt)));
+}
+
+/** Marks the open invite with this code hash used: the row when this call won it, else undefined. */
+export function claimOpenInvite(d: Db, codeHash: string, now: string) {
+  return d
+    .update(orgInvites)
+    .set({ usedAt: now })
+    .where(and(eq(orgInvites.codeHash, codeHash), inviteOpen(now)))
+    .returning({ id: orgInvites.id, orgId: orgInvites.orgId, role: orgInvites.role })
+    .get();
+}
+
+/** Opens a claimed invite again, unless it was bound to a user or revoked meanwhile. */
+export function releaseInviteClaim(d: Db, inviteId: number) {
+  return d
+    .update(orgInvites)
+    .set({ usedAt: null })
+    .where(and(eq(orgInvites.id, inviteId), isNull(orgInvites.usedBy), isNull(orgInvites.revokedAt)))
+    .run();
+}
+
+/** Membership from an invite row this user now holds (in the same batch as the UPDATE that binds it). */
+function joinFromInvite(d: Db, where: SQL, userId: number, now: string) {
+  return d
+    .insert(memberships)
+    .select((qb) =>
+      qb
+        .select({
+          id: sql<number>`NULL`.as('id'),
+          orgId: orgInvites.orgId,
+          userId: sql<number>`${userId}`.as('user_id'),
+          role: orgInvites.role,
+          createdAt: sql<string>`${now}`.as('created_at'),
+        })
+        .from(orgInvites)
+        .where(and(where, eq(orgInvites.usedBy, userId))),
+    )
+    // An existing membership keeps its role: an invite never demotes.
+    .onConflictDoNothing();
+}
+
+/** Binds a claimed invite to the new account, and its membership, for one batch. */
+export function bindInviteStatements(d: Db, inviteId: number, userId: number, now: string) {
+  return [
+    d.update(orgInvites).set({ usedBy: userId }).where(and(eq(orgInvites.id, inviteId), isNull(orgInvites.usedBy))),
+    joinFromInvite(d, eq(orgInvites.id, inviteId), userId, now),
+  ] as const;
+}
+
+/** An existing account redeems a code, for one batch: the conditional UPDATE (returns the invite when it applied) and the membership. */
+export function redeemInviteStatements(d: Db, codeHash: string, userId: number, now: string) {
+  return [
+    d
+      .update(orgInvites)
+      .set({ usedAt: now, usedBy: userId })
+      .where(and(eq(orgInvites.codeHash, codeHash), inviteOpen(now)))
+      .returning({ id: orgInvites.id, orgId: orgInvites.orgId, role: orgInvites.role }),
+    joinFromInvite(d, and(eq(orgInvites.codeHash, codeHash), eq(orgInvites.usedAt, now))!, userId, now),
+  ] as const;
 }
