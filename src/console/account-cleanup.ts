@@ -7,8 +7,9 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { AccountCleanup } from '../auth/user-admin';
 import { db } from '../db/client';
 import { playSessions } from '../db/schema';
-import { revokeInvitesOfFormerAdmin, revokeInvitesWithoutCreator } from './invites';
+import { revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
 import { allocatorOf, LIVE_STATUSES } from './play/model';
+import { nowIso } from '../world';
 
 export const consoleAccountCleanup: AccountCleanup = {
   async beforeDelete(env, userId) {
@@ -20,6 +21,6 @@ export const consoleAccountCleanup: AccountCleanup = {
     return { ended_play_sessions: live.length };
   },
   // Deleting the user set `created_by` to NULL on their invites (foreign key), earlier in the batch.
-  onDelete: (env) => [revokeInvitesWithoutCreator(env)],
-  onDemote: (env, userId) => [revokeInvitesOfFormerAdmin(env, userId)],
+  onDelete: (env) => [revokeInvitesWithoutCreatorStatement(db(env), nowIso())],
+  onDemote: (env, userId) => [revokeInvitesOfFormerAdminStatement(db(env), userId, nowIso())],
 };

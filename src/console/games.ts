@@ -15,15 +15,15 @@
  *   The `GameSummary` model and its query live in catalog/game-summary.ts.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { eq, sql, type SQL } from 'drizzle-orm';
 import { audit, auditStatement } from '../auth/audit';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
-import { gameExternalIds, gameRatings, games } from '../db/schema';
+import type { games } from '../db/schema';
 import { Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
-import { gameSummary, gameSummaryColumns, toGameSummary, type GameSummaryRow } from './catalog/game-summary';
+import { gameSummary, toGameSummary } from './catalog/game-summary';
+import { createGameStatements, deleteGameStatement, gameExists, gameForDelete, gameManualFields, gamePage, gameRatingsOf, updateGameStatements } from './catalog/queries';
 import { cleanText, GameSummarySchema, isUniqueViolation } from './schemas';
 import { refetchGame } from './enrichment/jobs';
 import { manualFieldsOf, withManual } from './enrichment/manual';
@@ -104,12 +104,8 @@ const ListQuery = z.object({
 async function gameDetail(env: Env, gameId: number) {
   const summary = await gameSummary(env, gameId);
   if (!summary) return null;
-  const ratings = await db(env)
-    .select({ source: gameRatings.source, score: gameRatings.score, details: gameRatings.details })
-    .from(gameRatings)
-    .where(eq(gameRatings.gameId, gameId))
-    .orderBy(gameRatings.id);
-  const [metadata, manual] = await Promise.all([gameMetadata(env, gameId), db(env).select({ m: games.manualFields }).from(games).where(eq(games.id, gameId)).get()]);
+  const d = db(env);
+  const [ratings, metadata, manual] = await Promise.all([gameRatingsOf(d, gameId), gameMetadata(env, gameId), gameManualFields(d, gameId)]);
   let manualFields: string[] = [];
   try {
     manualFields = JSON.parse(manual?.m ?? '[]') as string[];
@@ -128,10 +124,6 @@ function conflictFrom(e: unknown): never {
   throw e;
 }
 
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (ch) => `\\${ch}`);
-}
-
 export const gameRoutes = newRouter()
   .openapi(
     createRoute({
@@ -146,19 +138,7 @@ export const gameRoutes = newRouter()
     }),
     async (c) => {
       const { q, platform, limit = 50, offset = 0 } = c.req.valid('query');
-      const where: SQL[] = [sql`1 = 1`];
-      if (q) {
-        const pattern = `%${escapeLike(q)}%`;
-        where.push(sql`(g.name LIKE ${pattern} ESCAPE '\\' OR g.slug LIKE ${pattern} ESCAPE '\\')`);
-      }
-      if (platform) where.push(sql`EXISTS (SELECT 1 FROM game_external_ids e2 WHERE e2.game_id = g.id AND e2.platform = ${platform})`);
-      const cond = sql.join(where, sql` AND `);
-      const d = db(c.env);
-      const [rows, count] = await Promise.all([
-        d.all<GameSummaryRow>(sql`SELECT ${gameSummaryColumns} FROM games g WHERE ${cond} ORDER BY g.name, g.id LIMIT ${limit} OFFSET ${offset}`),
-        d.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM games g WHERE ${cond}`),
-      ]);
-      const total = count?.n ?? 0;
+      const { rows, total } = await gamePage(db(c.env), { q, platform }, limit, offset);
       return c.json({ items: rows.map(toGameSummary), total, limit, offset, next_offset: offset + rows.length < total ? offset + rows.length : null }, 200);
     },
   )
@@ -195,13 +175,11 @@ export const gameRoutes = newRouter()
       const body = c.req.valid('json');
       const d = db(c.env);
       const now = nowIso();
-      // The new id is not known inside the batch: later statements find the game by its (unique) slug.
-      const idOf = sql<number>`(SELECT id FROM games WHERE slug = ${body.slug})`;
       try {
         const [inserted] = await d.batch([
-          d
-            .insert(games)
-            .values({
+          ...createGameStatements(
+            d,
+            {
               slug: body.slug,
               name: body.name,
               description: body.description ?? null,
@@ -210,10 +188,10 @@ export const gameRoutes = newRouter()
               manualFields: JSON.stringify(manualFieldsOf(body)),
               createdAt: now,
               updatedAt: now,
-            })
-            .returning({ id: games.id }),
-          ...Object.entries(body.external_ids ?? {}).map(([platform, externalId]) => d.insert(gameExternalIds).values({ gameId: idOf, platform, externalId })),
-          ...(body.ratings ?? []).map((r) => d.insert(gameRatings).values({ gameId: idOf, source: r.source, score: r.score, details: r.details ?? null })),
+            },
+            body.external_ids ?? {},
+            body.ratings ?? [],
+          ),
           auditStatement(c, 'game.create', { targetType: 'game', targetId: body.slug, details: { slug: body.slug, external_ids: body.external_ids ?? {} } }),
         ]);
         const id = (inserted as Array<{ id: number }>)[0]!.id;
@@ -239,7 +217,7 @@ export const gameRoutes = newRouter()
       const { game_id } = c.req.valid('param');
       const body = c.req.valid('json');
       const d = db(c.env);
-      if (!(await d.select({ id: games.id }).from(games).where(eq(games.id, game_id)).get())) throw new NotFound('game not found');
+      if (!(await gameExists(d, game_id))) throw new NotFound('game not found');
       const set: Partial<typeof games.$inferInsert> = { updatedAt: nowIso(), isStub: false };
       if (body.slug !== undefined) set.slug = body.slug;
       if (body.name !== undefined) set.name = body.name;
@@ -249,19 +227,7 @@ export const gameRoutes = newRouter()
       try {
         await d.batch([
           // What the admin typed is theirs: enrichment never writes those fields again.
-          d.update(games).set({ ...set, manualFields: withManual(manualFieldsOf(body)) }).where(eq(games.id, game_id)),
-          ...(body.external_ids !== undefined
-            ? [
-                d.delete(gameExternalIds).where(eq(gameExternalIds.gameId, game_id)),
-                ...Object.entries(body.external_ids).map(([platform, externalId]) => d.insert(gameExternalIds).values({ gameId: game_id, platform, externalId })),
-              ]
-            : []),
-          ...(body.ratings !== undefined
-            ? [
-                d.delete(gameRatings).where(eq(gameRatings.gameId, game_id)),
-                ...body.ratings.map((r) => d.insert(gameRatings).values({ gameId: game_id, source: r.source, score: r.score, details: r.details ?? null })),
-              ]
-            : []),
+          ...updateGameStatements(d, game_id, { ...set, manualFields: withManual(manualFieldsOf(body)) }, body.external_ids, body.ratings),
           auditStatement(c, 'game.update', { targetType: 'game', targetId: game_id, details: { fields: Object.keys(body) } }),
         ]);
       } catch (e) {
@@ -285,9 +251,9 @@ export const gameRoutes = newRouter()
     async (c) => {
       const { game_id } = c.req.valid('param');
       const d = db(c.env);
-      const game = await d.select({ id: games.id, slug: games.slug, coverKey: games.coverKey }).from(games).where(eq(games.id, game_id)).get();
+      const game = await gameForDelete(d, game_id);
       if (!game) throw new NotFound('game not found');
-      await d.batch([d.delete(games).where(eq(games.id, game_id)), auditStatement(c, 'game.delete', { targetType: 'game', targetId: game_id, details: { slug: game.slug } })]);
+      await d.batch([deleteGameStatement(d, game_id), auditStatement(c, 'game.delete', { targetType: 'game', targetId: game_id, details: { slug: game.slug } })]);
       if (game.coverKey) await c.env.BUCKET.delete(game.coverKey);
       return c.json({ deleted: game_id }, 200);
     },
@@ -307,7 +273,7 @@ export const gameRoutes = newRouter()
     async (c) => {
       const { game_id } = c.req.valid('param');
       const d = db(c.env);
-      if (!(await d.select({ id: games.id }).from(games).where(eq(games.id, game_id)).get())) throw new NotFound('game not found');
+      if (!(await gameExists(d, game_id))) throw new NotFound('game not found');
       if (!(await refetchGame(c.env, game_id))) throw new Conflict('this game has no Steam id to fetch store data by', 'no_steam_id');
       await audit(c, 'game.enrich', { targetType: 'game', targetId: game_id });
       return c.json({ game_id, queued: true as const }, 202);

@@ -16,17 +16,25 @@
  *   POST   /orgs/requests/{request_id}/decline           the addressee
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, asc, desc, eq, gt, sql, type SQL } from 'drizzle-orm';
 import { usernameProblem, usernamesByIds } from '../auth/accounts';
 import { audit, auditIfChanged } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
 import { displayUsername, usernameKeys } from '../auth/usernames';
 import { changes, db } from '../db/client';
-import { memberships, orgMemberRequests, orgs, users } from '../db/schema';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, world } from '../world';
 import { assertOrgAccess } from './tenancy/access';
+import {
+  acceptMemberRequestStatements,
+  cancelMemberRequestStatement,
+  declineMemberRequestStatement,
+  incomingMemberRequests,
+  memberByDigest,
+  membershipRole,
+  orgMemberRequestList,
+  upsertMemberRequest,
+} from './tenancy/queries';
 
 export const MEMBER_REQUEST_TTL_MS = 14 * 24 * 3600_000;
 
@@ -62,23 +70,6 @@ const IncomingOut = z
   })
   .openapi('IncomingOrgMemberRequest');
 
-/** The caller's own digest, as SQL: requests are matched to accounts through it. */
-const myDigest = (userId: number): SQL => sql`(SELECT u.username_digest FROM users u WHERE u.id = ${userId})`;
-
-/** A pending, unexpired request addressed to this user. */
-function addressedTo(userId: number, requestId: number, now: string): SQL {
-  return and(
-    eq(orgMemberRequests.id, requestId),
-    eq(orgMemberRequests.status, 'pending'),
-    gt(orgMemberRequests.expiresAt, now),
-    sql`${orgMemberRequests.usernameDigest} = ${myDigest(userId)}`,
-  )!;
-}
-
-/** The requester may still add people to the org. */
-const requesterStillAdmin: SQL = sql`(EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = ${orgMemberRequests.orgId} AND m.user_id = ${orgMemberRequests.requestedBy} AND m.role IN ('admin', 'owner'))
-  OR EXISTS (SELECT 1 FROM users a WHERE a.id = ${orgMemberRequests.requestedBy} AND a.role = 'admin'))`;
-
 export const memberRequestRoutes = newRouter()
   .openapi(
     createRoute({
@@ -93,21 +84,7 @@ export const memberRequestRoutes = newRouter()
     }),
     async (c) => {
       const me = c.get('user');
-      const rows = await db(c.env)
-        .select({
-          id: orgMemberRequests.id,
-          orgId: orgs.id,
-          slug: orgs.slug,
-          name: orgs.name,
-          role: orgMemberRequests.role,
-          requestedBy: orgMemberRequests.requestedBy,
-          createdAt: orgMemberRequests.createdAt,
-          expiresAt: orgMemberRequests.expiresAt,
-        })
-        .from(orgMemberRequests)
-        .innerJoin(orgs, eq(orgs.id, orgMemberRequests.orgId))
-        .where(and(sql`${orgMemberRequests.usernameDigest} = ${myDigest(me.id)}`, eq(orgMemberRequests.status, 'pending'), gt(orgMemberRequests.expiresAt, nowIso()), requesterStillAdmin))
-        .orderBy(desc(orgMemberRequests.createdAt), desc(orgMemberRequests.id));
+      const rows = await incomingMemberRequests(db(c.env), me.id, nowIso());
       const names = await usernamesByIds(c.env, rows.map((r) => r.requestedBy));
       return c.json(
         rows.map((r) => ({
@@ -139,33 +116,11 @@ export const memberRequestRoutes = newRouter()
       const me = c.get('user');
       const now = nowIso();
       const d = db(c.env);
-      const [accepted] = await d.batch([
-        d
-          .update(orgMemberRequests)
-          .set({ status: 'accepted', answeredAt: now })
-          .where(and(addressedTo(me.id, request_id, now), requesterStillAdmin))
-          .returning({ orgId: orgMemberRequests.orgId, role: orgMemberRequests.role }),
-        d
-          .insert(memberships)
-          .select((qb) =>
-            qb
-              .select({
-                id: sql<number>`NULL`.as('id'),
-                orgId: orgMemberRequests.orgId,
-                userId: sql<number>`${me.id}`.as('user_id'),
-                role: orgMemberRequests.role,
-                createdAt: sql<string>`${now}`.as('created_at'),
-              })
-              .from(orgMemberRequests)
-              .where(and(eq(orgMemberRequests.id, request_id), eq(orgMemberRequests.status, 'accepted'), eq(orgMemberRequests.answeredAt, now))),
-          )
-          // Already a member (joined another way meanwhile): the existing role stays.
-          .onConflictDoNothing(),
-      ]);
+      const [accepted] = await d.batch(acceptMemberRequestStatements(d, me.id, request_id, now));
       const row = accepted[0];
       if (!row) throw new NotFound('no pending request with this id for you', 'request_not_found');
       await audit(c, 'org.member.join', { orgId: row.orgId, targetType: 'user', targetId: me.id, details: { role: row.role, via: 'request', request_id } });
-      const role = await d.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.orgId, row.orgId), eq(memberships.userId, me.id))).get();
+      const role = await membershipRole(d, row.orgId, me.id);
       return c.json({ org_id: row.orgId, role: role?.role ?? row.role }, 200);
     },
   )
@@ -187,7 +142,7 @@ export const memberRequestRoutes = newRouter()
       const now = nowIso();
       const d = db(c.env);
       const [res] = await d.batch([
-        d.update(orgMemberRequests).set({ status: 'declined', answeredAt: now }).where(addressedTo(me.id, request_id, now)),
+        declineMemberRequestStatement(d, me.id, request_id, now),
         auditIfChanged(c, 'org.member.request.decline', { targetType: 'member_request', targetId: request_id }),
       ]);
       if (changes(res) === 0) throw new NotFound('no pending request with this id for you', 'request_not_found');
@@ -219,24 +174,13 @@ export const orgMemberRequestRoutes = newRouter()
       const digest = await keys.digest(display);
       const d = db(c.env);
       // The members of the org are visible to its admins already: saying so reveals nothing new.
-      const member = await d
-        .select({ id: memberships.id })
-        .from(memberships)
-        .innerJoin(users, eq(users.id, memberships.userId))
-        .where(and(eq(memberships.orgId, org_id), eq(users.usernameDigest, digest)))
-        .get();
+      const member = await memberByDigest(d, org_id, digest);
       if (member) throw new Conflict('already a member of this organization', 'already_member');
       const now = nowIso();
       const expiresAt = new Date(world.now() + MEMBER_REQUEST_TTL_MS).toISOString();
       const usernameEnc = await keys.encrypt(display, digest);
       const me = c.get('user');
-      const fresh = { usernameEnc, role: body.role, requestedBy: me.id, createdAt: now, expiresAt, status: 'pending' as const, answeredAt: null };
-      const row = await d
-        .insert(orgMemberRequests)
-        .values({ orgId: org_id, usernameDigest: digest, ...fresh })
-        .onConflictDoUpdate({ target: [orgMemberRequests.orgId, orgMemberRequests.usernameDigest], set: fresh })
-        .returning()
-        .get();
+      const row = await upsertMemberRequest(d, org_id, digest, { usernameEnc, role: body.role, requestedBy: me.id, createdAt: now, expiresAt });
       await audit(c, 'org.member.request', { orgId: org_id, targetType: 'member_request', targetId: row.id, details: { role: body.role } });
       const names = await usernamesByIds(c.env, [me.id]);
       return c.json(
@@ -260,12 +204,7 @@ export const orgMemberRequestRoutes = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       await assertOrgAccess(c, org_id, 'admin');
-      const rows = await db(c.env)
-        .select()
-        .from(orgMemberRequests)
-        .where(eq(orgMemberRequests.orgId, org_id))
-        .orderBy(sql`CASE ${orgMemberRequests.status} WHEN 'pending' THEN 0 ELSE 1 END`, desc(orgMemberRequests.createdAt), asc(orgMemberRequests.id))
-        .limit(200);
+      const rows = await orgMemberRequestList(db(c.env), org_id);
       const keys = await usernameKeys(c.env.COUCHSUITE_USERNAME_SECRET);
       const names = await usernamesByIds(c.env, rows.map((r) => r.requestedBy));
       const now = nowIso();
@@ -302,10 +241,7 @@ export const orgMemberRequestRoutes = newRouter()
       await assertOrgAccess(c, org_id, 'admin');
       const d = db(c.env);
       const [res] = await d.batch([
-        d
-          .update(orgMemberRequests)
-          .set({ status: 'cancelled', answeredAt: nowIso() })
-          .where(and(eq(orgMemberRequests.id, request_id), eq(orgMemberRequests.orgId, org_id), eq(orgMemberRequests.status, 'pending'))),
+        cancelMemberRequestStatement(d, org_id, request_id, nowIso()),
         auditIfChanged(c, 'org.member.request.cancel', { orgId: org_id, targetType: 'member_request', targetId: request_id }),
       ]);
       if (changes(res) === 0) throw new NotFound('no pending request with this id in this organization', 'request_not_found');

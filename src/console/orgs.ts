@@ -32,9 +32,21 @@ import { changes, db } from '../db/client';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
-import { createInvite, listInvites, revokeInvite, revokeInvitesOfFormerAdmin } from './invites';
+import { createInvite, listInvites, revokeInvite } from './invites';
 import { assertOrgAccess, type Actor } from './tenancy/access';
-import { addMembership, allOrgsFor, deleteMembershipStatement, insertOrgStatement, insertOwnerBySlugStatement, memberOrgsOf, orgMembers, setRoleStatement, userExists, userNameRow } from './tenancy/queries';
+import {
+  addMembership,
+  allOrgsFor,
+  deleteMembershipStatement,
+  insertOrgStatement,
+  insertOwnerBySlugStatement,
+  memberOrgsOf,
+  orgMembers,
+  revokeInvitesOfFormerAdminStatement,
+  setRoleStatement,
+  userExists,
+  userNameRow,
+} from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
 
 const OrgParams = z.object({ org_id: IntId });
@@ -102,7 +114,7 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
   const [res] = await d.batch([
     deleteMembershipStatement(d, orgId, userId),
     auditIfChanged(c, action, { orgId, targetType: 'user', targetId: userId }),
-    revokeInvitesOfFormerAdmin(c.env, userId),
+    revokeInvitesOfFormerAdminStatement(d, userId, nowIso()),
   ]);
   if (changes(res) === 0) {
     if ((await orgRoleOf(c.env, userId, orgId)) === null) throw new NotFound('member not found');
@@ -265,7 +277,7 @@ export const orgMemberRoutes = newRouter()
         const [res] = await d.batch([
           setRoleStatement(d, org_id, user_id, role),
           auditIfChanged(c, 'org.member.role', { orgId: org_id, targetType: 'user', targetId: user_id, details: { from: current, to: role } }),
-          revokeInvitesOfFormerAdmin(c.env, user_id),
+          revokeInvitesOfFormerAdminStatement(d, user_id, nowIso()),
         ]);
         if (changes(res) === 0) {
           if ((await orgRoleOf(c.env, user_id, org_id)) === null) throw new NotFound('member not found');
@@ -316,7 +328,7 @@ export const inviteRoutes = newRouter()
       const body = c.req.valid('json');
       await assertOrgAccess(c, org_id, 'admin');
       const user = c.get('user');
-      const { id, code, expiresAt } = await createInvite(c.env, org_id, body.role, user.id, body.ttl_seconds);
+      const { id, code, expiresAt } = await createInvite(db(c.env), org_id, body.role, user.id, body.ttl_seconds);
       await audit(c, 'org.invite.create', { orgId: org_id, targetType: 'invite', targetId: id, details: { role: body.role, expires_at: expiresAt } });
       return c.json({ id, code, org_id, role: body.role, expires_at: expiresAt }, 201);
     },
@@ -336,7 +348,7 @@ export const inviteRoutes = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       await assertOrgAccess(c, org_id, 'admin');
-      const rows = await listInvites(c.env, org_id);
+      const rows = await listInvites(db(c.env), org_id);
       const names = await usernamesByIds(c.env, rows.flatMap((r) => [r.createdBy, r.usedBy]));
       const who = (id: number | null) => (id === null ? null : { user_id: id, username: names.get(id) ?? '' });
       return c.json(
@@ -372,7 +384,7 @@ export const inviteRoutes = newRouter()
     async (c) => {
       const { org_id, invite_id } = c.req.valid('param');
       await assertOrgAccess(c, org_id, 'admin');
-      if (!(await revokeInvite(c.env, org_id, invite_id, 'revoked by an admin'))) throw new NotFound('no open invite with this id in this organization', 'invite_not_found');
+      if (!(await revokeInvite(db(c.env), org_id, invite_id, 'revoked by an admin'))) throw new NotFound('no open invite with this id in this organization', 'invite_not_found');
       await audit(c, 'org.invite.revoke', { orgId: org_id, targetType: 'invite', targetId: invite_id });
       return c.json({ revoked: invite_id, org_id }, 200);
     },
