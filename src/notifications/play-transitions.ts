@@ -9,10 +9,9 @@
  * rows at will: a re-delivery finds the status unchanged and announces nothing. A session that left
  * the queue without ever playing is not announced.
  */
-import { inArray } from 'drizzle-orm';
-import { chunk, db } from '../db/client';
-import { playSessions } from '../db/schema';
+import { db } from '../db/client';
 import { notify } from './publish';
+import { playSessionStatuses } from './queries';
 
 const LIVE = new Set(['provisioning', 'active']);
 const ENDED = new Set(['ended', 'failed', 'terminated']);
@@ -26,11 +25,7 @@ export interface PlayRow {
 }
 
 export async function announcePlayTransitions<T>(env: Env, orgId: number, rows: readonly PlayRow[], write: () => Promise<T>): Promise<T> {
-  const d = db(env);
-  const before = new Map<number, string>();
-  for (const ids of chunk(rows.map((r) => r.id), 90)) {
-    for (const r of await d.select({ id: playSessions.id, status: playSessions.status }).from(playSessions).where(inArray(playSessions.id, ids)).all()) before.set(r.id, r.status);
-  }
+  const before = await playSessionStatuses(db(env), rows.map((r) => r.id));
   const result = await write();
   for (const r of rows) {
     const was = before.get(r.id);

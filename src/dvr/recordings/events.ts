@@ -15,12 +15,18 @@
  *   await onRecorderOutput(env, { sourceId: 7, driver: 'chaturbate', username: 'alice' }, frame.data);
  */
 import { z } from '@hono/zod-openapi';
-import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { db } from '../../db/client';
-import { recordings, recordingSessions } from '../../db/schema';
 import type { SourceRef } from '../runtime';
 import { safeSubpath } from '../media-store';
-import { adoptRemuxed, recordingKey, remuxedPath } from './catalog';
+import { recordingKey, remuxedPath } from './catalog';
+import {
+  adoptRemuxedStatements,
+  endRecordingSessionsStatement,
+  finishSegment,
+  insertRecordingSessionStatement,
+  insertRecordingStatement,
+  openRecordingSessionId,
+} from './queries';
 import { nowIso } from '../../world';
 
 /** A recorder line as the recorder prints it: a flat JSON object of strings with an `event`. */
@@ -85,57 +91,39 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
   switch (ev.event) {
     case 'RECORDING START': {
       // A recording session left open by a crash ends where the next one starts.
-      await d.batch([
-        d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt))),
-        d.insert(recordingSessions).values({ sourceId: ref.sourceId, startedAt: at }),
-      ]);
+      await d.batch([endRecordingSessionsStatement(d, ref.sourceId, at), insertRecordingSessionStatement(d, ref.sourceId, at)]);
       return 'recording-session';
     }
     case 'RECORDING END': {
-      await d.update(recordingSessions).set({ endedAt: at }).where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)));
+      await endRecordingSessionsStatement(d, ref.sourceId, at);
       return 'recording-session';
     }
     case 'SEGMENT START':
     case 'SEGMENT FINISH': {
       const rel = relativePath(ref, ev.file);
       if (!rel) return null;
-      const openRecordingSession = d
-        .select({ id: recordingSessions.id })
-        .from(recordingSessions)
-        .where(and(eq(recordingSessions.sourceId, ref.sourceId), isNull(recordingSessions.endedAt)))
-        .orderBy(desc(recordingSessions.id))
-        .limit(1);
       const segment = /^\d+$/.test(ev.segment ?? '') ? Number(ev.segment) : null;
       // A `.ts` the media agent already remuxed and uploaded is catalogued as its `.mp4`: a late
       // event must not bring back a `.ts` row that would stay `recording` forever.
       const mp4 = remuxedPath(rel);
       await d.batch([
-        d
-          .insert(recordings)
-          .values({
-            sourceId: ref.sourceId,
-            sessionId: sql`(${openRecordingSession})`,
-            segment,
-            relPath: rel,
-            r2Key: recordingKey(ref.driver, ref.username, rel),
-            startedAt: at,
-            state: 'recording',
-          })
-          .onConflictDoNothing(),
-        ...(mp4 ? [adoptRemuxed(d, ref.sourceId, rel, mp4, recordingKey(ref.driver, ref.username, mp4))[1]] : []),
+        insertRecordingStatement(d, {
+          sourceId: ref.sourceId,
+          sessionId: openRecordingSessionId(d, ref.sourceId),
+          segment,
+          relPath: rel,
+          r2Key: recordingKey(ref.driver, ref.username, rel),
+          startedAt: at,
+        }),
+        ...(mp4 ? [adoptRemuxedStatements(d, ref.sourceId, rel, mp4, recordingKey(ref.driver, ref.username, mp4))[1]] : []),
       ]);
       if (ev.event === 'SEGMENT FINISH') {
         const duration = parseHms(ev.duration);
         const bytes = parseSize(ev.size);
-        await d
-          .update(recordings)
-          .set({
-            endedAt: at,
-            ...(duration === null ? {} : { durationSeconds: duration }),
-            ...(bytes === null ? {} : { bytes }),
-            updatedAt: nowIso(),
-          })
-          .where(and(eq(recordings.sourceId, ref.sourceId), inArray(recordings.relPath, mp4 ? [rel, mp4] : [rel]), inArray(recordings.state, ['recording', 'uploading'])));
+        await finishSegment(d, ref.sourceId, mp4 ? [rel, mp4] : [rel], at, {
+          ...(duration === null ? {} : { durationSeconds: duration }),
+          ...(bytes === null ? {} : { bytes }),
+        });
       }
       return 'segment';
     }

@@ -10,12 +10,11 @@
  *   createRoute({ ..., middleware: [requireHost] }); const host = currentHost(c);
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { and, asc, eq, gt, isNull } from 'drizzle-orm';
 import type { AppEnv } from '../../env';
-import { changes, db } from '../../db/client';
-import { ingestHosts } from '../../db/schema';
+import { db } from '../../db/client';
 import { Unauthorized } from '../../http/errors';
 import { nowIso, randomToken, sha256Hex, world } from '../../world';
+import { enrolHostByCode, hostByTokenHash, insertHost, listHostRows, revokeHostRow } from './queries';
 
 export const HOST_TOKEN_PREFIX = 'epm_';
 const TOKEN_SHAPE = /^epm_[A-Za-z0-9_-]{43}$/;
@@ -30,12 +29,7 @@ export interface IngestHost {
 export async function createHost(env: Pick<Env, 'DB'>, name: string, createdBy: number) {
   const code = randomToken(16);
   const expiresAt = new Date(world.now() + ENROL_TTL_MS).toISOString();
-  const row = await db(env)
-    .insert(ingestHosts)
-    .values({ name, enrolCodeHash: await sha256Hex(code), enrolExpiresAt: expiresAt, createdBy })
-    .onConflictDoNothing()
-    .returning({ id: ingestHosts.id })
-    .get();
+  const row = await insertHost(db(env), { name, enrolCodeHash: await sha256Hex(code), enrolExpiresAt: expiresAt, createdBy });
   return row ? { id: row.id, name, code, expiresAt } : null;
 }
 
@@ -44,37 +38,16 @@ export async function enrolHost(env: Pick<Env, 'DB'>, code: string): Promise<{ i
   if (!CODE_SHAPE.test(code)) return null;
   const credential = `${HOST_TOKEN_PREFIX}${randomToken(32)}`;
   const now = nowIso();
-  const row = await db(env)
-    .update(ingestHosts)
-    .set({ tokenHash: await sha256Hex(credential), enrolCodeHash: null, enrolExpiresAt: null, enrolledAt: now, lastSeen: now })
-    .where(and(eq(ingestHosts.enrolCodeHash, await sha256Hex(code)), gt(ingestHosts.enrolExpiresAt, now), isNull(ingestHosts.revokedAt)))
-    .returning({ id: ingestHosts.id, name: ingestHosts.name })
-    .get();
+  const row = await enrolHostByCode(db(env), await sha256Hex(code), await sha256Hex(credential), now);
   return row ? { ...row, credential } : null;
 }
 
-export async function revokeHost(env: Pick<Env, 'DB'>, id: number): Promise<boolean> {
-  const r = await db(env)
-    .update(ingestHosts)
-    .set({ tokenHash: null, enrolCodeHash: null, enrolExpiresAt: null, revokedAt: nowIso() })
-    .where(and(eq(ingestHosts.id, id), isNull(ingestHosts.revokedAt)))
-    .run();
-  return changes(r) === 1;
+export function revokeHost(env: Pick<Env, 'DB'>, id: number): Promise<boolean> {
+  return revokeHostRow(db(env), id);
 }
 
 export async function listHosts(env: Pick<Env, 'DB'>) {
-  const rows = await db(env)
-    .select({
-      id: ingestHosts.id,
-      name: ingestHosts.name,
-      createdAt: ingestHosts.createdAt,
-      enrolledAt: ingestHosts.enrolledAt,
-      revokedAt: ingestHosts.revokedAt,
-      lastSeen: ingestHosts.lastSeen,
-      enrolExpiresAt: ingestHosts.enrolExpiresAt,
-    })
-    .from(ingestHosts)
-    .orderBy(asc(ingestHosts.name));
+  const rows = await listHostRows(db(env));
   return rows.map((r) => ({
     id: r.id,
     name: r.name,
@@ -98,11 +71,7 @@ export const requireHost: MiddlewareHandler<AppEnv> = async (c, next) => {
   const m = /^Bearer (\S+)$/i.exec(c.req.header('Authorization')?.trim() ?? '');
   if (!m) throw refuse('ingest credential required');
   if (!TOKEN_SHAPE.test(m[1]!)) throw refuse('invalid ingest credential');
-  const row = await db(c.env)
-    .select({ id: ingestHosts.id, name: ingestHosts.name })
-    .from(ingestHosts)
-    .where(eq(ingestHosts.tokenHash, await sha256Hex(m[1]!)))
-    .get();
+  const row = await hostByTokenHash(db(c.env), await sha256Hex(m[1]!));
   if (!row) throw refuse('invalid ingest credential');
   hosts.set(c.req.raw, row);
   await next();

@@ -14,19 +14,18 @@
  *   DELETE /api/ingest/uploads/{id}                  → abort (nothing is left in R2)
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, eq } from 'drizzle-orm';
 import { auditStatement } from '../../auth/audit';
 import { requireAdmin, requireUser } from '../../auth/middleware';
-import { db } from '../../db/client';
-import { recordings, sources } from '../../db/schema';
+import { db, type Db } from '../../db/client';
 import { BadRequest, Conflict, NotFound, Unauthorized } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { Segment } from '../paths';
 import { safeSubpath } from '../media-store';
-import { adoptRemuxed, recordingKey, remuxedPath, thumbnailKeyFor } from './catalog';
+import { recordingKey, remuxedPath, thumbnailKeyFor } from './catalog';
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
-import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
+import { adoptRemuxedStatements, findUpload, insertRecordingStatement, locateRecording, partsOf, recordingByPath, sourceIdByName } from './queries';
+import { abortUpload, completeUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, putPart, type Upload } from './uploads';
 import { notify } from '../../notifications/publish';
 
 const tags = ['dvr ingest'];
@@ -87,8 +86,8 @@ const PartParams = UploadParams.extend({ part_number: z.string().regex(/^[0-9]{1
 const playbackUrl = (driver: string, username: string, rel: string) =>
   `/media/subscriptions/${encodeURIComponent(driver)}/${encodeURIComponent(username)}/${rel.split('/').map(encodeURIComponent).join('/')}`;
 
-async function uploadBody(env: Env, u: Upload) {
-  const parts = await partsOf(env, u.id);
+async function uploadBody(d: Db, u: Upload) {
+  const parts = await partsOf(d, u.id);
   return {
     upload_id: u.id,
     state: u.state,
@@ -100,20 +99,10 @@ async function uploadBody(env: Env, u: Upload) {
   };
 }
 
-async function ownUpload(env: Env, id: string, hostId: number): Promise<Upload> {
-  const u = await findUpload(env, id, hostId);
+async function ownUpload(d: Db, id: string, hostId: number): Promise<Upload> {
+  const u = await findUpload(d, id, hostId);
   if (!u) throw new NotFound('upload not found', 'upload_not_found');
   return u;
-}
-
-/** Where the recording of an upload lives, for the answer's playback URL. */
-async function locate(env: Env, recordingId: number) {
-  return db(env)
-    .select({ driver: sources.driver, username: sources.username, relPath: recordings.relPath })
-    .from(recordings)
-    .innerJoin(sources, eq(sources.id, recordings.sourceId))
-    .where(eq(recordings.id, recordingId))
-    .get();
 }
 
 /** `/api/admin/ingest/hosts`: enrol, list and revoke media-agent hosts. */
@@ -218,35 +207,20 @@ export const ingestRoutes = newRouter()
       const rel = safeSubpath(req.path);
       if (!rel) throw new BadRequest('invalid path', 'invalid_path');
       const d = db(c.env);
-      const src = await d
-        .select({ id: sources.id })
-        .from(sources)
-        .where(and(eq(sources.driver, req.driver), eq(sources.username, req.username)))
-        .get();
+      const src = await sourceIdByName(d, req.driver, req.username);
       if (!src) throw new NotFound(`source ${req.driver}/${req.username} not found`);
       if (req.kind === 'segment' && req.remuxed_from !== undefined) {
         const from = safeSubpath(req.remuxed_from);
         if (!from || remuxedPath(from) !== rel) throw new BadRequest('remuxed_from must be the .ts this .mp4 was made from', 'invalid_path');
-        const ts = await d
-          .select({ state: recordings.state })
-          .from(recordings)
-          .where(and(eq(recordings.sourceId, src.id), eq(recordings.relPath, from)))
-          .get();
+        const ts = await recordingByPath(d, src.id, from);
         if (ts?.state === 'deleted') throw new Conflict('recording was deleted by retention', 'recording_deleted');
-        await d.batch(adoptRemuxed(d, src.id, from, rel, recordingKey(req.driver, req.username, rel)));
+        await d.batch(adoptRemuxedStatements(d, src.id, from, rel, recordingKey(req.driver, req.username, rel)));
       }
       if (req.kind === 'segment') {
         // The safety net uploads files whose events were never seen: the row is created here then.
-        await d
-          .insert(recordings)
-          .values({ sourceId: src.id, relPath: rel, r2Key: recordingKey(req.driver, req.username, rel), state: 'recording', hostId: host.id })
-          .onConflictDoNothing();
+        await insertRecordingStatement(d, { sourceId: src.id, relPath: rel, r2Key: recordingKey(req.driver, req.username, rel), hostId: host.id });
       }
-      const row = await d
-        .select()
-        .from(recordings)
-        .where(and(eq(recordings.sourceId, src.id), eq(recordings.relPath, rel)))
-        .get();
+      const row = await recordingByPath(d, src.id, rel);
       if (!row) throw new NotFound('recording not found (upload the segment first)', 'recording_not_found');
       if (row.state === 'deleted') throw new Conflict('recording was deleted by retention', 'recording_deleted');
       const key = req.kind === 'segment' ? row.r2Key : thumbnailKeyFor(req.driver, req.username, rel);
@@ -260,7 +234,7 @@ export const ingestRoutes = newRouter()
         if (row.thumbnailKey === key && row.thumbnailBytes === req.size) return c.json({ state: 'stored' as const, key, bytes: req.size, sha256: null, playback_url: url }, 200);
       }
       const { upload, resumed } = await openUpload(c.env, host.id, { recordingId: row.id, kind: req.kind, key, size: req.size, partSize: req.part_size, sha256: req.sha256 });
-      return resumed ? c.json(await uploadBody(c.env, upload), 200) : c.json(await uploadBody(c.env, upload), 201);
+      return resumed ? c.json(await uploadBody(d, upload), 200) : c.json(await uploadBody(d, upload), 201);
     },
   )
   .openapi(
@@ -275,7 +249,10 @@ export const ingestRoutes = newRouter()
       request: { params: UploadParams },
       responses: { 200: json(UploadSchema, 'The upload'), ...errors(400, 401, 404) },
     }),
-    async (c) => c.json(await uploadBody(c.env, await ownUpload(c.env, c.req.valid('param').upload_id, currentHost(c).id)), 200),
+    async (c) => {
+      const d = db(c.env);
+      return c.json(await uploadBody(d, await ownUpload(d, c.req.valid('param').upload_id, currentHost(c).id)), 200);
+    },
   )
   .openapi(
     createRoute({
@@ -295,7 +272,7 @@ export const ingestRoutes = newRouter()
     }),
     async (c) => {
       const { upload_id, part_number } = c.req.valid('param');
-      const u = await ownUpload(c.env, upload_id, currentHost(c).id);
+      const u = await ownUpload(db(c.env), upload_id, currentHost(c).id);
       const len = c.req.header('Content-Length');
       const p = await putPart(c.env, u, part_number, c.req.raw.body, len === undefined ? null : Number(len), c.req.valid('header')['x-part-sha256']);
       return c.json({ part_number: p.partNumber, size: p.size, sha256: p.sha256 }, 200);
@@ -314,10 +291,11 @@ export const ingestRoutes = newRouter()
       responses: { 200: json(StoredSchema, 'Stored'), ...errors(400, 401, 404, 409, 502) },
     }),
     async (c) => {
-      const u = await ownUpload(c.env, c.req.valid('param').upload_id, currentHost(c).id);
+      const d = db(c.env);
+      const u = await ownUpload(d, c.req.valid('param').upload_id, currentHost(c).id);
       const first = u.state !== 'completed';
       const done = await completeUpload(c.env, u);
-      const where = await locate(c.env, u.recordingId);
+      const where = await locateRecording(d, u.recordingId);
       if (first && u.kind === 'segment') {
         const driver = where?.driver ?? '';
         recordMetric(c.env, executionContextOf(c), 'dvr.recordings', { event: 'stored', driver });
@@ -341,7 +319,7 @@ export const ingestRoutes = newRouter()
       responses: { 200: json(z.object({ upload_id: z.string(), state: z.literal('aborted') }), 'Aborted'), ...errors(400, 401, 404, 409) },
     }),
     async (c) => {
-      const u = await ownUpload(c.env, c.req.valid('param').upload_id, currentHost(c).id);
+      const u = await ownUpload(db(c.env), c.req.valid('param').upload_id, currentHost(c).id);
       if (u.state === 'completed') throw new Conflict('upload already completed', 'upload_completed');
       await abortUpload(c.env, u);
       return c.json({ upload_id: u.id, state: 'aborted' as const }, 200);

@@ -7,17 +7,15 @@
  *   POST/DELETE /api/sources/{d}/{u}/pins {path}       the caller's pin on a recording (subscriber or admin)
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, eq } from 'drizzle-orm';
 import { auditStatement } from '../../auth/audit';
 import { requireAdmin, requireUser } from '../../auth/middleware';
-import { db } from '../../db/client';
-import { recordingPins, recordings } from '../../db/schema';
+import { db, type Db } from '../../db/client';
 import { BadRequest, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { visibleSource } from '../access';
 import { SourceParams } from '../paths';
 import { safeSubpath } from '../media-store';
-import { deletePolicy, getPolicy, GLOBAL, putPolicy, retentionCandidates, storageOf, type Policy } from './retention';
+import { deletePin, deletePolicyStatement, getPolicy, GLOBAL, insertPin, putPolicyStatement, recordingByPath, retentionCandidates, storageOf, type Policy } from './queries';
 
 const tags = ['dvr retention'];
 const admin = [requireUser, requireAdmin];
@@ -47,14 +45,10 @@ const SourceRetention = z
   .openapi('SourceRetention');
 const PinBody = z.object({ path: z.string().min(1).max(1024) }).strict();
 
-async function recordingAt(env: Env, sourceId: number, raw: string) {
+async function recordingAt(d: Db, sourceId: number, raw: string) {
   const rel = safeSubpath(raw);
   if (!rel) throw new BadRequest('invalid path', 'invalid_path');
-  const row = await db(env)
-    .select({ id: recordings.id, state: recordings.state })
-    .from(recordings)
-    .where(and(eq(recordings.sourceId, sourceId), eq(recordings.relPath, rel)))
-    .get();
+  const row = await recordingByPath(d, sourceId, rel);
   if (!row || row.state === 'deleted') throw new NotFound('recording not found');
   return row;
 }
@@ -72,7 +66,7 @@ export const retentionRoutes = newRouter()
       middleware: admin,
       responses: { 200: json(z.object({ policy: PolicySchema.nullable() }), 'Policy'), ...errors(401, 403) },
     }),
-    async (c) => c.json({ policy: await getPolicy(c.env, GLOBAL) }, 200),
+    async (c) => c.json({ policy: await getPolicy(db(c.env), GLOBAL) }, 200),
   )
   .openapi(
     createRoute({
@@ -88,7 +82,8 @@ export const retentionRoutes = newRouter()
     }),
     async (c) => {
       const p = c.req.valid('json') as Policy;
-      await db(c.env).batch([putPolicy(c.env, GLOBAL, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'retention', targetId: 'global', details: { ...p } })]);
+      const d = db(c.env);
+      await d.batch([putPolicyStatement(d, GLOBAL, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'retention', targetId: 'global', details: { ...p } })]);
       return c.json({ policy: p }, 200);
     },
   );
@@ -110,11 +105,12 @@ export const sourceRetentionRoutes = newRouter()
     async (c) => {
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
+      const d = db(c.env);
       const [own, global, storage, next] = await Promise.all([
-        getPolicy(c.env, src.id),
-        getPolicy(c.env, GLOBAL),
-        storageOf(c.env, src.id),
-        retentionCandidates(c.env, { sourceId: src.id, limit: 20 }),
+        getPolicy(d, src.id),
+        getPolicy(d, GLOBAL),
+        storageOf(d, src.id),
+        retentionCandidates(d, { sourceId: src.id, limit: 20 }),
       ]);
       return c.json(
         {
@@ -146,7 +142,8 @@ export const sourceRetentionRoutes = newRouter()
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
       const p = c.req.valid('json') as Policy;
-      await db(c.env).batch([putPolicy(c.env, src.id, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { ...p } })]);
+      const d = db(c.env);
+      await d.batch([putPolicyStatement(d, src.id, p, c.get('user').id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { ...p } })]);
       return c.json({ policy: p }, 200);
     },
   )
@@ -165,7 +162,8 @@ export const sourceRetentionRoutes = newRouter()
     async (c) => {
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
-      await db(c.env).batch([deletePolicy(c.env, src.id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { removed: true } })]);
+      const d = db(c.env);
+      await d.batch([deletePolicyStatement(d, src.id), auditStatement(c, 'dvr.retention.policy', { targetType: 'source', targetId: src.id, details: { removed: true } })]);
       return c.json({ policy: null }, 200);
     },
   )
@@ -185,8 +183,9 @@ export const sourceRetentionRoutes = newRouter()
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
       const { path } = c.req.valid('json');
-      const rec = await recordingAt(c.env, src.id, path);
-      await db(c.env).insert(recordingPins).values({ recordingId: rec.id, userId: c.get('user').id }).onConflictDoNothing();
+      const d = db(c.env);
+      const rec = await recordingAt(d, src.id, path);
+      await insertPin(d, rec.id, c.get('user').id);
       return c.json({ path, pinned: true as const }, 200);
     },
   )
@@ -206,10 +205,9 @@ export const sourceRetentionRoutes = newRouter()
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
       const { path } = c.req.valid('query');
-      const rec = await recordingAt(c.env, src.id, path);
-      await db(c.env)
-        .delete(recordingPins)
-        .where(and(eq(recordingPins.recordingId, rec.id), eq(recordingPins.userId, c.get('user').id)));
+      const d = db(c.env);
+      const rec = await recordingAt(d, src.id, path);
+      await deletePin(d, rec.id, c.get('user').id);
       return c.json({ path, pinned: false as const }, 200);
     },
   );

@@ -11,18 +11,30 @@
  *   await putPart(env, up, 1, request.body, lengthHeader, partSha);
  *   const done = await completeUpload(env, up);   // idempotent
  */
-import { and, asc, eq, inArray, ne } from 'drizzle-orm';
-import { changes, db } from '../../db/client';
-import { ingestHosts, ingestParts, ingestUploads, recordings } from '../../db/schema';
+import { db } from '../../db/client';
 import { ApiError, BadGateway, BadRequest, Conflict } from '../../http/errors';
 import { nowIso, randomToken } from '../../world';
+import {
+  insertUploadStatement,
+  markStored,
+  markUploadingStatement,
+  moveUploadState,
+  openUploadsOf,
+  partsOf,
+  reassignUpload,
+  setUploadStateStatement,
+  touchHostStatement,
+  uploadById,
+  upsertPart,
+  type Upload,
+} from './queries';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 /** Parts are held in memory while verified (128 MB per isolate): 32 MiB leaves room for a few at once. */
 export const MAX_PART_SIZE = 32 * 1024 * 1024;
 export const MAX_THUMBNAIL_BYTES = 2 * 1024 * 1024;
 
-export type Upload = typeof ingestUploads.$inferSelect;
+export type { Upload };
 export type UploadKind = 'segment' | 'thumbnail';
 
 const hex = (buf: ArrayBuffer | Uint8Array) => [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -41,22 +53,6 @@ export function expectedPartSize(u: Pick<Upload, 'size' | 'partSize'>, n: number
   return n < count ? u.partSize : u.size - (count - 1) * u.partSize;
 }
 
-export async function findUpload(env: Pick<Env, 'DB'>, id: string, hostId: number): Promise<Upload | undefined> {
-  return db(env)
-    .select()
-    .from(ingestUploads)
-    .where(and(eq(ingestUploads.id, id), eq(ingestUploads.hostId, hostId)))
-    .get();
-}
-
-export async function partsOf(env: Pick<Env, 'DB'>, uploadId: string) {
-  return db(env)
-    .select({ partNumber: ingestParts.partNumber, size: ingestParts.size, sha256: ingestParts.sha256, etag: ingestParts.etag })
-    .from(ingestParts)
-    .where(eq(ingestParts.uploadId, uploadId))
-    .orderBy(asc(ingestParts.partNumber));
-}
-
 export interface OpenRequest {
   recordingId: number;
   kind: UploadKind;
@@ -73,13 +69,10 @@ export interface OpenRequest {
  */
 export async function openUpload(env: Pick<Env, 'DB' | 'BUCKET'>, hostId: number, req: OpenRequest): Promise<{ upload: Upload; resumed: boolean }> {
   const d = db(env);
-  const open = await d
-    .select()
-    .from(ingestUploads)
-    .where(and(eq(ingestUploads.recordingId, req.recordingId), eq(ingestUploads.kind, req.kind), inArray(ingestUploads.state, ['open', 'completing'])));
+  const open = await openUploadsOf(d, req.recordingId, req.kind);
   const same = open.find((u) => u.sha256 === req.sha256 && u.size === req.size && u.partSize === req.partSize && u.r2Key === req.key);
   if (same) {
-    if (same.hostId !== hostId) await d.update(ingestUploads).set({ hostId, updatedAt: nowIso() }).where(eq(ingestUploads.id, same.id));
+    if (same.hostId !== hostId) await reassignUpload(d, same.id, hostId);
     return { upload: { ...same, hostId }, resumed: true };
   }
   for (const stale of open) await abortUpload(env, stale);
@@ -101,18 +94,9 @@ export async function openUpload(env: Pick<Env, 'DB' | 'BUCKET'>, hostId: number
     createdAt: nowIso(),
     updatedAt: nowIso(),
   };
-  const writes = [d.insert(ingestUploads).values(upload), d.update(ingestHosts).set({ lastSeen: nowIso() }).where(eq(ingestHosts.id, hostId))] as const;
-  if (req.kind === 'segment') {
-    await d.batch([
-      ...writes,
-      d
-        .update(recordings)
-        .set({ state: 'uploading', hostId, updatedAt: nowIso() })
-        .where(and(eq(recordings.id, req.recordingId), eq(recordings.state, 'recording'))),
-    ]);
-  } else {
-    await d.batch(writes);
-  }
+  const writes = [insertUploadStatement(d, upload), touchHostStatement(d, hostId)] as const;
+  if (req.kind === 'segment') await d.batch([...writes, markUploadingStatement(d, req.recordingId, hostId)]);
+  else await d.batch(writes);
   return { upload, resumed: false };
 }
 
@@ -129,7 +113,7 @@ export async function abortUpload(env: Pick<Env, 'DB' | 'BUCKET'>, u: Upload): P
   } catch {
     // Already completed or aborted in R2 (or expired after 7 days): nothing left to free.
   }
-  await db(env).update(ingestUploads).set({ state: 'aborted', updatedAt: nowIso() }).where(eq(ingestUploads.id, u.id));
+  await setUploadStateStatement(db(env), u.id, 'aborted');
 }
 
 /**
@@ -163,10 +147,7 @@ export async function putPart(
   const measured = hex(await crypto.subtle.digest('SHA-256', bytes));
   if (measured !== claimed) throw new BadRequest(`part ${n} checksum mismatch`, 'checksum_mismatch', { expected: claimed, measured });
   const part = await env.BUCKET.resumeMultipartUpload(u.r2Key, u.r2UploadId).uploadPart(n, bytes);
-  await db(env)
-    .insert(ingestParts)
-    .values({ uploadId: u.id, partNumber: n, size: expected, sha256: measured, etag: part.etag })
-    .onConflictDoUpdate({ target: [ingestParts.uploadId, ingestParts.partNumber], set: { size: expected, sha256: measured, etag: part.etag } });
+  await upsertPart(db(env), { uploadId: u.id, partNumber: n, size: expected, sha256: measured, etag: part.etag });
   return { partNumber: n, size: expected, sha256: measured };
 }
 
@@ -191,12 +172,12 @@ export async function completeUpload(env: Pick<Env, 'DB' | 'BUCKET'>, u: Upload)
   if (u.state === 'completing') {
     const head = await env.BUCKET.head(u.r2Key);
     if (head?.customMetadata?.sha256tree === u.sha256 && head.size === u.size) {
-      await markStored(env, u);
+      await markStored(d, u);
       return result;
     }
     throw new Conflict('completion in progress; retry', 'completion_in_progress');
   }
-  const parts = await partsOf(env, u.id);
+  const parts = await partsOf(d, u.id);
   const count = partCount(u.size, u.partSize);
   const missing: number[] = [];
   for (let i = 1; i <= count; i++) if (!parts.some((p) => p.partNumber === i)) missing.push(i);
@@ -207,38 +188,17 @@ export async function completeUpload(env: Pick<Env, 'DB' | 'BUCKET'>, u: Upload)
     await abortUpload(env, u);
     throw new BadRequest('checksum mismatch: the parts do not hash to the declared sha256', 'checksum_mismatch', { expected: u.sha256, measured: tree });
   }
-  const claim = await d
-    .update(ingestUploads)
-    .set({ state: 'completing', updatedAt: nowIso() })
-    .where(and(eq(ingestUploads.id, u.id), eq(ingestUploads.state, 'open')))
-    .run();
-  if (changes(claim) !== 1) {
-    const now = await d.select().from(ingestUploads).where(eq(ingestUploads.id, u.id)).get();
+  if (!(await moveUploadState(d, u.id, 'open', 'completing'))) {
+    const now = await uploadById(d, u.id);
     if (now?.state === 'completed') return result;
     throw new Conflict('completion in progress; retry', 'completion_in_progress');
   }
   try {
     await env.BUCKET.resumeMultipartUpload(u.r2Key, u.r2UploadId).complete(parts.map((p) => ({ partNumber: p.partNumber, etag: p.etag })));
   } catch (e) {
-    await d.update(ingestUploads).set({ state: 'open', updatedAt: nowIso() }).where(and(eq(ingestUploads.id, u.id), eq(ingestUploads.state, 'completing')));
+    await moveUploadState(d, u.id, 'completing', 'open');
     throw new BadGateway(`storage refused the completion: ${e instanceof Error ? e.message : String(e)}`);
   }
-  await markStored(env, u);
+  await markStored(d, u);
   return result;
-}
-
-async function markStored(env: Pick<Env, 'DB'>, u: Upload): Promise<void> {
-  const d = db(env);
-  const now = nowIso();
-  const row =
-    u.kind === 'segment'
-      ? d
-          .update(recordings)
-          .set({ state: 'stored', bytes: u.size, sha256: u.sha256, hostId: u.hostId, storedAt: now, updatedAt: now })
-          .where(and(eq(recordings.id, u.recordingId), ne(recordings.state, 'deleted')))
-      : d
-          .update(recordings)
-          .set({ thumbnailKey: u.r2Key, thumbnailBytes: u.size, updatedAt: now })
-          .where(and(eq(recordings.id, u.recordingId), ne(recordings.state, 'deleted')));
-  await d.batch([d.update(ingestUploads).set({ state: 'completed', updatedAt: now }).where(eq(ingestUploads.id, u.id)), row]);
 }
