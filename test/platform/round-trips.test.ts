@@ -11,6 +11,7 @@ import type { AppEnv } from '../../src/env';
 import { app } from '../../src/app';
 import { db } from '../../src/db/client';
 import { countRoundTrips } from '../../src/http/round-trips';
+import { makeGame, member, onlineNode, own, playWorld } from '../console/play/helpers';
 
 const on = { ...env, COUNT_ROUND_TRIPS: 'true' };
 const one = (d: ReturnType<typeof db>) => d.get<{ n: number }>(sql`SELECT 1 AS n`);
@@ -88,4 +89,23 @@ describe('storage round trips', () => {
     expect(refused.headers.get('X-Storage-Round-Trips')).toBe('0');
     expect(refused.headers.get('Server-Timing')).toMatch(/^storage;desc="0 round trips";dur=\d+$/);
   });
+
+  it('POST /sessions takes 2 round trips (one D1 batch, the allocator), and refusals answer as before', async () => {
+    const w = await playWorld();
+    const game = await makeGame();
+    await onlineNode(w, [game], { capacity: 2 });
+    const alice = await member(w);
+    const bob = await member(w);
+    await own(w.org.id, alice.id, game);
+    const post = (token: string, body: object) =>
+      app.request('https://edgeplane.test/sessions', { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'cf-connecting-ip': '203.0.113.7' }, body: JSON.stringify(body) }, on);
+    const ok = await post(alice.token, { org_id: w.org.id, user_id: alice.id, game_id: game });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('X-Storage-Round-Trips')).toBe('2');
+    // Acting for someone else without the admin role: refused after the one batch, no allocator call.
+    const forOther = await post(bob.token, { org_id: w.org.id, user_id: alice.id, game_id: game });
+    expect(forOther.status).toBe(403);
+    expect(forOther.headers.get('X-Storage-Round-Trips')).toBe('1');
+  });
 });
+
