@@ -5,6 +5,11 @@
 //   const floor = await measure('GET /version (floor)', () => fetch(stack.url + '/version'), { requests: 2000, concurrency: 16 });
 //   const health = await measure('GET /health', () => fetch(stack.url + '/health'), { requests: 2000, concurrency: 16 });
 //   report('platform', [floor, health], floor);
+//
+// The bench stack counts storage round trips (COUNT_ROUND_TRIPS=true, src/http/round-trips.ts):
+// `measure` reads each answer's `X-Storage-Round-Trips` and the table shows the range seen, so a
+// route's sequential D1/Durable Object trips sit beside its latency. A stack started some other way
+// (`startStack`) passes `vars: { ...BENCH_VARS }` to get the same column.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,9 +17,13 @@ import { freePort, startStack } from '../tools/stack.mjs';
 
 export const BENCH_ADMIN_PASSWORD = 'bench-operator-passphrase-7312';
 
+/** Vars every bench stack runs with. */
+export const BENCH_VARS = { COUNT_ROUND_TRIPS: 'true' };
+
 export async function startBenchStack(opts = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-'));
-  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: BENCH_ADMIN_PASSWORD, nodeAgent: false, ...opts });
+  const vars = { ...BENCH_VARS, ...(opts.vars ?? {}) };
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: BENCH_ADMIN_PASSWORD, nodeAgent: false, ...opts, vars });
   const stop = stack.stop;
   stack.stop = async () => {
     await stop();
@@ -35,6 +44,7 @@ function percentile(sorted, p) {
 export async function measure(name, fn, { requests = 1000, concurrency = 16, warmup = 50 } = {}) {
   for (let i = 0; i < warmup; i++) await drain(await fn(i));
   const latencies = [];
+  const trips = { min: Infinity, max: -Infinity };
   let errors = 0;
   let next = 0;
   const started = performance.now();
@@ -46,6 +56,11 @@ export async function measure(name, fn, { requests = 1000, concurrency = 16, war
         try {
           const res = await fn(i);
           if (res instanceof Response && !res.ok) errors++;
+          const n = res instanceof Response ? Number(res.headers.get('X-Storage-Round-Trips') ?? NaN) : NaN;
+          if (Number.isFinite(n)) {
+            trips.min = Math.min(trips.min, n);
+            trips.max = Math.max(trips.max, n);
+          }
           await drain(res);
         } catch {
           errors++;
@@ -56,7 +71,8 @@ export async function measure(name, fn, { requests = 1000, concurrency = 16, war
   );
   const seconds = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { name, requests, concurrency, errors, rps: requests / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  const roundTrips = Number.isFinite(trips.min) ? trips : null;
+  return { name, requests, concurrency, errors, rps: requests / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), roundTrips };
 }
 
 async function drain(res) {
@@ -65,14 +81,18 @@ async function drain(res) {
 
 const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '—');
 
-/** Prints one table; `ratio` = this row's p50 latency / the baseline's (lower is better). */
+/** "1", or "1–2" when answers differed (e.g. refusals take fewer trips); "—" when not counted. */
+const fmtTrips = (t) => (!t ? '—' : t.min === t.max ? String(t.min) : `${t.min}–${t.max}`);
+
+/** Prints one table; `ratio` = this row's p50 latency / the baseline's (lower is better); `round
+ * trips` = sequential storage trips per answer (X-Storage-Round-Trips). */
 export function report(title, rows, baseline) {
   console.log(`\n## ${title}\n`);
-  console.log('| measurement | requests | conc. | errors | req/s | p50 ms | p99 ms | p50 ratio vs baseline |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| measurement | requests | conc. | errors | req/s | p50 ms | p99 ms | p50 ratio vs baseline | round trips |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const ratio = baseline && r !== baseline ? `${fmt(r.p50 / baseline.p50, 2)}×` : 'baseline';
-    console.log(`| ${r.name} | ${r.requests} | ${r.concurrency} | ${r.errors} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} |`);
+    console.log(`| ${r.name} | ${r.requests} | ${r.concurrency} | ${r.errors} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${ratio} | ${fmtTrips(r.roundTrips)} |`);
   }
   return rows;
 }

@@ -8,13 +8,14 @@
 // belong to other areas' APIs, and 100 orgs through them would measure them instead); nodes come
 // online through the real node-agent heartbeat. Every allocation carries a fresh Idempotency-Key,
 // so each one is a real allocation, not a replay.
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { freePort, run, startStack } from '../tools/stack.mjs';
-import { BENCH_ADMIN_PASSWORD, measure, report } from './lib.mjs';
+import { BENCH_ADMIN_PASSWORD, BENCH_VARS, measure, report } from './lib.mjs';
 
 const ORGS = 100;
 const USERS = 8;
@@ -84,11 +85,31 @@ function seedSql(users, nodeTokens, dir) {
   return file;
 }
 
+/**
+ * The over-booking check, after the run, on the D1 mirror (written off the request's critical path:
+ * it waits until the mirror holds every play session the run was given a 201 for, plus the filler).
+ */
+function overbooking(persistTo, expected, nodes) {
+  const query = (sql) => JSON.parse(run('wrangler', ['d1', 'execute', 'DB', '--local', '--persist-to', persistTo, '--json', '--command', sql], { quiet: true }))[0].results;
+  const orgs = `org_id >= ${ORG_BASE}`;
+  let mirrored = 0;
+  for (let i = 0; i < 30; i++) {
+    mirrored = query(`SELECT COUNT(*) AS n FROM play_sessions WHERE ${orgs} AND status IN ('provisioning', 'active')`)[0].n;
+    if (mirrored >= expected) break;
+    spawnSync('sleep', ['1']);
+  }
+  const capacity = new Map(nodes.map((n) => [n.id, n.capacity]));
+  const perNode = query(`SELECT node_id AS node, COUNT(*) AS n FROM play_sessions WHERE ${orgs} AND status IN ('provisioning', 'active') GROUP BY node_id`);
+  const over = perNode.filter((r) => r.node === null || r.n > (capacity.get(r.node) ?? 0));
+  const verdict = over.length === 0 && mirrored === expected ? 'OK: zero over-booking' : 'FAILED';
+  return `Over-booking check (${verdict}): ${mirrored} live play sessions in the D1 mirror for ${expected} allocations answered 201 (incl. the filler); nodes over capacity: ${over.length ? JSON.stringify(over) : 'none'}.`;
+}
+
 export default async function runBench() {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-play-'));
   // Nodes and leases must stay alive for the whole run: liveness is not what is measured here.
   const start = async () =>
-    startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars: { NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' } });
+    startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars: { ...BENCH_VARS, NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' } });
   const stack = await start();
   try {
     const users = await accounts(stack.url);
@@ -120,8 +141,10 @@ export default async function runBench() {
         headers: { 'Idempotency-Key': `bench-${i}-${randomBytes(6).toString('hex')}` },
       });
       if (!res.ok) (statuses[label] ??= {})[res.status] = (statuses[label]?.[res.status] ?? 0) + 1;
+      else if (res.status === 201) created++;
       return res;
     };
+    let created = 0;
     const opts = { requests: 1000, concurrency: 32, warmup: 0 };
     const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { ...opts, warmup: 50 });
     const one = await measure('POST /sessions, 1 org (one allocator, contended)', allocate('one', ORG_BASE), opts);
@@ -129,6 +152,7 @@ export default async function runBench() {
     const refused = await measure('POST /sessions, full org (429 path; errors = refusals)', allocate('full', FULL_ORG), { ...opts, requests: 500 });
     report('play: session allocation against the runtime floor (wrangler dev, local)', [floor, one, many, refused], floor);
     const load = await (await fetch(`${stack.url}/health`)).ok;
+    console.log(`\n${overbooking(persistTo, created + 1, nodes)}`);
     console.log(`\nNon-2xx answers by status: ${JSON.stringify(statuses)} (the full org is all 429 by design; 503s are wrangler dev reloading).`);
     console.log(`Every allocation above is a real seat (fresh Idempotency-Key); the 1-org run takes ${opts.requests} of the ${2 * 1024} eu-west seats.` + (load ? '' : ' (health check failed after the run)'));
   } finally {

@@ -22,6 +22,7 @@ import { ApiError } from './http/errors';
 import { launcherPageRoutes } from './http/launcher-page';
 import { apiCors, crossOriginResource, limitBodies, noStoreByDefault, requestContext, securityHeaders } from './http/middleware';
 import { plainPatterns, validationHook } from './http/openapi';
+import { countRoundTrips } from './http/round-trips';
 import { CROSS_ORIGIN_RESOURCES } from './http/paths';
 import { systemRoutes, version } from './http/system';
 // metrics
@@ -64,6 +65,8 @@ export function buildApp() {
 
   // Middleware first: Hono runs handlers in registration order.
   base.use('*', requestContext);
+  // Off unless COUNT_ROUND_TRIPS="true" (the bench): every storage call after this point is counted.
+  base.use('*', countRoundTrips);
   base.use('*', securityHeaders);
   base.use(CROSS_ORIGIN_RESOURCES, crossOriginResource);
   base.use('*', noStoreByDefault);

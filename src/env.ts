@@ -18,6 +18,9 @@ export interface AppEnv {
     requestId: string;
     log: Logger;
     user: AuthUser;
+    /** Set by `requireCallerDeferred`: the verified token's claims, awaiting the D1 check that
+     * `callerCheck` (auth/middleware.ts) puts in the handler's first batch. */
+    deferredCaller: { userId: number; refreshSessionId: string };
     /** Why `optionalUser` left the request anonymous, so a later refusal can say "token expired". */
     authFailure: 'missing' | 'invalid' | 'expired';
   };

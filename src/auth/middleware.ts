@@ -6,6 +6,13 @@
  *   .openapi(createRoute({ path: '/orgs/{org_id}/members', middleware: [requireUser, requireOrgRole('admin')] }), ...)
  *   await assertOrgRole(c, body.org_id, 'member');   // for an org id that arrives in a body or query
  *
+ *   // One round trip for a hot route: the token is verified without I/O, the caller's D1 check
+ *   // rides in the handler's first batch (a failed check answers exactly as requireUser would).
+ *   .openapi(createRoute({ ..., middleware: [requireCallerDeferred] }), async (c) => {
+ *     const check = callerCheck(c, d);
+ *     const [callerRows, rows] = await d.batch([check.query, someQuery(d, ...)]);
+ *     const user = check.confirm(callerRows);          // 401 (or the DVR 403) here; sets c.get('user')
+ *
  * Tokens come from `Authorization: Bearer` or the dashboard's HttpOnly `access_token` cookie. The
  * caller is re-read from D1 on every request (current role; deleted users and revoked sessions stop
  * working at once), and client headers such as `X-User-Id` are never consulted.
@@ -21,7 +28,8 @@ import { db } from '../db/client';
 import { BadRequest, Forbidden, Unauthorized } from '../http/errors';
 import { originList } from '../http/middleware';
 import { isDvrPath } from '../http/paths';
-import { userOfLiveRefreshSession } from './queries/refresh-sessions';
+import type { Db } from '../db/client';
+import { userOfLiveRefreshSession, userOfLiveRefreshSessionQuery } from './queries/refresh-sessions';
 import { membershipRole, type OrgRole } from './queries/users';
 import { TokenExpired, verifyAccessToken } from './tokens';
 
@@ -56,20 +64,28 @@ function rejection(c: Context<AppEnv>, kind: 'missing' | 'invalid' | 'expired'):
   });
 }
 
-/** Resolves the caller from the token, or explains why not. */
-async function resolve(c: Context<AppEnv>): Promise<{ user: AuthUser; viaCookie: boolean } | { fail: 'missing' | 'invalid' | 'expired' }> {
+type Failure = { fail: 'missing' | 'invalid' | 'expired' };
+
+/** The token's claims (signature and expiry checked, no I/O), or why not. */
+async function verify(c: Context<AppEnv>): Promise<{ userId: number; refreshSessionId: string; viaCookie: boolean } | Failure> {
   const src = readToken(c);
   if (src.token === null) return { fail: src.malformed ? 'invalid' : 'missing' };
-  let claims;
   try {
-    claims = await verifyAccessToken(c.env, src.token);
+    const claims = await verifyAccessToken(c.env, src.token);
+    return { userId: claims.userId, refreshSessionId: claims.refreshSessionId, viaCookie: src.from === 'cookie' };
   } catch (e) {
     return { fail: e instanceof TokenExpired ? 'expired' : 'invalid' };
   }
+}
+
+/** Resolves the caller from the token, or explains why not. */
+async function resolve(c: Context<AppEnv>): Promise<{ user: AuthUser; viaCookie: boolean } | Failure> {
+  const claims = await verify(c);
+  if ('fail' in claims) return claims;
   // One indexed lookup: the refresh session must still be live and the user must still exist.
   const row = await userOfLiveRefreshSession(db(c.env), claims.refreshSessionId, claims.userId);
   if (!row) return { fail: 'invalid' };
-  return { user: { id: row.id, role: row.role, refreshSessionId: claims.refreshSessionId }, viaCookie: src.from === 'cookie' };
+  return { user: { id: row.id, role: row.role, refreshSessionId: claims.refreshSessionId }, viaCookie: claims.viaCookie };
 }
 
 /** A cookie-authenticated state change must come from our own pages (CSRF): the same origin, or a
@@ -97,6 +113,41 @@ export const requireUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
+/**
+ * `requireUser` for hot routes, without its D1 read: a missing, malformed, forged or expired token
+ * (and a cross-site cookie request) is refused here as by `requireUser`; whether the refresh session
+ * is still live and the user still exists is checked by the handler with `callerCheck`, inside its
+ * first batch. Until then `c.get('user')` is unset.
+ */
+export const requireCallerDeferred: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const claims = await verify(c);
+  if ('fail' in claims) throw rejection(c, claims.fail);
+  if (claims.viaCookie) assertSameOrigin(c);
+  c.set('deferredCaller', { userId: claims.userId, refreshSessionId: claims.refreshSessionId });
+  await next();
+};
+
+/**
+ * The deferred caller's D1 check: `query` goes into the handler's first `d.batch([...])`, `confirm`
+ * reads its rows and answers as `requireUser` would (401 console / 403 DVR for a revoked refresh
+ * session or a deleted user), else sets `c.get('user')` and returns it. `userId` is the token's
+ * claim, usable in the same batch (e.g. the caller's membership), trusted only after `confirm`.
+ */
+export function callerCheck(c: Context<AppEnv>, d: Db) {
+  const { userId, refreshSessionId } = c.get('deferredCaller');
+  return {
+    userId,
+    query: userOfLiveRefreshSessionQuery(d, refreshSessionId, userId),
+    confirm(rows: Array<{ id: number; role: AuthUser['role'] }>): AuthUser {
+      const row = rows[0];
+      if (!row) throw rejection(c, 'invalid');
+      const user: AuthUser = { id: row.id, role: row.role, refreshSessionId };
+      c.set('user', user);
+      return user;
+    },
+  };
+}
+
 /** Sets the user when a valid token is present; anonymous otherwise (never an error). */
 export const optionalUser: MiddlewareHandler<AppEnv> = async (c, next) => {
   const r = await resolve(c);
@@ -122,7 +173,11 @@ export async function orgRoleOf(env: Env, userId: number, orgId: number): Promis
 export async function assertOrgRole(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<OrgRole | 'platform_admin'> {
   const user = c.get('user');
   if (!user) throw rejection(c, c.get('authFailure') ?? 'missing');
-  const role = await orgRoleOf(c.env, user.id, orgId);
+  return orgRoleVerdict(user, await orgRoleOf(c.env, user.id, orgId), min);
+}
+
+/** `assertOrgRole` for a role already read (e.g. in the handler's batch, `membershipRoleQuery`). */
+export function orgRoleVerdict(user: AuthUser, role: OrgRole | null, min: OrgRole): OrgRole | 'platform_admin' {
   if (role && RANK[role] >= RANK[min]) return role;
   if (user.role === 'admin') return 'platform_admin';
   if (role) throw new Forbidden(`requires the ${min} role in this organization`, 'org_role_required');

@@ -39,12 +39,17 @@ export async function refreshSessionIdOfTokenHash(d: Db, tokenHash: string): Pro
 
 /** The caller of an access token: its refresh session is not revoked and its user still exists. */
 export async function userOfLiveRefreshSession(d: Db, refreshSessionId: string, userId: number) {
+  return (await userOfLiveRefreshSessionQuery(d, refreshSessionId, userId))[0];
+}
+
+/** `userOfLiveRefreshSession` unexecuted, for a handler's first `d.batch([...])` (at most one row). */
+export function userOfLiveRefreshSessionQuery(d: Db, refreshSessionId: string, userId: number) {
   return d
     .select({ id: users.id, role: users.role })
     .from(refreshSessions)
     .innerJoin(users, eq(users.id, refreshSessions.userId))
     .where(and(eq(refreshSessions.id, refreshSessionId), eq(refreshSessions.userId, userId), isNull(refreshSessions.revokedAt)))
-    .get();
+    .limit(1);
 }
 
 export interface Successor {

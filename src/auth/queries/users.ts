@@ -131,12 +131,16 @@ export function revokeRefreshSessionsAfterReset(d: Db, userId: number, passHash:
 
 /** The caller's role in an org. */
 export async function membershipRole(d: Db, userId: number, orgId: number): Promise<OrgRole | null> {
-  const row = await d
+  return (await membershipRoleQuery(d, userId, orgId))[0]?.role ?? null;
+}
+
+/** `membershipRole` unexecuted, for a caller's `d.batch([...])`: `rows[0]?.role ?? null`. */
+export function membershipRoleQuery(d: Db, userId: number, orgId: number) {
+  return d
     .select({ role: memberships.role })
     .from(memberships)
     .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
-    .get();
-  return row?.role ?? null;
+    .limit(1);
 }
 
 /** The run-time switch (`platform_settings.open_registration`), or null when never set. */

@@ -58,7 +58,12 @@ export interface PlayContext {
 
 /** Org policy, target membership, game existence and verified ownership: one statement. Null for an unknown org. */
 export async function playContext(d: Db, orgId: number, userId: number, gameId: number): Promise<PlayContext | null> {
-  const row = await d
+  return toPlayContext(await playContextQuery(d, orgId, userId, gameId));
+}
+
+/** `playContext` unexecuted, for a caller's `d.batch([...])`; its rows go to `toPlayContext`. */
+export function playContextQuery(d: Db, orgId: number, userId: number, gameId: number) {
+  return d
     .select({
       policy: orgs.allocationPolicy,
       maxPerUser: orgs.maxSessionsPerUser,
@@ -83,7 +88,11 @@ export async function playContext(d: Db, orgId: number, userId: number, gameId: 
     })
     .from(orgs)
     .where(eq(orgs.id, orgId))
-    .get();
+    .limit(1);
+}
+
+export function toPlayContext(rows: Awaited<ReturnType<typeof playContextQuery>>): PlayContext | null {
+  const row = rows[0];
   if (!row) return null;
   return {
     policy: row.policy === 'pack' ? 'pack' : 'spread',
@@ -110,7 +119,12 @@ function readyInstall(orgId: number, gameId: number, cutoff: string): SQL {
 
 /** Online, active nodes of the org with the game installed: the allocator's candidates. */
 export async function readyNodes(d: Db, orgId: number, gameId: number, cutoff: string): Promise<Candidate[]> {
-  const rows = await d
+  return toCandidates(await readyNodesQuery(d, orgId, gameId, cutoff), cutoff);
+}
+
+/** `readyNodes` unexecuted, for a caller's `d.batch([...])`; its rows go to `toCandidates`. */
+export function readyNodesQuery(d: Db, orgId: number, gameId: number, cutoff: string) {
+  return d
     .select({
       nodeId: clusterNodes.id,
       region: clusterNodes.region,
@@ -121,6 +135,9 @@ export async function readyNodes(d: Db, orgId: number, gameId: number, cutoff: s
     .from(downloadedGames)
     .innerJoin(clusterNodes, eq(clusterNodes.id, downloadedGames.nodeId))
     .where(readyInstall(orgId, gameId, cutoff));
+}
+
+export function toCandidates(rows: Awaited<ReturnType<typeof readyNodesQuery>>, cutoff: string): Candidate[] {
   // A capacity-0 node makes the game install ready but has no seat.
   return rows.map((r) => ({ ...r, capacity: r.capacity ?? 0, lastSeen: r.lastSeen ?? cutoff }));
 }

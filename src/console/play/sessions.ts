@@ -18,14 +18,15 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env';
 import { audit } from '../../auth/audit';
-import { assertOrgRole, orgRoleOf, requireUser } from '../../auth/middleware';
+import { callerCheck, orgRoleOf, orgRoleVerdict, requireCallerDeferred, requireUser } from '../../auth/middleware';
+import { membershipRoleQuery } from '../../auth/queries/users';
 import { db } from '../../db/client';
 import { ApiError, Conflict, NotFound, TooManyRequests } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { nodeOnlineCutoff, Region } from '../nodes/model';
 import { allocatorOf, isLive, PLAY_SESSION_STATUSES, type AllocateResult, type PlaySessionRecord } from './model';
-import { playContext, playSessionById, readyNodes } from './queries';
+import { playContextQuery, playSessionById, readyNodes, readyNodesQuery, toCandidates, toPlayContext } from './queries';
 import { assertMayPlay, BEARER, OrgId, PLAY_TAGS } from './rules';
 import { streamUrlFor } from './stream-tokens';
 
@@ -163,7 +164,7 @@ export const playSessionRoutes = newRouter()
       description:
         'The caller must be `user_id`, or an admin of the org acting for a member. The user must own the game in the org (verified library entry). A repeat within 60 s (or with the same Idempotency-Key within 24 h) returns the same play session with 200.',
       security: BEARER,
-      middleware: [requireUser],
+      middleware: [requireCallerDeferred],
       request: { body: jsonBody(CreatePlaySessionBody), headers: IdempotencyHeaders },
       responses: {
         201: json(PlaySessionOutSchema, 'Allocated (status provisioning)'),
@@ -175,14 +176,21 @@ export const playSessionRoutes = newRouter()
     async (c) => {
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'] ?? null;
-      const user = c.get('user');
-      if (body.user_id !== user.id) await assertOrgRole(c, body.org_id, 'admin');
       const d = db(c.env);
-      // Independent reads, in parallel: the candidate list is only used once the checks pass.
-      const [ctx, all] = await Promise.all([
-        playContext(d, body.org_id, body.user_id, body.game_id),
-        readyNodes(d, body.org_id, body.game_id, nodeOnlineCutoff(c.env)),
+      // Two storage round trips in all (issue 17): this one batch of every read, then the allocator.
+      // The refusals keep their order: the caller (401), acting for another (403), then the target.
+      const caller = callerCheck(c, d);
+      const cutoff = nodeOnlineCutoff(c.env);
+      const [callerRows, callerRole, ctxRows, nodeRows] = await d.batch([
+        caller.query,
+        membershipRoleQuery(d, caller.userId, body.org_id),
+        playContextQuery(d, body.org_id, body.user_id, body.game_id),
+        readyNodesQuery(d, body.org_id, body.game_id, cutoff),
       ]);
+      const user = caller.confirm(callerRows);
+      if (body.user_id !== user.id) orgRoleVerdict(user, callerRole[0]?.role ?? null, 'admin');
+      const ctx = toPlayContext(ctxRows);
+      const all = toCandidates(nodeRows, cutoff);
       assertMayPlay(ctx);
       const region = body.region ?? null;
       const strictRegion = Boolean(body.strict_region && region);
