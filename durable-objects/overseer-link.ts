@@ -720,13 +720,17 @@ export class OverseerLink extends DurableObject<Env> {
           if (row.active === 0 && !mine && owner === this.me.id && (state === 'running' || state === 'starting') && !fleet.heldElsewhere.has(stored)) await this.monitor(ref).markIdle(ref);
           continue;
         }
-        const holder = stored && !mine ? fleet.heldElsewhere.get(stored) : undefined;
+        const inFlight = inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId);
+        const holder = stored && !mine && !inFlight ? fleet.heldElsewhere.get(stored) : undefined;
         if (holder) {
           // Ours, recording on another connected overseer (we were away): it stops there first.
           const claim = leftover && leftover.task_id !== stored ? leftover : undefined;
           handOver.set(holder, [...(handOver.get(holder) ?? []), { ref, taskId: stored, claim }]);
           continue;
         }
+        // A task id from an overseer we cannot reach (or that forgot it) is never offered here: the
+        // same id on two overseers would make the hand-back ambiguous.
+        if (stored && !mine && !inFlight) await this.monitor(ref).clearTask(ref);
       }
       if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) {
         // A start in flight settles by itself (reply, error, timeout or lost connection) — unless it
