@@ -1,6 +1,6 @@
 /**
  * `GET /api/workers` (contract §3.9), mounted at `/api/workers`: every overseer's task list, trimmed to
- * the documented keys plus `overseer` (which one runs it).
+ * the documented keys (plus `overseer`, which one runs it, when there are several).
  * Admin only. 503 `not connected to overseer` while the link is down; 502 `overseer error: <msg>`
  * when the list request fails or times out.
  */
@@ -25,8 +25,8 @@ const TaskInfoSchema = z
     last_exited_at: z.string().optional(),
     last_exit_code: z.number().int().optional(),
     error_message: z.string().optional(),
-    /** The overseer running it (its id in diagnostics). */
-    overseer: z.string(),
+    /** With several overseers: the one running it (its id in diagnostics). */
+    overseer: z.string().optional(),
   })
   .openapi('TaskInfo');
 
@@ -60,7 +60,9 @@ export const workerRoutes = newRouter().openapi(
       if (failed && 'error' in failed) throw new BadGateway(`overseer error: ${failed.error}`, 'overseer_error');
       throw new ServiceUnavailable('not connected to overseer', 'overseer_disconnected');
     }
-    const tasks = ok.flatMap((a) => (a.tasks ?? []).map((t) => ({ ...presentTask(t), overseer: a.id })));
+    // With several overseers each task says which one runs it; one overseer's list stays the contract's.
+    const tag = answers.length > 1;
+    const tasks = ok.flatMap((a) => (a.tasks ?? []).map((t) => (tag ? { ...presentTask(t), overseer: a.id } : presentTask(t))));
     return c.json(tasks as z.infer<typeof TaskInfoSchema>[], 200);
   },
 );
