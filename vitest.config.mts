@@ -15,6 +15,10 @@ const migrations = await readD1Migrations(fileURLToPath(new URL('./migrations', 
 // on a free port picked here, so the Worker can be given its URL as a binding.
 const fakeOverseerPort = Number(process.env.FAKE_OVERSEER_PORT) || (await freePort());
 process.env.FAKE_OVERSEER_PORT = String(fakeOverseerPort);
+// The fleet project's three fakes (test/dvr/fleet.test.ts): a recorder fleet larger than one overseer.
+const fakeFleetPorts = process.env.FAKE_FLEET_PORTS ? process.env.FAKE_FLEET_PORTS.split(',').map(Number) : [await freePort(), await freePort(), await freePort()];
+process.env.FAKE_FLEET_PORTS = fakeFleetPorts.join(',');
+const FLEET_TESTS = ['test/dvr/fleet.test.ts'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -27,45 +31,73 @@ function freePort(): Promise<number> {
   });
 }
 
-export default defineConfig({
-  plugins: [
-    {
-      // Workers bundle VERSION as a Text module (wrangler.toml [[rules]]); Vite needs to be told.
-      name: 'version-as-text',
-      enforce: 'pre',
-      load(id) {
-        if (id.endsWith('/VERSION')) return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+const versionAsText = {
+  // Workers bundle VERSION as a Text module (wrangler.toml [[rules]]); Vite needs to be told.
+  name: 'version-as-text',
+  enforce: 'pre' as const,
+  load(id: string) {
+    if (id.endsWith('/VERSION')) return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+  },
+};
+
+/** The Worker under test, with the overseer bindings of one project. */
+function workers(overseer: Record<string, string>) {
+  return cloudflareTest({
+    wrangler: { configPath: './wrangler.toml' },
+    miniflare: {
+      bindings: {
+        ...testSecrets,
+        // Cheaper scrypt in tests (2^10): the production cost (2^14) is measured by `npm run bench`;
+        // the rehash-on-login path is tested by raising it back.
+        PASSWORD_SCRYPT_LOG_N: '10',
+        // Analytics Engine drops writes locally: tests read metrics from the D1 store.
+        METRICS_STORE: 'd1',
+        TEST_MIGRATIONS: migrations,
+        // The fake overseers are plain ws:// on loopback; production requires wss://.
+        ALLOW_INSECURE_OVERSEER: 'true',
+        // A client-run Steam OpenID dance may return here (test/console/library/steam-link.test.ts).
+        STEAM_RETURN_TO_URLS: 'http://127.0.0.1:51234/steam-return',
+        ...overseer,
       },
     },
-    cloudflareTest({
-      wrangler: { configPath: './wrangler.toml' },
-      miniflare: {
-        bindings: {
-          ...testSecrets,
-          // Cheaper scrypt in tests (2^10): the production cost (2^14) is measured by `npm run bench`;
-          // the rehash-on-login path is tested by raising it back.
-          PASSWORD_SCRYPT_LOG_N: '10',
-          // Analytics Engine drops writes locally: tests read metrics from the D1 store.
-          METRICS_STORE: 'd1',
-          TEST_MIGRATIONS: migrations,
-          OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
-          // The fake overseer is plain ws:// on loopback; production requires wss://.
-          ALLOW_INSECURE_OVERSEER: 'true',
-          FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
-          // A client-run Steam OpenID dance may return here (test/console/library/steam-link.test.ts).
-          STEAM_RETURN_TO_URLS: 'http://127.0.0.1:51234/steam-return',
-        },
-      },
-    }),
-  ],
+  });
+}
+
+const shared = {
+  setupFiles: ['./test/support/apply-migrations.ts'],
+  globalSetup: ['./test/support/global-setup.mjs'],
+  testTimeout: 30_000,
+  // Request log lines are for production; keep test output to failures and warnings.
+  onConsoleLog: (log: string) => !log.startsWith('{"level":"info"'),
+  hookTimeout: 30_000,
+};
+
+export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    exclude: ['test/e2e/**'],
-    setupFiles: ['./test/support/apply-migrations.ts'],
-    globalSetup: ['./test/support/global-setup.mjs'],
-    testTimeout: 30_000,
-    // Request log lines are for production; keep test output to failures and warnings.
-    onConsoleLog: (log) => !log.startsWith('{"level":"info"'),
-    hookTimeout: 30_000,
+    projects: [
+      {
+        plugins: [
+          versionAsText,
+          workers({
+            OVERSEER_URL: `ws://127.0.0.1:${fakeOverseerPort}/ws`,
+            FAKE_OVERSEER_CONTROL: `http://127.0.0.1:${fakeOverseerPort}/control`,
+          }),
+        ],
+        test: { name: 'workers', include: ['test/**/*.test.ts'], exclude: ['test/e2e/**', ...FLEET_TESTS], ...shared },
+      },
+      {
+        // Three overseers: the Worker's env differs, so the fleet tests get their own Worker.
+        plugins: [
+          versionAsText,
+          workers({
+            OVERSEER_URL: '',
+            OVERSEER_URLS: fakeFleetPorts.map((p) => `ws://127.0.0.1:${p}/ws`).join(','),
+            OVERSEER_FAILOVER_SECONDS: '60',
+            FAKE_FLEET_CONTROLS: fakeFleetPorts.map((p) => `http://127.0.0.1:${p}/control/default`).join(','),
+          }),
+        ],
+        test: { name: 'fleet', include: FLEET_TESTS, ...shared },
+      },
+    ],
   },
 });

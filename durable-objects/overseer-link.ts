@@ -33,6 +33,7 @@ import { createLogger } from '../src/http/log';
 import { db } from '../src/db/client';
 import { liveSources } from '../src/dvr/queries';
 import { world } from '../src/world';
+import { failoverGraceMs, isEligible, overseerFleet, ownerOf, type OverseerStatus } from '../src/dvr/overseer';
 
 const START_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -106,10 +107,20 @@ export class OverseerLink extends DurableObject<Env> {
    * overseer's dedupe rejects because the old process is still exiting waits here and retries. */
   private stopping = new Map<string, { exited: Promise<void>; resolve(): void }>();
   private readonly log = createLogger({ component: 'overseer-link' });
+  /** This link's overseer (its entry in the fleet, found by object id); url '' when unconfigured. */
+  private readonly me: { id: string; url: string };
+  /** The fleet has more than one overseer: sources are assigned by rendezvous hashing. */
+  private readonly inFleet: boolean;
+  /** When the overseer was last found unreachable (null while connected), kept across evictions. */
+  private downSince: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    const fleet = overseerFleet(env);
+    this.me = fleet.find((o) => env.OVERSEER_LINK.idFromName(o.id).equals(ctx.id)) ?? { id: 'overseer', url: '' };
+    this.inFleet = fleet.length > 1;
     ctx.blockConcurrencyWhile(async () => {
+      this.downSince = (await ctx.storage.get<number>('down_since')) ?? null;
       const sql = ctx.storage.sql;
       sql.exec(`CREATE TABLE IF NOT EXISTS task_index (task_id TEXT PRIMARY KEY, source_id INTEGER NOT NULL, driver TEXT NOT NULL, username TEXT NOT NULL)`);
       for (const r of sql.exec<{ task_id: string; source_id: number; driver: string; username: string }>(`SELECT * FROM task_index`)) {
@@ -135,7 +146,7 @@ export class OverseerLink extends DurableObject<Env> {
   /** Dials when down (respecting the backoff) and waits for the attempt; true when connected. */
   async wake(): Promise<boolean> {
     if (this.connected()) return true;
-    if (!this.env.OVERSEER_URL) return false;
+    if (!this.me.url) return false;
     if (world.now() < this.nextDialAt && !this.dialing) {
       await this.armAlarm(this.nextDialAt);
       return false;
@@ -150,7 +161,7 @@ export class OverseerLink extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    if (!this.env.OVERSEER_URL) return;
+    if (!this.me.url) return;
     if (!this.connected()) {
       this.nextDialAt = 0;
       await this.dial();
@@ -167,7 +178,7 @@ export class OverseerLink extends DurableObject<Env> {
 
   private dial(): Promise<void> {
     if (this.dialing) return this.dialing;
-    const problem = overseerConfigProblem(this.env);
+    const problem = overseerConfigProblem({ ...this.env, OVERSEER_URL: this.me.url });
     if (problem) {
       // A configuration that would send the sites' cookies in clear or unauthenticated: never dial.
       this.log.error('refusing to dial the overseer', { problem });
@@ -175,7 +186,7 @@ export class OverseerLink extends DurableObject<Env> {
     }
     this.dialing = (async () => {
       try {
-        const res = await world.fetch(dialUrl(this.env.OVERSEER_URL), {
+        const res = await world.fetch(dialUrl(this.me.url), {
           headers: { Upgrade: 'websocket', Authorization: `Bearer ${this.env.OVERSEER_TOKEN}` },
         });
         const ws = res.webSocket;
@@ -206,15 +217,17 @@ export class OverseerLink extends DurableObject<Env> {
         ws.addEventListener('error', () => this.onDown(ws));
         this.socket = ws;
         this.failures = 0;
+        this.markUp();
         this.nextDialAt = 0;
-        this.log.info('overseer connected', { url: this.env.OVERSEER_URL });
-        recordMetric(this.env, this.ctx, 'dvr.overseer_reconnects', { overseer: new URL(this.env.OVERSEER_URL).host });
+        this.log.info('overseer connected', { url: this.me.url });
+        recordMetric(this.env, this.ctx, 'dvr.overseer_reconnects', { overseer: new URL(this.me.url).host });
         // On-connect reconciliation runs in the background; the alarm then keeps the periodic one.
         this.lastReconcileAt = world.now();
         void this.reconcile('connect').catch((e) => this.log.warn('reconcile failed', { error: String(e) }));
         await this.armAlarm(world.now() + reconcileIntervalMs(await this.config()));
       } catch (e) {
         this.failures += 1;
+        this.markDown();
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.failures - 1, 10));
         this.nextDialAt = world.now() + delay;
         this.log.warn('overseer dial failed', { error: String(e), retry_in_ms: delay });
@@ -236,9 +249,52 @@ export class OverseerLink extends DurableObject<Env> {
     }
     for (const id of [...this.pending.keys()]) this.fail(id, new OverseerError('overseer: connection lost'));
     this.failures += 1;
+    this.markDown();
     this.nextDialAt = world.now() + BACKOFF_MIN_MS;
     this.log.warn('overseer connection lost');
     void this.armAlarm(this.nextDialAt).catch(() => undefined);
+  }
+
+  private markDown(): void {
+    if (this.downSince !== null) return;
+    this.downSince = world.now();
+    void this.ctx.storage.put('down_since', this.downSince).catch(() => undefined);
+  }
+
+  private markUp(): void {
+    if (this.downSince === null) return;
+    this.downSince = null;
+    void this.ctx.storage.delete('down_since').catch(() => undefined);
+  }
+
+  // ───────────── the fleet ─────────────
+
+  /** For the fleet's assignment: connected, and since when it is down. A link never dialed is
+   * dialed now (not awaited) and counts as down from now, so its grace period starts. */
+  async status(): Promise<OverseerStatus> {
+    if (!this.connected()) {
+      if (this.downSince === null && this.me.url && !this.dialing) this.markDown();
+      if (this.me.url && !this.dialing && world.now() >= this.nextDialAt) void this.wake().catch(() => false);
+    }
+    return { id: this.me.id, connected: this.connected(), downSince: this.connected() ? null : this.downSince };
+  }
+
+  /** The task ids this link routes events for (the sources it records or is starting). */
+  async heldTaskIds(): Promise<string[]> {
+    return [...this.tasks.keys()];
+  }
+
+  /**
+   * Hand-over: another overseer owns these sources now. Each task is stopped here and forgotten
+   * (its `exited` must not touch the source, which the new owner starts next); resolves once every
+   * stop is confirmed by `exited` (or its wait ran out), so the new owner never records alongside.
+   */
+  async release(taskIds: string[]): Promise<string[]> {
+    const released = taskIds.filter((t) => this.tasks.has(t));
+    if (!this.connected()) return [];
+    for (const t of released) this.stopTask(t);
+    await Promise.all(released.map((t) => this.stopping.get(t)?.exited));
+    return released;
   }
 
   private async armAlarm(at: number): Promise<void> {
@@ -306,8 +362,8 @@ export class OverseerLink extends DurableObject<Env> {
 
   /** Recorder pool and metrics for diagnostics; a failed request just leaves its key out. */
   async diagnostics(): Promise<{ connected: boolean; error?: string; pool?: PoolInfo; metrics?: Metrics }> {
-    if (!this.env.OVERSEER_URL) return { connected: false, error: 'overseer client not initialised' };
-    const problem = overseerConfigProblem(this.env);
+    if (!this.me.url) return { connected: false, error: 'overseer client not initialised' };
+    const problem = overseerConfigProblem({ ...this.env, OVERSEER_URL: this.me.url });
     if (problem) return { connected: false, error: `overseer link refused: ${problem}` };
     if (!this.connected()) await this.wake();
     if (!this.connected()) return { connected: false, error: 'overseer disconnected' };
@@ -503,6 +559,8 @@ export class OverseerLink extends DurableObject<Env> {
     }
     const mon = this.monitor(ref);
     const { state } = await mon.snapshot(ref);
+    // In a fleet every link is asked; only the one recording the source stops it.
+    if (this.inFleet && !this.tasks.has(state.taskId)) return;
     if (state.taskId && this.send({ type: 'stop', id: this.nextId(), task_id: state.taskId })) await mon.stopRequested(ref);
   }
 
@@ -637,12 +695,43 @@ export class OverseerLink extends DurableObject<Env> {
     const byId = new Map(list.map((t) => [t.task_id, t]));
     const byKey = new Map<string, TaskInfo>();
     for (const t of list) if (t.worker_state === 'running' && t.params?.source) byKey.set(`${t.action}/${t.params.source}`, t);
+    const fleet = this.inFleet ? await this.fleetView() : null;
+    /** Sources this overseer takes over from a connected one: holder id → [ref, its task, ours to claim]. */
+    const handOver = new Map<string, Array<{ ref: SourceRef; taskId: string; claim?: TaskInfo }>>();
 
     const toStart: SourceRef[] = [];
     for (const row of results) {
       const ref: SourceRef = { sourceId: row.sourceId, driver: row.driver, username: row.username };
       const state = row.workerState;
       if (state === 'errored') continue;
+      if (fleet) {
+        const stored = row.overseerTaskId ?? '';
+        const mine = stored ? byId.get(stored) : undefined;
+        const leftover = byKey.get(`${row.driver}/${row.username}`);
+        const owner = ownerOf(ref, fleet.eligible);
+        if (owner !== this.me.id || row.active === 0) {
+          if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) continue;
+          // Not ours: a task recording it here under the source's current task id keeps recording
+          // until its owner takes it over (release); any other task of ours for it is a leftover
+          // (we were away while it moved), stopped before its owner starts it.
+          if (mine?.worker_state === 'running' && row.active > 0) this.index(mine.task_id, ref);
+          else if (mine?.worker_state === 'running') this.stopTask(mine.task_id);
+          if (leftover && leftover.task_id !== stored) this.stopTask(leftover.task_id);
+          if (row.active === 0 && !mine && owner === this.me.id && (state === 'running' || state === 'starting') && !fleet.heldElsewhere.has(stored)) await this.monitor(ref).markIdle(ref);
+          continue;
+        }
+        const inFlight = inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId);
+        const holder = stored && !mine && !inFlight ? fleet.heldElsewhere.get(stored) : undefined;
+        if (holder) {
+          // Ours, recording on another connected overseer (we were away): it stops there first.
+          const claim = leftover && leftover.task_id !== stored ? leftover : undefined;
+          handOver.set(holder, [...(handOver.get(holder) ?? []), { ref, taskId: stored, claim }]);
+          continue;
+        }
+        // A task id from an overseer we cannot reach (or that forgot it) is never offered here: the
+        // same id on two overseers would make the hand-back ambiguous.
+        if (stored && !mine && !inFlight) await this.monitor(ref).clearTask(ref);
+      }
       if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) {
         // A start in flight settles by itself (reply, error, timeout or lost connection) — unless it
         // is stuck: past its deadline, or queued under a task the overseer no longer has (a
@@ -685,9 +774,40 @@ export class OverseerLink extends DurableObject<Env> {
       }
       toStart.push(ref);
     }
+    for (const [holder, moves] of handOver) {
+      const released = new Set(await this.env.OVERSEER_LINK.getByName(holder).release(moves.map((m) => m.taskId)));
+      for (const m of moves) {
+        if (!released.has(m.taskId)) continue; // the holder went away meanwhile: next reconcile
+        if (m.claim) {
+          await this.claim(m.ref, m.claim);
+          continue;
+        }
+        await this.monitor(m.ref).clearTask(m.ref);
+        await this.monitor(m.ref).markIdle(m.ref, `[system] moving to overseer ${this.me.id}`);
+        toStart.push(m.ref);
+      }
+    }
     // In the background: a start the overseer queues may wait minutes for a slot, and the alarm
     // that runs this reconcile must not wait with it.
     void this.bulkStart(toStart).catch((e) => this.log.warn('bulk start failed', { error: String(e) }));
+  }
+
+  /** The fleet as this reconcile sees it: the overseers sources are assigned over, and which
+   * connected peer holds which task id. */
+  private async fleetView(): Promise<{ eligible: string[]; heldElsewhere: Map<string, string> }> {
+    const grace = failoverGraceMs(this.env);
+    const peers = overseerFleet(this.env).filter((o) => o.id !== this.me.id);
+    const views = await Promise.all(
+      peers.map(async (o) => {
+        const link = this.env.OVERSEER_LINK.getByName(o.id);
+        const status = await link.status();
+        return { status, held: status.connected ? await link.heldTaskIds() : [] };
+      }),
+    );
+    const eligible = [this.me.id, ...views.filter((v) => isEligible(v.status, grace)).map((v) => v.status.id)];
+    const heldElsewhere = new Map<string, string>();
+    for (const v of views) for (const t of v.held) heldElsewhere.set(t, v.status.id);
+    return { eligible, heldElsewhere };
   }
 
   /** A pending start the reconciler should give up on, with why; null while it may still settle. */

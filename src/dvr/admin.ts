@@ -16,7 +16,7 @@ import { requireAdmin, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { Conflict, NotFound } from '../http/errors';
 import { errors, failWith, json, newRouter, z } from '../http/openapi';
-import { overseerLink } from './overseer';
+import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
 import { activeSubscriptions, findStatusRowBySubId, liveSources, sourceIdOf, subscribersOf, type StatusRow } from './queries';
@@ -171,17 +171,16 @@ export const diagnosticsRoutes = newRouter().openapi(
     security,
     middleware: admin,
     responses: {
-      200: json(z.object({ recorder: ServiceInfoSchema, converter: ServiceInfoSchema, thumbnailer: ServiceInfoSchema }), 'Diagnostics'),
+      200: json(z.object({ recorder: ServiceInfoSchema, recorders: z.array(ServiceInfoSchema.extend({ id: z.string() })), converter: ServiceInfoSchema, thumbnailer: ServiceInfoSchema }), 'Diagnostics'),
       ...errors(401, 403),
     },
   }),
   async (c) => {
-    const recorder = await overseerLink(c.env)
-      .diagnostics()
-      .catch((e: unknown) => ({ connected: false, error: e instanceof Error ? e.message : String(e) }));
+    const { recorder, recorders } = await fleetDiagnostics(c.env);
     return c.json(
       {
         recorder,
+        recorders,
         converter: { connected: false, error: 'CONVERTER_URL not configured' },
         thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
       },

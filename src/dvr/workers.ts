@@ -1,5 +1,6 @@
 /**
- * `GET /api/workers` (contract §3.9), mounted at `/api/workers`: the overseer's task list, trimmed to the documented keys.
+ * `GET /api/workers` (contract §3.9), mounted at `/api/workers`: every overseer's task list, trimmed to
+ * the documented keys (plus `overseer`, which one runs it, when there are several).
  * Admin only. 503 `not connected to overseer` while the link is down; 502 `overseer error: <msg>`
  * when the list request fails or times out.
  */
@@ -7,7 +8,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { BadGateway, ServiceUnavailable } from '../http/errors';
 import { errors, json, newRouter, z } from '../http/openapi';
-import { overseerLink } from './overseer';
+import { overseerLinks } from './overseer';
 import { presentTask } from './protocol';
 
 const TaskInfoSchema = z
@@ -24,6 +25,8 @@ const TaskInfoSchema = z
     last_exited_at: z.string().optional(),
     last_exit_code: z.number().int().optional(),
     error_message: z.string().optional(),
+    /** With several overseers: the one running it (its id in diagnostics). */
+    overseer: z.string().optional(),
   })
   .openapi('TaskInfo');
 
@@ -39,16 +42,27 @@ export const workerRoutes = newRouter().openapi(
     responses: { 200: json(z.array(TaskInfoSchema), 'Tasks'), ...errors(401, 403, 502, 503) },
   }),
   async (c) => {
-    const l = overseerLink(c.env);
-    if (!(await l.wake())) throw new ServiceUnavailable('not connected to overseer', 'overseer_disconnected');
-    let tasks;
-    try {
-      tasks = await l.listTasks();
-    } catch (e) {
-      const msg = e instanceof Error ? e.message.replace(/^overseer: /, '') : String(e);
-      if (/not connected/.test(msg)) throw new ServiceUnavailable('not connected to overseer', 'overseer_disconnected');
-      throw new BadGateway(`overseer error: ${msg}`, 'overseer_error');
+    // Each overseer's tasks, tagged with its id; one that is down or fails is left out unless all are.
+    const answers = await Promise.all(
+      overseerLinks(c.env).map(async ({ id, link }) => {
+        if (!(await link.wake())) return { id, down: true as const };
+        try {
+          return { id, tasks: await link.listTasks() };
+        } catch (e) {
+          const msg = e instanceof Error ? e.message.replace(/^overseer: /, '') : String(e);
+          return /not connected/.test(msg) ? { id, down: true as const } : { id, error: msg };
+        }
+      }),
+    );
+    const ok = answers.filter((a) => 'tasks' in a);
+    if (ok.length === 0) {
+      const failed = answers.find((a) => 'error' in a);
+      if (failed && 'error' in failed) throw new BadGateway(`overseer error: ${failed.error}`, 'overseer_error');
+      throw new ServiceUnavailable('not connected to overseer', 'overseer_disconnected');
     }
-    return c.json(tasks.map(presentTask) as z.infer<typeof TaskInfoSchema>[], 200);
+    // With several overseers each task says which one runs it; one overseer's list stays the contract's.
+    const tag = answers.length > 1;
+    const tasks = ok.flatMap((a) => (a.tasks ?? []).map((t) => (tag ? { ...presentTask(t), overseer: a.id } : presentTask(t))));
+    return c.json(tasks as z.infer<typeof TaskInfoSchema>[], 200);
   },
 );

@@ -8,6 +8,9 @@
 // files never see each other's tasks; the plain `/ws` path is the `default` session.
 //
 //   const fake = await startFakeOverseer({ port: 0 });
+//   // several at once (a fleet): each on its own port, with its own task-id prefix, as real
+//   // overseers' ids never collide
+//   const b = await startFakeOverseer({ port: 0, taskPrefix: 'b' });
 //   // from a test: POST http://127.0.0.1:PORT/control/<session>/send {"frame": {...}}
 //   await fake.close();
 //
@@ -60,7 +63,7 @@ function newSession() {
   };
 }
 
-export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = '' } = {}) {
+export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = '', taskPrefix = 'task' } = {}) {
   const sessions = new Map();
   const session = (name) => {
     let s = sessions.get(name);
@@ -115,7 +118,7 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = 
           }
         }
         s.n += 1;
-        const task = { task_id: requested || `task-${s.n}`, action: frame.action, params: frame.params, restart_count: 0, created_at: now() };
+        const task = { task_id: requested || `${taskPrefix}-${s.n}`, action: frame.action, params: frame.params, restart_count: 0, created_at: now() };
         s.tasks.set(task.task_id, task);
         if (s.poolLimit > 0 && running(s) >= s.poolLimit) {
           // Pool full: the task waits. `queued` goes to every client and names the requester's id.
