@@ -322,7 +322,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** DVR health: 200 while the overseer link is open, 503 otherwise */
+        /** DVR health: 200 while an overseer link is open, 503 otherwise */
         get: operations["getDvrHealth"];
         put?: never;
         post?: never;
@@ -3201,6 +3201,7 @@ export type components = {
             last_exit_code?: number;
             last_exited_at?: string;
             last_started_at?: string;
+            overseer?: string;
             params?: {
                 [key: string]: string;
             };
@@ -3378,6 +3379,9 @@ export interface operations {
                     "application/json": {
                         converter: components["schemas"]["ServiceInfo"];
                         recorder: components["schemas"]["ServiceInfo"];
+                        recorders: (components["schemas"]["ServiceInfo"] & {
+                            id: string;
+                        })[];
                         thumbnailer: components["schemas"]["ServiceInfo"];
                     };
                 };
@@ -4418,6 +4422,10 @@ export interface operations {
                     "application/json": {
                         /** @enum {boolean} */
                         overseer_connected: true;
+                        overseers?: {
+                            connected: boolean;
+                            id: string;
+                        }[];
                         /** @enum {string} */
                         status: "ok";
                     };
@@ -4432,6 +4440,10 @@ export interface operations {
                     "application/json": {
                         /** @enum {boolean} */
                         overseer_connected: false;
+                        overseers?: {
+                            connected: boolean;
+                            id: string;
+                        }[];
                         /** @enum {string} */
                         status: "overseer_disconnected";
                     };
