@@ -91,7 +91,7 @@ export function originList(value: string | undefined): string[] {
 
 const corsBase = {
   allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-None-Match'],
   exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'X-Redirect-To'],
   maxAge: 600,
 };
