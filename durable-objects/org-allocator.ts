@@ -30,6 +30,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { db } from '../src/db/client';
 import { nodeOfflineAfterSeconds } from '../src/console/nodes/model';
+import { announcePlayTransitions } from '../src/notifications/play-transitions';
 import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play/mirror-queries';
 import {
   isEnd,
@@ -435,8 +436,12 @@ export class OrgAllocator extends DurableObject<Env> {
       else this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
     }
     const d = db(this.env);
-    const send = (batch: typeof items) =>
-      writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) })), iso(now));
+    // Webhooks (session.started/ended) compare D1's statuses before and after the write, so a
+    // re-delivered row announces nothing twice.
+    const send = (batch: typeof items) => {
+      const rows = batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) }));
+      return announcePlayTransitions(this.env, orgId, rows.map((r) => r.row), () => writeMirror(d, orgId, rows, iso(now)));
+    };
     const done = (batch: typeof items) => {
       for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
     };

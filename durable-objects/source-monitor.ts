@@ -23,6 +23,7 @@ import { nowIso, world } from '../src/world';
 import { db } from '../src/db/client';
 import { mirrorRuntimeStatement, recordWorkerEventStatement, type RuntimeMirror } from '../src/dvr/queries';
 import { parseRecorderLine } from '../src/dvr/recordings/events';
+import { noteSourceTransitions } from '../src/notifications/source-transitions';
 
 const LOG_CAP = 200;
 /** Progress-only mirror writes of one source are at most this often (issue 17 target 4). */
@@ -368,6 +369,7 @@ export class SourceMonitor extends DurableObject<Env> {
   private async commit(events: Array<{ type: string; pid: number; exitCode: number | null }> = []): Promise<void> {
     this.setMeta('state', JSON.stringify(this.state));
     if (this.ref === null) return;
+    noteSourceTransitions(this.env, this.ctx, this.ref, this.state);
     if (this.rowKey() !== this.mirrored) this.setMeta('mirror_dirty', '1');
     const ts = nowIso();
     for (const e of events) this.ctx.storage.sql.exec(`INSERT INTO outbox (type, pid, exit_code, ts) VALUES (?, ?, ?, ?)`, e.type, e.pid, e.exitCode, ts);

@@ -55,6 +55,8 @@ import { sourceRoutes } from './dvr/sources';
 import { subscriptionRoutes } from './dvr/subscriptions';
 import { dvrUserRoutes } from './dvr/users';
 import { workerRoutes } from './dvr/workers';
+// notifications
+import { webhookRoutes } from './notifications/routes';
 
 export function buildApp() {
   const base = new OpenAPIHono<AppEnv>({ defaultHook: validationHook<AppEnv>() });
@@ -147,7 +149,10 @@ export function buildApp() {
     .route('/api/health', healthRoutes)
     .route('/api/ingest', ingestRoutes)
     .route('/media', mediaRoutes)
-    .route('/thumbnails', thumbnailRoutes);
+    .route('/thumbnails', thumbnailRoutes)
+    //
+    // ── notifications (src/notifications): webhooks for both products ──
+    .route('/api/webhooks', webhookRoutes);
     //
     // ── end of the route map ──
 

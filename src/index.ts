@@ -5,6 +5,8 @@
 import { app } from './app';
 import { ENRICH_QUEUE_NAME, handleEnrichmentBatch } from './console/enrichment/jobs';
 import { createLogger } from './http/log';
+import { handleWebhookBatch } from './notifications/delivery';
+import { WEBHOOK_QUEUE_NAME } from './notifications/publish';
 import { runScheduled } from './scheduled';
 
 export { OrgAllocator } from '../durable-objects/org-allocator';
@@ -19,6 +21,7 @@ export default {
   async queue(batch, env) {
     // By name (an environment's queue carries a suffix, e.g. `edgeplane-enrichment-staging`).
     if (batch.queue === ENRICH_QUEUE_NAME || batch.queue.startsWith(`${ENRICH_QUEUE_NAME}-`)) return handleEnrichmentBatch(batch, env);
+    if (batch.queue === WEBHOOK_QUEUE_NAME || batch.queue === `${WEBHOOK_QUEUE_NAME}-staging`) return handleWebhookBatch(batch, env);
     createLogger({ queue: batch.queue }).error('no consumer for this queue: messages retried');
     batch.retryAll();
   },

@@ -9,6 +9,7 @@
  * | `play_sessions` | live sessions, and finished ones younger than | `RETENTION_PLAY_SESSIONS_DAYS` (90) |
  * | `login_throttle` | counters whose window or lock is still running | (the login and registration windows) |
  * | `openid_nonces` | nonces younger than 24 h (replay protection) | — |
+ * | `webhook_deliveries` | delivery log rows younger than | `RETENTION_WEBHOOK_DELIVERIES_DAYS` (30) |
  *
  * `RETENTION_BATCH_ROWS` (1000) rows per statement, at most `MAX_BATCHES` statements per table per
  * run. `0` days keeps a table for ever. This is the job list; the statements are
@@ -18,7 +19,7 @@
  */
 import { db } from './db/client';
 import { deleteInBatches, finishedPlaySessions, olderThan, staleThrottleCounters } from './db/batch-delete';
-import { auditLog, openidNonces, workerEvents } from './db/schema';
+import { auditLog, openidNonces, webhookDeliveries, workerEvents } from './db/schema';
 import { world } from './world';
 
 const DAY = 24 * 3600_000;
@@ -60,5 +61,7 @@ export async function runRetention(env: Env): Promise<Record<string, number>> {
   const windowMs = Math.max(intVar(env.LOGIN_LOCKOUT_SECONDS, 900), intVar(env.REGISTER_WINDOW_SECONDS, 3600)) * 1000;
   out.login_throttle = await deleteInBatches(d, staleThrottleCounters(before(windowMs), before(0)), s.batchRows);
   out.openid_nonces = await deleteInBatches(d, olderThan(openidNonces, openidNonces.nonce, openidNonces.seenAt, before(NONCE_TTL_MS)), s.batchRows);
+  const hookDays = intVar(env.RETENTION_WEBHOOK_DELIVERIES_DAYS, 30);
+  if (hookDays > 0) out.webhook_deliveries = await deleteInBatches(d, olderThan(webhookDeliveries, webhookDeliveries.id, webhookDeliveries.createdAt, before(hookDays * DAY)), s.batchRows);
   return out;
 }

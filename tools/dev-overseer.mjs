@@ -1,11 +1,21 @@
 #!/usr/bin/env node
 // A development overseer: a small WebSocket server speaking the sticky-overseer protocol
-// (contract dvr-api §5) whose "recorders" are simulations printing the recorder's JSON events
-// (§6): STARTUP, SESSION START, RECORDING START, SEGMENT START, HEARTBEATs, RECORDING END,
-// SESSION END, SLEEP — and now and then an unintentional exit, restarted or errored according to the
-// retry policy the control plane sent. `npm start` launches it when OVERSEER_URL is not set.
+// (contract dvr-api §5) whose "recorders" are simulations that write REAL media files and print the
+// recorder's JSON events (§6, issue 16): STARTUP, SESSION START, RECORDING START, SEGMENT START,
+// HEARTBEATs, SEGMENT FINISH, RECORDING END, SESSION END, SLEEP — and now and then an unintentional
+// exit, restarted or errored according to the retry policy the control plane sent. `npm start`
+// launches it when OVERSEER_URL is not set.
+//
+// Media: with ffmpeg on PATH, H.264/AAC MPEG-TS segments from ffmpeg's test sources, written in real
+// time; without it, copies of test/fixtures/media/clip.mp4 (so `npm start` works anywhere). Files
+// follow the `out` pattern the control plane sends, with `/data/recordings` mapped to
+// --recordings-dir; every event line is also appended to --events-file, which the media agent
+// (agents/media, `--events`) follows to know which files are finished. Segments are shortened to
+// --segment-seconds for a demo; `segment_length` "0" is single-file mode.
 //
 //   node tools/dev-overseer.mjs --port 8081            # ws://127.0.0.1:8081/ws
+//   node tools/dev-overseer.mjs --recordings-dir /tmp/rec --events-file /tmp/rec/.recorder-events.jsonl
+//   node tools/dev-overseer.mjs --segment-seconds 5 --max-mb 200 --no-ffmpeg
 //   node tools/dev-overseer.mjs --port 8081 --speed 2  # everything twice as fast
 //   node tools/dev-overseer.mjs --crash-rate 0.2       # crash more often (per online/offline cycle)
 //   node tools/dev-overseer.mjs --pool 2 --queue-timeout 1m  # a small pool: starts beyond it are queued
@@ -16,12 +26,19 @@
 // one is then answered `started` with the requester's id — and `pool_updated` follows a `set_pool`.
 //
 // Timings are made for a demo: a source is online and recording a few seconds after its start,
-// heartbeats come every 3 s, sessions last about a minute, and a source sleeps ~10 s between them.
-// Sources whose name starts with "offline" never go online; "crashy…" ones crash on every cycle.
+// heartbeats come every 3 s, sessions last 30–60 s (3–6 segments), and a source sleeps ~10 s between
+// them. Sources whose name starts with "offline" never go online; "crashy…" ones crash on every
+// cycle; "big…" ones record at 8 Mbit/s (segments larger than one ingest part, with ffmpeg). The
+// recordings directory is kept under --max-mb (default 1000) by deleting the oldest finished files.
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
-import { randomUUID } from 'node:crypto';
-import { recorderLine } from './recorder-events.mjs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { recorderLine, sizeString } from './recorder-events.mjs';
 
 const { WebSocketServer } = createRequire(import.meta.url)('ws');
 
@@ -52,6 +69,21 @@ function goDuration(s) {
 }
 
 const QUEUE_TIMEOUT_MS = goDuration(opt('queue-timeout', '5m'));
+
+// Real media: where the simulated recorders write, and the file their event lines go to.
+const GIVEN_DIR = opt('recordings-dir', '');
+const RECORDINGS_DIR = resolve(GIVEN_DIR || mkdtempSync(join(tmpdir(), 'edgeplane-recordings-')));
+mkdirSync(RECORDINGS_DIR, { recursive: true });
+const EVENTS_FILE = resolve(opt('events-file', join(RECORDINGS_DIR, '.recorder-events.jsonl')));
+const SEGMENT_SECONDS = Math.max(1, Number(opt('segment-seconds', 10)));
+const MAX_BYTES = Math.max(1, Number(opt('max-mb', 1000))) * 1e6;
+const ffmpegBin = opt('ffmpeg', 'ffmpeg');
+const FFMPEG = !args.includes('--no-ffmpeg') && spawnSync(ffmpegBin, ['-version'], { stdio: 'ignore' }).status === 0 ? ffmpegBin : null;
+const FFPROBE = opt('ffprobe', 'ffprobe');
+const FIXTURE = readFileSync(fileURLToPath(new URL('../test/fixtures/media/clip.mp4', import.meta.url)));
+const FIXTURE_SECONDS = 4;
+const openFiles = new Set(); // files being written (never pruned)
+const writers = new Set(); // running ffmpeg processes
 
 const tasks = new Map(); // task_id → task
 const queue = []; // {t, id, ws} waiting for a pool slot, oldest first
@@ -123,17 +155,194 @@ function clearTimers(t) {
 function out(t, event, extra = {}) {
   metrics.total_output_lines += 1;
   t.seq += 1;
-  emit(t, { type: 'output', task_id: t.task_id, pid: t.pid, stream: 'stdout', data: recorderLine(event, extra), ts: now(), seq: t.seq });
+  const data = recorderLine(event, extra);
+  // What the recorder printed, as the media agent's --events file follows it (one line each).
+  appendFileSync(EVENTS_FILE, `${data}\n`);
+  log(`${t.action}/${t.params.source ?? '?'} ${data}`);
+  emit(t, { type: 'output', task_id: t.task_id, pid: t.pid, stream: 'stdout', data, ts: now() });
 }
 
-const hms = (s) => [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+const hms = (s) => [Math.floor(s / 3600), Math.floor((s % 3600) / 60), Math.floor(s % 60)].map((n) => String(n).padStart(2, '0')).join(':');
+const pause = (t, delay) => new Promise((resolve) => schedule(t, delay, resolve));
+
+/** The recorder's `out` template (contract §5.4) for a session and a recording start time, in the
+ * recordings directory: `/data/recordings/…` is where the real fleet mounts it. Anything else (an
+ * empty or foreign pattern) falls back to the default layout — never a path outside the directory. */
+function outBase(t, sessionAt, recordingAt) {
+  const parts = (d) => {
+    const p = (n) => String(n).padStart(2, '0');
+    return { Year: String(d.getFullYear()), Month: p(d.getMonth() + 1), Day: p(d.getDate()), Hour: p(d.getHours()), Minute: p(d.getMinutes()), Second: p(d.getSeconds()) };
+  };
+  const values = { Driver: t.action, Source: t.params.source ?? 'unknown', Session: parts(sessionAt), Recording: parts(recordingAt) };
+  const stamp = (x) => `${x.Year}-${x.Month}-${x.Day}_${x.Hour}-${x.Minute}-${x.Second}`;
+  const rendered = String(t.params.out ?? '').replace(/\{\{\s*\.(\w+)(?:\.(\w+))?\s*\}\}/g, (_, a, b) => String(b ? values[a]?.[b] ?? '' : values[a] ?? ''));
+  const rel = rendered.startsWith('/data/recordings/') ? rendered.slice('/data/recordings/'.length) : '';
+  const safe = rel.split('/').every((x) => x && x !== '.' && x !== '..') && rel.startsWith(`${values.Driver}/${values.Source}/`);
+  const relPath = safe ? rel : `${values.Driver}/${values.Source}/${stamp(values.Session)}/${stamp(values.Recording)}`;
+  return join(RECORDINGS_DIR, ...relPath.split('/'));
+}
+
+/**
+ * Writes one real media file for `seconds` of recording. With ffmpeg: H.264/AAC in MPEG-TS from
+ * the lavfi test sources, in real time (scaled by --speed), so the file grows while heartbeats
+ * report it; "big…" sources at a constant 8 Mbit/s (segments larger than an ingest part). Without
+ * ffmpeg: the committed fixture MP4 (4 s), copied in chunks over its duration.
+ * Returns {file, size(), stop(), done: Promise<{bytes, seconds}>}.
+ */
+function startWriter(t, base, seconds) {
+  const file = `${base}${FFMPEG ? '.ts' : '.mp4'}`;
+  mkdirSync(dirname(file), { recursive: true });
+  const began = Date.now();
+  const elapsed = () => ((Date.now() - began) * SPEED) / 1000;
+  const size = () => {
+    try {
+      return statSync(file).size;
+    } catch {
+      return 0;
+    }
+  };
+  openFiles.add(file);
+  let stop;
+  let done;
+  if (FFMPEG) {
+    const big = String(t.params.source ?? '').startsWith('big');
+    const rate = SPEED === 1 ? ['-re'] : ['-readrate', String(SPEED)];
+    const video = big ? ['-b:v', '8M', '-minrate', '8M', '-maxrate', '8M', '-bufsize', '4M', '-x264-params', 'nal-hrd=cbr'] : ['-crf', '30'];
+    const child = spawn(
+      FFMPEG,
+      ['-hide_banner', '-v', 'error', '-y', ...rate, '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=15', ...rate, '-f', 'lavfi', '-i', `sine=frequency=${220 + (nextPid % 7) * 55}:sample_rate=44100`,
+        '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', ...video, '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-2000)));
+    writers.add(child);
+    // SIGINT: ffmpeg closes the file properly (a cancelled recording is still a valid file).
+    stop = () => child.exitCode === null && child.kill('SIGINT');
+    done = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        writers.delete(child);
+        if (code !== 0 && code !== 255) log(`ffmpeg exited ${code} writing ${file}: ${stderr.trim()}`);
+        // The file's own duration, as the recorder reports it: on a busy machine ffmpeg falls behind
+        // the clock, and a cancelled segment is shorter than asked.
+        execFile(FFPROBE, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'default=nw=1:nk=1', file], (err, out) => {
+          const probed = Number(String(out).trim());
+          resolve({ bytes: size(), seconds: !err && Number.isFinite(probed) && probed > 0 ? probed : Math.min(seconds, elapsed()) });
+        });
+      }),
+    );
+  } else {
+    // The fixture's own length, whatever was asked: the file must stay a valid, complete MP4.
+    const bytes = FIXTURE;
+    writeFileSync(file, '');
+    let written = 0;
+    let finish;
+    done = new Promise((resolve) => (finish = resolve));
+    const tick = () => {
+      const upto = elapsed() >= FIXTURE_SECONDS ? bytes.length : Math.floor((bytes.length * elapsed()) / FIXTURE_SECONDS);
+      if (upto > written) appendFileSync(file, bytes.subarray(written, upto));
+      written = Math.max(written, upto);
+      if (written >= bytes.length) {
+        clearInterval(timer);
+        finish({ bytes: bytes.length, seconds: FIXTURE_SECONDS });
+      }
+    };
+    const timer = setInterval(tick, 250);
+    stop = () => {
+      appendFileSync(file, bytes.subarray(written));
+      written = bytes.length;
+      tick();
+    };
+  }
+  return { file, size, stop, done: done.finally(() => openFiles.delete(file)) };
+}
+
+/** Keeps the recordings directory under --max-mb: the oldest finished files go first (in real life
+ * the media agent deletes them after the upload; nothing does during a plain `npm start`). */
+function prune() {
+  const files = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && !e.name.startsWith('.') && !openFiles.has(p)) files.push({ p, ...statSync(p, { bigint: false }) });
+    }
+  };
+  try {
+    walk(RECORDINGS_DIR);
+  } catch {
+    return;
+  }
+  let total = files.reduce((n, f) => n + f.size, 0);
+  for (const f of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+    if (total <= MAX_BYTES) break;
+    rmSync(f.p, { force: true });
+    total -= f.size;
+  }
+}
+
+/**
+ * One online session, as sticky-recorder reports it (contract §6.1). Segmented mode
+ * (`segment_length` > 0): SEGMENT START (with `target_duration`), HEARTBEATs while the file grows,
+ * SEGMENT FINISH when it is closed (`split`, the last `stream_end`). Single-file mode
+ * (`segment_length` "0"): one file, no heartbeats, and SEGMENT START and FINISH both after ffmpeg
+ * ended. A stop in the middle ends the file and reports `cancelled`.
+ */
+async function recordSession(t, pid) {
+  const alive = () => t.pid === pid && t.worker_state === 'running';
+  const source = t.params.source ?? 'unknown';
+  const resolution = `${t.params.resolution || '720'}p/${t.params.framerate || '30'}fps`;
+  const single = goDuration(t.params.segment_length || '0') === 0;
+  const segSeconds = single ? 0 : Math.min(goDuration(t.params.segment_length) / 1000, SEGMENT_SECONDS);
+  const segments = 3 + Math.floor(Math.random() * 4); // a session of ~30–60 s of media at 10 s segments
+  const sessionAt = new Date();
+  out(t, 'SESSION START', { source, driver: t.action, resolution });
+  out(t, 'RECORDING START', { recording: '0', resolution });
+  const base = outBase(t, sessionAt, new Date());
+  let total = 0;
+  let trigger = 'stream_end';
+  const rec = { cancel: null };
+  t.recording = rec;
+  if (single) {
+    const w = startWriter(t, base, SEGMENT_SECONDS * segments);
+    rec.cancel = () => ((trigger = 'cancelled'), w.stop());
+    const r = await w.done;
+    total = r.seconds;
+    out(t, 'SEGMENT START', { file: w.file, segment: '0', recording: '0' });
+    out(t, 'SEGMENT FINISH', { file: w.file, segment: '0', recording: '0', duration: hms(r.seconds), size: sizeString(r.bytes), trigger });
+  } else {
+    for (let i = 0; i < segments && trigger !== 'cancelled'; i++) {
+      const w = startWriter(t, `${base}_${String(i).padStart(5, '0')}`, segSeconds);
+      rec.cancel = () => ((trigger = 'cancelled'), w.stop());
+      out(t, 'SEGMENT START', { file: w.file, segment: String(i), recording: '0', target_duration: `${segSeconds}s` });
+      let finished = null;
+      w.done.then((r) => (finished = r));
+      for (let beat = 1; ; beat++) {
+        await Promise.race([w.done, pause(t, 3000)]);
+        if (finished) break;
+        if (alive() && trigger !== 'cancelled') {
+          out(t, 'HEARTBEAT', { file: w.file, bytes_written: String(w.size()), segment_duration: hms(beat * 3), session_duration: hms(total + beat * 3), recording: '0', segment: String(i) });
+        }
+      }
+      total += finished.seconds;
+      const last = i === segments - 1 || trigger === 'cancelled';
+      out(t, 'SEGMENT FINISH', { file: w.file, segment: String(i), recording: '0', duration: hms(finished.seconds), size: sizeString(finished.bytes), trigger: trigger === 'cancelled' ? 'cancelled' : last ? 'stream_end' : 'split' });
+      prune();
+    }
+  }
+  t.recording = null;
+  out(t, 'RECORDING END', { recording: '0', segments: single ? '1' : String(segments), duration: hms(total), trigger });
+  out(t, 'SESSION END', { source, recordings: '1', duration: hms(total) });
+  prune();
+}
 
 function runRecorder(t) {
   const source = t.params.source ?? 'unknown';
+  const pid = t.pid;
   out(t, 'STARTUP', { source, driver: t.action, cookies: t.params.cookies ? '(set)' : 'none' });
   let first = true; // the first cycle always goes online, so a new subscription records within seconds
-  const cycle = () => {
-    if (t.worker_state !== 'running') return;
+  const cycle = async () => {
+    if (t.worker_state !== 'running' || t.pid !== pid) return;
     const crashy = source.startsWith('crashy');
     const lucky = first;
     first = false;
@@ -145,37 +354,25 @@ function runRecorder(t) {
       out(t, 'SLEEP', { source, interval: t.params.check_interval || '1m0s' });
       return schedule(t, 10_000, cycle);
     }
-    const resolution = `${t.params.resolution || '720'}p/${t.params.framerate || '30'}fps`;
-    schedule(t, 1000, () => {
-      out(t, 'SESSION START', { source, driver: t.action, resolution });
-      out(t, 'RECORDING START', { recording: '0', resolution });
-      out(t, 'SEGMENT START', { file: `/data/recordings/${t.action}/${source}/seg_00000.ts`, segment: '0', recording: '0', target_duration: t.params.segment_length || '5m' });
-      let elapsed = 0;
-      let bytes = 0;
-      const beats = 12 + Math.floor(Math.random() * 10);
-      const beat = (n) => {
-        if (t.worker_state !== 'running') return;
-        elapsed += 3;
-        bytes += 1_500_000 + Math.floor(Math.random() * 500_000);
-        out(t, 'HEARTBEAT', {
-          file: `/data/recordings/${t.action}/${source}/seg_00000.ts`,
-          bytes_written: String(bytes),
-          segment_duration: hms(elapsed),
-          session_duration: hms(elapsed),
-          recording: '0',
-          segment: '0',
-        });
-        if (n < beats) return schedule(t, 3000, () => beat(n + 1));
-        out(t, 'SEGMENT FINISH', { file: `/data/recordings/${t.action}/${source}/seg_00000.ts`, segment: '0', recording: '0', duration: hms(elapsed), size: `${(bytes / 1e6).toFixed(1)}MB`, trigger: 'stream_end' });
-        out(t, 'RECORDING END', { recording: '0', segments: '1', duration: hms(elapsed), trigger: 'stream_end' });
-        out(t, 'SESSION END', { source, recordings: '1', duration: hms(elapsed) });
-        out(t, 'SLEEP', { source, interval: t.params.check_interval || '1m0s' });
-        schedule(t, 10_000, cycle);
-      };
-      schedule(t, 3000, () => beat(1));
-    });
+    await pause(t, 1000);
+    await recordSession(t, pid);
+    if (t.pid !== pid || t.worker_state !== 'running' || t.state !== 'active') return; // stopped meanwhile
+    out(t, 'SLEEP', { source, interval: t.params.check_interval || '1m0s' });
+    schedule(t, 10_000, cycle);
   };
   schedule(t, 1000, cycle);
+}
+
+/** A stop (SIGTERM): the recorder closes its file and reports the cancellation, then exits 0. */
+async function stopProcess(t) {
+  const rec = t.recording;
+  if (rec?.cancel) {
+    rec.cancel();
+    for (let i = 0; i < 100 && t.recording === rec; i++) await new Promise((r) => setTimeout(r, 50));
+  } else {
+    await new Promise((r) => setTimeout(r, ms(300)));
+  }
+  if (t.worker_state === 'running') exitProcess(t, 0, true);
 }
 
 function startProcess(t, restartOf = 0, id = '') {
@@ -281,7 +478,7 @@ function onMessage(ws, frame) {
       if (!t) return reply({ type: 'error', message: 'task not found' });
       if (t.state === 'queued') return leaveQueue(t, 'stopped');
       t.state = 'stopped';
-      if (t.worker_state === 'running') setTimeout(() => exitProcess(t, 0, true), ms(300));
+      if (t.worker_state === 'running') stopProcess(t);
       return;
     }
     case 'reset': {
@@ -360,10 +557,15 @@ server.on('upgrade', (req, socket, head) => {
     });
   });
 });
-server.listen(PORT, HOST, () => log(`listening on ws://${HOST}:${PORT}/ws (speed ${SPEED}, crash rate ${CRASH_RATE})`));
+server.listen(PORT, HOST, () => {
+  log(`listening on ws://${HOST}:${PORT}/ws (speed ${SPEED}, crash rate ${CRASH_RATE})`);
+  log(`recordings in ${RECORDINGS_DIR} (${FFMPEG ? 'ffmpeg test sources, .ts' : 'no ffmpeg: copies of test/fixtures/media/clip.mp4'}), events in ${EVENTS_FILE}`);
+});
 
 const shutdown = () => {
   for (const t of tasks.values()) clearTimers(t);
+  for (const w of writers) w.kill('SIGKILL');
+  if (!GIVEN_DIR) rmSync(RECORDINGS_DIR, { recursive: true, force: true });
   for (const ws of wss.clients) ws.terminate();
   server.close(() => process.exit(0));
 };

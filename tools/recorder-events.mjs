@@ -4,6 +4,7 @@
 //
 //   recorderLine('SEGMENT FINISH', { file, segment: '0', recording: '0', duration: '00:00:12', size: '1.2MB', trigger: 'split' })
 //   segmentLifecycle({ dir: '/data/recordings/chaturbate/alice', session: '2026-11-22_03-04-05', segments: 2 })
+//   segmentLifecycle({ dir, session, single: true })   // single-file mode
 
 /** One recorder line: `event` and `time` added, values stringified, keys sorted. */
 export function recorderLine(event, fields = {}, time = new Date()) {
@@ -32,19 +33,30 @@ export function sizeString(bytes) {
  * The lines of one whole recording session: SESSION START, RECORDING START, then per segment
  * SEGMENT START, a HEARTBEAT and SEGMENT FINISH, then RECORDING END and SESSION END. `files[i]`
  * may give each segment's path and size; otherwise `{dir}/{session}/{session}_0000i.ts`.
+ * `single: true` is single-file mode (`segment_length` "0"): one `{dir}/{session}/{session}.ts`, no
+ * heartbeat and no `target_duration`, SEGMENT START and FINISH together once the file is closed.
  */
-export function segmentLifecycle({ dir, source = 'unknown', driver = 'chaturbate', session, segments = 1, seconds = 12, bytes = 1_200_000, files, at = Date.now() }) {
+export function segmentLifecycle({ dir, source = 'unknown', driver = 'chaturbate', session, segments = 1, seconds = 12, bytes = 1_200_000, files, single = false, at = Date.now() }) {
   const lines = [];
   let t = at;
   const line = (event, fields) => lines.push(recorderLine(event, fields, (t += 1000)));
   line('SESSION START', { source, driver, resolution: '720p/30fps' });
   line('RECORDING START', { recording: '0', resolution: '720p/30fps' });
-  for (let i = 0; i < segments; i++) {
-    const file = files?.[i]?.path ?? `${dir}/${session}/${session}_${String(i).padStart(5, '0')}.ts`;
-    const size = files?.[i]?.size ?? bytes;
-    line('SEGMENT START', { file, segment: String(i), recording: '0', target_duration: '5m' });
-    line('HEARTBEAT', { file, bytes_written: String(size), segment_duration: hms(seconds / 2), session_duration: hms(seconds / 2), recording: '0', segment: String(i) });
-    line('SEGMENT FINISH', { file, segment: String(i), recording: '0', duration: hms(seconds), size: sizeString(size), trigger: i === segments - 1 ? 'stream_end' : 'split' });
+  if (single) {
+    const file = files?.[0]?.path ?? `${dir}/${session}/${session}.ts`;
+    const size = files?.[0]?.size ?? bytes;
+    t += seconds * 1000; // the whole recording is written before the recorder reports the file
+    line('SEGMENT START', { file, segment: '0', recording: '0' });
+    line('SEGMENT FINISH', { file, segment: '0', recording: '0', duration: hms(seconds), size: sizeString(size), trigger: 'stream_end' });
+    segments = 1;
+  } else {
+    for (let i = 0; i < segments; i++) {
+      const file = files?.[i]?.path ?? `${dir}/${session}/${session}_${String(i).padStart(5, '0')}.ts`;
+      const size = files?.[i]?.size ?? bytes;
+      line('SEGMENT START', { file, segment: String(i), recording: '0', target_duration: '5m' });
+      line('HEARTBEAT', { file, bytes_written: String(size), segment_duration: hms(seconds / 2), session_duration: hms(seconds / 2), recording: '0', segment: String(i) });
+      line('SEGMENT FINISH', { file, segment: String(i), recording: '0', duration: hms(seconds), size: sizeString(size), trigger: i === segments - 1 ? 'stream_end' : 'split' });
+    }
   }
   line('RECORDING END', { recording: '0', segments: String(segments), duration: hms(seconds * segments), trigger: 'stream_end' });
   line('SESSION END', { source, recordings: '1', duration: hms(seconds * segments) });

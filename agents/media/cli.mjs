@@ -5,7 +5,7 @@
 //   node agents/media/cli.mjs run --dir /data/recordings [--events /var/log/recorder-events.jsonl]
 //        [--state-dir DIR] [--stable-seconds 120] [--scan-seconds 10] [--concurrency 2]
 //        [--bandwidth 10M] [--part-size 8M] [--keep-hours 0] [--no-thumbnails] [--remux]
-//        [--ffmpeg ffmpeg] [--ffprobe ffprobe] [--recorder-root /data/recordings] [--once]
+//        [--ffmpeg ffmpeg] [--ffprobe ffprobe] [--recorder-root /data/recordings] [--sources d/u,…] [--once]
 //
 // `enroll` stores the server URL and the host credential in {state-dir}/credential.json (mode
 // 0600); `run` reads them from there (or MEDIA_AGENT_SERVER / MEDIA_AGENT_CREDENTIAL).
@@ -73,6 +73,7 @@ async function main() {
       ffmpeg: flags.ffmpeg ?? DEFAULTS.ffmpeg,
       ffprobe: flags.ffprobe ?? DEFAULTS.ffprobe,
       recorderRoot: flags['recorder-root'] ?? DEFAULTS.recorderRoot,
+      sources: typeof flags.sources === 'string' ? flags.sources.split(',').map((x) => x.trim()).filter(Boolean) : DEFAULTS.sources,
     });
     if (flags.once) {
       const { failures } = await agent.runOnce();

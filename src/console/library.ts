@@ -29,6 +29,7 @@ import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
 import { pendingProofs, PendingProofSchema, withdrawProof } from './ownership/review';
 import { primaryOrgId } from './profile';
 import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
+import { notify } from '../notifications/publish';
 
 const ReviewIn = z.object({ kind: z.enum(REVIEWABLE_KINDS), note: cleanText(500, { multiline: true }).optional() }).strict().openapi('ProofReviewIn');
 const ReviewParams = z.object({ org_id: IntId, entry_id: IntId });
@@ -183,6 +184,7 @@ export const userLibraryRoutes = newRouter()
         throw e;
       }
       const entry = (await listLibrary(c.env, body.org_id, user_id)).find((e) => e.game.id === body.game_id)!;
+      notify(c.env, c, { type: 'proof.pending_review', orgId: body.org_id, data: { user_id, game_id: body.game_id, entry_id: entry.id, kind: body.kind } });
       return c.json(entry, 201);
     },
   )

@@ -871,3 +871,64 @@ export const changeCounters = sqliteTable('change_counters', {
   scope: text('scope').primaryKey(),
   version: integer('version').notNull().default(0),
 });
+
+// ───────────────────────────── notifications (webhooks) ─────────────────────────────
+
+/**
+ * A webhook endpoint. `scope` says whose events it receives: `user` (DVR events of the sources its
+ * owner subscribes to), `org` (console events of `org_id`, registered by an org admin) or `platform`
+ * (every event, platform admins). The signing secret is stored AES-GCM encrypted (never in clear).
+ */
+export const webhookEndpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    ownerId: integer('owner_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    scope: text('scope', { enum: ['user', 'org', 'platform'] }).notNull(),
+    orgId: integer('org_id').references(() => orgs.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    description: text('description').notNull().default(''),
+    format: text('format', { enum: ['standard', 'discord', 'slack'] }).notNull().default('standard'),
+    /** JSON array of event types. */
+    events: text('events').notNull(),
+    secretEnc: text('secret_enc').notNull(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('webhook_endpoints_owner_idx').on(t.ownerId),
+    index('webhook_endpoints_scope_org_idx').on(t.scope, t.orgId),
+    check('webhook_endpoints_scope_ck', sql`${t.scope} IN ('user', 'org', 'platform')`),
+    check('webhook_endpoints_format_ck', sql`${t.format} IN ('standard', 'discord', 'slack')`),
+  ],
+);
+
+/**
+ * One event for one endpoint: the delivery log. `id` is the `webhook-id` header (the receiver's
+ * idempotency key, the same on every attempt). `failed` is the dead-letter record.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    eventType: text('event_type').notNull(),
+    status: text('status', { enum: ['pending', 'retrying', 'succeeded', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    responseStatus: integer('response_status'),
+    latencyMs: integer('latency_ms'),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('webhook_deliveries_endpoint_created_idx').on(t.endpointId, t.createdAt),
+    index('webhook_deliveries_created_idx').on(t.createdAt),
+    check('webhook_deliveries_status_ck', sql`${t.status} IN ('pending', 'retrying', 'succeeded', 'failed')`),
+  ],
+);

@@ -4,7 +4,7 @@
 //
 //   #/login  #/  #/subscriptions  #/source/{driver}/{username}  #/profile
 //   #/admin/{config,users,sources,diagnostics}  #/admin/users/{id}/subscriptions
-//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}  #/library  #/library/game/{id}  #/review
+//   #/console/{orgs,games,apps,nodes,sessions,charts,audit,metrics}  #/library  #/library/game/{id}  #/review  #/webhooks
 import { api, apiUrl, onSessionLost } from './api.js';
 import { h, fill, stopAllPolls, poll, setText } from './ui.js';
 import { refreshReviewBadge } from './pages/library-shared.js';
@@ -35,6 +35,7 @@ const ROUTES = [
   ['library', 'library', 'user'],
   ['library/game/:id', 'library', 'user'],
   ['review', 'review', 'console'],
+  ['webhooks', 'webhooks', 'user'],
 ];
 
 /** What every page gets: the user, role helpers, the org list for console pages. */

@@ -29,9 +29,10 @@ export function thumbUrl(s, live) {
   const bust = live ? `?t=${Math.floor(Date.now() / 30000)}` : '';
   return apiUrl(`/thumbnails/${seg(s.driver)}/${seg(s.username)}.jpg${bust}`);
 }
-/** A 16:9 thumbnail box; a failing image is hidden (placeholder text shows instead). */
+/** A 16:9 thumbnail box; a failing image is hidden (placeholder text shows instead). Not
+ * `loading="lazy"`: Chromium never loads a lazy image while it is hidden, so the box stayed "No preview". */
 export function thumbBox(s, live) {
-  const img = h('img', { alt: '', loading: 'lazy', decoding: 'async' });
+  const img = h('img', { alt: '', decoding: 'async' });
   const ph = h('span', {}, 'No preview');
   img.addEventListener('error', () => { img.hidden = true; ph.hidden = false; });
   img.addEventListener('load', () => { img.hidden = false; ph.hidden = true; });

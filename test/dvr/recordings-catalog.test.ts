@@ -167,3 +167,58 @@ describe('readers use the catalog, never an R2 listing', () => {
     }
   });
 });
+
+describe('a .ts segment the media agent remuxed to .mp4', () => {
+  let credential = '';
+  const R = '2026-11-23_10-00-00';
+  const hex = (b: ArrayBuffer) => [...new Uint8Array(b)].map((x) => x.toString(16).padStart(2, '0')).join('');
+  const host = (method: string, path: string, body?: unknown, raw?: BodyInit, headers: Record<string, string> = {}) =>
+    call(method, path, { body, raw, headers: { Authorization: `Bearer ${credential}`, ...headers } });
+
+  /** What the agent does for a remuxed file: one part, the part tree, then completion. */
+  async function uploadMp4(rel: string, bytes: Uint8Array) {
+    const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+    const sha256 = hex(await crypto.subtle.digest('SHA-256', Uint8Array.from(digest.match(/../g)!, (x) => parseInt(x, 16))));
+    const created = await host('POST', '/api/ingest/uploads', { driver: 'chaturbate', username: 'nora', path: rel, remuxed_from: rel.replace(/\.mp4$/, '.ts'), size: bytes.byteLength, part_size: 5 * 1024 * 1024, sha256 });
+    expect(created.status).toBe(201);
+    const { upload_id } = await json<{ upload_id: string }>(created);
+    expect((await host('PUT', `/api/ingest/uploads/${upload_id}/parts/1`, undefined, bytes, { 'X-Part-Sha256': digest, 'Content-Type': 'application/octet-stream' })).status).toBe(200);
+    expect((await host('POST', `/api/ingest/uploads/${upload_id}/complete`)).status).toBe(200);
+  }
+  const rowsUnder = async (dir: string) => (await rows(noraId)).filter((r) => String(r.rel_path).startsWith(`${dir}/`));
+
+  beforeAll(async () => {
+    const admin = await makeUser({ role: 'admin' });
+    const created = await json<{ enrolment_code: string }>(await call('POST', '/api/admin/ingest/hosts', { token: admin.token, body: { name: 'remux-host' } }));
+    credential = (await json<{ credential: string }>(await call('POST', '/api/ingest/enroll', { body: { code: created.enrolment_code } }))).credential;
+  });
+
+  it('stores the recording under its .mp4 name and leaves no .ts row behind in state recording', async () => {
+    await record({ task_id: taskId, session: { dir: DIR, source: 'nora', session: R, segments: 1, seconds: 42, bytes: 4096 } });
+    const [ts] = await eventually(() => rowsUnder(R), (r) => r.length === 1 && r[0]!.ended_at !== null, 'the .ts row, finished');
+    expect(ts).toMatchObject({ rel_path: `${R}/${R}_00000.ts`, state: 'recording' });
+
+    await uploadMp4(`${R}/${R}_00000.mp4`, new Uint8Array([0, 0, 0, 8, 0x66, 0x74, 0x79, 0x70, 1, 2, 3]));
+    const after = await rowsUnder(R);
+    expect(after).toHaveLength(1);
+    // The same recording (id, session, duration from the events), now stored as the .mp4.
+    expect(after[0]).toMatchObject({ id: ts!.id, session_id: ts!.session_id, duration_seconds: 42, rel_path: `${R}/${R}_00000.mp4`, r2_key: `recordings/chaturbate/nora/${R}/${R}_00000.mp4`, state: 'stored', bytes: 11 });
+    const files = await json<Array<{ name: string }>>(await call('GET', `/media/subscriptions/chaturbate/nora/${R}/`, { token: u.token, headers: { Accept: 'application/json' } }));
+    expect(files.map((f) => f.name)).toEqual([`${R}_00000.mp4`]);
+  });
+
+  it('does not bring the .ts back when its events arrive after the upload', async () => {
+    const L = '2026-11-23_11-00-00';
+    await uploadMp4(`${L}/${L}_00000.mp4`, new Uint8Array([1, 2, 3, 4, 5]));
+    await record({ task_id: taskId, session: { dir: DIR, source: 'nora', session: L, segments: 1, seconds: 9, bytes: 4096 } });
+    await record({ task_id: taskId, lines: [{ event: 'SEGMENT START', file: `${DIR}/late-marker.ts`, segment: '0', recording: '0' }] });
+    await eventually(async () => (await rows(noraId)).some((r) => r.rel_path === 'late-marker.ts'), Boolean, 'marker row after the late events');
+    expect((await rowsUnder(L)).map((r) => [r.rel_path, r.state])).toEqual([[`${L}/${L}_00000.mp4`, 'stored']]);
+  });
+
+  it('refuses remuxed_from that is not the .ts of the uploaded .mp4', async () => {
+    const base = { driver: 'chaturbate', username: 'nora', size: 5, part_size: 5 * 1024 * 1024, sha256: 'e'.repeat(64) };
+    expect((await host('POST', '/api/ingest/uploads', { ...base, path: 'x/a.mp4', remuxed_from: 'x/b.ts' })).status).toBe(400);
+    expect((await host('POST', '/api/ingest/uploads', { ...base, path: 'x/a.mp4', remuxed_from: '../a.ts' })).status).toBe(400);
+  });
+});

@@ -13,7 +13,7 @@ import { authedPage, createUser, eventually, go, unique } from './dashboard/help
 const stack = inject('stack');
 let browser;
 
-const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'library', 'link', 'no/such/page'];
+const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'library', 'link', 'webhooks', 'no/such/page'];
 const ADMIN_ROUTES = [
   ...USER_ROUTES,
   'admin/config', 'admin/users', 'admin/users/2/subscriptions', 'admin/sources', 'admin/diagnostics',

@@ -1,11 +1,13 @@
 /**
- * Layers point down (issue 12, target 6): entry → areas → auth → http → db. Reads the imports of
+ * Layers point down (issue 12, target 6): entry → areas → services → auth → http → db. The one
+ * service today is notifications: both products publish events to it (webhooks), so it sits below
+ * them and never imports either. Reads the imports of
  * src/**\/*.ts and durable-objects/*.ts (static, dynamic and `import type` alike: a type import
  * still couples the modules) and checks three rules:
  *
  * 1. an import points to the same or a lower layer;
- * 2. no area imports another area (console, dvr, metrics, notifications; a Durable Object counts as
- *    part of its area);
+ * 2. no area imports another area (console, dvr, metrics; a Durable Object counts as part of its
+ *    area);
  * 3. no module that exports a route sub-app imports another such module (shared logic goes to a
  *    non-route module of the area, or a lower layer).
  *
@@ -30,8 +32,9 @@ const DURABLE_OBJECT_AREA = {
   'durable-objects/source-monitor.ts': 'dvr',
   'durable-objects/overseer-link.ts': 'dvr',
 };
-const AREAS = ['console', 'dvr', 'metrics', 'notifications'];
-const RANK = { db: 0, http: 1, auth: 2, area: 3, entry: 4, client: 5 };
+const AREAS = ['console', 'dvr', 'metrics'];
+const SERVICES = ['notifications'];
+const RANK = { db: 0, http: 1, auth: 2, service: 3, area: 4, entry: 5, client: 6 };
 
 /** `{ layer, area? }`, `{ shared: true }` for the leaves, or null for a file outside the rules. */
 export function classify(file) {
@@ -41,6 +44,7 @@ export function classify(file) {
   if (DURABLE_OBJECT_AREA[file]) return { layer: 'area', area: DURABLE_OBJECT_AREA[file] };
   const top = file.split('/')[1];
   if (file.startsWith('src/') && AREAS.includes(top)) return { layer: 'area', area: top };
+  if (file.startsWith('src/') && SERVICES.includes(top)) return { layer: 'service' };
   if (file.startsWith('src/auth/')) return { layer: 'auth' };
   if (file.startsWith('src/http/')) return { layer: 'http' };
   if (file.startsWith('src/db/')) return { layer: 'db' };

@@ -23,7 +23,8 @@
 //   POST restart           drop every connection and forget all tasks (an overseer restart)
 //   POST refuse {refuse}   refuse (HTTP 503) new connections and drop the current ones
 //   POST record {task_id, pid, lines | session}  push recorder event lines as `output` frames, in
-//                          order: `lines` ([{event, ...fields}]) or `session` (segmentLifecycle's options)
+//                          order: `lines` ([{event, ...fields}]) or `session` (segmentLifecycle's options,
+//                          `single: true` for single-file mode), formatted as tools/recorder-events.mjs does
 //   POST stopdelay {ms}    a stopped process exits (and `exited` is pushed) this long after `stop`
 //   POST pool {limit}      set the pool limit (0 = unlimited): `pool_updated` to every client, then
 //                          queued tasks start while there is room

@@ -15,7 +15,8 @@
 //   await agent.runOnce();           // one pass: events, scan, uploads, deletions
 //   await agent.run(signal);         // forever, every scanSeconds
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile, open } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, relative, sep } from 'node:path';
 import { bandwidthLimiter, makeThumbnail, partTree, readPart, remuxFaststart } from './files.mjs';
 import { IngestError, ingestClient } from './ingest-client.mjs';
 
@@ -32,6 +33,7 @@ export const DEFAULTS = {
   thumbnails: true,
   remux: false,
   recorderRoot: '/data/recordings',
+  sources: null, // ['chaturbate/alice', …]: only these sources' files (null: every source)
 };
 
 export function createAgent(options) {
@@ -103,6 +105,7 @@ export function createAgent(options) {
         }
         if (ev?.event === 'SEGMENT FINISH' && typeof ev.file === 'string') {
           const p = localPath(ev.file);
+          if (!wanted(p)) continue;
           finished.add(p);
           state.files[p] = { ...(state.files[p] ?? {}), finished: true };
         }
@@ -134,6 +137,7 @@ export function createAgent(options) {
     const now = Date.now();
     const out = [];
     for (const p of await walk(o.dir)) {
+      if (!wanted(p)) continue;
       const f = state.files[p];
       if (f?.phase === 'done' || f?.phase === 'kept') continue;
       let st;
@@ -156,7 +160,14 @@ export function createAgent(options) {
     return { driver: parts[0], username: parts[1], rel: parts.slice(2).join('/') };
   }
 
-  async function uploadFile(path, target, kind, key) {
+  /** Is this file one of the configured sources' (all of them without `sources`)? */
+  function wanted(path) {
+    if (!o.sources) return true;
+    const t = sourceOf(path);
+    return Boolean(t && o.sources.includes(`${t.driver}/${t.username}`));
+  }
+
+  async function uploadFile(path, target, kind, key, remuxedFrom) {
     const st = await stat(path);
     let f = state.files[key] ?? {};
     if (kind === 'thumbnail' || !(f.sha256 && f.size === st.size && f.mtimeMs === st.mtimeMs && f.partSize === o.partSize)) {
@@ -167,7 +178,10 @@ export function createAgent(options) {
         await save();
       }
     }
-    const up = await api.createUpload({ driver: target.driver, username: target.username, path: target.rel, kind, size: f.size, part_size: o.partSize, sha256: f.sha256 });
+    const req = { driver: target.driver, username: target.username, path: target.rel, kind, size: f.size, part_size: o.partSize, sha256: f.sha256 };
+    // The server then turns the recorder's `.ts` catalog row into this `.mp4` one.
+    if (remuxedFrom) req.remuxed_from = remuxedFrom;
+    const up = await api.createUpload(req);
     if (up.state === 'stored') return up;
     if (kind === 'segment' && f.uploadId !== up.upload_id) {
       f.uploadId = up.upload_id;
@@ -194,7 +208,8 @@ export function createAgent(options) {
         log('thumbnail skipped', { file: path, why: made.why });
         return;
       }
-      await uploadFile(out, target, 'thumbnail', out);
+      const stored = await uploadFile(out, target, 'thumbnail', out);
+      log('thumbnail stored', { file: path, key: stored.key });
     } catch (e) {
       log('thumbnail failed', { file: path, error: String(e?.message ?? e) });
     } finally {
@@ -210,20 +225,17 @@ export function createAgent(options) {
     }
     let upload = path;
     let uploadTarget = target;
+    let remuxedFrom;
     if (o.remux && /\.ts$/i.test(path)) {
-      const mp4 = path.replace(/\.ts$/i, '.mp4');
-      const r = await remuxFaststart(o.ffmpeg, path, `${mp4}.part`);
-      if (r.ok) {
-        await rename(`${mp4}.part`, mp4);
+      const mp4 = await remuxed(path);
+      if (mp4) {
         upload = mp4;
         uploadTarget = { ...target, rel: target.rel.replace(/\.ts$/i, '.mp4') };
-      } else {
-        await rm(`${mp4}.part`, { force: true });
-        log('remux skipped', { file: path, why: r.why });
+        remuxedFrom = target.rel;
       }
     }
     try {
-      const stored = await uploadFile(upload, uploadTarget, 'segment', path);
+      const stored = await uploadFile(upload, uploadTarget, 'segment', path, remuxedFrom);
       log('stored', { file: upload, key: stored.key, bytes: stored.bytes });
     } catch (e) {
       if (e instanceof IngestError && e.code === 'recording_deleted') {
@@ -235,7 +247,9 @@ export function createAgent(options) {
       throw e;
     }
     await thumbnail(upload, uploadTarget);
-    const f = state.files[path] ?? {};
+    // The remuxed copy is ours (state directory) and stored now; the recorder's file may be kept.
+    if (upload !== path) await rm(upload, { force: true });
+    const { remuxed: _made, ...f } = state.files[path] ?? {};
     // Only now, with the server's confirmation in hand, may the local copy go.
     if (o.keepHours > 0) {
       state.files[path] = { ...f, phase: 'kept', deleteAfter: Date.now() + o.keepHours * 3600_000 };
@@ -243,10 +257,38 @@ export function createAgent(options) {
       return;
     }
     await rm(path, { force: true });
-    if (upload !== path) await rm(upload, { force: true });
     state.files[path] = { phase: 'done' };
     await save();
     log('deleted local copy', { file: path });
+  }
+
+  /**
+   * The `.mp4` (faststart) of a `.ts`, made once in the state directory — never in the recorder's
+   * tree — and reused after a crash, so a resumed upload sends the very bytes it started with.
+   * Null (and a log line) when ffmpeg is missing or fails: the `.ts` is uploaded as it is.
+   */
+  async function remuxed(path) {
+    const f = state.files[path] ?? {};
+    if (f.remuxed) {
+      try {
+        await stat(f.remuxed);
+        return f.remuxed;
+      } catch {
+        // Gone (state directory cleaned): make it again.
+      }
+    }
+    const mp4 = join(o.stateDir, 'remux', `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.mp4`);
+    await mkdir(dirname(mp4), { recursive: true });
+    const r = await remuxFaststart(o.ffmpeg, path, `${mp4}.part`);
+    if (!r.ok) {
+      await rm(`${mp4}.part`, { force: true });
+      log('remux skipped', { file: path, why: r.why });
+      return null;
+    }
+    await rename(`${mp4}.part`, mp4);
+    state.files[path] = { ...(state.files[path] ?? {}), remuxed: mp4 };
+    await save();
+    return mp4;
   }
 
   async function sweepKept() {
@@ -254,7 +296,6 @@ export function createAgent(options) {
     for (const [path, f] of Object.entries(state.files)) {
       if (f.phase === 'kept' && f.deleteAfter && f.deleteAfter <= now) {
         await rm(path, { force: true });
-        await rm(path.replace(/\.ts$/i, '.mp4'), { force: true }).catch(() => undefined);
         state.files[path] = { phase: 'done' };
         await save();
         log('deleted local copy after keep period', { file: path });

@@ -95,7 +95,8 @@ export async function makeThumbnail(ffmpeg, ffprobe, input, output) {
 
 /** `.ts` → `.mp4` with the moov atom up front, so browsers seek without downloading everything. */
 export async function remuxFaststart(ffmpeg, input, output) {
-  const r = await run(ffmpeg, ['-y', '-v', 'error', '-i', input, '-c', 'copy', '-movflags', '+faststart', output]);
+  // `-f mp4`: the output is written under a temporary name whose extension says nothing.
+  const r = await run(ffmpeg, ['-y', '-v', 'error', '-i', input, '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', output]);
   if (r.code === null) return { ok: false, why: `${ffmpeg} not available` };
   if (r.code !== 0) return { ok: false, why: `ffmpeg exited ${r.code}: ${r.stderr.trim().slice(0, 200)}` };
   return { ok: true };

@@ -114,6 +114,22 @@ describe('finished segments', () => {
   });
 });
 
+describe('sources filter', () => {
+  it('uploads only the configured sources and leaves the others alone', async () => {
+    const mine = await segment('chaturbate/alice/S/S_00006.ts', 10 * KiB);
+    const other = await segment('stripchat/zed/T/T_00006.ts', 10 * KiB);
+    for (const file of ['/data/recordings/chaturbate/alice/S/S_00006.ts', '/data/recordings/stripchat/zed/T/T_00006.ts']) {
+      await appendFile(events, recorderLine('SEGMENT FINISH', { file, segment: '6', recording: '0', duration: '00:00:01', size: '10.0KB', trigger: 'split' }) + '\n');
+    }
+    const agent = agentWith({ sources: ['chaturbate/alice'] });
+    expect((await agent.runOnce()).failures).toEqual([]);
+    expect([...api.objects.keys()]).toEqual(['recordings/chaturbate/alice/S/S_00006.ts']);
+    expect(await exists(mine)).toBe(false);
+    expect(await exists(other)).toBe(true);
+    expect(Object.keys(agent.state().files)).not.toContain(other);
+  });
+});
+
 describe('crash and restart', () => {
   it('loses nothing and re-sends only the parts the server does not hold after a SIGKILL mid-upload', async () => {
     const p = await segment('chaturbate/alice/S/S_00005.ts', 640 * KiB, 9);

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 export async function startIngestDouble({ credential = `epm_${'t'.repeat(43)}`, code = 'c'.repeat(22) } = {}) {
   const uploads = new Map();
   const objects = new Map(); // key → Buffer (stored only after a verified completion)
-  const log = []; // {method, path, status, part?}
+  const log = []; // {method, path, status, part?, body? (the JSON of an upload request)}
   const faults = { completeStatus: 0, dropPart: null };
   const err = (res, status, error, codeName, details) => send(res, status, { error, code: codeName, ...(details ? { details } : {}) });
   const send = (res, status, body) => {
@@ -49,6 +49,9 @@ export async function startIngestDouble({ credential = `epm_${'t'.repeat(43)}`, 
     if (req.headers.authorization !== `Bearer ${credential}`) return fail(401, 'invalid ingest credential', 'invalid_ingest_credential');
     if (url.pathname === '/api/ingest/uploads' && req.method === 'POST') {
       const r = JSON.parse(body.toString());
+      // As the Worker: a remuxed .mp4 names the recorder's .ts it was made from, and nothing else.
+      if (r.remuxed_from !== undefined && r.remuxed_from.replace(/\.ts$/i, '.mp4') !== r.path) return fail(400, 'remuxed_from must be the .ts this .mp4 was made from', 'invalid_path');
+      entry.body = r;
       const key = r.kind === 'thumbnail' ? `thumbnails/${r.driver}/${r.username}/${r.path.replace(/\.[^./]*$/, '')}.jpg` : `recordings/${r.driver}/${r.username}/${r.path}`;
       const stored = objects.get(key);
       if (stored && stored.sha256 === r.sha256) return reply(200, { state: 'stored', key, bytes: stored.bytes.length, sha256: r.sha256, playback_url: `/media/subscriptions/${r.driver}/${r.username}/${r.path}` });

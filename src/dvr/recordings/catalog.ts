@@ -6,13 +6,41 @@
  *   const page = await listChildren(env, sourceId, '2026-02-18_22-01-31/', { limit: 500 });
  *   const files = await listFiles(env, sourceId, { limit: 200, after: 'x/y.ts' });
  */
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, like, lt, or, sql, type SQL } from 'drizzle-orm';
-import { db } from '../../db/client';
+import { and, asc, desc, eq, exists, gt, gte, inArray, isNotNull, like, lt, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
+import { db, type Db } from '../../db/client';
 import { recordings } from '../../db/schema';
+import { nowIso } from '../../world';
 
 export type RecordingState = 'recording' | 'uploading' | 'stored' | 'deleted';
 
 export const recordingKey = (driver: string, username: string, relPath: string) => `recordings/${driver}/${username}/${relPath}`;
+
+/** The `.mp4` the media agent makes of a `.ts` segment (remux with faststart); null for other files. */
+export const remuxedPath = (relPath: string): string | null => (/\.ts$/i.test(relPath) ? relPath.replace(/\.ts$/i, '.mp4') : null);
+
+/**
+ * A remuxed segment is ONE recording: the `.ts` row the recorder's events made becomes the `.mp4`
+ * row (same id, session, times, pins) — renamed when no `.mp4` row exists yet, dropped when one does
+ * (the upload got there first). Only rows still `recording`/`uploading` move: a stored `.ts` is a
+ * different object and a deleted one stays deleted. Both statements are conditional, so the pair is
+ * safe to repeat and to race with the events (which drop a late `.ts` row the same way).
+ */
+export function adoptRemuxed(d: Db, sourceId: number, tsRel: string, mp4Rel: string, mp4Key: string) {
+  const twin = alias(recordings, 'twin');
+  const mp4Exists = d
+    .select({ one: sql`1` })
+    .from(twin)
+    .where(and(eq(twin.sourceId, sourceId), eq(twin.relPath, mp4Rel)));
+  const tsRow = and(eq(recordings.sourceId, sourceId), eq(recordings.relPath, tsRel), inArray(recordings.state, ['recording', 'uploading']));
+  return [
+    d
+      .update(recordings)
+      .set({ relPath: mp4Rel, r2Key: mp4Key, updatedAt: nowIso() })
+      .where(and(tsRow, notExists(mp4Exists))),
+    d.delete(recordings).where(and(tsRow, exists(mp4Exists))),
+  ] as const;
+}
 
 /** The thumbnail key of a recording: beside it under `thumbnails/`, same basename, `.jpg` (the
  * dashboard asks for `{basename}.jpg` next to a file). */

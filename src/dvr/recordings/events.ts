@@ -20,7 +20,7 @@ import { db } from '../../db/client';
 import { recordings, recordingSessions } from '../../db/schema';
 import type { SourceRef } from '../runtime';
 import { safeSubpath } from '../media-store';
-import { recordingKey } from './catalog';
+import { adoptRemuxed, recordingKey, remuxedPath } from './catalog';
 import { nowIso } from '../../world';
 
 /** A recorder line as the recorder prints it: a flat JSON object of strings with an `event`. */
@@ -106,18 +106,24 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
         .orderBy(desc(recordingSessions.id))
         .limit(1);
       const segment = /^\d+$/.test(ev.segment ?? '') ? Number(ev.segment) : null;
-      await d
-        .insert(recordings)
-        .values({
-          sourceId: ref.sourceId,
-          sessionId: sql`(${openRecordingSession})`,
-          segment,
-          relPath: rel,
-          r2Key: recordingKey(ref.driver, ref.username, rel),
-          startedAt: at,
-          state: 'recording',
-        })
-        .onConflictDoNothing();
+      // A `.ts` the media agent already remuxed and uploaded is catalogued as its `.mp4`: a late
+      // event must not bring back a `.ts` row that would stay `recording` forever.
+      const mp4 = remuxedPath(rel);
+      await d.batch([
+        d
+          .insert(recordings)
+          .values({
+            sourceId: ref.sourceId,
+            sessionId: sql`(${openRecordingSession})`,
+            segment,
+            relPath: rel,
+            r2Key: recordingKey(ref.driver, ref.username, rel),
+            startedAt: at,
+            state: 'recording',
+          })
+          .onConflictDoNothing(),
+        ...(mp4 ? [adoptRemuxed(d, ref.sourceId, rel, mp4, recordingKey(ref.driver, ref.username, mp4))[1]] : []),
+      ]);
       if (ev.event === 'SEGMENT FINISH') {
         const duration = parseHms(ev.duration);
         const bytes = parseSize(ev.size);
@@ -129,7 +135,7 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
             ...(bytes === null ? {} : { bytes }),
             updatedAt: nowIso(),
           })
-          .where(and(eq(recordings.sourceId, ref.sourceId), eq(recordings.relPath, rel), inArray(recordings.state, ['recording', 'uploading'])));
+          .where(and(eq(recordings.sourceId, ref.sourceId), inArray(recordings.relPath, mp4 ? [rel, mp4] : [rel]), inArray(recordings.state, ['recording', 'uploading'])));
       }
       return 'segment';
     }

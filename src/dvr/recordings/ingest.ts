@@ -6,7 +6,7 @@
  *   GET  /api/admin/ingest/hosts                     → {hosts: [...]}                                       (admin)
  *   DELETE /api/admin/ingest/hosts/{id}              → revoke                                               (admin)
  *   POST /api/ingest/enroll {code}                   → {host_id, name, credential}                          (the code is the auth)
- *   POST /api/ingest/uploads {driver, username, path, kind, size, part_size, sha256}
+ *   POST /api/ingest/uploads {driver, username, path, kind, size, part_size, sha256, remuxed_from?}
  *        → 201 new upload | 200 same upload resumed (with its parts) | 200 {state: 'stored'} already there
  *   GET  /api/ingest/uploads/{id}                    → {state, parts: [{part_number, size, sha256}]}    (resume)
  *   PUT  /api/ingest/uploads/{id}/parts/{n}          body: the bytes; X-Part-Sha256: hex digest of them
@@ -23,10 +23,11 @@ import { BadRequest, Conflict, NotFound, Unauthorized } from '../../http/errors'
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { Segment } from '../paths';
 import { safeSubpath } from '../media-store';
-import { recordingKey, thumbnailKeyFor } from './catalog';
+import { adoptRemuxed, recordingKey, remuxedPath, thumbnailKeyFor } from './catalog';
 import { createHost, currentHost, enrolHost, listHosts, requireHost, revokeHost } from './hosts';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { abortUpload, completeUpload, findUpload, MAX_PART_SIZE, MAX_THUMBNAIL_BYTES, MIN_PART_SIZE, openUpload, partCount, partsOf, putPart, type Upload } from './uploads';
+import { notify } from '../../notifications/publish';
 
 const tags = ['dvr ingest'];
 const admin = [requireUser, requireAdmin];
@@ -58,6 +59,8 @@ const CreateUpload = z
     size: z.number().int().min(1).max(1024 ** 4),
     part_size: z.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE),
     sha256: Hex64,
+    /** The agent remuxed this `.mp4` from the recorder's `.ts` at that path: the `.ts` row becomes this one. */
+    remuxed_from: z.string().min(1).max(1024).optional(),
   })
   .strict()
   .openapi('CreateUpload');
@@ -221,6 +224,17 @@ export const ingestRoutes = newRouter()
         .where(and(eq(sources.driver, req.driver), eq(sources.username, req.username)))
         .get();
       if (!src) throw new NotFound(`source ${req.driver}/${req.username} not found`);
+      if (req.kind === 'segment' && req.remuxed_from !== undefined) {
+        const from = safeSubpath(req.remuxed_from);
+        if (!from || remuxedPath(from) !== rel) throw new BadRequest('remuxed_from must be the .ts this .mp4 was made from', 'invalid_path');
+        const ts = await d
+          .select({ state: recordings.state })
+          .from(recordings)
+          .where(and(eq(recordings.sourceId, src.id), eq(recordings.relPath, from)))
+          .get();
+        if (ts?.state === 'deleted') throw new Conflict('recording was deleted by retention', 'recording_deleted');
+        await d.batch(adoptRemuxed(d, src.id, from, rel, recordingKey(req.driver, req.username, rel)));
+      }
       if (req.kind === 'segment') {
         // The safety net uploads files whose events were never seen: the row is created here then.
         await d
@@ -308,6 +322,7 @@ export const ingestRoutes = newRouter()
         const driver = where?.driver ?? '';
         recordMetric(c.env, executionContextOf(c), 'dvr.recordings', { event: 'stored', driver });
         recordMetric(c.env, executionContextOf(c), 'dvr.stored_bytes', { driver }, { value: done.bytes });
+        if (where) notify(c.env, c, { type: 'recording.stored', source: { driver: where.driver, username: where.username }, data: { recording_id: u.recordingId, path: where.relPath, bytes: done.bytes, playback_path: playbackUrl(where.driver, where.username, where.relPath) } });
       }
       const url = where ? playbackUrl(where.driver, where.username, where.relPath) : '';
       return c.json({ ...done, playback_url: url }, 200);

@@ -11,9 +11,10 @@ export const ADMIN_PASSWORD = 'e2e-console-passphrase-4821';
 
 export default async function setup({ provide }) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-e2e-'));
-  // Steam is a local double: the Worker's Steam endpoints point at it through [vars].
+  // Steam is a local double: the Worker's Steam endpoints point at it through [vars]. Webhooks may
+  // reach the receivers the specs start on loopback (WEBHOOKS_ALLOW_PRIVATE).
   const steam = await startFakeSteam();
-  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars: steam.vars });
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars: { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true' } });
   provide('stack', { url: stack.url, credentials: stack.credentials, persistTo, steamUrl: steam.url });
   return async () => {
     await stack.stop();

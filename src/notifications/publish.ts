@@ -1,0 +1,91 @@
+/**
+ * Publishing an event: the one function producers call. It finds the endpoints the event reaches,
+ * writes one `pending` delivery log row per endpoint and enqueues one Queue message per endpoint;
+ * the consumer (./delivery.ts) does the HTTP.
+ *
+ *   notify(env, ctx, { type: 'recording.stored', source: { driver, username }, data: { path, bytes, playback_path } });
+ *   notify(env, ctx, { type: 'session.started', orgId, data: { session_id, user_id, game_id } });
+ *
+ * With `ctx` (an ExecutionContext, a DurableObjectState or a Hono context) the work runs in its
+ * `waitUntil` and `notify` returns at once; without, the returned
+ * promise settles when the messages are queued. It never throws: a producer's own work must not fail
+ * because a notification could not be sent (the failure is logged). A `playback_path` in the data
+ * becomes `playback_url`, absolute when `WEBHOOKS_PUBLIC_BASE_URL` is set.
+ */
+import { db } from '../db/client';
+import { createLogger } from '../http/log';
+import { nowIso, randomToken } from '../world';
+import type { Notification, WebhookEvent } from './events';
+import { insertDeliveries, matchingEndpoints } from './queries';
+
+export const WEBHOOK_QUEUE_NAME = 'edgeplane-webhooks';
+
+/** The Queue message: the event travels with it, so a retry sends the very same body. */
+export interface DeliveryMessage {
+  delivery_id: string;
+  endpoint_id: string;
+  event: WebhookEvent;
+}
+
+const log = createLogger({ area: 'notifications' });
+
+export const newDeliveryId = () => `msg_${randomToken(18)}`;
+
+type Waiter = { waitUntil(promise: Promise<unknown>): void };
+/** A Hono context counts: its `executionCtx` getter throws when there is none (app.request in tests). */
+type Context = { readonly executionCtx: Waiter };
+type PublishEnv = Pick<Env, 'DB' | 'WEBHOOK_QUEUE' | 'WEBHOOKS_PUBLIC_BASE_URL'>;
+
+function waiterOf(ctx: Waiter | Context | null | undefined): Waiter | null {
+  if (!ctx) return null;
+  if (!('executionCtx' in ctx)) return ctx;
+  try {
+    return ctx.executionCtx;
+  } catch {
+    return null;
+  }
+}
+
+export function notify(env: PublishEnv, ctx: Waiter | Context | null | undefined, n: Notification): Promise<number> {
+  const work = publish(env, n).catch((e: unknown) => {
+    log.error('webhook event not queued', { type: n.type, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) });
+    return 0;
+  });
+  const waiter = waiterOf(ctx);
+  if (waiter) {
+    waiter.waitUntil(work);
+    return Promise.resolve(0);
+  }
+  return work;
+}
+
+function eventData(env: PublishEnv, n: Notification): Record<string, unknown> {
+  const data: Record<string, unknown> = 'source' in n ? { source: { driver: n.source.driver, username: n.source.username }, ...n.data } : { org_id: n.orgId, ...n.data };
+  if (typeof data.playback_path === 'string') {
+    const base = env.WEBHOOKS_PUBLIC_BASE_URL.replace(/\/+$/, '');
+    data.playback_url = base + data.playback_path;
+    delete data.playback_path;
+  }
+  return data;
+}
+
+/** Fans `n` out; resolves to the number of deliveries queued. */
+async function publish(env: PublishEnv, n: Notification): Promise<number> {
+  const d = db(env);
+  const targets = await matchingEndpoints(d, n.type, 'source' in n ? { source: n.source } : { orgId: n.orgId });
+  if (targets.length === 0) return 0;
+  const event: WebhookEvent = { type: n.type, timestamp: nowIso(), data: eventData(env, n) };
+  return enqueueDeliveries(env, targets.map((t) => t.id), event);
+}
+
+/** Log rows first, then messages: a message whose row is missing would be delivered unseen. */
+export async function enqueueDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, endpointIds: string[], event: WebhookEvent): Promise<number> {
+  const messages: DeliveryMessage[] = endpointIds.map((endpoint_id) => ({ delivery_id: newDeliveryId(), endpoint_id, event }));
+  const d = db(env);
+  const stmts = insertDeliveries(d, messages.map((m) => ({ id: m.delivery_id, endpointId: m.endpoint_id, eventType: event.type })));
+  if (stmts.length > 0) await d.batch(stmts as [(typeof stmts)[0], ...typeof stmts]);
+  for (let i = 0; i < messages.length; i += 100) {
+    await env.WEBHOOK_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: 'json' as const })));
+  }
+  return messages.length;
+}

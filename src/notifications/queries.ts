@@ -1,0 +1,136 @@
+/**
+ * Every D1 statement of the notifications area (webhook endpoints and their delivery log), with
+ * camelCase rows. Query functions take the drizzle client first so callers can batch them.
+ *
+ *   const d = db(env);
+ *   const mine = await listManageableEndpoints(d, user);
+ *   const targets = await matchingEndpoints(d, 'recording.stored', { source: { driver, username } });
+ */
+import { and, desc, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { chunk, type Db } from '../db/client';
+import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import type { EventType, Format, Scope, SourceKey } from './events';
+
+export type EndpointRow = typeof webhookEndpoints.$inferSelect;
+export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
+export type DeliveryStatus = DeliveryRow['status'];
+
+/** Endpoints one user may own at most (all scopes together). */
+export const MAX_ENDPOINTS_PER_OWNER = 25;
+
+export function eventsOf(row: Pick<EndpointRow, 'events'>): EventType[] {
+  try {
+    const v: unknown = JSON.parse(row.events);
+    return Array.isArray(v) ? (v.filter((x) => typeof x === 'string') as EventType[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+export function insertEndpoint(
+  d: Db,
+  row: { id: string; ownerId: number; scope: Scope; orgId: number | null; url: string; description: string; format: Format; events: EventType[]; secretEnc: string },
+) {
+  return d.insert(webhookEndpoints).values({ ...row, events: JSON.stringify(row.events) });
+}
+
+export function countEndpointsOf(d: Db, ownerId: number) {
+  return d.select({ n: sql<number>`count(*)` }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).get();
+}
+
+export function getEndpoint(d: Db, id: string) {
+  return d.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id)).get();
+}
+
+/** Org ids where the user is an admin or owner (whose org endpoints they manage). */
+function adminOrgIds(d: Db, userId: number) {
+  return d
+    .select({ id: memberships.orgId })
+    .from(memberships)
+    .where(and(eq(memberships.userId, userId), inArray(memberships.role, ['admin', 'owner'])));
+}
+
+/** The endpoints a user manages: their own, their admin orgs' org endpoints; every one for a platform admin. */
+export function listManageableEndpoints(d: Db, user: { id: number; role: 'admin' | 'user' }) {
+  const q = d.select().from(webhookEndpoints);
+  const scoped =
+    user.role === 'admin'
+      ? q
+      : q.where(or(eq(webhookEndpoints.ownerId, user.id), and(eq(webhookEndpoints.scope, 'org'), inArray(webhookEndpoints.orgId, adminOrgIds(d, user.id)))));
+  return scoped.orderBy(desc(webhookEndpoints.createdAt), desc(webhookEndpoints.id)).limit(200).all();
+}
+
+export function updateEndpoint(d: Db, id: string, patch: Partial<{ url: string; description: string; format: Format; events: EventType[]; enabled: boolean; secretEnc: string }>) {
+  const { events, ...rest } = patch;
+  return d
+    .update(webhookEndpoints)
+    .set({ ...rest, ...(events ? { events: JSON.stringify(events) } : {}), updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(eq(webhookEndpoints.id, id))
+    .returning();
+}
+
+export function deleteEndpoint(d: Db, id: string) {
+  return d.delete(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+}
+
+export type Audience = { source: SourceKey } | { orgId: number };
+
+/**
+ * The enabled endpoints an event reaches: platform endpoints always; for a source's event, the
+ * `user` endpoints of its subscribers (any posture but archived); for an org's event, the org's
+ * `org` endpoints. The event-type filter is applied by the caller on the (few) rows.
+ */
+export async function matchingEndpoints(d: Db, type: EventType, audience: Audience): Promise<Array<Pick<EndpointRow, 'id' | 'events'>>> {
+  const own =
+    'source' in audience
+      ? and(
+          eq(webhookEndpoints.scope, 'user'),
+          inArray(
+            webhookEndpoints.ownerId,
+            d
+              .select({ id: subscriptions.userId })
+              .from(subscriptions)
+              .innerJoin(sources, eq(sources.id, subscriptions.sourceId))
+              .where(and(eq(sources.driver, audience.source.driver), eq(sources.username, audience.source.username), ne(subscriptions.posture, 'archived'))),
+          ),
+        )
+      : and(eq(webhookEndpoints.scope, 'org'), eq(webhookEndpoints.orgId, audience.orgId));
+  const rows = await d
+    .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
+    .from(webhookEndpoints)
+    .where(and(eq(webhookEndpoints.enabled, true), or(eq(webhookEndpoints.scope, 'platform'), own)))
+    .all();
+  return rows.filter((r) => eventsOf(r).includes(type));
+}
+
+/** Delivery log rows, `pending`, one per endpoint (chunked: 3 parameters a row). */
+export function insertDeliveries(d: Db, rows: Array<{ id: string; endpointId: string; eventType: string }>) {
+  return chunk(rows, 30).map((part) => d.insert(webhookDeliveries).values(part));
+}
+
+export function getDelivery(d: Db, id: string) {
+  return d.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
+}
+
+export function recordAttempt(
+  d: Db,
+  id: string,
+  a: { status: DeliveryStatus; attempts: number; responseStatus: number | null; latencyMs: number | null; error: string | null },
+) {
+  return d
+    .update(webhookDeliveries)
+    .set({ ...a, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(eq(webhookDeliveries.id, id))
+    .run();
+}
+
+/** Newest first; `before` (a created_at) pages back. */
+export function listDeliveries(d: Db, endpointId: string, limit: number, before?: string) {
+  return d
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), before ? lt(webhookDeliveries.createdAt, before) : undefined))
+    .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
+    .limit(limit)
+    .all();
+}
