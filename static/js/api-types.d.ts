@@ -564,7 +564,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query */
+        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query. Strong ETag: a matching If-None-Match answers 304 without building the list */
         get: operations["listSubscriptions"];
         put?: never;
         /** Subscribe (or reactivate): starts the recorder when this is the first active subscription */
@@ -4132,7 +4132,9 @@ export interface operations {
     listUserSubscriptions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4148,6 +4150,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SubscriptionStatus"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             400: {
@@ -4914,7 +4923,9 @@ export interface operations {
     listSourceEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path: {
                 driver: string;
                 username: string;
@@ -4935,6 +4946,13 @@ export interface operations {
                         username: string;
                     };
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             400: {
@@ -5487,7 +5505,9 @@ export interface operations {
     listSubscriptions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5501,6 +5521,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SubscriptionStatus"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {
@@ -5928,7 +5955,9 @@ export interface operations {
     dvrListUsers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5942,6 +5971,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["User"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {
