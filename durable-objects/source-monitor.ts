@@ -7,7 +7,10 @@
  * Everything lives in the object's SQLite storage and is re-read in the constructor, so eviction or
  * a restart of either side loses nothing. After every change the compact runtime row is mirrored
  * into D1 `sources` (and worker events into `worker_events`), so subscription lists are one D1 query.
- * Alarms prune the error window.
+ * The mirror is coalesced (issue 17 target 4): a change of state (worker/recording state, pid,
+ * error, task, session flags) or a worker event is written at once; progress only (a heartbeat's
+ * `last_heartbeat` and `session_duration`) at most once per second, by the alarm; a change that
+ * alters nothing listed writes nothing. Alarms also prune the error window.
  *
  *   const mon = env.SOURCE_MONITOR.getByName(monitorName(ref));
  *   const begun = await mon.beginStart(ref);             // null when already running/starting
@@ -23,6 +26,8 @@ import { parseRecorderLine } from '../src/dvr/recordings/events';
 import { noteSourceTransitions } from '../src/notifications/source-transitions';
 
 const LOG_CAP = 200;
+/** Progress-only mirror writes of one source are at most this often (issue 17 target 4). */
+const MIRROR_COALESCE_MS = 1000;
 
 /** Stored state from before the recording-session names (`sessionActive` …) reads as today's. */
 function storedRuntime(stored: Record<string, unknown>): Partial<RuntimeState> {
@@ -42,6 +47,10 @@ export class SourceMonitor extends DurableObject<Env> {
   private ref: SourceRef | null = null;
   /** Last mirrored row, to skip D1 writes that would change nothing (log-only events). */
   private mirrored = '';
+  /** The same row without its progress fields: equal → the pending change is progress only. */
+  private mirroredState = '';
+  /** When D1 last confirmed a mirror write (world time); progress waits until a second after it. */
+  private lastWriteAt = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -364,6 +373,13 @@ export class SourceMonitor extends DurableObject<Env> {
     if (this.rowKey() !== this.mirrored) this.setMeta('mirror_dirty', '1');
     const ts = nowIso();
     for (const e of events) this.ctx.storage.sql.exec(`INSERT INTO outbox (type, pid, exit_code, ts) VALUES (?, ?, ?, ?)`, e.type, e.pid, e.exitCode, ts);
+    // Progress only (a heartbeat burst): the alarm delivers it a second after the last write, so
+    // a source costs D1 at most one write per second however fast its recorder talks.
+    const due = this.lastWriteAt + MIRROR_COALESCE_MS;
+    if (events.length === 0 && this.stateKey() === this.mirroredState && world.now() < due) {
+      await this.armAt(due);
+      return;
+    }
     await this.flush();
   }
 
@@ -392,6 +408,11 @@ export class SourceMonitor extends DurableObject<Env> {
     return JSON.stringify(this.mirrorRow());
   }
 
+  private stateKey(): string {
+    const { lastHeartbeat: _h, recordingSessionDuration: _d, ...state } = this.mirrorRow();
+    return JSON.stringify(state);
+  }
+
   /** One delivery at a time; a call during a delivery waits for it and then delivers what is left. */
   private flushing: Promise<void> | null = null;
   private retryDelayMs = 0;
@@ -403,6 +424,7 @@ export class SourceMonitor extends DurableObject<Env> {
     this.flushing = (async () => {
       const dirty = this.meta('mirror_dirty') === '1';
       const key = this.rowKey();
+      const stateKey = this.stateKey();
       const queued = this.ctx.storage.sql.exec<{ id: number; type: string; pid: number; exit_code: number | null; ts: string }>(`SELECT * FROM outbox ORDER BY id LIMIT 50`).toArray();
       const d = db(this.env);
       const stmts = [
@@ -419,6 +441,8 @@ export class SourceMonitor extends DurableObject<Env> {
       }
       this.retryDelayMs = 0;
       this.mirrored = key;
+      this.mirroredState = stateKey;
+      if (dirty) this.lastWriteAt = world.now();
       // Only what was sent is confirmed; a change made meanwhile stays dirty for the next round.
       if (dirty && this.rowKey() === key) this.setMeta('mirror_dirty', '0');
       if (queued.length > 0) this.ctx.storage.sql.exec(`DELETE FROM outbox WHERE id <= ?`, queued[queued.length - 1]!.id);

@@ -863,6 +863,15 @@ export const devicePairingThrottle = sqliteTable('device_pairing_throttle', {
   windowStartedAt: text('window_started_at').notNull(),
 });
 
+/** Per-scope change counters (issue 17, cheap polls): bumped by triggers (migration 0004) in the
+ * same statement as every write that changes what a DVR list shows; list routes build their ETag
+ * from them and answer 304 without building the list. Scopes: `subscriptions`, `user:<id>`,
+ * `sources`, `config`, `users`, `events:<source_id>`. */
+export const changeCounters = sqliteTable('change_counters', {
+  scope: text('scope').primaryKey(),
+  version: integer('version').notNull().default(0),
+});
+
 // ───────────────────────────── notifications (webhooks) ─────────────────────────────
 
 /**

@@ -19,7 +19,8 @@ import { errors, failWith, json, newRouter, z } from '../http/openapi';
 import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
-import { activeSubscriptions, findStatusRowBySubId, liveSources, sourceIdOf, subscribersOf, type StatusRow } from './queries';
+import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { activeSubscriptions, findStatusRowBySubId, liveSources, scopes, sourceIdOf, subscribersOf, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
 import { listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
 
@@ -153,10 +154,13 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
     summary: "One user's subscriptions ([] for unknown users)",
     security,
     middleware: admin,
-    request: { params: UserIdParams },
-    responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions'), ...errors(400, 401, 403) },
+    request: { params: UserIdParams, headers: IfNoneMatchHeaders },
+    responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions'), ...notModified, ...errors(400, 401, 403) },
   }),
-  async (c) => c.json(await listStatuses(db(c.env), { userId: c.req.valid('param').id }), 200),
+  async (c) => {
+    const id = c.req.valid('param').id;
+    return conditionalList(c, `subs-u${id}`, [scopes.user(id), scopes.sources, scopes.config], () => listStatuses(db(c.env), { userId: id }));
+  },
   failWith('invalid user id'),
 );
 

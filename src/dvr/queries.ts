@@ -13,11 +13,11 @@
  *   const d = db(c.env);
  *   const { changed, active } = await writePosture(d, { subId: 12, sourceId: 7, posture: 'active' }, auditStatement(c, …));
  */
-import { and, count, desc, eq, gt, isNotNull, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, isNotNull, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
-import { config, sources, subscriptions, users, workerEvents } from '../db/schema';
+import { changeCounters, config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
 import type { RuntimeState } from './runtime';
 
@@ -289,6 +289,25 @@ export function recordWorkerEventStatement(d: Db, sourceId: number, e: { type: s
       .from(sources)
       .where(and(eq(sources.id, sourceId), notExists(same))),
   );
+}
+
+// ───────────── change counters (cheap polls) ─────────────
+
+/** The scopes a list depends on (migration 0004's triggers bump them with every write). */
+export const scopes = {
+  subscriptions: 'subscriptions',
+  sources: 'sources',
+  config: 'config',
+  users: 'users',
+  user: (id: number) => `user:${id}`,
+  events: (sourceId: number) => `events:${sourceId}`,
+} as const;
+
+/** The versions of `wanted`, in that order; a scope never bumped reads 0. One small statement. */
+export async function counterVersions(d: Db, wanted: readonly string[]): Promise<number[]> {
+  const rows = await d.select({ scope: changeCounters.scope, version: changeCounters.version }).from(changeCounters).where(inArray(changeCounters.scope, [...wanted]));
+  const by = new Map(rows.map((r) => [r.scope, r.version]));
+  return wanted.map((s) => by.get(s) ?? 0);
 }
 
 // ───────────── config and users ─────────────

@@ -13,7 +13,8 @@ import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './paths';
-import { workerEventsOf } from './queries';
+import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { scopes, workerEventsOf } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
 import { monitorName } from './runtime';
@@ -65,25 +66,29 @@ export const sourceRoutes = newRouter()
       security,
       summary: 'The 25 newest worker events of a source (subscriber or admin)',
       middleware: [requireUser],
-      request: { params: SourceParams },
+      request: { params: SourceParams, headers: IfNoneMatchHeaders },
       responses: {
         200: json(z.object({ driver: z.string(), username: z.string(), events: z.array(WorkerEventSchema) }), 'Events, newest first'),
+        ...notModified,
         ...errors(400, 401, 403, 404),
       },
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
       const src = await visibleSource(c, driver, username);
-      const rows = await workerEventsOf(db(c.env), src.id, 25);
-      const events = rows.map((e) => ({
-        id: e.id,
-        source_id: e.sourceId,
-        pid: e.pid,
-        event_type: e.eventType,
-        ...(e.eventType === 'exited' && e.exitCode !== null ? { exit_code: e.exitCode } : {}),
-        ts: e.ts,
-      }));
-      return c.json({ driver, username, events }, 200);
+      // The tag carries the source id: a source re-created under the same name starts a new tag.
+      return conditionalList(c, `events-${src.id}`, [scopes.events(src.id)], async () => {
+        const rows = await workerEventsOf(db(c.env), src.id, 25);
+        const events = rows.map((e) => ({
+          id: e.id,
+          source_id: e.sourceId,
+          pid: e.pid,
+          event_type: e.eventType,
+          ...(e.eventType === 'exited' && e.exitCode !== null ? { exit_code: e.exitCode } : {}),
+          ts: e.ts,
+        }));
+        return { driver, username, events };
+      });
     },
   )
   .openapi(

@@ -17,7 +17,8 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
-import { findOwnStatusRow, subscribe, type StatusRow } from './queries';
+import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { findOwnStatusRow, scopes, subscribe, type StatusRow } from './queries';
 import { configuredDrivers } from './settings';
 import { listStatuses, statusWithLogs, SubscriptionStatusSchema } from './status';
 
@@ -40,14 +41,17 @@ export const subscriptionRoutes = newRouter()
       path: '/',
       operationId: 'listSubscriptions',
       tags,
-      summary: "The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query",
+      summary: "The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query. Strong ETag: a matching If-None-Match answers 304 without building the list",
       security,
       middleware: [requireUser],
-      responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions (logs are empty here: see /logs)'), ...errors(401, 403) },
+      request: { headers: IfNoneMatchHeaders },
+      responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions (logs are empty here: see /logs)'), ...notModified, ...errors(401, 403) },
     }),
     async (c) => {
       const me = c.get('user');
-      return c.json(await listStatuses(db(c.env), me.role === 'admin' ? {} : { userId: me.id }), 200);
+      const d = db(c.env);
+      if (me.role === 'admin') return conditionalList(c, 'subs-all', [scopes.subscriptions, scopes.sources, scopes.config], () => listStatuses(d, {}));
+      return conditionalList(c, `subs-u${me.id}`, [scopes.user(me.id), scopes.sources, scopes.config], () => listStatuses(d, { userId: me.id }));
     },
   )
   .openapi(

@@ -20,7 +20,8 @@ import { describeIssues, errors, failWith, json, jsonBody, newRouter, z } from '
 import { db } from '../db/client';
 import { overseerLink } from './overseer';
 import { UserIdParams } from './paths';
-import { activeSubscriptions, listUserRows, soleSubscribedSources } from './queries';
+import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { activeSubscriptions, listUserRows, scopes, soleSubscribedSources } from './queries';
 import { UserSchema } from './user-schema';
 
 const tags = ['dvr users'];
@@ -67,16 +68,15 @@ export const dvrUserRoutes = newRouter()
       security,
       summary: 'Every user, ordered by id',
       middleware: admin,
-      responses: { 200: json(z.array(UserSchema), 'Users'), ...errors(401, 403) },
+      request: { headers: IfNoneMatchHeaders },
+      responses: { 200: json(z.array(UserSchema), 'Users'), ...notModified, ...errors(401, 403) },
     }),
-    async (c) => {
-      const rows = await listUserRows(db(c.env));
-      const names = await usernamesOf(c.env, rows);
-      return c.json(
-        rows.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.createdAt, updated_at: r.updatedAt })),
-        200,
-      );
-    },
+    async (c) =>
+      conditionalList(c, 'users', [scopes.users], async () => {
+        const rows = await listUserRows(db(c.env));
+        const names = await usernamesOf(c.env, rows);
+        return rows.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.createdAt, updated_at: r.updatedAt }));
+      }),
   )
   .openapi(
     createRoute({

@@ -91,7 +91,7 @@ export function originList(value: string | undefined): string[] {
 
 const corsBase = {
   allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-D1-Bookmark'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-None-Match', 'X-D1-Bookmark'],
   exposeHeaders: ['X-Request-Id', 'Retry-After', 'ETag', 'X-Redirect-To', 'X-D1-Bookmark'],
   maxAge: 600,
 };

@@ -564,7 +564,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query */
+        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query. Strong ETag: a matching If-None-Match answers 304 without building the list */
         get: operations["listSubscriptions"];
         put?: never;
         /** Subscribe (or reactivate): starts the recorder when this is the first active subscription */
@@ -4136,7 +4136,9 @@ export interface operations {
     listUserSubscriptions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4152,6 +4154,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SubscriptionStatus"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             400: {
@@ -4926,7 +4935,9 @@ export interface operations {
     listSourceEvents: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path: {
                 driver: string;
                 username: string;
@@ -4947,6 +4958,13 @@ export interface operations {
                         username: string;
                     };
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             400: {
@@ -5499,7 +5517,9 @@ export interface operations {
     listSubscriptions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5513,6 +5533,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["SubscriptionStatus"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {
@@ -5940,7 +5967,9 @@ export interface operations {
     dvrListUsers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5954,6 +5983,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["User"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {

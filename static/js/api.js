@@ -37,6 +37,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * The last tagged JSON answer per GET URL: list routes answer `ETag` and, to a matching
+ * `If-None-Match`, 304 without a body (issue 17). Their `Cache-Control: no-store` keeps the browser
+ * from revalidating on its own, so the 5 s polls do it here and reuse the kept body on a 304.
+ * @type {Map<string, { etag: string, body: unknown }>}
+ */
+const tagged = new Map();
+
 /** @type {Promise<boolean> | null} */
 let refreshing = null;
 /** Listeners told when the session is gone (refresh failed): the app goes to #/login. */
@@ -85,24 +93,34 @@ export async function request(method, path, o = {}) {
     body = JSON.stringify(o.body);
     headers['Content-Type'] = 'application/json';
   }
+  const kept = method === 'GET' ? tagged.get(path) : undefined;
+  if (kept) headers['If-None-Match'] = kept.etag;
   const go = () => fetch(apiUrl(path), { method, headers, body, credentials: 'include', signal: o.signal });
   let res = await go();
   if (res.status === 401 && !o.noRefresh && !path.startsWith('/api/auth/')) {
     const ok = await refreshSession();
     if (!ok) {
+      tagged.clear();
       lostHandlers.forEach((fn) => fn());
       const { message, body: b } = await errorText(res);
       throw new ApiError(401, message, b);
     }
     res = await go();
   }
+  // A copy: pages may change what they got, the kept body must stay the server's.
+  if (res.status === 304 && kept) return structuredClone(kept.body);
   if (!res.ok) {
     const { message, body: b } = await errorText(res);
     throw new ApiError(res.status, message, b);
   }
   if (res.status === 204) return null;
   const type = res.headers.get('content-type') || '';
-  return type.includes('json') ? res.json() : res.text();
+  if (!type.includes('json')) return res.text();
+  const json = await res.json();
+  const etag = method === 'GET' ? res.headers.get('ETag') : null;
+  if (etag) tagged.set(path, { etag, body: structuredClone(json) });
+  else if (method === 'GET') tagged.delete(path);
+  return json;
 }
 
 /** @typedef {Omit<RequestOptions, 'body'>} CallOptions */
