@@ -9,6 +9,7 @@ CREATE TABLE `change_counters` (
 	`scope` text PRIMARY KEY NOT NULL,
 	`version` integer DEFAULT 0 NOT NULL
 );
+-- Seed rows and triggers below are hand-written (drizzle-kit does not model triggers).
 --> statement-breakpoint
 INSERT INTO `change_counters` (`scope`, `version`) VALUES ('subscriptions', 0), ('sources', 0), ('config', 0), ('users', 0);
 --> statement-breakpoint
