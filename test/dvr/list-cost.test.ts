@@ -34,17 +34,30 @@ async function seed(userId: number, n: number, prefix: string) {
 async function statementsFor(path: string, token: string): Promise<{ count: number; body: Array<Record<string, unknown>> }> {
   const prepare = vi.spyOn(env.DB, 'prepare');
   const batch = vi.spyOn(env.DB, 'batch');
+  // Requests read through a D1 session (src/http/d1-session.ts): count what goes through it too.
+  const sessionSql: string[] = [];
+  let sessionBatches = 0;
+  const open = env.DB.withSession.bind(env.DB);
+  const withSession = vi.spyOn(env.DB, 'withSession').mockImplementation((constraint?: string) => {
+    const session = open(constraint as never);
+    const prep = session.prepare.bind(session);
+    const bat = session.batch.bind(session);
+    session.prepare = (q: string) => (sessionSql.push(q), prep(q));
+    session.batch = ((stmts: D1PreparedStatement[]) => (sessionBatches++, bat(stmts))) as typeof session.batch;
+    return session;
+  });
   try {
     const res = await call('GET', path, { token });
     expect(res.status).toBe(200);
     const body = await json<Array<Record<string, unknown>>>(res);
     // The request's metric (METRICS_STORE=d1 in tests; Analytics Engine in production) is written
     // after the answer, off the critical path: it is not the route's cost.
-    const own = prepare.mock.calls.filter(([sqlText]) => !String(sqlText).includes('metric_points'));
-    return { count: own.length + batch.mock.calls.length, body };
+    const own = [...prepare.mock.calls.map(([q]) => String(q)), ...sessionSql].filter((q) => !q.includes('metric_points'));
+    return { count: own.length + batch.mock.calls.length + sessionBatches, body };
   } finally {
     prepare.mockRestore();
     batch.mockRestore();
+    withSession.mockRestore();
   }
 }
 
