@@ -164,7 +164,9 @@ export function overseerLinks(env: FleetEnv): Array<{ id: string; link: ReturnTy
   return fleet.map((o) => ({ id: o.id, link: linkOf(env, o.id) }));
 }
 
-type Diagnostics = Awaited<ReturnType<ReturnType<typeof linkOf>['diagnostics']>>;
+// Without the RPC result's `Symbol.dispose`: the answer is plain JSON, whichever lib declares Disposable.
+type Diagnostics = Plain<Awaited<ReturnType<ReturnType<typeof linkOf>['diagnostics']>>>;
+type Plain<T> = { [K in keyof T as K extends symbol ? never : K]: T[K] };
 
 /**
  * `/api/admin/diagnostics`' recorder part: `recorder` keeps the one-overseer shape (in a fleet:
