@@ -201,8 +201,21 @@ export class OverseerLink extends DurableObject<Env> {
       return; // dial() re-arms on failure; a success arms the reconcile timer
     }
     const interval = reconcileIntervalMs(await this.config());
-    if (world.now() - this.lastReconcileAt >= interval - 500) await this.reconcile('periodic');
-    await this.armAlarm(this.lastReconcileAt + interval);
+    // In a fleet, a peer's grace running out is a reason to reconcile now, not at the next interval:
+    // its sources then record again within the grace period (plus the starts), not grace + interval.
+    const expiries = this.inFleet ? await this.peerGraceExpiries() : [];
+    const expiredSinceLast = expiries.some((t) => t <= world.now() && t > this.lastReconcileAt);
+    if (world.now() - this.lastReconcileAt >= interval - 500 || expiredSinceLast) await this.reconcile('periodic');
+    const upcoming = expiries.filter((t) => t > world.now());
+    await this.armAlarm(Math.min(this.lastReconcileAt + interval, ...upcoming));
+  }
+
+  /** When each unreachable peer's failover grace ends (or ended): the moment its sources move. */
+  private async peerGraceExpiries(): Promise<number[]> {
+    const grace = failoverGraceMs(this.env);
+    const peers = overseerFleet(this.env).filter((o) => o.id !== this.me.id);
+    const statuses = await Promise.all(peers.map((o) => this.env.OVERSEER_LINK.getByName(o.id).status().catch(() => null)));
+    return statuses.flatMap((s) => (s && !s.connected && s.downSince !== null ? [s.downSince + grace] : []));
   }
 
   private connected(): boolean {

@@ -59,9 +59,7 @@ beforeAll(async () => {
   me = await makeUser();
   for (const n of names) running.set(n, await subscribedAndRunning(fake, me, n));
   // Every source recording (a state change, mirrored by its monitor at once) before the storm.
-  await fake.send({
-    frames: names.map((n) => ({ ...heartbeat(n, 0), data: JSON.stringify({ event: 'RECORDING START', recording: '0' }) })),
-  } as never);
+  await fake.sendAll(names.map((n) => ({ ...heartbeat(n, 0), data: JSON.stringify({ event: 'RECORDING START', recording: '0' }) })));
   await eventually(
     async () => json<Array<{ username: string; recording_state?: string }>>(await call('GET', '/api/subscriptions', { token: me.token })),
     (rows) => names.every((n) => rows.find((r) => r.username === n)?.recording_state === 'recording'),
@@ -79,7 +77,7 @@ describe('a heartbeat storm over many sources', () => {
     const started = Date.now();
     // Interleaved as a fleet's recorders would talk: every source's heartbeat i, then i + 1.
     const frames = Array.from({ length: HEARTBEATS }, (_, i) => names.map((n) => heartbeat(n, i + 1))).flat();
-    await fake.send({ frames } as never);
+    await fake.sendAll(frames);
     const last = `00:01:${String(HEARTBEATS).padStart(2, '0')}`;
     const rows = await eventually(
       async () => json<Array<{ username: string; session_duration?: string; last_heartbeat: string }>>(await call('GET', '/api/subscriptions', { token: me.token })),
@@ -110,11 +108,11 @@ describe('a heartbeat storm over many sources', () => {
     expect(await eventually(owed, (n) => n === 0, 'every hand-off confirmed')).toBe(0);
   });
 
-  it('keeps one source\'s order across groups: its log ends with its last line and its events list is complete', async () => {
+  it('keeps one source\'s order across groups, and every segment line reaches the catalog', async () => {
     const name = names[0]!;
     const { taskId, pid } = running.get(name)!;
     const lines = Array.from({ length: 250 }, (_, i) => ({ type: 'output', task_id: taskId, pid, stream: 'stdout', data: JSON.stringify({ event: 'SEGMENT START', file: `order_${i}.ts`, segment: String(i), recording: '0' }) }));
-    await fake.send({ frames: [...lines, { type: 'exited', task_id: taskId, pid, exit_code: 0, intentional: true }] } as never);
+    await fake.sendAll([...lines, { type: 'exited', task_id: taskId, pid, exit_code: 0, intentional: true }]);
     const logs = await eventually(
       async () => (await json<{ logs: string[] }>(await call('GET', `/api/sources/chaturbate/${name}/logs`, { token: me.token }))).logs,
       (ls) => ls.some((l) => l.includes('exited')),
