@@ -4,7 +4,8 @@
  * with exponential backoff driven by alarms, reconciles on every connect and every
  * `reconcile_interval` (claim by task id, then by `action/source`), starts sources through the §5.6
  * sequence with bulk starts bounded by `start_concurrency`, and routes pushed task events by task id
- * to the source's `SourceMonitor`.
+ * to the source's `SourceMonitor` — grouped per source while a call to that monitor is in flight, the
+ * heartbeats' progress written to the D1 mirror for many sources per batch (issue 17 target 4).
  *
  * The link is lazy: any DVR request (`wake()`), `/api/health` (`isConnected()`) or the `*\/5` cron
  * dials it when it is down. The task-id index is kept in this object's SQLite storage, so events

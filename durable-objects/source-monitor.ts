@@ -9,12 +9,14 @@
  * into D1 `sources` (and worker events into `worker_events`), so subscription lists are one D1 query.
  * The mirror is coalesced (issue 17 target 4): a change of state (worker/recording state, pid,
  * error, task, session flags) or a worker event is written at once; progress only (a heartbeat's
- * `last_heartbeat` and `session_duration`) at most once per second, by the alarm; a change that
- * alters nothing listed writes nothing. Alarms also prune the error window.
+ * `last_heartbeat` and `session_duration`) arriving through `ingest` is handed to the overseer link,
+ * which writes it batched across sources at most once per second (this object's alarm writes it if
+ * the link never confirms); a change that alters nothing listed writes nothing. Alarms also prune
+ * the error window.
  *
  *   const mon = env.SOURCE_MONITOR.getByName(monitorName(ref));
  *   const begun = await mon.beginStart(ref);             // null when already running/starting
- *   const outcome = await mon.apply(ref, pushedEvent, { windowMs, threshold });
+ *   const { stopTaskIds, progress } = await mon.ingest(ref, pushedEvents, { windowMs, threshold });
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { ErrorWindowConfig, IngestResult, MonitorSnapshot, ProgressHandOff, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
