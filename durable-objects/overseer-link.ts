@@ -64,6 +64,15 @@ const DEQUEUE_GRACE_MS = 3_000;
 /** How long a start waits for a task it just stopped to exit before giving up on it. */
 const STOP_EXIT_WAIT_MS = 10_000;
 
+/** Runs `work` over `items`, at most `limit` at a time. */
+async function inPool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}
+
 class OverseerError extends Error {
   /** The running task a `duplicate task: already running as <id>` error names. */
   existingTaskId?: string;
@@ -127,6 +136,9 @@ export class OverseerLink extends DurableObject<Env> {
   /** Sources with a start sequence in flight in this instance. A `starting` state without one is
    * stale (the instance that began it is gone) and is reconciled like `idle`. */
   private startsInFlight = new Set<number>();
+  /** Sources a bulk start holds but has not begun yet (it runs `start_concurrency` at a time, so
+   * thousands wait minutes): a reconcile meanwhile counts them as in flight, not as idle to start. */
+  private awaitingStart = new Set<number>();
   /** source id → request id of its pending `start`, to cancel or withdraw it. */
   private startRequestOf = new Map<number, string>();
   /** source id → the running start sequence, so a reconcile that withdraws it can wait for it. */
@@ -250,7 +262,7 @@ export class OverseerLink extends DurableObject<Env> {
             // We are not keeping up: drop the connection rather than buffer without bound. The
             // reconnect's reconciliation re-reads the overseer's state, so nothing is lost for good.
             this.log.error('overseer inbound queue full, reconnecting', { depth: this.inboundDepth, bytes: this.inboundBytes });
-            this.onDown(ws);
+            this.onDown(ws, { cause: 'inbound queue full' });
             return;
           }
           const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
@@ -260,8 +272,10 @@ export class OverseerLink extends DurableObject<Env> {
             this.log.error('overseer frame failed', { error: String(e) });
           }
         });
-        ws.addEventListener('close', () => this.onDown(ws));
-        ws.addEventListener('error', () => this.onDown(ws));
+        // Why a connection ended is logged with it: a close code 1009 (a frame over the runtime's
+        // WebSocket message limit) or an error looks like a silent drop otherwise.
+        ws.addEventListener('close', (ev) => this.onDown(ws, { close_code: ev.code, close_reason: ev.reason, clean: ev.wasClean }));
+        ws.addEventListener('error', (ev) => this.onDown(ws, { error: String((ev as ErrorEvent).message ?? (ev as ErrorEvent).error ?? 'websocket error') }));
         this.socket = ws;
         this.failures = 0;
         this.markUp();
@@ -286,7 +300,8 @@ export class OverseerLink extends DurableObject<Env> {
     return this.dialing;
   }
 
-  private onDown(ws: WebSocket): void {
+  /** The connection is gone (or given up on): `why` says how, and is logged. */
+  private onDown(ws: WebSocket, why: Record<string, unknown>): void {
     if (this.socket !== ws) return;
     this.socket = null;
     try {
@@ -298,7 +313,7 @@ export class OverseerLink extends DurableObject<Env> {
     this.failures += 1;
     this.markDown();
     this.nextDialAt = world.now() + BACKOFF_MIN_MS;
-    this.log.warn('overseer connection lost');
+    this.log.warn('overseer connection lost', { url: this.me.url, pending: this.pending.size, tasks: this.tasks.size, ...why });
     void this.armAlarm(this.nextDialAt).catch(() => undefined);
   }
 
@@ -873,7 +888,7 @@ export class OverseerLink extends DurableObject<Env> {
     // Our view first, the overseer's second: a task started after our snapshot then shows up in the
     // list (claimed or ignored) instead of looking "gone" because the list predates it.
     const results = await liveSources(db(this.env), { withTaskHolders: true });
-    const inFlightAtSnapshot = new Set(this.startsInFlight);
+    const inFlightAtSnapshot = new Set([...this.startsInFlight, ...this.awaitingStart]);
     const listSentAt = world.now();
     let list: TaskInfo[];
     try {
@@ -882,7 +897,7 @@ export class OverseerLink extends DurableObject<Env> {
       this.log.warn('reconcile: list failed', { kind, error: String(e) });
       // No answer on an "open" socket: the connection is dead without a close frame. Drop it so the
       // backoff redials instead of waiting on a socket that will never speak again.
-      if (e instanceof OverseerError && /timeout/.test(e.message) && this.socket) this.onDown(this.socket);
+      if (e instanceof OverseerError && /timeout/.test(e.message) && this.socket) this.onDown(this.socket, { cause: 'list unanswered' });
       return;
     }
     const byId = new Map(list.map((t) => [t.task_id, t]));
@@ -893,17 +908,21 @@ export class OverseerLink extends DurableObject<Env> {
     const handOver = new Map<string, Array<{ ref: SourceRef; taskId: string; claim?: TaskInfo }>>();
 
     const toStart: SourceRef[] = [];
-    for (const row of results) {
+    // One source per visit; visits run `start_concurrency` at a time (each is a monitor call or
+    // two): a reconcile over thousands of sources one call after another took longer than the
+    // fleet's failover budget. A source's own calls stay in order within its visit.
+    const visit = async (row: (typeof results)[number]): Promise<void> => {
       const ref: SourceRef = { sourceId: row.sourceId, driver: row.driver, username: row.username };
       const state = row.workerState;
-      if (state === 'errored') continue;
+      if (state === 'errored') return;
+      let forget = false;
       if (fleet) {
         const stored = row.overseerTaskId ?? '';
         const mine = stored ? byId.get(stored) : undefined;
         const leftover = byKey.get(`${row.driver}/${row.username}`);
         const owner = ownerOf(ref, fleet.eligible);
         if (owner !== this.me.id || row.active === 0) {
-          if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) continue;
+          if (inFlightAtSnapshot.has(row.sourceId) || this.startPending(row.sourceId)) return;
           // Not ours: a task recording it here under the source's current task id keeps recording
           // until its owner takes it over (release); any other task of ours for it is a leftover
           // (we were away while it moved), stopped before its owner starts it.
@@ -911,31 +930,32 @@ export class OverseerLink extends DurableObject<Env> {
           else if (mine?.worker_state === 'running') this.stopTask(mine.task_id);
           if (leftover && leftover.task_id !== stored) this.stopTask(leftover.task_id);
           if (row.active === 0 && !mine && owner === this.me.id && (state === 'running' || state === 'starting') && !fleet.heldElsewhere.has(stored)) await this.monitor(ref).markIdle(ref);
-          continue;
+          return;
         }
-        const inFlight = inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId);
+        const inFlight = inFlightAtSnapshot.has(row.sourceId) || this.startPending(row.sourceId);
         const holder = stored && !mine && !inFlight ? fleet.heldElsewhere.get(stored) : undefined;
         if (holder) {
           // Ours, recording on another connected overseer (we were away): it stops there first.
           const claim = leftover && leftover.task_id !== stored ? leftover : undefined;
           handOver.set(holder, [...(handOver.get(holder) ?? []), { ref, taskId: stored, claim }]);
-          continue;
+          return;
         }
         // A task id from an overseer we cannot reach (or that forgot it) is never offered here: the
-        // same id on two overseers would make the hand-back ambiguous.
-        if (stored && !mine && !inFlight) await this.monitor(ref).clearTask(ref);
+        // same id on two overseers would make the hand-back ambiguous. It is forgotten with the
+        // source's next monitor call below (one call per moved source, not two).
+        forget = Boolean(stored && !mine && !inFlight);
       }
-      if (inFlightAtSnapshot.has(row.sourceId) || this.startsInFlight.has(row.sourceId)) {
+      if (inFlightAtSnapshot.has(row.sourceId) || this.startPending(row.sourceId)) {
         // A start in flight settles by itself (reply, error, timeout or lost connection) — unless it
         // is stuck: past its deadline, or queued under a task the overseer no longer has (a
         // `dequeued` we never saw). Withdraw it; the source is then started afresh below.
         const stuck = this.stuckStart(row.sourceId, byId, listSentAt);
-        if (!stuck) continue;
+        if (!stuck) return;
         await this.withdrawStart(stuck.id, stuck.why);
-        if (row.active === 0) continue;
+        if (row.active === 0) return;
         await this.monitor(ref).markIdle(ref, `[system] ${stuck.why} (reconciler), starting again`);
         toStart.push(ref);
-        continue;
+        return;
       }
       const stored = row.overseerTaskId ?? '';
       const mine = stored ? byId.get(stored) : undefined;
@@ -949,36 +969,39 @@ export class OverseerLink extends DurableObject<Env> {
           // No one wants it any more (e.g. its last subscriber was deleted while we were away).
           this.stopTask(mine.task_id);
         }
-        continue;
+        return;
       }
       if (row.active === 0) {
         if (byKeyTask) this.send({ type: 'stop', id: this.nextId(), task_id: byKeyTask.task_id });
         if (state === 'running' || state === 'starting') await this.monitor(ref).markIdle(ref);
-        continue;
+        return;
       }
       if (byKeyTask) {
         await this.claim(ref, byKeyTask);
-        continue;
+        return;
       }
       if (state === 'running' || state === 'starting') {
-        await this.monitor(ref).markIdle(ref, kind === 'periodic' ? '[system] worker gone (detected by reconciler), restarting' : undefined);
+        await this.monitor(ref).markIdle(ref, kind === 'periodic' ? '[system] worker gone (detected by reconciler), restarting' : undefined, { forgetTask: forget });
       } else if (kind === 'periodic') {
-        await this.monitor(ref).markIdle(ref, '[system] detected idle with active subscriptions (reconciler), starting');
+        await this.monitor(ref).markIdle(ref, '[system] detected idle with active subscriptions (reconciler), starting', { forgetTask: forget });
+      } else if (forget) {
+        await this.monitor(ref).clearTask(ref);
       }
       toStart.push(ref);
-    }
+    };
+    const concurrency = startConcurrency(await this.config());
+    await inPool(results, concurrency, visit);
     for (const [holder, moves] of handOver) {
       const released = new Set(await this.env.OVERSEER_LINK.getByName(holder).release(moves.map((m) => m.taskId)));
-      for (const m of moves) {
-        if (!released.has(m.taskId)) continue; // the holder went away meanwhile: next reconcile
+      await inPool(moves, concurrency, async (m) => {
+        if (!released.has(m.taskId)) return; // the holder went away meanwhile: next reconcile
         if (m.claim) {
           await this.claim(m.ref, m.claim);
-          continue;
+          return;
         }
-        await this.monitor(m.ref).clearTask(m.ref);
-        await this.monitor(m.ref).markIdle(m.ref, `[system] moving to overseer ${this.me.id}`);
+        await this.monitor(m.ref).markIdle(m.ref, `[system] moving to overseer ${this.me.id}`, { forgetTask: true });
         toStart.push(m.ref);
-      }
+      });
     }
     // In the background: a start the overseer queues may wait minutes for a slot, and the alarm
     // that runs this reconcile must not wait with it.
@@ -1022,16 +1045,21 @@ export class OverseerLink extends DurableObject<Env> {
     this.send({ type: 'subscribe', id: this.nextId(), task_id: t.task_id });
   }
 
+  private startPending(sourceId: number): boolean {
+    return this.startsInFlight.has(sourceId) || this.awaitingStart.has(sourceId);
+  }
+
   /** Starts sources with at most `start_concurrency` start sequences in flight. */
   private async bulkStart(refs: SourceRef[]): Promise<void> {
     if (refs.length === 0) return;
     const limit = startConcurrency(await this.config());
-    let next = 0;
-    const worker = async () => {
-      while (next < refs.length) {
-        const ref = refs[next++]!;
+    for (const ref of refs) this.awaitingStart.add(ref.sourceId);
+    try {
+      await inPool(refs, limit, async (ref) => {
+        // begin() marks it in flight before its first await: no moment where it is neither.
+        this.awaitingStart.delete(ref.sourceId);
         const begun = await this.begin(ref);
-        if (!begun) continue;
+        if (!begun) return;
         // A start the overseer queued has been accepted: it frees its slot here, so starts queued
         // behind a full pool do not hold back the rest of the batch.
         let queued!: () => void;
@@ -1042,8 +1070,9 @@ export class OverseerLink extends DurableObject<Env> {
         } finally {
           if (this.queuedSignals.get(ref.sourceId) === queued) this.queuedSignals.delete(ref.sourceId);
         }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, refs.length) }, worker));
+      });
+    } finally {
+      for (const ref of refs) this.awaitingStart.delete(ref.sourceId);
+    }
   }
 }

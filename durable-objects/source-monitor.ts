@@ -168,10 +168,12 @@ export class SourceMonitor extends DurableObject<Env> {
     await this.commit();
   }
 
-  /** The reconciler found the worker gone (or not needed): back to idle, optionally with a log line. */
-  async markIdle(ref: SourceRef, line?: string): Promise<void> {
+  /** The reconciler found the worker gone (or not needed): back to idle, optionally with a log line.
+   * `forgetTask`: its task id belongs to an overseer it is moving away from (clearTask, same write). */
+  async markIdle(ref: SourceRef, line?: string, opts: { forgetTask?: boolean } = {}): Promise<void> {
     this.remember(ref);
     if (line) this.log(line);
+    if (opts.forgetTask) this.state.taskId = '';
     if (this.state.workerState !== 'errored') {
       this.state.workerState = 'idle';
       this.state.pid = 0;

@@ -17,6 +17,8 @@
 // Control API (JSON bodies and answers), all under /control/<session>/:
 //   GET  messages          every frame received from the control plane, in order
 //   GET  state             {clients, tasks}
+//   GET  running           [source of each running task]
+//   GET  stats             {clients, tasks, running, messages: {type: count}, rss, heapUsed}
 //   POST reset             forget messages and tasks, mode auto, accept connections
 //   POST mode {mode}       'auto' answers start/stop/list like the real overseer; 'manual' records only;
 //                          'hold-starts' answers everything but `start` (the test replies to those)
@@ -187,6 +189,17 @@ export async function startFakeOverseer({ port = 0, host = '127.0.0.1', token = 
       body = text ? JSON.parse(text) : {};
     }
     switch (m[2]) {
+      case 'stats': {
+        // Counts only (a 3,000-task `state` is megabytes): for watching a large fleet settle.
+        const byType = {};
+        for (const f of s.messages) byType[f.type] = (byType[f.type] ?? 0) + 1;
+        const mem = process.memoryUsage();
+        return reply(200, { clients: s.clients.size, tasks: s.tasks.size, running: running(s), messages: byType, rss: mem.rss, heapUsed: mem.heapUsed });
+      }
+      case 'running':
+        // The source of every running task: what a fleet test polls (a 3,000-task `state` is
+        // megabytes, parsed inside workerd on every poll).
+        return reply(200, [...s.tasks.values()].filter((t) => t.worker_state === 'running').map((t) => t.params?.source ?? ''));
       case 'messages':
         return reply(200, s.messages);
       case 'state':
