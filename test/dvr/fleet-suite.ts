@@ -10,7 +10,7 @@
  * and the links' alarms with `runDurableObjectAlarm`, never by waiting.
  *
  *   fleetSuite({ sources: 240 });                              // test/dvr/fleet.test.ts
- *   fleetSuite({ sources: 3000, startConcurrency: 100 });      // test/dvr/fleet-3000.test.ts
+ *   fleetSuite({ sources: 3000, startConcurrency: 20 });       // test/dvr/fleet-3000.test.ts
  */
 import { env, runDurableObjectAlarm } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
