@@ -27,7 +27,7 @@ import { runBatch } from './ownership/batch';
 import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
 import { pendingProofs, PendingProofSchema, withdrawProof } from './ownership/review';
-import { primaryOrgId } from './profile';
+import { primaryOrgId } from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
 import { notify } from '../notifications/publish';
 
@@ -126,7 +126,7 @@ export const userLibraryRoutes = newRouter()
       const caller = c.get('user');
       let orgId: number;
       if (caller.id === user_id || caller.role === 'admin') {
-        const chosen = org_id ?? (await primaryOrgId(c.env, user_id));
+        const chosen = org_id ?? (await primaryOrgId(db(c.env), user_id));
         if (chosen === null) return c.json([], 200);
         orgId = chosen;
       } else {

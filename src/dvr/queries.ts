@@ -17,6 +17,7 @@ import { and, count, desc, eq, gt, inArray, isNotNull, ne, notExists, or, sql, t
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
+import { outer } from '../db/helpers';
 import { changeCounters, config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
 import type { RuntimeState } from './runtime';
@@ -30,12 +31,6 @@ export type Companion = BatchItem<'sqlite'>;
 
 /** A source records while it has ≥ 1 subscription in this posture (contract §7). */
 export const isActiveSubscription: SQL = eq(subscriptions.posture, 'active');
-
-/** `table.column` spelled out: drizzle writes a selected field's columns bare, and a bare `id`
- * inside a correlated subquery would name the subquery's own table. */
-function outer(column: SQLiteColumn): SQL {
-  return sql`${column.table}.${sql.identifier(column.name)}`;
-}
 
 /** The active subscriptions of the source whose id is `sourceId` (a column of the outer query). */
 export function activeCount(sourceId: SQLiteColumn) {

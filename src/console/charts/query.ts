@@ -12,7 +12,8 @@
 import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import type { GameSummary } from '../catalog/game-summary';
-import { CHART_TILE_JOINS, chartTile, tileColumns, type AppTile, type TileRow } from '../tiles';
+import { CHART_TILE_JOINS, tileColumns } from '../apps/queries';
+import { chartTile, type AppTile, type TileRow } from '../apps/tiles';
 
 /** The contract's GameSummary (§2.3). */
 export type ChartGame = GameSummary;

@@ -14,7 +14,7 @@
 import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
-import { installReady } from '../availability';
+import { installReady } from '../apps/queries';
 import { gameSummaryColumns, toGameSummary, type GameSummary, type GameSummaryRow } from '../catalog/game-summary';
 import { z } from '../../http/openapi';
 import { GameSummarySchema } from '../schemas';

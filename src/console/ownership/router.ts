@@ -31,7 +31,7 @@ import { userAccounts } from '../../db/schema';
 import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
-import { primaryOrgId } from '../profile';
+import { primaryOrgId } from '../tenancy/queries';
 import { isForeignKeyViolation, OPTIONAL_BEARER, OptionalOrgQuery } from '../schemas';
 import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
 import { runBatch } from './batch';
@@ -81,7 +81,7 @@ const AssertionParams = z
 
 /** The org a user acts in: the named one if they belong to it, else their primary org. */
 async function memberOrg(env: Env, userId: number, requested: number | undefined): Promise<number> {
-  const orgId = requested ?? (await primaryOrgId(env, userId));
+  const orgId = requested ?? (await primaryOrgId(db(env), userId));
   if (orgId === null) throw new Conflict('join an organization first: libraries and linked accounts belong to an org', 'no_org');
   if ((await orgRoleOf(env, userId, orgId)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
   return orgId;

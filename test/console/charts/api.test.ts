@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runChartScrape } from '../../../src/console/charts/jobs';
 import { loadChart } from '../../../src/console/charts/query';
-import { buildTiles } from '../../../src/console/tiles';
+import { buildTiles } from '../../../src/console/apps/tiles';
 import { db } from '../../../src/db/client';
 import { nowIso } from '../../../src/world';
 import { call, json } from '../../support/http';
@@ -215,7 +215,7 @@ describe('GET /charts/top10?org_id=', () => {
     await installed(org.id, gameIds[5]!);
     await library(org.id, bob.id, gameIds[5]!, true);
     const entries = await json<Entry[]>(await call('GET', `/charts/top10?org_id=${org.id}&date=${NEW}`, { token: bob.token }));
-    const tiles = await buildTiles(env, { userId: bob.id, orgId: org.id, chartDate: NEW });
+    const tiles = await buildTiles(db(env), env, { userId: bob.id, orgId: org.id, chartDate: NEW });
     const asTiles = entries.map(({ rank: _r, install_ready: _i, game: _g, ...tile }) => tile);
     expect(asTiles).toEqual(tiles);
   });
