@@ -48,7 +48,11 @@ export type SubscriptionStatus = z.infer<typeof SubscriptionStatusSchema>;
 
 /** One statement, whatever the list's length (queries.ts). */
 export async function listStatuses(d: Db, filter: { userId?: number }): Promise<SubscriptionStatus[]> {
-  const rows = await listStatusRows(d, filter);
+  return presentList(await listStatusRows(d, filter));
+}
+
+/** A list's rows as the dashboard shows them (the config rides on the first row). */
+export function presentList(rows: StatusRow[]): SubscriptionStatus[] {
   if (rows.length === 0) return [];
   const cfg = mergeStored(rows[0]!.configData);
   return rows.map((r) => presentInList(r, cfg));
