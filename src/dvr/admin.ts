@@ -20,7 +20,7 @@ import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
 import { adminOnly, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
-import { activeSubscriptions, findStatusRowBySubId, listStatusRowsQuery, liveSources, scopes, sourceIdOf, subscribersOf, type StatusRow } from './queries';
+import { activeSubscriptions, findStatusRowBySubId, listStatusRowsQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type ListRow, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
 import { presentList, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
 
@@ -167,7 +167,8 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
       adminList: true,
       authorize: adminOnly,
       rows: (guard) => listStatusRowsQuery(d, { userId: id }, guard),
-      present: (rows: StatusRow[]) => presentList(rows),
+      with: storedConfigQuery(d),
+      present: (rows: ListRow[], cfg) => presentList(rows, cfg as Array<{ data: string }>),
     });
   },
   failWith('invalid user id'),

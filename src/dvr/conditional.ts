@@ -116,7 +116,9 @@ export async function conditionalList<Row, T>(
   opts: {
     view: ListView;
     rows: (guard: SQL) => BatchItem<'sqlite'>;
-    present: (rows: Row[]) => T | Promise<T>;
+    /** A statement read with the list, handed to `present` (e.g. the stored config). */
+    with?: BatchItem<'sqlite'>;
+    present: (rows: Row[], withRows: unknown[]) => T | Promise<T>;
     authorize?: (user: AuthUser) => void;
     adminList?: boolean;
   },
@@ -124,12 +126,10 @@ export async function conditionalList<Row, T>(
   const caller = callerCheck(c, d);
   const header = c.req.header('If-None-Match');
   const when = opts.adminList ? isAdminUser(caller.userId) : undefined;
-  const [callerRows, counters, rows] = (await d.batch([caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when))])) as [
-    Array<{ id: number; role: AuthUser['role'] }>,
-    CounterRows,
-    Row[],
-  ];
+  const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when))];
+  if (opts.with) statements.push(opts.with);
+  const [callerRows, counters, rows, withRows = []] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[], unknown[]?];
   const user = caller.confirm(callerRows);
   opts.authorize?.(user);
-  return answerList(c, opts.view, counters, () => opts.present(rows));
+  return answerList(c, opts.view, counters, () => opts.present(rows, withRows));
 }

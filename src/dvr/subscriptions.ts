@@ -19,7 +19,7 @@ import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
 import { answerList, IfNoneMatchHeaders, notModified, unlessCurrent, type ListView } from './conditional';
-import { counterVersionsQuery, findOwnStatusRow, isAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, subscribe, type StatusRow } from './queries';
+import { counterVersionsQuery, findOwnStatusRow, isAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type ListRow, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
 import { present, presentList, statusWithLogs, SubscriptionStatusSchema } from './status';
@@ -71,15 +71,16 @@ export const subscriptionRoutes = newRouter()
       const views = subscriptionViews(caller.userId);
       const header = c.req.valid('header')['if-none-match'];
       const admin = isAdminUser(caller.userId);
-      const [callerRows, counters, allRows, ownRows] = await d.batch([
+      const [callerRows, counters, allRows, ownRows, cfg] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
         listStatusRowsQuery(d, {}, unlessCurrent(header, views.all, admin)),
         listStatusRowsQuery(d, { userId: caller.userId }, unlessCurrent(header, views.own, sql`NOT ${admin}`)),
+        storedConfigQuery(d),
       ]);
       const me = caller.confirm(callerRows);
-      if (me.role === 'admin') return answerList(c, views.all, counters, () => presentList(allRows as StatusRow[]));
-      return answerList(c, views.own, counters, () => presentList(ownRows as StatusRow[]));
+      if (me.role === 'admin') return answerList(c, views.all, counters, () => presentList(allRows as ListRow[], cfg));
+      return answerList(c, views.own, counters, () => presentList(ownRows as ListRow[], cfg));
     },
   )
   .openapi(
