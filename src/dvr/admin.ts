@@ -19,7 +19,7 @@ import { errors, failWith, json, newRouter, z } from '../http/openapi';
 import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
-import { adminOnly, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { adminOnly, answerByDigest, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
 import { activeSubscriptions, findStatusRowBySubId, listStatusRowsQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type ListRow, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
 import { presentList, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
@@ -184,21 +184,21 @@ export const diagnosticsRoutes = newRouter().openapi(
     summary: 'Recorder fleet pool and metrics (converter and thumbnailer are not part of this deployment)',
     security,
     middleware: admin,
+    request: { headers: IfNoneMatchHeaders },
     responses: {
       200: json(z.object({ recorder: ServiceInfoSchema, recorders: z.array(ServiceInfoSchema.extend({ id: z.string() })), converter: ServiceInfoSchema, thumbnailer: ServiceInfoSchema }), 'Diagnostics'),
+      ...notModified,
       ...errors(401, 403),
     },
   }),
   async (c) => {
     const { recorder, recorders } = await fleetDiagnostics(c.env);
-    return c.json(
-      {
-        recorder,
-        recorders,
-        converter: { connected: false, error: 'CONVERTER_URL not configured' },
-        thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
-      },
-      200,
-    );
+    // Asked of the overseer on every call: the tag spares the transfer and the page's repaint only.
+    return answerByDigest(c, 'diag', {
+      recorder,
+      recorders,
+      converter: { connected: false, error: 'CONVERTER_URL not configured' },
+      thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
+    });
   },
 );

@@ -133,3 +133,30 @@ export async function conditionalList<Row, T>(
   opts.authorize?.(user);
   return answerList(c, opts.view, counters, () => opts.present(rows, withRows));
 }
+
+/** `etag` is one of the header's tags (or the header is `*`). */
+function names(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header
+    .split(',')
+    .slice(0, MAX_TAGS)
+    .some((t) => {
+      const tag = t.trim().replace(/^W\//, '');
+      return tag === '*' || tag === etag;
+    });
+}
+
+/**
+ * For answers no D1 counter can version (a source's log tail lives in its SourceMonitor,
+ * diagnostics and `/api/workers` are asked of the overseer on every call): a strong tag from the
+ * body's SHA-256, and 304 without a body when it is the client's. This saves the transfer and the
+ * page's re-render, NOT the read behind it (that needs a version kept by those objects).
+ */
+export async function answerByDigest<T>(c: Context<AppEnv>, key: string, body: T) {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const etag = `"${key}-${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`;
+  c.header('ETag', etag);
+  if (names(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+  return c.json(body, 200);
+}

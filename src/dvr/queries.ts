@@ -344,7 +344,7 @@ export function recordWorkerEventStatement(d: Db, sourceId: number, e: { type: s
 
 // ───────────── change counters (cheap polls) ─────────────
 
-/** The scopes a list depends on (migration 0004's triggers bump them with every write). */
+/** The scopes a list depends on (migration 0003's triggers bump them with every write). */
 export const scopes = {
   subscriptions: 'subscriptions',
   sources: 'sources',

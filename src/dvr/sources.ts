@@ -14,7 +14,7 @@ import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleOrNotFound, visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './paths';
-import { answerList, IfNoneMatchHeaders, notModified, stillCurrent, type ListView } from './conditional';
+import { answerByDigest, answerList, IfNoneMatchHeaders, notModified, stillCurrent, type ListView } from './conditional';
 import { eventCounterQuery, mayReadSource, scopes, sourceIdByName, sourceVisibilityQuery, workerEventsOf, type WorkerEventRow } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
@@ -122,14 +122,18 @@ export const sourceRoutes = newRouter()
       security,
       summary: 'The last 200 log lines of a source (subscriber or admin)',
       middleware: [requireUser],
-      request: { params: SourceParams },
-      responses: { 200: json(z.object({ driver: z.string(), username: z.string(), logs: z.array(z.string()) }), 'Log lines, oldest first'), ...errors(400, 401, 403, 404) },
+      request: { params: SourceParams, headers: IfNoneMatchHeaders },
+      responses: {
+        200: json(z.object({ driver: z.string(), username: z.string(), logs: z.array(z.string()) }), 'Log lines, oldest first'),
+        ...notModified,
+        ...errors(400, 401, 403, 404),
+      },
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
-      await visibleSource(c, driver, username);
+      const src = await visibleSource(c, driver, username);
       const logs = await c.env.SOURCE_MONITOR.getByName(monitorName({ driver, username })).logs();
-      return c.json({ driver, username, logs }, 200);
+      return answerByDigest(c, `logs-${src.id}`, { driver, username, logs });
     },
   )
   .openapi(
