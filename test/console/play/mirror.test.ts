@@ -30,6 +30,23 @@ async function breakMirror(): Promise<() => Promise<void>> {
   return heal;
 }
 
+/**
+ * Waits until the allocator has tried to deliver `n` outbox entries and D1 refused them. The attempt
+ * runs just after the allocator's answer (off the request's path), so a test that "brings D1 back"
+ * waits for it first, or it would be healing D1 before the write it means to interrupt.
+ */
+async function refused(orgId: number, n: number): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const tried = await runInDurableObject(allocator(orgId), (_i, state) =>
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox WHERE attempts > 0`).one().n,
+      );
+      expect(tried, 'outbox entries D1 refused').toBe(n);
+    },
+    { timeout: 20_000, interval: 50 },
+  );
+}
+
 interface OrgSession {
   id: number;
   status: string;
@@ -89,6 +106,7 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     expect((await json<SessionBody>(early)).id).toBe(granted.id);
     expect((await call('GET', `/sessions/${granted.id}`, { token: alice.token })).status).toBe(200);
 
+    await refused(w.org.id, 1);
     await heal();
     advance(5_000);
     await heartbeat(node.token, [install(game)]);
@@ -132,6 +150,7 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     expect(admin.status).toBe(200);
     expect((await json<SessionBody>(admin)).stream_url).toBeNull();
 
+    await refused(w.org.id, 1);
     await heal();
     // The alarm set with the decision re-delivers once the backoff is over: no request needed.
     await vi.waitFor(
@@ -157,6 +176,7 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     const s = await json<SessionBody>(again);
     expect(s.id).toBe((await json<SessionBody>(first)).id);
     expect((await call('GET', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+    await refused(w.org.id, 1);
     await heal();
     advance(5_000);
     await runDurableObjectAlarm(allocator(w.org.id));
@@ -175,6 +195,7 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     expect(results.filter((r) => r.status === 201)).toHaveLength(7);
     expect(results.filter((r) => r.status === 429)).toHaveLength(23);
     expect((await seatsAndList(w)).list).toEqual({});
+    await refused(w.org.id, 7);
     await heal();
     clock.freeze(frozen + 5_000);
     for (const n of nodes) await heartbeat(n.token, [install(game)]);
@@ -197,6 +218,7 @@ describe('allocator ↔ D1 reconcile', () => {
     });
     // Answered from the allocator's storage alone: D1 refusing the row does not hold the answer back.
     expect(r).toMatchObject({ ok: true, replayed: false });
+    await refused(w.org.id, 1);
     await heal();
     // The object restarts (crash, deploy, eviction): its start-up schedules a reconcile within a second.
     await evictDurableObject(allocator(w.org.id));
