@@ -467,6 +467,9 @@ export class OrgAllocator extends DurableObject<Env> {
           this.flushAgain = false;
           if (await this.deliver(orgId)) this.flushAgain = true;
         }
+        // Delivered (or backed off): the alarm goes back to the next real deadline, which includes
+        // any outbox retry. Setting it per round, not per decision, keeps a busy org's alarm quiet.
+        await this.arm(true);
       } finally {
         this.flushing = null;
       }
@@ -617,6 +620,9 @@ export class OrgAllocator extends DurableObject<Env> {
   private async reconcile(orgId: number): Promise<void> {
     const started = world.now();
     const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${OPEN}`).toArray().map((r) => r.id);
+    // Deliveries run in the background: a row delivered while D1 is read below may be missing from
+    // that read. Anything undelivered when the read starts is the outbox's business, not a repair.
+    const inFlight = new Set(this.sql.exec<{ session_id: number }>(`SELECT session_id FROM outbox`).toArray().map((r) => r.session_id));
     let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
     try {
       d1 = await mirrorLiveRows(db(this.env), orgId, held);
@@ -634,7 +640,7 @@ export class OrgAllocator extends DurableObject<Env> {
       }
       const repair: number[] = [];
       for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
-        if (seat.updated_at >= started || this.pending(seat.id)) continue;
+        if (seat.updated_at >= started || inFlight.has(seat.id) || this.pending(seat.id)) continue;
         const mirror = inD1.get(seat.id);
         const seatOpen = isOpen(seat.status);
         if (!mirror) {
@@ -921,9 +927,11 @@ export class OrgAllocator extends DurableObject<Env> {
 
   /**
    * Re-arms the alarm at the next deadline: a node going silent, a lease running out, an outbox
-   * retry, the next reconcile (while anything is live or undelivered), or pruning.
+   * retry, the next reconcile (while anything is live or undelivered), or pruning. Only ever moves
+   * it earlier, unless `exact` (after a delivery round: the decision's safety alarm is no longer
+   * needed, and a busy org must not wake every OUTBOX_ALARM_MS for nothing).
    */
-  private async arm(): Promise<void> {
+  private async arm(exact = false): Promise<void> {
     const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
     const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
     const reconcileAt = Number(this.meta('reconciled_at') ?? 0) + MIRROR_RECONCILE_MS;
@@ -951,7 +959,9 @@ export class OrgAllocator extends DurableObject<Env> {
     }
     // Deadlines are on the world clock (tests move it); the alarm runs on the real one.
     const wait = Math.max(next - world.now(), 0);
-    await this.alarmBy(Math.max(Date.now() + wait, Date.now() + 1000));
+    const at = Math.max(Date.now() + wait, Date.now() + 1000);
+    if (exact && this.alarmAt !== at) await this.setAlarm(at);
+    else await this.alarmBy(at);
   }
 }
 

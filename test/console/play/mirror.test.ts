@@ -10,10 +10,11 @@
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { MIRROR_RECONCILE_MS } from '../../../durable-objects/org-allocator';
+import { MIRROR_RECONCILE_MS, OUTBOX_ALARM_MS } from '../../../durable-objects/org-allocator';
 import { db } from '../../../src/db/client';
 import { call, json } from '../../support/http';
-import { allocator, seatsPerNode, wakeAllocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
+import { receiver } from '../../notifications/support';
+import { allocator, mirrorDrained, seatsPerNode, wakeAllocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 const clock = worldClock();
 const advance = clock.advance;
@@ -164,6 +165,21 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     expect(list).toEqual(seats);
   });
 
+  it('once D1 has the row the alarm goes back to the next real deadline (a busy org does not wake every few seconds); while D1 refuses, it is the retry', async () => {
+    const { w, game, alice, bob } = await setup(2);
+    const alarm = () => runInDurableObject(allocator(w.org.id), (_i, state) => state.storage.getAlarm());
+    expect((await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game })).status).toBe(201);
+    await mirrorDrained(w.org.id);
+    // Delivered: the next deadline is a node's silence, a lease or the reconcile, tens of seconds away.
+    await vi.waitFor(async () => expect((await alarm())! - Date.now()).toBeGreaterThan(OUTBOX_ALARM_MS + 10_000), { timeout: 5_000, interval: 50 });
+
+    await breakMirror();
+    expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+    await refused(w.org.id, 1);
+    // Undelivered: the alarm is the outbox's retry, a second or two away.
+    expect((await alarm())! - Date.now()).toBeLessThanOrEqual(OUTBOX_ALARM_MS + 1_000);
+  });
+
   it('a repeat without a key while D1 refuses writes gets the held session, and D1 gets it once back', async () => {
     const { w, game, alice } = await setup(1);
     const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
@@ -278,5 +294,34 @@ describe('allocator ↔ D1 reconcile', () => {
     await allocator(w.org.id).sweep(w.org.id);
     expect(await seatsPerNode(w.org.id)).toEqual({});
     expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+  });
+});
+
+describe('webhooks from the allocator’s own transitions', () => {
+  it('announces session.started and session.ended once each, though the reconcile re-delivers the row in between', async () => {
+    const rx = receiver([200]);
+    onTestFinished(() => rx.restore());
+    const { w, game, node, alice } = await setup(1);
+    const ep = await call('POST', '/api/webhooks', { token: w.admin.token, body: { scope: 'org', org_id: w.org.id, url: 'https://hooks.example.com/play', events: ['session.started', 'session.ended'] } });
+    expect(ep.status).toBe(201);
+    const endpoint = (await json<{ id: string }>(ep)).id;
+    const announced = async () => {
+      const rows = await db(env).all<{ event_type: string; n: number }>(
+        sql`SELECT event_type, COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ${endpoint} GROUP BY event_type ORDER BY event_type`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.event_type, r.n]));
+    };
+    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    await vi.waitFor(async () => expect(await announced()).toEqual({ 'session.started': 1 }), { timeout: 10_000, interval: 100 });
+
+    // D1 loses the row; the reconcile puts it back (a re-delivery: no second session.started).
+    await db(env).run(sql`DELETE FROM play_sessions WHERE id = ${s.id}`);
+    advance(MIRROR_RECONCILE_MS + 1_000);
+    await heartbeat(node.token, [install(game)], { sessions: [{ id: s.id, status: 'provisioning' }] });
+    await runDurableObjectAlarm(allocator(w.org.id));
+    expect((await orgList(w)).map((x) => [x.id, x.mirror_repair])).toEqual([[s.id, 'reconciled']]);
+
+    expect((await call('DELETE', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+    await vi.waitFor(async () => expect(await announced()).toEqual({ 'session.ended': 1, 'session.started': 1 }), { timeout: 10_000, interval: 100 });
   });
 });
