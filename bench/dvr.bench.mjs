@@ -141,7 +141,7 @@ export default async function runBench() {
       return { name: `${label}${events < BURST ? ` — stalled after ${events}` : ''}`, events, ms, perEvent: ms / Math.max(1, events), rate: events / (ms / 1000) };
     };
     const rows = [
-      await burst(`${BURST} HEARTBEATs (progress only: mirror coalesced to ≤ 1 write/s; target ≥ 2,000 events/s)`, 'hb', (i) => ({
+      await burst(`${BURST} HEARTBEATs (progress only: grouped per monitor RPC, mirror written by the link ≤ 1/s; target ≥ 2,000 events/s)`, 'hb', (i) => ({
         event: 'HEARTBEAT',
         time: '2026-11-22T05:00:00+01:00',
         file: 'x.ts',
@@ -151,7 +151,7 @@ export default async function runBench() {
         recording: '0',
         segment: String(i),
       })),
-      await burst(`${BURST} SEGMENT STARTs (log only, no D1 write)`, 'seg', (i) => ({
+      await burst(`${BURST} SEGMENT STARTs (log line + a recordings row each: one monitor RPC and one catalog batch per group)`, 'seg', (i) => ({
         event: 'SEGMENT START',
         time: '2026-11-22T05:00:00+01:00',
         file: `seg_${i}.ts`,

@@ -4,7 +4,8 @@
  * with exponential backoff driven by alarms, reconciles on every connect and every
  * `reconcile_interval` (claim by task id, then by `action/source`), starts sources through the §5.6
  * sequence with bulk starts bounded by `start_concurrency`, and routes pushed task events by task id
- * to the source's `SourceMonitor`.
+ * to the source's `SourceMonitor` — grouped per source while a call to that monitor is in flight, the
+ * heartbeats' progress written to the D1 mirror for many sources per batch (issue 17 target 4).
  *
  * The link is lazy: any DVR request (`wake()`), `/api/health` (`isConnected()`) or the `*\/5` cron
  * dials it when it is down. The task-id index is kept in this object's SQLite storage, so events
@@ -17,8 +18,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { dialUrl, MAX_FRAME_BYTES, overseerConfigProblem, parseServerFrame, type Metrics, type PoolInfo, type ServerFrame, type ServerFrameOf, type TaskInfo } from '../src/dvr/protocol';
-import { isTaskEvent, monitorName, type SourceRef } from '../src/dvr/runtime';
-import { recordingsHook } from '../src/dvr/recordings/hook';
+import { isTaskEvent, monitorName, type ProgressHandOff, type SourceRef, type TaskEvent } from '../src/dvr/runtime';
+import { recordingsHookBatch } from '../src/dvr/recordings/hook';
 import { recordMetric } from '../src/http/metrics/record';
 import {
   errorWindow,
@@ -31,7 +32,7 @@ import {
 } from '../src/dvr/settings';
 import { createLogger } from '../src/http/log';
 import { db } from '../src/db/client';
-import { liveSources } from '../src/dvr/queries';
+import { liveSources, mirrorProgressStatement } from '../src/dvr/queries';
 import { world } from '../src/world';
 import { failoverGraceMs, isEligible, overseerFleet, ownerOf, type OverseerStatus } from '../src/dvr/overseer';
 
@@ -41,8 +42,19 @@ const BACKOFF_MIN_MS = 1_000;
 const BACKOFF_MAX_MS = 30_000;
 const CONFIG_TTL_MS = 30_000;
 const HEALTH_DIAL_WAIT_MS = 2_000;
-/** Frames waiting to be applied, in order; beyond this the link reconnects instead of buffering. */
-const MAX_INBOUND_FRAMES = 2_000;
+/** Frames (and their bytes) waiting to be applied, over all sources; beyond either the link
+ * reconnects instead of buffering (the reconnect's reconciliation re-reads the overseer's state). */
+const MAX_INBOUND_FRAMES = 10_000;
+const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
+/** One source's `output` frames waiting for its monitor; past this its further output lines are
+ * dropped (and counted in its log) — lifecycle frames (started, exited, …) are always kept. */
+const MAX_SOURCE_OUTPUTS = 1_000;
+/** At most this many pushes per monitor RPC (and per catalog batch). */
+const MAX_GROUP = 100;
+/** Progress (heartbeat) mirror writes of all sources go to D1 together, at most this often. */
+const PROGRESS_FLUSH_MS = 1_000;
+/** Statements per D1 batch of progress writes. */
+const PROGRESS_BATCH = 200;
 
 /** A start the overseer queued (pool full) may wait this long for a slot; then it is withdrawn and
  * the reconciler tries again later. Every pending start has a deadline: 20 s unqueued, this queued. */
@@ -57,6 +69,23 @@ class OverseerError extends Error {
   existingTaskId?: string;
   /** Set when a queued start ended without starting: the task id it was queued under, now void. */
   droppedTaskId?: string;
+}
+
+/**
+ * One source's pushes waiting while an RPC to its monitor is in flight (issue 17 target 4): the next
+ * RPC takes everything queued (up to `MAX_GROUP`), so a burst costs one call per group instead of
+ * one per event, and the source's order is kept. A `job` is a reply that acts on the monitor (a
+ * start confirmed or queued), ordered with the task's events.
+ */
+interface Lane {
+  ref: SourceRef;
+  items: Array<{ frame: TaskEvent; bytes: number } | { job: () => Promise<void>; bytes: number }>;
+  outputs: number;
+  /** Output lines dropped past `MAX_SOURCE_OUTPUTS`, reported with the next delivery. */
+  dropped: number;
+  busy: boolean;
+  /** A progress hand-off D1 confirmed, told to the monitor with the next delivery. */
+  confirm?: number;
 }
 
 interface Pending {
@@ -83,9 +112,14 @@ export class OverseerLink extends DurableObject<Env> {
   private readonly idPrefix = `r${Math.floor(Math.random() * 1e6).toString(36)}-`;
   /** task id → source, mirrored in SQLite (`task_index`). */
   private tasks = new Map<string, SourceRef>();
-  /** Inbound frames are applied one at a time, in arrival order. */
-  private inbound: Promise<void> = Promise.resolve();
+  /** Per-source queues of inbound pushes (source id → lane); frames and bytes queued over all. */
+  private lanes = new Map<number, Lane>();
   private inboundDepth = 0;
+  private inboundBytes = 0;
+  /** Progress writes owed to D1 (source id → the latest hand-off), flushed together every ≤ 1 s. */
+  private progressOwed = new Map<number, { ref: SourceRef; p: ProgressHandOff }>();
+  private progressTimer: ReturnType<typeof setTimeout> | null = null;
+  private progressFlushing = false;
   private failures = 0;
   private nextDialAt = 0;
   private lastReconcileAt = 0;
@@ -168,8 +202,21 @@ export class OverseerLink extends DurableObject<Env> {
       return; // dial() re-arms on failure; a success arms the reconcile timer
     }
     const interval = reconcileIntervalMs(await this.config());
-    if (world.now() - this.lastReconcileAt >= interval - 500) await this.reconcile('periodic');
-    await this.armAlarm(this.lastReconcileAt + interval);
+    // In a fleet, a peer's grace running out is a reason to reconcile now, not at the next interval:
+    // its sources then record again within the grace period (plus the starts), not grace + interval.
+    const expiries = this.inFleet ? await this.peerGraceExpiries() : [];
+    const expiredSinceLast = expiries.some((t) => t <= world.now() && t > this.lastReconcileAt);
+    if (world.now() - this.lastReconcileAt >= interval - 500 || expiredSinceLast) await this.reconcile('periodic');
+    const upcoming = expiries.filter((t) => t > world.now());
+    await this.armAlarm(Math.min(this.lastReconcileAt + interval, ...upcoming));
+  }
+
+  /** When each unreachable peer's failover grace ends (or ended): the moment its sources move. */
+  private async peerGraceExpiries(): Promise<number[]> {
+    const grace = failoverGraceMs(this.env);
+    const peers = overseerFleet(this.env).filter((o) => o.id !== this.me.id);
+    const statuses = await Promise.all(peers.map((o) => this.env.OVERSEER_LINK.getByName(o.id).status().catch(() => null)));
+    return statuses.flatMap((s) => (s && !s.connected && s.downSince !== null ? [s.downSince + grace] : []));
   }
 
   private connected(): boolean {
@@ -199,19 +246,19 @@ export class OverseerLink extends DurableObject<Env> {
             this.log.warn('oversized overseer frame dropped', { bytes: size, limit: MAX_FRAME_BYTES });
             return;
           }
-          if (this.inboundDepth >= MAX_INBOUND_FRAMES) {
+          if (this.inboundDepth >= MAX_INBOUND_FRAMES || this.inboundBytes >= MAX_INBOUND_BYTES) {
             // We are not keeping up: drop the connection rather than buffer without bound. The
             // reconnect's reconciliation re-reads the overseer's state, so nothing is lost for good.
-            this.log.error('overseer inbound queue full, reconnecting', { depth: this.inboundDepth });
+            this.log.error('overseer inbound queue full, reconnecting', { depth: this.inboundDepth, bytes: this.inboundBytes });
             this.onDown(ws);
             return;
           }
           const raw = typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
-          this.inboundDepth += 1;
-          this.inbound = this.inbound
-            .then(() => this.onFrame(raw))
-            .catch((e) => this.log.error('overseer frame failed', { error: String(e) }))
-            .finally(() => (this.inboundDepth -= 1));
+          try {
+            this.onFrame(raw, size);
+          } catch (e) {
+            this.log.error('overseer frame failed', { error: String(e) });
+          }
         });
         ws.addEventListener('close', () => this.onDown(ws));
         ws.addEventListener('error', () => this.onDown(ws));
@@ -379,7 +426,13 @@ export class OverseerLink extends DurableObject<Env> {
 
   // ───────────── inbound frames ─────────────
 
-  private async onFrame(raw: string): Promise<void> {
+  /**
+   * Parses and routes one frame, synchronously and in arrival order: replies to requests settle at
+   * once; a source's pushes (and the replies that act on its monitor) join the source's lane, which
+   * delivers them in order. Routing by task id happens here, so a task indexed by an earlier frame
+   * (a `started` reply) routes the frames that follow it.
+   */
+  private onFrame(raw: string, bytes: number): void {
     const parsed = parseServerFrame(raw);
     if (!parsed.ok) {
       if (parsed.ignored) return; // a frame type we do not speak (the overseer grows new ones)
@@ -390,10 +443,10 @@ export class OverseerLink extends DurableObject<Env> {
     }
     const frame = parsed.frame;
     const pending = frame.id ? this.pending.get(frame.id) : undefined;
-    if (pending) return this.onReply(frame.id!, pending, frame);
+    if (pending) return this.onReply(frame.id!, pending, frame, bytes);
     switch (frame.type) {
       case 'dequeued':
-        return this.onDequeued(frame);
+        return this.onDequeued(frame, bytes);
       case 'queued':
       case 'pool_updated':
         return; // someone else's start queued, or new pool limits: nothing of ours changes
@@ -402,17 +455,13 @@ export class OverseerLink extends DurableObject<Env> {
     if (frame.type === 'exited') this.stopping.get(frame.task_id)?.resolve();
     const ref = this.tasks.get(frame.task_id);
     if (!ref) return; // events for tasks we do not own are ignored (§5.5)
-    const outcome = await this.monitor(ref).apply(ref, frame, errorWindow(await this.config()));
-    if (frame.type === 'errored') recordMetric(this.env, this.ctx, 'dvr.recordings', { event: 'errored', driver: ref.driver });
-    if (outcome.stopTaskId) this.send({ type: 'stop', id: this.nextId(), task_id: outcome.stopTaskId });
-    // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor applied it.
-    if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
+    this.enqueue(ref, { frame, bytes });
   }
 
   /** A reply to one of our requests (correlated by `id`). */
-  private async onReply(id: string, pending: Pending, frame: ServerFrame): Promise<void> {
-    if (frame.type === 'queued') return this.onQueued(pending, frame);
-    if (frame.type === 'dequeued') return this.onDequeued(frame);
+  private onReply(id: string, pending: Pending, frame: ServerFrame, bytes: number): void {
+    if (frame.type === 'queued') return this.onQueued(pending, frame, bytes);
+    if (frame.type === 'dequeued') return this.onDequeued(frame, bytes);
     this.settle(id);
     if (frame.type === 'error') {
       const err = new OverseerError(`overseer: ${frame.message ?? 'error'}`);
@@ -421,19 +470,158 @@ export class OverseerLink extends DurableObject<Env> {
       return;
     }
     if (frame.type === 'started' && pending.source) {
-      // Applied here, inside the ordered inbound queue, so the task's own events that follow
-      // the reply always find the source running under this task id.
+      // Applied in the source's lane, so the task's own events that follow the reply always find
+      // the source running under this task id.
       const ref = pending.source;
       this.index(frame.task_id, ref);
-      await this.monitor(ref).startConfirmed(ref, frame.task_id, frame.pid ?? 0);
-      if (this.unwanted.has(ref.sourceId)) {
-        // Nobody wants it any more (paused, archived, last subscriber gone while it waited):
-        // stop it now rather than at the next reconcile. Its `exited` brings the source to idle.
-        this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
-        await this.monitor(ref).stopRequested(ref);
-      }
+      this.enqueue(ref, {
+        bytes,
+        job: async () => {
+          try {
+            await this.monitor(ref).startConfirmed(ref, frame.task_id, frame.pid ?? 0);
+            if (this.unwanted.has(ref.sourceId)) {
+              // Nobody wants it any more (paused, archived, last subscriber gone while it waited):
+              // stop it now rather than at the next reconcile. Its `exited` brings the source to idle.
+              this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
+              await this.monitor(ref).stopRequested(ref);
+            }
+          } finally {
+            pending.resolve(frame);
+          }
+        },
+      });
+      return;
     }
     pending.resolve(frame);
+  }
+
+  // ───────────── the per-source lanes (issue 17 target 4) ─────────────
+
+  private enqueue(ref: SourceRef, item: Lane['items'][number]): void {
+    let lane = this.lanes.get(ref.sourceId);
+    if (!lane) this.lanes.set(ref.sourceId, (lane = { ref, items: [], outputs: 0, dropped: 0, busy: false }));
+    if ('frame' in item && item.frame.type === 'output') {
+      if (lane.outputs >= MAX_SOURCE_OUTPUTS) {
+        lane.dropped += 1;
+        return;
+      }
+      lane.outputs += 1;
+    }
+    lane.items.push(item);
+    this.inboundDepth += 1;
+    this.inboundBytes += item.bytes;
+    if (!lane.busy) void this.drainLane(lane);
+  }
+
+  private async drainLane(lane: Lane): Promise<void> {
+    lane.busy = true;
+    try {
+      while (lane.items.length > 0 || lane.confirm !== undefined || lane.dropped > 0) {
+        const head = lane.items[0];
+        if (head && 'job' in head) {
+          lane.items.shift();
+          this.dequeued([head]);
+          await head.job().catch((e) => this.log.error('overseer reply failed', { error: String(e) }));
+          continue;
+        }
+        const group: TaskEvent[] = [];
+        const taken: Lane['items'] = [];
+        while (group.length < MAX_GROUP && lane.items[0] && 'frame' in lane.items[0]) {
+          const item = lane.items.shift() as { frame: TaskEvent; bytes: number };
+          taken.push(item);
+          group.push(item.frame);
+        }
+        lane.outputs -= group.filter((f) => f.type === 'output').length;
+        this.dequeued(taken);
+        await this.deliver(lane, group).catch((e) => this.log.error('overseer events failed', { source: monitorName(lane.ref), events: group.length, error: String(e) }));
+      }
+    } finally {
+      lane.busy = false;
+      if (lane.items.length === 0 && this.lanes.get(lane.ref.sourceId) === lane) this.lanes.delete(lane.ref.sourceId);
+    }
+  }
+
+  private dequeued(items: Lane['items']): void {
+    this.inboundDepth -= items.length;
+    for (const i of items) this.inboundBytes -= i.bytes;
+  }
+
+  /** One RPC to the source's monitor for a group of its pushes; then the catalog, in one D1 batch. */
+  private async deliver(lane: Lane, group: TaskEvent[]): Promise<void> {
+    const ref = lane.ref;
+    // A task stopped or released since its frames arrived is no longer ours: its late frames are
+    // ignored, as they were when each frame was routed at its turn.
+    const events = group.filter((f) => this.tasks.get(f.task_id)?.sourceId === ref.sourceId);
+    const confirmedProgress = lane.confirm;
+    const dropped = lane.dropped;
+    lane.confirm = undefined;
+    lane.dropped = 0;
+    if (events.length === 0 && confirmedProgress === undefined && dropped === 0) return;
+    const win = errorWindow(await this.config());
+    const result = await this.monitor(ref).ingest(ref, events, win, { confirmedProgress, dropped });
+    for (const t of result.stopTaskIds) this.send({ type: 'stop', id: this.nextId(), task_id: t });
+    for (const f of events) if (f.type === 'errored') recordMetric(this.env, this.ctx, 'dvr.recordings', { event: 'errored', driver: ref.driver });
+    if (result.progress) this.oweProgress(ref, result.progress);
+    // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor applied it.
+    await recordingsHookBatch(
+      this.env,
+      ref,
+      events.flatMap((f) => (f.type === 'output' ? [f.data] : [])),
+    );
+  }
+
+  // ───────────── the progress mirror, batched across sources (issue 17 target 4) ─────────────
+
+  private oweProgress(ref: SourceRef, p: ProgressHandOff): void {
+    this.progressOwed.set(ref.sourceId, { ref, p });
+    this.scheduleProgress();
+  }
+
+  private scheduleProgress(): void {
+    if (this.progressTimer || this.progressFlushing || this.progressOwed.size === 0) return;
+    this.progressTimer = setTimeout(() => {
+      this.progressTimer = null;
+      void this.flushProgress();
+    }, PROGRESS_FLUSH_MS);
+  }
+
+  /**
+   * Writes every owed progress row in as few D1 batches as possible. Each source appears once per
+   * flush and flushes start at least `PROGRESS_FLUSH_MS` apart, so a source costs D1 at most one
+   * write a second however fast its recorder talks, and N heartbeating sources cost
+   * ⌈N / PROGRESS_BATCH⌉ batches a second. What D1 confirmed is told to each monitor (with its next
+   * delivery); what failed stays owed unless a newer hand-off replaced it, and the monitor writes
+   * it itself if this object is gone before it lands.
+   */
+  private async flushProgress(): Promise<void> {
+    this.progressFlushing = true;
+    const owed = [...this.progressOwed.values()];
+    this.progressOwed.clear();
+    try {
+      const d = db(this.env);
+      for (let i = 0; i < owed.length; i += PROGRESS_BATCH) {
+        const chunk = owed.slice(i, i + PROGRESS_BATCH);
+        const stmts = chunk.map((o) => mirrorProgressStatement(d, o.ref.sourceId, o.p));
+        try {
+          await d.batch(stmts as [(typeof stmts)[number], ...(typeof stmts)[number][]]);
+        } catch (e) {
+          this.log.warn('progress mirror batch failed, will retry', { sources: chunk.length, error: String(e) });
+          for (const o of chunk) if (!this.progressOwed.has(o.ref.sourceId)) this.progressOwed.set(o.ref.sourceId, o);
+          continue;
+        }
+        for (const o of chunk) this.confirmProgress(o.ref, o.p.n);
+      }
+    } finally {
+      this.progressFlushing = false;
+      this.scheduleProgress();
+    }
+  }
+
+  private confirmProgress(ref: SourceRef, n: number): void {
+    let lane = this.lanes.get(ref.sourceId);
+    if (!lane) this.lanes.set(ref.sourceId, (lane = { ref, items: [], outputs: 0, dropped: 0, busy: false }));
+    lane.confirm = Math.max(lane.confirm ?? 0, n);
+    if (!lane.busy) void this.drainLane(lane);
   }
 
   /**
@@ -441,7 +629,7 @@ export class OverseerLink extends DurableObject<Env> {
    * when a slot frees. The start now waits up to its queued deadline (not the 20 s reply timeout),
    * and the task id is kept so a pause can withdraw it and `dequeued` can be matched.
    */
-  private async onQueued(pending: Pending, frame: ServerFrameOf<'queued'>): Promise<void> {
+  private onQueued(pending: Pending, frame: ServerFrameOf<'queued'>, bytes: number): void {
     const ref = pending.source;
     if (!ref) return;
     const id = this.startRequestOf.get(ref.sourceId);
@@ -450,17 +638,22 @@ export class OverseerLink extends DurableObject<Env> {
     if (pending.timer) clearTimeout(pending.timer);
     pending.timer = id ? setTimeout(() => void this.withdrawStart(id, 'queued start deadline passed'), QUEUED_START_DEADLINE_MS) : null;
     this.index(frame.task_id, ref);
-    await this.monitor(ref).startQueued(ref, frame.task_id, frame.position);
-    this.queuedSignals.get(ref.sourceId)?.();
-    if (this.unwanted.has(ref.sourceId) && !pending.withdrawn) {
-      pending.withdrawn = true;
-      this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
-    }
+    this.enqueue(ref, {
+      bytes,
+      job: async () => {
+        await this.monitor(ref).startQueued(ref, frame.task_id, frame.position);
+        this.queuedSignals.get(ref.sourceId)?.();
+        if (this.unwanted.has(ref.sourceId) && !pending.withdrawn) {
+          pending.withdrawn = true;
+          this.send({ type: 'stop', id: this.nextId(), task_id: frame.task_id });
+        }
+      },
+    });
   }
 
   /** A task left the overseer's queue. Started → its `started` follows; otherwise (stopped, purged,
    * expired) the start is over: the source goes back to idle and the reconciler may try again. */
-  private async onDequeued(frame: ServerFrameOf<'dequeued'>): Promise<void> {
+  private onDequeued(frame: ServerFrameOf<'dequeued'>, bytes: number): void {
     if (frame.reason === 'started') return;
     const reason = frame.reason ?? 'no reason given';
     for (const [id, p] of this.pending) {
@@ -478,7 +671,7 @@ export class OverseerLink extends DurableObject<Env> {
     const ref = this.tasks.get(frame.task_id);
     if (!ref || this.startsInFlight.has(ref.sourceId)) return;
     this.unindex(frame.task_id);
-    await this.monitor(ref).queuedStartDropped(ref, frame.task_id, reason);
+    this.enqueue(ref, { bytes, job: () => this.monitor(ref).queuedStartDropped(ref, frame.task_id, reason) });
   }
 
   /** Gives up on a pending start (deadline, or its queued task vanished): withdraws the queued task

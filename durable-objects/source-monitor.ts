@@ -9,15 +9,17 @@
  * into D1 `sources` (and worker events into `worker_events`), so subscription lists are one D1 query.
  * The mirror is coalesced (issue 17 target 4): a change of state (worker/recording state, pid,
  * error, task, session flags) or a worker event is written at once; progress only (a heartbeat's
- * `last_heartbeat` and `session_duration`) at most once per second, by the alarm; a change that
- * alters nothing listed writes nothing. Alarms also prune the error window.
+ * `last_heartbeat` and `session_duration`) arriving through `ingest` is handed to the overseer link,
+ * which writes it batched across sources at most once per second (this object's alarm writes it if
+ * the link never confirms); a change that alters nothing listed writes nothing. Alarms also prune
+ * the error window.
  *
  *   const mon = env.SOURCE_MONITOR.getByName(monitorName(ref));
  *   const begun = await mon.beginStart(ref);             // null when already running/starting
- *   const outcome = await mon.apply(ref, pushedEvent, { windowMs, threshold });
+ *   const { stopTaskIds, progress } = await mon.ingest(ref, pushedEvents, { windowMs, threshold });
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { ErrorWindowConfig, EventOutcome, MonitorSnapshot, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
+import type { ErrorWindowConfig, IngestResult, MonitorSnapshot, ProgressHandOff, RuntimeState, SourceRef, TaskEvent } from '../src/dvr/runtime';
 import { INITIAL_RUNTIME, monitorName } from '../src/dvr/runtime';
 import { nowIso, world } from '../src/world';
 import { db } from '../src/db/client';
@@ -28,6 +30,8 @@ import { noteSourceTransitions } from '../src/notifications/source-transitions';
 const LOG_CAP = 200;
 /** Progress-only mirror writes of one source are at most this often (issue 17 target 4). */
 const MIRROR_COALESCE_MS = 1000;
+/** A progress hand-off the link has not confirmed after this long is written by this object. */
+const PROGRESS_LEASE_MS = 10_000;
 
 /** Stored state from before the recording-session names (`sessionActive` …) reads as today's. */
 function storedRuntime(stored: Record<string, unknown>): Partial<RuntimeState> {
@@ -51,6 +55,10 @@ export class SourceMonitor extends DurableObject<Env> {
   private mirroredState = '';
   /** When D1 last confirmed a mirror write (world time); progress waits until a second after it. */
   private lastWriteAt = 0;
+  /** Inside `ingest`: log lines are trimmed once for the group. */
+  private ingesting = false;
+  /** The last progress handed to the link (meta `progress_dirty` holds its number until confirmed). */
+  private handed: { n: number; key: string; at: number } | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -67,7 +75,7 @@ export class SourceMonitor extends DurableObject<Env> {
         if (row.key === 'ref') this.ref = JSON.parse(row.value) as SourceRef;
       }
       // A mirror write that never landed (the object died before D1 confirmed): deliver it soon.
-      if (this.mirrorPending()) await ctx.storage.setAlarm(world.now() + 100);
+      if (this.mirrorPending() || this.meta('progress_dirty') !== null) await ctx.storage.setAlarm(world.now() + 100);
     });
   }
 
@@ -205,11 +213,55 @@ export class SourceMonitor extends DurableObject<Env> {
 
   // ───────────── overseer pushes (contract §5.8, §6.4) ─────────────
 
-  async apply(ref: SourceRef, ev: TaskEvent, win: ErrorWindowConfig): Promise<EventOutcome> {
+  /**
+   * A group of overseer pushes for this source, in arrival order (the link sends what queued up
+   * while its previous call here was in flight: one RPC and one storage commit per group instead of
+   * per event). `confirmedProgress`: the link wrote progress hand-off `n` to D1; `dropped`: output
+   * lines the link dropped for this source past its queue bound (logged here).
+   *
+   * What D1 must receive is decided once for the group: a change of state or a worker event is
+   * mirrored by this object at once (row + outbox, as before); a change of progress only (what
+   * heartbeats move) is handed to the link in the answer, which writes the progress of many sources
+   * in one D1 batch at most once a second (issue 17 target 4). A hand-off the link never confirms
+   * (it was evicted, D1 failed) is written by this object's alarm after `PROGRESS_LEASE_MS`.
+   */
+  async ingest(ref: SourceRef, events: readonly TaskEvent[], win: ErrorWindowConfig, opts: { confirmedProgress?: number; dropped?: number } = {}): Promise<IngestResult> {
     this.remember(ref);
+    if (opts.confirmedProgress !== undefined) this.progressConfirmed(opts.confirmedProgress);
+    if (opts.dropped) this.log(`[system] ingest overloaded: ${opts.dropped} output line(s) dropped before this point`);
+    const result: IngestResult = { stopTaskIds: [] };
+    if (events.length === 0) {
+      if (opts.dropped) this.setMeta('state', JSON.stringify(this.state));
+      return result;
+    }
+    const before = this.progressKey();
+    const workerEvents: Array<{ type: string; pid: number; exitCode: number | null }> = [];
+    this.ingesting = true;
+    try {
+      for (const ev of events) {
+        const stop = this.applyEvent(ev, win, workerEvents);
+        if (stop) result.stopTaskIds.push(stop);
+        // Per event, not per group: an errored → running inside one group still announces both.
+        noteSourceTransitions(this.env, this.ctx, this.ref, this.state);
+      }
+    } finally {
+      this.ingesting = false;
+    }
+    this.trimLogs();
+    const progressMoved = this.progressKey() !== before;
+    if (workerEvents.length > 0 || this.stateKey() !== this.mirroredState) {
+      await this.commit(workerEvents);
+    } else {
+      this.setMeta('state', JSON.stringify(this.state));
+    }
+    if (progressMoved) result.progress = this.handOffProgress();
+    return result;
+  }
+
+  /** Applies one push to the state (logs written, exits counted); the task to stop, if any. */
+  private applyEvent(ev: TaskEvent, win: ErrorWindowConfig, events: Array<{ type: string; pid: number; exitCode: number | null }>): string | undefined {
     const s = this.state;
-    const events: Array<{ type: string; pid: number; exitCode: number | null }> = [];
-    const outcome: EventOutcome = {};
+    let stopTaskId: string | undefined;
     switch (ev.type) {
       case 'started': {
         const pid = ev.pid ?? 0;
@@ -241,7 +293,7 @@ export class SourceMonitor extends DurableObject<Env> {
           if (win.threshold > 0 && n >= win.threshold) {
             this.enterErrored(n);
             events.push({ type: 'errored', pid, exitCode: code });
-            if (s.taskId) outcome.stopTaskId = s.taskId;
+            if (s.taskId) stopTaskId = s.taskId;
           }
         }
         break;
@@ -256,8 +308,7 @@ export class SourceMonitor extends DurableObject<Env> {
         }
         break;
     }
-    await this.commit(events);
-    return outcome;
+    return stopTaskId;
   }
 
   /** Alarm: drop exits that left the window; re-armed while any remain. */
@@ -265,7 +316,37 @@ export class SourceMonitor extends DurableObject<Env> {
     const windowMs = Number(this.meta('window_ms') ?? '0');
     if (windowMs > 0) this.ctx.storage.sql.exec(`DELETE FROM exits WHERE at <= ?`, world.now() - windowMs);
     this.armPrune(windowMs);
+    // A progress hand-off the link never confirmed (it was evicted, or D1 refused it): write the
+    // row here. After an eviction `handed` is gone, so the lease counts as expired.
+    if (this.meta('progress_dirty') !== null) {
+      if (this.handed && world.now() < this.handed.at + PROGRESS_LEASE_MS) void this.armAt(this.handed.at + PROGRESS_LEASE_MS);
+      else {
+        this.ctx.storage.sql.exec(`DELETE FROM meta WHERE key = 'progress_dirty'`);
+        this.setMeta('mirror_dirty', '1');
+      }
+    }
     await this.flush();
+  }
+
+  private progressKey(): string {
+    return JSON.stringify([this.state.lastHeartbeat, this.state.recordingSessionDuration]);
+  }
+
+  /** Hands the current progress to the link; kept dirty (and the lease alarm armed) until confirmed. */
+  private handOffProgress(): ProgressHandOff {
+    const n = (this.handed?.n ?? Number(this.meta('progress_seq') ?? '0')) + 1;
+    this.setMeta('progress_seq', String(n));
+    this.setMeta('progress_dirty', String(n));
+    this.handed = { n, key: this.rowKey(), at: world.now() };
+    void this.armAt(world.now() + PROGRESS_LEASE_MS);
+    return { n, lastHeartbeat: this.state.lastHeartbeat, sessionDuration: this.state.recordingSessionDuration };
+  }
+
+  /** The link wrote hand-off `n`: nothing is owed for it (a newer one stays owed). */
+  private progressConfirmed(n: number): void {
+    if (this.meta('progress_dirty') !== String(n)) return;
+    this.ctx.storage.sql.exec(`DELETE FROM meta WHERE key = 'progress_dirty'`);
+    if (this.handed?.n === n && this.rowKey() === this.handed.key) this.mirrored = this.handed.key;
   }
 
   // ───────────── internals ─────────────
@@ -341,10 +422,15 @@ export class SourceMonitor extends DurableObject<Env> {
     this.setMeta('ref', JSON.stringify(this.ref));
   }
 
-  private log(line: string): void {
+  /** Appends a log line; `ingest` appends a group and trims once (`deferTrim`). */
+  private log(line: string, deferTrim = this.ingesting): void {
     const sql = this.ctx.storage.sql;
     sql.exec(`INSERT INTO logs (line) VALUES (?)`, line.length > 8192 ? `${line.slice(0, 8192)}…` : line);
-    sql.exec(`DELETE FROM logs WHERE id <= (SELECT max(id) FROM logs) - ?`, LOG_CAP);
+    if (!deferTrim) this.trimLogs();
+  }
+
+  private trimLogs(): void {
+    this.ctx.storage.sql.exec(`DELETE FROM logs WHERE id <= (SELECT max(id) FROM logs) - ?`, LOG_CAP);
   }
 
   private readLogs(): string[] {

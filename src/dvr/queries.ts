@@ -394,3 +394,11 @@ export function listUserRows(d: Db, when?: SQL) {
     .where(when)
     .orderBy(users.id);
 }
+
+// ───────────── the progress mirror, batched across sources (OverseerLink, issue 17 target 4) ─────────────
+
+/** A source's progress fields only (what heartbeats move): a link writes many of these in one
+ * batch, and never the state columns, which the source's monitor writes itself at once. */
+export function mirrorProgressStatement(d: Db, sourceId: number, p: { lastHeartbeat: string | null; sessionDuration: string | null }) {
+  return d.update(sources).set({ lastHeartbeat: p.lastHeartbeat, sessionDuration: p.sessionDuration, runtimeUpdatedAt: nowIso() }).where(eq(sources.id, sourceId));
+}

@@ -69,8 +69,18 @@ export interface ErrorWindowConfig {
   threshold: number;
 }
 
-/** What the link must do after a monitor applied an event. */
-export interface EventOutcome {
-  /** The error window was reached: stop this task so the overseer does not restart it. */
-  stopTaskId?: string;
+/** A source's progress fields (what heartbeats move), handed by its monitor to the overseer link,
+ * which writes them to the D1 mirror batched across sources and confirms `n` back. */
+export interface ProgressHandOff {
+  n: number;
+  lastHeartbeat: string | null;
+  sessionDuration: string | null;
+}
+
+/** What the link must do after a monitor ingested a group of pushes. */
+export interface IngestResult {
+  /** The error window was reached: stop these tasks so the overseer does not restart them. */
+  stopTaskIds: string[];
+  /** Progress changed and only progress: the link owes D1 this write. */
+  progress?: ProgressHandOff;
 }

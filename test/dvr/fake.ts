@@ -26,6 +26,8 @@ export interface FakeOverseer {
   messages(): Promise<Frame[]>;
   waitForMessage(pred: (m: Frame) => boolean, what?: string): Promise<Frame>;
   send(frame: Record<string, unknown>): Promise<number>;
+  /** Pushes several frames in one control call, so they reach the link back to back. */
+  sendAll(frames: Record<string, unknown>[]): Promise<number>;
   mode(mode: 'auto' | 'manual' | 'hold-starts'): Promise<void>;
   tasks(tasks: Record<string, unknown>[]): Promise<void>;
   state(): Promise<{ clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number }>;
@@ -84,6 +86,7 @@ export async function useFakeOverseer(session: string): Promise<FakeOverseer> {
       return msgs.find(pred)!;
     },
     send: async (frame) => Number((await post('send', { frame })).clients ?? 0),
+    sendAll: async (frames) => Number((await post('send', { frames })).clients ?? 0),
     mode: async (mode) => void (await post('mode', { mode })),
     tasks: async (tasks) => void (await post('tasks', { tasks })),
     state: async () => (await (await control(`${base}/state`)).json()) as { clients: number; tasks: Array<Record<string, unknown>>; refusedUnauthenticated: number },

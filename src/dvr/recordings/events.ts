@@ -15,7 +15,8 @@
  *   await onRecorderOutput(env, { sourceId: 7, driver: 'chaturbate', username: 'alice' }, frame.data);
  */
 import { z } from '@hono/zod-openapi';
-import { db } from '../../db/client';
+import type { BatchItem } from 'drizzle-orm/batch';
+import { db, type Db } from '../../db/client';
 import type { SourceRef } from '../runtime';
 import { safeSubpath } from '../media-store';
 import { recordingKey, remuxedPath } from './catalog';
@@ -84,29 +85,39 @@ function eventTime(ev: Record<string, string>): string {
 
 /** Applies one recorder line to the catalog. Returns what happened, for notifications. */
 export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, data: unknown): Promise<'recording-session' | 'segment' | null> {
-  const ev = parseRecorderLine(data);
-  if (!ev) return null;
   const d = db(env);
+  const { statements, what } = recorderOutputStatements(d, ref, data);
+  if (statements.length > 0) await d.batch(statements as [Companion, ...Companion[]]);
+  return what;
+}
+
+type Companion = BatchItem<'sqlite'>;
+
+/**
+ * The catalog statements of one recorder line, unexecuted, in the order they must run: the overseer
+ * link sends the lines of a burst for one source as one `d.batch` (issue 17: one D1 round trip per
+ * delivered group instead of one per line). A batch runs its statements in order, so a SEGMENT
+ * START followed by its FINISH in the same group behaves as two separate calls.
+ */
+export function recorderOutputStatements(d: Db, ref: SourceRef, data: unknown): { statements: Companion[]; what: 'recording-session' | 'segment' | null } {
+  const ev = parseRecorderLine(data);
+  if (!ev) return { statements: [], what: null };
   const at = eventTime(ev);
   switch (ev.event) {
-    case 'RECORDING START': {
+    case 'RECORDING START':
       // A recording session left open by a crash ends where the next one starts.
-      await d.batch([endRecordingSessionsStatement(d, ref.sourceId, at), insertRecordingSessionStatement(d, ref.sourceId, at)]);
-      return 'recording-session';
-    }
-    case 'RECORDING END': {
-      await endRecordingSessionsStatement(d, ref.sourceId, at);
-      return 'recording-session';
-    }
+      return { statements: [endRecordingSessionsStatement(d, ref.sourceId, at), insertRecordingSessionStatement(d, ref.sourceId, at)], what: 'recording-session' };
+    case 'RECORDING END':
+      return { statements: [endRecordingSessionsStatement(d, ref.sourceId, at)], what: 'recording-session' };
     case 'SEGMENT START':
     case 'SEGMENT FINISH': {
       const rel = relativePath(ref, ev.file);
-      if (!rel) return null;
+      if (!rel) return { statements: [], what: null };
       const segment = /^\d+$/.test(ev.segment ?? '') ? Number(ev.segment) : null;
       // A `.ts` the media agent already remuxed and uploaded is catalogued as its `.mp4`: a late
       // event must not bring back a `.ts` row that would stay `recording` forever.
       const mp4 = remuxedPath(rel);
-      await d.batch([
+      const statements: Companion[] = [
         insertRecordingStatement(d, {
           sourceId: ref.sourceId,
           sessionId: openRecordingSessionId(d, ref.sourceId),
@@ -116,18 +127,20 @@ export async function onRecorderOutput(env: Pick<Env, 'DB'>, ref: SourceRef, dat
           startedAt: at,
         }),
         ...(mp4 ? [adoptRemuxedStatements(d, ref.sourceId, rel, mp4, recordingKey(ref.driver, ref.username, mp4))[1]] : []),
-      ]);
+      ];
       if (ev.event === 'SEGMENT FINISH') {
         const duration = parseHms(ev.duration);
         const bytes = parseSize(ev.size);
-        await finishSegment(d, ref.sourceId, mp4 ? [rel, mp4] : [rel], at, {
-          ...(duration === null ? {} : { durationSeconds: duration }),
-          ...(bytes === null ? {} : { bytes }),
-        });
+        statements.push(
+          finishSegment(d, ref.sourceId, mp4 ? [rel, mp4] : [rel], at, {
+            ...(duration === null ? {} : { durationSeconds: duration }),
+            ...(bytes === null ? {} : { bytes }),
+          }),
+        );
       }
-      return 'segment';
+      return { statements, what: 'segment' };
     }
     default:
-      return null;
+      return { statements: [], what: null };
   }
 }
