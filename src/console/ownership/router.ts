@@ -33,7 +33,8 @@ import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { primaryOrgId } from '../profile';
 import { isForeignKeyViolation, OPTIONAL_BEARER, OptionalOrgQuery } from '../schemas';
-import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
+import { LibraryEntrySchema, listLibrary } from './entries';
+import { refreshEntriesStatement } from './queries';
 import { runBatch } from './batch';
 import { dataUrl, fetchArt } from '../enrichment/art';
 import { enqueueSteamApps } from '../enrichment/jobs';
@@ -257,7 +258,7 @@ export const steamLinkRoutes = newRouter()
         sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
           WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
             AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`,
-        refreshEntries(orgId, userId),
+        refreshEntriesStatement(orgId, userId, now),
         auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.map((w) => w.game_id).slice(0, 200) } }),
       ]);
       if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
@@ -355,7 +356,7 @@ export const ownershipRoutes = newRouter()
             WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
               SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
                 AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
-          refreshEntries(orgId, userId),
+          refreshEntriesStatement(orgId, userId, now),
           auditStatement(c, 'ownership.steam.verify', {
             orgId,
             targetType: 'user',
