@@ -23,7 +23,7 @@ import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/err
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { assertOrgAccess } from './tenancy/access';
-import { runBatch } from './ownership/batch';
+import { runBatch } from './ownership/queries';
 import { LibraryEntrySchema, listLibrary, toLibraryEntries } from './ownership/entries';
 import { gameIsKnown, libraryEntriesQuery, libraryEntryOf, moveProof, proofStatus, refreshEntriesStatement, storeIdOf, upsertEntryStatement, upsertProofStatement } from './ownership/queries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';

@@ -11,7 +11,7 @@
  */
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
-import { runBatch } from '../ownership/batch';
+import { runBatch } from '../ownership/queries';
 import { gamesBySteamAppids, snapshotStatements, takenSlugs } from './queries';
 import type { ChartRow } from './scrape';
 
@@ -75,6 +75,6 @@ export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
     peakPlayers: r.peakPlayers,
     hoursPlayed: r.hoursPlayed,
   }));
-  // Atomic, through the one workaround for raw `sql` in a D1 batch (see ownership/batch.ts).
+  // Atomic, through the one workaround for raw `sql` in a D1 batch (`runBatch`, ownership/queries.ts).
   await runBatch(env, snapshotStatements(d, { chartDate: snap.chartDate, source: snap.source, runId: snap.runId, now, stubs, renames, rows }));
 }

@@ -15,7 +15,7 @@ import { z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { toGameSummary } from '../catalog/game-summary';
 import { GameSummarySchema } from '../schemas';
-import { runBatch } from './batch';
+import { runBatch } from './queries';
 import { listLibrary, type LibraryEntry } from './entries';
 import { libraryEntryOf, moveProof, pendingProofsQuery, proofStatus, refreshEntriesStatement } from './queries';
 
