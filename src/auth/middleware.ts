@@ -12,6 +12,8 @@
  *     const check = callerCheck(c, d);
  *     const [callerRows, rows] = await d.batch([check.query, someQuery(d, ...)]);
  *     const user = check.confirm(callerRows);          // 401 (or the DVR 403) here; sets c.get('user')
+ *   // A route public without a parameter and private with it: `optionalCallerDeferred`, then
+ *   // `callerCheck` only on the private branch (an anonymous caller is refused there, 401).
  *
  * Tokens come from `Authorization: Bearer` or the dashboard's HttpOnly `access_token` cookie. The
  * caller is re-read from D1 on every request (current role; deleted users and revoked sessions stop
