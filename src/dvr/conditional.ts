@@ -21,13 +21,13 @@
  */
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
-import { or, sql, type SQL } from 'drizzle-orm';
+import { and, or, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { AppEnv, AuthUser } from '../env';
 import { callerCheck } from '../auth/middleware';
 import type { Db } from '../db/client';
 import { Forbidden } from '../http/errors';
-import { counterVersionsQuery, countersAt, isAdminUser, versionsIn } from './queries';
+import { counterVersionsQuery, countersAt, isAdminUser, mayReadSource, scopes, sourceIdByName, versionsIn } from './queries';
 
 /** The request header, validated (a list of tags or `*`; more than this is not a dashboard's). */
 export const IfNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(1024).optional() });
@@ -78,6 +78,26 @@ export function stillCurrent(header: string | undefined, view: ListView): SQL {
 /** Row-independent SQL, true when the list must be read: `when` holds and no claimed tag is current. */
 export function unlessCurrent(header: string | undefined, view: ListView, when: SQL = sql`1`): SQL {
   return sql`(${when}) AND NOT (${stillCurrent(header, view)})`;
+}
+
+/** A source's events as a list view: the tag carries the source id, so a source re-created under
+ * the same name starts a new tag. */
+export const eventsView = (sourceId: number): ListView => ({ key: `events-${sourceId}`, scopes: [scopes.events(sourceId)] });
+
+/**
+ * Row-independent: a tag of the header is the current one of this source's events. The route knows
+ * the source only by name, so each id a tag names must still be this name's id.
+ */
+function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
+  if (header?.trim() === '*') return sql`1`;
+  const ids = new Set([...(header ?? '').matchAll(/"events-([1-9][0-9]{0,15})-/g)].slice(0, MAX_TAGS).map((m) => Number(m[1])));
+  if (ids.size === 0) return sql`0`;
+  return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
+}
+
+/** The events read's guard: the caller may read the source and no claimed tag is current. */
+export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number): SQL {
+  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username)})`;
 }
 
 export function etagOf(view: ListView, versions: readonly number[]): string {

@@ -140,6 +140,11 @@ export function isAdminUser(userId: number): SQL {
   return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.role} = 'admin')`;
 }
 
+/** `isAdminUser`'s negation, for the other view's guard in the same batch. */
+export function isNotAdminUser(userId: number): SQL {
+  return sql`NOT ${isAdminUser(userId)}`;
+}
+
 export async function findStatusRowBySubId(d: Db, subId: number): Promise<StatusRow | undefined> {
   return d
     .select({ ...statusColumns, configData: storedConfig })

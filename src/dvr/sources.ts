@@ -7,15 +7,14 @@
  *   GET /api/sources/chaturbate/alice/filestat?path=2026-02-18_22-01-31
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, or, sql, type SQL } from 'drizzle-orm';
 import { callerCheck, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { BadRequest, NotFound } from '../http/errors';
 import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleOrNotFound, visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './paths';
-import { answerByDigest, answerList, IfNoneMatchHeaders, notModified, stillCurrent, type ListView } from './conditional';
-import { eventCounterQuery, mayReadSource, scopes, sourceIdByName, sourceVisibilityQuery, workerEventsOf, type WorkerEventRow } from './queries';
+import { answerByDigest, answerList, eventsView, IfNoneMatchHeaders, notModified, unlessEventsCurrent } from './conditional';
+import { eventCounterQuery, sourceIdByName, sourceVisibilityQuery, workerEventsOf, type WorkerEventRow } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
 import { monitorName } from './runtime';
@@ -56,16 +55,6 @@ const FileStatSchema = z
 
 const tags = ['dvr sources'];
 
-const eventsView = (sourceId: number): ListView => ({ key: `events-${sourceId}`, scopes: [scopes.events(sourceId)] });
-
-/** Row-independent: a tag of the header is the current one of this source's events (the tag names
- * the source id it was made for, which must still be this name's). */
-function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
-  const ids = new Set([...(header ?? '').matchAll(/"events-([1-9][0-9]{0,15})-/g)].slice(0, 8).map((m) => Number(m[1])));
-  if (header?.trim() === '*') return sql`1`;
-  if (ids.size === 0) return sql`0`;
-  return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
-}
 const security = [{ bearer: [] }];
 
 export const sourceRoutes = newRouter()
@@ -96,7 +85,7 @@ export const sourceRoutes = newRouter()
         caller.query,
         sourceVisibilityQuery(d, driver, username, caller.userId),
         eventCounterQuery(d, driver, username),
-        workerEventsOf(d, sourceIdByName(driver, username), 25, sql`${mayReadSource(driver, username, caller.userId)} AND NOT ${eventsTagCurrent(header, driver, username)}`),
+        workerEventsOf(d, sourceIdByName(driver, username), 25, unlessEventsCurrent(header, driver, username, caller.userId)),
       ]);
       const src = visibleOrNotFound(visibility[0], caller.confirm(callerRows), driver, username);
       // The tag carries the source id: a source re-created under the same name starts a new tag.

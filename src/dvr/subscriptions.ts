@@ -7,7 +7,6 @@
  *   POST /api/subscriptions/chaturbate/alice/pause                      → 200 (status "inactive")
  */
 import { createRoute } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { auditStatement } from '../auth/audit';
@@ -19,7 +18,7 @@ import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
 import { answerList, IfNoneMatchHeaders, notModified, unlessCurrent, type ListView } from './conditional';
-import { counterVersionsQuery, findOwnStatusRow, isAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type ListRow, type StatusRow } from './queries';
+import { counterVersionsQuery, findOwnStatusRow, isAdminUser, isNotAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type ListRow, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
 import { present, presentList, statusWithLogs, SubscriptionStatusSchema } from './status';
@@ -70,12 +69,11 @@ export const subscriptionRoutes = newRouter()
       const caller = callerCheck(c, d);
       const views = subscriptionViews(caller.userId);
       const header = c.req.valid('header')['if-none-match'];
-      const admin = isAdminUser(caller.userId);
       const [callerRows, counters, allRows, ownRows, cfg] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
-        listStatusRowsQuery(d, {}, unlessCurrent(header, views.all, admin)),
-        listStatusRowsQuery(d, { userId: caller.userId }, unlessCurrent(header, views.own, sql`NOT ${admin}`)),
+        listStatusRowsQuery(d, {}, unlessCurrent(header, views.all, isAdminUser(caller.userId))),
+        listStatusRowsQuery(d, { userId: caller.userId }, unlessCurrent(header, views.own, isNotAdminUser(caller.userId))),
         storedConfigQuery(d),
       ]);
       const me = caller.confirm(callerRows);
