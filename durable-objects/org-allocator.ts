@@ -7,19 +7,25 @@
  *
  * The Worker does the D1 reads (membership, ownership, which online nodes have the game) and hands
  * the candidates in; this object picks the node and reserves the seat. It is the one authority;
- * D1 `play_sessions` (the history every other reader uses) is its mirror. What must reach D1 is
- * written to an outbox in the SAME storage transaction as the decision, delivered at once, and
- * re-delivered by the alarm with backoff until D1 confirms (the writes are idempotent upserts that
+ * D1 `play_sessions` (the history every other reader uses) is its mirror. What must reach D1 (and
+ * the webhook events the decision causes) is written to an outbox in the SAME storage transaction
+ * as the decision, and the object answers as soon as that transaction is durable: the D1 write is
+ * off the caller's critical path (issue 17). Delivery runs in the background right after the
+ * answer and is coalesced: while one D1 batch is in flight, later decisions wait and go together in
+ * the next one. An alarm set with the decision re-delivers whatever the background delivery did not
+ * (eviction, D1 refusing), with backoff, until D1 confirms (the writes are idempotent upserts that
  * never revive an ended row). A periodic two-way reconcile (and one at every start-up) repairs
  * anything else: a seat without its D1 row gets it, a D1 live row this object does not hold is
  * ended. Repaired rows carry `mirror_repair`. If its storage is ever empty (first use, or storage
- * lost) it rebuilds the live seats from D1 before answering anything.
+ * lost) it rebuilds the live seats from D1 before answering anything. Because D1 may lag a few ms,
+ * the owner's reads fall back to `get`/`touch` here on a D1 miss; play-session ids carry their org's
+ * tag (`playSessionIdTag`) so the Worker can find this object from an id alone.
  *
  * Its RPC shapes and the play-session record are the domain model's (src/console/play/model.ts);
  * its D1 statements are in src/console/play/mirror-queries.ts.
  *
  *   const r = await allocatorOf(env, orgId).allocate({ orgId, userId, gameId, ... });
- *   if (r.ok) r.playSession; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending'
+ *   if (r.ok) r.playSession; else r.reason; // 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'already_queued'
  *
  * Liveness: the object remembers when each node last reported (`node_seen`) and when each session
  * was last vouched for by its node or its client. An alarm, re-armed at the next deadline, marks
@@ -30,7 +36,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { db } from '../src/db/client';
 import { nodeOfflineAfterSeconds } from '../src/console/nodes/model';
-import { announcePlayTransitions } from '../src/notifications/play-transitions';
+import { announcePlayEvents, type PlayEvent } from '../src/notifications/play-transitions';
 import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play/mirror-queries';
 import {
   isEnd,
@@ -39,6 +45,7 @@ import {
   LIVE_STATUSES,
   OPEN_STATUSES,
   playSessionFromRow,
+  playSessionIdForOrg,
   playSessionLeaseSeconds,
   type AllocateRequest,
   type AllocateResult,
@@ -59,8 +66,12 @@ export const IDEMPOTENCY_KEY_TTL_MS = 24 * 3600_000;
 /** What a refused caller is told to wait: seats free up when sessions end, not on a schedule. */
 export const NO_SEAT_RETRY_AFTER_SECONDS = 30;
 
-/** The seat is decided but D1 has not confirmed its row yet: the caller retries (same request). */
-export const MIRROR_PENDING_RETRY_AFTER_SECONDS = 2;
+/** The alarm set with every decision: it delivers whatever the background delivery has not
+ * (the object was evicted, or D1 refused) — the bound on how long the mirror lags in the worst case
+ * while D1 answers. */
+export const OUTBOX_ALARM_MS = 2_000;
+/** At most this many rows go to D1 in one batch (each upsert binds ~17 parameters, one statement each). */
+const MIRROR_BATCH_ROWS = 100;
 /** Both directions of the mirror are compared at least this often while anything is live or pending. */
 export const MIRROR_RECONCILE_MS = 60_000;
 /** Outbox re-delivery backoff: 1 s, 2 s, 4 s, ... capped here (always within one reconcile period). */
@@ -86,6 +97,16 @@ interface OutboxRow extends Record<string, SqlStorageValue> {
   repair: string | null;
 }
 
+interface EventRow extends Record<string, SqlStorageValue> {
+  id: number;
+  session_id: number;
+  type: string;
+  user_id: number;
+  game_id: number;
+  status: string;
+  reason: string | null;
+}
+
 interface SeatRow extends Record<string, SqlStorageValue> {
   id: number;
   user_id: number;
@@ -107,6 +128,18 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export class OrgAllocator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  // In-memory copies of what every call would otherwise read from storage. All are rebuilt from
+  // storage after an eviction (a new instance starts empty) and only this object writes the rows.
+  /** The org id once known (meta `org_id`); undefined = not read yet. */
+  private org: number | null | undefined;
+  /** The alarm as last set or read; undefined = not known. */
+  private alarmAt: number | null | undefined;
+  /** What `nodes` and `node_seen` hold (null until loaded), so candidates that changed nothing write nothing. */
+  private nodeInfo: Map<number, string> | null = null;
+  private nodeSeen: Map<number, number> | null = null;
+  /** The background D1 delivery in flight, and whether decisions arrived while it was. */
+  private flushing: Promise<void> | null = null;
+  private flushAgain = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -134,11 +167,17 @@ export class OrgAllocator extends DurableObject<Env> {
         policy TEXT NOT NULL, max_per_user INTEGER NOT NULL)`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS waiter_nodes (seat_id INTEGER NOT NULL, node_id INTEGER NOT NULL, PRIMARY KEY (seat_id, node_id))`);
       this.sql.exec(`CREATE TABLE IF NOT EXISTS nodes (node_id INTEGER PRIMARY KEY, region TEXT, capacity INTEGER NOT NULL, stream_base TEXT)`);
+      // Webhook events the decisions caused (session.started/ended), written with the decision and
+      // published once D1 has the row they describe: derived from this object's own transitions.
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER NOT NULL, type TEXT NOT NULL, user_id INTEGER NOT NULL,
+        game_id INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT)`);
       // Start-up (after a crash, deploy or eviction): reconcile with D1 soon, whatever was planned.
       if (this.orgId() !== null) {
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', '0')`);
         const at = await ctx.storage.getAlarm();
-        if (at === null || at > Date.now() + 1000) await ctx.storage.setAlarm(Date.now() + 1000);
+        this.alarmAt = at;
+        if (at === null || at > Date.now() + 1000) await this.setAlarm(Date.now() + 1000);
       }
     });
   }
@@ -151,11 +190,13 @@ export class OrgAllocator extends DurableObject<Env> {
     // Everything from here to the seat INSERT is synchronous: this is the critical section.
     const replay = this.findRepeat(req, now);
     if (replay === 'conflict') return { ok: false, reason: 'idempotency_conflict', retryAfterSeconds: 0 };
-    if (replay) return this.confirmed(req.orgId, replay.id, true);
+    // A replay is answered from here at once: D1 may not have the row yet, but the owner's reads
+    // fall back to this object on a D1 miss, so the session is always readable by its owner.
+    if (replay) return { ok: true, playSession: this.record(replay, req.orgId), replayed: true };
     // One queued entry per user: asking again for the same game is that entry, another game is refused.
     const waiting = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE user_id = ? AND status = 'queued'`, req.userId).toArray()[0];
     if (waiting) {
-      if (waiting.game_id === req.gameId) return this.confirmed(req.orgId, waiting.id, true);
+      if (waiting.game_id === req.gameId) return { ok: true, playSession: this.record(waiting, req.orgId), replayed: true };
       return { ok: false, reason: 'already_queued', retryAfterSeconds: 0, playSessionId: waiting.id };
     }
 
@@ -163,7 +204,7 @@ export class OrgAllocator extends DurableObject<Env> {
     if (mine >= req.maxPerUser) return { ok: false, reason: 'user_limit', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
     if (req.candidates.length === 0) return { ok: false, reason: 'not_installed', retryAfterSeconds: 0 };
 
-    const id = this.newId();
+    const id = this.newId(req.orgId);
     let placed = false;
     // The seat (or queue entry) and the promise to mirror it commit together: a crash after this
     // loses nothing.
@@ -178,6 +219,7 @@ export class OrgAllocator extends DurableObject<Env> {
            VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
           id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
         );
+        this.event('session.started', this.row(id)!);
       } else if (req.queue) {
         this.sql.exec(
           `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_client_seen)
@@ -193,11 +235,10 @@ export class OrgAllocator extends DurableObject<Env> {
       placed = true;
       return [...promoted, this.row(id)!];
     });
-    if (!placed) {
-      await this.settle(req.orgId, changed);
-      return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
-    }
-    return this.confirmed(req.orgId, id, false, changed.map((r) => r.id));
+    // The answer waits only for this object's own storage (the output gate); D1 gets the rows after it.
+    await this.settle(req.orgId, changed);
+    if (!placed) return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
+    return { ok: true, playSession: this.record(this.row(id)!, req.orgId), replayed: false };
   }
 
   /**
@@ -309,6 +350,7 @@ export class OrgAllocator extends DurableObject<Env> {
     const changed = this.commit(() => {
       const rows = this.sql.exec<SeatRow>(`SELECT * FROM seats WHERE node_id = ? AND status IN ${LIVE}`, nodeId).toArray();
       this.sql.exec(`DELETE FROM node_seen WHERE node_id = ?`, nodeId);
+      this.nodeSeen?.delete(nodeId);
       return rows.map((r) => this.transition(r, 'failed', reason, now)).filter((r): r is SeatRow => r !== null);
     });
     await this.settle(orgId, changed);
@@ -326,10 +368,12 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    // The alarm that fires is used up; arm() below sets the next one.
+    this.alarmAt = null;
     const org = this.orgId();
     if (org === null) return;
     await this.reclaim(org);
-    await this.deliver(org, null);
+    await this.flush(org);
     const last = Number(this.meta('reconciled_at') ?? 0);
     if (world.now() - last >= MIRROR_RECONCILE_MS) await this.reconcile(org);
     await this.arm();
@@ -342,8 +386,11 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   private orgId(): number | null {
-    const v = this.meta('org_id');
-    return v === null ? null : Number(v);
+    if (this.org === undefined || this.org === null) {
+      const v = this.meta('org_id');
+      this.org = v === null ? null : Number(v);
+    }
+    return this.org;
   }
 
   /**
@@ -371,36 +418,99 @@ export class OrgAllocator extends DurableObject<Env> {
         }
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('org_id', ?), ('built_at', ?), ('reconciled_at', ?)`, String(orgId), iso(now), String(now));
       });
+      this.org = orgId;
       await this.arm();
     });
   }
 
   /** Runs a synchronous decision in one storage transaction and queues every row it changed for D1. */
   private commit(decide: () => SeatRow[] | SeatRow | null): SeatRow[] {
-    return this.ctx.storage.transactionSync(() => {
-      const out = decide();
-      // Whatever the decision freed goes to the queue in the same transaction.
-      const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
-      if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
-      return rows;
-    });
-  }
-
-  /** After a decision: one immediate delivery attempt (failures stay in the outbox) and the alarm. */
-  private async settle(orgId: number, changed: SeatRow[]): Promise<void> {
-    if (changed.length) await this.deliver(orgId, changed.map((r) => r.id));
-    await this.arm();
-  }
-
-  /** A session may be handed out only once D1 has its row (its owner's GET reads D1 first). */
-  private async confirmed(orgId: number, id: number, replayed: boolean, alsoIds: number[] = []): Promise<AllocateResult> {
-    if (this.pending(id) || alsoIds.length) {
-      await this.ctx.storage.setAlarm(Math.min((await this.ctx.storage.getAlarm()) ?? Infinity, Date.now() + 1000));
-      await this.deliver(orgId, [...new Set([id, ...alsoIds])]);
+    try {
+      return this.ctx.storage.transactionSync(() => {
+        const out = decide();
+        // Whatever the decision freed goes to the queue in the same transaction.
+        const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
+        if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
+        return rows;
+      });
+    } catch (e) {
+      // The transaction rolled back: the in-memory copies may hold what it wrote.
+      this.nodeInfo = null;
+      this.nodeSeen = null;
+      throw e;
     }
-    await this.arm();
-    if (this.pending(id)) return { ok: false, reason: 'mirror_pending', retryAfterSeconds: MIRROR_PENDING_RETRY_AFTER_SECONDS };
-    return { ok: true, playSession: this.record(this.row(id)!, orgId), replayed };
+  }
+
+  /**
+   * After a decision: D1 delivery starts in the background (it is NOT awaited: the caller's answer
+   * waits only for this object's storage), and the alarm is set so that an eviction before it
+   * finishes loses nothing (the outbox is durable; the alarm delivers it).
+   */
+  private async settle(orgId: number, changed: SeatRow[]): Promise<void> {
+    if (changed.length === 0) return;
+    this.ctx.waitUntil(this.flush(orgId));
+    await this.alarmBy(Date.now() + OUTBOX_ALARM_MS);
+  }
+
+  /**
+   * Delivers every due outbox entry, coalescing: while one D1 batch is in flight, later decisions
+   * only mark that another round is needed, and that round sends all of them in one batch (a
+   * contended org writes D1 a few times per second, not once per session). Resolves when nothing
+   * due is left undelivered (or D1 refused it: the entry's backoff and the alarm take over).
+   */
+  private flush(orgId: number): Promise<void> {
+    this.flushAgain = true;
+    if (this.flushing) return this.flushing;
+    const run = async () => {
+      try {
+        while (this.flushAgain) {
+          this.flushAgain = false;
+          if (await this.deliver(orgId)) this.flushAgain = true;
+        }
+        // Delivered (or backed off): the alarm goes back to the next real deadline, which includes
+        // any outbox retry. Setting it per round, not per decision, keeps a busy org's alarm quiet.
+        await this.arm(true);
+      } finally {
+        this.flushing = null;
+      }
+    };
+    this.flushing = run();
+    return this.flushing;
+  }
+
+  private async setAlarm(at: number): Promise<void> {
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Makes sure the alarm fires no later than `at` (real clock). */
+  private async alarmBy(at: number): Promise<void> {
+    if (this.alarmAt === undefined) this.alarmAt = await this.ctx.storage.getAlarm();
+    if (this.alarmAt === null || this.alarmAt > at) await this.setAlarm(at);
+  }
+
+  /** Records a webhook event of a transition this object just made (inside the decision's transaction). */
+  private event(type: PlayEvent['type'], r: SeatRow): void {
+    this.sql.exec(
+      `INSERT INTO events (session_id, type, user_id, game_id, status, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+      r.id, type, r.user_id, r.game_id, r.status, r.end_reason,
+    );
+  }
+
+  /** Publishes the recorded events (up to `upTo`) of sessions whose rows D1 has just confirmed. */
+  private publish(orgId: number, ids: number[], upTo: number): void {
+    const list = JSON.stringify(ids);
+    const rows = this.sql
+      .exec<EventRow>(`SELECT * FROM events WHERE id <= ? AND session_id IN (SELECT value FROM json_each(?)) ORDER BY id`, upTo, list)
+      .toArray();
+    if (rows.length === 0) return;
+    this.sql.exec(`DELETE FROM events WHERE id <= ? AND session_id IN (SELECT value FROM json_each(?))`, upTo, list);
+    announcePlayEvents(
+      this.env,
+      this.ctx,
+      orgId,
+      rows.map((r) => ({ type: r.type as PlayEvent['type'], sessionId: r.session_id, userId: r.user_id, gameId: r.game_id, status: r.status, reason: r.reason })),
+    );
   }
 
   private pending(id: number): boolean {
@@ -419,38 +529,47 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /**
-   * Delivers outbox entries to D1: `ids` (the request path's immediate attempt) or every due entry
-   * (alarm). One batch; if D1 refuses it, each row alone, so one undeliverable row cannot hold back
-   * the others. A row whose user, game or org is gone is ended here and dropped. Never throws.
+   * One delivery round: the due outbox entries (oldest first, at most MIRROR_BATCH_ROWS) go to D1
+   * in ONE batch; if D1 refuses it, each row alone, so one undeliverable row cannot hold back the
+   * others. The events of the rows D1 confirmed are published then. A row whose user, game or org is
+   * gone is ended here and dropped. Returns whether more entries were due than one batch holds.
+   * Never throws.
    */
-  private async deliver(orgId: number, ids: number[] | null): Promise<void> {
+  private async deliver(orgId: number): Promise<boolean> {
     const now = world.now();
-    const entries = ids
-      ? this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE session_id IN (SELECT value FROM json_each(?))`, JSON.stringify(ids)).toArray()
-      : this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT 200`, now).toArray();
-    if (entries.length === 0) return;
+    const entries = this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?`, now, MIRROR_BATCH_ROWS + 1).toArray();
+    const more = entries.length > MIRROR_BATCH_ROWS;
+    if (more) entries.pop();
+    if (entries.length === 0) return false;
+    // Every event recorded so far describes a state no newer than the rows read below.
+    const upTo = this.sql.exec<{ n: number }>(`SELECT COALESCE(MAX(id), 0) AS n FROM events`).one().n;
     const items: Array<{ entry: OutboxRow; row: SeatRow }> = [];
     for (const entry of entries) {
       const row = this.row(entry.session_id);
       if (row) items.push({ entry, row });
-      else this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
+      else {
+        this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
+        this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
+      }
     }
     const d = db(this.env);
-    // Webhooks (session.started/ended) compare D1's statuses before and after the write, so a
-    // re-delivered row announces nothing twice.
-    const send = (batch: typeof items) => {
-      const rows = batch.map((i) => ({ row: mirrorRow(i.row), repair: (i.entry.repair as MirrorRepair | null) }));
-      return announcePlayTransitions(this.env, orgId, rows.map((r) => r.row), () => writeMirror(d, orgId, rows, iso(now)));
-    };
+    const send = (batch: typeof items) =>
+      writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: i.entry.repair as MirrorRepair | null })), iso(now));
     const done = (batch: typeof items) => {
+      // Only the state that was sent: a decision made meanwhile bumped `seq` and stays queued.
       for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
+      this.publish(orgId, batch.map((i) => i.row.id), upTo);
     };
+    if (items.length === 0) return more;
     try {
       await send(items);
       done(items);
-      return;
+      return more;
     } catch (e) {
-      if (items.length === 1) return this.deliveryFailed(orgId, items[0]!, e);
+      if (items.length === 1) {
+        await this.deliveryFailed(orgId, items[0]!, e);
+        return more;
+      }
     }
     for (const item of items) {
       try {
@@ -460,6 +579,7 @@ export class OrgAllocator extends DurableObject<Env> {
         await this.deliveryFailed(orgId, item, e);
       }
     }
+    return more;
   }
 
   private async deliveryFailed(orgId: number, item: { entry: OutboxRow; row: SeatRow }, error: unknown): Promise<void> {
@@ -472,11 +592,13 @@ export class OrgAllocator extends DurableObject<Env> {
     }
     if (gone) {
       // Nothing to mirror into (cascade already removed the history); the seat must not stay taken.
-      this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
       const now = world.now();
       this.ctx.storage.transactionSync(() => {
+        this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
+        // Its row never reached D1, so nobody was told it started: nothing to announce either.
+        this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
         const r = this.row(row.id);
-        if (r) this.transition(r, 'failed', 'owner_gone', now);
+        if (r) this.transition(r, 'failed', 'owner_gone', now, false);
       });
       return;
     }
@@ -498,6 +620,9 @@ export class OrgAllocator extends DurableObject<Env> {
   private async reconcile(orgId: number): Promise<void> {
     const started = world.now();
     const held = this.sql.exec<{ id: number }>(`SELECT id FROM seats WHERE status IN ${OPEN}`).toArray().map((r) => r.id);
+    // Deliveries run in the background: a row delivered while D1 is read below may be missing from
+    // that read. Anything undelivered when the read starts is the outbox's business, not a repair.
+    const inFlight = new Set(this.sql.exec<{ session_id: number }>(`SELECT session_id FROM outbox`).toArray().map((r) => r.session_id));
     let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
     try {
       d1 = await mirrorLiveRows(db(this.env), orgId, held);
@@ -515,7 +640,7 @@ export class OrgAllocator extends DurableObject<Env> {
       }
       const repair: number[] = [];
       for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
-        if (seat.updated_at >= started || this.pending(seat.id)) continue;
+        if (seat.updated_at >= started || inFlight.has(seat.id) || this.pending(seat.id)) continue;
         const mirror = inD1.get(seat.id);
         const seatOpen = isOpen(seat.status);
         if (!mirror) {
@@ -523,7 +648,8 @@ export class OrgAllocator extends DurableObject<Env> {
         } else if (mirror.status !== seat.status) {
           const mirrorOpen = isOpen(mirror.status);
           // D1 history is final: a seat it already shows ended is ended here too (nothing to send).
-          if (seatOpen && !mirrorOpen) this.transition(seat, mirror.status as PlaySessionStatus, mirror.endReason ?? 'ended_in_history', now);
+          // Whoever ended it in history announced it (or it never started): no event from here.
+          if (seatOpen && !mirrorOpen) this.transition(seat, mirror.status as PlaySessionStatus, mirror.endReason ?? 'ended_in_history', now, false);
           else repair.push(seat.id);
         }
       }
@@ -537,7 +663,7 @@ export class OrgAllocator extends DurableObject<Env> {
         console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: ending D1 orphans failed', org_id: orgId, error: String(e) }));
       }
     }
-    await this.deliver(orgId, null);
+    await this.flush(orgId);
   }
 
   private row(id: number): SeatRow | null {
@@ -588,8 +714,18 @@ export class OrgAllocator extends DurableObject<Env> {
 
   /** What the Worker just told us about nodes (from D1): liveness, capacity, region, stream base. */
   private learnNodes(candidates: Candidate[]): void {
+    if (this.nodeInfo === null) {
+      this.nodeInfo = new Map();
+      for (const n of this.sql.exec<{ node_id: number; region: string | null; capacity: number; stream_base: string | null }>(`SELECT * FROM nodes`)) {
+        this.nodeInfo.set(n.node_id, JSON.stringify([n.region, n.capacity, n.stream_base]));
+      }
+    }
     for (const c of candidates) {
       this.markNodeSeen(c.nodeId, Date.parse(c.lastSeen));
+      // The same facts on every request of a busy org: written only when they change.
+      const info = JSON.stringify([c.region, c.capacity, c.streamBaseUrl]);
+      if (this.nodeInfo.get(c.nodeId) === info) continue;
+      this.nodeInfo.set(c.nodeId, info);
       this.sql.exec(
         `INSERT INTO nodes (node_id, region, capacity, stream_base) VALUES (?, ?, ?, ?)
          ON CONFLICT (node_id) DO UPDATE SET region = excluded.region, capacity = excluded.capacity, stream_base = excluded.stream_base`,
@@ -646,7 +782,9 @@ export class OrgAllocator extends DurableObject<Env> {
         node.nodeId, node.region, node.streamBaseUrl, now, now, w.seat_id,
       );
       this.leaveQueue(w.seat_id);
-      out.push(this.row(w.seat_id)!);
+      const promoted = this.row(w.seat_id)!;
+      this.event('session.started', promoted);
+      out.push(promoted);
       if (--free <= 0) break;
     }
     return out;
@@ -698,25 +836,37 @@ export class OrgAllocator extends DurableObject<Env> {
     return [...pool].sort(byPolicy)[0] ?? null;
   }
 
-  private newId(): number {
-    // Random 53-bit ids (the launcher reads `id` as a number); a collision with a seat this object
-    // still holds is re-drawn (D1's primary key would refuse a collision with older history).
+  private newId(orgId: number): number {
+    // Random 53-bit ids (the launcher reads `id` as a number) whose low bits are the org's tag;
+    // a collision with a seat this object still holds is re-drawn (D1's primary key would refuse a
+    // collision with older history).
     for (;;) {
-      const id = randomSafeInteger();
+      const id = playSessionIdForOrg(orgId, randomSafeInteger());
       if (!this.row(id)) return id;
     }
   }
 
   private markNodeSeen(nodeId: number, at: number): void {
     if (!Number.isFinite(at)) return;
+    if (this.nodeSeen === null) {
+      this.nodeSeen = new Map();
+      for (const r of this.sql.exec<{ node_id: number; seen_at: number }>(`SELECT node_id, seen_at FROM node_seen`)) this.nodeSeen.set(r.node_id, r.seen_at);
+    }
+    const known = this.nodeSeen.get(nodeId);
+    if (known !== undefined && known >= at) return;
+    this.nodeSeen.set(nodeId, at);
     this.sql.exec(
       `INSERT INTO node_seen (node_id, seen_at) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET seen_at = MAX(seen_at, excluded.seen_at)`,
       nodeId, at,
     );
   }
 
-  /** Moves a live session to `to`; returns the new row, or null when it was already ended. */
-  private transition(row: SeatRow, to: PlaySessionStatus, reason: string | null, now: number): SeatRow | null {
+  /**
+   * Moves a live session to `to`; returns the new row, or null when it was already ended. A live
+   * session that ends is announced (`session.ended`) unless `announce` is false (a repair that only
+   * catches up with what history already says).
+   */
+  private transition(row: SeatRow, to: PlaySessionStatus, reason: string | null, now: number, announce = true): SeatRow | null {
     if (!isOpen(row.status)) return null;
     if (row.status === to) return null;
     const ends = isEnd(to);
@@ -729,7 +879,9 @@ export class OrgAllocator extends DurableObject<Env> {
       `UPDATE seats SET status = ?, end_reason = ?, updated_at = ?, ended_at = ?, last_node_seen = COALESCE(last_node_seen, ?) WHERE id = ?`,
       to, ends ? reason : null, now, ends ? now : null, now, row.id,
     );
-    return this.row(row.id);
+    const after = this.row(row.id)!;
+    if (announce && ends && isLive(row.status)) this.event('session.ended', after);
+    return after;
   }
 
   /** Fails sessions whose node went silent or whose lease ran out; prunes old history. */
@@ -775,9 +927,11 @@ export class OrgAllocator extends DurableObject<Env> {
 
   /**
    * Re-arms the alarm at the next deadline: a node going silent, a lease running out, an outbox
-   * retry, the next reconcile (while anything is live or undelivered), or pruning.
+   * retry, the next reconcile (while anything is live or undelivered), or pruning. Only ever moves
+   * it earlier, unless `exact` (after a delivery round: the decision's safety alarm is no longer
+   * needed, and a busy org must not wake every OUTBOX_ALARM_MS for nothing).
    */
-  private async arm(): Promise<void> {
+  private async arm(exact = false): Promise<void> {
     const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
     const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
     const reconcileAt = Number(this.meta('reconciled_at') ?? 0) + MIRROR_RECONCILE_MS;
@@ -799,14 +953,15 @@ export class OrgAllocator extends DurableObject<Env> {
       )
       .one().at;
     if (next === null) {
+      this.alarmAt = null;
       await this.ctx.storage.deleteAlarm();
       return;
     }
     // Deadlines are on the world clock (tests move it); the alarm runs on the real one.
     const wait = Math.max(next - world.now(), 0);
     const at = Math.max(Date.now() + wait, Date.now() + 1000);
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (exact && this.alarmAt !== at) await this.setAlarm(at);
+    else await this.alarmBy(at);
   }
 }
 

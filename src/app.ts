@@ -28,16 +28,16 @@ import { systemRoutes, version } from './http/system';
 // metrics
 import { metricsRoutes } from './metrics/routes';
 // console
-import { appRoutes, repoRoutes } from './console/apps';
-import { auditRoutes } from './console/audit-log';
+import { appRoutes, repoRoutes } from './console/apps/routes';
+import { auditRoutes } from './console/audit/routes';
 import { chartRoutes } from './console/charts/router';
-import { coverRoutes, gameCoverRoutes } from './console/covers';
+import { coverRoutes, gameCoverRoutes } from './console/covers/routes';
 import { gameRoutes } from './console/games';
 import { orgLibraryRoutes, userLibraryRoutes } from './console/library';
 import { memberRequestRoutes, orgMemberRequestRoutes } from './console/member-requests';
 import { inviteRoutes, orgMemberRoutes, orgRoutes } from './console/orgs';
 import { ownershipRoutes, steamLinkRoutes } from './console/ownership/router';
-import { userAppRoutes, userSettingsRoutes } from './console/users';
+import { userAppRoutes, userSettingsRoutes } from './console/users/routes';
 // play
 import { nodeAdminRoutes } from './console/nodes/admin';
 import { nodeAgentRoutes } from './console/nodes/agent';

@@ -12,6 +12,8 @@
  *     const check = callerCheck(c, d);
  *     const [callerRows, rows] = await d.batch([check.query, someQuery(d, ...)]);
  *     const user = check.confirm(callerRows);          // 401 (or the DVR 403) here; sets c.get('user')
+ *   // A route public without a parameter and private with it: `optionalCallerDeferred`, then
+ *   // `callerCheck` only on the private branch (an anonymous caller is refused there, 401).
  *
  * Tokens come from `Authorization: Bearer` or the dashboard's HttpOnly `access_token` cookie. The
  * caller is re-read from D1 on every request (current role; deleted users and revoked sessions stop
@@ -134,7 +136,10 @@ export const requireCallerDeferred: MiddlewareHandler<AppEnv> = async (c, next) 
  * claim, usable in the same batch (e.g. the caller's membership), trusted only after `confirm`.
  */
 export function callerCheck(c: Context<AppEnv>, d: Db) {
-  const { userId, refreshSessionId } = c.get('deferredCaller');
+  const deferred = c.get('deferredCaller') as AppEnv['Variables']['deferredCaller'] | undefined;
+  // Under `optionalCallerDeferred` an anonymous caller reaches here: refused as `assertOrgRole` would.
+  if (!deferred) throw rejection(c, c.get('authFailure') ?? 'missing');
+  const { userId, refreshSessionId } = deferred;
   return {
     userId,
     query: userOfLiveRefreshSessionQuery(d, refreshSessionId, userId),
@@ -147,6 +152,18 @@ export function callerCheck(c: Context<AppEnv>, d: Db) {
     },
   };
 }
+
+/**
+ * `optionalUser` for hot routes, without its D1 read: a valid token's claims are kept for
+ * `callerCheck` (which the handler calls only when it needs the caller, refusing an anonymous one
+ * as `assertOrgRole` would); a missing or bad token leaves the request anonymous, never an error.
+ */
+export const optionalCallerDeferred: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const claims = await verify(c);
+  if ('fail' in claims) c.set('authFailure', claims.fail);
+  else c.set('deferredCaller', { userId: claims.userId, refreshSessionId: claims.refreshSessionId });
+  await next();
+};
 
 /** Sets the user when a valid token is present; anonymous otherwise (never an error). */
 export const optionalUser: MiddlewareHandler<AppEnv> = async (c, next) => {

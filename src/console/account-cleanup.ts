@@ -3,20 +3,16 @@
  * wired in by `src/app.ts`): a deleted user's live play seats are ended through their org's
  * allocator, and invites lose their power with their creator's (deleted or demoted) rights.
  */
-import { and, eq, inArray } from 'drizzle-orm';
 import type { AccountCleanup } from '../auth/user-admin';
 import { db } from '../db/client';
-import { playSessions } from '../db/schema';
-import { revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
-import { allocatorOf, LIVE_STATUSES } from './play/model';
 import { nowIso } from '../world';
+import { allocatorOf } from './play/model';
+import { revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
+import { livePlaySessionsOfUser } from './users/queries';
 
 export const consoleAccountCleanup: AccountCleanup = {
   async beforeDelete(env, userId) {
-    const live = await db(env)
-      .select({ id: playSessions.id, orgId: playSessions.orgId })
-      .from(playSessions)
-      .where(and(eq(playSessions.userId, userId), inArray(playSessions.status, [...LIVE_STATUSES])));
+    const live = await livePlaySessionsOfUser(db(env), userId);
     for (const s of live) await allocatorOf(env, s.orgId).terminate(s.orgId, s.id);
     return { ended_play_sessions: live.length };
   },

@@ -18,11 +18,13 @@ import { DeviceTokenIn, exchangeDeviceCode } from '../auth/device';
 import { optionalUser, requireUser } from '../auth/middleware';
 import { clientMeta, logout, refreshLogin, startLogin } from '../auth/refresh';
 import { registerAccount } from '../auth/registration';
+import { db } from '../db/client';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
+import { buildTiles } from './apps/tiles';
 import { bindInvite, claimInvite, redeemInvite, releaseInvite } from './invites';
-import { settingsOf, userOrgs } from './profile';
 import { AppTileSchema, OrgOutSchema, SettingsObject } from './schemas';
-import { buildTiles } from './tiles';
+import { memberOrgsOf } from './tenancy/queries';
+import { settingsOf } from './users/settings';
 
 const Credentials = z
   .object({
@@ -58,13 +60,14 @@ const DeviceTokenOut = LoginResponse.extend({
 /** Starts a launcher login for this account and answers with everything the launcher shows first. */
 async function loginAnswer(c: Context<AppEnv>, row: UserRow) {
   const env = c.env;
+  const d = db(env);
   const [view, login, orgs, settings] = await Promise.all([
     presentUser(env, row),
     startLogin(env, row, 'launcher', clientMeta(c)),
-    userOrgs(env, row.id),
-    settingsOf(env, row.id),
+    memberOrgsOf(d, row.id),
+    settingsOf(d, row.id),
   ]);
-  const apps = await buildTiles(env, { userId: row.id, orgId: orgs[0]?.id ?? null, chartDate: null });
+  const apps = await buildTiles(d, env, { userId: row.id, orgId: orgs[0]?.id ?? null, chartDate: null });
   return {
     user_id: row.id,
     username: view.username,
@@ -108,19 +111,19 @@ export const registrationRoutes = newRouter()
     }),
     async (c) => {
       const body = c.req.valid('json');
-      const env = c.env;
+      const d = db(c.env);
       // The code is claimed BEFORE the account exists (compare-and-set): of concurrent registrations
       // with one single-use code exactly one proceeds; a failed registration releases it.
-      const claim = body.invite_code !== undefined ? await claimInvite(env, body.invite_code) : null;
+      const claim = body.invite_code !== undefined ? await claimInvite(d, body.invite_code) : null;
       let row;
       try {
         row = await registerAccount(c, { username: body.username, password: body.password }, { invited: claim !== null });
       } catch (e) {
-        if (claim) await releaseInvite(env, claim);
+        if (claim) await releaseInvite(d, claim);
         throw e;
       }
       if (claim) {
-        await bindInvite(env, claim, row.id);
+        await bindInvite(d, claim, row.id);
         await audit(c, 'org.member.join', { actorUserId: row.id, orgId: claim.orgId, targetType: 'user', targetId: row.id, details: { role: claim.role, via: 'invite' } });
       }
       return c.json(await loginAnswer(c, row), 201);
@@ -143,7 +146,7 @@ export const consoleSignInRoutes = newRouter()
       const body = c.req.valid('json');
       const { row } = await checkCredentials(c, body.username, body.password);
       if (body.invite_code) {
-        const joined = await redeemInvite(c.env, row.id, body.invite_code);
+        const joined = await redeemInvite(db(c.env), row.id, body.invite_code);
         if (joined) await audit(c, 'org.member.join', { actorUserId: row.id, orgId: joined.orgId, targetType: 'user', targetId: row.id, details: { role: joined.role, via: 'invite' } });
       }
       return c.json(await loginAnswer(c, row), 200);

@@ -9,11 +9,11 @@
  * the same batch that binds the code to its user. The statements live in `tenancy/queries.ts`.
  *
  *   const { id, code } = await createInvite(d, orgId, 'member', creatorId, 7 * 24 * 3600);
- *   const claim = await claimInvite(env, code);  // before createUser; releaseInvite on failure
- *   await bindInvite(env, claim, userId);        // marks who used it + membership, one batch
- *   await redeemInvite(env, userId, code);       // an existing account (login): → { orgId, role } or null
+ *   const claim = await claimInvite(d, code);    // before createUser; releaseInvite on failure
+ *   await bindInvite(d, claim, userId);          // marks who used it + membership, one batch
+ *   await redeemInvite(d, userId, code);         // an existing account (login): → { orgId, role } or null
  */
-import { db, changes, type Db } from '../db/client';
+import { changes, type Db } from '../db/client';
 import { nowIso, randomToken, sha256Hex, world } from '../world';
 import {
   bindInviteStatements,
@@ -74,26 +74,22 @@ export interface InviteClaim {
   role: InviteRole;
 }
 
-// The four below keep taking `env`: their caller (the account routes) builds no client of its own.
-
 /** Claims an open code for an account about to be created: exactly one concurrent claim wins. */
-export async function claimInvite(env: Pick<Env, 'DB'>, code: string): Promise<InviteClaim | null> {
-  return (await claimOpenInvite(db(env), await sha256Hex(code), nowIso())) ?? null;
+export async function claimInvite(d: Db, code: string): Promise<InviteClaim | null> {
+  return (await claimOpenInvite(d, await sha256Hex(code), nowIso())) ?? null;
 }
 
 /** The account could not be created after all: the claimed code is open again. */
-export async function releaseInvite(env: Pick<Env, 'DB'>, claim: InviteClaim): Promise<void> {
-  await releaseInviteClaim(db(env), claim.id);
+export async function releaseInvite(d: Db, claim: InviteClaim): Promise<void> {
+  await releaseInviteClaim(d, claim.id);
 }
 
-export async function bindInvite(env: Pick<Env, 'DB'>, claim: InviteClaim, userId: number): Promise<void> {
-  const d = db(env);
+export async function bindInvite(d: Db, claim: InviteClaim, userId: number): Promise<void> {
   await d.batch(bindInviteStatements(d, claim.id, userId, nowIso()));
 }
 
 /** An existing account redeems a code (login with `invite_code`): the conditional UPDATE and the membership in one batch. */
-export async function redeemInvite(env: Pick<Env, 'DB'>, userId: number, code: string): Promise<InviteClaim | null> {
-  const d = db(env);
+export async function redeemInvite(d: Db, userId: number, code: string): Promise<InviteClaim | null> {
   const [used] = await d.batch(redeemInviteStatements(d, await sha256Hex(code), userId, nowIso()));
   return used[0] ?? null;
 }

@@ -14,20 +14,21 @@
  * Reviewers cannot review their own proofs (a platform admin can). Every decision is audited.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, eq, inArray } from 'drizzle-orm';
 import { auditStatement } from '../auth/audit';
-import { assertOrgRole, assertSelfOrAdmin, orgRoleOf, requireUser } from '../auth/middleware';
-import { changes, db } from '../db/client';
-import { gameExternalIds, games, libraryProofs, userGameLibrary } from '../db/schema';
+import type { AuthUser } from '../env';
+import { assertSelfOrAdmin, callerCheck, orgRoleOf, orgRoleVerdict, requireCallerDeferred, requireUser } from '../auth/middleware';
+import { membershipRoleQuery } from '../auth/queries/users';
+import { db } from '../db/client';
 import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { assertOrgAccess } from './tenancy/access';
-import { runBatch } from './ownership/batch';
-import { LibraryEntrySchema, listLibrary, refreshEntries, upsertEntry, upsertProof } from './ownership/entries';
+import { runBatch } from './ownership/queries';
+import { LibraryEntrySchema, listLibrary, toLibraryEntries } from './ownership/entries';
+import { gameIsKnown, libraryEntriesQuery, libraryEntryOf, moveProof, proofStatus, refreshEntriesStatement, storeIdOf, upsertEntryStatement, upsertProofStatement } from './ownership/queries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
 import { pendingProofs, PendingProofSchema, withdrawProof } from './ownership/review';
-import { primaryOrgId } from './profile';
+import { primaryOrgId } from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
 import { notify } from '../notifications/publish';
 
@@ -71,32 +72,22 @@ async function decide(
 ) {
   const actor = await assertOrgAccess(c, p.org_id, 'admin');
   const d = db(c.env);
-  const entry = await d
-    .select({ id: userGameLibrary.id, userId: userGameLibrary.userId, gameId: userGameLibrary.gameId })
-    .from(userGameLibrary)
-    .where(and(eq(userGameLibrary.id, p.entry_id), eq(userGameLibrary.orgId, p.org_id)))
-    .get();
+  const entry = await libraryEntryOf(d, p.entry_id, { orgId: p.org_id });
   if (!entry) throw new NotFound('library entry not found');
   const reviewer = c.get('user');
   if (entry.userId === reviewer.id && actor !== 'platform_admin') throw new Forbidden('you cannot review your own proof; ask another admin', 'self_review');
-  const from = decision === 'verify' ? (['pending', 'rejected'] as const) : (['pending', 'verified'] as const);
   const now = nowIso();
-  const res = await d
-    .update(libraryProofs)
-    .set(
-      decision === 'verify'
-        ? { status: 'verified', verifiedAt: now, reviewedBy: reviewer.id, reviewNote: body.note ?? null, updatedAt: now }
-        : { status: 'rejected', verifiedAt: null, reviewedBy: reviewer.id, reviewNote: body.note ?? null, updatedAt: now },
-    )
-    .where(and(eq(libraryProofs.entryId, entry.id), eq(libraryProofs.kind, body.kind), inArray(libraryProofs.status, [...from])))
-    .run();
-  if (changes(res) === 0) {
-    const proof = await d.select({ status: libraryProofs.status }).from(libraryProofs).where(and(eq(libraryProofs.entryId, entry.id), eq(libraryProofs.kind, body.kind))).get();
-    if (!proof) throw new NotFound(`no ${body.kind} proof on this entry`);
-    throw new Conflict(`the ${body.kind} proof is ${proof.status}`, 'proof_state');
+  const moved =
+    decision === 'verify'
+      ? await moveProof(d, entry.id, body.kind, ['pending', 'rejected'], { status: 'verified', now, verifiedAt: now, reviewedBy: reviewer.id, reviewNote: body.note ?? null })
+      : await moveProof(d, entry.id, body.kind, ['pending', 'verified'], { status: 'rejected', now, verifiedAt: null, reviewedBy: reviewer.id, reviewNote: body.note ?? null });
+  if (!moved) {
+    const status = await proofStatus(d, entry.id, body.kind);
+    if (!status) throw new NotFound(`no ${body.kind} proof on this entry`);
+    throw new Conflict(`the ${body.kind} proof is ${status}`, 'proof_state');
   }
   await runBatch(c.env, [
-    refreshEntries(p.org_id, entry.userId),
+    refreshEntriesStatement(p.org_id, entry.userId, now),
     auditStatement(c, decision === 'verify' ? 'library.proof.verify' : 'library.proof.reject', {
       orgId: p.org_id,
       targetType: 'library_entry',
@@ -115,7 +106,7 @@ export const userLibraryRoutes = newRouter()
       operationId: 'listUserLibrary',
       tags: ['library'],
       summary: 'A user’s library in an org (self, or an admin of that org), with proofs and install readiness',
-      middleware: [requireUser],
+      middleware: [requireCallerDeferred],
       security: [{ bearer: [] }],
       request: { params: z.object({ user_id: IntId }), query: z.object({ org_id: OptionalOrgQuery }) },
       responses: { 200: json(z.array(LibraryEntrySchema), 'Entries by game id'), ...errors(400, 401, 403) },
@@ -123,22 +114,32 @@ export const userLibraryRoutes = newRouter()
     async (c) => {
       const { user_id } = c.req.valid('param');
       const { org_id } = c.req.valid('query');
-      const caller = c.get('user');
-      let orgId: number;
-      if (caller.id === user_id || caller.role === 'admin') {
-        const chosen = org_id ?? (await primaryOrgId(c.env, user_id));
-        if (chosen === null) return c.json([], 200);
-        orgId = chosen;
-      } else {
-        // Another user's library: only an admin of the named org may read it.
-        if (org_id === undefined) throw new Forbidden('not allowed to read another user’s library', 'not_self');
-        await assertOrgRole(c, org_id, 'admin');
-        orgId = org_id;
+      const d = db(c.env);
+      const caller = callerCheck(c, d);
+      const notMember = (user: AuthUser) =>
+        new Forbidden(user.id === user_id ? 'not a member of this organization' : 'user not in organization', user.id === user_id ? 'not_org_member' : 'user_not_in_org');
+      if (org_id === undefined) {
+        // The caller's own (or, for a platform admin, the user's) first org: two round trips, the
+        // caller's check beside the org lookup, then the list.
+        const [[callerRows], primary] = await Promise.all([d.batch([caller.query]), primaryOrgId(d, user_id)]);
+        const user = caller.confirm(callerRows);
+        if (user.id !== user_id && user.role !== 'admin') throw new Forbidden('not allowed to read another user’s library', 'not_self');
+        if (primary === null) return c.json([], 200);
+        return c.json(await listLibrary(c.env, primary, user_id), 200);
       }
-      if ((await orgRoleOf(c.env, user_id, orgId)) === null) {
-        throw new Forbidden(caller.id === user_id ? 'not a member of this organization' : 'user not in organization', caller.id === user_id ? 'not_org_member' : 'user_not_in_org');
-      }
-      return c.json(await listLibrary(c.env, orgId, user_id), 200);
+      // One storage round trip (issue 17): the caller's check, the caller's and the user's roles in
+      // the org and the list in one batch, decided after in the order of the checks: the caller
+      // (401), another user's library without the org's admin role (403), the user's membership (403).
+      const [callerRows, callerRole, userRole, rows] = await d.batch([
+        caller.query,
+        membershipRoleQuery(d, caller.userId, org_id),
+        membershipRoleQuery(d, user_id, org_id),
+        libraryEntriesQuery(d, c.env, org_id, user_id),
+      ]);
+      const user = caller.confirm(callerRows);
+      if (user.id !== user_id && user.role !== 'admin') orgRoleVerdict(user, callerRole[0]?.role ?? null, 'admin');
+      if (!userRole[0]) throw notMember(user);
+      return c.json(toLibraryEntries(rows), 200);
     },
   )
   .openapi(
@@ -159,23 +160,20 @@ export const userLibraryRoutes = newRouter()
       assertSelfOrAdmin(c, user_id);
       if ((await orgRoleOf(c.env, user_id, body.org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
       const d = db(c.env);
-      if (!(await d.select({ id: games.id }).from(games).where(eq(games.id, body.game_id)).get())) throw new NotFound('game not found');
+      if (!(await gameIsKnown(d, body.game_id))) throw new NotFound('game not found');
       const facts = proofFacts(body);
-      const known = await d
-        .select({ externalId: gameExternalIds.externalId })
-        .from(gameExternalIds)
-        .where(and(eq(gameExternalIds.gameId, body.game_id), eq(gameExternalIds.platform, facts.platform)))
-        .get();
+      const known = await storeIdOf(d, body.game_id, facts.platform);
       // A store id the catalog knows must match: an Epic manifest of another game proves nothing here.
-      if (known && facts.externalIds.length > 0 && !facts.externalIds.includes(known.externalId)) {
+      if (known !== undefined && facts.externalIds.length > 0 && !facts.externalIds.includes(known)) {
         throw new BadRequest(`the proof does not match this game’s ${facts.platform} id`, 'proof_mismatch');
       }
-      const externalId = known?.externalId ?? facts.externalIds[0] ?? null;
+      const externalId = known ?? facts.externalIds[0] ?? null;
       try {
+        const now = nowIso();
         await runBatch(c.env, [
-          upsertEntry({ orgId: body.org_id, userId: user_id, gameId: body.game_id, platform: facts.platform, externalId, source: body.kind }),
-          upsertProof({ orgId: body.org_id, userId: user_id, gameId: body.game_id, kind: body.kind, proof: facts.proof, status: 'pending' }),
-          refreshEntries(body.org_id, user_id),
+          upsertEntryStatement({ orgId: body.org_id, userId: user_id, gameId: body.game_id, platform: facts.platform, externalId, source: body.kind, now }),
+          upsertProofStatement({ orgId: body.org_id, userId: user_id, gameId: body.game_id, kind: body.kind, proof: facts.proof, status: 'pending', now }),
+          refreshEntriesStatement(body.org_id, user_id, now),
           auditStatement(c, 'library.proof.submit', { orgId: body.org_id, targetType: 'user', targetId: user_id, details: { kind: body.kind, game_id: body.game_id } }),
         ]);
       } catch (e) {

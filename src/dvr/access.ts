@@ -8,7 +8,7 @@
  *   const src = await visibleSource(c, driver, username);  // throws 404 when not visible
  */
 import type { Context } from 'hono';
-import type { AppEnv } from '../env';
+import type { AppEnv, AuthUser } from '../env';
 import { db } from '../db/client';
 import { Forbidden, NotFound } from '../http/errors';
 import { sourceVisibility } from './queries';
@@ -25,8 +25,12 @@ function lookup(c: Context<AppEnv>, driver: string, username: string) {
 
 /** Unknown and not-visible sources look the same: 404 `source d/u not found`. */
 export async function visibleSource(c: Context<AppEnv>, driver: string, username: string): Promise<VisibleSource> {
-  const row = await lookup(c, driver, username);
-  if (!row || (c.get('user').role !== 'admin' && !row.subscribed)) throw new NotFound(`source ${driver}/${username} not found`);
+  return visibleOrNotFound(await lookup(c, driver, username), c.get('user'), driver, username);
+}
+
+/** `visibleSource` for a `sourceVisibilityQuery` row already read (e.g. in the handler's batch). */
+export function visibleOrNotFound(row: { id: number; subscribed: boolean } | undefined, user: AuthUser, driver: string, username: string): VisibleSource {
+  if (!row || (user.role !== 'admin' && !row.subscribed)) throw new NotFound(`source ${driver}/${username} not found`);
   return { id: row.id, driver, username };
 }
 

@@ -12,17 +12,17 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { usernamesOf } from '../auth/accounts';
 import { audit } from '../auth/audit';
-import { requireAdmin, requireUser } from '../auth/middleware';
+import { requireAdmin, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { Conflict, NotFound } from '../http/errors';
 import { errors, failWith, json, newRouter, z } from '../http/openapi';
 import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
-import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
-import { activeSubscriptions, findStatusRowBySubId, liveSources, scopes, sourceIdOf, subscribersOf, type StatusRow } from './queries';
+import { adminOnly, answerByDigest, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { activeSubscriptions, findStatusRowBySubId, listStatusRowsQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type ListRow, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
-import { listStatuses, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
+import { presentList, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
 
 const tags = ['dvr admin'];
 const security = [{ bearer: [] }];
@@ -153,13 +153,23 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
     tags,
     summary: "One user's subscriptions ([] for unknown users)",
     security,
-    middleware: admin,
+    // One round trip: the caller's check, the counters and the list in one batch (conditional.ts).
+    middleware: [requireCallerDeferred],
     request: { params: UserIdParams, headers: IfNoneMatchHeaders },
     responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions'), ...notModified, ...errors(400, 401, 403) },
   }),
   async (c) => {
     const id = c.req.valid('param').id;
-    return conditionalList(c, `subs-u${id}`, [scopes.user(id), scopes.sources, scopes.config], () => listStatuses(db(c.env), { userId: id }));
+    const d = db(c.env);
+    return conditionalList(c, d, {
+      // The user's own view of their list: the same tag as theirs.
+      view: { key: `subs-u${id}`, scopes: [scopes.user(id), scopes.sources, scopes.config] },
+      adminList: true,
+      authorize: adminOnly,
+      rows: (guard) => listStatusRowsQuery(d, { userId: id }, guard),
+      with: storedConfigQuery(d),
+      present: (rows: ListRow[], cfg) => presentList(rows, cfg as Array<{ data: string }>),
+    });
   },
   failWith('invalid user id'),
 );
@@ -174,21 +184,21 @@ export const diagnosticsRoutes = newRouter().openapi(
     summary: 'Recorder fleet pool and metrics (converter and thumbnailer are not part of this deployment)',
     security,
     middleware: admin,
+    request: { headers: IfNoneMatchHeaders },
     responses: {
       200: json(z.object({ recorder: ServiceInfoSchema, recorders: z.array(ServiceInfoSchema.extend({ id: z.string() })), converter: ServiceInfoSchema, thumbnailer: ServiceInfoSchema }), 'Diagnostics'),
+      ...notModified,
       ...errors(401, 403),
     },
   }),
   async (c) => {
     const { recorder, recorders } = await fleetDiagnostics(c.env);
-    return c.json(
-      {
-        recorder,
-        recorders,
-        converter: { connected: false, error: 'CONVERTER_URL not configured' },
-        thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
-      },
-      200,
-    );
+    // Asked of the overseer on every call: the tag spares the transfer and the page's repaint only.
+    return answerByDigest(c, 'diag', {
+      recorder,
+      recorders,
+      converter: { connected: false, error: 'CONVERTER_URL not configured' },
+      thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
+    });
   },
 );

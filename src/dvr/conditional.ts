@@ -1,17 +1,33 @@
 /**
- * Cheap polls (issue 17 target 3): a list route's strong `ETag` is built from the change counters
- * of the scopes the list depends on (queries.ts `counterVersions`), and an `If-None-Match` that
- * matches answers 304 after reading only those counters, without building the list. Called after
- * the route's own authorization, so a 304 is never possible for a caller the list would refuse;
- * the tag names the list's key (`u7`, `all`…), so one user's tag never matches another's list.
+ * Cheap polls (issue 17 targets 1 and 3): a list route's strong `ETag` is built from the change
+ * counters of the scopes the list depends on (queries.ts `scopes`), and an `If-None-Match` that
+ * is still current answers 304 without reading or building the list — in ONE storage round trip
+ * with the caller's check:
  *
- *   return conditionalList(c, `subs-u${me.id}`, [scopes.user(me.id), scopes.sources, scopes.config], () => listStatuses(d, { userId: me.id }));
+ *   one `d.batch([...])` = [ the caller's D1 check (auth `callerCheck`),
+ *                            the view's counter rows,
+ *                            the list, guarded by NOT stillCurrent(If-None-Match, view) ]
+ *
+ * The guard is row-independent SQL ("every scope the client's tag names is still at the version
+ * the tag names"), which SQLite tests once before reading any row: a current tag makes the list
+ * statement read nothing, any other poll gets the list in the same trip. A batch is one
+ * transaction, so the counters, the guard and the list see the same state (no race between the tag
+ * and the body). The answer is decided after the caller's check and the route's own authorization
+ * (a refused caller gets the same 401/403 as before, never a 304), and the tag names the view
+ * (`subs-u7`, `subs-all`…), so one user's tag never matches another's list.
+ *
+ *   return conditionalList(c, d, { view: { key: 'users', scopes: [scopes.users] }, authorize: adminOnly,
+ *     rows: (unlessCurrent) => listUserRows(d, unlessCurrent), present: (rows) => … });
  */
 import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
-import type { AppEnv } from '../env';
-import { db } from '../db/client';
-import { counterVersions } from './queries';
+import { and, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { AppEnv, AuthUser } from '../env';
+import { callerCheck } from '../auth/middleware';
+import type { Db } from '../db/client';
+import { Forbidden } from '../http/errors';
+import { counterVersionsQuery, countersAt, isAdminUser, mayReadSource, scopes, sourceIdByName, versionsIn } from './queries';
 
 /** The request header, validated (a list of tags or `*`; more than this is not a dashboard's). */
 export const IfNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(1024).optional() });
@@ -19,22 +35,148 @@ export const IfNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(102
 /** The 304 answer every conditional list declares. */
 export const notModified = { 304: { description: 'Not modified: the If-None-Match tag is still current (no body)' } } as const;
 
-function matches(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((t) => {
-    const tag = t.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
+/** A list as the client sees it: the tag's key and the scopes whose counters version it. */
+export interface ListView {
+  key: string;
+  scopes: readonly string[];
+}
+
+/** A version as the tag spells it (no sign, no leading zero): the string and the number agree. */
+const VERSION = /^(?:0|[1-9][0-9]{0,15})$/;
+/** Tags looked at per header: a dashboard sends one. */
+const MAX_TAGS = 8;
+
+/**
+ * What `If-None-Match` claims about `view`: `any` for `*`, else the version lists of the tags
+ * that carry the view's key (malformed and foreign tags ignored).
+ */
+export function claimedVersions(header: string | undefined, view: ListView): 'any' | number[][] {
+  if (!header) return [];
+  const out: number[][] = [];
+  for (const raw of header.split(',').slice(0, MAX_TAGS)) {
+    const t = raw.trim();
+    if (t === '*') return 'any';
+    // A weak comparison, as RFC 9110 asks of If-None-Match.
+    const m = /^(?:W\/)?"([^"]*)"$/.exec(t);
+    const body = m?.[1];
+    if (!body?.startsWith(`${view.key}-`)) continue;
+    const parts = body.slice(view.key.length + 1).split('.');
+    if (parts.length !== view.scopes.length || !parts.every((p) => VERSION.test(p))) continue;
+    out.push(parts.map(Number));
+  }
+  return out;
+}
+
+/** Row-independent SQL, true when a tag of the header is still current for `view`. */
+export function stillCurrent(header: string | undefined, view: ListView): SQL {
+  const claimed = claimedVersions(header, view);
+  if (claimed === 'any') return sql`1`;
+  if (claimed.length === 0) return sql`0`;
+  return or(...claimed.map((v) => countersAt(view.scopes, v)))!;
+}
+
+/** Row-independent SQL, true when the list must be read: `when` holds and no claimed tag is current. */
+export function unlessCurrent(header: string | undefined, view: ListView, when: SQL = sql`1`): SQL {
+  return sql`(${when}) AND NOT (${stillCurrent(header, view)})`;
+}
+
+/** A source's events as a list view: the tag carries the source id, so a source re-created under
+ * the same name starts a new tag. */
+export const eventsView = (sourceId: number): ListView => ({ key: `events-${sourceId}`, scopes: [scopes.events(sourceId)] });
+
+/**
+ * Row-independent: a tag of the header is the current one of this source's events. The route knows
+ * the source only by name, so each id a tag names must still be this name's id.
+ */
+function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
+  if (header?.trim() === '*') return sql`1`;
+  const ids = new Set([...(header ?? '').matchAll(/"events-([1-9][0-9]{0,15})-/g)].slice(0, MAX_TAGS).map((m) => Number(m[1])));
+  if (ids.size === 0) return sql`0`;
+  return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
+}
+
+/** The events read's guard: the caller may read the source and no claimed tag is current. */
+export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number): SQL {
+  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username)})`;
+}
+
+export function etagOf(view: ListView, versions: readonly number[]): string {
+  return `"${view.key}-${versions.join('.')}"`;
+}
+
+type CounterRows = ReadonlyArray<{ scope: string; version: number }>;
+
+/**
+ * The answer for `view` from the batch's counter rows: 304 with the tag when a claimed tag is
+ * current (the same test as `stillCurrent`, so the guarded list read nothing), else 200 with the
+ * tag and `present()`.
+ */
+export async function answerList<T>(c: Context<AppEnv>, view: ListView, counters: CounterRows, present: () => T | Promise<T>) {
+  const versions = versionsIn(counters, view.scopes);
+  c.header('ETag', etagOf(view, versions));
+  const claimed = claimedVersions(c.req.header('If-None-Match'), view);
+  if (claimed === 'any' || claimed.some((v) => v.every((n, i) => n === versions[i]))) return c.body(null, 304);
+  return c.json(await present(), 200);
+}
+
+/** The DVR's admin-only refusal (as `requireAdmin` answers). */
+export function adminOnly(user: AuthUser): void {
+  if (user.role !== 'admin') throw new Forbidden('admin role required', 'admin_required');
 }
 
 /**
- * The counters are read BEFORE the list: a change landing in between makes the tag older than the
- * body, so the next poll gets a 200 again (never a 304 hiding the change).
+ * A conditional list in one round trip, for a route with `middleware: [requireCallerDeferred]`:
+ * the caller's check, the view's counters and the guarded list in one batch. `authorize` runs
+ * after the check (what a `requireAdmin` middleware did); with `adminList`, a non-admin's batch
+ * reads no list row at all.
  */
-export async function conditionalList<T>(c: Context<AppEnv>, key: string, wanted: readonly string[], build: () => Promise<T>) {
-  const versions = await counterVersions(db(c.env), wanted);
-  const etag = `"${key}-${versions.join('.')}"`;
+export async function conditionalList<Row, T>(
+  c: Context<AppEnv>,
+  d: Db,
+  opts: {
+    view: ListView;
+    rows: (guard: SQL) => BatchItem<'sqlite'>;
+    /** A statement read with the list, handed to `present` (e.g. the stored config). */
+    with?: BatchItem<'sqlite'>;
+    present: (rows: Row[], withRows: unknown[]) => T | Promise<T>;
+    authorize?: (user: AuthUser) => void;
+    adminList?: boolean;
+  },
+) {
+  const caller = callerCheck(c, d);
+  const header = c.req.header('If-None-Match');
+  const when = opts.adminList ? isAdminUser(caller.userId) : undefined;
+  const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when))];
+  if (opts.with) statements.push(opts.with);
+  const [callerRows, counters, rows, withRows = []] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[], unknown[]?];
+  const user = caller.confirm(callerRows);
+  opts.authorize?.(user);
+  return answerList(c, opts.view, counters, () => opts.present(rows, withRows));
+}
+
+/** `etag` is one of the header's tags (or the header is `*`). */
+function names(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header
+    .split(',')
+    .slice(0, MAX_TAGS)
+    .some((t) => {
+      const tag = t.trim().replace(/^W\//, '');
+      return tag === '*' || tag === etag;
+    });
+}
+
+/**
+ * For answers no D1 counter can version (a source's log tail lives in its SourceMonitor,
+ * diagnostics and `/api/workers` are asked of the overseer on every call): a strong tag from the
+ * body's SHA-256, and 304 without a body when it is the client's. This saves the transfer and the
+ * page's re-render, NOT the read behind it (that needs a version kept by those objects).
+ */
+export async function answerByDigest<T>(c: Context<AppEnv>, key: string, body: T) {
+  const bytes = new TextEncoder().encode(JSON.stringify(body));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const etag = `"${key}-${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`;
   c.header('ETag', etag);
-  if (matches(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
-  return c.json(await build(), 200);
+  if (names(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+  return c.json(body, 200);
 }

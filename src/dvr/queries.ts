@@ -17,6 +17,7 @@ import { and, count, desc, eq, gt, inArray, isNotNull, ne, notExists, or, sql, t
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
+import { outer } from '../db/helpers';
 import { changeCounters, config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
 import type { RuntimeState } from './runtime';
@@ -30,12 +31,6 @@ export type Companion = BatchItem<'sqlite'>;
 
 /** A source records while it has ≥ 1 subscription in this posture (contract §7). */
 export const isActiveSubscription: SQL = eq(subscriptions.posture, 'active');
-
-/** `table.column` spelled out: drizzle writes a selected field's columns bare, and a bare `id`
- * inside a correlated subquery would name the subquery's own table. */
-function outer(column: SQLiteColumn): SQL {
-  return sql`${column.table}.${sql.identifier(column.name)}`;
-}
 
 /** The active subscriptions of the source whose id is `sourceId` (a column of the outer query). */
 export function activeCount(sourceId: SQLiteColumn) {
@@ -74,7 +69,9 @@ export type StatusRow = RuntimeColumns & {
 };
 
 const sourceColumns = {
-  sourceId: sources.id,
+  // Aliased: `subscriptions.id` is also selected, and drizzle maps a D1 batch's rows by column
+  // name, so two columns named `id` would shift every field after them.
+  sourceId: sql<number>`${sources.id}`.mapWith(Number).as('source_id'),
   driver: sources.driver,
   username: sources.username,
   workerState: sources.workerState,
@@ -99,26 +96,53 @@ const statusColumns = {
 
 const storedConfig = sql<string | null>`(SELECT ${config.data} FROM ${config} WHERE ${config.id} = 1)`;
 
-/** One statement: every subscription (optionally of one user) in `sub_id` order, with the config
- * JSON on the first row only (for `canonical_url`), so a list costs one statement at any length. */
-export function listStatusRows(d: Db, filter: { userId?: number }): Promise<StatusRow[]> {
+/** A list's row: a status row without the config (the list's batch reads it once, `storedConfigQuery`). */
+export type ListRow = Omit<StatusRow, 'configData'>;
+
+/** One statement: every subscription (optionally of one user) in `sub_id` order, so a list costs
+ * one statement at any length (plus the config's, in the same batch). No window function: it
+ * made SQLite materialise every row in a co-routine before the scan (~3× the work per row).
+ * `when` is a row-independent condition (SQLite tests it once, before reading any row): a
+ * conditional poll whose tag is still current passes `false` in effect and reads nothing. */
+export function listStatusRowsQuery(d: Db, filter: { userId?: number }, when?: SQL) {
   return d
-    .select({ ...statusColumns, configData: sql<string | null>`CASE WHEN row_number() OVER (ORDER BY ${subscriptions.id}) = 1 THEN ${storedConfig} END` })
+    .select(statusColumns)
     .from(subscriptions)
     .innerJoin(sources, eq(sources.id, subscriptions.sourceId))
-    .where(filter.userId === undefined ? undefined : eq(subscriptions.userId, filter.userId))
+    .where(and(filter.userId === undefined ? undefined : eq(subscriptions.userId, filter.userId), when))
     .orderBy(subscriptions.id);
 }
 
-/** The caller's own subscription to `(driver, username)`: undefined for an unknown source, a row
- * with `subId: null` for a known source the caller does not subscribe to. */
-export async function findOwnStatusRow(d: Db, userId: number, driver: string, username: string) {
+/** The stored config JSON (no row before the first `PUT /api/config`), unexecuted for a batch. */
+export function storedConfigQuery(d: Db) {
+  return d.select({ data: config.data }).from(config).where(eq(config.id, 1));
+}
+
+/** The caller's own subscription to `(driver, username)`: no row for an unknown source, a row
+ * with `subId: null` for a known source the caller does not subscribe to. Unexecuted (at most one
+ * row), for a handler's batch. */
+export function ownStatusRowQuery(d: Db, userId: number, driver: string, username: string) {
   return d
     .select({ ...statusColumns, configData: storedConfig })
     .from(sources)
     .leftJoin(subscriptions, and(eq(subscriptions.sourceId, sources.id), eq(subscriptions.userId, userId)))
     .where(and(eq(sources.driver, driver), eq(sources.username, username)))
-    .get();
+    .limit(1);
+}
+
+export async function findOwnStatusRow(d: Db, userId: number, driver: string, username: string) {
+  return (await ownStatusRowQuery(d, userId, driver, username))[0];
+}
+
+/** True when `userId` holds the platform admin role: the same column the caller check reads, so in
+ * one batch both agree. Row-independent (tested once per statement). */
+export function isAdminUser(userId: number): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.role} = 'admin')`;
+}
+
+/** `isAdminUser`'s negation, for the other view's guard in the same batch. */
+export function isNotAdminUser(userId: number): SQL {
+  return sql`NOT ${isAdminUser(userId)}`;
 }
 
 export async function findStatusRowBySubId(d: Db, subId: number): Promise<StatusRow | undefined> {
@@ -202,6 +226,11 @@ export async function sourceIdOf(d: Db, driver: string, username: string): Promi
 
 /** A source's id and whether `userId` has a subscription of any posture to it (access.ts). */
 export function sourceVisibility(d: Db, driver: string, username: string, userId: number) {
+  return sourceVisibilityQuery(d, driver, username, userId).get();
+}
+
+/** `sourceVisibility` unexecuted, for a handler's batch (at most one row). */
+export function sourceVisibilityQuery(d: Db, driver: string, username: string, userId: number) {
   return d
     .select({
       id: sources.id,
@@ -211,7 +240,13 @@ export function sourceVisibility(d: Db, driver: string, username: string, userId
     })
     .from(sources)
     .where(and(eq(sources.driver, driver), eq(sources.username, username)))
-    .get();
+    .limit(1);
+}
+
+/** Row-independent: `userId` may read the source `(driver, username)` (a subscription of any
+ * posture, or the admin role) — access.ts's rule, for a guard inside a batch. */
+export function mayReadSource(driver: string, username: string, userId: number): SQL {
+  return sql`(EXISTS (SELECT 1 FROM ${subscriptions} WHERE ${subscriptions.sourceId} = ${sourceIdByName(driver, username)} AND ${subscriptions.userId} = ${userId}) OR ${isAdminUser(userId)})`;
 }
 
 /** A source's subscribers (all postures) with their stored username, by `sub_id`. */
@@ -237,14 +272,30 @@ export function soleSubscribedSources(d: Db, userId: number) {
 
 export type WorkerEventType = 'started' | 'exited' | 'errored' | 'stopped';
 
-/** The newest worker events of a source, newest first. */
-export function workerEventsOf(d: Db, sourceId: number, limit: number) {
+export type WorkerEventRow = { id: number; sourceId: number; pid: number; eventType: WorkerEventType; exitCode: number | null; ts: string };
+
+/** The newest worker events of a source (an id, or the id found by `sourceIdByName`), newest
+ * first (rows are `WorkerEventRow`s); `when` as in `listStatusRowsQuery`. */
+export function workerEventsOf(d: Db, sourceId: number | SQL, limit: number, when?: SQL) {
   return d
     .select({ id: workerEvents.id, sourceId: workerEvents.sourceId, pid: workerEvents.pid, eventType: workerEvents.eventType, exitCode: workerEvents.exitCode, ts: workerEvents.ts })
     .from(workerEvents)
-    .where(eq(workerEvents.sourceId, sourceId))
+    .where(and(eq(workerEvents.sourceId, sourceId), when))
     .orderBy(desc(workerEvents.ts), desc(workerEvents.id))
-    .limit(limit) as Promise<Array<{ id: number; sourceId: number; pid: number; eventType: WorkerEventType; exitCode: number | null; ts: string }>>;
+    .limit(limit);
+}
+
+/** The id of the source `(driver, username)` as a scalar subquery (NULL when unknown). */
+export function sourceIdByName(driver: string, username: string): SQL {
+  return sql`(SELECT ${sources.id} FROM ${sources} WHERE ${sources.driver} = ${driver} AND ${sources.username} = ${username})`;
+}
+
+/** The counter row of the events scope of `(driver, username)`, unexecuted (none before the first event). */
+export function eventCounterQuery(d: Db, driver: string, username: string) {
+  return d
+    .select({ scope: changeCounters.scope, version: changeCounters.version })
+    .from(changeCounters)
+    .where(eq(changeCounters.scope, sql`'events:' || ${sourceIdByName(driver, username)}`));
 }
 
 /** The runtime mirror a SourceMonitor keeps in `sources` so lists are one query. */
@@ -293,7 +344,7 @@ export function recordWorkerEventStatement(d: Db, sourceId: number, e: { type: s
 
 // ───────────── change counters (cheap polls) ─────────────
 
-/** The scopes a list depends on (migration 0004's triggers bump them with every write). */
+/** The scopes a list depends on (migration 0003's triggers bump them with every write). */
 export const scopes = {
   subscriptions: 'subscriptions',
   sources: 'sources',
@@ -303,11 +354,28 @@ export const scopes = {
   events: (sourceId: number) => `events:${sourceId}`,
 } as const;
 
-/** The versions of `wanted`, in that order; a scope never bumped reads 0. One small statement. */
-export async function counterVersions(d: Db, wanted: readonly string[]): Promise<number[]> {
-  const rows = await d.select({ scope: changeCounters.scope, version: changeCounters.version }).from(changeCounters).where(inArray(changeCounters.scope, [...wanted]));
+/** The counter rows of `wanted` (unexecuted, for a handler's batch); read them with `versionsIn`. */
+export function counterVersionsQuery(d: Db, wanted: readonly string[]) {
+  return d.select({ scope: changeCounters.scope, version: changeCounters.version }).from(changeCounters).where(inArray(changeCounters.scope, [...wanted]));
+}
+
+/** The versions of `wanted`, in that order, from `counterVersionsQuery` rows; never bumped reads 0. */
+export function versionsIn(rows: ReadonlyArray<{ scope: string; version: number }>, wanted: readonly string[]): number[] {
   const by = new Map(rows.map((r) => [r.scope, r.version]));
   return wanted.map((s) => by.get(s) ?? 0);
+}
+
+/** The versions of `wanted`, in that order; a scope never bumped reads 0. One small statement. */
+export async function counterVersions(d: Db, wanted: readonly string[]): Promise<number[]> {
+  return versionsIn(await counterVersionsQuery(d, wanted), wanted);
+}
+
+/** True while every scope of `wanted` is still at `versions` (row-independent: a statement guarded
+ * by its negation reads no row for a poll whose tag is current). */
+export function countersAt(wanted: readonly string[], versions: readonly number[]): SQL {
+  return and(
+    ...wanted.map((scope, i) => sql`coalesce((SELECT ${changeCounters.version} FROM ${changeCounters} WHERE ${changeCounters.scope} = ${scope}), 0) = ${versions[i]}`),
+  )!;
 }
 
 // ───────────── config and users ─────────────
@@ -322,11 +390,13 @@ export function putConfigStatement(d: Db, data: string) {
   return d.insert(config).values({ id: 1, data, updatedAt: now }).onConflictDoUpdate({ target: config.id, set: { data, updatedAt: now } });
 }
 
-/** Every account for `/api/users`, by id (usernames are decrypted by auth/accounts.ts). */
-export function listUserRows(d: Db) {
+/** Every account for `/api/users`, by id (usernames are decrypted by auth/accounts.ts); `when` as
+ * in `listStatusRowsQuery`. */
+export function listUserRows(d: Db, when?: SQL) {
   return d
     .select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest, role: users.role, createdAt: users.createdAt, updatedAt: users.updatedAt })
     .from(users)
+    .where(when)
     .orderBy(users.id);
 }
 

@@ -7,14 +7,14 @@
  *   GET /api/sources/chaturbate/alice/filestat?path=2026-02-18_22-01-31
  */
 import { createRoute } from '@hono/zod-openapi';
-import { requireUser } from '../auth/middleware';
+import { callerCheck, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { BadRequest, NotFound } from '../http/errors';
 import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
-import { visibleSource, visibleSourceForStat } from './access';
+import { visibleOrNotFound, visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './paths';
-import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
-import { scopes, workerEventsOf } from './queries';
+import { answerByDigest, answerList, eventsView, IfNoneMatchHeaders, notModified, unlessEventsCurrent } from './conditional';
+import { eventCounterQuery, sourceIdByName, sourceVisibilityQuery, workerEventsOf, type WorkerEventRow } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
 import { monitorName } from './runtime';
@@ -54,6 +54,7 @@ const FileStatSchema = z
   .openapi('FileStat');
 
 const tags = ['dvr sources'];
+
 const security = [{ bearer: [] }];
 
 export const sourceRoutes = newRouter()
@@ -65,7 +66,7 @@ export const sourceRoutes = newRouter()
       tags,
       security,
       summary: 'The 25 newest worker events of a source (subscriber or admin)',
-      middleware: [requireUser],
+      middleware: [requireCallerDeferred],
       request: { params: SourceParams, headers: IfNoneMatchHeaders },
       responses: {
         200: json(z.object({ driver: z.string(), username: z.string(), events: z.array(WorkerEventSchema) }), 'Events, newest first'),
@@ -75,11 +76,21 @@ export const sourceRoutes = newRouter()
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
-      const src = await visibleSource(c, driver, username);
+      const d = db(c.env);
+      // One round trip (conditional.ts): the caller's check, the source's visibility, its events
+      // counter and the events, read only when the caller may see them and the tag is not current.
+      const caller = callerCheck(c, d);
+      const header = c.req.valid('header')['if-none-match'];
+      const [callerRows, visibility, counters, rows] = await d.batch([
+        caller.query,
+        sourceVisibilityQuery(d, driver, username, caller.userId),
+        eventCounterQuery(d, driver, username),
+        workerEventsOf(d, sourceIdByName(driver, username), 25, unlessEventsCurrent(header, driver, username, caller.userId)),
+      ]);
+      const src = visibleOrNotFound(visibility[0], caller.confirm(callerRows), driver, username);
       // The tag carries the source id: a source re-created under the same name starts a new tag.
-      return conditionalList(c, `events-${src.id}`, [scopes.events(src.id)], async () => {
-        const rows = await workerEventsOf(db(c.env), src.id, 25);
-        const events = rows.map((e) => ({
+      return answerList(c, eventsView(src.id), counters, () => {
+        const events = (rows as WorkerEventRow[]).map((e) => ({
           id: e.id,
           source_id: e.sourceId,
           pid: e.pid,
@@ -100,14 +111,18 @@ export const sourceRoutes = newRouter()
       security,
       summary: 'The last 200 log lines of a source (subscriber or admin)',
       middleware: [requireUser],
-      request: { params: SourceParams },
-      responses: { 200: json(z.object({ driver: z.string(), username: z.string(), logs: z.array(z.string()) }), 'Log lines, oldest first'), ...errors(400, 401, 403, 404) },
+      request: { params: SourceParams, headers: IfNoneMatchHeaders },
+      responses: {
+        200: json(z.object({ driver: z.string(), username: z.string(), logs: z.array(z.string()) }), 'Log lines, oldest first'),
+        ...notModified,
+        ...errors(400, 401, 403, 404),
+      },
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
-      await visibleSource(c, driver, username);
+      const src = await visibleSource(c, driver, username);
       const logs = await c.env.SOURCE_MONITOR.getByName(monitorName({ driver, username })).logs();
-      return c.json({ driver, username, logs }, 200);
+      return answerByDigest(c, `logs-${src.id}`, { driver, username, logs });
     },
   )
   .openapi(

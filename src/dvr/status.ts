@@ -1,16 +1,16 @@
 /**
  * The SubscriptionStatus object (contract §3.2, §6.6) and the one-statement queries behind it.
  * A list is a single D1 statement whatever its length: subscriptions joined with the sources'
- * runtime mirror (written by each SourceMonitor), with the config row folded into the first row
- * only (for `canonical_url`). Lists carry `logs: []`; the log tail comes from the single GET and
+ * runtime mirror (written by each SourceMonitor); the config (for `canonical_url`) is read once in
+ * the same batch. Lists carry `logs: []`; the log tail comes from the single GET and
  * `/logs` (the monitor), so a 5-second dashboard poll never ships 200 lines per row.
  *
- *   const list = await listStatuses(db(c.env), { userId: 7 });       // one D1 statement
+ *   const [rows, cfg] = await d.batch([listStatusRowsQuery(d, { userId: 7 }), storedConfigQuery(d)]);
+ *   const list = presentList(rows, cfg);
  *   const one = await statusWithLogs(env, row);                       // + the monitor's log tail
  */
 import { z } from '@hono/zod-openapi';
-import type { Db } from '../db/client';
-import { listStatusRows, type StatusRow } from './queries';
+import type { ListRow, StatusRow } from './queries';
 import { monitorName, type SourceRef } from './runtime';
 import { createLogger } from '../http/log';
 import { canonicalUrl, mergeStored, type DvrConfig } from './settings';
@@ -46,17 +46,16 @@ export const SubscriptionStatusSchema = z
 
 export type SubscriptionStatus = z.infer<typeof SubscriptionStatusSchema>;
 
-/** One statement, whatever the list's length (queries.ts). */
-export async function listStatuses(d: Db, filter: { userId?: number }): Promise<SubscriptionStatus[]> {
-  const rows = await listStatusRows(d, filter);
+/** A list's rows as the dashboard shows them, with the stored config (`storedConfigQuery`'s rows). */
+export function presentList(rows: ListRow[], configRows: ReadonlyArray<{ data: string }>): SubscriptionStatus[] {
   if (rows.length === 0) return [];
-  const cfg = mergeStored(rows[0]!.configData);
+  const cfg = mergeStored(configRows[0]?.data);
   return rows.map((r) => presentInList(r, cfg));
 }
 
 /** One row that cannot be presented (a legacy driver name, a config the code no longer reads)
  * loses its derived fields, never the whole list: every admin's dashboard polls this list. */
-function presentInList(r: StatusRow, cfg: Pick<DvrConfig, 'driver_urls'>): SubscriptionStatus {
+function presentInList(r: ListRow, cfg: Pick<DvrConfig, 'driver_urls'>): SubscriptionStatus {
   try {
     return present(r, cfg, []);
   } catch (e) {
@@ -86,7 +85,7 @@ function displayStatus(posture: string, workerState: string, recordingState: str
 const WORKER_STATES = new Set(['idle', 'starting', 'running', 'errored']);
 const RECORDING_STATES = new Set(['recording', 'sleeping', 'idle']);
 
-export function present(r: StatusRow, cfg: Pick<DvrConfig, 'driver_urls'>, logs: string[]): SubscriptionStatus {
+export function present(r: ListRow, cfg: Pick<DvrConfig, 'driver_urls'>, logs: string[]): SubscriptionStatus {
   const workerState = (WORKER_STATES.has(r.workerState) ? r.workerState : 'idle') as SubscriptionStatus['worker_state'];
   const recordingSessionActive = r.recordingSessionActive;
   const out: SubscriptionStatus = {

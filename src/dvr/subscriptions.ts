@@ -10,28 +10,41 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { auditStatement } from '../auth/audit';
-import { requireUser } from '../auth/middleware';
+import { callerCheck, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
 import { BadRequest, type Conflict, NotFound } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
-import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
-import { findOwnStatusRow, scopes, subscribe, type StatusRow } from './queries';
-import { configuredDrivers } from './settings';
-import { listStatuses, statusWithLogs, SubscriptionStatusSchema } from './status';
+import { answerList, IfNoneMatchHeaders, notModified, unlessCurrent, type ListView } from './conditional';
+import { counterVersionsQuery, findOwnStatusRow, isAdminUser, isNotAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type ListRow, type StatusRow } from './queries';
+import { monitorName } from './runtime';
+import { configuredDrivers, mergeStored } from './settings';
+import { present, presentList, statusWithLogs, SubscriptionStatusSchema } from './status';
 
 const SubscribeBody = z.object({ driver: Segment, username: Segment }).openapi('Subscribe');
 const tags = ['dvr subscriptions'];
 const security = [{ bearer: [] }];
 
 /** The caller's own subscription row, or the contract's 404s. */
-async function ownRow(c: Context<AppEnv>, driver: string, username: string, Err: typeof NotFound | typeof Conflict = NotFound): Promise<StatusRow> {
-  const row = await findOwnStatusRow(db(c.env), c.get('user').id, driver, username);
+function ownOrRefuse(row: OwnRow | undefined, driver: string, username: string, Err: typeof NotFound | typeof Conflict = NotFound): StatusRow {
   if (!row) throw new Err(`source ${driver}/${username} not found`);
   if (row.subId === null) throw new Err(`subscription ${driver}/${username} not found`);
   return row as StatusRow;
+}
+type OwnRow = NonNullable<Awaited<ReturnType<typeof findOwnStatusRow>>>;
+
+async function ownRow(c: Context<AppEnv>, driver: string, username: string, Err: typeof NotFound | typeof Conflict = NotFound): Promise<StatusRow> {
+  return ownOrRefuse(await findOwnStatusRow(db(c.env), c.get('user').id, driver, username), driver, username, Err);
+}
+
+/** The two views of the list: the caller's own, and an admin's (everyone's). */
+export function subscriptionViews(userId: number): { all: ListView; own: ListView } {
+  return {
+    all: { key: 'subs-all', scopes: [scopes.subscriptions, scopes.sources, scopes.config] },
+    own: { key: `subs-u${userId}`, scopes: [scopes.user(userId), scopes.sources, scopes.config] },
+  };
 }
 
 export const subscriptionRoutes = newRouter()
@@ -41,17 +54,31 @@ export const subscriptionRoutes = newRouter()
       path: '/',
       operationId: 'listSubscriptions',
       tags,
-      summary: "The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query. Strong ETag: a matching If-None-Match answers 304 without building the list",
+      summary:
+        "The caller's subscriptions (admins: every user's), ordered by sub_id; one storage round trip. Strong ETag: a matching If-None-Match answers 304 without reading the list",
       security,
-      middleware: [requireUser],
+      middleware: [requireCallerDeferred],
       request: { headers: IfNoneMatchHeaders },
       responses: { 200: json(z.array(SubscriptionStatusSchema), 'Subscriptions (logs are empty here: see /logs)'), ...notModified, ...errors(401, 403) },
     }),
     async (c) => {
-      const me = c.get('user');
       const d = db(c.env);
-      if (me.role === 'admin') return conditionalList(c, 'subs-all', [scopes.subscriptions, scopes.sources, scopes.config], () => listStatuses(d, {}));
-      return conditionalList(c, `subs-u${me.id}`, [scopes.user(me.id), scopes.sources, scopes.config], () => listStatuses(d, { userId: me.id }));
+      // One batch (docs/dvr.md "Cheap polls"): the role is only known after the caller's check, so
+      // both views' statements ride along, each guarded by the role (from the same users row the
+      // check reads) and by the client's tag: at most one of them reads rows, none on a 304.
+      const caller = callerCheck(c, d);
+      const views = subscriptionViews(caller.userId);
+      const header = c.req.valid('header')['if-none-match'];
+      const [callerRows, counters, allRows, ownRows, cfg] = await d.batch([
+        caller.query,
+        counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
+        listStatusRowsQuery(d, {}, unlessCurrent(header, views.all, isAdminUser(caller.userId))),
+        listStatusRowsQuery(d, { userId: caller.userId }, unlessCurrent(header, views.own, isNotAdminUser(caller.userId))),
+        storedConfigQuery(d),
+      ]);
+      const me = caller.confirm(callerRows);
+      if (me.role === 'admin') return answerList(c, views.all, counters, () => presentList(allRows as ListRow[], cfg));
+      return answerList(c, views.own, counters, () => presentList(ownRows as ListRow[], cfg));
     },
   )
   .openapi(
@@ -87,13 +114,23 @@ export const subscriptionRoutes = newRouter()
       tags,
       summary: "The caller's subscription to one source, with the log tail",
       security,
-      middleware: [requireUser],
+      middleware: [requireCallerDeferred],
       request: { params: SourceParams },
       responses: { 200: json(SubscriptionStatusSchema, 'The subscription'), ...errors(400, 401, 403, 404) },
     }),
     async (c) => {
       const { driver, username } = c.req.valid('param');
-      return c.json(await statusWithLogs(c.env, await ownRow(c, driver, username)), 200);
+      const d = db(c.env);
+      const caller = callerCheck(c, d);
+      // One round trip: the monitor's log tail is read alongside the batch (a read without side
+      // effects, for a holder of a validly signed token only) and shown only once the batch has
+      // confirmed the caller and found their subscription.
+      const [[callerRows, rows], logs] = await Promise.all([
+        d.batch([caller.query, ownStatusRowQuery(d, caller.userId, driver, username)]),
+        c.env.SOURCE_MONITOR.getByName(monitorName({ driver, username })).logs(),
+      ]);
+      caller.confirm(callerRows);
+      return c.json(present(ownOrRefuse(rows[0], driver, username), mergeStored(rows[0]!.configData), logs), 200);
     },
   )
   .route(

@@ -13,14 +13,14 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createUser, findUserById, presentUser, usernamesOf } from '../auth/accounts';
 import { audit } from '../auth/audit';
-import { requireAdmin, requireUser } from '../auth/middleware';
+import { requireAdmin, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { applyUserEdit, deleteUserAccount, planUserEdit } from '../auth/user-admin';
 import { BadRequest, NotFound } from '../http/errors';
 import { describeIssues, errors, failWith, json, jsonBody, newRouter, z } from '../http/openapi';
 import { db } from '../db/client';
 import { overseerLink } from './overseer';
 import { UserIdParams } from './paths';
-import { conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
+import { adminOnly, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
 import { activeSubscriptions, listUserRows, scopes, soleSubscribedSources } from './queries';
 import { UserSchema } from './user-schema';
 
@@ -67,16 +67,24 @@ export const dvrUserRoutes = newRouter()
       tags,
       security,
       summary: 'Every user, ordered by id',
-      middleware: admin,
+      // One round trip: the caller's check, the counter and the list in one batch (conditional.ts).
+      middleware: [requireCallerDeferred],
       request: { headers: IfNoneMatchHeaders },
       responses: { 200: json(z.array(UserSchema), 'Users'), ...notModified, ...errors(401, 403) },
     }),
-    async (c) =>
-      conditionalList(c, 'users', [scopes.users], async () => {
-        const rows = await listUserRows(db(c.env));
-        const names = await usernamesOf(c.env, rows);
-        return rows.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.createdAt, updated_at: r.updatedAt }));
-      }),
+    async (c) => {
+      const d = db(c.env);
+      return conditionalList(c, d, {
+        view: { key: 'users', scopes: [scopes.users] },
+        adminList: true,
+        authorize: adminOnly,
+        rows: (guard) => listUserRows(d, guard),
+        present: async (rows: Awaited<ReturnType<typeof listUserRows>>) => {
+          const names = await usernamesOf(c.env, rows);
+          return rows.map((r) => ({ id: r.id, username: names.get(r.id) ?? '', role: r.role, created_at: r.createdAt, updated_at: r.updatedAt }));
+        },
+      });
+    },
   )
   .openapi(
     createRoute({

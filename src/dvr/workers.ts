@@ -8,6 +8,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { requireAdmin, requireUser } from '../auth/middleware';
 import { BadGateway, ServiceUnavailable } from '../http/errors';
 import { errors, json, newRouter, z } from '../http/openapi';
+import { answerByDigest, IfNoneMatchHeaders, notModified } from './conditional';
 import { overseerLinks } from './overseer';
 import { presentTask } from './protocol';
 
@@ -39,7 +40,8 @@ export const workerRoutes = newRouter().openapi(
     security: [{ bearer: [] }],
     summary: "The overseer's tasks",
     middleware: [requireUser, requireAdmin],
-    responses: { 200: json(z.array(TaskInfoSchema), 'Tasks'), ...errors(401, 403, 502, 503) },
+    request: { headers: IfNoneMatchHeaders },
+    responses: { 200: json(z.array(TaskInfoSchema), 'Tasks'), ...notModified, ...errors(401, 403, 502, 503) },
   }),
   async (c) => {
     // Each overseer's tasks, tagged with its id; one that is down or fails is left out unless all are.
@@ -63,6 +65,7 @@ export const workerRoutes = newRouter().openapi(
     // With several overseers each task says which one runs it; one overseer's list stays the contract's.
     const tag = answers.length > 1;
     const tasks = ok.flatMap((a) => (a.tasks ?? []).map((t) => (tag ? { ...presentTask(t), overseer: a.id } : presentTask(t))));
-    return c.json(tasks as z.infer<typeof TaskInfoSchema>[], 200);
+    // Asked of the overseer on every call: the tag spares the transfer and the page's repaint only.
+    return answerByDigest(c, 'workers', tasks as z.infer<typeof TaskInfoSchema>[]);
   },
 );

@@ -4,9 +4,9 @@
  * DVR's (src/dvr/health.ts).
  */
 import { createRoute } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
 import VERSION from '../../VERSION';
 import { db } from '../db/client';
+import { ping } from '../db/helpers';
 import { ServiceUnavailable } from './errors';
 import { errors, json, newRouter, z } from './openapi';
 
@@ -25,7 +25,7 @@ export const systemRoutes = newRouter()
     }),
     async (c) => {
       try {
-        await db(c.env).run(sql`SELECT 1`);
+        await ping(db(c.env));
       } catch {
         throw new ServiceUnavailable('database unavailable', 'db_unavailable');
       }

@@ -1,37 +1,59 @@
 /**
- * Console play-session events from the allocator's mirror writes: the write is wrapped so the
- * statuses D1 held before it can be compared with what was written.
+ * Console play-session events (`session.started`, `session.ended`), produced by the OrgAllocator
+ * from its OWN state transitions: each decision records the event in the allocator's storage in
+ * the same transaction as the decision, and the allocator hands the events here once D1 has the
+ * rows they describe (so a receiver that calls the API finds the session). No D1 read decides
+ * whether something started or ended; a re-delivered row carries no event, so nothing is announced
+ * twice.
  *
- *   await announcePlayTransitions(env, orgId, rows, () => db(env).batch([...upserts]));  // play-mirror.ts
+ *   announcePlayEvents(env, ctx, orgId, [{ type: 'session.started', sessionId, userId, gameId, status: 'provisioning', reason: null }]);
  *
- * `session.started` when a session first appears live (provisioning or active) after being absent or
- * queued; `session.ended` when a live one reaches ended, failed or terminated. The outbox re-delivers
- * rows at will: a re-delivery finds the status unchanged and announces nothing. A session that left
- * the queue without ever playing is not announced.
+ * `session.started` when a session takes a seat (allocated, or promoted from the queue);
+ * `session.ended` when a live one reaches ended, failed or terminated. A session that left the
+ * queue without ever playing is not announced. One endpoint lookup per event type and call, however
+ * many events (the allocator hands over a whole coalesced delivery at once).
  */
 import { db } from '../db/client';
-import { notify } from './publish';
-import { playSessionStatuses } from './queries';
+import { createLogger } from '../http/log';
+import { nowIso } from '../world';
+import type { WebhookEvent } from './events';
+import { enqueueDeliveries } from './publish';
+import { matchingEndpoints } from './queries';
 
-const LIVE = new Set(['provisioning', 'active']);
-const ENDED = new Set(['ended', 'failed', 'terminated']);
+const log = createLogger({ area: 'notifications' });
 
-export interface PlayRow {
-  id: number;
+export interface PlayEvent {
+  type: 'session.started' | 'session.ended';
+  sessionId: number;
   userId: number;
   gameId: number;
+  /** The status the transition reached (for `session.ended`: ended, failed or terminated). */
   status: string;
-  endReason: string | null;
+  reason: string | null;
 }
 
-export async function announcePlayTransitions<T>(env: Env, orgId: number, rows: readonly PlayRow[], write: () => Promise<T>): Promise<T> {
-  const before = await playSessionStatuses(db(env), rows.map((r) => r.id));
-  const result = await write();
-  for (const r of rows) {
-    const was = before.get(r.id);
-    const data = { session_id: r.id, user_id: r.userId, game_id: r.gameId };
-    if (LIVE.has(r.status) && (was === undefined || was === 'queued')) await notify(env, null, { type: 'session.started', orgId, data });
-    else if (ENDED.has(r.status) && was !== undefined && LIVE.has(was)) await notify(env, null, { type: 'session.ended', orgId, data: { ...data, status: r.status, reason: r.endReason } });
+type Waiter = { waitUntil(promise: Promise<unknown>): void };
+
+/** Queues the deliveries in `ctx`'s waitUntil; never throws (a failure is logged). */
+export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: Waiter, orgId: number, events: readonly PlayEvent[]): void {
+  if (events.length === 0) return;
+  ctx.waitUntil(
+    publishAll(env, orgId, events).catch((e: unknown) =>
+      log.error('webhook event not queued', { org_id: orgId, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
+    ),
+  );
+}
+
+async function publishAll(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, orgId: number, events: readonly PlayEvent[]): Promise<void> {
+  const d = db(env);
+  const targets = new Map<PlayEvent['type'], string[]>();
+  for (const type of new Set(events.map((e) => e.type))) targets.set(type, (await matchingEndpoints(d, type, { orgId })).map((t) => t.id));
+  for (const e of events) {
+    const ids = targets.get(e.type) ?? [];
+    if (ids.length === 0) continue;
+    const data: Record<string, unknown> = { org_id: orgId, session_id: e.sessionId, user_id: e.userId, game_id: e.gameId };
+    if (e.type === 'session.ended') Object.assign(data, { status: e.status, reason: e.reason });
+    const event: WebhookEvent = { type: e.type, timestamp: nowIso(), data };
+    await enqueueDeliveries(env, ids, event);
   }
-  return result;
 }

@@ -8,7 +8,7 @@
  */
 import { and, desc, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../db/client';
-import { memberships, playSessions, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import type { EventType, Format, Scope, SourceKey } from './events';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -133,14 +133,4 @@ export function listDeliveries(d: Db, endpointId: string, limit: number, before?
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(limit)
     .all();
-}
-
-/** The statuses D1 holds for these play sessions (absent ids are not in the map); chunked under
- * D1's 100 bound parameters. */
-export async function playSessionStatuses(d: Db, ids: readonly number[]): Promise<Map<number, string>> {
-  const out = new Map<number, string>();
-  for (const part of chunk(ids, 90)) {
-    for (const r of await d.select({ id: playSessions.id, status: playSessions.status }).from(playSessions).where(inArray(playSessions.id, part)).all()) out.set(r.id, r.status);
-  }
-  return out;
 }

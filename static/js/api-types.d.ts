@@ -564,7 +564,7 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one D1 query. Strong ETag: a matching If-None-Match answers 304 without building the list */
+        /** The caller's subscriptions (admins: every user's), ordered by sub_id; one storage round trip. Strong ETag: a matching If-None-Match answers 304 without reading the list */
         get: operations["listSubscriptions"];
         put?: never;
         /** Subscribe (or reactivate): starts the recorder when this is the first active subscription */
@@ -3364,7 +3364,9 @@ export interface operations {
     getDvrDiagnostics: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3385,6 +3387,13 @@ export interface operations {
                         thumbnailer: components["schemas"]["ServiceInfo"];
                     };
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {
@@ -5135,7 +5144,9 @@ export interface operations {
     getSourceLogs: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path: {
                 driver: string;
                 username: string;
@@ -5156,6 +5167,13 @@ export interface operations {
                         username: string;
                     };
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid request */
             400: {
@@ -6723,7 +6741,9 @@ export interface operations {
     listDvrWorkers: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -6737,6 +6757,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["TaskInfo"][];
                 };
+            };
+            /** @description Not modified: the If-None-Match tag is still current (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Not authenticated (or token expired) */
             401: {
@@ -11368,15 +11395,6 @@ export interface operations {
             };
             /** @description Throttled; see Retry-After */
             429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Dependency unavailable */
-            503: {
                 headers: {
                     [name: string]: unknown;
                 };

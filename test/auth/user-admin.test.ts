@@ -10,7 +10,7 @@ import { db } from '../../src/db/client';
 import { auditLog, users } from '../../src/db/schema';
 import { call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, PASSWORD } from '../support/users';
-import { makeGame, member, onlineNode, own, playWorld, startSession, type SessionBody } from '../console/play/helpers';
+import { makeGame, member, mirrorDrained, onlineNode, own, playWorld, startSession, type SessionBody } from '../console/play/helpers';
 
 /** Makes `keep` the only platform admins (every other admin of this test file becomes a user). */
 async function onlyAdmins(...keep: number[]) {
@@ -151,7 +151,9 @@ describe('deleting a user', () => {
     expect(seat?.status).toBe('terminated');
     const next = await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game });
     expect(next.status).toBe(201);
-    // The allocator's mirror keeps working: bob's session is in D1, nothing of alice's is left.
+    // The allocator's mirror keeps working: bob's session is in D1 (written just after the
+    // allocator's answer), nothing of alice's is left.
+    await mirrorDrained(w.org.id);
     const rows = await db(env).all<{ user_id: number }>(sql`SELECT user_id FROM play_sessions WHERE org_id = ${w.org.id}`);
     expect(rows.map((r) => r.user_id)).toEqual([bob.id]);
   });

@@ -167,3 +167,41 @@ describe('the other lists', () => {
     expect((await poll(`/api/admin/users/${me.id}/subscriptions`, admin, mineViaAdmin.etag!)).status).toBe(200);
   });
 });
+
+describe('polls read from the overseer or a monitor (tagged by digest)', () => {
+  it("a source's log tail answers 304 while unchanged and 200 with the new line after one", async () => {
+    const { taskId, pid } = await subscribedAndRunning(fake, me, 'poll-logs');
+    const path = '/api/sources/chaturbate/poll-logs/logs';
+    const first = await poll(path, me);
+    expect(first.status).toBe(200);
+    const again = await poll(path, me, first.etag!);
+    expect([again.status, again.text, again.etag]).toEqual([304, '', first.etag]);
+    await fake.send({ type: 'output', task_id: taskId, pid, stream: 'stdout', data: 'poll-logs: a line the page shows', ts: new Date().toISOString() });
+    const after = await eventually(() => poll(path, me, first.etag!), (r) => r.status === 200, 'a 200 after the new line');
+    expect((after.body as { logs: string[] }).logs.some((l) => l.includes('poll-logs: a line the page shows'))).toBe(true);
+    expect(after.etag).not.toBe(first.etag);
+    // Authorization first: a stranger holding the tag gets the same 404 as without it.
+    expect((await poll(path, await makeUser(), after.etag!)).status).toBe(404);
+  });
+
+  it('diagnostics answer 304 while the fleet is unchanged and 200 when the pool changes', async () => {
+    const first = await poll('/api/admin/diagnostics', admin);
+    expect(first.status).toBe(200);
+    expect((await poll('/api/admin/diagnostics', admin, first.etag!)).status).toBe(304);
+    const limit = ((first.body as { recorder: { pool?: { limit: number } } }).recorder.pool?.limit ?? 50) + 7;
+    await fake.pool(limit);
+    const after = await eventually(() => poll('/api/admin/diagnostics', admin, first.etag!), (r) => r.status === 200, 'a 200 after the pool change');
+    expect((after.body as { recorder: { pool: { limit: number } } }).recorder.pool.limit).toBe(limit);
+    expect((await poll('/api/admin/diagnostics', me, after.etag!)).status).toBe(403);
+  });
+
+  it("the overseer's task list answers 304 while unchanged and 200 with a new task", async () => {
+    const first = await poll('/api/workers', admin);
+    expect(first.status).toBe(200);
+    expect((await poll('/api/workers', admin, first.etag!)).status).toBe(304);
+    await subscribedAndRunning(fake, me, 'poll-workers');
+    const after = await eventually(() => poll('/api/workers', admin, first.etag!), (r) => r.status === 200, 'a 200 with the new task');
+    expect((after.body as Array<{ params?: { source?: string } }>).some((t) => t.params?.source === 'poll-workers')).toBe(true);
+    expect((await poll('/api/workers', me, after.etag!)).status).toBe(403);
+  });
+});

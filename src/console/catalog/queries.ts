@@ -3,15 +3,37 @@
  * take the drizzle client first; the ones named `…Statements` return unexecuted statements for
  * the caller's `d.batch([...])`, so a change and its audit row land together.
  *
- * The page query keeps the `g` alias of `gameSummaryColumns` (catalog/game-summary.ts), which
- * every summary shares.
+ * `gameSummaryFields` selects a `GameSummaryRow` (./game-summary.ts) from `games` in any query
+ * (the library, the review queue, the game pages), aliased so its columns never collide with the
+ * other table's in a batch (D1 answers batch rows as objects keyed by column name).
  */
-import { eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, exists, getTableName, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { Db } from '../../db/client';
 import type { SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import { gameExternalIds, gameRatings, games } from '../../db/schema';
-import { gameSummaryColumns, type GameSummaryRow } from './game-summary';
+
+/**
+ * A column always written `"table"."column"`: drizzle leaves the table out of a one-table select,
+ * which would turn the correlated subquery below into `"game_id" = "id"` of its own table.
+ */
+const qualified = (col: AnyColumn) => sql`${sql.identifier(getTableName(col.table))}.${sql.identifier(col.name)}`;
+
+/** The columns of a `GameSummaryRow`, to spread into a `d.select({...})` that reads `games`. */
+export const gameSummaryFields = {
+  gameId: sql<number>`${games.id}`.as('game_id'),
+  gameSlug: sql<string>`${games.slug}`.as('game_slug'),
+  gameName: sql<string>`${games.name}`.as('game_name'),
+  gameDescription: sql<string | null>`${games.description}`.as('game_description'),
+  gameRating: sql<number | null>`${games.rating}`.as('game_rating'),
+  gameCoverUrl: sql<string | null>`${games.coverUrl}`.as('game_cover_url'),
+  gameExternalIds: sql<string | null>`(SELECT json_group_object(${qualified(gameExternalIds.platform)}, ${qualified(gameExternalIds.externalId)})
+    FROM ${gameExternalIds} WHERE ${qualified(gameExternalIds.gameId)} = ${qualified(games.id)})`.as('game_external_ids'),
+};
+
+export async function gameSummaryById(d: Db, gameId: number) {
+  return d.select(gameSummaryFields).from(games).where(eq(games.id, gameId)).get();
+}
 
 export async function gameExists(d: Db, gameId: number): Promise<boolean> {
   return (await d.select({ id: games.id }).from(games).where(eq(games.id, gameId)).get()) !== undefined;
@@ -33,20 +55,20 @@ function escapeLike(s: string): string {
 
 /** One page of summaries by name, filtered by a name/slug search and a platform, and the total. */
 export async function gamePage(d: Db, filter: { q?: string; platform?: string }, limit: number, offset: number) {
-  const where: SQL[] = [sql`1 = 1`];
+  const where: SQL[] = [];
   if (filter.q) {
     const pattern = `%${escapeLike(filter.q)}%`;
-    where.push(sql`(g.name LIKE ${pattern} ESCAPE '\\' OR g.slug LIKE ${pattern} ESCAPE '\\')`);
+    where.push(sql`(${games.name} LIKE ${pattern} ESCAPE '\\' OR ${games.slug} LIKE ${pattern} ESCAPE '\\')`);
   }
   if (filter.platform) {
-    where.push(sql`EXISTS (SELECT 1 FROM ${gameExternalIds} WHERE ${gameExternalIds.gameId} = g.id AND ${gameExternalIds.platform} = ${filter.platform})`);
+    where.push(exists(d.select({ one: sql`1` }).from(gameExternalIds).where(and(eq(gameExternalIds.gameId, games.id), eq(gameExternalIds.platform, filter.platform)))));
   }
-  const cond = sql.join(where, sql` AND `);
-  const [rows, count] = await Promise.all([
-    d.all<GameSummaryRow>(sql`SELECT ${gameSummaryColumns} FROM ${games} g WHERE ${cond} ORDER BY g.name, g.id LIMIT ${limit} OFFSET ${offset}`),
-    d.get<{ n: number }>(sql`SELECT COUNT(*) AS n FROM ${games} g WHERE ${cond}`),
+  const cond = and(...where);
+  const [rows, counted] = await Promise.all([
+    d.select(gameSummaryFields).from(games).where(cond).orderBy(asc(games.name), asc(games.id)).limit(limit).offset(offset),
+    d.select({ n: count() }).from(games).where(cond).get(),
   ]);
-  return { rows, total: count?.n ?? 0 };
+  return { rows, total: counted?.n ?? 0 };
 }
 
 type RatingIn = { source: string; score: number | null; details?: string | null };

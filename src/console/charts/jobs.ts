@@ -12,7 +12,6 @@
  * next one waits `RETRY_BASE_MS · 2^(n-1)` (capped at `RETRY_MAX_MS`), at most `MAX_ATTEMPTS_PER_DAY`
  * attempts; a new day starts over with the daily cron.
  */
-import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { nowIso, world } from '../../world';
@@ -20,6 +19,7 @@ import { enqueueSteamApps } from '../enrichment/jobs';
 import { invalidatePublicCharts } from './cache';
 import { ChartSourceError, parseTopGames, topTen, type ChartRow } from './scrape';
 import { writeSnapshot, type ChartSource } from './snapshot';
+import { type ChartRunRow, chartRunById, chartRunsOn, claimChartRun, deleteChartRunsBefore, failChartRun, hasChartOn } from './queries';
 import { mostPlayedGames, steamApiConfigured } from './steam-api';
 
 export type RunTrigger = 'cron' | 'manual' | 'retry';
@@ -92,20 +92,18 @@ async function fetchTopTen(env: Env): Promise<{ rows: ChartRow[]; source: ChartS
  * The conditional insert makes two overlapping triggers settle on one run.
  */
 async function claimRun(env: Env, chartDate: string, trigger: RunTrigger): Promise<number | null> {
-  const d = db(env);
-  const now = nowIso();
   const staleBefore = new Date(world.now() - chartSettings.staleRunMs).toISOString();
-  // RETURNING on the conditional insert: no second query that could see another writer's rowid.
-  const rows = await d.all<{ id: number }>(sql`INSERT INTO chart_runs (chart_date, trigger, status, started_at)
-    SELECT ${chartDate}, ${trigger}, 'running', ${now}
-    WHERE NOT EXISTS (SELECT 1 FROM chart_runs WHERE status = 'running' AND started_at >= ${staleBefore})
-    RETURNING id`);
-  return rows[0]?.id ?? null;
+  return claimChartRun(db(env), { chartDate, trigger, now: nowIso(), staleBefore });
 }
 
 export async function readRun(env: Env, id: number): Promise<ChartRun | null> {
-  const row = await db(env).get<ChartRun>(sql`SELECT id, chart_date, trigger, source, status, error, started_at, finished_at FROM chart_runs WHERE id = ${id}`);
-  return row ?? null;
+  const row = await chartRunById(db(env), id);
+  return row ? toChartRun(row) : null;
+}
+
+/** A run as the API shows it. */
+export function toChartRun(r: ChartRunRow): ChartRun {
+  return { id: r.id, chart_date: r.chartDate, trigger: r.trigger, source: r.source, status: r.status, error: r.error, started_at: r.startedAt, finished_at: r.finishedAt };
 }
 
 /** One scrape attempt for today. Returns the finished run, or null when another run was in progress. */
@@ -125,7 +123,7 @@ export async function runChartScrape(env: Env, trigger: RunTrigger): Promise<Cha
   } catch (e) {
     const error = describe(e).slice(0, 1000);
     log.error('chart scrape failed', { chartDate, trigger, runId, error });
-    await db(env).run(sql`UPDATE chart_runs SET status = 'failed', error = ${error}, finished_at = ${nowIso()} WHERE id = ${runId}`);
+    await failChartRun(db(env), runId, error, nowIso());
   }
   return readRun(env, runId);
 }
@@ -133,22 +131,19 @@ export async function runChartScrape(env: Env, trigger: RunTrigger): Promise<Cha
 /** When the next retry of `chartDate` may start, or null when none is due (done, running, or given up). */
 export async function nextRetryAt(env: Env, chartDate: string): Promise<number | null> {
   const d = db(env);
-  const done = await d.get<{ one: number }>(sql`SELECT 1 AS one FROM charts_top10 WHERE chart_date = ${chartDate} LIMIT 1`);
-  if (done) return null;
-  const runs = await d.all<Pick<ChartRun, 'status' | 'started_at' | 'finished_at'>>(
-    sql`SELECT status, started_at, finished_at FROM chart_runs WHERE chart_date = ${chartDate} ORDER BY started_at DESC, id DESC`,
-  );
+  if (await hasChartOn(d, chartDate)) return null;
+  const runs = await chartRunsOn(d, chartDate);
   const last = runs[0];
   // No attempt yet today: the daily cron starts the day, retries only follow a failure.
   if (!last || last.status === 'ok') return null;
   const staleBefore = world.now() - chartSettings.staleRunMs;
-  if (last.status === 'running' && Date.parse(last.started_at) >= staleBefore) return null;
+  if (last.status === 'running' && Date.parse(last.startedAt) >= staleBefore) return null;
   const attempts = runs.length;
   if (attempts >= chartSettings.maxAttemptsPerDay) return null;
   const delay = Math.min(chartSettings.retryBaseMs * 2 ** (attempts - 1), chartSettings.retryMaxMs);
   // From the start of the last attempt: its end drifts by the fetch time, which would push every
   // retry one 5-minute tick later than intended.
-  return Date.parse(last.started_at) + delay;
+  return Date.parse(last.startedAt) + delay;
 }
 
 /** Cron ticks fire a little after their nominal minute; a retry due within this margin runs now. */
@@ -158,7 +153,7 @@ export async function dailyChartJob(env: Env): Promise<void> {
   await runChartScrape(env, 'cron');
   // Run history is for diagnosis, not an archive: a few rows a day, kept for `runHistoryDays`.
   const cutoff = utcDate(world.now() - chartSettings.runHistoryDays * 86_400_000);
-  await db(env).run(sql`DELETE FROM chart_runs WHERE chart_date < ${cutoff} AND status <> 'running'`);
+  await deleteChartRunsBefore(db(env), cutoff);
 }
 
 export async function chartRetryJob(env: Env): Promise<void> {

@@ -5,14 +5,17 @@
  * so the JavaFX launcher, which parses this answer as tiles, can render it (§6.1.3, §8).
  *
  *   const entries = await loadChart(env, { date: '2026-11-22', orgId: 3, userId: 7 });
+ *   const [rows] = await d.batch([chartRowsQuery(d, env, scope)]);  const entries = toChartEntries(rows);
  *
  * Date rule: the snapshot of `date`, else the latest one before it; without `date`, the latest.
  * A date before the first snapshot gives `[]`.
  */
-import { sql } from 'drizzle-orm';
 import { db } from '../../db/client';
 import type { GameSummary } from '../catalog/game-summary';
-import { CHART_TILE_JOINS, chartTile, tileColumns, type AppTile, type TileRow } from '../tiles';
+import { chartTile, type AppTile, type TileRow } from '../apps/tiles';
+import { chartRowsQuery, type ChartRowOut, type ChartScope } from './queries';
+
+export type { ChartScope };
 
 /** The contract's GameSummary (§2.3). */
 export type ChartGame = GameSummary;
@@ -22,20 +25,6 @@ export interface ChartEntry extends AppTile {
   chart_date: string;
   install_ready: boolean;
   game: ChartGame;
-}
-
-export interface ChartScope {
-  /** `YYYY-MM-DD`; null = the latest snapshot. */
-  date: string | null;
-  /** Flags are computed only for an org the caller was checked against; null = public chart. */
-  orgId: number | null;
-  userId: number | null;
-}
-
-/** A tile row plus what a `ChartEntry` adds: the game's rating and external ids. */
-interface Row extends TileRow {
-  rating: number | null;
-  external_ids: string | null;
 }
 
 function externalIds(raw: string | null): Record<string, string> {
@@ -50,34 +39,45 @@ function externalIds(raw: string | null): Record<string, string> {
 }
 
 export async function loadChart(env: Env, scope: ChartScope): Promise<ChartEntry[]> {
-  const day =
-    scope.date === null
-      ? sql`(SELECT MAX(chart_date) FROM charts_top10)`
-      : sql`(SELECT MAX(chart_date) FROM charts_top10 WHERE chart_date <= ${scope.date})`;
-  const rows = await db(env).all<Row>(sql`
-    SELECT ${tileColumns(env, scope)}, g.rating,
-           (SELECT json_group_object(e.platform, e.external_id) FROM game_external_ids e WHERE e.game_id = g.id) AS external_ids
-    ${CHART_TILE_JOINS}
-    WHERE c.chart_date = ${day}
-    ORDER BY c.rank`);
+  return toChartEntries(await chartRowsQuery(db(env), env, scope));
+}
+
+/** The entries of `chartRowsQuery`'s rows (a handler batching the query maps them with this). */
+export function toChartEntries(rows: ChartRowOut[]): ChartEntry[] {
   return rows.map(entryOf);
 }
 
 /** The tile of the row (exactly as the launcher's tiles) plus the `ChartEntry` keys. */
-function entryOf(r: Row, position: number): ChartEntry {
-  const { chart_date: _date, steam_appid: _appid, ...tile } = chartTile(r, position);
+function entryOf(r: ChartRowOut, position: number): ChartEntry {
+  const row: TileRow = {
+    rank: r.rank,
+    chart_date: r.chartDate,
+    chart_name: r.chartName,
+    steam_appid: r.steamAppid,
+    game_id: r.gameId,
+    slug: r.slug,
+    name: r.name,
+    description: r.description,
+    cover_url: r.coverUrl,
+    moonlight_name: r.moonlightName,
+    enabled: r.enabled === null ? null : Number(r.enabled),
+    sort_order: r.sortOrder,
+    installed: r.installed,
+    owned: r.owned,
+  };
+  const { chart_date: _date, steam_appid: _appid, ...tile } = chartTile(row, position);
   const game: ChartGame =
-    r.game_id === null
+    r.gameId === null
       ? // The game was deleted after the snapshot (`ON DELETE SET NULL`): contract §3.5's placeholder.
-        { id: 0, slug: tile.id, name: r.chart_name, description: null, rating: null, cover_url: null, external_ids: {} }
+        { id: 0, slug: tile.id, name: r.chartName, description: null, rating: null, cover_url: null, external_ids: {} }
       : {
-          id: r.game_id,
+          id: r.gameId,
           slug: r.slug ?? '',
           name: tile.name,
           description: r.description,
           rating: r.rating,
-          cover_url: r.cover_url,
-          external_ids: externalIds(r.external_ids),
+          cover_url: r.coverUrl,
+          external_ids: externalIds(r.externalIds),
         };
-  return { rank: r.rank, chart_date: r.chart_date, steam_appid: r.steam_appid, game, install_ready: tile.installed, ...tile };
+  return { rank: r.rank, chart_date: r.chartDate, steam_appid: r.steamAppid, game, install_ready: tile.installed, ...tile };
 }

@@ -10,10 +10,10 @@
  * carries that org's installs and the caller's library, so it is never cached (`no-store`).
  */
 import { createRoute } from '@hono/zod-openapi';
-import { sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env';
-import { assertOrgRole, optionalUser, requireAdmin, requireUser } from '../../auth/middleware';
+import { callerCheck, optionalCallerDeferred, orgRoleVerdict, requireAdmin, requireUser } from '../../auth/middleware';
+import { membershipRoleQuery } from '../../auth/queries/users';
 import { audit } from '../../auth/audit';
 import { db } from '../../db/client';
 import { ApiError, Conflict } from '../../http/errors';
@@ -21,8 +21,9 @@ import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
 import { AppTileSchema, GameSummarySchema, OPTIONAL_BEARER } from '../schemas';
 import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
-import { nextRetryAt, runChartScrape, utcDate } from './jobs';
-import { loadChart } from './query';
+import { nextRetryAt, runChartScrape, toChartRun, utcDate } from './jobs';
+import { loadChart, toChartEntries } from './query';
+import { chartRowsQuery, chartRunsPage, latestChartDate } from './queries';
 
 const IsoDate = z
   .string()
@@ -101,7 +102,7 @@ export const chartRoutes = newRouter()
       description:
         'Without `org_id` the public chart: flags false, cacheable (`ETag`, 304). With `org_id` (a member’s token required) ' +
         'the flags are computed for that org and the caller, and the answer is `no-store`. A date before the first snapshot gives `[]`.',
-      middleware: [optionalUser] as const,
+      middleware: [optionalCallerDeferred] as const,
       request: { query: ChartQuery },
       responses: {
         200: json(z.array(ChartEntrySchema), 'Entries ordered by rank'),
@@ -113,11 +114,19 @@ export const chartRoutes = newRouter()
       const { date: rawDate, org_id } = c.req.valid('query');
       const date = rawDate ? rawDate : undefined;
       if (org_id !== undefined) {
-        // Anonymous → 401, another org's member → 403: an org's installs are not public.
-        await assertOrgRole(c, org_id, 'member');
-        const entries = await loadChart(c.env, { date: date ?? null, orgId: org_id, userId: c.get('user').id });
+        // One storage round trip (issue 17): the caller's check, its membership and the chart for
+        // the token's user in one batch, decided after. Anonymous (or revoked) → 401, another
+        // org's member → 403: an org's installs are not public.
+        const d = db(c.env);
+        const caller = callerCheck(c, d);
+        const [callerRows, role, rows] = await d.batch([
+          caller.query,
+          membershipRoleQuery(d, caller.userId, org_id),
+          chartRowsQuery(d, c.env, { date: date ?? null, orgId: org_id, userId: caller.userId }),
+        ]);
+        orgRoleVerdict(caller.confirm(callerRows), role[0]?.role ?? null, 'member');
         c.header('Cache-Control', 'private, no-store');
-        return c.json(entries, 200);
+        return c.json(toChartEntries(rows), 200);
       }
       // Snapshots are dated by the UTC day they were taken, so any date from today on means "latest":
       // one cache entry for all of them instead of one per future date a client can invent.
@@ -178,15 +187,9 @@ export const chartRoutes = newRouter()
     async (c) => {
       const { date, limit } = c.req.valid('query');
       const d = db(c.env);
-      const filter = date === undefined ? sql`` : sql`WHERE chart_date = ${date}`;
-      const [runs, latest, retryAt] = await Promise.all([
-        d.all<z.infer<typeof ChartRunSchema>>(sql`SELECT id, chart_date, trigger, source, status, error, started_at, finished_at
-          FROM chart_runs ${filter} ORDER BY started_at DESC, id DESC LIMIT ${limit ?? 20}`),
-        d.get<{ d: string | null }>(sql`SELECT MAX(chart_date) AS d FROM charts_top10`),
-        nextRetryAt(c.env, utcDate(world.now())),
-      ]);
+      const [runs, latest, retryAt] = await Promise.all([chartRunsPage(d, date, limit ?? 20), latestChartDate(d), nextRetryAt(c.env, utcDate(world.now()))]);
       return c.json(
-        { latest_chart_date: latest?.d ?? null, next_retry_at: retryAt === null ? null : new Date(retryAt).toISOString(), runs },
+        { latest_chart_date: latest, next_retry_at: retryAt === null ? null : new Date(retryAt).toISOString(), runs: runs.map(toChartRun) },
         200,
       );
     },

@@ -9,10 +9,10 @@
  * Every chart row links to a game: a known appid through `game_external_ids(platform='steam')`, an
  * unknown one through a stub (`games.is_stub = 1`) that admins enrich later.
  */
-import { sql, type SQL } from 'drizzle-orm';
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
-import { runBatch } from '../ownership/batch';
+import { runBatch } from '../ownership/queries';
+import { gamesBySteamAppids, snapshotStatements, takenSlugs } from './queries';
 import type { ChartRow } from './scrape';
 
 export type ChartSource = 'steamcharts' | 'steam_api';
@@ -22,13 +22,6 @@ export interface Snapshot {
   source: ChartSource;
   rows: ChartRow[];
   runId: number;
-}
-
-interface Known {
-  external_id: string;
-  game_id: number;
-  name: string;
-  is_stub: number;
 }
 
 /** The name a stub gets when its source has none (Steam API); the next page scrape replaces it. */
@@ -48,15 +41,11 @@ export function slugify(name: string): string {
 }
 
 
-const inList = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
-
 export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
   const d = db(env);
   const appids = snap.rows.map((r) => String(r.appid));
-  const known = await d.all<Known>(sql`
-    SELECT e.external_id, g.id AS game_id, g.name, g.is_stub FROM game_external_ids e JOIN games g ON g.id = e.game_id
-    WHERE e.platform = 'steam' AND e.external_id IN (${inList(appids)})`);
-  const byAppid = new Map(known.map((k) => [k.external_id, k]));
+  const known = await gamesBySteamAppids(d, appids);
+  const byAppid = new Map(known.map((k) => [k.externalId, k]));
 
   // Stub slugs: the name's slug, else `<slug>-<appid>` when a game already holds it.
   const unknown = snap.rows.filter((r) => !byAppid.has(String(r.appid)));
@@ -64,47 +53,28 @@ export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
     const base = slugify(r.name ?? '') || `steam-app-${r.appid}`;
     return [base, `${base}-${r.appid}`, `steam-app-${r.appid}`];
   });
-  const taken = new Set(
-    candidates.length === 0
-      ? []
-      : (await d.all<{ slug: string }>(sql`SELECT slug FROM games WHERE slug IN (${inList(candidates)})`)).map((r) => r.slug),
-  );
+  const taken = new Set(await takenSlugs(d, candidates));
 
   const now = nowIso();
-  const statements: SQL[] = [];
-  for (const r of unknown) {
+  const stubs = unknown.map((r) => {
     const base = slugify(r.name ?? '') || `steam-app-${r.appid}`;
     const slug = [base, `${base}-${r.appid}`, `steam-app-${r.appid}`].find((s) => !taken.has(s)) ?? `steam-app-${r.appid}-${now.replace(/\D/g, '')}`;
     taken.add(slug);
-    const name = r.name ?? placeholderName(r.appid);
-    const ext = String(r.appid);
-    // Guarded by NOT EXISTS so a stub created concurrently (or by an admin) is reused, not doubled.
-    statements.push(sql`INSERT INTO games (slug, name, is_stub, created_at, updated_at)
-      SELECT ${slug}, ${name}, 1, ${now}, ${now}
-      WHERE NOT EXISTS (SELECT 1 FROM game_external_ids WHERE platform = 'steam' AND external_id = ${ext})`);
-    statements.push(sql`INSERT INTO game_external_ids (game_id, platform, external_id)
-      SELECT id, 'steam', ${ext} FROM games WHERE slug = ${slug} AND is_stub = 1
-        AND NOT EXISTS (SELECT 1 FROM game_external_ids WHERE platform = 'steam' AND external_id = ${ext})`);
-  }
-  for (const r of snap.rows) {
+    return { slug, name: r.name ?? placeholderName(r.appid), appid: String(r.appid) };
+  });
+  // A stub named by the fallback API gets its real name once the page provides one.
+  const renames = snap.rows.flatMap((r) => {
     const k = byAppid.get(String(r.appid));
-    // A stub named by the fallback API gets its real name once the page provides one.
-    if (k && k.is_stub && r.name !== null && k.name === placeholderName(r.appid)) {
-      statements.push(sql`UPDATE games SET name = ${r.name}, updated_at = ${now} WHERE id = ${k.game_id} AND is_stub = 1 AND name = ${k.name}`);
-    }
-  }
-
-  statements.push(sql`DELETE FROM charts_top10 WHERE chart_date = ${snap.chartDate}`);
-  for (const r of snap.rows) {
-    const ext = String(r.appid);
-    const name = r.name ?? byAppid.get(ext)?.name ?? placeholderName(r.appid);
-    statements.push(sql`INSERT INTO charts_top10 (chart_date, rank, name, steam_appid, game_id, source, current_players, peak_players, hours_played)
-      VALUES (${snap.chartDate}, ${r.rank}, ${name}, ${r.appid},
-        (SELECT game_id FROM game_external_ids WHERE platform = 'steam' AND external_id = ${ext}),
-        ${snap.source}, ${r.currentPlayers}, ${r.peakPlayers}, ${r.hoursPlayed})`);
-  }
-  statements.push(sql`UPDATE chart_runs SET status = 'ok', source = ${snap.source}, error = NULL, finished_at = ${now} WHERE id = ${snap.runId}`);
-
-  // Atomic, through the one workaround for raw `sql` in a D1 batch (see ownership/batch.ts).
-  await runBatch(env, statements);
+    return k && k.isStub && r.name !== null && k.name === placeholderName(r.appid) ? [{ gameId: k.gameId, from: k.name, to: r.name }] : [];
+  });
+  const rows = snap.rows.map((r) => ({
+    rank: r.rank,
+    name: r.name ?? byAppid.get(String(r.appid))?.name ?? placeholderName(r.appid),
+    appid: r.appid,
+    currentPlayers: r.currentPlayers,
+    peakPlayers: r.peakPlayers,
+    hoursPlayed: r.hoursPlayed,
+  }));
+  // Atomic, through the one workaround for raw `sql` in a D1 batch (`runBatch`, ownership/queries.ts).
+  await runBatch(env, snapshotStatements(d, { chartDate: snap.chartDate, source: snap.source, runId: snap.runId, now, stubs, renames, rows }));
 }

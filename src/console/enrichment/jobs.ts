@@ -18,7 +18,7 @@ import { changes } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { z } from '../../http/openapi';
 import { storeCoverObject, type ImageType } from '../catalog/cover-store';
-import { runBatch } from '../ownership/batch';
+import { runBatch } from '../ownership/queries';
 import { fetchArt } from './art';
 import { applyDetails, createStubsAndQueue, enrichTarget, recordAttempt, recordNotFound, requeueGame, type CoverWrite } from './queries';
 import { fetchAppDetails } from './steam-store';

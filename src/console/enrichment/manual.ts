@@ -4,10 +4,8 @@
  * edit that lands while a store fetch is in flight still wins).
  *
  *   d.update(games).set({ name, manualFields: withManual(['name']) })         // an admin edit
- *   sql`UPDATE games SET name = ${n} WHERE id = ${id} AND ${notManual('name')}` // enrichment
+ *   sql`UPDATE games SET name = ${n} WHERE id = ${id} AND ${notManualFor(id, 'name')}` // enrichment (./queries.ts)
  */
-import { sql } from 'drizzle-orm';
-
 export const ENRICHED_FIELDS = ['name', 'description', 'cover', 'ratings'] as const;
 export type EnrichedField = (typeof ENRICHED_FIELDS)[number];
 
@@ -21,12 +19,5 @@ export function manualFieldsOf(body: Record<string, unknown>): EnrichedField[] {
   return [...out];
 }
 
-/** `manual_fields` with `fields` added (for an UPDATE of `games`). */
-export function withManual(fields: readonly EnrichedField[]) {
-  return sql<string>`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(games.manual_fields) UNION SELECT value FROM json_each(${JSON.stringify(fields)})))`;
-}
-
-/** True while an admin has not set `field` on the row of `games` being updated. */
-export function notManual(field: EnrichedField) {
-  return sql`NOT EXISTS (SELECT 1 FROM json_each(games.manual_fields) WHERE value = ${field})`;
-}
+// The SQL halves live with the area's statements; re-exported for the catalog routers.
+export { withManual } from './queries';

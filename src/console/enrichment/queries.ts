@@ -12,7 +12,7 @@ import { changes, db } from '../../db/client';
 import { gameEnrichment } from '../../db/schema';
 import { nowIso } from '../../world';
 import { placeholderName } from '../charts/snapshot';
-import { runBatch } from '../ownership/batch';
+import { runBatch } from '../ownership/queries';
 import type { EnrichedField } from './manual';
 import type { AppDetails } from './steam-store';
 
@@ -184,4 +184,9 @@ export async function gameMetadata(env: Env, gameId: number): Promise<GameMetada
     release_date: r.releaseDate,
     fetched_at: r.fetchedAt,
   };
+}
+
+/** `manual_fields` with `fields` added (for an UPDATE of `games`). */
+export function withManual(fields: readonly EnrichedField[]) {
+  return sql<string>`(SELECT json_group_array(value) FROM (SELECT value FROM json_each(games.manual_fields) UNION SELECT value FROM json_each(${JSON.stringify(fields)})))`;
 }

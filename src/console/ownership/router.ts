@@ -22,19 +22,28 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { and, eq, ne, sql } from 'drizzle-orm';
 import type { AppEnv } from '../../env';
 import { audit, auditStatement } from '../../auth/audit';
 import { assertSelfOrAdmin, optionalUser, orgRoleOf, requireUser } from '../../auth/middleware';
 import { changes, db } from '../../db/client';
-import { userAccounts } from '../../db/schema';
 import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
-import { primaryOrgId } from '../profile';
+import { primaryOrgId } from '../tenancy/queries';
 import { isForeignKeyViolation, OPTIONAL_BEARER, OptionalOrgQuery } from '../schemas';
-import { LibraryEntrySchema, listLibrary, refreshEntries } from './entries';
-import { runBatch } from './batch';
+import { LibraryEntrySchema, listLibrary } from './entries';
+import {
+  deleteSteamLinkStatement,
+  putSteamLinkStatement,
+  refreshEntriesStatement,
+  runBatch,
+  steamAccountHolder,
+  steamCatalog,
+  steamLink,
+  steamProofGames,
+  steamVerificationStatements,
+  withdrawSteamProofsAfterUnlinkStatement,
+} from './queries';
 import { dataUrl, fetchArt } from '../enrichment/art';
 import { enqueueSteamApps } from '../enrichment/jobs';
 import { getOwnedGames, getPlayerSummary } from './steam-api';
@@ -81,7 +90,7 @@ const AssertionParams = z
 
 /** The org a user acts in: the named one if they belong to it, else their primary org. */
 async function memberOrg(env: Env, userId: number, requested: number | undefined): Promise<number> {
-  const orgId = requested ?? (await primaryOrgId(env, userId));
+  const orgId = requested ?? (await primaryOrgId(db(env), userId));
   if (orgId === null) throw new Conflict('join an organization first: libraries and linked accounts belong to an org', 'no_org');
   if ((await orgRoleOf(env, userId, orgId)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
   return orgId;
@@ -97,11 +106,7 @@ async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record
   // The member must still belong to the org (membership can change during the 10-minute flow).
   if ((await orgRoleOf(c.env, state.u, state.o)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
   const d = db(c.env);
-  const taken = await d
-    .select({ userId: userAccounts.userId })
-    .from(userAccounts)
-    .where(and(eq(userAccounts.orgId, state.o), eq(userAccounts.platform, 'steam'), eq(userAccounts.accountId, steamId), ne(userAccounts.userId, state.u)))
-    .get();
+  const taken = await steamAccountHolder(d, state.o, steamId, state.u);
   if (taken) throw new Conflict('this Steam account is already linked to another member of this organization', 'steam_account_taken');
   const now = nowIso();
   // Best effort: a link never fails because the persona or the avatar could not be fetched.
@@ -117,13 +122,7 @@ async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record
   });
   const displayName = persona?.personaName ?? null;
   await d.batch([
-    d
-      .insert(userAccounts)
-      .values({ orgId: state.o, userId: state.u, platform: 'steam', accountId: steamId, displayName, metadataJson: metadata, createdAt: now, updatedAt: now })
-      .onConflictDoUpdate({
-        target: [userAccounts.orgId, userAccounts.userId, userAccounts.platform],
-        set: { accountId: steamId, displayName, metadataJson: metadata, updatedAt: now },
-      }),
+    putSteamLinkStatement(d, { orgId: state.o, userId: state.u, steamId, displayName, metadataJson: metadata, now }),
     auditStatement(c, 'steam.link', { actorUserId: state.u, orgId: state.o, targetType: 'user', targetId: state.u, details: { steam_id: steamId } }),
   ]);
   return { linked: true as const, platform: 'steam' as const, org_id: state.o, user_id: state.u, steam_id: steamId };
@@ -242,26 +241,18 @@ export const steamLinkRoutes = newRouter()
       const userId = c.get('user').id;
       const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
       const d = db(c.env);
-      const link = await d
-        .select({ id: userAccounts.id })
-        .from(userAccounts)
-        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
-        .get();
+      const link = await steamLink(d, orgId, userId);
       if (!link) throw new NotFound('no Steam account is linked in this organization');
       const now = nowIso();
-      const withdrawn = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
-        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status IN ('verified', 'pending') ORDER BY l.game_id`);
+      const withdrawn = await steamProofGames(d, orgId, userId, ['verified', 'pending']);
       const [removed] = await runBatch(c.env, [
-        d.delete(userAccounts).where(eq(userAccounts.id, link.id)),
-        // Only if this request removed the link (two concurrent unlinks: the second withdraws nothing new).
-        sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-          WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
-            AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`,
-        refreshEntries(orgId, userId),
-        auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.map((w) => w.game_id).slice(0, 200) } }),
+        deleteSteamLinkStatement(d, link.id),
+        withdrawSteamProofsAfterUnlinkStatement(orgId, userId, now),
+        refreshEntriesStatement(orgId, userId, now),
+        auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.slice(0, 200) } }),
       ]);
       if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
-      return c.json({ unlinked: true as const, org_id: orgId, withdrawn: withdrawn.map((w) => w.game_id) }, 200);
+      return c.json({ unlinked: true as const, org_id: orgId, withdrawn }, 200);
     },
   );
 
@@ -306,11 +297,7 @@ export const ownershipRoutes = newRouter()
       assertSelfOrAdmin(c, userId);
       const orgId = await memberOrg(c.env, userId, body.org_id);
       const d = db(c.env);
-      const account = await d
-        .select({ accountId: userAccounts.accountId })
-        .from(userAccounts)
-        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
-        .get();
+      const account = await steamLink(d, orgId, userId);
       if (!account) throw new Conflict('no Steam account linked in this organization: link one first', 'steam_not_linked');
 
       const owned = await getOwnedGames(c.env, account.accountId);
@@ -322,40 +309,21 @@ export const ownershipRoutes = newRouter()
       // Owned games the catalog lacks become stubs now (so they count as owned at once) and are
       // filled in from the store in the background.
       const { added } = await enqueueSteamApps(c.env, owned.games.map((g) => g.appid), { create: true });
-      const catalog = await d.all<{ game_id: number; external_id: string }>(sql`SELECT game_id, external_id FROM game_external_ids WHERE platform = 'steam'`);
-      const byAppid = new Map(catalog.map((r) => [r.external_id, r.game_id]));
+      const catalog = await steamCatalog(d);
+      const byAppid = new Map(catalog.map((r) => [r.externalId, r.gameId]));
       const matched = owned.games.flatMap((g) => {
         const gameId = byAppid.get(String(g.appid));
         return gameId === undefined ? [] : [{ g: gameId, a: g.appid, p: g.playtime }];
       });
       const matchedIds = new Set(matched.map((m) => m.g));
-      const previously = await d.all<{ game_id: number }>(sql`SELECT l.game_id FROM library_proofs p JOIN user_game_library l ON l.id = p.entry_id
-        WHERE l.org_id = ${orgId} AND l.user_id = ${userId} AND p.kind = 'steam' AND p.status = 'verified'`);
-      const withdrawn = previously.map((r) => r.game_id).filter((id) => !matchedIds.has(id)).sort((a, b) => a - b);
+      const previously = await steamProofGames(d, orgId, userId, ['verified']);
+      const withdrawn = previously.filter((id) => !matchedIds.has(id)).sort((a, b) => a - b);
 
       const now = nowIso();
-      // One JSON parameter per statement (json_each) instead of one bound value per game: no 100-parameter limit.
-      const list = JSON.stringify(matched);
       try {
         await runBatch(c.env, [
-          sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
-            SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
-            FROM json_each(${list}) j WHERE 1
-            ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
-          sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
-            SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
-                   'verified', ${now}, ${now}, ${now}
-            FROM json_each(${list}) j JOIN user_game_library l
-              ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
-            WHERE 1
-            ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
-              verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
-              reviewed_by = NULL, updated_at = excluded.updated_at`,
-          sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-            WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
-              SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
-                AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
-          refreshEntries(orgId, userId),
+          ...steamVerificationStatements(orgId, userId, matched, now),
+          refreshEntriesStatement(orgId, userId, now),
           auditStatement(c, 'ownership.steam.verify', {
             orgId,
             targetType: 'user',
@@ -396,11 +364,7 @@ export const ownershipRoutes = newRouter()
     async (c) => {
       const userId = c.get('user').id;
       const orgId = await memberOrg(c.env, userId, c.req.valid('query').org_id);
-      const row = await db(c.env)
-        .select({ accountId: userAccounts.accountId, metadataJson: userAccounts.metadataJson, createdAt: userAccounts.createdAt })
-        .from(userAccounts)
-        .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam')))
-        .get();
+      const row = await steamLink(db(c.env), orgId, userId);
       if (!row) return c.json({ linked: false, org_id: orgId, steam_id: null, persona_name: null, profile_url: null, avatar: null, linked_at: null }, 200);
       let meta: Record<string, unknown> = {};
       try {

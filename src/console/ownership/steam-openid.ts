@@ -14,9 +14,7 @@
  *   const steamId = await verifyAssertion(params, { returnTo: allowedReturnTo(origin, state, []), op, claimedIdPrefix });
  *   if (!(await consumeNonce(env, params['openid.response_nonce']!))) throw replayed;
  */
-import { sql } from 'drizzle-orm';
-import { changes } from '../../db/client';
-import { runBatch } from './batch';
+import { recordNonce } from './queries';
 import { BadGateway, BadRequest } from '../../http/errors';
 import { base64url, fromBase64url, nowIso, randomToken, world } from '../../world';
 
@@ -166,9 +164,5 @@ export function allowedReturnTo(origin: string, state: string, extra: string[]):
  */
 export async function consumeNonce(env: Pick<Env, 'DB'>, nonce: string): Promise<boolean> {
   const cutoff = new Date(world.now() - 24 * 3600 * 1000).toISOString();
-  const [inserted] = await runBatch(env, [
-    sql`INSERT INTO openid_nonces (nonce, seen_at) VALUES (${nonce}, ${nowIso()}) ON CONFLICT (nonce) DO NOTHING`,
-    sql`DELETE FROM openid_nonces WHERE seen_at < ${cutoff}`,
-  ]);
-  return changes(inserted!) === 1;
+  return recordNonce(env, nonce, nowIso(), cutoff);
 }

@@ -122,7 +122,7 @@ export type AllocateResult =
   | { ok: true; playSession: PlaySessionRecord; replayed: boolean }
   | {
       ok: false;
-      reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'mirror_pending' | 'already_queued';
+      reason: 'no_free_seat' | 'user_limit' | 'not_installed' | 'idempotency_conflict' | 'already_queued';
       retryAfterSeconds: number;
       /** `already_queued`: the user's queued play session (one entry per user). */
       playSessionId?: number;
@@ -140,6 +140,21 @@ export interface NodeHeartbeatResult {
   assignments: PlaySessionRecord[];
   /** Per reported play session: its status after the report, or `unknown` (not this node's). */
   results: Array<{ id: number; status: PlaySessionStatus | 'unknown' }>;
+}
+
+/**
+ * Play-session ids are random, but their low 10 bits are their org's tag (org id mod 1024), so a
+ * reader that misses a just-granted session in D1 (the allocator's mirror lags by a few ms) can
+ * find the allocator to ask from the id and the caller's memberships alone. 43 random bits remain:
+ * ids stay unguessable. Ids made before the tag existed are in D1 and never need the fallback.
+ */
+export const PLAY_SESSION_ID_TAGS = 1024;
+export const playSessionIdTag = (idOrOrgId: number): number => idOrOrgId % PLAY_SESSION_ID_TAGS;
+
+/** `random` (a positive safe integer) with its low bits replaced by the org's tag: still < 2^53, never 0. */
+export function playSessionIdForOrg(orgId: number, random: number): number {
+  const id = Math.floor(random / PLAY_SESSION_ID_TAGS) * PLAY_SESSION_ID_TAGS + playSessionIdTag(orgId);
+  return id > 0 ? id : PLAY_SESSION_ID_TAGS;
 }
 
 /** The org's allocator, typed (one object per org, addressed by the org id). */

@@ -10,11 +10,16 @@
 import { and, asc, count, desc, eq, exists, gte, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
 import { clusterNodes, downloadedGames, gameExternalIds, games, memberships, orgs, playSessions, userGameLibrary, users } from '../../db/schema';
-import { LIVE_STATUSES, playSessionFromRow, type Candidate, type PlaySessionRecord } from './model';
+import { LIVE_STATUSES, PLAY_SESSION_ID_TAGS, playSessionFromRow, type Candidate, type PlaySessionRecord } from './model';
 
 /** The D1 history row of a play session (with its node's stream base), as the allocator would report it. */
 export async function playSessionById(d: Db, id: number): Promise<PlaySessionRecord | null> {
-  const row = await d
+  return toPlaySessionRecord(await playSessionByIdQuery(d, id));
+}
+
+/** `playSessionById` unexecuted, for a caller's `d.batch([...])`; its rows go to `toPlaySessionRecord`. */
+export function playSessionByIdQuery(d: Db, id: number) {
+  return d
     .select({
       id: playSessions.id,
       orgId: playSessions.orgId,
@@ -33,8 +38,23 @@ export async function playSessionById(d: Db, id: number): Promise<PlaySessionRec
     .from(playSessions)
     .leftJoin(clusterNodes, eq(clusterNodes.id, playSessions.nodeId))
     .where(eq(playSessions.id, id))
-    .get();
+    .limit(1);
+}
+
+export function toPlaySessionRecord(rows: Awaited<ReturnType<typeof playSessionByIdQuery>>): PlaySessionRecord | null {
+  const row = rows[0];
   return row ? playSessionFromRow(row) : null;
+}
+
+/**
+ * The caller's orgs (with the caller's role) whose id has the tag a play-session id carries
+ * (`playSessionIdTag`): the allocators that may hold a session D1 does not show yet. Usually one.
+ */
+export function callerOrgsByTagQuery(d: Db, userId: number, tag: number) {
+  return d
+    .select({ orgId: memberships.orgId, role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.userId, userId), sql`${memberships.orgId} % ${PLAY_SESSION_ID_TAGS} = ${tag}`));
 }
 
 /** Orgs with a queued or live play session in D1 (housekeeping sweeps their allocators). */

@@ -11,8 +11,9 @@
  * online active node (409 `not_installed`, or `not_installed_in_region` with `strict_region`),
  * no free seat (429 `no_free_seat` + Retry-After; with `"queue": true` a 202 `queued` entry in the
  * org's line instead). A repeat of the same request (the launcher retries every non-2xx three
- * times) returns the same play session with 200 instead of 201. A play session is only handed out
- * once its D1 row exists (503 `session_pending` until then: the allocator's outbox is delivering it).
+ * times) returns the same play session with 200 instead of 201. The allocator answers before D1
+ * has the session's row (its mirror is written just after); `GET`/`DELETE /{session_id}` ask the
+ * allocator on a D1 miss, so the owner can always read the session it was just given.
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -25,8 +26,17 @@ import { ApiError, Conflict, NotFound, TooManyRequests } from '../../http/errors
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { nodeOnlineCutoff, Region } from '../nodes/model';
-import { allocatorOf, isLive, PLAY_SESSION_STATUSES, type AllocateResult, type PlaySessionRecord } from './model';
-import { playContextQuery, playSessionById, readyNodes, readyNodesQuery, toCandidates, toPlayContext } from './queries';
+import { allocatorOf, isLive, PLAY_SESSION_STATUSES, playSessionIdTag, type AllocateResult, type PlaySessionRecord } from './model';
+import {
+  callerOrgsByTagQuery,
+  playContextQuery,
+  playSessionByIdQuery,
+  readyNodes,
+  readyNodesQuery,
+  toCandidates,
+  toPlayContext,
+  toPlaySessionRecord,
+} from './queries';
 import { assertMayPlay, BEARER, OrgId, PLAY_TAGS } from './rules';
 import { streamUrlFor } from './stream-tokens';
 
@@ -109,15 +119,29 @@ async function presentPlaySession(env: Pick<Env, 'SESSION_SIGNING_KEY' | 'JWT_IS
   };
 }
 
-/** A play session the caller may see: its owner, an admin of its org, or a platform admin. Others
- * get the same 404 as for a missing id, so ids cannot be probed. */
+/**
+ * A play session the caller may see: its owner, an admin of its org, or a platform admin. Others
+ * get the same 404 as for a missing id, so ids cannot be probed.
+ *
+ * D1 is the allocator's mirror and may lag it by a few ms (the allocator answers `POST /sessions`
+ * before its D1 write), so on a D1 miss the allocators of the caller's orgs whose tag the id carries
+ * (usually one) are asked: one extra Durable Object call, on the miss path only. The caller's
+ * memberships for that lookup ride in the same D1 batch as the row, so a hit costs no extra trip.
+ */
 async function visiblePlaySession(c: Context<AppEnv>, id: number): Promise<{ playSession: PlaySessionRecord; owner: boolean }> {
-  const playSession = await playSessionById(db(c.env), id);
   const user = c.get('user');
+  const d = db(c.env);
+  const [rows, mine] = await d.batch([playSessionByIdQuery(d, id), callerOrgsByTagQuery(d, user.id, playSessionIdTag(id))]);
+  let playSession = toPlaySessionRecord(rows);
+  if (!playSession && mine.length > 0) {
+    const held = await Promise.all(mine.map((m) => allocatorOf(c.env, m.orgId).get(m.orgId, id)));
+    playSession = held.find((s) => s !== null) ?? null;
+  }
   if (!playSession) throw new NotFound('session not found', 'session_not_found');
   if (playSession.userId === user.id) return { playSession, owner: true };
   if (user.role === 'admin') return { playSession, owner: false };
-  const role = await orgRoleOf(c.env, user.id, playSession.orgId);
+  const orgId = playSession.orgId;
+  const role = mine.find((m) => m.orgId === orgId)?.role ?? (await orgRoleOf(c.env, user.id, orgId));
   if (role === 'admin' || role === 'owner') return { playSession, owner: false };
   throw new NotFound('session not found', 'session_not_found');
 }
@@ -136,11 +160,6 @@ function refusal(result: Extract<AllocateResult, { ok: false }>, strictRegionMis
       return new TooManyRequests('no free seat for this game right now', result.retryAfterSeconds, 'no_free_seat');
     case 'already_queued':
       return new ApiError(409, 'already_queued', 'already waiting in the queue for another game; leave it first', { session_id: result.playSessionId });
-    case 'mirror_pending':
-      // The seat is held for this request; repeating it (same body or Idempotency-Key) returns it.
-      return new ApiError(503, 'session_pending', 'session reserved but not yet recorded; repeat the request', undefined, {
-        'Retry-After': String(result.retryAfterSeconds),
-      });
   }
 }
 
@@ -170,7 +189,7 @@ export const playSessionRoutes = newRouter()
         201: json(PlaySessionOutSchema, 'Allocated (status provisioning)'),
         202: json(PlaySessionOutSchema, 'Queued (with `queue: true` and no free seat): status queued, position, eta_seconds, poll_after_seconds, keepalive_seconds'),
         200: json(PlaySessionOutSchema, 'The same request again: the play session it created'),
-        ...errors(400, 401, 403, 404, 409, 429, 503),
+        ...errors(400, 401, 403, 404, 409, 429),
       },
     }),
     async (c) => {

@@ -7,8 +7,9 @@
  *   const [res] = await d.batch([deleteMembershipStatement(d, orgId, userId), auditIfChanged(c, …)]);
  */
 import { and, asc, desc, eq, gt, isNull, sql, type SQL } from 'drizzle-orm';
-import { alias, type SQLiteColumn, type SQLiteTable } from 'drizzle-orm/sqlite-core';
+import { alias, type SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../../db/client';
+import { outer } from '../../db/helpers';
 import { memberships, orgInvites, orgMemberRequests, orgs, users } from '../../db/schema';
 import type { OrgRole } from '../../auth/middleware';
 
@@ -28,23 +29,39 @@ export async function userExists(d: Db, userId: number): Promise<boolean> {
   return (await d.select({ id: users.id }).from(users).where(eq(users.id, userId)).get()) !== undefined;
 }
 
+/** A user's orgs are listed by name (then id): the first is their primary org. */
+const byOrgName = [asc(orgs.name), asc(orgs.id)] as const;
+
 /** Every org, by name, with the admin's own role where they are a member. */
 export function allOrgsFor(d: Db, userId: number): Promise<OrgWithRole[]> {
   return d
     .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: sql<string>`COALESCE(${memberships.role}, 'platform_admin')` })
     .from(orgs)
     .leftJoin(memberships, and(eq(memberships.orgId, orgs.id), eq(memberships.userId, userId)))
-    .orderBy(asc(orgs.name), asc(orgs.id));
+    .orderBy(...byOrgName);
 }
 
-/** The user's memberships, by org name. */
+/** The user's memberships, by org name (the login answer's `orgs`). */
 export function memberOrgsOf(d: Db, userId: number): Promise<OrgWithRole[]> {
   return d
     .select({ id: orgs.id, slug: orgs.slug, name: orgs.name, role: memberships.role })
     .from(memberships)
     .innerJoin(orgs, eq(orgs.id, memberships.orgId))
     .where(eq(memberships.userId, userId))
-    .orderBy(asc(orgs.name), asc(orgs.id));
+    .orderBy(...byOrgName);
+}
+
+/** The org a user's catalog, library and links are computed for when none is named: `memberOrgsOf(…)[0]`. */
+export async function primaryOrgId(d: Db, userId: number): Promise<number | null> {
+  const row = await d
+    .select({ id: orgs.id })
+    .from(memberships)
+    .innerJoin(orgs, eq(orgs.id, memberships.orgId))
+    .where(eq(memberships.userId, userId))
+    .orderBy(...byOrgName)
+    .limit(1)
+    .get();
+  return row?.id ?? null;
 }
 
 export function insertOrgStatement(d: Db, org: { slug: string; name: string; createdAt: string }) {
@@ -98,15 +115,6 @@ export function membershipRole(d: Db, orgId: number, userId: number) {
 }
 
 // ---- member requests (joining by consent) ----
-
-/**
- * A column of the outer statement, qualified by its table: in a `sql` template drizzle renders a
- * bare column without its table inside UPDATE/DELETE, which a correlated subquery would resolve
- * against its own tables.
- */
-function outer(column: SQLiteColumn): SQL {
-  return sql`${column.table}.${sql.identifier(column.name)}`;
-}
 
 const digestOf = alias(users, 'digest_of');
 const requesterMembership = alias(memberships, 'requester_membership');

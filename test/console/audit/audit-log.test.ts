@@ -54,6 +54,17 @@ describe('GET /audit', () => {
     expect(nobody.items).toEqual([]);
   });
 
+  it('matches an action prefix literally ("_" is no wildcard) and an exact action only itself', async () => {
+    const admin = await makeUser({ role: 'admin' });
+    await write('lit_x.created');
+    await write('litAx.created');
+    await write('lit_x.created.again');
+    const prefixed = await json<Page>(await call('GET', '/audit?action=lit_x.*', { token: admin.token }));
+    expect(prefixed.items.map((i) => i.action)).toEqual(['lit_x.created.again', 'lit_x.created']);
+    const exact = await json<Page>(await call('GET', '/audit?action=lit_x.created', { token: admin.token }));
+    expect(exact.items.map((i) => i.action)).toEqual(['lit_x.created']);
+  });
+
   it('shows an org admin their own org only, without IP addresses', async () => {
     const orgA = await makeOrg();
     const orgB = await makeOrg();

@@ -116,6 +116,41 @@ describe('tiles', () => {
     expect((await call('GET', `/users/${user.id}/apps?org_id=abc`, { token: user.token })).status).toBe(400);
   });
 
+  it('without org_id the tiles are for the user’s first org by name; org_id picks another of theirs', async () => {
+    const zeta = await makeOrg({ name: 'Zeta Arcade' });
+    const alpha = await makeOrg({ name: 'Alpha Lounge' });
+    const user = await makeUser();
+    await addMember(zeta.id, user.id, 'member');
+    await addMember(alpha.id, user.id, 'member');
+    await installGame(zeta.id, game.id);
+    const byDefault = await json<Tile[]>(await call('GET', `/users/${user.id}/apps`, { token: user.token }));
+    expect(byDefault[0]).toMatchObject({ id: 'steam_big_picture', installed: false });
+    const inZeta = await json<Tile[]>(await call('GET', `/users/${user.id}/apps?org_id=${zeta.id}`, { token: user.token }));
+    expect(inZeta[0]).toMatchObject({ id: 'steam_big_picture', installed: true });
+    expect(await json(await call('GET', '/apps', { token: user.token }))).toEqual(byDefault);
+  });
+
+  it('org_id outside the user’s orgs: 403 for members and for an admin reading another user, allowed for an admin’s own tiles', async () => {
+    const mine = await makeOrg();
+    const foreign = await makeOrg();
+    const user = await makeUser();
+    const root = await makeUser({ role: 'admin' });
+    await addMember(mine.id, user.id, 'member');
+    await installGame(foreign.id, game.id);
+    const refused = await call('GET', `/users/${user.id}/apps?org_id=${foreign.id}`, { token: user.token });
+    expect(refused.status).toBe(403);
+    expect(await json(refused)).toMatchObject({ code: 'not_org_member' });
+    expect((await call('GET', `/apps?org_id=${foreign.id}`, { token: user.token })).status).toBe(403);
+    // A platform admin may look at any org for themself, but not place another user in an org they are not in.
+    const asAdmin = await call('GET', `/users/${root.id}/apps?org_id=${foreign.id}`, { token: root.token });
+    expect(asAdmin.status).toBe(200);
+    expect((await json<Tile[]>(asAdmin))[0]).toMatchObject({ id: 'steam_big_picture', installed: true });
+    const forOther = await call('GET', `/users/${user.id}/apps?org_id=${foreign.id}`, { token: root.token });
+    expect(forOther.status).toBe(403);
+    expect(await json(forOther)).toMatchObject({ code: 'not_org_member' });
+    expect((await call('GET', `/apps?org_id=${foreign.id}`)).status).toBe(400);
+  });
+
   it('PUT /users/{id}/apps/{app_id} stores the user’s flag and answers the tile; nothing written for apps outside the catalog', async () => {
     const user = await makeUser();
     const peer = await makeUser();

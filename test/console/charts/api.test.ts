@@ -1,10 +1,12 @@
 import { env } from 'cloudflare:test';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { app } from '../../../src/app';
 import { runChartScrape } from '../../../src/console/charts/jobs';
 import { loadChart } from '../../../src/console/charts/query';
-import { buildTiles } from '../../../src/console/tiles';
+import { buildTiles } from '../../../src/console/apps/tiles';
 import { db } from '../../../src/db/client';
+import { refreshSessions } from '../../../src/db/schema';
 import { nowIso } from '../../../src/world';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser } from '../../support/users';
@@ -215,7 +217,7 @@ describe('GET /charts/top10?org_id=', () => {
     await installed(org.id, gameIds[5]!);
     await library(org.id, bob.id, gameIds[5]!, true);
     const entries = await json<Entry[]>(await call('GET', `/charts/top10?org_id=${org.id}&date=${NEW}`, { token: bob.token }));
-    const tiles = await buildTiles(env, { userId: bob.id, orgId: org.id, chartDate: NEW });
+    const tiles = await buildTiles(db(env), env, { userId: bob.id, orgId: org.id, chartDate: NEW });
     const asTiles = entries.map(({ rank: _r, install_ready: _i, game: _g, ...tile }) => tile);
     expect(asTiles).toEqual(tiles);
   });
@@ -263,6 +265,50 @@ describe('GET /charts/top10?org_id=', () => {
     const res = await call('GET', '/charts/top10', { token: alice.token });
     expect(res.headers.get('Cache-Control')).toBe('public, no-cache');
     expect((await json<Entry[]>(res))[0]).toMatchObject({ install_ready: false });
+  });
+});
+
+describe('GET /charts/top10?org_id= round trips (issue 17)', () => {
+  const counted = { ...env, COUNT_ROUND_TRIPS: 'true' };
+  const get = (path: string, token?: string) =>
+    app.request(`https://edgeplane.test${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} }, counted);
+
+  it('answers a member in one storage round trip, flags included', async () => {
+    const org = await makeOrg();
+    const alice = await makeUser();
+    await addMember(org.id, alice.id, 'member');
+    await installed(org.id, gameIds[9]!);
+    await library(org.id, alice.id, gameIds[9]!, true);
+    const res = await get(`/charts/top10?org_id=${org.id}`, alice.token);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('X-Storage-Round-Trips')).toBe('1');
+    expect((await json<Entry[]>(res))[0]).toMatchObject({ game_id: gameIds[9], install_ready: true, owned: true });
+  });
+
+  it('still refuses another org’s member (403) and a revoked caller (401, before the membership) after that one trip', async () => {
+    const mine = await makeOrg();
+    const theirs = await makeOrg();
+    const eve = await makeUser();
+    await addMember(mine.id, eve.id, 'owner');
+    const other = await get(`/charts/top10?org_id=${theirs.id}`, eve.token);
+    expect(other.status).toBe(403);
+    expect(await json(other)).toMatchObject({ code: 'not_org_member' });
+    expect(other.headers.get('X-Storage-Round-Trips')).toBe('1');
+    await db(env).update(refreshSessions).set({ revokedAt: nowIso() }).where(eq(refreshSessions.userId, eve.id));
+    const revoked = await get(`/charts/top10?org_id=${mine.id}`, eve.token);
+    expect(revoked.status).toBe(401);
+    expect(await json(revoked)).toMatchObject({ code: 'invalid_token' });
+  });
+
+  it('refuses an anonymous or badly signed caller without touching storage', async () => {
+    const org = await makeOrg();
+    const anonymous = await get(`/charts/top10?org_id=${org.id}`);
+    expect(anonymous.status).toBe(401);
+    expect(await json(anonymous)).toMatchObject({ code: 'unauthorized' });
+    expect(anonymous.headers.get('X-Storage-Round-Trips')).toBe('0');
+    const forged = await get(`/charts/top10?org_id=${org.id}`, 'not-a-token');
+    expect(forged.status).toBe(401);
+    expect(await json(forged)).toMatchObject({ code: 'invalid_token' });
   });
 });
 

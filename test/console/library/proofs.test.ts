@@ -1,8 +1,10 @@
 import { env } from 'cloudflare:test';
 import { and, eq } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { app } from '../../../src/app';
 import { db } from '../../../src/db/client';
-import { auditLog, libraryProofs, userGameLibrary } from '../../../src/db/schema';
+import { auditLog, libraryProofs, refreshSessions, userGameLibrary } from '../../../src/db/schema';
+import { nowIso } from '../../../src/world';
 import { call, json } from '../../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../../support/users';
 import { household } from '../household';
@@ -207,5 +209,51 @@ describe('GET /users/{user_id}/library', () => {
     const root = await makeUser({ role: 'admin' });
     expect((await call('GET', path, { token: root.token })).status).toBe(200);
     expect((await call('GET', `/users/${member.id}/library?org_id=x`, { token: member.token })).status).toBe(400);
+  });
+});
+
+describe('GET /users/{user_id}/library round trips (issue 17)', () => {
+  const counted = { ...env, COUNT_ROUND_TRIPS: 'true' };
+  const get = (path: string, token?: string) =>
+    app.request(`https://edgeplane.test${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} }, counted);
+
+  it('answers the member, and an admin of the org, in one storage round trip', async () => {
+    const { org, admin, member } = await household();
+    await submit(member, epic(org.id));
+    await installGame(org.id, fortnite.id);
+    const path = `/users/${member.id}/library?org_id=${org.id}`;
+    const own = await get(path, member.token);
+    expect(own.status).toBe(200);
+    expect(own.headers.get('X-Storage-Round-Trips')).toBe('1');
+    expect(await json<Entry[]>(own)).toEqual([expect.objectContaining({ install_ready: true, game: expect.objectContaining({ id: fortnite.id }), proofs: [expect.objectContaining({ kind: 'epic', status: 'pending' })] })]);
+    const byAdmin = await get(path, admin.token);
+    expect(byAdmin.status).toBe(200);
+    expect(byAdmin.headers.get('X-Storage-Round-Trips')).toBe('1');
+  });
+
+  it('refuses the wrong actor with the same codes after that one trip, a revoked caller first', async () => {
+    const { org, member } = await household();
+    const peer = await makeUser();
+    await addMember(org.id, peer.id, 'member');
+    const path = `/users/${member.id}/library?org_id=${org.id}`;
+    const byPeer = await get(path, peer.token);
+    expect(byPeer.status).toBe(403);
+    expect(await json(byPeer)).toMatchObject({ code: 'org_role_required' });
+    expect(byPeer.headers.get('X-Storage-Round-Trips')).toBe('1');
+    const outsider = await makeUser();
+    expect(await json(await get(path, outsider.token))).toMatchObject({ code: 'not_org_member' });
+    const elsewhere = await makeOrg();
+    expect(await json(await get(`/users/${member.id}/library?org_id=${elsewhere.id}`, member.token))).toMatchObject({ code: 'not_org_member' });
+    const root = await makeUser({ role: 'admin' });
+    expect(await json(await get(`/users/${member.id}/library?org_id=${elsewhere.id}`, root.token))).toMatchObject({ code: 'user_not_in_org' });
+    expect(await json(await get(`/users/${member.id}/library`, peer.token))).toMatchObject({ code: 'not_self' });
+    // Revoked: 401 even where the answer would otherwise be a 403.
+    await db(env).update(refreshSessions).set({ revokedAt: nowIso() }).where(eq(refreshSessions.userId, peer.id));
+    const revoked = await get(path, peer.token);
+    expect(revoked.status).toBe(401);
+    expect(await json(revoked)).toMatchObject({ code: 'invalid_token' });
+    const anonymous = await get(path);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('X-Storage-Round-Trips')).toBe('0');
   });
 });

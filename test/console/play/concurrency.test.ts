@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { db } from '../../../src/db/client';
 import { setWorld } from '../../../src/world';
-import { makeGame, seatsPerNode, member, onlineNode, own, playWorld, quickMembers, startSession, type SessionBody } from './helpers';
+import { makeGame, seatsPerNode, member, mirrorDrained, onlineNode, own, playWorld, quickMembers, startSession, type SessionBody } from './helpers';
 
 describe('allocation under real concurrency', () => {
   it('gives exactly the free seats to hundreds of parallel requests and never overfills a node', async () => {
@@ -34,7 +34,8 @@ describe('allocation under real concurrency', () => {
     const perNode = new Map<number, number>();
     for (const s of sessions) perNode.set(s.node_id!, (perNode.get(s.node_id!) ?? 0) + 1);
     for (const n of nodes) expect(perNode.get(n.id), `node ${n.name}`).toBe(n.capacity);
-    // D1 history agrees with the allocator.
+    // D1 history agrees with the allocator, once its mirror (written after each answer) has caught up.
+    await mirrorDrained(w.org.id);
     const live = await db(env).all<{ node_id: number; n: number }>(
       sql`SELECT node_id, COUNT(*) AS n FROM play_sessions WHERE org_id = ${w.org.id} AND status = 'provisioning' GROUP BY node_id`,
     );

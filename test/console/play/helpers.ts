@@ -11,7 +11,7 @@
  */
 import { env, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { afterEach } from 'vitest';
+import { afterEach, expect, vi } from 'vitest';
 import type { OrgAllocator } from '../../../durable-objects/org-allocator';
 import { setWorld } from '../../../src/world';
 import { db } from '../../../src/db/client';
@@ -159,6 +159,23 @@ export function seatsPerNode(orgId: number): Promise<Record<string, number>> {
     }
     return out;
   });
+}
+
+/**
+ * Waits until the allocator's D1 mirror has caught up (its outbox is empty). The allocator answers
+ * before D1 has the rows (issue 17), so a test that reads D1 lists right after a decision waits here,
+ * as a dashboard that polls would see the row a moment later.
+ */
+export async function mirrorDrained(orgId: number): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const pending = await runInDurableObject(allocator(orgId), (_i, state) =>
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox`).one().n,
+      );
+      expect(pending, 'rows the allocator has not delivered to D1 yet').toBe(0);
+    },
+    { timeout: 10_000, interval: 25 },
+  );
 }
 
 /** Wakes the allocator (its constructor runs, as after a restart) without asking it anything. */

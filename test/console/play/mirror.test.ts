@@ -1,18 +1,20 @@
 /**
- * Crash consistency of the allocator's D1 mirror (issue 20 item 1). The two-step write (the seat in
- * the allocator's storage, then the row in D1) is interrupted between its steps by making D1 itself
- * refuse writes to `play_sessions` (a trigger, removed to "bring D1 back"), and by evicting the
- * object in between (a restart). Each test proves the repair: the allocator keeps the seat (no
- * over-booking), its outbox delivers the row once D1 is back, the reconcile heals both directions,
- * and a replayed session is always one its owner can GET.
+ * Crash consistency of the allocator's D1 mirror (issue 20 item 1; issue 17: the D1 write is off
+ * the request's critical path). The two-step write (the seat in the allocator's storage, then the
+ * row in D1) is interrupted between its steps by making D1 itself refuse writes to `play_sessions`
+ * (a trigger, removed to "bring D1 back"), and by evicting the object in between (a restart). Each
+ * test proves the repair: the allocator keeps the seat (no over-booking), its outbox delivers the
+ * row once D1 is back, the reconcile heals both directions, and a session handed out (first answer
+ * or replay) is always one its owner can GET, even before D1 has its row.
  */
 import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { MIRROR_RECONCILE_MS } from '../../../durable-objects/org-allocator';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { MIRROR_RECONCILE_MS, OUTBOX_ALARM_MS } from '../../../durable-objects/org-allocator';
 import { db } from '../../../src/db/client';
 import { call, json } from '../../support/http';
-import { allocator, seatsPerNode, wakeAllocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
+import { receiver } from '../../notifications/support';
+import { allocator, mirrorDrained, seatsPerNode, wakeAllocator, heartbeat, install, makeGame, member, onlineNode, own, playWorld, quickMembers, startSession, worldClock, type SessionBody, type World } from './helpers';
 
 const clock = worldClock();
 const advance = clock.advance;
@@ -27,6 +29,23 @@ async function breakMirror(): Promise<() => Promise<void>> {
   };
   onTestFinished(heal);
   return heal;
+}
+
+/**
+ * Waits until the allocator has tried to deliver `n` outbox entries and D1 refused them. The attempt
+ * runs just after the allocator's answer (off the request's path), so a test that "brings D1 back"
+ * waits for it first, or it would be healing D1 before the write it means to interrupt.
+ */
+async function refused(orgId: number, n: number): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const tried = await runInDurableObject(allocator(orgId), (_i, state) =>
+        state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox WHERE attempts > 0`).one().n,
+      );
+      expect(tried, 'outbox entries D1 refused').toBe(n);
+    },
+    { timeout: 20_000, interval: 50 },
+  );
 }
 
 interface OrgSession {
@@ -66,25 +85,29 @@ async function setup(capacity = 1) {
 }
 
 describe('allocator → D1 mirror: a lost D1 write after the seat decision', () => {
-  it('keeps the seat (no over-booking), never replays a session its owner cannot GET, and the outbox delivers it once D1 is back', async () => {
+  it('keeps the seat (no over-booking), replays a session its owner can GET, and the outbox delivers it once D1 is back', async () => {
     const { w, game, node, alice, bob } = await setup(1);
     const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
     const heal = await breakMirror();
 
+    // The allocator answers once its own storage holds the seat; D1 gets the row after the answer.
     const first = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
-    expect(first.status).toBe(503);
-    expect(await json(first)).toMatchObject({ code: 'session_pending' });
-    expect(Number(first.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(first.status).toBe(201);
+    const granted = await json<SessionBody>(first);
 
     // The seat is decided and held: a second player is refused, not given the same seat.
     const other = await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game });
     expect(other.status).toBe(429);
     expect(await seatsPerNode(w.org.id)).toEqual({ [String(node.id)]: 1 });
 
-    // While D1 still lacks the row, a replay is not answered with a session the owner cannot GET.
+    // While D1 still lacks the row, a replay is the same session, and its owner can GET it.
+    expect(await orgList(w)).toEqual([]);
     const early = await startSession(alice, body, { 'Idempotency-Key': 'tv-launch-1' });
-    expect(early.status).toBe(503);
+    expect(early.status).toBe(200);
+    expect((await json<SessionBody>(early)).id).toBe(granted.id);
+    expect((await call('GET', `/sessions/${granted.id}`, { token: alice.token })).status).toBe(200);
 
+    await refused(w.org.id, 1);
     await heal();
     advance(5_000);
     await heartbeat(node.token, [install(game)]);
@@ -107,17 +130,72 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     expect(after.list).toEqual(after.seats);
   });
 
-  it('a repeat without a key after a lost write gets the held session as soon as D1 has it', async () => {
+  it('a session granted while D1 refuses writes is readable by its owner at once (not by others), and reaches D1 when writes resume', async () => {
+    const { w, game, node, alice, bob } = await setup(2);
+    const heal = await breakMirror();
+    const res = await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game });
+    expect(res.status).toBe(201);
+    const s = await json<SessionBody>(res);
+    expect(await orgList(w)).toEqual([]);
+
+    // D1 misses it: the owner's GET asks the allocator, and gets the live view with a stream URL.
+    const got = await call('GET', `/sessions/${s.id}`, { token: alice.token });
+    expect(got.status).toBe(200);
+    const seen = await json<SessionBody>(got);
+    expect(seen).toMatchObject({ id: s.id, status: 'provisioning', node_id: node.id, user_id: alice.id });
+    expect(seen.stream_url).toContain(`/sessions/${s.id}?token=`);
+    // Another member of the same org cannot see it, D1 or not.
+    expect((await call('GET', `/sessions/${s.id}`, { token: bob.token })).status).toBe(404);
+    // The org's admin can (without the stream URL): the fallback serves every reader who may see it.
+    const admin = await call('GET', `/sessions/${s.id}`, { token: w.admin.token });
+    expect(admin.status).toBe(200);
+    expect((await json<SessionBody>(admin)).stream_url).toBeNull();
+
+    await refused(w.org.id, 1);
+    await heal();
+    // The alarm set with the decision re-delivers once the backoff is over: no request needed.
+    await vi.waitFor(
+      async () => {
+        await runDurableObjectAlarm(allocator(w.org.id));
+        expect((await orgList(w)).map((x) => [x.id, x.status, x.mirror_repair])).toEqual([[s.id, 'provisioning', 'retried']]);
+      },
+      { timeout: 20_000, interval: 300 },
+    );
+    const { seats, list } = await seatsAndList(w);
+    expect(list).toEqual(seats);
+  });
+
+  it('once D1 has the row the alarm goes back to the next real deadline (a busy org does not wake every few seconds); while D1 refuses, it is the retry', async () => {
+    const { w, game, alice, bob } = await setup(2);
+    const alarm = () => runInDurableObject(allocator(w.org.id), (_i, state) => state.storage.getAlarm());
+    expect((await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game })).status).toBe(201);
+    await mirrorDrained(w.org.id);
+    // Delivered: the next deadline is a node's silence, a lease or the reconcile, tens of seconds away.
+    await vi.waitFor(async () => expect((await alarm())! - Date.now()).toBeGreaterThan(OUTBOX_ALARM_MS + 10_000), { timeout: 5_000, interval: 50 });
+
+    await breakMirror();
+    expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+    await refused(w.org.id, 1);
+    // Undelivered: the alarm is the outbox's retry, a second or two away.
+    expect((await alarm())! - Date.now()).toBeLessThanOrEqual(OUTBOX_ALARM_MS + 1_000);
+  });
+
+  it('a repeat without a key while D1 refuses writes gets the held session, and D1 gets it once back', async () => {
     const { w, game, alice } = await setup(1);
     const body = { org_id: w.org.id, user_id: alice.id, game_id: game };
     const heal = await breakMirror();
-    expect((await startSession(alice, body)).status).toBe(503);
-    await heal();
-    // The launcher's retry: the repeat delivers the pending row itself and returns the same seat.
+    const first = await startSession(alice, body);
+    expect(first.status).toBe(201);
+    // The launcher's retry: the same seat, readable by its owner whether or not D1 has it yet.
     const again = await startSession(alice, body);
     expect(again.status).toBe(200);
     const s = await json<SessionBody>(again);
+    expect(s.id).toBe((await json<SessionBody>(first)).id);
     expect((await call('GET', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+    await refused(w.org.id, 1);
+    await heal();
+    advance(5_000);
+    await runDurableObjectAlarm(allocator(w.org.id));
     expect((await orgList(w)).map((x) => [x.id, x.mirror_repair])).toEqual([[s.id, 'retried']]);
   });
 
@@ -130,9 +208,10 @@ describe('allocator → D1 mirror: a lost D1 write after the seat decision', () 
     clock.freeze(frozen);
     const heal = await breakMirror();
     const results = await Promise.all(players.map((p) => startSession(p, { org_id: w.org.id, user_id: p.id, game_id: game })));
-    expect(results.filter((r) => r.status === 503)).toHaveLength(7);
+    expect(results.filter((r) => r.status === 201)).toHaveLength(7);
     expect(results.filter((r) => r.status === 429)).toHaveLength(23);
     expect((await seatsAndList(w)).list).toEqual({});
+    await refused(w.org.id, 7);
     await heal();
     clock.freeze(frozen + 5_000);
     for (const n of nodes) await heartbeat(n.token, [install(game)]);
@@ -153,7 +232,9 @@ describe('allocator ↔ D1 reconcile', () => {
       orgId: w.org.id, userId: alice.id, gameId: game, region: null, policy: 'spread', maxPerUser: 1, idempotencyKey: 'k',
       candidates: [{ nodeId: node.id, region: node.region, capacity: 2, streamBaseUrl: 'https://n.stream.example', lastSeen: new Date().toISOString() }],
     });
-    expect(r).toMatchObject({ ok: false, reason: 'mirror_pending' });
+    // Answered from the allocator's storage alone: D1 refusing the row does not hold the answer back.
+    expect(r).toMatchObject({ ok: true, replayed: false });
+    await refused(w.org.id, 1);
     await heal();
     // The object restarts (crash, deploy, eviction): its start-up schedules a reconcile within a second.
     await evictDurableObject(allocator(w.org.id));
@@ -213,5 +294,34 @@ describe('allocator ↔ D1 reconcile', () => {
     await allocator(w.org.id).sweep(w.org.id);
     expect(await seatsPerNode(w.org.id)).toEqual({});
     expect((await startSession(bob, { org_id: w.org.id, user_id: bob.id, game_id: game })).status).toBe(201);
+  });
+});
+
+describe('webhooks from the allocator’s own transitions', () => {
+  it('announces session.started and session.ended once each, though the reconcile re-delivers the row in between', async () => {
+    const rx = receiver([200]);
+    onTestFinished(() => rx.restore());
+    const { w, game, node, alice } = await setup(1);
+    const ep = await call('POST', '/api/webhooks', { token: w.admin.token, body: { scope: 'org', org_id: w.org.id, url: 'https://hooks.example.com/play', events: ['session.started', 'session.ended'] } });
+    expect(ep.status).toBe(201);
+    const endpoint = (await json<{ id: string }>(ep)).id;
+    const announced = async () => {
+      const rows = await db(env).all<{ event_type: string; n: number }>(
+        sql`SELECT event_type, COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ${endpoint} GROUP BY event_type ORDER BY event_type`,
+      );
+      return Object.fromEntries(rows.map((r) => [r.event_type, r.n]));
+    };
+    const s = await json<SessionBody>(await startSession(alice, { org_id: w.org.id, user_id: alice.id, game_id: game }));
+    await vi.waitFor(async () => expect(await announced()).toEqual({ 'session.started': 1 }), { timeout: 10_000, interval: 100 });
+
+    // D1 loses the row; the reconcile puts it back (a re-delivery: no second session.started).
+    await db(env).run(sql`DELETE FROM play_sessions WHERE id = ${s.id}`);
+    advance(MIRROR_RECONCILE_MS + 1_000);
+    await heartbeat(node.token, [install(game)], { sessions: [{ id: s.id, status: 'provisioning' }] });
+    await runDurableObjectAlarm(allocator(w.org.id));
+    expect((await orgList(w)).map((x) => [x.id, x.mirror_repair])).toEqual([[s.id, 'reconciled']]);
+
+    expect((await call('DELETE', `/sessions/${s.id}`, { token: alice.token })).status).toBe(200);
+    await vi.waitFor(async () => expect(await announced()).toEqual({ 'session.ended': 1, 'session.started': 1 }), { timeout: 10_000, interval: 100 });
   });
 });

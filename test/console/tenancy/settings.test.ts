@@ -29,6 +29,18 @@ describe('user settings', () => {
     expect((await db(env).select().from(auditLog).where(eq(auditLog.action, 'user.settings.update'))).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('a stored blob that is not a JSON object (an import, a hand edit) reads as {}, also in the login answer', async () => {
+    for (const text of ['[1,2]', '"dark"', 'null', '{not json']) {
+      const u = await makeUser();
+      await db(env).insert(userSettings).values({ userId: u.id, settingsJson: text }).run();
+      expect(await json(await call('GET', `/users/${u.id}/settings`, { token: u.token }))).toEqual({ settings: {} });
+      const login = await call('POST', '/auth/login', { body: { username: u.username, password: u.password } });
+      expect(login.status).toBe(200);
+      expect(await json(login)).toMatchObject({ user_id: u.id, settings: {} });
+      expect(await stored(u.id)).toBe(text);
+    }
+  });
+
   it('refuses anonymous callers, other users and even platform admins', async () => {
     const u = await makeUser();
     const other = await makeUser();

@@ -61,11 +61,13 @@ describe('webhooks page', () => {
     await row.waitFor();
     await row.getByRole('button', { name: 'Send test' }).click();
     const log = page.locator('section', { hasText: 'Delivery log' });
-    await eventually(() => log.locator('tbody tr').first().textContent(), { timeout: 30_000 }).toMatch(/webhook\.test.*succeeded/);
+    // The admin subscribes to the seeded sources, so a real DVR event (recording.started…) may reach
+    // the new endpoint too while this runs: look for the test delivery, not at whatever came first.
+    await eventually(() => log.locator('tbody tr', { hasText: 'webhook.test' }).first().textContent().catch(() => ''), { timeout: 30_000 }).toMatch(/webhook\.test.*succeeded/);
 
-    expect(received).toHaveLength(1);
-    expect(JSON.parse(received[0].body)).toMatchObject({ type: 'webhook.test' });
-    expect(verifies(secret, received[0])).toBe(true);
+    const tests = received.filter((r) => JSON.parse(r.body).type === 'webhook.test');
+    expect(tests).toHaveLength(1);
+    expect(received.every((r) => verifies(secret, r))).toBe(true);
     await expectAccessible(page, 'webhooks with the delivery log, dark, 360 px');
     await shot(page, 'webhooks-log-dark-360');
 

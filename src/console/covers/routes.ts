@@ -13,16 +13,14 @@
  *   curl -X PUT --data-binary @cover.png -H "Authorization: Bearer $T" https://host/games/7/cover
  */
 import { createRoute } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
-import { auditStatement } from '../auth/audit';
-import { requireAdmin, requireUser } from '../auth/middleware';
-import { db } from '../db/client';
-import { games } from '../db/schema';
-import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../http/errors';
-import { errors, IntId, json, newRouter, z } from '../http/openapi';
-import { nowIso } from '../world';
-import { COVER_KEY, COVER_MAX_BYTES, COVER_PREFIX, sniffImage, storeCoverObject } from './catalog/cover-store';
-import { withManual } from './enrichment/manual';
+import { auditStatement } from '../../auth/audit';
+import { requireAdmin, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../http/errors';
+import { errors, IntId, json, newRouter, z } from '../../http/openapi';
+import { nowIso } from '../../world';
+import { COVER_KEY, COVER_MAX_BYTES, COVER_PREFIX, sniffImage, storeCoverObject } from '../catalog/cover-store';
+import { gameCover, setGameCoverStatement } from './queries';
 
 /** `If-None-Match` against a strong ETag (a list, `W/` prefixes and `*` allowed). */
 function matchesEtag(header: string | undefined, etag: string): boolean {
@@ -55,7 +53,7 @@ export const gameCoverRoutes = newRouter()
     async (c) => {
       const { game_id } = c.req.valid('param');
       const d = db(c.env);
-      const game = await d.select({ id: games.id, coverKey: games.coverKey }).from(games).where(eq(games.id, game_id)).get();
+      const game = await gameCover(d, game_id);
       if (!game) throw new NotFound('game not found');
       // Raw bytes: zod cannot validate a binary body, so the sniffing below is the validation.
       const bytes = new Uint8Array(await c.req.arrayBuffer());
@@ -65,8 +63,7 @@ export const gameCoverRoutes = newRouter()
       if (!type) throw new UnsupportedMediaType('not a PNG, JPEG, WebP, GIF or AVIF image');
       const { key, coverUrl } = await storeCoverObject(c.env, game_id, bytes, type);
       await d.batch([
-        // An uploaded cover is the admin's choice: enrichment never replaces it (`manual_fields`).
-        d.update(games).set({ coverKey: COVER_PREFIX + key, coverUrl, manualFields: withManual(['cover']), updatedAt: nowIso() }).where(eq(games.id, game_id)),
+        setGameCoverStatement(d, game_id, COVER_PREFIX + key, coverUrl, nowIso()),
         auditStatement(c, 'game.cover.update', { targetType: 'game', targetId: game_id, details: { key, type: type.mime, size: bytes.byteLength } }),
       ]);
       if (game.coverKey && game.coverKey !== COVER_PREFIX + key) await c.env.BUCKET.delete(game.coverKey);

@@ -11,17 +11,17 @@
  * Tiles never show another tenant: `org_id` must be one of the user's orgs (same 403 otherwise).
  */
 import { createRoute } from '@hono/zod-openapi';
-import { eq, sql } from 'drizzle-orm';
-import { auditStatement } from '../auth/audit';
-import { assertSelfOrAdmin, requireUser } from '../auth/middleware';
-import { db } from '../db/client';
-import { apps, userApps, userSettings } from '../db/schema';
-import { BadRequest, Forbidden, NotFound, PayloadTooLarge } from '../http/errors';
-import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
-import { nowIso } from '../world';
-import { settingsOf } from './profile';
-import { AppIdParam, AppTileSchema, OptionalOrgQuery, SettingsObject } from './schemas';
-import { buildTiles, tileOrgFor } from './tiles';
+import { auditStatement } from '../../auth/audit';
+import { assertSelfOrAdmin, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { BadRequest, Forbidden, NotFound, PayloadTooLarge } from '../../http/errors';
+import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
+import { nowIso } from '../../world';
+import { appExists } from '../apps/queries';
+import { buildTiles, tileOrgFor } from '../apps/tiles';
+import { AppIdParam, AppTileSchema, OptionalOrgQuery, SettingsObject } from '../schemas';
+import { setUserAppInstalledStatement, upsertSettingsStatement } from './queries';
+import { settingsOf } from './settings';
 
 export const SETTINGS_MAX_BYTES = 16 * 1024;
 const SETTINGS_MAX_DEPTH = 8;
@@ -67,7 +67,7 @@ export const userSettingsRoutes = newRouter()
     async (c) => {
       const { user_id } = c.req.valid('param');
       assertSelf(user_id, c.get('user').id);
-      return c.json({ settings: await settingsOf(c.env, user_id) }, 200);
+      return c.json({ settings: await settingsOf(db(c.env), user_id) }, 200);
     },
   )
   .openapi(
@@ -91,10 +91,9 @@ export const userSettingsRoutes = newRouter()
       if (nestsDeeperThan(settings, SETTINGS_MAX_DEPTH)) throw new BadRequest(`settings may nest at most ${SETTINGS_MAX_DEPTH} levels`, 'too_deep');
       const text = JSON.stringify(settings);
       if (new TextEncoder().encode(text).byteLength > SETTINGS_MAX_BYTES) throw new PayloadTooLarge(`settings must be at most ${SETTINGS_MAX_BYTES} bytes`);
-      const now = nowIso();
       const d = db(c.env);
       await d.batch([
-        d.insert(userSettings).values({ userId: user_id, settingsJson: text, updatedAt: now }).onConflictDoUpdate({ target: userSettings.userId, set: { settingsJson: text, updatedAt: now } }),
+        upsertSettingsStatement(d, user_id, text, nowIso()),
         auditStatement(c, 'user.settings.update', { targetType: 'user', targetId: user_id, details: { bytes: text.length } }),
       ]);
       return c.json({ settings }, 200);
@@ -118,8 +117,9 @@ export const userAppRoutes = newRouter()
       const { user_id } = c.req.valid('param');
       const { org_id } = c.req.valid('query');
       assertSelfOrAdmin(c, user_id);
-      const orgId = await tileOrgFor(c.env, c.get('user'), user_id, org_id);
-      return c.json(await buildTiles(c.env, { userId: user_id, orgId, chartDate: null }), 200);
+      const d = db(c.env);
+      const orgId = await tileOrgFor(d, c.get('user'), user_id, org_id);
+      return c.json(await buildTiles(d, c.env, { userId: user_id, orgId, chartDate: null }), 200);
     },
   )
   .openapi(
@@ -141,15 +141,12 @@ export const userAppRoutes = newRouter()
       const { installed } = c.req.valid('json');
       assertSelfOrAdmin(c, user_id);
       const d = db(c.env);
-      if (!(await d.select({ id: apps.id }).from(apps).where(eq(apps.id, app_id)).get())) throw new NotFound('app not found');
-      const orgId = await tileOrgFor(c.env, c.get('user'), user_id, undefined);
-      const tile = (await buildTiles(c.env, { userId: user_id, orgId, chartDate: null })).find((t) => t.id === app_id);
+      if (!(await appExists(d, app_id))) throw new NotFound('app not found');
+      const orgId = await tileOrgFor(d, c.get('user'), user_id, undefined);
+      const tile = (await buildTiles(d, c.env, { userId: user_id, orgId, chartDate: null })).find((t) => t.id === app_id);
       if (!tile) throw new NotFound('app is not in the current catalog', 'app_not_in_catalog');
       await d.batch([
-        d
-          .insert(userApps)
-          .values({ userId: user_id, appId: app_id, installed })
-          .onConflictDoUpdate({ target: [userApps.userId, userApps.appId], set: { installed: sql`excluded.installed` } }),
+        setUserAppInstalledStatement(d, user_id, app_id, installed),
         auditStatement(c, 'user.app.installed', { targetType: 'user', targetId: user_id, orgId, details: { app_id, installed } }),
       ]);
       return c.json(tile, 200);

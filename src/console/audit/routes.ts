@@ -9,13 +9,12 @@
  *   GET /audit?actor=alice&before=1234          (platform admin)
  */
 import { createRoute } from '@hono/zod-openapi';
-import { and, desc, eq, lt, sql, type SQL } from 'drizzle-orm';
-import { findUserByName, usernamesOf } from '../auth/accounts';
-import { assertOrgRole, requireUser } from '../auth/middleware';
-import { db } from '../db/client';
-import { auditLog, users } from '../db/schema';
-import { Forbidden } from '../http/errors';
-import { errors, IntId, json, newRouter, z } from '../http/openapi';
+import { findUserByName, usernamesOf } from '../../auth/accounts';
+import { assertOrgRole, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { Forbidden } from '../../http/errors';
+import { errors, IntId, json, newRouter, z } from '../../http/openapi';
+import { auditEntries } from './queries';
 
 const AuditQuery = z
   .object({
@@ -87,44 +86,15 @@ export const auditRoutes = newRouter().openapi(
       if (q.org_id === undefined) throw new Forbidden('org_id is required unless you are a platform admin', 'org_id_required');
       await assertOrgRole(c, q.org_id, 'admin');
     }
-    const where: SQL[] = [];
-    if (q.org_id !== undefined) where.push(eq(auditLog.orgId, q.org_id));
-    if (q.before !== undefined) where.push(lt(auditLog.id, q.before));
-    if (q.action !== undefined) {
-      // A prefix compare rather than LIKE: '_' in action names would be a LIKE wildcard.
-      const prefix = q.action.slice(0, -1);
-      if (q.action.endsWith('*')) where.push(sql`substr(${auditLog.action}, 1, ${prefix.length}) = ${prefix}`);
-      else where.push(eq(auditLog.action, q.action));
-    }
+    let actorUserId: number | undefined;
     if (q.actor !== undefined) {
-      let actorId: number | null = null;
-      if (/^[0-9]{1,16}$/.test(q.actor)) actorId = Number(q.actor);
-      else actorId = (await findUserByName(c.env, q.actor)).row?.id ?? null;
-      if (actorId === null) return c.json({ items: [], next_before: null }, 200);
-      where.push(eq(auditLog.actorUserId, actorId));
+      const id = /^[0-9]{1,16}$/.test(q.actor) ? Number(q.actor) : (await findUserByName(c.env, q.actor)).row?.id;
+      if (id === undefined) return c.json({ items: [], next_before: null }, 200);
+      actorUserId = id;
     }
     const limit = q.limit ?? 50;
-    const d = db(c.env);
-    const rows = await d
-      .select({
-        id: auditLog.id,
-        ts: auditLog.ts,
-        actorUserId: auditLog.actorUserId,
-        action: auditLog.action,
-        targetType: auditLog.targetType,
-        targetId: auditLog.targetId,
-        orgId: auditLog.orgId,
-        ip: auditLog.ip,
-        requestId: auditLog.requestId,
-        details: auditLog.details,
-        usernameEnc: users.usernameEnc,
-        usernameDigest: users.usernameDigest,
-      })
-      .from(auditLog)
-      .leftJoin(users, eq(users.id, auditLog.actorUserId))
-      .where(where.length ? and(...where) : undefined)
-      .orderBy(desc(auditLog.id))
-      .limit(limit + 1);
+    // One row past the page tells whether another page follows.
+    const rows = await auditEntries(db(c.env), { orgId: q.org_id, before: q.before, action: q.action, actorUserId }, limit + 1);
     const page = rows.slice(0, limit);
     const named = page.flatMap((r) => (r.actorUserId !== null && r.usernameEnc !== null && r.usernameDigest !== null ? [{ id: r.actorUserId, usernameEnc: r.usernameEnc, usernameDigest: r.usernameDigest }] : []));
     const names = await usernamesOf(c.env, named);

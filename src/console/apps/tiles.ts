@@ -1,18 +1,18 @@
 /**
- * The launcher's catalog tiles (`AppTile`, contract §2.1 and §4.3): the chart of a date joined
+ * The launcher's catalog tiles (`AppTile`, contract §2.1 and §4.3), the tile model and its
+ * mapping from stored rows (their statements are in `./queries.ts`): the chart of a date joined
  * with games and the `apps` overrides, with `installed` (install ready for the org) and `owned`
  * (a verified library entry of the user in the org). One query, whatever the number of tiles.
  * Without a chart for the date, the `apps` table is the catalog (contract §4.3 fallback).
  *
- *   const tiles = await buildTiles(env, { userId, orgId, chartDate: null });
- *   const orgId = await tileOrgFor(env, c.get('user'), userId, query.org_id);
+ *   const d = db(c.env);
+ *   const orgId = await tileOrgFor(d, c.get('user'), userId, query.org_id);
+ *   const tiles = await buildTiles(d, c.env, { userId, orgId, chartDate: null });
  */
-import { sql, type SQL } from 'drizzle-orm';
-import { db } from '../db/client';
-import { orgRoleOf } from '../auth/middleware';
-import { Forbidden } from '../http/errors';
-import { installReady } from './availability';
-import { primaryOrgId } from './profile';
+import type { Db } from '../../db/client';
+import { Forbidden } from '../../http/errors';
+import { membershipRole, primaryOrgId } from '../tenancy/queries';
+import { appRows, chartTileRows } from './queries';
 
 export interface AppTile {
   id: string;
@@ -30,7 +30,7 @@ export interface AppTile {
   steam_appid: number | null;
 }
 
-/** A chart row joined with its game and `apps` override: what a tile is derived from. */
+/** A chart row joined with its game and `apps` override (`tileColumns`): what a tile is derived from. */
 export interface TileRow {
   rank: number;
   chart_date: string;
@@ -55,51 +55,22 @@ export interface TileScope {
   chartDate: string | null;
 }
 
-/**
- * The `TileRow` columns of a chart row `c` left-joined with `games g` and `apps a` (see
- * `CHART_TILE_JOINS`); `installed` and `owned` are computed for the org and user (false without them).
- * Shared by the tiles and the chart API, so a chart entry's tile keys are always a tile's.
- */
-export function tileColumns(env: Env, scope: { orgId: number | null; userId: number | null }): SQL {
-  const owned =
-    scope.userId === null || scope.orgId === null
-      ? sql`0`
-      : sql`EXISTS (SELECT 1 FROM user_game_library l WHERE l.org_id = ${scope.orgId} AND l.user_id = ${scope.userId}
-          AND l.game_id = g.id AND l.verified_at IS NOT NULL)`;
-  return sql`c.rank, c.chart_date, c.name AS chart_name, c.steam_appid, g.id AS game_id, g.slug, g.name,
-           g.description, g.cover_url, a.moonlight_name, a.enabled, a.sort_order,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, sql`g.id`)} END AS installed,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${owned} END AS owned`;
-}
-
-export const CHART_TILE_JOINS = sql`FROM charts_top10 c
-    LEFT JOIN games g ON g.id = c.game_id
-    LEFT JOIN apps a ON a.id = g.slug`;
-
-export async function buildTiles(env: Env, scope: TileScope): Promise<AppTile[]> {
-  const d = db(env);
-  const date = scope.chartDate === null ? sql`(SELECT MAX(chart_date) FROM charts_top10)` : sql`${scope.chartDate}`;
-  const rows = await d.all<TileRow>(sql`
-    SELECT ${tileColumns(env, scope)}
-    ${CHART_TILE_JOINS}
-    WHERE c.chart_date = ${date}
-    ORDER BY c.rank`);
+/** The scope's tiles: the chart of the date when there is one, else the `apps` table. */
+export async function buildTiles(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, scope: TileScope): Promise<AppTile[]> {
+  const rows = await chartTileRows(d, env, scope);
   if (rows.length > 0) return rows.map(chartTile);
-  const apps = await d.all<{ id: string; name: string; moonlight_name: string; enabled: number; sort_order: number }>(
-    sql`SELECT id, name, moonlight_name, enabled, sort_order FROM apps ORDER BY sort_order, id`,
-  );
-  return apps.map((a) => ({
+  return (await appRows(d)).map((a) => ({
     id: a.id,
     name: a.name,
-    moonlight_name: a.moonlight_name,
-    enabled: !!a.enabled,
-    sort_order: a.sort_order,
+    moonlight_name: a.moonlightName,
+    enabled: a.enabled,
+    sort_order: a.sortOrder,
     description: null,
     cover_url: null,
     chart_rank: null,
     chart_date: null,
     game_id: null,
-    installed: !!a.enabled,
+    installed: a.enabled,
     owned: false,
     steam_appid: null,
   }));
@@ -148,13 +119,13 @@ export function chartTile(r: TileRow, position: number): AppTile {
  * not the org exists, so org ids cannot be probed.
  */
 export async function tileOrgFor(
-  env: Env,
+  d: Db,
   caller: { id: number; role: 'admin' | 'user' },
   userId: number,
   requested: number | undefined,
 ): Promise<number | null> {
-  if (requested === undefined) return primaryOrgId(env, userId);
-  if ((await orgRoleOf(env, userId, requested)) !== null) return requested;
+  if (requested === undefined) return primaryOrgId(d, userId);
+  if ((await membershipRole(d, requested, userId)) !== undefined) return requested;
   if (caller.role === 'admin' && caller.id === userId) return requested;
   throw new Forbidden('not a member of this organization', 'not_org_member');
 }

@@ -16,14 +16,13 @@
  * and pre-warming a node belongs to the play/allocation area.
  */
 import { createRoute } from '@hono/zod-openapi';
-import { eq } from 'drizzle-orm';
-import { auditStatement } from '../auth/audit';
-import { optionalUser, requireAdmin, requireUser } from '../auth/middleware';
-import { db } from '../db/client';
-import { apps } from '../db/schema';
-import { BadRequest, Conflict, NotFound } from '../http/errors';
-import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
-import { AppIdParam, AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from './schemas';
+import { auditStatement } from '../../auth/audit';
+import { optionalUser, requireAdmin, requireUser } from '../../auth/middleware';
+import { db } from '../../db/client';
+import { BadRequest, Conflict, NotFound } from '../../http/errors';
+import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
+import { AppIdParam, AppTileSchema, cleanText, isUniqueViolation, OPTIONAL_BEARER, OptionalOrgQuery } from '../schemas';
+import { appExists, deleteAppStatement, insertAppStatement, updateAppStatement, type AppValues } from './queries';
 import { buildTiles, tileOrgFor, type AppTile } from './tiles';
 
 const ChartDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'chart_date: YYYY-MM-DD').optional();
@@ -46,6 +45,11 @@ const AppOut = AppTileSchema.pick({ id: true, name: true, moonlight_name: true, 
   .extend({ description: z.null(), cover_url: z.null(), chart_rank: z.null(), chart_date: z.null(), game_id: z.null() })
   .openapi('AppOut');
 
+/** The stored columns of an `AppIn`/`AppUpdate` body. */
+function appValues(body: { name: string; moonlight_name: string; enabled: boolean; sort_order: number }): AppValues {
+  return { name: body.name, moonlightName: body.moonlight_name, enabled: body.enabled, sortOrder: body.sort_order };
+}
+
 function appOut(a: { id: string; name: string; moonlightName: string; enabled: boolean; sortOrder: number }) {
   return { id: a.id, name: a.name, moonlight_name: a.moonlightName, enabled: a.enabled, sort_order: a.sortOrder, description: null, cover_url: null, chart_rank: null, chart_date: null, game_id: null };
 }
@@ -55,12 +59,13 @@ async function tilesFor(
   q: { chart_date?: string; org_id?: number },
 ): Promise<AppTile[]> {
   const user = c.get('user');
+  const d = db(c.env);
   if (!user) {
     if (q.org_id !== undefined) throw new BadRequest('org_id needs a signed-in caller', 'org_requires_auth');
-    return buildTiles(c.env, { userId: null, orgId: null, chartDate: q.chart_date ?? null });
+    return buildTiles(d, c.env, { userId: null, orgId: null, chartDate: q.chart_date ?? null });
   }
-  const orgId = await tileOrgFor(c.env, user, user.id, q.org_id);
-  return buildTiles(c.env, { userId: user.id, orgId, chartDate: q.chart_date ?? null });
+  const orgId = await tileOrgFor(d, user, user.id, q.org_id);
+  return buildTiles(d, c.env, { userId: user.id, orgId, chartDate: q.chart_date ?? null });
 }
 
 const AppParams = z.object({ app_id: AppIdParam });
@@ -101,7 +106,7 @@ export const appRoutes = newRouter()
       const d = db(c.env);
       try {
         const [rows] = await d.batch([
-          d.insert(apps).values({ id: body.id, name: body.name, moonlightName: body.moonlight_name, enabled: body.enabled, sortOrder: body.sort_order }).returning(),
+          insertAppStatement(d, { id: body.id, ...appValues(body) }),
           auditStatement(c, 'app.create', { targetType: 'app', targetId: body.id, details: { ...body } }),
         ]);
         return c.json(appOut(rows[0]!), 201);
@@ -128,9 +133,9 @@ export const appRoutes = newRouter()
       const body = c.req.valid('json');
       if (body.id !== undefined && body.id !== app_id) throw new BadRequest('id in the body does not match the path', 'id_mismatch');
       const d = db(c.env);
-      if (!(await d.select({ id: apps.id }).from(apps).where(eq(apps.id, app_id)).get())) throw new NotFound('not found');
+      if (!(await appExists(d, app_id))) throw new NotFound('not found');
       const [rows] = await d.batch([
-        d.update(apps).set({ name: body.name, moonlightName: body.moonlight_name, enabled: body.enabled, sortOrder: body.sort_order }).where(eq(apps.id, app_id)).returning(),
+        updateAppStatement(d, app_id, appValues(body)),
         auditStatement(c, 'app.update', { targetType: 'app', targetId: app_id, details: { name: body.name, moonlight_name: body.moonlight_name, enabled: body.enabled, sort_order: body.sort_order } }),
       ]);
       if (!rows[0]) throw new NotFound('not found'); // deleted in between
@@ -152,8 +157,8 @@ export const appRoutes = newRouter()
     async (c) => {
       const { app_id } = c.req.valid('param');
       const d = db(c.env);
-      if (!(await d.select({ id: apps.id }).from(apps).where(eq(apps.id, app_id)).get())) throw new NotFound('not found');
-      await d.batch([d.delete(apps).where(eq(apps.id, app_id)), auditStatement(c, 'app.delete', { targetType: 'app', targetId: app_id })]);
+      if (!(await appExists(d, app_id))) throw new NotFound('not found');
+      await d.batch([deleteAppStatement(d, app_id), auditStatement(c, 'app.delete', { targetType: 'app', targetId: app_id })]);
       return c.json({ deleted: app_id }, 200);
     },
   );

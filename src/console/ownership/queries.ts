@@ -1,0 +1,276 @@
+/**
+ * Every D1 statement of libraries and their proofs (`user_game_library`, `library_proofs`), typed
+ * against the schema. Functions take the drizzle client first; the ones named `…Query` return an
+ * unexecuted statement for a caller's `d.batch([...])` (GET /users/{id}/library sends the caller's
+ * check, both memberships and the list in one batch); the ones named `…Statement` return raw `sql`
+ * for `runBatch` (./batch.ts), which mixes them with audit rows in one atomic batch.
+ *
+ * `runBatch` sends drizzle builders and raw `sql` together: drizzle 0.45's D1 `batch()` cannot take
+ * raw `sql` with parameters (it loses the prepared statement), so both are rendered to SQL + params
+ * and sent through D1's own `batch()`, which is one transaction (the chart snapshot writer and
+ * enrichment use it too).
+ *
+ *   const [rows] = await d.batch([libraryEntriesQuery(d, env, orgId, userId)]);
+ *   await runBatch(env, [upsertEntryStatement(...), upsertProofStatement(...), refreshEntriesStatement(orgId, userId), auditStatement(...)]);
+ */
+import { and, asc, eq, inArray, is, lt, ne, sql, SQL } from 'drizzle-orm';
+import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
+import { changes, db, type Db } from '../../db/client';
+import { gameExternalIds, games, libraryProofs, openidNonces, userAccounts, userGameLibrary, users } from '../../db/schema';
+import { installReady } from '../apps/queries';
+import { gameSummaryFields } from '../catalog/queries';
+
+export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
+
+const dialect = new SQLiteAsyncDialect();
+
+/** One atomic D1 batch of builders and raw `sql`; D1's results in order (`changes(results[i])`). */
+export async function runBatch(env: Pick<Env, 'DB'>, items: Statement[]): Promise<D1Result[]> {
+  const stmts = items.map((item) => {
+    const q = is(item, SQL) ? dialect.sqlToQuery(item) : item.toSQL();
+    return env.DB.prepare(q.sql).bind(...q.params);
+  });
+  return env.DB.batch(stmts);
+}
+
+type ProofStatus = (typeof libraryProofs.$inferSelect)['status'];
+
+/** The entries of (org, user) with their games, proofs (a JSON array) and install readiness, by game id. */
+export function libraryEntriesQuery(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, orgId: number, userId: number, entryId?: number) {
+  const p = libraryProofs;
+  return d
+    .select({
+      id: userGameLibrary.id,
+      orgId: userGameLibrary.orgId,
+      userId: userGameLibrary.userId,
+      ownershipSource: userGameLibrary.ownershipSource,
+      proofType: userGameLibrary.proofType,
+      proofValue: userGameLibrary.proofValue,
+      verifiedAt: userGameLibrary.verifiedAt,
+      ...gameSummaryFields,
+      installReady: sql<number>`${installReady(env, orgId, sql`${games.id}`)}`.as('install_ready'),
+      proofs: sql<string>`(SELECT json_group_array(json_object('id', ${p.id}, 'kind', ${p.kind}, 'status', ${p.status}, 'verified_at', ${p.verifiedAt},
+          'created_at', ${p.createdAt}, 'updated_at', ${p.updatedAt}, 'review_note', ${p.reviewNote}, 'proof', json(${p.proofJson})))
+        FROM ${p} WHERE ${p.entryId} = ${userGameLibrary.id})`.as('proofs'),
+    })
+    .from(userGameLibrary)
+    .innerJoin(games, eq(games.id, userGameLibrary.gameId))
+    .where(and(eq(userGameLibrary.orgId, orgId), eq(userGameLibrary.userId, userId), entryId === undefined ? undefined : eq(userGameLibrary.id, entryId)))
+    .orderBy(asc(userGameLibrary.gameId)); // = games.id, and the (org, user, game) index gives the order: no sort
+}
+
+export type LibraryEntryRow = Awaited<ReturnType<typeof libraryEntriesQuery>>[number];
+
+/** Pending proofs of the org's members, oldest first, with the member's encrypted name; capped. */
+export function pendingProofsQuery(d: Db, orgId: number, limit: number) {
+  return d
+    .select({
+      entryId: userGameLibrary.id,
+      proofId: sql<number>`${libraryProofs.id}`.as('proof_id'),
+      kind: libraryProofs.kind,
+      userId: userGameLibrary.userId,
+      usernameEnc: users.usernameEnc,
+      usernameDigest: users.usernameDigest,
+      proofJson: libraryProofs.proofJson,
+      updatedAt: sql<string>`${libraryProofs.updatedAt}`.as('proof_updated_at'),
+      ...gameSummaryFields,
+    })
+    .from(libraryProofs)
+    .innerJoin(userGameLibrary, eq(userGameLibrary.id, libraryProofs.entryId))
+    .innerJoin(games, eq(games.id, userGameLibrary.gameId))
+    .innerJoin(users, eq(users.id, userGameLibrary.userId))
+    .where(and(eq(userGameLibrary.orgId, orgId), eq(libraryProofs.status, 'pending')))
+    .orderBy(asc(libraryProofs.updatedAt), asc(libraryProofs.id))
+    .limit(limit);
+}
+
+/** An entry of the org (for a reviewer) or of the user (for its owner), or undefined. */
+export async function libraryEntryOf(d: Db, entryId: number, owner: { orgId: number } | { userId: number }) {
+  const scope = 'orgId' in owner ? eq(userGameLibrary.orgId, owner.orgId) : eq(userGameLibrary.userId, owner.userId);
+  return d
+    .select({ id: userGameLibrary.id, orgId: userGameLibrary.orgId, userId: userGameLibrary.userId, gameId: userGameLibrary.gameId })
+    .from(userGameLibrary)
+    .where(and(eq(userGameLibrary.id, entryId), scope))
+    .get();
+}
+
+/**
+ * Moves the entry's proof of `kind` from one of `from` to `to` (a reviewer's decision, or the
+ * owner's withdrawal); false when no proof in one of those states was there (then `proofStatus`
+ * says why).
+ */
+export async function moveProof(
+  d: Db,
+  entryId: number,
+  kind: string,
+  from: readonly ProofStatus[],
+  to: { status: ProofStatus; now: string; verifiedAt?: string | null; reviewedBy?: number; reviewNote?: string | null },
+): Promise<boolean> {
+  const res = await d
+    .update(libraryProofs)
+    .set({
+      status: to.status,
+      updatedAt: to.now,
+      ...(to.verifiedAt !== undefined ? { verifiedAt: to.verifiedAt } : {}),
+      ...(to.reviewedBy !== undefined ? { reviewedBy: to.reviewedBy, reviewNote: to.reviewNote ?? null } : {}),
+    })
+    .where(and(eq(libraryProofs.entryId, entryId), eq(libraryProofs.kind, kind), inArray(libraryProofs.status, [...from])))
+    .run();
+  return changes(res) > 0;
+}
+
+/** The status of the entry's proof of `kind`, or undefined when there is none. */
+export async function proofStatus(d: Db, entryId: number, kind: string): Promise<ProofStatus | undefined> {
+  return (await d.select({ status: libraryProofs.status }).from(libraryProofs).where(and(eq(libraryProofs.entryId, entryId), eq(libraryProofs.kind, kind))).get())?.status;
+}
+
+/** True when the catalog has the game. */
+export async function gameIsKnown(d: Db, gameId: number): Promise<boolean> {
+  return (await d.select({ id: games.id }).from(games).where(eq(games.id, gameId)).get()) !== undefined;
+}
+
+/** The game's id on a store, if the catalog knows it. */
+export async function storeIdOf(d: Db, gameId: number, platform: string): Promise<string | undefined> {
+  return (
+    await d
+      .select({ externalId: gameExternalIds.externalId })
+      .from(gameExternalIds)
+      .where(and(eq(gameExternalIds.gameId, gameId), eq(gameExternalIds.platform, platform)))
+      .get()
+  )?.externalId;
+}
+
+/** Creates the entry if missing; an existing entry keeps its columns (`refreshEntriesStatement` sets them). */
+export function upsertEntryStatement(e: { orgId: number; userId: number; gameId: number; platform: string; externalId: string | null; source: string; now: string }) {
+  return sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+    VALUES (${e.orgId}, ${e.userId}, ${e.gameId}, ${e.platform}, ${e.externalId}, ${e.source}, ${e.now}, ${e.now})
+    ON CONFLICT (org_id, user_id, game_id) DO NOTHING`;
+}
+
+/** Sets the entry's proof of `kind` (one per kind); a resubmitted proof is reviewed afresh. */
+export function upsertProofStatement(
+  p: { orgId: number; userId: number; gameId: number; kind: string; proof: unknown; status: 'pending' | 'verified'; reviewedBy?: number | null; now: string },
+) {
+  const verifiedAt = p.status === 'verified' ? p.now : null;
+  return sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, reviewed_by, created_at, updated_at)
+    SELECT l.id, ${p.kind}, ${JSON.stringify(p.proof)}, ${p.status}, ${verifiedAt}, ${p.reviewedBy ?? null}, ${p.now}, ${p.now}
+    FROM user_game_library l WHERE l.org_id = ${p.orgId} AND l.user_id = ${p.userId} AND l.game_id = ${p.gameId}
+    ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = excluded.status,
+      verified_at = CASE WHEN excluded.status = 'verified' AND library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
+      reviewed_by = excluded.reviewed_by, review_note = NULL, updated_at = excluded.updated_at`;
+}
+
+/** Recomputes the derived columns of every entry of (org, user) from their proofs. */
+export function refreshEntriesStatement(orgId: number, userId: number, now: string) {
+  const best = (col: string) =>
+    sql.raw(`(SELECT p.${col} FROM library_proofs p WHERE p.entry_id = user_game_library.id
+      ORDER BY (p.status = 'verified') DESC, (p.status = 'pending') DESC, p.updated_at DESC, p.id DESC LIMIT 1)`);
+  return sql`UPDATE user_game_library SET
+      verified_at = (SELECT MIN(p.verified_at) FROM library_proofs p WHERE p.entry_id = user_game_library.id AND p.status = 'verified'),
+      ownership_source = COALESCE(${best('kind')}, ownership_source),
+      proof_type = ${best('kind')},
+      proof_value = ${best('proof_json')},
+      updated_at = ${now}
+    WHERE org_id = ${orgId} AND user_id = ${userId}`;
+}
+
+// ───────────── Steam links ─────────────
+
+const steamLinkOf = (orgId: number, userId: number) => and(eq(userAccounts.orgId, orgId), eq(userAccounts.userId, userId), eq(userAccounts.platform, 'steam'));
+
+/** The user's Steam link in the org, if any. */
+export async function steamLink(d: Db, orgId: number, userId: number) {
+  return d
+    .select({ id: userAccounts.id, accountId: userAccounts.accountId, metadataJson: userAccounts.metadataJson, createdAt: userAccounts.createdAt })
+    .from(userAccounts)
+    .where(steamLinkOf(orgId, userId))
+    .get();
+}
+
+/** Another member of the org who already linked this Steam account, if any. */
+export async function steamAccountHolder(d: Db, orgId: number, steamId: string, exceptUserId: number) {
+  return d
+    .select({ userId: userAccounts.userId })
+    .from(userAccounts)
+    .where(and(eq(userAccounts.orgId, orgId), eq(userAccounts.platform, 'steam'), eq(userAccounts.accountId, steamId), ne(userAccounts.userId, exceptUserId)))
+    .get();
+}
+
+/** Creates or replaces the member's Steam link (one per org and user). */
+export function putSteamLinkStatement(d: Db, l: { orgId: number; userId: number; steamId: string; displayName: string | null; metadataJson: string; now: string }) {
+  return d
+    .insert(userAccounts)
+    .values({ orgId: l.orgId, userId: l.userId, platform: 'steam', accountId: l.steamId, displayName: l.displayName, metadataJson: l.metadataJson, createdAt: l.now, updatedAt: l.now })
+    .onConflictDoUpdate({
+      target: [userAccounts.orgId, userAccounts.userId, userAccounts.platform],
+      set: { accountId: l.steamId, displayName: l.displayName, metadataJson: l.metadataJson, updatedAt: l.now },
+    });
+}
+
+export function deleteSteamLinkStatement(d: Db, linkId: number) {
+  return d.delete(userAccounts).where(eq(userAccounts.id, linkId));
+}
+
+/** Game ids of the member's Steam proofs in these states, by id. */
+export async function steamProofGames(d: Db, orgId: number, userId: number, statuses: ProofStatus[]): Promise<number[]> {
+  const rows = await d
+    .select({ gameId: userGameLibrary.gameId })
+    .from(libraryProofs)
+    .innerJoin(userGameLibrary, eq(userGameLibrary.id, libraryProofs.entryId))
+    .where(and(eq(userGameLibrary.orgId, orgId), eq(userGameLibrary.userId, userId), eq(libraryProofs.kind, 'steam'), inArray(libraryProofs.status, statuses)))
+    .orderBy(asc(userGameLibrary.gameId));
+  return rows.map((r) => r.gameId);
+}
+
+/**
+ * Withdraws the member's live Steam proofs, only when the statement just before it in the batch
+ * changed a row (the unlink: of two concurrent unlinks the second withdraws nothing new).
+ */
+export function withdrawSteamProofsAfterUnlinkStatement(orgId: number, userId: number, now: string) {
+  return sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+    WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
+      AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`;
+}
+
+/** Every Steam appid the catalog knows, with its game. */
+export async function steamCatalog(d: Db) {
+  return d.select({ gameId: gameExternalIds.gameId, externalId: gameExternalIds.externalId }).from(gameExternalIds).where(eq(gameExternalIds.platform, 'steam'));
+}
+
+/**
+ * The statements of a Steam verification, for one batch: an entry and a verified proof per matched
+ * game, and the withdrawal of Steam proofs of games no longer owned. `matched` travels as one JSON
+ * parameter (json_each) instead of one bound value per game: no 100-parameter limit.
+ */
+export function steamVerificationStatements(orgId: number, userId: number, matched: Array<{ g: number; a: number; p: number | null }>, now: string) {
+  const list = JSON.stringify(matched);
+  return [
+    sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+      SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
+      FROM json_each(${list}) j WHERE 1
+      ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
+    sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
+      SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
+             'verified', ${now}, ${now}, ${now}
+      FROM json_each(${list}) j JOIN user_game_library l
+        ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
+      WHERE 1
+      ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
+        verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
+        reviewed_by = NULL, updated_at = excluded.updated_at`,
+    sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
+      WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
+        SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
+          AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
+  ];
+}
+
+/** Records an OpenID nonce (false: already used, a replay) and prunes those seen before `cutoff`; one batch. */
+export async function recordNonce(env: Pick<Env, 'DB'>, nonce: string, now: string, cutoff: string): Promise<boolean> {
+  const d = db(env);
+  const [inserted] = await runBatch(env, [
+    d.insert(openidNonces).values({ nonce, seenAt: now }).onConflictDoNothing({ target: openidNonces.nonce }),
+    d.delete(openidNonces).where(lt(openidNonces.seenAt, cutoff)),
+  ]);
+  return changes(inserted!) === 1;
+}
