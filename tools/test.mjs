@@ -22,9 +22,9 @@ function ensureChromium() {
   return existsSync(chromium);
 }
 
-function vitest(label, args, file) {
+function vitest(label, args, file, extraEnv = {}) {
   console.log(`\n[test] ${label}`);
-  const r = spawnSync('vitest', ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`], { cwd: ROOT, env, stdio: 'inherit' });
+  const r = spawnSync('vitest', ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`], { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: 'inherit' });
   try {
     const report = JSON.parse(readFileSync(file, 'utf8'));
     return { passed: report.numPassedTests, failed: report.numFailedTests + (r.status !== 0 && report.numFailedTests === 0 ? 1 : 0) };
@@ -40,8 +40,15 @@ const add = (r) => {
   totals.failed += r.failed;
 };
 
+// The recorder fleet at 3,000 sources (issue 17 target 6) runs only with FLEET_3000=1 (CI sets it),
+// in its own vitest run after the others: its 90 s failover budget counts the real time of ~1,000
+// restarts, which the Workers pool's other files would slow past the budget (vitest.config.mts).
+const fleet3000 = Boolean(process.env.FLEET_3000);
+delete env.FLEET_3000;
+
 if (only !== 'e2e') {
   add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
+  if (fleet3000) add(vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' }));
   add(vitest('tools and agents (Node)', ['--config', 'vitest.node.config.mts'], join(out, 'node.json')));
 }
 if (only !== 'workers') {
