@@ -17,6 +17,17 @@ export function outer(column: SQLiteColumn): SQL {
   return sql`${column.table}.${sql.identifier(column.name)}`;
 }
 
+/**
+ * A column's bare name, typed against the schema (a renamed column is a type error): for raw `sql`
+ * where SQLite wants an unqualified name — INSERT column lists, UPDATE SET targets, conflict
+ * targets, `excluded.<name>`.
+ *
+ *   sql`INSERT INTO ${games} (${col(games.slug)}) VALUES (${slug}) ON CONFLICT (${col(games.slug)}) DO NOTHING`
+ */
+export function col(column: SQLiteColumn): SQL {
+  return sql`${sql.identifier(column.name)}`;
+}
+
 /** The cheapest statement D1 can answer: rejects when the database is unreachable (`/health`). */
 export async function ping(d: Db): Promise<void> {
   await d.run(sql`SELECT 1`);

@@ -16,6 +16,7 @@
 import { and, asc, eq, inArray, is, lt, ne, sql, SQL } from 'drizzle-orm';
 import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import { changes, db, type Db } from '../../db/client';
+import { col, outer } from '../../db/helpers';
 import { gameExternalIds, games, libraryProofs, openidNonces, userAccounts, userGameLibrary, users } from '../../db/schema';
 import { installReady } from '../apps/queries';
 import { gameSummaryFields } from '../catalog/queries';
@@ -23,6 +24,16 @@ import { gameSummaryFields } from '../catalog/queries';
 export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
 
 const dialect = new SQLiteAsyncDialect();
+
+// The raw statements below (what drizzle's builders cannot say: INSERT … SELECT with ON CONFLICT,
+// json_each, the `changes()` guard, per-column correlated subqueries) name every table and column
+// through the schema: `outer()` for a qualified reference, `col()` for a bare name.
+const L = userGameLibrary;
+const P = libraryProofs;
+/** The entry's columns in an INSERT column list. */
+const entryColumns = sql`(${col(L.orgId)}, ${col(L.userId)}, ${col(L.gameId)}, ${col(L.platform)}, ${col(L.externalId)}, ${col(L.ownershipSource)}, ${col(L.createdAt)}, ${col(L.updatedAt)})`;
+const entryKey = sql`(${col(L.orgId)}, ${col(L.userId)}, ${col(L.gameId)})`;
+const proofKey = sql`(${col(P.entryId)}, ${col(P.kind)})`;
 
 /** One atomic D1 batch of builders and raw `sql`; D1's results in order (`changes(results[i])`). */
 export async function runBatch(env: Pick<Env, 'DB'>, items: Statement[]): Promise<D1Result[]> {
@@ -142,9 +153,9 @@ export async function storeIdOf(d: Db, gameId: number, platform: string): Promis
 
 /** Creates the entry if missing; an existing entry keeps its columns (`refreshEntriesStatement` sets them). */
 export function upsertEntryStatement(e: { orgId: number; userId: number; gameId: number; platform: string; externalId: string | null; source: string; now: string }) {
-  return sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+  return sql`INSERT INTO ${L} ${entryColumns}
     VALUES (${e.orgId}, ${e.userId}, ${e.gameId}, ${e.platform}, ${e.externalId}, ${e.source}, ${e.now}, ${e.now})
-    ON CONFLICT (org_id, user_id, game_id) DO NOTHING`;
+    ON CONFLICT ${entryKey} DO NOTHING`;
 }
 
 /** Sets the entry's proof of `kind` (one per kind); a resubmitted proof is reviewed afresh. */
@@ -152,26 +163,27 @@ export function upsertProofStatement(
   p: { orgId: number; userId: number; gameId: number; kind: string; proof: unknown; status: 'pending' | 'verified'; reviewedBy?: number | null; now: string },
 ) {
   const verifiedAt = p.status === 'verified' ? p.now : null;
-  return sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, reviewed_by, created_at, updated_at)
-    SELECT l.id, ${p.kind}, ${JSON.stringify(p.proof)}, ${p.status}, ${verifiedAt}, ${p.reviewedBy ?? null}, ${p.now}, ${p.now}
-    FROM user_game_library l WHERE l.org_id = ${p.orgId} AND l.user_id = ${p.userId} AND l.game_id = ${p.gameId}
-    ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = excluded.status,
-      verified_at = CASE WHEN excluded.status = 'verified' AND library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
-      reviewed_by = excluded.reviewed_by, review_note = NULL, updated_at = excluded.updated_at`;
+  return sql`INSERT INTO ${P} (${col(P.entryId)}, ${col(P.kind)}, ${col(P.proofJson)}, ${col(P.status)}, ${col(P.verifiedAt)}, ${col(P.reviewedBy)}, ${col(P.createdAt)}, ${col(P.updatedAt)})
+    SELECT ${outer(L.id)}, ${p.kind}, ${JSON.stringify(p.proof)}, ${p.status}, ${verifiedAt}, ${p.reviewedBy ?? null}, ${p.now}, ${p.now}
+    FROM ${L} WHERE ${outer(L.orgId)} = ${p.orgId} AND ${outer(L.userId)} = ${p.userId} AND ${outer(L.gameId)} = ${p.gameId}
+    ON CONFLICT ${proofKey} DO UPDATE SET ${col(P.proofJson)} = excluded.${col(P.proofJson)}, ${col(P.status)} = excluded.${col(P.status)},
+      ${col(P.verifiedAt)} = CASE WHEN excluded.${col(P.status)} = 'verified' AND ${outer(P.status)} = 'verified' THEN ${outer(P.verifiedAt)} ELSE excluded.${col(P.verifiedAt)} END,
+      ${col(P.reviewedBy)} = excluded.${col(P.reviewedBy)}, ${col(P.reviewNote)} = NULL, ${col(P.updatedAt)} = excluded.${col(P.updatedAt)}`;
 }
 
 /** Recomputes the derived columns of every entry of (org, user) from their proofs. */
 export function refreshEntriesStatement(orgId: number, userId: number, now: string) {
-  const best = (col: string) =>
-    sql.raw(`(SELECT p.${col} FROM library_proofs p WHERE p.entry_id = user_game_library.id
-      ORDER BY (p.status = 'verified') DESC, (p.status = 'pending') DESC, p.updated_at DESC, p.id DESC LIMIT 1)`);
-  return sql`UPDATE user_game_library SET
-      verified_at = (SELECT MIN(p.verified_at) FROM library_proofs p WHERE p.entry_id = user_game_library.id AND p.status = 'verified'),
-      ownership_source = COALESCE(${best('kind')}, ownership_source),
-      proof_type = ${best('kind')},
-      proof_value = ${best('proof_json')},
-      updated_at = ${now}
-    WHERE org_id = ${orgId} AND user_id = ${userId}`;
+  // The entry's proofs, best first: verified, then pending, then the newest.
+  const best = (column: typeof P.kind | typeof P.proofJson) =>
+    sql`(SELECT ${outer(column)} FROM ${P} WHERE ${outer(P.entryId)} = ${outer(L.id)}
+      ORDER BY (${outer(P.status)} = 'verified') DESC, (${outer(P.status)} = 'pending') DESC, ${outer(P.updatedAt)} DESC, ${outer(P.id)} DESC LIMIT 1)`;
+  return sql`UPDATE ${L} SET
+      ${col(L.verifiedAt)} = (SELECT MIN(${outer(P.verifiedAt)}) FROM ${P} WHERE ${outer(P.entryId)} = ${outer(L.id)} AND ${outer(P.status)} = 'verified'),
+      ${col(L.ownershipSource)} = COALESCE(${best(P.kind)}, ${outer(L.ownershipSource)}),
+      ${col(L.proofType)} = ${best(P.kind)},
+      ${col(L.proofValue)} = ${best(P.proofJson)},
+      ${col(L.updatedAt)} = ${now}
+    WHERE ${outer(L.orgId)} = ${orgId} AND ${outer(L.userId)} = ${userId}`;
 }
 
 // ───────────── Steam links ─────────────
@@ -227,9 +239,9 @@ export async function steamProofGames(d: Db, orgId: number, userId: number, stat
  * changed a row (the unlink: of two concurrent unlinks the second withdraws nothing new).
  */
 export function withdrawSteamProofsAfterUnlinkStatement(orgId: number, userId: number, now: string) {
-  return sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-    WHERE kind = 'steam' AND status IN ('verified', 'pending') AND changes() = 1
-      AND entry_id IN (SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId})`;
+  return sql`UPDATE ${P} SET ${col(P.status)} = 'withdrawn', ${col(P.verifiedAt)} = NULL, ${col(P.updatedAt)} = ${now}
+    WHERE ${outer(P.kind)} = 'steam' AND ${outer(P.status)} IN ('verified', 'pending') AND changes() = 1
+      AND ${outer(P.entryId)} IN (SELECT ${outer(L.id)} FROM ${L} WHERE ${outer(L.orgId)} = ${orgId} AND ${outer(L.userId)} = ${userId})`;
 }
 
 /** Every Steam appid the catalog knows, with its game. */
@@ -245,23 +257,23 @@ export async function steamCatalog(d: Db) {
 export function steamVerificationStatements(orgId: number, userId: number, matched: Array<{ g: number; a: number; p: number | null }>, now: string) {
   const list = JSON.stringify(matched);
   return [
-    sql`INSERT INTO user_game_library (org_id, user_id, game_id, platform, external_id, ownership_source, created_at, updated_at)
+    sql`INSERT INTO ${L} ${entryColumns}
       SELECT ${orgId}, ${userId}, json_extract(j.value, '$.g'), 'steam', CAST(json_extract(j.value, '$.a') AS TEXT), 'steam', ${now}, ${now}
       FROM json_each(${list}) j WHERE 1
-      ON CONFLICT (org_id, user_id, game_id) DO NOTHING`,
-    sql`INSERT INTO library_proofs (entry_id, kind, proof_json, status, verified_at, created_at, updated_at)
-      SELECT l.id, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
+      ON CONFLICT ${entryKey} DO NOTHING`,
+    sql`INSERT INTO ${P} (${col(P.entryId)}, ${col(P.kind)}, ${col(P.proofJson)}, ${col(P.status)}, ${col(P.verifiedAt)}, ${col(P.createdAt)}, ${col(P.updatedAt)})
+      SELECT ${outer(L.id)}, 'steam', json_object('appid', json_extract(j.value, '$.a'), 'playtime', json_extract(j.value, '$.p'), 'timestamp', ${now}),
              'verified', ${now}, ${now}, ${now}
-      FROM json_each(${list}) j JOIN user_game_library l
-        ON l.org_id = ${orgId} AND l.user_id = ${userId} AND l.game_id = json_extract(j.value, '$.g')
+      FROM json_each(${list}) j JOIN ${L}
+        ON ${outer(L.orgId)} = ${orgId} AND ${outer(L.userId)} = ${userId} AND ${outer(L.gameId)} = json_extract(j.value, '$.g')
       WHERE 1
-      ON CONFLICT (entry_id, kind) DO UPDATE SET proof_json = excluded.proof_json, status = 'verified',
-        verified_at = CASE WHEN library_proofs.status = 'verified' THEN library_proofs.verified_at ELSE excluded.verified_at END,
-        reviewed_by = NULL, updated_at = excluded.updated_at`,
-    sql`UPDATE library_proofs SET status = 'withdrawn', verified_at = NULL, updated_at = ${now}
-      WHERE kind = 'steam' AND status = 'verified' AND entry_id IN (
-        SELECT id FROM user_game_library WHERE org_id = ${orgId} AND user_id = ${userId}
-          AND game_id NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
+      ON CONFLICT ${proofKey} DO UPDATE SET ${col(P.proofJson)} = excluded.${col(P.proofJson)}, ${col(P.status)} = 'verified',
+        ${col(P.verifiedAt)} = CASE WHEN ${outer(P.status)} = 'verified' THEN ${outer(P.verifiedAt)} ELSE excluded.${col(P.verifiedAt)} END,
+        ${col(P.reviewedBy)} = NULL, ${col(P.updatedAt)} = excluded.${col(P.updatedAt)}`,
+    sql`UPDATE ${P} SET ${col(P.status)} = 'withdrawn', ${col(P.verifiedAt)} = NULL, ${col(P.updatedAt)} = ${now}
+      WHERE ${outer(P.kind)} = 'steam' AND ${outer(P.status)} = 'verified' AND ${outer(P.entryId)} IN (
+        SELECT ${outer(L.id)} FROM ${L} WHERE ${outer(L.orgId)} = ${orgId} AND ${outer(L.userId)} = ${userId}
+          AND ${outer(L.gameId)} NOT IN (SELECT json_extract(value, '$.g') FROM json_each(${list})))`,
   ];
 }
 
