@@ -8,11 +8,12 @@
  *   const rows = await chartTileRows(d, c.env, { userId, orgId, chartDate: null });   // TileRow[]
  *   const [created] = await d.batch([insertAppStatement(d, app), auditStatement(c, …)]);
  *
- * The tile columns stay a `sql` template: the chart API selects them next to its own columns over
- * the same aliases (`c` chart row, `g` game, `a` apps override), which drizzle's builder cannot share.
+ * The tile columns stay a `sql` template (a chart row left-joined with its game and `apps` override,
+ * selected under the TileRow keys), every table and column named through the schema.
  */
 import { asc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
+import { outer } from '../../db/helpers';
 import { apps, chartsTop10, clusterNodes, downloadedGames, games, userGameLibrary } from '../../db/schema';
 import { nodeOnlineCutoff } from '../nodes/model';
 import type { TileRow, TileScope } from './tiles';
@@ -26,10 +27,10 @@ import type { TileRow, TileScope } from './tiles';
  */
 export function installReady(env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, orgId: number | null, gameIdExpr: SQL, region?: string | null): SQL {
   if (orgId === null) return sql`0`;
-  const regionFilter = region ? sql` AND n.region = ${region}` : sql``;
-  return sql`EXISTS (SELECT 1 FROM ${downloadedGames} dg JOIN ${clusterNodes} n ON n.id = dg.node_id
-    WHERE dg.org_id = ${orgId} AND dg.game_id = ${gameIdExpr} AND n.status = 'active'
-      AND n.last_seen >= ${nodeOnlineCutoff(env)}${regionFilter})`;
+  const regionFilter = region ? sql` AND ${outer(clusterNodes.region)} = ${region}` : sql``;
+  return sql`EXISTS (SELECT 1 FROM ${downloadedGames} JOIN ${clusterNodes} ON ${outer(clusterNodes.id)} = ${outer(downloadedGames.nodeId)}
+    WHERE ${outer(downloadedGames.orgId)} = ${orgId} AND ${outer(downloadedGames.gameId)} = ${gameIdExpr} AND ${outer(clusterNodes.status)} = 'active'
+      AND ${outer(clusterNodes.lastSeen)} >= ${nodeOnlineCutoff(env)}${regionFilter})`;
 }
 
 /**
@@ -41,17 +42,22 @@ export function tileColumns(env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, scope:
   const owned =
     scope.userId === null || scope.orgId === null
       ? sql`0`
-      : sql`EXISTS (SELECT 1 FROM ${userGameLibrary} l WHERE l.org_id = ${scope.orgId} AND l.user_id = ${scope.userId}
-          AND l.game_id = g.id AND l.verified_at IS NOT NULL)`;
-  return sql`c.rank, c.chart_date, c.name AS chart_name, c.steam_appid, g.id AS game_id, g.slug, g.name,
-           g.description, g.cover_url, a.moonlight_name, a.enabled, a.sort_order,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, sql`g.id`)} END AS installed,
-           CASE WHEN g.id IS NULL THEN 0 ELSE ${owned} END AS owned`;
+      : sql`EXISTS (SELECT 1 FROM ${userGameLibrary} WHERE ${outer(userGameLibrary.orgId)} = ${scope.orgId} AND ${outer(userGameLibrary.userId)} = ${scope.userId}
+          AND ${outer(userGameLibrary.gameId)} = ${outer(games.id)} AND ${outer(userGameLibrary.verifiedAt)} IS NOT NULL)`;
+  const c = chartsTop10;
+  const g = games;
+  const a = apps;
+  // Aliased to the TileRow keys (snake_case: the tile model reads them as they come).
+  return sql`${outer(c.rank)} AS rank, ${outer(c.chartDate)} AS chart_date, ${outer(c.name)} AS chart_name, ${outer(c.steamAppid)} AS steam_appid,
+           ${outer(g.id)} AS game_id, ${outer(g.slug)} AS slug, ${outer(g.name)} AS name, ${outer(g.description)} AS description,
+           ${outer(g.coverUrl)} AS cover_url, ${outer(a.moonlightName)} AS moonlight_name, ${outer(a.enabled)} AS enabled, ${outer(a.sortOrder)} AS sort_order,
+           CASE WHEN ${outer(g.id)} IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, outer(g.id))} END AS installed,
+           CASE WHEN ${outer(g.id)} IS NULL THEN 0 ELSE ${owned} END AS owned`;
 }
 
-export const CHART_TILE_JOINS = sql`FROM ${chartsTop10} c
-    LEFT JOIN ${games} g ON g.id = c.game_id
-    LEFT JOIN ${apps} a ON a.id = g.slug`;
+const CHART_TILE_JOINS = sql`FROM ${chartsTop10}
+    LEFT JOIN ${games} ON ${outer(games.id)} = ${outer(chartsTop10.gameId)}
+    LEFT JOIN ${apps} ON ${outer(apps.id)} = ${outer(games.slug)}`;
 
 /** The chart rows of the scope's date (the latest chart when null) as tile rows, by rank. */
 export function chartTileRows(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, scope: TileScope): Promise<TileRow[]> {
@@ -59,8 +65,8 @@ export function chartTileRows(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'
   return d.all<TileRow>(sql`
     SELECT ${tileColumns(env, scope)}
     ${CHART_TILE_JOINS}
-    WHERE c.chart_date = ${date}
-    ORDER BY c.rank`);
+    WHERE ${outer(chartsTop10.chartDate)} = ${date}
+    ORDER BY ${outer(chartsTop10.rank)}`);
 }
 
 /** The `apps` table in tile order: the catalog when no chart exists (contract §4.3 fallback). */

@@ -30,7 +30,7 @@ export interface AppTile {
   steam_appid: number | null;
 }
 
-/** A chart row joined with its game and `apps` override (`tileColumns`): what a tile is derived from. */
+/** A chart row joined with its game and `apps` override (apps/queries.ts `tileColumns`): what a tile is derived from. */
 export interface TileRow {
   rank: number;
   chart_date: string;

@@ -8,6 +8,7 @@
  */
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, max, ne, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
+import { outer } from '../../db/helpers';
 import { apps, chartRuns, chartsTop10, gameExternalIds, games, userGameLibrary } from '../../db/schema';
 import { installReady } from '../apps/queries';
 
@@ -51,7 +52,7 @@ export function chartRowsQuery(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS
       moonlightName: apps.moonlightName,
       enabled: apps.enabled,
       sortOrder: apps.sortOrder,
-      installed: sql<number>`CASE WHEN ${games.id} IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, sql`${games.id}`)} END`,
+      installed: sql<number>`CASE WHEN ${games.id} IS NULL THEN 0 ELSE ${installReady(env, scope.orgId, outer(games.id))} END`,
       owned: sql<number>`CASE WHEN ${games.id} IS NULL THEN 0 ELSE ${owned} END`,
       externalIds: sql<string | null>`(SELECT json_group_object(${gameExternalIds.platform}, ${gameExternalIds.externalId})
         FROM ${gameExternalIds} WHERE ${gameExternalIds.gameId} = ${games.id})`,

@@ -59,7 +59,7 @@ export function libraryEntriesQuery(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SE
       proofValue: userGameLibrary.proofValue,
       verifiedAt: userGameLibrary.verifiedAt,
       ...gameSummaryFields,
-      installReady: sql<number>`${installReady(env, orgId, sql`${games.id}`)}`.as('install_ready'),
+      installReady: sql<number>`${installReady(env, orgId, outer(games.id))}`.as('install_ready'),
       proofs: sql<string>`(SELECT json_group_array(json_object('id', ${p.id}, 'kind', ${p.kind}, 'status', ${p.status}, 'verified_at', ${p.verifiedAt},
           'created_at', ${p.createdAt}, 'updated_at', ${p.updatedAt}, 'review_note', ${p.reviewNote}, 'proof', json(${p.proofJson})))
         FROM ${p} WHERE ${p.entryId} = ${userGameLibrary.id})`.as('proofs'),
