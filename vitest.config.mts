@@ -111,7 +111,8 @@ export default defineConfig({
           workers({
             OVERSEER_URL: '',
             OVERSEER_URLS: fakeFleetPorts.map((p) => `ws://127.0.0.1:${p}/ws/big`).join(','),
-            OVERSEER_FAILOVER_SECONDS: '60',
+            // 30 s, not 60: see test/dvr/fleet-3000.test.ts (the restarts' real time in one workerd).
+            OVERSEER_FAILOVER_SECONDS: '30',
             FAKE_FLEET_CONTROLS: fakeFleetPorts.map((p) => `http://127.0.0.1:${p}/control/big`).join(','),
           }),
         ],

@@ -23,7 +23,7 @@ import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/err
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso } from '../world';
 import { assertOrgAccess } from './tenancy/access';
-import { runBatch } from './ownership/queries';
+import { runBatch } from '../db/helpers';
 import { LibraryEntrySchema, listLibrary, toLibraryEntries } from './ownership/entries';
 import { gameIsKnown, libraryEntriesQuery, libraryEntryOf, moveProof, proofStatus, refreshEntriesStatement, storeIdOf, upsertEntryStatement, upsertProofStatement } from './ownership/queries';
 import { proofFacts, ProofIn, REVIEWABLE_KINDS } from './ownership/proofs';
@@ -86,7 +86,7 @@ async function decide(
     if (!status) throw new NotFound(`no ${body.kind} proof on this entry`);
     throw new Conflict(`the ${body.kind} proof is ${status}`, 'proof_state');
   }
-  await runBatch(c.env, [
+  await runBatch(db(c.env), [
     refreshEntriesStatement(p.org_id, entry.userId, now),
     auditStatement(c, decision === 'verify' ? 'library.proof.verify' : 'library.proof.reject', {
       orgId: p.org_id,
@@ -170,7 +170,7 @@ export const userLibraryRoutes = newRouter()
       const externalId = known ?? facts.externalIds[0] ?? null;
       try {
         const now = nowIso();
-        await runBatch(c.env, [
+        await runBatch(db(c.env), [
           upsertEntryStatement({ orgId: body.org_id, userId: user_id, gameId: body.game_id, platform: facts.platform, externalId, source: body.kind, now }),
           upsertProofStatement({ orgId: body.org_id, userId: user_id, gameId: body.game_id, kind: body.kind, proof: facts.proof, status: 'pending', now }),
           refreshEntriesStatement(body.org_id, user_id, now),

@@ -4,7 +4,8 @@
  *   sql`EXISTS (SELECT 1 FROM ${memberships} m WHERE m.org_id = ${outer(orgInvites.orgId)})`
  *   await ping(db(c.env));   // throws when D1 does not answer
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { is, sql, SQL } from 'drizzle-orm';
+import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from './client';
 
@@ -31,4 +32,26 @@ export function col(column: SQLiteColumn): SQL {
 /** The cheapest statement D1 can answer: rejects when the database is unreachable (`/health`). */
 export async function ping(d: Db): Promise<void> {
   await d.run(sql`SELECT 1`);
+}
+
+/** A statement `runBatch` takes: a drizzle builder (anything with `toSQL()`) or a raw `sql` template. */
+export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
+
+const dialect = new SQLiteAsyncDialect();
+
+/**
+ * One atomic D1 batch of builders and raw `sql`, D1's results in order (`changes(results[i])`).
+ * The one workaround around drizzle's own `batch()`: drizzle 0.45's D1 batch cannot take raw `sql`
+ * with parameters (it loses the prepared statement), so both kinds are rendered to SQL + params
+ * and sent through the client's D1 binding (in a request, its D1 session).
+ *
+ *   const [entry] = await runBatch(d, [upsertEntryStatement(e), refreshEntriesStatement(org, user, now)]);
+ */
+export async function runBatch(d: Db, items: Statement[]): Promise<D1Result[]> {
+  const client = d.$client;
+  const stmts = items.map((item) => {
+    const q = is(item, SQL) ? dialect.sqlToQuery(item) : item.toSQL();
+    return client.prepare(q.sql).bind(...q.params);
+  });
+  return client.batch(stmts);
 }

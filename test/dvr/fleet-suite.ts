@@ -23,7 +23,12 @@ import { eventually } from './fake';
 /** Every active source records again within this long of its overseer's loss (issue 17 target 6). */
 const FAILOVER_BUDGET_MS = 90_000;
 
-export function fleetSuite(opts: { sources: number; startConcurrency?: number }): void {
+/**
+ * `graceSeconds` must equal the project's OVERSEER_FAILOVER_SECONDS (vitest.config.mts): the test
+ * moves the world clock to just inside and just past it.
+ */
+export function fleetSuite(opts: { sources: number; startConcurrency?: number; graceSeconds?: number }): void {
+  const graceMs = (opts.graceSeconds ?? 60) * 1000;
   /** Many active sources; workerd runs every start through a real monitor object and D1. */
   const SOURCES = opts.sources;
   /** Polls of the fakes' state allowed while the fleet settles (each start is real work in workerd). */
@@ -119,14 +124,14 @@ export function fleetSuite(opts: { sources: number; startConcurrency?: number })
       await control(0, 'refuse', { refuse: true }); // overseer 0 unreachable (its processes run on)
       await eventually(health, (x) => x.overseers[0]!.connected === false, 'link 0 down');
       // Inside the grace period nothing moves.
-      offsetMs += 30_000;
+      offsetMs += graceMs / 2;
       await alarm(1);
       await alarm(2);
       expect((await recorders([1, 2])).size).toBeLessThan(SOURCES);
 
-      // Just past the 60 s grace, well before the next reconcile interval: the alarm the survivors
-      // armed for the grace's end (their own interval is 60 s away) moves the sources.
-      offsetMs += 31_000;
+      // Just past the grace, before the next reconcile interval: the alarm the survivors armed for
+      // the grace's end (their own interval is 60 s away) moves the sources.
+      offsetMs += graceMs / 2 + 1_000;
       // Together, as their alarms fire in production: each survivor's reconcile moves its share.
       await Promise.all([alarm(1), alarm(2)]);
       await eventually(() => recorders([1, 2]), exactlyOnce, 'every source recording on overseer 1 or 2', settle);

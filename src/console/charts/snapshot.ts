@@ -11,7 +11,7 @@
  */
 import { db } from '../../db/client';
 import { nowIso } from '../../world';
-import { runBatch } from '../ownership/queries';
+import { runBatch } from '../../db/helpers';
 import { gamesBySteamAppids, snapshotStatements, takenSlugs } from './queries';
 import type { ChartRow } from './scrape';
 
@@ -76,5 +76,5 @@ export async function writeSnapshot(env: Env, snap: Snapshot): Promise<void> {
     hoursPlayed: r.hoursPlayed,
   }));
   // Atomic, through the one workaround for raw `sql` in a D1 batch (`runBatch`, ownership/queries.ts).
-  await runBatch(env, snapshotStatements(d, { chartDate: snap.chartDate, source: snap.source, runId: snap.runId, now, stubs, renames, rows }));
+  await runBatch(d, snapshotStatements(d, { chartDate: snap.chartDate, source: snap.source, runId: snap.runId, now, stubs, renames, rows }));
 }

@@ -14,11 +14,11 @@
  * URL is not fetched again and the same bytes land on the same content-addressed key. Fields an
  * admin set by hand are never written (see ./manual.ts).
  */
-import { changes } from '../../db/client';
+import { changes, db } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { z } from '../../http/openapi';
 import { storeCoverObject, type ImageType } from '../catalog/cover-store';
-import { runBatch } from '../ownership/queries';
+import { runBatch } from '../../db/helpers';
 import { fetchArt } from './art';
 import { applyDetails, createStubsAndQueue, enrichTarget, recordAttempt, recordNotFound, requeueGame, type CoverWrite } from './queries';
 import { fetchAppDetails } from './steam-store';
@@ -95,7 +95,7 @@ export async function enrichGame(env: Env, gameId: number, attempts: number, for
       cover = { objectKey: stored.objectKey, coverUrl: stored.coverUrl, sourceUrl: artUrl };
     } else artError = art.error;
   }
-  const results = await runBatch(env, applyDetails(gameId, target.appid, attempts, d, cover, artError));
+  const results = await runBatch(db(env), applyDetails(gameId, target.appid, attempts, d, cover, artError));
   if (cover && changes(results[0]!) === 1 && target.coverKey && target.coverKey !== cover.objectKey) {
     // The game points at the new cover now: the old object is no one's.
     await env.BUCKET.delete(target.coverKey);

@@ -5,14 +5,14 @@
  * while a fetch is in flight.
  *
  *   const { added, queued } = await createStubsAndQueue(env, ['620', '1245620']);
- *   await runBatch(env, applyDetails(gameId, details, cover));
+ *   await runBatch(db(env), applyDetails(gameId, details, cover));
  */
 import { eq, sql, type SQL } from 'drizzle-orm';
 import { changes, db } from '../../db/client';
 import { gameEnrichment } from '../../db/schema';
 import { nowIso } from '../../world';
 import { placeholderName } from '../charts/snapshot';
-import { runBatch } from '../ownership/queries';
+import { runBatch } from '../../db/helpers';
 import type { EnrichedField } from './manual';
 import type { AppDetails } from './steam-store';
 
@@ -67,7 +67,7 @@ export async function createStubsAndQueue(env: Env, appids: string[], opts: { cr
             AND NOT EXISTS (SELECT 1 FROM game_external_ids e WHERE e.game_id = g.id AND e.platform = 'steam')`,
       ]
     : [];
-  const results = await runBatch(env, [
+  const results = await runBatch(db(env), [
     ...creates,
     sql`INSERT INTO game_enrichment (game_id, source, external_id, status, attempts, requested_at, updated_at)
       SELECT e.game_id, 'steam', e.external_id, 'queued', 0, ${now}, ${now}

@@ -13,17 +13,13 @@
  *   const [rows] = await d.batch([libraryEntriesQuery(d, env, orgId, userId)]);
  *   await runBatch(env, [upsertEntryStatement(...), upsertProofStatement(...), refreshEntriesStatement(orgId, userId), auditStatement(...)]);
  */
-import { and, asc, eq, inArray, is, lt, ne, sql, SQL } from 'drizzle-orm';
-import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core';
+import { and, asc, eq, inArray, lt, ne, sql, type SQL } from 'drizzle-orm';
 import { changes, db, type Db } from '../../db/client';
-import { col, outer } from '../../db/helpers';
+import { col, outer, runBatch } from '../../db/helpers';
 import { gameExternalIds, games, libraryProofs, openidNonces, userAccounts, userGameLibrary, users } from '../../db/schema';
 import { installReady } from '../apps/queries';
 import { gameSummaryFields } from '../catalog/queries';
 
-export type Statement = SQL | { toSQL(): { sql: string; params: unknown[] } };
-
-const dialect = new SQLiteAsyncDialect();
 
 // The raw statements below (what drizzle's builders cannot say: INSERT … SELECT with ON CONFLICT,
 // json_each, the `changes()` guard, per-column correlated subqueries) name every table and column
@@ -35,14 +31,6 @@ const entryColumns = sql`(${col(L.orgId)}, ${col(L.userId)}, ${col(L.gameId)}, $
 const entryKey = sql`(${col(L.orgId)}, ${col(L.userId)}, ${col(L.gameId)})`;
 const proofKey = sql`(${col(P.entryId)}, ${col(P.kind)})`;
 
-/** One atomic D1 batch of builders and raw `sql`; D1's results in order (`changes(results[i])`). */
-export async function runBatch(env: Pick<Env, 'DB'>, items: Statement[]): Promise<D1Result[]> {
-  const stmts = items.map((item) => {
-    const q = is(item, SQL) ? dialect.sqlToQuery(item) : item.toSQL();
-    return env.DB.prepare(q.sql).bind(...q.params);
-  });
-  return env.DB.batch(stmts);
-}
 
 type ProofStatus = (typeof libraryProofs.$inferSelect)['status'];
 
@@ -278,9 +266,8 @@ export function steamVerificationStatements(orgId: number, userId: number, match
 }
 
 /** Records an OpenID nonce (false: already used, a replay) and prunes those seen before `cutoff`; one batch. */
-export async function recordNonce(env: Pick<Env, 'DB'>, nonce: string, now: string, cutoff: string): Promise<boolean> {
-  const d = db(env);
-  const [inserted] = await runBatch(env, [
+export async function recordNonce(d: Db, nonce: string, now: string, cutoff: string): Promise<boolean> {
+  const [inserted] = await runBatch(d, [
     d.insert(openidNonces).values({ nonce, seenAt: now }).onConflictDoNothing({ target: openidNonces.nonce }),
     d.delete(openidNonces).where(lt(openidNonces.seenAt, cutoff)),
   ]);

@@ -15,7 +15,7 @@ import { z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { toGameSummary } from '../catalog/game-summary';
 import { GameSummarySchema } from '../schemas';
-import { runBatch } from './queries';
+import { runBatch } from '../../db/helpers';
 import { listLibrary, type LibraryEntry } from './entries';
 import { libraryEntryOf, moveProof, pendingProofsQuery, proofStatus, refreshEntriesStatement } from './queries';
 
@@ -66,7 +66,7 @@ export async function withdrawProof(c: Context<AppEnv>, userId: number, entryId:
     if (!status) throw new NotFound(`no ${kind} proof on this entry`);
     throw new Conflict(`the ${kind} proof is ${status}: only pending proofs can be withdrawn`, 'proof_state');
   }
-  await runBatch(c.env, [
+  await runBatch(db(c.env), [
     refreshEntriesStatement(entry.orgId, userId, now),
     auditStatement(c, 'library.proof.withdraw', { orgId: entry.orgId, targetType: 'library_entry', targetId: entry.id, details: { kind, user_id: userId, game_id: entry.gameId } }),
   ]);

@@ -26,6 +26,7 @@ import type { AppEnv } from '../../env';
 import { audit, auditStatement } from '../../auth/audit';
 import { assertSelfOrAdmin, optionalUser, orgRoleOf, requireUser } from '../../auth/middleware';
 import { changes, db } from '../../db/client';
+import { runBatch } from '../../db/helpers';
 import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
@@ -36,7 +37,6 @@ import {
   deleteSteamLinkStatement,
   putSteamLinkStatement,
   refreshEntriesStatement,
-  runBatch,
   steamAccountHolder,
   steamCatalog,
   steamLink,
@@ -245,7 +245,7 @@ export const steamLinkRoutes = newRouter()
       if (!link) throw new NotFound('no Steam account is linked in this organization');
       const now = nowIso();
       const withdrawn = await steamProofGames(d, orgId, userId, ['verified', 'pending']);
-      const [removed] = await runBatch(c.env, [
+      const [removed] = await runBatch(db(c.env), [
         deleteSteamLinkStatement(d, link.id),
         withdrawSteamProofsAfterUnlinkStatement(orgId, userId, now),
         refreshEntriesStatement(orgId, userId, now),
@@ -321,7 +321,7 @@ export const ownershipRoutes = newRouter()
 
       const now = nowIso();
       try {
-        await runBatch(c.env, [
+        await runBatch(db(c.env), [
           ...steamVerificationStatements(orgId, userId, matched, now),
           refreshEntriesStatement(orgId, userId, now),
           auditStatement(c, 'ownership.steam.verify', {

@@ -14,6 +14,7 @@
  *   const steamId = await verifyAssertion(params, { returnTo: allowedReturnTo(origin, state, []), op, claimedIdPrefix });
  *   if (!(await consumeNonce(env, params['openid.response_nonce']!))) throw replayed;
  */
+import { db } from '../../db/client';
 import { recordNonce } from './queries';
 import { BadGateway, BadRequest } from '../../http/errors';
 import { base64url, fromBase64url, nowIso, randomToken, world } from '../../world';
@@ -164,5 +165,5 @@ export function allowedReturnTo(origin: string, state: string, extra: string[]):
  */
 export async function consumeNonce(env: Pick<Env, 'DB'>, nonce: string): Promise<boolean> {
   const cutoff = new Date(world.now() - 24 * 3600 * 1000).toISOString();
-  return recordNonce(env, nonce, nowIso(), cutoff);
+  return recordNonce(db(env), nonce, nowIso(), cutoff);
 }
