@@ -16,6 +16,7 @@ import type { Db } from '../../db/client';
 import { outer } from '../../db/helpers';
 import { apps, chartsTop10, clusterNodes, downloadedGames, games, userGameLibrary } from '../../db/schema';
 import { nodeOnlineCutoff } from '../nodes/model';
+import { readyInstall } from '../play/queries';
 import type { TileRow, TileScope } from './tiles';
 
 /**
@@ -29,8 +30,7 @@ export function installReady(env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, orgId
   if (orgId === null) return sql`0`;
   const regionFilter = region ? sql` AND ${outer(clusterNodes.region)} = ${region}` : sql``;
   return sql`EXISTS (SELECT 1 FROM ${downloadedGames} JOIN ${clusterNodes} ON ${outer(clusterNodes.id)} = ${outer(downloadedGames.nodeId)}
-    WHERE ${outer(downloadedGames.orgId)} = ${orgId} AND ${outer(downloadedGames.gameId)} = ${gameIdExpr} AND ${outer(clusterNodes.status)} = 'active'
-      AND ${outer(clusterNodes.lastSeen)} >= ${nodeOnlineCutoff(env)}${regionFilter})`;
+    WHERE ${readyInstall(orgId, gameIdExpr, nodeOnlineCutoff(env))}${regionFilter})`;
 }
 
 /**

@@ -7,8 +7,9 @@
  *   const playSession = await playSessionById(d, id);                     // PlaySessionRecord | null
  *   const pool = await readyNodes(d, orgId, gameId, nodeOnlineCutoff(c.env));
  */
-import { and, asc, count, desc, eq, exists, gte, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, exists, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
+import { outer } from '../../db/helpers';
 import { clusterNodes, downloadedGames, gameExternalIds, games, memberships, orgs, playSessions, userGameLibrary, users } from '../../db/schema';
 import { LIVE_STATUSES, PLAY_SESSION_ID_TAGS, playSessionFromRow, type Candidate, type PlaySessionRecord } from './model';
 
@@ -124,17 +125,17 @@ export function toPlayContext(rows: Awaited<ReturnType<typeof playContextQuery>>
 }
 
 /**
- * What "install ready" means for one game of one org (the same filter as availability.ts's
- * installReady): installed on a node of the org that is `active` and heard from since `cutoff`.
+ * What "install ready" means, defined once: the game is installed on a node of the org that is
+ * `active` (not draining) and heard from since `cutoff` (NODE_OFFLINE_AFTER_SECONDS). The
+ * allocator's candidates use it as a join's WHERE; tiles, charts and library entries through
+ * apps/queries.ts `installReady` (an EXISTS).
  */
-function readyInstall(orgId: number, gameId: number, cutoff: string): SQL {
-  return and(
-    eq(downloadedGames.orgId, orgId),
-    eq(downloadedGames.gameId, gameId),
-    eq(clusterNodes.orgId, orgId),
-    eq(clusterNodes.status, 'active'),
-    gte(clusterNodes.lastSeen, cutoff),
-  )!;
+export function readyInstall(orgId: number, gameId: number | SQL, cutoff: string): SQL {
+  // Qualified references (outer): this condition also runs inside an EXISTS that sits in a selected
+  // field (apps/queries installReady), where drizzle would write a bare, ambiguous column name.
+  return sql`${outer(downloadedGames.orgId)} = ${orgId} AND ${outer(downloadedGames.gameId)} = ${gameId}
+    AND ${outer(clusterNodes.orgId)} = ${orgId} AND ${outer(clusterNodes.status)} = 'active'
+    AND ${outer(clusterNodes.lastSeen)} >= ${cutoff}`;
 }
 
 /** Online, active nodes of the org with the game installed: the allocator's candidates. */
