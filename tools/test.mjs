@@ -1,8 +1,9 @@
-// `npm test`: every test. First the Workers tests (vitest inside workerd, real local D1/R2/DOs),
-// then the Node tests (operator tools, agents), then the browser tests (Debian's Chromium against
-// `wrangler dev`). Installs Chromium with apt when it is missing and we are allowed to. Ends with the line `N passed, N failed`.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+// `npm test`: every test. First the Workers tests (vitest inside workerd, real local D1/R2/DOs)
+// with the Node tests (operator tools, agents) beside them, then the browser tests (Debian's
+// Chromium against `wrangler dev`). Installs Chromium with apt when it is missing and we are allowed
+// to. Ends with the line `N passed, N failed`, summed over every phase.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './stack.mjs';
 
@@ -22,15 +23,44 @@ function ensureChromium() {
   return existsSync(chromium);
 }
 
-function vitest(label, args, file, extraEnv = {}) {
-  console.log(`\n[test] ${label}`);
-  const r = spawnSync('vitest', ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`], { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: 'inherit' });
+const vitestArgs = (args, file) => ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`];
+
+/** Counts from a phase's JSON report; a run that failed without failing a test counts as one failure. */
+function counts(status, file) {
   try {
     const report = JSON.parse(readFileSync(file, 'utf8'));
-    return { passed: report.numPassedTests, failed: report.numFailedTests + (r.status !== 0 && report.numFailedTests === 0 ? 1 : 0) };
+    return { passed: report.numPassedTests, failed: report.numFailedTests + (status !== 0 && report.numFailedTests === 0 ? 1 : 0) };
   } catch {
     return { passed: 0, failed: 1 };
   }
+}
+
+/** One phase in the foreground (asynchronous, so a phase running beside it keeps being read). */
+async function vitest(label, args, file, extraEnv = {}) {
+  console.log(`\n[test] ${label}`);
+  rmSync(file, { force: true });
+  const child = spawn('vitest', vitestArgs(args, file), { cwd: ROOT, env: { ...env, ...extraEnv }, stdio: 'inherit' });
+  const status = await new Promise((resolve) => {
+    child.on('error', () => resolve(1));
+    child.on('close', (code) => resolve(code));
+  });
+  return counts(status, file);
+}
+
+/**
+ * A phase run beside another: its output is kept and printed in one piece when it ends (so the
+ * two phases' lines do not interleave). Resolves to its counts.
+ */
+function vitestBeside(label, args, file) {
+  rmSync(file, { force: true });
+  const child = spawn('vitest', vitestArgs(args, file), { cwd: ROOT, env: { ...env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  child.stdout.on('data', (d) => out.push(d));
+  child.stderr.on('data', (d) => out.push(d));
+  return new Promise((resolve) => {
+    child.on('error', () => resolve({ label, output: Buffer.concat(out), status: 1, file }));
+    child.on('close', (status) => resolve({ label, output: Buffer.concat(out), status, file }));
+  }).then((r) => ({ ...r, counts: counts(r.status, file) }));
 }
 
 const only = process.argv[2];
@@ -47,12 +77,19 @@ const fleet3000 = Boolean(process.env.FLEET_3000);
 delete env.FLEET_3000;
 
 if (only !== 'e2e') {
-  add(vitest('Workers tests (workerd, local D1/R2/Durable Objects)', [], join(out, 'workers.json')));
-  if (fleet3000) add(vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' }));
-  add(vitest('tools and agents (Node)', ['--config', 'vitest.node.config.mts'], join(out, 'node.json')));
+  // The Node tests mostly wait on the processes they start (agents, ffmpeg, a local stack): they run
+  // beside the Workers tests instead of after them, and print when both are done. Not beside the
+  // 3,000-source fleet, whose failover budget counts real time (vitest.config.mts).
+  const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts'], join(out, 'node.json'));
+  add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
+  const n = await node;
+  console.log(`\n[test] ${n.label} (ran beside the Workers tests)`);
+  process.stdout.write(n.output);
+  add(n.counts);
+  if (fleet3000) add(await vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' }));
 }
 if (only !== 'workers') {
-  if (ensureChromium()) add(vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
+  if (ensureChromium()) add(await vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
   else {
     console.log(`[test] no Chromium at ${chromium} and cannot install it: browser tests not run (counted as a failure)`);
     totals.failed += 1;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditPage, expectAccessible } from './support/axe.mjs';
 import { launch, newPage } from './support/browser.mjs';
-import { authedPage, createUser, eventually, go, unique } from './dashboard/helpers.mjs';
+import { authedPage, createUser, eventually, go, settle, unique } from './dashboard/helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -34,40 +34,8 @@ async function open(page, route) {
     await page.waitForFunction(() => document.querySelector('#main h1')?.textContent === 'Page not found');
     return;
   }
-  track(page);
   await go(page, stack.url, route);
   await settle(page);
-}
-
-/** Requests of the page still waiting for an answer (the routes' first polls). */
-const inFlight = new WeakMap();
-function track(page) {
-  if (inFlight.has(page)) return;
-  const pending = new Set();
-  inFlight.set(page, pending);
-  page.on('request', (r) => pending.add(r));
-  page.on('requestfinished', (r) => pending.delete(r));
-  page.on('requestfailed', (r) => pending.delete(r));
-}
-
-/**
- * Waits until the page stopped changing (its first polls answered): no request in flight and no
- * DOM change for 200 ms, at most 5 s. Waiting for the answers themselves instead of a longer quiet
- * period keeps this short on a fast machine and still right on a slow one.
- */
-async function settle(page) {
-  track(page);
-  const until = Date.now() + 5000;
-  for (;;) {
-    await page.evaluate(() => new Promise((resolve) => {
-      let quiet = setTimeout(done, 200);
-      const obs = new MutationObserver(() => { clearTimeout(quiet); quiet = setTimeout(done, 200); });
-      const cap = setTimeout(done, 1000);
-      function done() { obs.disconnect(); clearTimeout(quiet); clearTimeout(cap); resolve(); }
-      obs.observe(document.body, { childList: true, subtree: true, attributes: true, characterData: true });
-    }));
-    if (inFlight.get(page).size === 0 || Date.now() > until) return;
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 // Shared steps of the dashboard browser tests: sign in through the real form, wait for a page to
-// finish loading, unique names, and a watcher that fails a test on CSP violations or page errors.
+// finish loading (and for its first polls to be answered: settle), unique names, and a watcher that fails a test on CSP violations or page errors.
 //
 //   const page = await newPage(browser, { theme: 'dark' });
 //   await signIn(page, stack.url, stack.credentials.admin);
@@ -41,6 +41,7 @@ export async function authedPage(browser, url, creds, { width = 1280, height = 8
 
 /** Navigate by hash and wait until the page module rendered (the "Loading…" placeholder is gone). */
 export async function go(page, url, hash) {
+  track(page);
   await page.goto(`${url}/#/${hash}`);
   await page.waitForFunction(() => !document.querySelector('#main .loading') && document.querySelector('#main h1'), null, { timeout: 60_000 });
 }
@@ -68,4 +69,35 @@ export async function createUser(adminPage, { role = 'user' } = {}) {
     if (!r.ok) throw new Error(`creating a user: ${r.status} ${await r.text()}`);
   }, { username, password, role });
   return { username, password };
+}
+
+/** Requests of the page still waiting for an answer (the routes' first polls). */
+const inFlight = new WeakMap();
+export function track(page) {
+  if (inFlight.has(page)) return;
+  const pending = new Set();
+  inFlight.set(page, pending);
+  page.on('request', (r) => pending.add(r));
+  page.on('requestfinished', (r) => pending.delete(r));
+  page.on('requestfailed', (r) => pending.delete(r));
+}
+
+/**
+ * Waits until the page stopped changing (its first polls answered): no request in flight (counted
+ * from the page's first `go`) and no DOM change for 200 ms, at most 5 s. Waiting for the answers
+ * themselves instead of a fixed pause keeps this short on a fast machine and right on a slow one.
+ */
+export async function settle(page) {
+  track(page);
+  const until = Date.now() + 5000;
+  for (;;) {
+    await page.evaluate(() => new Promise((resolve) => {
+      let quiet = setTimeout(done, 200);
+      const obs = new MutationObserver(() => { clearTimeout(quiet); quiet = setTimeout(done, 200); });
+      const cap = setTimeout(done, 1000);
+      function done() { obs.disconnect(); clearTimeout(quiet); clearTimeout(cap); resolve(); }
+      obs.observe(document.body, { childList: true, subtree: true, attributes: true, characterData: true });
+    }));
+    if (inFlight.get(page).size === 0 || Date.now() > until) return;
+  }
 }

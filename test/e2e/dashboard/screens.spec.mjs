@@ -2,7 +2,7 @@
 // violation or script error on any of them; plus the first-page weight budget (JS + CSS < 60 KB).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launch, newPage, shot } from '../support/browser.mjs';
-import { authedPage, createUser, eventually, go, seriousErrors, signIn } from './helpers.mjs';
+import { authedPage, createUser, eventually, go, seriousErrors, settle, signIn } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -34,7 +34,7 @@ describe('screenshots', () => {
         if (hash === 'console/nodes' || hash === 'console/sessions') {
           await page.getByLabel('Organization').selectOption({ label: 'CouchSuite Default (default)' }).catch(() => {});
         }
-        await page.waitForTimeout(800);
+        await settle(page);
         await shot(page, `dashboard-${name}-${theme}`);
       }
       expect(seriousErrors(page)).toEqual([]);
@@ -45,7 +45,7 @@ describe('screenshots', () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin, { width: 360, height: 740, theme: 'dark' });
     for (const [hash, name] of [['', 'dashboard'], ['subscriptions', 'subscriptions'], ['source/chaturbate/alice', 'source'], ['console/nodes', 'console-nodes']]) {
       await go(page, stack.url, hash);
-      await page.waitForTimeout(400);
+      await settle(page);
       await shot(page, `dashboard-${name}-phone`);
       // Nothing is wider than the screen.
       const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
@@ -70,7 +70,7 @@ describe('screenshots', () => {
       const page = await newPage(browser, { theme });
       await signIn(page, stack.url, user);
       await go(page, stack.url, 'subscriptions');
-      await page.waitForTimeout(500);
+      await settle(page);
       await shot(page, `dashboard-user-subscriptions-${theme}`);
       expect(await page.locator('.sidebar [data-admin]').first().isVisible()).toBe(false);
     }
