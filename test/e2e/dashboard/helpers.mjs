@@ -1,5 +1,6 @@
 // Shared steps of the dashboard browser tests: sign in through the real form, wait for a page to
-// finish loading (and for its first polls to be answered: settle), unique names, and a watcher that fails a test on CSP violations or page errors.
+// finish loading (and for its first polls to be answered: settle), unique names, and a watcher
+// that fails a test on CSP violations or page errors.
 //
 //   const page = await newPage(browser, { theme: 'dark' });
 //   await signIn(page, stack.url, stack.credentials.admin);
