@@ -1,12 +1,18 @@
 // Runs before every Workers test file. The projects run with `isolate: false` (vitest.config.mts):
 // one workerd per pool worker serves many files in turn instead of one workerd per file, so this
-// setup gives each file the fresh world a new workerd would: every binding's data deleted
-// (`reset()`: D1, R2, Durable Objects and their alarms, queues), the D1 schema applied again, and
-// the Worker's test hooks (`setWorld`) back to the real clock and fetch.
+// setup gives each file the fresh world a new workerd would: the previous file's waitUntil work
+// finished, every binding's data deleted (`reset()`: D1, R2, Durable Objects — which also stops
+// them and their alarms — queues, rate limiters), the D1 schema applied again, and the Worker's
+// test hooks (`setWorld`) back to the real clock and fetch.
 import { applyD1Migrations, env, reset } from 'cloudflare:test';
 import { setWorld, world } from '../../src/world';
 
 const pristine = ((globalThis as { __edgeplanePristineWorld?: typeof world }).__edgeplanePristineWorld ??= { ...world });
 setWorld(pristine);
+// The pool's own module (what the runner uses to collect waitUntil promises): a request of the
+// previous file may still be writing after its response, which must not land in this file's
+// fresh database. Absent (a future pool), the reset below still applies.
+const internal = (await import('cloudflare:test-internal' as string).catch(() => undefined)) as { waitForGlobalWaitUntil?: () => Promise<void> } | undefined;
+await internal?.waitForGlobalWaitUntil?.().catch(() => undefined);
 await reset();
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
