@@ -26,7 +26,7 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, randomToken } from '../world';
 import { allowsPrivate, checkDestination } from './destination';
 import { EVENT_TYPES, EVENTS_BY_SCOPE, FORMATS, SCOPES, type EventType, type Scope } from './events';
-import { enqueueDeliveries } from './publish';
+import { deliveryMessages, enqueueDeliveries } from './publish';
 import {
   countEndpointsOf,
   deleteEndpoint,
@@ -309,11 +309,14 @@ export const webhookRoutes = newRouter()
     }),
     async (c) => {
       const row = await manageable(c, c.req.valid('param').id);
-      await enqueueDeliveries(c.env, [row.id], {
-        type: 'webhook.test',
-        timestamp: nowIso(),
-        data: { endpoint_id: row.id, message: 'Test event from Edgeplane: this endpoint receives webhooks.' },
-      });
+      await enqueueDeliveries(
+        c.env,
+        deliveryMessages([row.id], {
+          type: 'webhook.test',
+          timestamp: nowIso(),
+          data: { endpoint_id: row.id, message: 'Test event from Edgeplane: this endpoint receives webhooks.' },
+        }),
+      );
       return c.json({ queued: true as const }, 202);
     },
   )
