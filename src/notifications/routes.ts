@@ -18,7 +18,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { auditStatement } from '../auth/audit';
-import { orgRoleOf, requireUser } from '../auth/middleware';
+import { requireUser } from '../auth/middleware';
+import { membershipRole } from '../auth/queries/users';
 import { db } from '../db/client';
 import type { AppEnv } from '../env';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
@@ -161,7 +162,7 @@ async function assertMayCreate(c: Context<AppEnv>, scope: Scope, orgId: number |
   }
   if (scope === 'org') {
     if (orgId === undefined) throw new BadRequest('org_id: required for an org endpoint', 'validation_failed');
-    const role = await orgRoleOf(c.env, user.id, orgId);
+    const role = await membershipRole(db(c.env), user.id, orgId);
     if (role !== 'admin' && role !== 'owner' && user.role !== 'admin') throw new Forbidden('requires the admin role in this organization', 'org_role_required');
     return orgId;
   }
@@ -176,7 +177,7 @@ async function manageable(c: Context<AppEnv>, id: string): Promise<EndpointRow> 
   if (row) {
     if (user.role === 'admin' || row.ownerId === user.id) return row;
     if (row.scope === 'org' && row.orgId !== null) {
-      const role = await orgRoleOf(c.env, user.id, row.orgId);
+      const role = await membershipRole(db(c.env), user.id, row.orgId);
       if (role === 'admin' || role === 'owner') return row;
     }
   }
