@@ -17,7 +17,7 @@ import { db } from '../db/client';
 import { createLogger } from '../http/log';
 import { nowIso } from '../world';
 import type { WebhookEvent } from './events';
-import { deliveryMessages, enqueueDeliveries } from './publish';
+import { deliveryMessages, enqueueDeliveries, type Waiter } from './publish';
 import { matchingEndpoints } from './queries';
 
 const log = createLogger({ area: 'notifications' });
@@ -31,8 +31,6 @@ export interface PlayEvent {
   status: string;
   reason: string | null;
 }
-
-type Waiter = { waitUntil(promise: Promise<unknown>): void };
 
 /** Queues the deliveries in `ctx`'s waitUntil; never throws (a failure is logged). */
 export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: Waiter, orgId: number, events: readonly PlayEvent[]): void {

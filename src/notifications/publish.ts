@@ -31,7 +31,8 @@ const log = createLogger({ area: 'notifications' });
 
 export const newDeliveryId = () => `msg_${randomToken(18)}`;
 
-type Waiter = { waitUntil(promise: Promise<unknown>): void };
+/** Anything with `waitUntil`: an ExecutionContext or a DurableObjectState. */
+export type Waiter = { waitUntil(promise: Promise<unknown>): void };
 /** A Hono context counts: its `executionCtx` getter throws when there is none (app.request in tests). */
 type Context = { readonly executionCtx: Waiter };
 type PublishEnv = Pick<Env, 'DB' | 'WEBHOOK_QUEUE' | 'WEBHOOKS_PUBLIC_BASE_URL'>;
