@@ -1,6 +1,7 @@
 /**
  * Cron dispatch. `15 6 * * *` is the daily chart scrape; `*\/5 * * * *` is housekeeping
- * (expired refresh sessions, retention, chart retries, the overseer link, play-session leases).
+ * (expired refresh sessions, retention, chart retries, the overseer link, play-session leases,
+ * webhook deliveries that never reached the queue).
  * Each job is independent: one failing never stops the others.
  */
 import { purgeExpiredRefreshSessions } from './auth/refresh';
@@ -11,6 +12,7 @@ import { keepOverseerLinkUp } from './dvr/cron';
 import { retentionJob } from './dvr/recordings/retention';
 import { configureLogging, createLogger } from './http/log';
 import { pruneMetricsJob } from './metrics/jobs';
+import { failUnqueuedDeliveriesJob } from './notifications/jobs';
 import { runRetention } from './retention';
 
 export type Job = (env: Env, controller: ScheduledController) => Promise<void>;
@@ -37,6 +39,10 @@ const housekeeping: Job[] = [
   retentionJob,
   // The local metric store's retention window.
   (env) => pruneMetricsJob(env),
+  // Webhook deliveries logged but never queued: failed in the owner's log, not pending for ever.
+  async (env) => {
+    await failUnqueuedDeliveriesJob(env);
+  },
 ];
 
 /** Jobs registered by product areas: `daily` runs on the chart cron, `frequent` every 5 minutes. */

@@ -16,8 +16,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import { auditStatement } from '../auth/audit';
 import type { AuthUser } from '../env';
-import { assertSelfOrAdmin, callerCheck, orgRoleOf, orgRoleVerdict, requireCallerDeferred, requireUser } from '../auth/middleware';
-import { membershipRoleQuery } from '../auth/queries/users';
+import { assertSelfOrAdmin, callerCheck, orgRoleVerdict, requireCallerDeferred, requireUser } from '../auth/middleware';
+import { membershipRole, membershipRoleQuery } from '../auth/queries/users';
 import { db } from '../db/client';
 import { ApiError, BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
@@ -158,8 +158,8 @@ export const userLibraryRoutes = newRouter()
       const { user_id } = c.req.valid('param');
       const body = c.req.valid('json');
       assertSelfOrAdmin(c, user_id);
-      if ((await orgRoleOf(c.env, user_id, body.org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
       const d = db(c.env);
+      if ((await membershipRole(d, user_id, body.org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
       if (!(await gameIsKnown(d, body.game_id))) throw new NotFound('game not found');
       const facts = proofFacts(body);
       const known = await storeIdOf(d, body.game_id, facts.platform);

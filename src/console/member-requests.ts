@@ -19,6 +19,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { usernameProblem, usernamesByIds } from '../auth/accounts';
 import { audit, auditIfChanged } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
+import { membershipRole } from '../auth/queries/users';
 import { displayUsername, usernameKeys } from '../auth/usernames';
 import { changes, db } from '../db/client';
 import { BadRequest, Conflict, NotFound } from '../http/errors';
@@ -31,7 +32,6 @@ import {
   declineMemberRequestStatement,
   incomingMemberRequests,
   memberByDigest,
-  membershipRole,
   orgMemberRequestList,
   upsertMemberRequest,
 } from './tenancy/queries';
@@ -120,8 +120,8 @@ export const memberRequestRoutes = newRouter()
       const row = accepted[0];
       if (!row) throw new NotFound('no pending request with this id for you', 'request_not_found');
       await audit(c, 'org.member.join', { orgId: row.orgId, targetType: 'user', targetId: me.id, details: { role: row.role, via: 'request', request_id } });
-      const role = await membershipRole(d, row.orgId, me.id);
-      return c.json({ org_id: row.orgId, role: role?.role ?? row.role }, 200);
+      const role = await membershipRole(d, me.id, row.orgId);
+      return c.json({ org_id: row.orgId, role: role ?? row.role }, 200);
     },
   )
   .openapi(

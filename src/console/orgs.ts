@@ -27,7 +27,8 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { usernamesByIds, usernamesOf } from '../auth/accounts';
 import { audit, auditIfChanged, auditStatement } from '../auth/audit';
-import { orgRoleOf, requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
+import { requireAdmin, requireUser, type OrgRole } from '../auth/middleware';
+import { membershipRole } from '../auth/queries/users';
 import { changes, db } from '../db/client';
 import { Conflict, Forbidden, NotFound } from '../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../http/openapi';
@@ -117,7 +118,7 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
     revokeInvitesOfFormerAdminStatement(d, userId, nowIso()),
   ]);
   if (changes(res) === 0) {
-    if ((await orgRoleOf(c.env, userId, orgId)) === null) throw new NotFound('member not found');
+    if ((await membershipRole(db(c.env), userId, orgId)) === null) throw new NotFound('member not found');
     throw new Conflict('the last owner of an organization cannot be removed; make someone else owner first', 'last_owner');
   }
 }
@@ -194,7 +195,7 @@ export const orgRoutes = newRouter()
     async (c) => {
       const { org_id } = c.req.valid('param');
       const user = c.get('user');
-      if ((await orgRoleOf(c.env, user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+      if ((await membershipRole(db(c.env), user.id, org_id)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
       await removeMembership(c, org_id, user.id, 'org.member.leave');
       return c.json({ left: org_id }, 200);
     },
@@ -269,7 +270,7 @@ export const orgMemberRoutes = newRouter()
       const { org_id, user_id } = c.req.valid('param');
       const { role } = c.req.valid('json');
       const actor = await assertOrgAccess(c, org_id, 'admin');
-      const current = await orgRoleOf(c.env, user_id, org_id);
+      const current = await membershipRole(db(c.env), user_id, org_id);
       if (current === null) throw new NotFound('member not found');
       assertMayAssign(actor, current, role);
       if (current !== role) {
@@ -280,7 +281,7 @@ export const orgMemberRoutes = newRouter()
           revokeInvitesOfFormerAdminStatement(d, user_id, nowIso()),
         ]);
         if (changes(res) === 0) {
-          if ((await orgRoleOf(c.env, user_id, org_id)) === null) throw new NotFound('member not found');
+          if ((await membershipRole(db(c.env), user_id, org_id)) === null) throw new NotFound('member not found');
           throw new Conflict('the last owner of an organization cannot be demoted; make someone else owner first', 'last_owner');
         }
       }
@@ -302,7 +303,7 @@ export const orgMemberRoutes = newRouter()
     async (c) => {
       const { org_id, user_id } = c.req.valid('param');
       const actor = await assertOrgAccess(c, org_id, 'admin');
-      const current = await orgRoleOf(c.env, user_id, org_id);
+      const current = await membershipRole(db(c.env), user_id, org_id);
       if (current === null) throw new NotFound('member not found');
       assertMayAssign(actor, current, null);
       await removeMembership(c, org_id, user_id, 'org.member.remove');

@@ -17,7 +17,7 @@ import { db } from '../db/client';
 import { createLogger } from '../http/log';
 import { nowIso } from '../world';
 import type { WebhookEvent } from './events';
-import { enqueueDeliveries } from './publish';
+import { deliveryMessages, enqueueDeliveries, type Waiter } from './publish';
 import { matchingEndpoints } from './queries';
 
 const log = createLogger({ area: 'notifications' });
@@ -32,8 +32,6 @@ export interface PlayEvent {
   reason: string | null;
 }
 
-type Waiter = { waitUntil(promise: Promise<unknown>): void };
-
 /** Queues the deliveries in `ctx`'s waitUntil; never throws (a failure is logged). */
 export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: Waiter, orgId: number, events: readonly PlayEvent[]): void {
   if (events.length === 0) return;
@@ -44,16 +42,16 @@ export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: 
   );
 }
 
+/** One D1 batch and one Queue send for the whole coalesced delivery, however many events. */
 async function publishAll(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, orgId: number, events: readonly PlayEvent[]): Promise<void> {
   const d = db(env);
   const targets = new Map<PlayEvent['type'], string[]>();
   for (const type of new Set(events.map((e) => e.type))) targets.set(type, (await matchingEndpoints(d, type, { orgId })).map((t) => t.id));
-  for (const e of events) {
-    const ids = targets.get(e.type) ?? [];
-    if (ids.length === 0) continue;
+  const messages = events.flatMap((e) => {
     const data: Record<string, unknown> = { org_id: orgId, session_id: e.sessionId, user_id: e.userId, game_id: e.gameId };
     if (e.type === 'session.ended') Object.assign(data, { status: e.status, reason: e.reason });
     const event: WebhookEvent = { type: e.type, timestamp: nowIso(), data };
-    await enqueueDeliveries(env, ids, event);
-  }
+    return deliveryMessages(targets.get(e.type) ?? [], event);
+  });
+  await enqueueDeliveries(env, messages);
 }

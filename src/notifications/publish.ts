@@ -16,7 +16,7 @@ import { db } from '../db/client';
 import { createLogger } from '../http/log';
 import { nowIso, randomToken } from '../world';
 import type { Notification, WebhookEvent } from './events';
-import { insertDeliveries, matchingEndpoints } from './queries';
+import { insertDeliveries, markNotQueued, matchingEndpoints } from './queries';
 
 export const WEBHOOK_QUEUE_NAME = 'edgeplane-webhooks';
 
@@ -31,7 +31,8 @@ const log = createLogger({ area: 'notifications' });
 
 export const newDeliveryId = () => `msg_${randomToken(18)}`;
 
-type Waiter = { waitUntil(promise: Promise<unknown>): void };
+/** Anything with `waitUntil`: an ExecutionContext or a DurableObjectState. */
+export type Waiter = { waitUntil(promise: Promise<unknown>): void };
 /** A Hono context counts: its `executionCtx` getter throws when there is none (app.request in tests). */
 type Context = { readonly executionCtx: Waiter };
 type PublishEnv = Pick<Env, 'DB' | 'WEBHOOK_QUEUE' | 'WEBHOOKS_PUBLIC_BASE_URL'>;
@@ -75,17 +76,43 @@ async function publish(env: PublishEnv, n: Notification): Promise<number> {
   const targets = await matchingEndpoints(d, n.type, 'source' in n ? { source: n.source } : { orgId: n.orgId });
   if (targets.length === 0) return 0;
   const event: WebhookEvent = { type: n.type, timestamp: nowIso(), data: eventData(env, n) };
-  return enqueueDeliveries(env, targets.map((t) => t.id), event);
+  return enqueueDeliveries(env, deliveryMessages(targets.map((t) => t.id), event));
 }
 
-/** Log rows first, then messages: a message whose row is missing would be delivered unseen. */
-export async function enqueueDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, endpointIds: string[], event: WebhookEvent): Promise<number> {
-  const messages: DeliveryMessage[] = endpointIds.map((endpoint_id) => ({ delivery_id: newDeliveryId(), endpoint_id, event }));
+/** One message (and delivery id) per endpoint for `event`. */
+export function deliveryMessages(endpointIds: readonly string[], event: WebhookEvent): DeliveryMessage[] {
+  return endpointIds.map((endpoint_id) => ({ delivery_id: newDeliveryId(), endpoint_id, event }));
+}
+
+/** Messages per `sendBatch` (the Queues limit). */
+const SEND_BATCH = 100;
+/** A refused send is tried once more after this pause: Queue sends fail transiently. */
+export const SEND_RETRY_MS = 250;
+
+/**
+ * Log rows first, then messages: a message whose row is missing would be delivered unseen. A send
+ * that still fails after one more try marks its rows (and those of the chunks not sent yet) `failed`
+ * with a `not queued` error, so the owner's delivery log says so instead of showing them `pending`
+ * for ever, and throws (producers' `notify` logs it). A send lost without an error (the isolate
+ * ended in between) is caught later by the housekeeping sweep (./jobs.ts).
+ */
+export async function enqueueDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, messages: readonly DeliveryMessage[]): Promise<number> {
+  if (messages.length === 0) return 0;
   const d = db(env);
-  const stmts = insertDeliveries(d, messages.map((m) => ({ id: m.delivery_id, endpointId: m.endpoint_id, eventType: event.type })));
-  if (stmts.length > 0) await d.batch(stmts as [(typeof stmts)[0], ...typeof stmts]);
-  for (let i = 0; i < messages.length; i += 100) {
-    await env.WEBHOOK_QUEUE.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: 'json' as const })));
+  const stmts = insertDeliveries(d, messages.map((m) => ({ id: m.delivery_id, endpointId: m.endpoint_id, eventType: m.event.type })));
+  await d.batch(stmts as [(typeof stmts)[0], ...typeof stmts]);
+  for (let i = 0; i < messages.length; i += SEND_BATCH) {
+    const batch = messages.slice(i, i + SEND_BATCH).map((body) => ({ body, contentType: 'json' as const }));
+    try {
+      await env.WEBHOOK_QUEUE.sendBatch(batch).catch(async () => {
+        await new Promise((r) => setTimeout(r, SEND_RETRY_MS));
+        return env.WEBHOOK_QUEUE.sendBatch(batch);
+      });
+    } catch (e) {
+      const reason = e instanceof Error ? e.message : String(e);
+      await markNotQueued(d, messages.slice(i).map((m) => m.delivery_id), `not queued: ${reason}`.slice(0, 500));
+      throw e;
+    }
   }
   return messages.length;
 }

@@ -6,7 +6,7 @@
  *   const mine = await listManageableEndpoints(d, user);
  *   const targets = await matchingEndpoints(d, 'recording.stored', { source: { driver, username } });
  */
-import { and, desc, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, ne, or, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../db/client';
 import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import type { EventType, Format, Scope, SourceKey } from './events';
@@ -106,6 +106,37 @@ export async function matchingEndpoints(d: Db, type: EventType, audience: Audien
 /** Delivery log rows, `pending`, one per endpoint (chunked: 3 parameters a row). */
 export function insertDeliveries(d: Db, rows: Array<{ id: string; endpointId: string; eventType: string }>) {
   return chunk(rows, 30).map((part) => d.insert(webhookDeliveries).values(part));
+}
+
+/** Rows whose Queue message was never sent: `failed`, with the reason, for the owner's log. */
+export async function markNotQueued(d: Db, ids: readonly string[], error: string): Promise<void> {
+  const stmts = chunk(ids, 90).map((part) =>
+    d
+      .update(webhookDeliveries)
+      .set({ status: 'failed', error, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+      .where(and(inArray(webhookDeliveries.id, part), eq(webhookDeliveries.status, 'pending'), eq(webhookDeliveries.attempts, 0))),
+  );
+  if (stmts.length > 0) await d.batch(stmts as [(typeof stmts)[0], ...typeof stmts]);
+}
+
+/**
+ * `pending` rows never attempted, created in [from, to): their message was lost between the log row
+ * and the Queue send (or the queue is that far behind: a later attempt overwrites the row). The
+ * window keeps the sweep to recent rows (the created_at index), not the whole 30-day log.
+ */
+export function failUnattemptedDeliveries(d: Db, from: string, to: string, error: string) {
+  return d
+    .update(webhookDeliveries)
+    .set({ status: 'failed', error, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(
+      and(
+        gte(webhookDeliveries.createdAt, from),
+        lt(webhookDeliveries.createdAt, to),
+        eq(webhookDeliveries.status, 'pending'),
+        eq(webhookDeliveries.attempts, 0),
+      ),
+    )
+    .run();
 }
 
 export function getDelivery(d: Db, id: string) {

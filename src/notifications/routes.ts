@@ -18,7 +18,8 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { auditStatement } from '../auth/audit';
-import { orgRoleOf, requireUser } from '../auth/middleware';
+import { requireUser } from '../auth/middleware';
+import { membershipRole } from '../auth/queries/users';
 import { db } from '../db/client';
 import type { AppEnv } from '../env';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
@@ -26,7 +27,7 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, randomToken } from '../world';
 import { allowsPrivate, checkDestination } from './destination';
 import { EVENT_TYPES, EVENTS_BY_SCOPE, FORMATS, SCOPES, type EventType, type Scope } from './events';
-import { enqueueDeliveries } from './publish';
+import { deliveryMessages, enqueueDeliveries } from './publish';
 import {
   countEndpointsOf,
   deleteEndpoint,
@@ -161,7 +162,7 @@ async function assertMayCreate(c: Context<AppEnv>, scope: Scope, orgId: number |
   }
   if (scope === 'org') {
     if (orgId === undefined) throw new BadRequest('org_id: required for an org endpoint', 'validation_failed');
-    const role = await orgRoleOf(c.env, user.id, orgId);
+    const role = await membershipRole(db(c.env), user.id, orgId);
     if (role !== 'admin' && role !== 'owner' && user.role !== 'admin') throw new Forbidden('requires the admin role in this organization', 'org_role_required');
     return orgId;
   }
@@ -176,7 +177,7 @@ async function manageable(c: Context<AppEnv>, id: string): Promise<EndpointRow> 
   if (row) {
     if (user.role === 'admin' || row.ownerId === user.id) return row;
     if (row.scope === 'org' && row.orgId !== null) {
-      const role = await orgRoleOf(c.env, user.id, row.orgId);
+      const role = await membershipRole(db(c.env), user.id, row.orgId);
       if (role === 'admin' || role === 'owner') return row;
     }
   }
@@ -309,11 +310,14 @@ export const webhookRoutes = newRouter()
     }),
     async (c) => {
       const row = await manageable(c, c.req.valid('param').id);
-      await enqueueDeliveries(c.env, [row.id], {
-        type: 'webhook.test',
-        timestamp: nowIso(),
-        data: { endpoint_id: row.id, message: 'Test event from Edgeplane: this endpoint receives webhooks.' },
-      });
+      await enqueueDeliveries(
+        c.env,
+        deliveryMessages([row.id], {
+          type: 'webhook.test',
+          timestamp: nowIso(),
+          data: { endpoint_id: row.id, message: 'Test event from Edgeplane: this endpoint receives webhooks.' },
+        }),
+      );
       return c.json({ queued: true as const }, 202);
     },
   )

@@ -5,6 +5,7 @@
  */
 import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { failUnqueuedDeliveriesJob, UNQUEUED_AFTER_MINUTES } from '../../src/notifications/jobs';
 import { notify } from '../../src/notifications/publish';
 import { call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
@@ -87,5 +88,59 @@ describe('notify', () => {
     await endpointOf(alice, { events: ['source.recovered'] });
     const broken = { ...env, WEBHOOK_QUEUE: { send: () => Promise.reject(new Error('queue down')), sendBatch: () => Promise.reject(new Error('queue down')) } as unknown as Queue };
     await expect(notify(broken, null, { type: 'source.recovered', source: { driver: 'chaturbate', username: 'fanout4' } })).resolves.toBe(0);
+  });
+});
+
+type LogRow = { event_type: string; status: string; attempts: number; error: string | null };
+async function deliveryLog(u: TestUser, endpointId: string): Promise<LogRow[]> {
+  const res = await call('GET', `/api/webhooks/${endpointId}/deliveries`, { token: u.token });
+  expect(res.status).toBe(200);
+  return (await json<{ deliveries: LogRow[] }>(res)).deliveries;
+}
+
+describe('a delivery the queue did not take', () => {
+  it('shows as failed (not queued) in the owner’s log when the queue keeps refusing, not pending for ever', async () => {
+    const alice = await makeUser();
+    await subscribe('chaturbate', 'unqueued1', [alice.id]);
+    const id = await endpointOf(alice, { events: ['source.errored'] });
+    const broken = { ...env, WEBHOOK_QUEUE: { send: () => Promise.reject(new Error('queue down')), sendBatch: () => Promise.reject(new Error('queue down')) } as unknown as Queue };
+    await notify(broken, null, { type: 'source.errored', source: { driver: 'chaturbate', username: 'unqueued1' }, data: { error: 'x' } });
+    expect(await deliveryLog(alice, id)).toMatchObject([{ event_type: 'source.errored', status: 'failed', attempts: 0, error: 'not queued: queue down' }]);
+  });
+
+  it('is sent again once when the queue refuses it the first time, and delivered', async () => {
+    const rx = receiver([200]);
+    try {
+      const alice = await makeUser();
+      await subscribe('chaturbate', 'unqueued2', [alice.id]);
+      const id = await endpointOf(alice, { events: ['source.errored'] });
+      let refusals = 0;
+      const flaky = {
+        ...env,
+        WEBHOOK_QUEUE: {
+          sendBatch: (batch: Iterable<MessageSendRequest>) => (refusals++ === 0 ? Promise.reject(new Error('queue busy')) : env.WEBHOOK_QUEUE.sendBatch(batch)),
+        } as unknown as Queue,
+      };
+      expect(await notify(flaky, null, { type: 'source.errored', source: { driver: 'chaturbate', username: 'unqueued2' }, data: { error: 'x' } })).toBe(1);
+      await vi.waitFor(() => expect(rx.requests).toHaveLength(1), { timeout: 10_000, interval: 200 });
+      await vi.waitFor(async () => expect(await deliveryLog(alice, id)).toMatchObject([{ status: 'succeeded', attempts: 1 }]), { timeout: 10_000, interval: 200 });
+    } finally {
+      rx.restore();
+    }
+  });
+
+  it('shows as failed after the housekeeping sweep when its message was lost without an error; recent rows stay pending', async () => {
+    const alice = await makeUser();
+    const id = await endpointOf(alice, { events: ['source.errored'] });
+    const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
+    // Rows written as enqueueDeliveries writes them, whose Queue message never left.
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO webhook_deliveries (id, endpoint_id, event_type, created_at) VALUES ('msg_lost', ?1, 'source.errored', ?2)").bind(id, minutesAgo(UNQUEUED_AFTER_MINUTES + 5)),
+      env.DB.prepare("INSERT INTO webhook_deliveries (id, endpoint_id, event_type, created_at) VALUES ('msg_recent', ?1, 'source.errored', ?2)").bind(id, minutesAgo(1)),
+    ]);
+    expect(await failUnqueuedDeliveriesJob(env)).toBe(1);
+    const log = await deliveryLog(alice, id);
+    expect(log.find((r) => r.status === 'failed')).toMatchObject({ attempts: 0, error: `not queued: no delivery attempt within ${UNQUEUED_AFTER_MINUTES} min` });
+    expect(log.map((r) => r.status).sort()).toEqual(['failed', 'pending']);
   });
 });

@@ -9,9 +9,10 @@
  *   const orgId = await tileOrgFor(d, c.get('user'), userId, query.org_id);
  *   const tiles = await buildTiles(d, c.env, { userId, orgId, chartDate: null });
  */
+import { membershipRole } from '../../auth/queries/users';
 import type { Db } from '../../db/client';
 import { Forbidden } from '../../http/errors';
-import { membershipRole, primaryOrgId } from '../tenancy/queries';
+import { primaryOrgId } from '../tenancy/queries';
 import { appRows, chartTileRows } from './queries';
 
 export interface AppTile {
@@ -125,7 +126,7 @@ export async function tileOrgFor(
   requested: number | undefined,
 ): Promise<number | null> {
   if (requested === undefined) return primaryOrgId(d, userId);
-  if ((await membershipRole(d, requested, userId)) !== undefined) return requested;
+  if ((await membershipRole(d, userId, requested)) !== null) return requested;
   if (caller.role === 'admin' && caller.id === userId) return requested;
   throw new Forbidden('not a member of this organization', 'not_org_member');
 }

@@ -19,6 +19,7 @@ import { db } from '../../db/client';
 import { ApiError, Conflict } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
+import { matchesEtag } from '../conditional';
 import { AppTileSchema, GameSummarySchema, OPTIONAL_BEARER } from '../schemas';
 import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, toChartRun, utcDate } from './jobs';
@@ -72,13 +73,6 @@ const RunsQuery = z.object({
     .refine((n) => n >= 1 && n <= 100, 'must be an integer between 1 and 100')
     .optional(),
 });
-
-/** RFC 9110 weak comparison: `W/"x"` matches `"x"`; `*` matches anything. */
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  const bare = (t: string) => t.trim().replace(/^W\//, '');
-  return header.split(',').some((t) => t.trim() === '*' || bare(t) === bare(etag));
-}
 
 async function publicChart(c: Context<AppEnv>, date: string | null) {
   let hit = await readPublicChart(date);

@@ -20,16 +20,8 @@ import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { COVER_KEY, COVER_MAX_BYTES, COVER_PREFIX, sniffImage, storeCoverObject } from '../catalog/cover-store';
+import { matchesEtag } from '../conditional';
 import { gameCover, setGameCoverStatement } from './queries';
-
-/** `If-None-Match` against a strong ETag (a list, `W/` prefixes and `*` allowed). */
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header.split(',').some((t) => {
-    const v = t.trim();
-    return v === '*' || v === etag || v === `W/${etag}`;
-  });
-}
 
 const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');
 const imageContent = { schema: z.string().openapi({ type: 'string', format: 'binary' }) };

@@ -22,7 +22,7 @@ import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi'
 import { nowIso, world } from '../../world';
 import { allocatorOf } from '../play/model';
 import { ENROLMENT_CODE_TTL_SECONDS, enrolmentCodeHash, newEnrolmentCode, newNodeToken } from './auth';
-import { NodeName, nodeOnlineCutoff, Region } from './model';
+import { NodeAdminStatus, NodeName, nodeOnlineCutoff, Region } from './model';
 import { deleteNode, insertNode, issueEnrolmentCode, listNodes, nodeInstalls, requestTokenRollover, updateNode, type NodeListing, type NodePatch } from './queries';
 
 const Capacity = z.number().int().min(0).max(1024);
@@ -32,14 +32,13 @@ const StreamBase = z
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL')
   .refine((u) => !/[?#]/.test(u), 'must not carry a query or fragment');
-const AdminStatus = z.enum(['active', 'draining']);
 
 const CreateNodeBody = z
   .object({ name: NodeName, region: Region, capacity: Capacity, stream_base_url: StreamBase })
   .strict()
   .openapi('CreateNode');
 const UpdateNodeBody = z
-  .object({ name: NodeName, region: Region, capacity: Capacity, stream_base_url: StreamBase, status: AdminStatus })
+  .object({ name: NodeName, region: Region, capacity: Capacity, stream_base_url: StreamBase, status: NodeAdminStatus })
   .partial()
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'nothing to update')

@@ -14,7 +14,7 @@ export const Region = z.string().min(1).max(32).regex(/^[a-z0-9][a-z0-9-]*$/, 'l
 export const NodeName = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash, underscore');
 
 /** Admin intent. Liveness is separate: it comes from `lastSeen`. */
-export type NodeAdminStatus = 'active' | 'draining';
+export const NodeAdminStatus = z.enum(['active', 'draining']);
 
 export interface ClusterNode {
   id: number;

@@ -24,7 +24,8 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../../env';
 import { audit, auditStatement } from '../../auth/audit';
-import { assertSelfOrAdmin, optionalUser, orgRoleOf, requireUser } from '../../auth/middleware';
+import { assertSelfOrAdmin, optionalUser, requireUser } from '../../auth/middleware';
+import { membershipRole } from '../../auth/queries/users';
 import { changes, db } from '../../db/client';
 import { runBatch } from '../../db/helpers';
 import { ApiError, Conflict, Forbidden, NotFound } from '../../http/errors';
@@ -90,10 +91,15 @@ const AssertionParams = z
 
 /** The org a user acts in: the named one if they belong to it, else their primary org. */
 async function memberOrg(env: Env, userId: number, requested: number | undefined): Promise<number> {
-  const orgId = requested ?? (await primaryOrgId(db(env), userId));
-  if (orgId === null) throw new Conflict('join an organization first: libraries and linked accounts belong to an org', 'no_org');
-  if ((await orgRoleOf(env, userId, orgId)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
-  return orgId;
+  const d = db(env);
+  if (requested === undefined) {
+    // The primary org is read from the user's memberships: no second membership read.
+    const primary = await primaryOrgId(d, userId);
+    if (primary === null) throw new Conflict('join an organization first: libraries and linked accounts belong to an org', 'no_org');
+    return primary;
+  }
+  if ((await membershipRole(d, userId, requested)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
+  return requested;
 }
 
 /** Consumes the assertion's and the state's nonces, then stores the link. */
@@ -104,8 +110,8 @@ async function completeLink(c: Context<AppEnv>, state: LinkState, params: Record
   }
   if (!(await consumeNonce(c.env, `state:${state.n}`))) throw new Conflict('this link state was already used; start linking again', 'state_replayed');
   // The member must still belong to the org (membership can change during the 10-minute flow).
-  if ((await orgRoleOf(c.env, state.u, state.o)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
   const d = db(c.env);
+  if ((await membershipRole(d, state.u, state.o)) === null) throw new Forbidden('not a member of this organization', 'not_org_member');
   const taken = await steamAccountHolder(d, state.o, steamId, state.u);
   if (taken) throw new Conflict('this Steam account is already linked to another member of this organization', 'steam_account_taken');
   const now = nowIso();

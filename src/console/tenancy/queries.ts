@@ -109,11 +109,6 @@ export function deleteMembershipStatement(d: Db, orgId: number, userId: number) 
   return d.delete(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId), notLastOwner(orgId)));
 }
 
-/** The role a user holds in an org, or undefined. */
-export function membershipRole(d: Db, orgId: number, userId: number) {
-  return d.select({ role: memberships.role }).from(memberships).where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId))).get();
-}
-
 // ---- member requests (joining by consent) ----
 
 const digestOf = alias(users, 'digest_of');
