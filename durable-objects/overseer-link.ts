@@ -51,6 +51,10 @@ const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
 const MAX_SOURCE_OUTPUTS = 1_000;
 /** At most this many pushes per monitor RPC (and per catalog batch). */
 const MAX_GROUP = 100;
+/** A source's groups leave at most this often while it bursts (unless a full group waits): the
+ * first push after a pause goes at once, the ones behind it gather for one RPC. Without it a burst
+ * went as groups of ~4 (the call returned before more arrived) and the calls' fixed cost dominated. */
+const LANE_TICK_MS = 50;
 /** Progress (heartbeat) mirror writes of all sources go to D1 together, at most this often. */
 const PROGRESS_FLUSH_MS = 1_000;
 /** Statements per D1 batch of progress writes. */
@@ -134,6 +138,10 @@ export class OverseerLink extends DurableObject<Env> {
   private lanes = new Map<number, Lane>();
   private inboundDepth = 0;
   private inboundBytes = 0;
+  /** When each source's last group left (real time: this paces CPU work, not the domain clock),
+   * kept after its lane empties so the next push of a burst still waits its turn. */
+  private lastDelivery = new Map<number, number>();
+  private lastDeliveryPruned = 0;
   /** Progress writes owed to D1 (source id → the latest hand-off), flushed together every ≤ 1 s. */
   private progressOwed = new Map<number, { ref: SourceRef; p: ProgressHandOff }>();
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
@@ -556,6 +564,12 @@ export class OverseerLink extends DurableObject<Env> {
           await head.job().catch((e) => this.log.error('overseer reply failed', { error: String(e) }));
           continue;
         }
+        const since = Date.now() - (this.lastDelivery.get(lane.ref.sourceId) ?? 0);
+        if (since < LANE_TICK_MS && lane.items.length < MAX_GROUP) {
+          await new Promise((r) => setTimeout(r, LANE_TICK_MS - since));
+          continue;
+        }
+        this.lastDelivery.set(lane.ref.sourceId, Date.now());
         const group: TaskEvent[] = [];
         const taken: Lane['items'] = [];
         while (group.length < MAX_GROUP && lane.items[0] && 'frame' in lane.items[0]) {
@@ -570,7 +584,16 @@ export class OverseerLink extends DurableObject<Env> {
     } finally {
       lane.busy = false;
       if (lane.items.length === 0 && this.lanes.get(lane.ref.sourceId) === lane) this.lanes.delete(lane.ref.sourceId);
+      this.pruneDeliveryTimes();
     }
+  }
+
+  /** Forgets delivery times older than a tick, at most once a second (a pass is O(sources)). */
+  private pruneDeliveryTimes(): void {
+    const now = Date.now();
+    if (now - this.lastDeliveryPruned < 1_000) return;
+    this.lastDeliveryPruned = now;
+    for (const [id, at] of this.lastDelivery) if (now - at >= LANE_TICK_MS) this.lastDelivery.delete(id);
   }
 
   private dequeued(items: Lane['items']): void {
