@@ -273,6 +273,7 @@ export class OverseerLink extends DurableObject<Env> {
           if (size > MAX_FRAME_BYTES) {
             // Not even decoded: a frame this large is a fault (or an attack), never a message we need.
             this.log.warn('oversized overseer frame dropped', { bytes: size, limit: MAX_FRAME_BYTES });
+            this.failOversizedReply(ev.data, size);
             return;
           }
           if (this.inboundDepth >= MAX_INBOUND_FRAMES || this.inboundBytes >= MAX_INBOUND_BYTES) {
@@ -418,6 +419,22 @@ export class OverseerLink extends DurableObject<Env> {
       if (source) this.startRequestOf.set(source.sourceId, id);
       this.send({ ...frame, id });
     });
+  }
+
+  /**
+   * An oversized frame that is the reply to one of our requests (its head names the request's id)
+   * fails that request now, saying why, instead of at its timeout: a `tasks` list past ~1,530 tasks
+   * on one overseer (~680 bytes each) is such a reply, and the contract's `list` has no filter to
+   * ask for less. A timed-out list would read as a dead connection and make the reconciler redial
+   * in a loop; this failure only skips the round (and `GET /api/workers` answers 502 with the
+   * reason). Only the first 256 characters are looked at.
+   */
+  private failOversizedReply(data: unknown, bytes: number): void {
+    const head = typeof data === 'string' ? data.slice(0, 256) : new TextDecoder().decode(new Uint8Array(data as ArrayBuffer, 0, 256));
+    const id = /"id"\s*:\s*"([^"\\]{1,128})"/.exec(head)?.[1];
+    if (!id || !this.pending.has(id)) return;
+    const type = /"type"\s*:\s*"([a-z_]{1,32})"/.exec(head)?.[1] ?? 'reply';
+    this.fail(id, new OverseerError(`overseer: ${type} reply of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`));
   }
 
   /** Removes a pending request (and its start bookkeeping); returns it if it was still pending. */
