@@ -59,6 +59,8 @@ export class SourceMonitor extends DurableObject<Env> {
   private ingesting = false;
   /** The last progress handed to the link (meta `progress_dirty` holds its number until confirmed). */
   private handed: { n: number; key: string; at: number } | null = null;
+  /** The time given to the last worker event queued for D1 (distinct per event, see `commit`). */
+  private lastEventMs = 0;
   /** When the lease alarm armed by this instance for hand-offs is due (0: none armed). */
   private leaseAlarmAt = 0;
 
@@ -506,8 +508,12 @@ export class SourceMonitor extends DurableObject<Env> {
     if (this.ref === null) return;
     this.noteTransitions();
     if (this.rowKey() !== this.mirrored) this.setMeta('mirror_dirty', '1');
-    const ts = nowIso();
-    for (const e of events) this.ctx.storage.sql.exec(`INSERT INTO outbox (type, pid, exit_code, ts) VALUES (?, ?, ?, ?)`, e.type, e.pid, e.exitCode, ts);
+    // Each event its own millisecond: D1 drops a repeat of (source, ts, type, pid) as a retry, so
+    // three crashes of one pid applied in one group must not share a timestamp.
+    for (const e of events) {
+      this.lastEventMs = Math.max(world.now(), this.lastEventMs + 1);
+      this.ctx.storage.sql.exec(`INSERT INTO outbox (type, pid, exit_code, ts) VALUES (?, ?, ?, ?)`, e.type, e.pid, e.exitCode, new Date(this.lastEventMs).toISOString());
+    }
     // Progress only (a heartbeat burst): the alarm delivers it a second after the last write, so
     // a source costs D1 at most one write per second however fast its recorder talks.
     const due = this.lastWriteAt + MIRROR_COALESCE_MS;
