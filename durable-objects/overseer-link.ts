@@ -31,7 +31,7 @@ import {
   type DvrConfig,
 } from '../src/dvr/settings';
 import { createLogger } from '../src/http/log';
-import { db } from '../src/db/client';
+import { db, type Db } from '../src/db/client';
 import { liveSources, mirrorProgressStatement } from '../src/dvr/queries';
 import { world } from '../src/world';
 import { failoverGraceMs, isEligible, overseerFleet, ownerOf, type OverseerStatus } from '../src/dvr/overseer';
@@ -51,6 +51,10 @@ const MAX_INBOUND_BYTES = 16 * 1024 * 1024;
 const MAX_SOURCE_OUTPUTS = 1_000;
 /** At most this many pushes per monitor RPC (and per catalog batch). */
 const MAX_GROUP = 100;
+/** A source's groups leave at most this often while it bursts (unless a full group waits): the
+ * first push after a pause goes at once, the ones behind it gather for one RPC. Without it a burst
+ * went as groups of ~4 (the call returned before more arrived) and the calls' fixed cost dominated. */
+const LANE_TICK_MS = 50;
 /** Progress (heartbeat) mirror writes of all sources go to D1 together, at most this often. */
 const PROGRESS_FLUSH_MS = 1_000;
 /** Statements per D1 batch of progress writes. */
@@ -63,6 +67,15 @@ const QUEUED_START_DEADLINE_MS = 10 * 60_000;
 const DEQUEUE_GRACE_MS = 3_000;
 /** How long a start waits for a task it just stopped to exit before giving up on it. */
 const STOP_EXIT_WAIT_MS = 10_000;
+
+/**
+ * False only for a recorder line that certainly is no catalog event (RECORDING START/END, SEGMENT
+ * START/FINISH): a string naming neither word and holding no escape (an escaped `\u0053EGMENT`
+ * still parses as one). Conservative: anything else goes to the catalog, which parses it properly.
+ */
+function mayTouchCatalog(data: unknown): boolean {
+  return typeof data !== 'string' || /RECORDING|SEGMENT|\\/.test(data);
+}
 
 /** Runs `work` over `items`, at most `limit` at a time. */
 async function inPool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -125,6 +138,10 @@ export class OverseerLink extends DurableObject<Env> {
   private lanes = new Map<number, Lane>();
   private inboundDepth = 0;
   private inboundBytes = 0;
+  /** When each source's last group left (real time: this paces CPU work, not the domain clock),
+   * kept after its lane empties so the next push of a burst still waits its turn. */
+  private lastDelivery = new Map<number, number>();
+  private lastDeliveryPruned = 0;
   /** Progress writes owed to D1 (source id → the latest hand-off), flushed together every ≤ 1 s. */
   private progressOwed = new Map<number, { ref: SourceRef; p: ProgressHandOff }>();
   private progressTimer: ReturnType<typeof setTimeout> | null = null;
@@ -256,6 +273,7 @@ export class OverseerLink extends DurableObject<Env> {
           if (size > MAX_FRAME_BYTES) {
             // Not even decoded: a frame this large is a fault (or an attack), never a message we need.
             this.log.warn('oversized overseer frame dropped', { bytes: size, limit: MAX_FRAME_BYTES });
+            this.failOversizedReply(ev.data, size);
             return;
           }
           if (this.inboundDepth >= MAX_INBOUND_FRAMES || this.inboundBytes >= MAX_INBOUND_BYTES) {
@@ -364,9 +382,17 @@ export class OverseerLink extends DurableObject<Env> {
     if (current === null || current > at || current < world.now()) await this.ctx.storage.setAlarm(at);
   }
 
+  /** The drizzle client, made once per binding: building one walks the whole schema (~10 % of a
+   * burst's CPU when made per delivery). Keyed on the binding, which tests may swap for a counter. */
+  private dbClient: { binding: D1Database; d: Db } | null = null;
+  private db(): Db {
+    if (this.dbClient?.binding !== this.env.DB) this.dbClient = { binding: this.env.DB, d: db(this.env) };
+    return this.dbClient.d;
+  }
+
   private async config(): Promise<DvrConfig> {
     if (this.cfg && world.now() - this.cfg.at < CONFIG_TTL_MS) return this.cfg.value;
-    const value = await loadConfig(db(this.env));
+    const value = await loadConfig(this.db());
     this.cfg = { value, at: world.now() };
     return value;
   }
@@ -393,6 +419,22 @@ export class OverseerLink extends DurableObject<Env> {
       if (source) this.startRequestOf.set(source.sourceId, id);
       this.send({ ...frame, id });
     });
+  }
+
+  /**
+   * An oversized frame that is the reply to one of our requests (its head names the request's id)
+   * fails that request now, saying why, instead of at its timeout: a `tasks` list past ~1,530 tasks
+   * on one overseer (~680 bytes each) is such a reply, and the contract's `list` has no filter to
+   * ask for less. A timed-out list would read as a dead connection and make the reconciler redial
+   * in a loop; this failure only skips the round (and `GET /api/workers` answers 502 with the
+   * reason). Only the first 256 characters are looked at.
+   */
+  private failOversizedReply(data: unknown, bytes: number): void {
+    const head = typeof data === 'string' ? data.slice(0, 256) : new TextDecoder().decode(new Uint8Array(data as ArrayBuffer, 0, 256));
+    const id = /"id"\s*:\s*"([^"\\]{1,128})"/.exec(head)?.[1];
+    if (!id || !this.pending.has(id)) return;
+    const type = /"type"\s*:\s*"([a-z_]{1,32})"/.exec(head)?.[1] ?? 'reply';
+    this.fail(id, new OverseerError(`overseer: ${type} reply of ${bytes} bytes exceeds the ${MAX_FRAME_BYTES}-byte frame limit`));
   }
 
   /** Removes a pending request (and its start bookkeeping); returns it if it was still pending. */
@@ -539,6 +581,12 @@ export class OverseerLink extends DurableObject<Env> {
           await head.job().catch((e) => this.log.error('overseer reply failed', { error: String(e) }));
           continue;
         }
+        const since = Date.now() - (this.lastDelivery.get(lane.ref.sourceId) ?? 0);
+        if (since < LANE_TICK_MS && lane.items.length < MAX_GROUP) {
+          await new Promise((r) => setTimeout(r, LANE_TICK_MS - since));
+          continue;
+        }
+        this.lastDelivery.set(lane.ref.sourceId, Date.now());
         const group: TaskEvent[] = [];
         const taken: Lane['items'] = [];
         while (group.length < MAX_GROUP && lane.items[0] && 'frame' in lane.items[0]) {
@@ -553,7 +601,16 @@ export class OverseerLink extends DurableObject<Env> {
     } finally {
       lane.busy = false;
       if (lane.items.length === 0 && this.lanes.get(lane.ref.sourceId) === lane) this.lanes.delete(lane.ref.sourceId);
+      this.pruneDeliveryTimes();
     }
+  }
+
+  /** Forgets delivery times older than a tick, at most once a second (a pass is O(sources)). */
+  private pruneDeliveryTimes(): void {
+    const now = Date.now();
+    if (now - this.lastDeliveryPruned < 1_000) return;
+    this.lastDeliveryPruned = now;
+    for (const [id, at] of this.lastDelivery) if (now - at >= LANE_TICK_MS) this.lastDelivery.delete(id);
   }
 
   private dequeued(items: Lane['items']): void {
@@ -573,16 +630,18 @@ export class OverseerLink extends DurableObject<Env> {
     lane.dropped = 0;
     if (events.length === 0 && confirmedProgress === undefined && dropped === 0) return;
     const win = errorWindow(await this.config());
-    const result = await this.monitor(ref).ingest(ref, events, win, { confirmedProgress, dropped });
+    // The group crosses to the monitor as one JSON string: RPC structured-clones an array of objects
+    // field by field, which was the largest single cost of a burst (~20 % of its CPU); a string is
+    // copied whole, and the monitor's JSON.parse is cheap. The frames were validated above.
+    const result = await this.monitor(ref).ingest(ref, JSON.stringify(events), win, { confirmedProgress, dropped });
     for (const t of result.stopTaskIds) this.send({ type: 'stop', id: this.nextId(), task_id: t });
     for (const f of events) if (f.type === 'errored') recordMetric(this.env, this.ctx, 'dvr.recordings', { event: 'errored', driver: ref.driver });
     if (result.progress) this.oweProgress(ref, result.progress);
-    // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor applied it.
-    await recordingsHookBatch(
-      this.env,
-      ref,
-      events.flatMap((f) => (f.type === 'output' ? [f.data] : [])),
-    );
+    // Recorder output (SEGMENT/RECORDING events) feeds the recordings catalog, after the monitor
+    // applied it. Lines that cannot be catalog events (heartbeats: most of a burst) are not handed
+    // over, so a heartbeat group costs the catalog nothing (no second parse, no D1 client).
+    const lines = events.flatMap((f) => (f.type === 'output' && mayTouchCatalog(f.data) ? [f.data] : []));
+    if (lines.length > 0) await recordingsHookBatch(this.env, ref, lines, this.db());
   }
 
   // ───────────── the progress mirror, batched across sources (issue 17 target 4) ─────────────
@@ -613,7 +672,7 @@ export class OverseerLink extends DurableObject<Env> {
     const owed = [...this.progressOwed.values()];
     this.progressOwed.clear();
     try {
-      const d = db(this.env);
+      const d = this.db();
       for (let i = 0; i < owed.length; i += PROGRESS_BATCH) {
         const chunk = owed.slice(i, i + PROGRESS_BATCH);
         const stmts = chunk.map((o) => mirrorProgressStatement(d, o.ref.sourceId, o.p));
@@ -887,7 +946,7 @@ export class OverseerLink extends DurableObject<Env> {
     this.lastReconcileAt = world.now();
     // Our view first, the overseer's second: a task started after our snapshot then shows up in the
     // list (claimed or ignored) instead of looking "gone" because the list predates it.
-    const results = await liveSources(db(this.env), { withTaskHolders: true });
+    const results = await liveSources(this.db(), { withTaskHolders: true });
     const inFlightAtSnapshot = new Set([...this.startsInFlight, ...this.awaitingStart]);
     const listSentAt = world.now();
     let list: TaskInfo[];

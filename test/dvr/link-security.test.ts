@@ -84,6 +84,26 @@ describe('inbound frames', () => {
     }
   });
 
+  it('fails a request whose reply is over the frame limit at once, saying so (a task list past ~1,530 tasks)', async () => {
+    await connected();
+    await fake.mode('manual');
+    try {
+      const before = (await fake.messages()).length;
+      const started = Date.now();
+      const pending = call('GET', '/api/workers', { token: admin.token });
+      const list = await eventually(async () => (await fake.messages()).slice(before).find((m) => m.type === 'list'), (m) => m !== undefined, 'list request');
+      const task = { action: 'chaturbate', params: { source: 'x', cookies: 'c'.repeat(600) }, state: 'running', worker_state: 'running', current_pid: 1 };
+      await fake.raw(JSON.stringify({ type: 'tasks', id: list!.id, tasks: Array.from({ length: 1_600 }, (_, i) => ({ task_id: `t${i}`, ...task })) }));
+      const res = await pending;
+      expect(res.status).toBe(502);
+      expect((await json(res)).error).toMatch(/^overseer error: tasks reply of \d+ bytes exceeds the 1048576-byte frame limit$/);
+      expect(Date.now() - started).toBeLessThan(10_000); // not the list's 10 s timeout
+      expect((await call('GET', '/api/health')).status).toBe(200); // the connection is kept
+    } finally {
+      await fake.mode('auto');
+    }
+  });
+
   it('parses the frames the overseer really sends, extra keys dropped', () => {
     const r = parseServerFrame(JSON.stringify({ type: 'output', task_id: 't1', pid: 42, stream: 'stdout', data: '{"event":"HEARTBEAT"}', ts: '2026-11-30T10:00:00Z', seq: 7 }));
     expect(r).toEqual({ ok: true, frame: { type: 'output', task_id: 't1', pid: 42, stream: 'stdout', data: '{"event":"HEARTBEAT"}', ts: '2026-11-30T10:00:00Z' } });

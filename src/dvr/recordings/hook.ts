@@ -5,7 +5,7 @@
  *   if (frame.type === 'output') await recordingsHook(this.env, ref, frame.data);
  *   await recordingsHookBatch(this.env, ref, outputs.map((f) => f.data));  // a burst: one D1 batch
  */
-import { db } from '../../db/client';
+import { db, type Db } from '../../db/client';
 import { createLogger } from '../../http/log';
 import { recordMetric } from '../../http/metrics/record';
 import type { SourceRef } from '../runtime';
@@ -21,11 +21,12 @@ export async function recordingsHook(env: Env, ref: SourceRef, data: unknown): P
 }
 
 /** The recorder lines of one source, in order, applied to the catalog in one D1 batch. */
-export async function recordingsHookBatch(env: Env, ref: SourceRef, lines: unknown[]): Promise<void> {
+export async function recordingsHookBatch(env: Env, ref: SourceRef, lines: unknown[], client?: Db): Promise<void> {
   if (lines.length === 0) return;
   let each: Array<{ data: unknown; what: string | null }>;
   try {
-    const d = db(env);
+    // A caller that keeps a client passes it: making one walks the whole schema.
+    const d = client ?? db(env);
     const built = lines.map((data) => ({ data, ...recorderOutputStatements(d, ref, data) }));
     const statements = built.flatMap((e) => e.statements);
     if (statements.length > 0) await d.batch(statements as [(typeof statements)[number], ...(typeof statements)[number][]]);
