@@ -139,6 +139,8 @@ export class OrgAllocator extends DurableObject<Env> {
   private nodeSeen: Map<number, number> | null = null;
   /** Live seats per node (what `pick` weighs), kept in step with every transition; null until loaded. */
   private load: Map<number, number> | null = null;
+  /** false only when the last look found the queue empty (and nothing joined since): drain() skips its read. */
+  private hasWaiters: boolean | null = null;
   /** meta `reconciled_at` (ms) as last written or read; undefined = not read yet. */
   private reconciledAt: number | undefined;
   /** The drizzle client, built once per instance (building one walks the whole schema). */
@@ -243,6 +245,7 @@ export class OrgAllocator extends DurableObject<Env> {
           `INSERT INTO waiters (seat_id, region, strict, policy, max_per_user) VALUES (?, ?, ?, ?, ?)`,
           id, req.region, req.strictRegion ? 1 : 0, req.policy, req.maxPerUser,
         );
+        this.hasWaiters = true;
         this.setWaiterNodes(id, req.candidates);
         placed = true;
         return [...promoted, seat];
@@ -443,6 +446,7 @@ export class OrgAllocator extends DurableObject<Env> {
       this.org = orgId;
       this.reconciledAt = now;
       this.load = null;
+      this.hasWaiters = null;
       await this.arm();
     });
   }
@@ -466,6 +470,7 @@ export class OrgAllocator extends DurableObject<Env> {
       this.nodeInfo = null;
       this.nodeSeen = null;
       this.load = null;
+      this.hasWaiters = null;
       this.reconciledAt = undefined;
       throw e;
     }
@@ -776,11 +781,13 @@ export class OrgAllocator extends DurableObject<Env> {
    * runs inside the caller's transaction. Returns the promoted rows.
    */
   private drain(now: number): SeatRow[] {
+    if (this.hasWaiters === false) return [];
     const waiters = this.sql
       .exec<{ seat_id: number; region: string | null; policy: string; max_per_user: number; user_id: number }>(
         `SELECT w.seat_id, w.region, w.policy, w.max_per_user, s.user_id FROM waiters w JOIN seats s ON s.id = w.seat_id ORDER BY w.seq`,
       )
       .toArray();
+    this.hasWaiters = waiters.length > 0;
     if (waiters.length === 0) return [];
     const onlineSince = now - nodeOfflineAfterSeconds(this.env) * 1000;
     // The usual case under a queue is a full org: one query says so, without walking the waiters.
