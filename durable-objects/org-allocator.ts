@@ -255,7 +255,11 @@ export class OrgAllocator extends DurableObject<Env> {
     // The answer waits only for this object's own storage (the output gate); D1 gets the rows after it.
     await this.settle(req.orgId, changed);
     if (!placed) return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
-    return { ok: true, playSession: this.record(this.row(id)!, req.orgId), replayed: false };
+    // The seat as the transaction left it (the latest copy: a drain in the same transaction re-reads
+    // what it changes), so the answer needs no read of its own.
+    let seat: SeatRow | undefined;
+    for (const r of changed) if (r.id === id) seat = r;
+    return { ok: true, playSession: this.record(seat ?? this.row(id)!, req.orgId), replayed: false };
   }
 
   /**
@@ -568,16 +572,24 @@ export class OrgAllocator extends DurableObject<Env> {
    */
   private async deliver(orgId: number): Promise<boolean> {
     const now = world.now();
-    const entries = this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?`, now, MIRROR_BATCH_ROWS + 1).toArray();
+    // The due entries with their seats in one read (a coalesced round carries many).
+    const entries = this.sql
+      .exec<OutboxRow & SeatRow>(
+        `SELECT o.session_id, o.seq, o.attempts, o.next_at, o.repair, s.* FROM outbox o LEFT JOIN seats s ON s.id = o.session_id
+          WHERE o.next_at <= ? ORDER BY o.next_at LIMIT ?`,
+        now, MIRROR_BATCH_ROWS + 1,
+      )
+      .toArray();
     const more = entries.length > MIRROR_BATCH_ROWS;
     if (more) entries.pop();
     if (entries.length === 0) return false;
-    // Every event recorded so far describes a state no newer than the rows read below.
+    // Every event recorded so far describes a state no newer than the rows read above.
     const upTo = this.sql.exec<{ n: number }>(`SELECT COALESCE(MAX(id), 0) AS n FROM events`).one().n;
     const items: Array<{ entry: OutboxRow; row: SeatRow }> = [];
-    for (const entry of entries) {
-      const row = this.row(entry.session_id);
-      if (row) items.push({ entry, row });
+    for (const joined of entries) {
+      const { session_id, seq, attempts, next_at, repair, ...seat } = joined;
+      const entry: OutboxRow = { session_id, seq, attempts, next_at, repair };
+      if (seat.id !== null) items.push({ entry, row: seat as SeatRow });
       else {
         this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
         this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
@@ -588,7 +600,10 @@ export class OrgAllocator extends DurableObject<Env> {
       writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: i.entry.repair as MirrorRepair | null })), iso(now));
     const done = (batch: typeof items) => {
       // Only the state that was sent: a decision made meanwhile bumped `seq` and stays queued.
-      for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
+      this.sql.exec(
+        `DELETE FROM outbox WHERE (session_id, seq) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
+        JSON.stringify(batch.map((i) => [i.entry.session_id, i.entry.seq])),
+      );
       this.publish(orgId, batch.map((i) => i.row.id), upTo);
     };
     if (items.length === 0) return more;
