@@ -17,11 +17,11 @@ import { tmpdir } from 'node:os';
 import { freePort, run, startStack } from '../tools/stack.mjs';
 import { BENCH_ADMIN_PASSWORD, BENCH_VARS, measure, report } from './lib.mjs';
 
-const ORGS = 100;
+export const ORGS = 100;
 const USERS = 8;
-const ORG_BASE = 900_000;
+export const ORG_BASE = 900_000;
 const GAME_ID = 900_001;
-const FULL_ORG = ORG_BASE + ORGS + 1;
+export const FULL_ORG = ORG_BASE + ORGS + 1;
 
 async function api(url, method, path, { token, body, headers = {} } = {}) {
   const h = { ...headers };
@@ -113,15 +113,30 @@ function overbooking(persistTo, expected, nodes, endedAt) {
   return `Over-booking check (${verdict}), on the D1 mirror after it drained: ${mirrored} live play sessions for ${expected} allocations answered 201 (incl. the filler); nodes over capacity: ${over.length ? JSON.stringify(over) : 'none'}; ${drain}.`;
 }
 
-export default async function runBench() {
+/**
+ * A fresh local stack seeded for allocation runs (also used by bench/profile.mjs): the accounts,
+ * the orgs (ORG_BASE is the contended one with 4 nodes; ORG_BASE+1.. one node each; FULL_ORG one
+ * seat, already taken), the nodes online. `allocate(label, org)` gives a request function for
+ * `measure`; `stop()` ends the stack and removes its state.
+ */
+export async function preparePlayStack({ inspectorPort, wranglerArgs } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-play-'));
   // Nodes and leases must stay alive for the whole run: liveness is not what is measured here.
   // Metrics go to Analytics Engine, as in production (wrangler.toml): the local stack's default
   // (METRICS_STORE=d1) adds a D1 write per request (waitUntil, but a third storage trip on the
   // round-trip counter and a write on the one local SQLite) that production does not have.
   const vars = { ...BENCH_VARS, METRICS_STORE: 'analytics-engine', NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' };
-  const start = async () => startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars });
-  const stack = await start();
+  let stack;
+  try {
+    stack = await startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars, inspectorPort, wranglerArgs });
+  } catch (e) {
+    rmSync(persistTo, { recursive: true, force: true });
+    throw e;
+  }
+  const stop = async () => {
+    await stack.stop();
+    rmSync(persistTo, { recursive: true, force: true });
+  };
   try {
     const users = await accounts(stack.url);
     const nodes = [];
@@ -144,6 +159,7 @@ export default async function runBench() {
 
     /** Non-2xx answers by status per measurement, so errors are explained, not just counted. */
     const statuses = {};
+    const counts = { created: 0 };
     const allocate = (label, org) => async (i) => {
       const u = users[i % USERS];
       const res = await api(stack.url, 'POST', '/sessions', {
@@ -152,10 +168,19 @@ export default async function runBench() {
         headers: { 'Idempotency-Key': `bench-${i}-${randomBytes(6).toString('hex')}` },
       });
       if (!res.ok) (statuses[label] ??= {})[res.status] = (statuses[label]?.[res.status] ?? 0) + 1;
-      else if (res.status === 201) created++;
+      else if (res.status === 201) counts.created++;
       return res;
     };
-    let created = 0;
+    return { stack, persistTo, users, nodes, statuses, counts, allocate, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+export default async function runBench() {
+  const { stack, persistTo, nodes, statuses, counts, allocate, stop } = await preparePlayStack();
+  try {
     const opts = { requests: 1000, concurrency: 32, warmup: 0 };
     const floor = await measure('GET /version (runtime floor)', () => fetch(`${stack.url}/version`), { ...opts, warmup: 50 });
     const one = await measure('POST /sessions, 1 org (one allocator, contended)', allocate('one', ORG_BASE), opts);
@@ -167,11 +192,10 @@ export default async function runBench() {
     const share = (r) => `${(r.rps / floor.rps).toFixed(2)}× the floor's req/s (${r.rps / floor.rps >= 0.8 ? 'meets' : 'misses'} the 0.8× target)`;
     console.log(`\nThroughput: 1 org ${share(one)}; ${ORGS} orgs ${share(many)}; full org (429) ${(refused.rps / floor.rps).toFixed(2)}×.`);
     const load = await (await fetch(`${stack.url}/health`)).ok;
-    console.log(`\n${overbooking(persistTo, created + 1, nodes, endedAt)}`);
+    console.log(`\n${overbooking(persistTo, counts.created + 1, nodes, endedAt)}`);
     console.log(`\nNon-2xx answers by status: ${JSON.stringify(statuses)} (the full org is all 429 by design; 503s are wrangler dev reloading).`);
     console.log(`Every allocation above is a real seat (fresh Idempotency-Key); the 1-org run takes ${opts.requests} of the ${2 * 1024} eu-west seats.` + (load ? '' : ' (health check failed after the run)'));
   } finally {
-    await stack.stop();
-    rmSync(persistTo, { recursive: true, force: true });
+    await stop();
   }
 }

@@ -34,7 +34,7 @@
  * sweep is idempotent.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { db } from '../src/db/client';
+import { db, type Db } from '../src/db/client';
 import { nodeOfflineAfterSeconds } from '../src/console/nodes/model';
 import { announcePlayEvents, type PlayEvent } from '../src/notifications/play-transitions';
 import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play/mirror-queries';
@@ -137,6 +137,14 @@ export class OrgAllocator extends DurableObject<Env> {
   /** What `nodes` and `node_seen` hold (null until loaded), so candidates that changed nothing write nothing. */
   private nodeInfo: Map<number, string> | null = null;
   private nodeSeen: Map<number, number> | null = null;
+  /** Live seats per node (what `pick` weighs), kept in step with every transition; null until loaded. */
+  private load: Map<number, number> | null = null;
+  /** false only when the last look found the queue empty (and nothing joined since): drain() skips its read. */
+  private hasWaiters: boolean | null = null;
+  /** meta `reconciled_at` (ms) as last written or read; undefined = not read yet. */
+  private reconciledAt: number | undefined;
+  /** The drizzle client, built once per instance (building one walks the whole schema). */
+  private d1Client: Db | null = null;
   /** The background D1 delivery in flight, and whether decisions arrived while it was. */
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
@@ -175,6 +183,7 @@ export class OrgAllocator extends DurableObject<Env> {
       // Start-up (after a crash, deploy or eviction): reconcile with D1 soon, whatever was planned.
       if (this.orgId() !== null) {
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', '0')`);
+        this.reconciledAt = 0;
         const at = await ctx.storage.getAlarm();
         this.alarmAt = at;
         if (at === null || at > Date.now() + 1000) await this.setAlarm(Date.now() + 1000);
@@ -214,13 +223,19 @@ export class OrgAllocator extends DurableObject<Env> {
       const promoted = this.drain(now);
       const node = this.pick(req);
       if (node) {
+        // The row is what this INSERT writes (every column), so it is not read back.
+        const seat = this.newSeat(id, req, now, { nodeId: node.nodeId, region: node.region, streamBase: node.streamBaseUrl, status: 'provisioning', lastClientSeen: null });
         this.sql.exec(
           `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 'provisioning', ?, ?, ?)`,
           id, req.userId, req.gameId, node.nodeId, node.region, node.streamBaseUrl, req.idempotencyKey, now, now,
         );
-        this.event('session.started', this.row(id)!);
+        this.adjustLoad(node.nodeId, 1);
+        this.event('session.started', seat);
+        placed = true;
+        return [...promoted, seat];
       } else if (req.queue) {
+        const seat = this.newSeat(id, req, now, { nodeId: null, region: req.region, streamBase: null, status: 'queued', lastClientSeen: now });
         this.sql.exec(
           `INSERT INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_client_seen)
            VALUES (?, ?, ?, NULL, ?, NULL, 'queued', ?, ?, ?, ?)`,
@@ -230,15 +245,21 @@ export class OrgAllocator extends DurableObject<Env> {
           `INSERT INTO waiters (seat_id, region, strict, policy, max_per_user) VALUES (?, ?, ?, ?, ?)`,
           id, req.region, req.strictRegion ? 1 : 0, req.policy, req.maxPerUser,
         );
+        this.hasWaiters = true;
         this.setWaiterNodes(id, req.candidates);
-      } else return promoted;
-      placed = true;
-      return [...promoted, this.row(id)!];
+        placed = true;
+        return [...promoted, seat];
+      }
+      return promoted;
     });
     // The answer waits only for this object's own storage (the output gate); D1 gets the rows after it.
     await this.settle(req.orgId, changed);
     if (!placed) return { ok: false, reason: 'no_free_seat', retryAfterSeconds: NO_SEAT_RETRY_AFTER_SECONDS };
-    return { ok: true, playSession: this.record(this.row(id)!, req.orgId), replayed: false };
+    // The seat as the transaction left it (the latest copy: a drain in the same transaction re-reads
+    // what it changes), so the answer needs no read of its own.
+    let seat: SeatRow | undefined;
+    for (const r of changed) if (r.id === id) seat = r;
+    return { ok: true, playSession: this.record(seat ?? this.row(id)!, req.orgId), replayed: false };
   }
 
   /**
@@ -374,8 +395,7 @@ export class OrgAllocator extends DurableObject<Env> {
     if (org === null) return;
     await this.reclaim(org);
     await this.flush(org);
-    const last = Number(this.meta('reconciled_at') ?? 0);
-    if (world.now() - last >= MIRROR_RECONCILE_MS) await this.reconcile(org);
+    if (world.now() - this.lastReconciled() >= MIRROR_RECONCILE_MS) await this.reconcile(org);
     await this.arm();
   }
 
@@ -383,6 +403,15 @@ export class OrgAllocator extends DurableObject<Env> {
 
   private meta(key: string): string | null {
     return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value ?? null;
+  }
+
+  private d1(): Db {
+    return (this.d1Client ??= db(this.env));
+  }
+
+  private lastReconciled(): number {
+    if (this.reconciledAt === undefined) this.reconciledAt = Number(this.meta('reconciled_at') ?? 0);
+    return this.reconciledAt;
   }
 
   private orgId(): number | null {
@@ -401,10 +430,10 @@ export class OrgAllocator extends DurableObject<Env> {
     if (this.orgId() !== null) return;
     await this.ctx.blockConcurrencyWhile(async () => {
       if (this.orgId() !== null) return;
-      const rows = await mirrorRebuildRows(db(this.env), orgId);
+      const rows = await mirrorRebuildRows(this.d1(), orgId);
       // Rebuilt sessions get a fresh grace period: their last heartbeats were only in memory.
       const now = world.now();
-      this.ctx.storage.transactionSync(() => {
+      this.tx(() => {
         for (const r of rows) {
           this.sql.exec(
             `INSERT OR IGNORE INTO seats (id, user_id, game_id, node_id, region, stream_base, status, idem_key, created_at, updated_at, last_node_seen, last_client_seen)
@@ -419,24 +448,34 @@ export class OrgAllocator extends DurableObject<Env> {
         this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('org_id', ?), ('built_at', ?), ('reconciled_at', ?)`, String(orgId), iso(now), String(now));
       });
       this.org = orgId;
+      this.reconciledAt = now;
+      this.load = null;
+      this.hasWaiters = null;
       await this.arm();
     });
   }
 
   /** Runs a synchronous decision in one storage transaction and queues every row it changed for D1. */
   private commit(decide: () => SeatRow[] | SeatRow | null): SeatRow[] {
+    return this.tx(() => {
+      const out = decide();
+      // Whatever the decision freed goes to the queue in the same transaction.
+      const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
+      if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
+      return rows;
+    });
+  }
+
+  /** One storage transaction; if it rolls back, the in-memory copies (which may hold what it wrote) are dropped. */
+  private tx<T>(fn: () => T): T {
     try {
-      return this.ctx.storage.transactionSync(() => {
-        const out = decide();
-        // Whatever the decision freed goes to the queue in the same transaction.
-        const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
-        if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
-        return rows;
-      });
+      return this.ctx.storage.transactionSync(fn);
     } catch (e) {
-      // The transaction rolled back: the in-memory copies may hold what it wrote.
       this.nodeInfo = null;
       this.nodeSeen = null;
+      this.load = null;
+      this.hasWaiters = null;
+      this.reconciledAt = undefined;
       throw e;
     }
   }
@@ -513,10 +552,6 @@ export class OrgAllocator extends DurableObject<Env> {
     );
   }
 
-  private pending(id: number): boolean {
-    return this.sql.exec(`SELECT 1 FROM outbox WHERE session_id = ?`, id).toArray().length > 0;
-  }
-
   private enqueue(ids: number[], now: number, repair: MirrorRepair | null = null): void {
     for (const id of ids) {
       this.sql.exec(
@@ -537,27 +572,38 @@ export class OrgAllocator extends DurableObject<Env> {
    */
   private async deliver(orgId: number): Promise<boolean> {
     const now = world.now();
-    const entries = this.sql.exec<OutboxRow>(`SELECT * FROM outbox WHERE next_at <= ? ORDER BY next_at LIMIT ?`, now, MIRROR_BATCH_ROWS + 1).toArray();
+    // The due entries with their seats in one read (a coalesced round carries many).
+    const entries = this.sql
+      .exec<OutboxRow & SeatRow>(
+        `SELECT o.session_id, o.seq, o.attempts, o.next_at, o.repair, s.* FROM outbox o LEFT JOIN seats s ON s.id = o.session_id
+          WHERE o.next_at <= ? ORDER BY o.next_at LIMIT ?`,
+        now, MIRROR_BATCH_ROWS + 1,
+      )
+      .toArray();
     const more = entries.length > MIRROR_BATCH_ROWS;
     if (more) entries.pop();
     if (entries.length === 0) return false;
-    // Every event recorded so far describes a state no newer than the rows read below.
+    // Every event recorded so far describes a state no newer than the rows read above.
     const upTo = this.sql.exec<{ n: number }>(`SELECT COALESCE(MAX(id), 0) AS n FROM events`).one().n;
     const items: Array<{ entry: OutboxRow; row: SeatRow }> = [];
-    for (const entry of entries) {
-      const row = this.row(entry.session_id);
-      if (row) items.push({ entry, row });
+    for (const joined of entries) {
+      const { session_id, seq, attempts, next_at, repair, ...seat } = joined;
+      const entry: OutboxRow = { session_id, seq, attempts, next_at, repair };
+      if (seat.id !== null) items.push({ entry, row: seat as SeatRow });
       else {
         this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
         this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
       }
     }
-    const d = db(this.env);
+    const d = this.d1();
     const send = (batch: typeof items) =>
       writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: i.entry.repair as MirrorRepair | null })), iso(now));
     const done = (batch: typeof items) => {
       // Only the state that was sent: a decision made meanwhile bumped `seq` and stays queued.
-      for (const i of batch) this.sql.exec(`DELETE FROM outbox WHERE session_id = ? AND seq = ?`, i.entry.session_id, i.entry.seq);
+      this.sql.exec(
+        `DELETE FROM outbox WHERE (session_id, seq) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
+        JSON.stringify(batch.map((i) => [i.entry.session_id, i.entry.seq])),
+      );
       this.publish(orgId, batch.map((i) => i.row.id), upTo);
     };
     if (items.length === 0) return more;
@@ -586,14 +632,14 @@ export class OrgAllocator extends DurableObject<Env> {
     const { entry, row } = item;
     let gone = false;
     try {
-      gone = !(await referentsExist(db(this.env), orgId, row.user_id, row.game_id));
+      gone = !(await referentsExist(this.d1(), orgId, row.user_id, row.game_id));
     } catch {
       // D1 unreachable: the retry below is all we can do.
     }
     if (gone) {
       // Nothing to mirror into (cascade already removed the history); the seat must not stay taken.
       const now = world.now();
-      this.ctx.storage.transactionSync(() => {
+      this.tx(() => {
         this.sql.exec(`DELETE FROM outbox WHERE session_id = ?`, entry.session_id);
         // Its row never reached D1, so nobody was told it started: nothing to announce either.
         this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
@@ -625,7 +671,7 @@ export class OrgAllocator extends DurableObject<Env> {
     const inFlight = new Set(this.sql.exec<{ session_id: number }>(`SELECT session_id FROM outbox`).toArray().map((r) => r.session_id));
     let d1: Awaited<ReturnType<typeof mirrorLiveRows>>;
     try {
-      d1 = await mirrorLiveRows(db(this.env), orgId, held);
+      d1 = await mirrorLiveRows(this.d1(), orgId, held);
     } catch (e) {
       console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: D1 read failed', org_id: orgId, error: String(e) }));
       return;
@@ -633,14 +679,18 @@ export class OrgAllocator extends DurableObject<Env> {
     const now = world.now();
     const inD1 = new Map(d1.map((r) => [r.id, r]));
     const orphans: number[] = [];
-    this.ctx.storage.transactionSync(() => {
+    this.tx(() => {
+      // One read of the seats and one of the outbox, not one query per row (a busy org holds thousands).
+      const seats = this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray();
+      const heldNow = new Set(seats.map((r) => r.id));
+      const pendingNow = new Set(this.sql.exec<{ session_id: number }>(`SELECT session_id FROM outbox`).toArray().map((r) => r.session_id));
       for (const r of d1) {
         if (!isOpen(r.status)) continue;
-        if (!this.row(r.id)) orphans.push(r.id);
+        if (!heldNow.has(r.id)) orphans.push(r.id);
       }
       const repair: number[] = [];
-      for (const seat of this.sql.exec<SeatRow>(`SELECT * FROM seats`).toArray()) {
-        if (seat.updated_at >= started || inFlight.has(seat.id) || this.pending(seat.id)) continue;
+      for (const seat of seats) {
+        if (seat.updated_at >= started || inFlight.has(seat.id) || pendingNow.has(seat.id)) continue;
         const mirror = inD1.get(seat.id);
         const seatOpen = isOpen(seat.status);
         if (!mirror) {
@@ -656,9 +706,10 @@ export class OrgAllocator extends DurableObject<Env> {
       if (repair.length) this.enqueue(repair, now, 'reconciled');
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('reconciled_at', ?)`, String(now));
     });
+    this.reconciledAt = now;
     if (orphans.length) {
       try {
-        await endOrphans(db(this.env), orgId, orphans, iso(now));
+        await endOrphans(this.d1(), orgId, orphans, iso(now));
       } catch (e) {
         console.warn(JSON.stringify({ level: 'warn', msg: 'allocator reconcile: ending D1 orphans failed', org_id: orgId, error: String(e) }));
       }
@@ -745,11 +796,13 @@ export class OrgAllocator extends DurableObject<Env> {
    * runs inside the caller's transaction. Returns the promoted rows.
    */
   private drain(now: number): SeatRow[] {
+    if (this.hasWaiters === false) return [];
     const waiters = this.sql
       .exec<{ seat_id: number; region: string | null; policy: string; max_per_user: number; user_id: number }>(
         `SELECT w.seat_id, w.region, w.policy, w.max_per_user, s.user_id FROM waiters w JOIN seats s ON s.id = w.seat_id ORDER BY w.seq`,
       )
       .toArray();
+    this.hasWaiters = waiters.length > 0;
     if (waiters.length === 0) return [];
     const onlineSince = now - nodeOfflineAfterSeconds(this.env) * 1000;
     // The usual case under a queue is a full org: one query says so, without walking the waiters.
@@ -781,6 +834,7 @@ export class OrgAllocator extends DurableObject<Env> {
         `UPDATE seats SET status = 'provisioning', node_id = ?, region = ?, stream_base = ?, updated_at = ?, last_client_seen = ? WHERE id = ? AND status = 'queued'`,
         node.nodeId, node.region, node.streamBaseUrl, now, now, w.seat_id,
       );
+      this.adjustLoad(node.nodeId, 1);
       this.leaveQueue(w.seat_id);
       const promoted = this.row(w.seat_id)!;
       this.event('session.started', promoted);
@@ -820,10 +874,7 @@ export class OrgAllocator extends DurableObject<Env> {
    * breaks ties, so the choice is deterministic.
    */
   private pick(req: Pick<AllocateRequest, 'region' | 'policy' | 'candidates'>): Candidate | null {
-    const load = new Map<number, number>();
-    for (const r of this.sql.exec<{ node_id: number; n: number }>(`SELECT node_id, COUNT(*) AS n FROM seats WHERE status IN ${LIVE} AND node_id IS NOT NULL GROUP BY node_id`)) {
-      load.set(r.node_id, r.n);
-    }
+    const load = this.liveLoad();
     const free = req.candidates.filter((c) => c.capacity > 0 && (load.get(c.nodeId) ?? 0) < c.capacity);
     const preferred = req.region === null ? [] : free.filter((c) => c.region === req.region);
     const pool = preferred.length > 0 ? preferred : free;
@@ -834,6 +885,37 @@ export class OrgAllocator extends DurableObject<Env> {
       return la / a.capacity - lb / b.capacity || la - lb || a.nodeId - b.nodeId;
     };
     return [...pool].sort(byPolicy)[0] ?? null;
+  }
+
+  /** Live seats per node, from memory (read from storage once per instance, or after a rollback). */
+  private liveLoad(): Map<number, number> {
+    if (this.load === null) {
+      this.load = new Map();
+      for (const r of this.sql.exec<{ node_id: number; n: number }>(`SELECT node_id, COUNT(*) AS n FROM seats WHERE status IN ${LIVE} AND node_id IS NOT NULL GROUP BY node_id`)) {
+        this.load.set(r.node_id, r.n);
+      }
+    }
+    return this.load;
+  }
+
+  /** A seat on `nodeId` became live (+1) or stopped being live (-1). Called inside the transaction
+   * that writes it; a rollback drops the whole map (`tx`). */
+  private adjustLoad(nodeId: number | null, delta: 1 | -1): void {
+    if (nodeId === null || this.load === null) return;
+    this.load.set(nodeId, (this.load.get(nodeId) ?? 0) + delta);
+  }
+
+  /** The row an INSERT of a new seat writes, as `SELECT *` would return it. */
+  private newSeat(
+    id: number,
+    req: AllocateRequest,
+    now: number,
+    s: { nodeId: number | null; region: string | null; streamBase: string | null; status: 'provisioning' | 'queued'; lastClientSeen: number | null },
+  ): SeatRow {
+    return {
+      id, user_id: req.userId, game_id: req.gameId, node_id: s.nodeId, region: s.region, stream_base: s.streamBase, status: s.status,
+      end_reason: null, idem_key: req.idempotencyKey, created_at: now, updated_at: now, ended_at: null, last_node_seen: null, last_client_seen: s.lastClientSeen,
+    };
   }
 
   private newId(orgId: number): number {
@@ -879,6 +961,7 @@ export class OrgAllocator extends DurableObject<Env> {
       `UPDATE seats SET status = ?, end_reason = ?, updated_at = ?, ended_at = ?, last_node_seen = COALESCE(last_node_seen, ?) WHERE id = ?`,
       to, ends ? reason : null, now, ends ? now : null, now, row.id,
     );
+    if (isLive(row.status) && !isLive(to)) this.adjustLoad(row.node_id, -1);
     const after = this.row(row.id)!;
     if (announce && ends && isLive(row.status)) this.event('session.ended', after);
     return after;
@@ -934,7 +1017,7 @@ export class OrgAllocator extends DurableObject<Env> {
   private async arm(exact = false): Promise<void> {
     const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
     const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
-    const reconcileAt = Number(this.meta('reconciled_at') ?? 0) + MIRROR_RECONCILE_MS;
+    const reconcileAt = this.lastReconciled() + MIRROR_RECONCILE_MS;
     const next = this.sql
       .exec<{ at: number | null }>(
         `SELECT MIN(at) AS at FROM (

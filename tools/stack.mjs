@@ -101,7 +101,7 @@ function calmOutput(child, name, logsDir, { stdoutToo = false } = {}) {
  * under `<persistTo>/logs/`, the terminal shows only warnings, errors and the Worker's own compact
  * lines (`LOG_FORMAT=pretty`: failed and slow requests). Neither: everything, as it comes.
  * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean, calm?: boolean,
- *           adminPassword?: string, seed?: boolean, nodeAgent?: boolean, vars?: Record<string,string> }} o
+ *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, vars?: Record<string,string> }} o
  */
 export async function startStack(o = {}) {
   const port = o.port ?? 8787;
@@ -143,8 +143,10 @@ export async function startStack(o = {}) {
   const vars = { METRICS_STORE: 'd1', ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
   // Plain ws:// is for an overseer on this machine only (the bundled one, or one given for development).
   if (/^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(overseerUrl) && vars.ALLOW_INSECURE_OVERSEER === undefined) vars.ALLOW_INSECURE_OVERSEER = 'true';
-  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(await freePort())];
+  const inspectorPort = o.inspectorPort ?? (await freePort());
+  const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(inspectorPort)];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  if (o.wranglerArgs) args.push(...o.wranglerArgs);
   const wr = spawn(join(BIN, 'wrangler'), args, { cwd: ROOT, env, stdio: quiet || calm ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'] });
   wire(wr, 'wrangler', { stdoutToo: true });
   if (quiet) {
@@ -177,7 +179,7 @@ export async function startStack(o = {}) {
         log('node agent (agents/node) running for the demo node, demo library under ' + join(persistTo, 'demo-library'));
       }
     }
-    return { url, port, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null };
+    return { url, port, inspectorPort, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null };
   } catch (e) {
     await stop();
     throw e;

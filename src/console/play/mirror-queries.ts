@@ -96,18 +96,23 @@ export async function referentsExist(d: Db, orgId: number, userId: number, gameI
   return u.length > 0 && g.length > 0 && o.length > 0;
 }
 
-/** The org's rows D1 shows as open (queued or live), and the status of any `alsoIds` (≤ 90 per statement). */
+/**
+ * The org's rows D1 shows as open (queued or live), and the status of any `alsoIds` D1 does not
+ * show open (≤ 90 per statement). The allocator passes every seat it holds open, and nearly all of
+ * them are in the first read: only the rest (usually none) cost the second, so a busy org's
+ * reconcile is one small read, not thousands of bound ids.
+ */
 export async function mirrorLiveRows(
   d: Db,
   orgId: number,
   alsoIds: number[] = [],
 ): Promise<Array<{ id: number; status: string; endReason: string | null }>> {
   const cols = { id: playSessions.id, status: playSessions.status, endReason: playSessions.endReason };
-  const open = d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.status, [...OPEN_STATUSES])));
-  const extra = chunk(alsoIds, 90).map((ids) => d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, ids))));
-  const results = await d.batch([open, ...extra]);
-  const byId = new Map<number, { id: number; status: string; endReason: string | null }>();
-  for (const rows of results) for (const r of rows) byId.set(r.id, r);
+  const open = await d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.status, [...OPEN_STATUSES])));
+  const byId = new Map<number, { id: number; status: string; endReason: string | null }>(open.map((r) => [r.id, r]));
+  const rest = alsoIds.filter((id) => !byId.has(id));
+  const [first, ...more] = chunk(rest, 90).map((ids) => d.select(cols).from(playSessions).where(and(eq(playSessions.orgId, orgId), inArray(playSessions.id, ids))));
+  if (first) for (const rows of await d.batch([first, ...more])) for (const r of rows) byId.set(r.id, r);
   return [...byId.values()];
 }
 
