@@ -12,10 +12,12 @@ import { login, measure, report, startBenchStack } from './lib.mjs';
 
 const SUBS = 1000;
 // Our own admin passphrase (the platform policy refuses passwords that contain the username).
-const ADMIN_PASSWORD = 'dvr-bench-passphrase-5521';
+export const DVR_BENCH_ADMIN_PASSWORD = 'dvr-bench-passphrase-5521';
+const ADMIN_PASSWORD = DVR_BENCH_ADMIN_PASSWORD;
 const BURST = 1000;
 
-async function seedSubscriptions(stack, userId, n, prefix) {
+/** `n` paused subscriptions of `userId` to new sources `<prefix><i>` (one wrangler d1 execute). */
+export async function seedSubscriptions(stack, userId, n, prefix) {
   const lines = [];
   for (let i = 0; i < n; i++) {
     const name = `${prefix}${i}`;

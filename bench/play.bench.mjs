@@ -114,7 +114,7 @@ function overbooking(persistTo, expected, nodes, endedAt) {
 }
 
 /**
- * A fresh local stack seeded for allocation runs (also used by bench/profile.mjs): the accounts,
+ * A fresh local stack seeded for allocation runs (also used by bench/profile-play.mjs): the accounts,
  * the orgs (ORG_BASE is the contended one with 4 nodes; ORG_BASE+1.. one node each; FULL_ORG one
  * seat, already taken), the nodes online. `allocate(label, org)` gives a request function for
  * `measure`; `stop()` ends the stack and removes its state.

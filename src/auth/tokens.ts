@@ -35,6 +35,22 @@ export function signingKey(env: Pick<Env, 'JWT_SECRET'>): Uint8Array {
   return key;
 }
 
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/** The signing key as a WebCrypto HMAC key, imported once per isolate and secret: given the raw
+ * bytes, jose imports them again on every sign and verify (issue 17: every authenticated request
+ * paid it). Secrets only change with a deploy (a new isolate). */
+function hmacKey(env: Pick<Env, 'JWT_SECRET'>): Promise<CryptoKey> {
+  const secret = env.JWT_SECRET ?? '';
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', signingKey(env), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']);
+    hmacKeys.set(secret, key);
+    key.catch(() => hmacKeys.delete(secret));
+  }
+  return key;
+}
+
 export function signingKeyProblem(env: Pick<Env, 'JWT_SECRET'>): string | null {
   return signingKey(env).byteLength >= MIN_SECRET_BYTES ? null : `JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes`;
 }
@@ -51,7 +67,7 @@ export async function issueAccessToken(
     .setAudience(env.JWT_AUDIENCE)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ACCESS_TOKEN_TTL_SECONDS)
-    .sign(signingKey(env));
+    .sign(await hmacKey(env));
   return { token, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
 }
 
@@ -64,7 +80,7 @@ export async function verifyAccessToken(
     throw new TokenInvalid('malformed token');
   }
   try {
-    const { payload } = await jwtVerify(token, signingKey(env), {
+    const { payload } = await jwtVerify(token, await hmacKey(env), {
       algorithms: ['HS256'],
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,

@@ -19,10 +19,10 @@ import { errors, failWith, json, newRouter, z } from '../http/openapi';
 import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
-import { adminOnly, answerByDigest, conditionalList, IfNoneMatchHeaders, notModified } from './conditional';
-import { activeSubscriptions, findStatusRowBySubId, listStatusRowsQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type ListRow, type StatusRow } from './queries';
+import { adminOnly, answerByDigest, conditionalList, IfNoneMatchHeaders, JsonText, notModified } from './conditional';
+import { activeSubscriptions, findStatusRowBySubId, listStatusJsonQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
-import { presentList, refOf, statusWithLogs, SubscriptionStatusSchema } from './status';
+import { listBody, listTemplates, refOf, statusWithLogs, SubscriptionStatusSchema, type SubscriptionStatus } from './status';
 
 const tags = ['dvr admin'];
 const security = [{ bearer: [] }];
@@ -161,14 +161,15 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
   async (c) => {
     const id = c.req.valid('param').id;
     const d = db(c.env);
+    const built = listTemplates();
     return conditionalList(c, d, {
       // The user's own view of their list: the same tag as theirs.
       view: { key: `subs-u${id}`, scopes: [scopes.user(id), scopes.sources, scopes.config] },
       adminList: true,
       authorize: adminOnly,
-      rows: (guard) => listStatusRowsQuery(d, { userId: id }, guard),
+      rows: (guard) => listStatusJsonQuery(d, { userId: id }, built.templates, guard),
       with: storedConfigQuery(d),
-      present: (rows: ListRow[], cfg) => presentList(rows, cfg as Array<{ data: string }>),
+      present: (parts: Array<{ part: string }>, cfg) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg as Array<{ data: string }>, built)),
     });
   },
   failWith('invalid user id'),

@@ -111,12 +111,24 @@ type CounterRows = ReadonlyArray<{ scope: string; version: number }>;
  * current (the same test as `stillCurrent`, so the guarded list read nothing), else 200 with the
  * tag and `present()`.
  */
-export async function answerList<T>(c: Context<AppEnv>, view: ListView, counters: CounterRows, present: () => T | Promise<T>) {
+export async function answerList<T>(c: Context<AppEnv>, view: ListView, counters: CounterRows, present: () => T | JsonText<T> | Promise<T | JsonText<T>>) {
   const versions = versionsIn(counters, view.scopes);
   c.header('ETag', etagOf(view, versions));
   const claimed = claimedVersions(c.req.header('If-None-Match'), view);
   if (claimed === 'any' || claimed.some((v) => v.every((n, i) => n === versions[i]))) return c.body(null, 304);
-  return c.json(await present(), 200);
+  const body = await present();
+  if (body instanceof JsonText) {
+    // Already JSON (c.json would encode the string again); typed as the c.json answer it equals.
+    return c.body(body.text, 200, { 'Content-Type': 'application/json' }) as unknown as ReturnType<typeof c.json<T, 200>>;
+  }
+  return c.json(body, 200);
+}
+
+/** A body SQLite already serialised as the `T` the route declares (queries.ts
+ * `listStatusJsonQuery`): `answerList` sends it as is. */
+export class JsonText<T> {
+  declare readonly shape?: T;
+  constructor(readonly text: string) {}
 }
 
 /** The DVR's admin-only refusal (as `requireAdmin` answers). */
@@ -138,7 +150,7 @@ export async function conditionalList<Row, T>(
     rows: (guard: SQL) => BatchItem<'sqlite'>;
     /** A statement read with the list, handed to `present` (e.g. the stored config). */
     with?: BatchItem<'sqlite'>;
-    present: (rows: Row[], withRows: unknown[]) => T | Promise<T>;
+    present: (rows: Row[], withRows: unknown[]) => T | JsonText<T> | Promise<T | JsonText<T>>;
     authorize?: (user: AuthUser) => void;
     adminList?: boolean;
   },

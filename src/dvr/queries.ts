@@ -99,18 +99,54 @@ const storedConfig = sql<string | null>`(SELECT ${config.data} FROM ${config} WH
 /** A list's row: a status row without the config (the list's batch reads it once, `storedConfigQuery`). */
 export type ListRow = Omit<StatusRow, 'configData'>;
 
-/** One statement: every subscription (optionally of one user) in `sub_id` order, so a list costs
- * one statement at any length (plus the config's, in the same batch). No window function: it
- * made SQLite materialise every row in a co-routine before the scan (~3× the work per row).
+// ───────────── a list's JSON, built by SQLite (issue 17 target 3) ─────────────
+
+/** `last_heartbeat` of a source that never sent one (contract §3.2). */
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Subscriptions per part of a list's JSON: D1 refuses a value over 2 MB, and a part holds at most
+ * this many rows (of a few hundred bytes each: a 1,000-row list is a handful of parts). */
+const IDS_PER_PART = 256;
+
+/**
+ * One SubscriptionStatus as JSON text, field for field what status.ts `present` makes of the same
+ * row with `logs: []` (the same order; optional fields left out when empty, via `json_patch`,
+ * which drops null members). Only the lists use it: SQLite builds them, so a changed 1,000-row
+ * list costs the Worker a few strings instead of 1,000 mapped and serialised objects.
+ * `templates` is the JSON object `{driver: URL template}` of the config (status.ts
+ * `canonicalTemplates`). test/dvr/list-json.test.ts holds the two to the same bytes.
+ */
+function statusJson(templates: string): SQL<string> {
+  const sessionActive = sql`${sources.sessionActive} = 1`;
+  const status = sql`CASE WHEN ${subscriptions.posture} <> 'active' THEN 'inactive' WHEN ${sources.workerState} = 'errored' THEN 'error' WHEN ${sources.workerState} = 'running' THEN (CASE WHEN ${sources.recordingState} = 'recording' OR ${sessionActive} THEN 'recording' ELSE 'waiting' END) ELSE 'starting' END`;
+  const workerState = sql`CASE WHEN ${sources.workerState} IN ('idle', 'starting', 'running', 'errored') THEN ${sources.workerState} ELSE 'idle' END`;
+  const recordingState = sql`CASE WHEN ${sources.recordingState} IN ('recording', 'sleeping', 'idle') THEN ${sources.recordingState} END`;
+  const canonicalUrl = sql`(SELECT replace(value, '{{.Username}}', ${sources.username}) FROM json_each(${templates}) WHERE key = ${sources.driver})`;
+  return sql<string>`json_patch(json_object('driver', ${sources.driver}, 'username', ${sources.username}, 'source_id', ${sources.id}, 'sub_id', ${subscriptions.id}, 'user_id', ${subscriptions.userId}, 'posture', ${subscriptions.posture}, 'created_at', ${subscriptions.createdAt}, 'updated_at', ${subscriptions.updatedAt}, 'status', ${status}, 'worker_state', ${workerState}, 'logs', json_array(), 'last_heartbeat', coalesce(${sources.lastHeartbeat}, ${ZERO_TIME}), 'session_active', json(CASE WHEN ${sessionActive} THEN 'true' ELSE 'false' END)), json_object('pid', nullif(${sources.pid}, 0), 'error_message', nullif(${sources.errorMessage}, ''), 'recording_state', ${recordingState}, 'session_duration', nullif(${sources.sessionDuration}, ''), 'last_recording_at', nullif(${sources.lastRecordingAt}, ''), 'session_started_at', nullif(${sources.sessionStartedAt}, ''), 'canonical_url', ${canonicalUrl}))`;
+}
+
+/**
+ * One statement: every subscription (optionally of one user) as JSON, so a list costs one
+ * statement at any length (plus the config's, in the same batch): rows of `part`, each the
+ * comma-joined SubscriptionStatus objects of up to IDS_PER_PART consecutive sub_ids, in sub_id
+ * order (`'[' + parts.join(',') + ']'` is the list; no row for an empty list). No window function:
+ * it made SQLite materialise every row in a co-routine before the scan (~3× the work per row).
  * `when` is a row-independent condition (SQLite tests it once, before reading any row): a
- * conditional poll whose tag is still current passes `false` in effect and reads nothing. */
-export function listStatusRowsQuery(d: Db, filter: { userId?: number }, when?: SQL) {
-  return d
-    .select(statusColumns)
+ * conditional poll whose tag is still current passes `false` in effect and reads nothing.
+ */
+export function listStatusJsonQuery(d: Db, filter: { userId?: number }, templates: string, when?: SQL) {
+  const listed = d
+    .select({ subId: sql<number>`${subscriptions.id}`.as('sub_id'), chunk: sql<number>`${subscriptions.id} / ${sql.raw(String(IDS_PER_PART))}`.as('chunk'), item: statusJson(templates).as('item') })
     .from(subscriptions)
     .innerJoin(sources, eq(sources.id, subscriptions.sourceId))
     .where(and(filter.userId === undefined ? undefined : eq(subscriptions.userId, filter.userId), when))
-    .orderBy(subscriptions.id);
+    .as('listed');
+  // The aggregate's own ORDER BY (SQLite 3.44+) fixes the order inside a part.
+  return d
+    .select({ part: sql<string>`group_concat(${listed.item}, ',' ORDER BY ${listed.subId})` })
+    .from(listed)
+    .groupBy(sql`${listed.chunk}`)
+    .orderBy(sql`${listed.chunk}`);
 }
 
 /** The stored config JSON (no row before the first `PUT /api/config`), unexecuted for a batch. */
@@ -275,7 +311,7 @@ export type WorkerEventType = 'started' | 'exited' | 'errored' | 'stopped';
 export type WorkerEventRow = { id: number; sourceId: number; pid: number; eventType: WorkerEventType; exitCode: number | null; ts: string };
 
 /** The newest worker events of a source (an id, or the id found by `sourceIdByName`), newest
- * first (rows are `WorkerEventRow`s); `when` as in `listStatusRowsQuery`. */
+ * first (rows are `WorkerEventRow`s); `when` as in `listStatusJsonQuery`. */
 export function workerEventsOf(d: Db, sourceId: number | SQL, limit: number, when?: SQL) {
   return d
     .select({ id: workerEvents.id, sourceId: workerEvents.sourceId, pid: workerEvents.pid, eventType: workerEvents.eventType, exitCode: workerEvents.exitCode, ts: workerEvents.ts })
@@ -391,7 +427,7 @@ export function putConfigStatement(d: Db, data: string) {
 }
 
 /** Every account for `/api/users`, by id (usernames are decrypted by auth/accounts.ts); `when` as
- * in `listStatusRowsQuery`. */
+ * in `listStatusJsonQuery`. */
 export function listUserRows(d: Db, when?: SQL) {
   return d
     .select({ id: users.id, usernameEnc: users.usernameEnc, usernameDigest: users.usernameDigest, role: users.role, createdAt: users.createdAt, updatedAt: users.updatedAt })

@@ -122,7 +122,8 @@ export function canonicalUrl(cfg: Pick<DvrConfig, 'driver_urls'>, driver: string
   // Own keys only: a driver named `constructor` or `toString` must not find Object.prototype's.
   const urls = cfg.driver_urls;
   const tpl = urls && Object.hasOwn(urls, driver) ? urls[driver] : undefined;
-  return typeof tpl === 'string' && tpl ? tpl.replaceAll('{{.Username}}', username) : undefined;
+  // A function replacement: the username is inserted literally (a string one would expand `$&`).
+  return typeof tpl === 'string' && tpl ? tpl.replaceAll('{{.Username}}', () => username) : undefined;
 }
 
 /** The nine string params of a recorder start (contract §5.4). */

@@ -1,23 +1,22 @@
 /**
- * The SubscriptionStatus object (contract §3.2, §6.6) and the one-statement queries behind it.
- * A list is a single D1 statement whatever its length: subscriptions joined with the sources'
- * runtime mirror (written by each SourceMonitor); the config (for `canonical_url`) is read once in
- * the same batch. Lists carry `logs: []`; the log tail comes from the single GET and
- * `/logs` (the monitor), so a 5-second dashboard poll never ships 200 lines per row.
+ * The SubscriptionStatus object (contract §3.2, §6.6). A single one is presented here (`present`);
+ * a list is a single D1 statement whatever its length, whose JSON SQLite writes (queries.ts
+ * `listStatusJsonQuery`, held to `present` byte for byte by test/dvr/list-json.test.ts):
+ * subscriptions joined with the sources' runtime mirror (written by each SourceMonitor); the config
+ * (for `canonical_url`) is read in the same batch. Lists carry `logs: []`; the log tail comes from
+ * the single GET and `/logs` (the monitor), so a 5-second dashboard poll never ships 200 lines per row.
  *
- *   const [rows, cfg] = await d.batch([listStatusRowsQuery(d, { userId: 7 }), storedConfigQuery(d)]);
- *   const list = presentList(rows, cfg);
+ *   const built = listTemplates();
+ *   const [parts, cfg] = await d.batch([listStatusJsonQuery(d, { userId: 7 }, built.templates), storedConfigQuery(d)]);
+ *   const json = listBody(parts, cfg, built);                         // the list's JSON text
  *   const one = await statusWithLogs(env, row);                       // + the monitor's log tail
  */
 import { z } from '@hono/zod-openapi';
-import type { ListRow, StatusRow } from './queries';
+import { ZERO_TIME, type ListRow, type StatusRow } from './queries';
 import { monitorName, type SourceRef } from './runtime';
-import { createLogger } from '../http/log';
 import { canonicalUrl, mergeStored, type DvrConfig } from './settings';
 
-const log = createLogger({ component: 'dvr-status' });
-
-export const ZERO_TIME = '0001-01-01T00:00:00Z';
+export { ZERO_TIME };
 
 export const SubscriptionStatusSchema = z
   .object({
@@ -46,22 +45,47 @@ export const SubscriptionStatusSchema = z
 
 export type SubscriptionStatus = z.infer<typeof SubscriptionStatusSchema>;
 
-/** A list's rows as the dashboard shows them, with the stored config (`storedConfigQuery`'s rows). */
-export function presentList(rows: ListRow[], configRows: ReadonlyArray<{ data: string }>): SubscriptionStatus[] {
-  if (rows.length === 0) return [];
-  const cfg = mergeStored(configRows[0]?.data);
-  return rows.map((r) => presentInList(r, cfg));
+/** The JSON object `{driver: URL template}` SQLite builds a list's `canonical_url` from
+ * (queries.ts `listStatusJsonQuery`): the drivers `canonicalUrl` finds a template for. */
+export function canonicalTemplates(cfg: Pick<DvrConfig, 'driver_urls'>): string {
+  const urls = cfg.driver_urls ?? {};
+  return JSON.stringify(Object.fromEntries(Object.entries(urls).filter(([, t]) => typeof t === 'string' && t !== '')));
 }
 
-/** One row that cannot be presented (a legacy driver name, a config the code no longer reads)
- * loses its derived fields, never the whole list: every admin's dashboard polls this list. */
-function presentInList(r: ListRow, cfg: Pick<DvrConfig, 'driver_urls'>): SubscriptionStatus {
-  try {
-    return present(r, cfg, []);
-  } catch (e) {
-    log.warn('subscription row presented without derived fields', { sub_id: r.subId, error: String(e) });
-    return present(r, { driver_urls: null }, []);
+/**
+ * The stored config a list statement is built against (a per-isolate cache of a parsed config,
+ * never of an authorization fact): the list's batch reads the stored config too, and a list built
+ * against another one is mended (`listBody`), so an answer always follows the config of its own
+ * transaction.
+ */
+let assumed: { data: string | undefined; templates: string } | undefined;
+
+/** The templates to build a list statement with, and the config they come from (for `listBody`);
+ * before any list, the defaults (no config stored). */
+export function listTemplates(): { data: string | undefined; templates: string } {
+  assumed ??= { data: undefined, templates: canonicalTemplates(mergeStored(undefined)) };
+  return assumed;
+}
+
+/**
+ * A list's JSON from `listStatusJsonQuery`'s parts and the batch's `storedConfigQuery` rows. When
+ * the stored config is not the one the statement assumed (it changed since this isolate last
+ * looked), the canonical URLs are recomputed here (the last field: deleting and setting it keeps
+ * the order) and later lists assume the new config.
+ */
+export function listBody(parts: ReadonlyArray<{ part: string }>, configRows: ReadonlyArray<{ data: string }>, built: { data: string | undefined }): string {
+  const body = `[${parts.map((p) => p.part).join(',')}]`;
+  const data = configRows[0]?.data;
+  if (data === built.data) return body;
+  const cfg = mergeStored(data);
+  assumed = { data, templates: canonicalTemplates(cfg) };
+  const list = JSON.parse(body) as SubscriptionStatus[];
+  for (const s of list) {
+    delete s.canonical_url;
+    const url = canonicalUrl(cfg, s.driver, s.username);
+    if (url) s.canonical_url = url;
   }
+  return JSON.stringify(list);
 }
 
 /** A full status (with the log tail from the source's monitor). */

@@ -17,11 +17,11 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
-import { answerList, IfNoneMatchHeaders, notModified, unlessCurrent, type ListView } from './conditional';
-import { counterVersionsQuery, findOwnStatusRow, isAdminUser, isNotAdminUser, listStatusRowsQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type ListRow, type StatusRow } from './queries';
+import { answerList, IfNoneMatchHeaders, JsonText, notModified, unlessCurrent, type ListView } from './conditional';
+import { counterVersionsQuery, findOwnStatusRow, isAdminUser, isNotAdminUser, listStatusJsonQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
-import { present, presentList, statusWithLogs, SubscriptionStatusSchema } from './status';
+import { listBody, listTemplates, present, statusWithLogs, SubscriptionStatusSchema, type SubscriptionStatus } from './status';
 
 const SubscribeBody = z.object({ driver: Segment, username: Segment }).openapi('Subscribe');
 const tags = ['dvr subscriptions'];
@@ -69,16 +69,19 @@ export const subscriptionRoutes = newRouter()
       const caller = callerCheck(c, d);
       const views = subscriptionViews(caller.userId);
       const header = c.req.valid('header')['if-none-match'];
-      const [callerRows, counters, allRows, ownRows, cfg] = await d.batch([
+      // SQLite writes the list's JSON (queries.ts `listStatusJsonQuery`): the Worker joins a few strings.
+      const built = listTemplates();
+      const [callerRows, counters, allParts, ownParts, cfg] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
-        listStatusRowsQuery(d, {}, unlessCurrent(header, views.all, isAdminUser(caller.userId))),
-        listStatusRowsQuery(d, { userId: caller.userId }, unlessCurrent(header, views.own, isNotAdminUser(caller.userId))),
+        listStatusJsonQuery(d, {}, built.templates, unlessCurrent(header, views.all, isAdminUser(caller.userId))),
+        listStatusJsonQuery(d, { userId: caller.userId }, built.templates, unlessCurrent(header, views.own, isNotAdminUser(caller.userId))),
         storedConfigQuery(d),
       ]);
       const me = caller.confirm(callerRows);
-      if (me.role === 'admin') return answerList(c, views.all, counters, () => presentList(allRows as ListRow[], cfg));
-      return answerList(c, views.own, counters, () => presentList(ownRows as ListRow[], cfg));
+      const list = (parts: typeof allParts) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg, built));
+      if (me.role === 'admin') return answerList(c, views.all, counters, () => list(allParts));
+      return answerList(c, views.own, counters, () => list(ownParts));
     },
   )
   .openapi(

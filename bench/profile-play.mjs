@@ -1,6 +1,6 @@
 // CPU profile of the play-session allocation path under load (issue 17 target 2), rerunnable:
 //
-//   node bench/profile.mjs [--requests 600] [--concurrency 32] [--out bench/results/profile]
+//   node bench/profile-play.mjs [--requests 600] [--concurrency 32] [--out bench/results/profile]
 //
 // Starts the play bench's stack (bench/play.bench.mjs `preparePlayStack`: `wrangler dev`, fresh
 // state, seeded orgs/nodes/users), connects to the Worker's V8 inspector (Chrome DevTools
