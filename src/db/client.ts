@@ -1,5 +1,5 @@
 /**
- * The drizzle client for D1. One per request is cheap (no connection pool on D1).
+ * The drizzle client for D1, one per D1 binding or request session (no connection pool on D1).
  *
  *   const rows = await db(c.env).select().from(orgs).where(eq(orgs.id, id));
  *
@@ -9,13 +9,24 @@
  * In a request, `env.DB` is that request's D1 session (src/http/d1-session.ts: reads may come from a
  * replica no older than the client's bookmark); Durable Objects, cron and queues pass the binding.
  */
-import { drizzle } from 'drizzle-orm/d1';
+import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import * as schema from './schema';
 
-export type Db = ReturnType<typeof db>;
+export type Db = DrizzleD1Database & { $client: D1Database };
 
-export function db(env: Pick<Env, 'DB'>) {
-  return drizzle(env.DB, { schema });
+// No `{ schema }` is passed: nothing uses drizzle's relational `d.query` API, and with a schema
+// drizzle walks every table's config on each client it builds (5-13 % of a poll's CPU in the
+// profiles of docs/dvr.md and docs/play.md). The client is kept per binding object: Durable
+// Objects, cron and queues reuse one; a request's D1 session object gets its own.
+const clients = new WeakMap<D1Database, Db>();
+
+export function db(env: Pick<Env, 'DB'>): Db {
+  let client = clients.get(env.DB);
+  if (!client) {
+    client = drizzle(env.DB);
+    clients.set(env.DB, client);
+  }
+  return client;
 }
 
 /** Rows changed by a D1 run result (drizzle's `.run()` returns D1's `D1Result`). */

@@ -12,10 +12,10 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { usernamesOf } from '../auth/accounts';
 import { audit } from '../auth/audit';
-import { requireAdmin, requireCallerDeferred, requireUser } from '../auth/middleware';
+import { callerCheck, requireAdmin, requireCallerDeferred, requireUser } from '../auth/middleware';
 import { db } from '../db/client';
-import { Conflict, NotFound } from '../http/errors';
-import { errors, failWith, json, newRouter, z } from '../http/openapi';
+import { BadRequest, Conflict, NotFound } from '../http/errors';
+import { describeIssues, errors, failWith, json, newRouter, z } from '../http/openapi';
 import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
@@ -172,8 +172,17 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
       present: (parts: Array<{ part: string }>, cfg) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg as Array<{ data: string }>, built)),
     });
   },
-  failWith('invalid user id'),
+  // A non-admin's malformed id is refused as non-admin (403), as `requireAdmin` did before
+  // validation; only this failure path pays the caller check's own round trip.
+  (result, c) => (result.success ? undefined : adminBeforeInvalid(c, 'invalid user id', result.error.issues)),
 );
+
+/** The deferred caller's check, then the validation failure: a 403 for a non-admin, else 400. */
+async function adminBeforeInvalid(c: Context<AppEnv>, message: string, issues: Parameters<typeof describeIssues>[0]): Promise<never> {
+  const check = callerCheck(c, db(c.env));
+  adminOnly(check.confirm(await check.query));
+  throw new BadRequest(message, 'validation_failed', describeIssues(issues));
+}
 
 /** `/api/admin/diagnostics`: the recorder fleet as the overseer reports it. */
 export const diagnosticsRoutes = newRouter().openapi(

@@ -401,10 +401,6 @@ export function versionsIn(rows: ReadonlyArray<{ scope: string; version: number 
   return wanted.map((s) => by.get(s) ?? 0);
 }
 
-/** The versions of `wanted`, in that order; a scope never bumped reads 0. One small statement. */
-export async function counterVersions(d: Db, wanted: readonly string[]): Promise<number[]> {
-  return versionsIn(await counterVersionsQuery(d, wanted), wanted);
-}
 
 /** True while every scope of `wanted` is still at `versions` (row-independent: a statement guarded
  * by its negation reads no row for a poll whose tag is current). */

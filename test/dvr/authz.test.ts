@@ -87,6 +87,15 @@ describe('non-admin callers', () => {
     expect((await json(res)).error).toBe('admin role required');
   });
 
+  it('is refused as non-admin before its malformed path is judged; an admin gets the 400', async () => {
+    const refused = await call('GET', '/api/admin/users/abc/subscriptions', { token: owner.token });
+    expect([refused.status, await json(refused)]).toEqual([403, { error: 'admin role required', code: 'admin_required' }]);
+    const admin = await makeUser({ role: 'admin' });
+    const invalid = await call('GET', '/api/admin/users/abc/subscriptions', { token: admin.token });
+    expect(invalid.status).toBe(400);
+    expect(await json(invalid)).toMatchObject({ error: 'invalid user id', code: 'validation_failed' });
+  });
+
   it('changed nothing through the refused admin routes', async () => {
     const me = await json<{ role: string }>(await call('GET', '/api/me', { token: stranger.token }));
     expect(me.role).toBe('user');
