@@ -302,6 +302,9 @@ export function table(headers, { responsive = true, caption } = {}) {
   const t = h('table', { class: responsive ? 'responsive' : '' },
     caption ? h('caption', { class: 'sr-only' }, caption) : null,
     h('thead', {}, h('tr', {}, headers.map(th))), tbody);
-  return { wrap: h('div', { class: 'table-wrap' }, t), table: t, tbody };
+  // The wrapper scrolls sideways when the rows are wider than the screen (long audit details, 360 px
+  // phones): a focusable, named region lets a keyboard user scroll it (WCAG 2.1.1).
+  const wrap = h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption ?? 'Table' }, t);
+  return { wrap, table: t, tbody };
 }
 export function td(label, ...content) { return h('td', { 'data-label': label }, ...content); }

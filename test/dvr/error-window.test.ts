@@ -35,6 +35,8 @@ afterEach(() => {
 const status = async (name: string) => json<Status>(await call('GET', `/api/subscriptions/chaturbate/${name}`, { token: u.token }));
 const monitor = (name: string) => env.SOURCE_MONITOR.getByName(`chaturbate/${name}`);
 /** Unintentional exits inside the monitor's error window, read from its own storage. */
+const exitedEvents = async (name: string) =>
+  (await json<{ events: Array<{ event_type: string }> }>(await call('GET', `/api/sources/chaturbate/${name}/events`, { token: u.token }))).events.filter((e) => e.event_type === 'exited').length;
 const windowCount = (name: string) => runInDurableObject(monitor(name), (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM exits`).one().n);
 
 /** Subscribes and waits for the fake's auto-started task; returns its id and pid. */
@@ -83,6 +85,9 @@ describe('error window', () => {
     await eventually(() => windowCount('spread'), (n) => n === 1, 'first exit counted');
     setNow(t0 + 6 * 60_000);
     await crash(taskId, pid);
+    // The window still holds the first exit until the second is applied: wait for that exit to be
+    // recorded before moving the clock again (the link hands a source's frames on every 50 ms).
+    await eventually(() => exitedEvents('spread'), (n) => n === 2, 'second exit recorded');
     await eventually(() => windowCount('spread'), (n) => n === 1, 'old exit left the window');
     setNow(t0 + 12 * 60_000);
     await crash(taskId, pid);
