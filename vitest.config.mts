@@ -84,10 +84,11 @@ const shared = {
 
 export default defineConfig({
   test: {
-    // Two files at a time (vitest's default here is cores - 1 = 1): much of a Workers test's time is
-    // waiting (the fake overseer's round trips, queue and alarm delivery, real-time grace periods),
-    // and each file has its own fake-overseer session (test/dvr/fake.ts) and its own storage.
-    maxWorkers: 2,
+    // One file at a time. With `isolate: false` two pool workers at once shared one storage: a
+    // file's `reset()` (test/support/apply-migrations.ts) wiped the data of the file running beside
+    // it (a fresh-clone run failed the accounts bootstrap with another file's users present, and a
+    // play file lost its session mid-test).
+    maxWorkers: 1,
     projects: [
       {
         plugins: [
