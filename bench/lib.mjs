@@ -13,6 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import WebSocket from 'ws';
 import { freePort, startStack } from '../tools/stack.mjs';
 
 export const BENCH_ADMIN_PASSWORD = 'bench-operator-passphrase-7312';
@@ -101,4 +102,37 @@ export async function login(url, username, password) {
   const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
   if (!res.ok) throw new Error(`login failed: ${res.status}`);
   return res.json();
+}
+
+/** A minimal CDP client on the first inspector target: `send(method, params)` → result. */
+export async function inspector(port) {
+  let targets = [];
+  for (let i = 0; i < 50 && targets.length === 0; i++) {
+    try {
+      targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+    } catch {}
+    if (targets.length === 0) await new Promise((r) => setTimeout(r, 200));
+  }
+  const target = targets.find((t) => t.webSocketDebuggerUrl) ?? null;
+  if (!target) throw new Error(`no inspector target on port ${port}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
+  let id = 0;
+  const waiting = new Map();
+  ws.on('message', (data) => {
+    const msg = JSON.parse(String(data));
+    if (msg.id !== undefined && waiting.has(msg.id)) {
+      const { res, rej } = waiting.get(msg.id);
+      waiting.delete(msg.id);
+      if (msg.error) rej(new Error(JSON.stringify(msg.error)));
+      else res(msg.result);
+    }
+  });
+  const send = (method, params = {}) =>
+    new Promise((res, rej) => {
+      const n = ++id;
+      waiting.set(n, { res, rej });
+      ws.send(JSON.stringify({ id: n, method, params }));
+    });
+  return { send, close: () => ws.close(), title: target.title };
 }

@@ -13,9 +13,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
-import WebSocket from 'ws';
 import { startFakeOverseer } from '../test/support/fake-overseer.mjs';
-import { login, startBenchStack } from './lib.mjs';
+import { inspector, login, startBenchStack } from './lib.mjs';
 import { DVR_BENCH_ADMIN_PASSWORD, seedSubscriptions } from './dvr.bench.mjs';
 
 const arg = (name, dflt) => {
@@ -31,31 +30,6 @@ function inspectorPort(stack) {
   return Number(wr.spawnargs[wr.spawnargs.indexOf('--inspector-port') + 1]);
 }
 
-/** A CDP session on the Worker's isolate (the first target wrangler's inspector lists). */
-async function cdp(port) {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const target = targets.find((t) => t.webSocketDebuggerUrl);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
-  let id = 0;
-  const pending = new Map();
-  ws.on('message', (m) => {
-    const msg = JSON.parse(m.toString());
-    if (msg.id && pending.has(msg.id)) {
-      const { resolve, reject } = pending.get(msg.id);
-      pending.delete(msg.id);
-      if (msg.error) reject(new Error(JSON.stringify(msg.error)));
-      else resolve(msg.result);
-    }
-  });
-  const send = (method, params = {}) =>
-    new Promise((resolve, reject) => {
-      const n = ++id;
-      pending.set(n, { resolve, reject });
-      ws.send(JSON.stringify({ id: n, method, params }));
-    });
-  return { send, close: () => ws.close(), title: target.title };
-}
 
 let dropped = 0;
 let statuses = {};
@@ -194,7 +168,7 @@ try {
     [`GET /api/subscriptions, outdated tag → 200 (${rows} rows)`, () => fetch(`${stack.url}/api/subscriptions`, { headers: { ...auth, 'If-None-Match': '"subs-all-0.0.0"' } })],
   ];
   map = bundleMap();
-  const session = await cdp(inspectorPort(stack));
+  const session = await inspector(inspectorPort(stack));
   await session.send('Profiler.enable');
   await session.send('Profiler.setSamplingInterval', { interval: 100 });
   console.log(`# CPU profiles in wrangler dev (${new Date().toISOString()}; target "${session.title}"; ${REQUESTS} requests per scenario, concurrency ${CONCURRENCY})`);

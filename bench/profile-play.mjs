@@ -17,8 +17,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import WebSocket from 'ws';
-import { measure } from './lib.mjs';
+import { inspector, measure } from './lib.mjs';
 import { FULL_ORG, ORG_BASE, ORGS, preparePlayStack } from './play.bench.mjs';
 
 const arg = (name, dflt) => {
@@ -29,38 +28,6 @@ const REQUESTS = Number(arg('requests', 600));
 const CONCURRENCY = Number(arg('concurrency', 32));
 const OUT = arg('out', join('bench', 'results', 'profile'));
 
-/** A minimal CDP client: `send(method, params)` → result. */
-async function inspector(port) {
-  let targets = [];
-  for (let i = 0; i < 50 && targets.length === 0; i++) {
-    try {
-      targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-    } catch {}
-    if (targets.length === 0) await new Promise((r) => setTimeout(r, 200));
-  }
-  const target = targets.find((t) => t.webSocketDebuggerUrl) ?? null;
-  if (!target) throw new Error(`no inspector target on port ${port}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
-  await new Promise((res, rej) => (ws.once('open', res), ws.once('error', rej)));
-  let id = 0;
-  const waiting = new Map();
-  ws.on('message', (data) => {
-    const msg = JSON.parse(String(data));
-    if (msg.id !== undefined && waiting.has(msg.id)) {
-      const { res, rej } = waiting.get(msg.id);
-      waiting.delete(msg.id);
-      if (msg.error) rej(new Error(JSON.stringify(msg.error)));
-      else res(msg.result);
-    }
-  });
-  const send = (method, params = {}) =>
-    new Promise((res, rej) => {
-      const n = ++id;
-      waiting.set(n, { res, rej });
-      ws.send(JSON.stringify({ id: n, method, params }));
-    });
-  return { send, close: () => ws.close(), title: target.title };
-}
 
 /**
  * Which module a bundle line belongs to: esbuild (unminified) precedes each module with a
