@@ -244,7 +244,7 @@ export async function render(main, params, ctx) {
         fill(fieldsBox, text('store', 'Store or shop', 'Where you bought it, e.g. Humble Bundle, a retail box.', { required: true, maxlength: 64 }),
           text('order_id', 'Order or receipt number', null, { required: true, maxlength: 128 }),
           text('purchased_at', 'Purchase date', null, { type: 'date', required: true }),
-          h('div', { class: 'form-row' }, text('amount', 'Amount (optional)', null, { type: 'number', min: 0, step: '0.01' }), text('currency', 'Currency (optional)', 'e.g. EUR', { maxlength: 3 })),
+          h('div', { class: 'form-row fields' }, text('amount', 'Amount (optional)', null, { type: 'number', min: 0, step: '0.01' }), text('currency', 'Currency (optional)', 'e.g. EUR', { maxlength: 3 })),
           text('note', 'Note for the reviewer (optional)', null, { maxlength: 500 }));
       } else if (kind === 'xbox' || kind === 'microsoft') {
         fill(fieldsBox, text('product_id', 'Store product id', '12 characters, e.g. 9NBLGGH4R315 (in the game’s Microsoft Store URL).', { required: true, maxlength: 12 }),

@@ -68,6 +68,10 @@ export function gameView(app, tile) {
     h('div', { class: 'game-info' }, name, meta, desc, facts, h('div', { class: 'actions' }, play, check, back), reason, getIt),
   );
 
+  // Whether the player has moved the focus inside this view (to anything but "check again").
+  let moved = false;
+  el.addEventListener('focusin', (e) => { if (e.target !== check) moved = true; });
+
   /** The dashboard's library page for this game (the dashboard is served at the API's origin). */
   function libraryUrl() {
     const base = new URL(app.api.url('/'), location.href);
@@ -180,7 +184,11 @@ export function gameView(app, tile) {
       const e = failed.reason;
       toast(e instanceof ApiError && e.network ? 'offline: showing what is known' : `some details could not be loaded: ${e.message}`, 'error');
     }
-    if (document.activeElement === document.body || !document.activeElement || !el.contains(document.activeElement)) focusFirst([el], play.disabled ? '#check-again' : '#play');
+    // The view opens on "check again" (play is disabled until the facts are in). Until the player
+    // moves away from it, the focus follows the facts: on play as soon as play is possible, so the
+    // first A press plays instead of checking again.
+    const parked = document.activeElement === check && !moved;
+    if (document.activeElement === document.body || !document.activeElement || !el.contains(document.activeElement) || parked) focusFirst([el], play.disabled ? '#check-again' : '#play');
     else if (document.activeElement === play && play.disabled) focusFirst([el], '#check-again');
   }
 
