@@ -36,25 +36,8 @@ export type MirrorRepair = 'retried' | 'reconciled' | 'orphan_ended';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/** One mirrored row's values as D1 stores them. */
-type UpsertValues = {
-  id: number;
-  orgId: number;
-  userId: number;
-  gameId: number;
-  nodeId: number | null;
-  region: string | null;
-  status: string;
-  endReason: string | null;
-  idempotencyKey: string | null;
-  lastClientSeen: string | null;
-  lastNodeSeen: string | null;
-  createdAt: string;
-  updatedAt: string;
-  endedAt: string | null;
-  mirrorRepair: MirrorRepair | null;
-  mirrorRepairedAt: string | null;
-};
+/** One mirrored row's values as D1 stores them (every column the upsert writes, none optional). */
+type UpsertValues = Required<typeof playSessions.$inferInsert>;
 
 function upsert(d: Db, orgId: number, row: MirrorRow, repair: MirrorRepair | null, nowIso: string) {
   return upsertShape(d, {
