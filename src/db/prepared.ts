@@ -22,7 +22,7 @@
  * length): anything that changes the SQL text is a different shape (see `preparedByShape`).
  */
 import { is, Param, Placeholder, sql } from 'drizzle-orm';
-import type { BatchItem } from 'drizzle-orm/batch';
+import type { RunnableQuery } from 'drizzle-orm/runnable-query';
 import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from './client';
 
@@ -36,7 +36,7 @@ interface Preparable {
 }
 
 /** A statement bound to one request's values: a batch item, or awaited alone. */
-export type Bound<Q extends Preparable> = BatchItem<'sqlite'> & { readonly _: { readonly dialect: 'sqlite'; readonly result: Q['_']['result'] } } & PromiseLike<Q['_']['result']>;
+export type Bound<Q extends Preparable> = RunnableQuery<Q['_']['result'], 'sqlite'> & PromiseLike<Q['_']['result']>;
 
 /** drizzle's prepared query, as far as this module uses it. */
 interface DrizzlePrepared {
@@ -72,11 +72,12 @@ function shapeOf<V, Q extends Preparable>(build: (d: Db, $: Slots<V>) => Q) {
   return { template, text: template.query.sql, fill: fillers(template.query.params) };
 }
 
-function bind<V extends Record<string, unknown>, Q extends Preparable>(shape: ReturnType<typeof shapeOf<V, Q>>, d: Db, values: V): Bound<Q> {
+function bind<V extends object, Q extends Preparable>(shape: ReturnType<typeof shapeOf<V, Q>>, d: Db, values: V): Bound<Q> {
+  const named = values as Record<string, unknown>;
   const params = shape.fill.map((f) => {
     if ('value' in f) return f.value;
-    if (!(f.name in values)) throw new Error(`no value for placeholder ${f.name}`);
-    const v = values[f.name];
+    if (!(f.name in named)) throw new Error(`no value for placeholder ${f.name}`);
+    const v = named[f.name];
     return f.encode ? f.encode(v) : v;
   });
   // drizzle's prepared query with this request's statement and values: its `all`/`execute`
@@ -86,7 +87,7 @@ function bind<V extends Record<string, unknown>, Q extends Preparable>(shape: Re
   q.stmt = d.$client.prepare(shape.text);
   return {
     _prepare: () => q,
-    then: (ok, fail) => q.execute().then(ok, fail),
+    then: (ok: (v: unknown) => unknown, fail: (e: unknown) => unknown) => q.execute().then(ok, fail),
   } as unknown as Bound<Q>;
 }
 
@@ -94,7 +95,7 @@ function bind<V extends Record<string, unknown>, Q extends Preparable>(shape: Re
  * A statement shape built on first use and kept for the isolate: returns `(d, values) => item`.
  * `$` names the placeholders; annotate it (`$: Slots<{…}>`) to type the values.
  */
-export function prepared<V extends Record<string, unknown>, Q extends Preparable>(build: (d: Db, $: Slots<V>) => Q): (d: Db, values: V) => Bound<Q> {
+export function prepared<V extends object, Q extends Preparable>(build: (d: Db, $: Slots<V>) => Q): (d: Db, values: V) => Bound<Q> {
   let shape: ReturnType<typeof shapeOf<V, Q>> | undefined;
   return (d, values) => bind((shape ??= shapeOf(build)), d, values);
 }
@@ -103,7 +104,7 @@ export function prepared<V extends Record<string, unknown>, Q extends Preparable
  * Shapes that vary with a small key (e.g. how many tags an If-None-Match names): one cached shape
  * per key. `build` must give the same SQL for the same key.
  */
-export function preparedByShape<K extends string | number, V extends Record<string, unknown>, Q extends Preparable>(
+export function preparedByShape<K extends string | number, V extends object, Q extends Preparable>(
   build: (key: K, d: Db, $: Slots<V>) => Q,
 ): (key: K, d: Db, values: V) => Bound<Q> {
   const shapes = new Map<K, ReturnType<typeof shapeOf<V, Q>>>();
