@@ -27,7 +27,7 @@ import type { AppEnv, AuthUser } from '../env';
 import { callerCheck } from '../auth/middleware';
 import type { Db } from '../db/client';
 import { Forbidden } from '../http/errors';
-import { counterVersionsQuery, countersAt, isAdminUser, mayReadSource, scopes, sourceIdByName, versionsIn } from './queries';
+import { counterVersionsQuery, isAdminUser, mayReadSource, scopes, sourceIdByName, tagCurrent, unlessTagCurrent, versionsIn, type TagClaim } from './queries';
 
 /** The request header, validated (a list of tags or `*`; more than this is not a dashboard's). */
 export const IfNoneMatchHeaders = z.object({ 'if-none-match': z.string().max(1024).optional() });
@@ -67,17 +67,20 @@ export function claimedVersions(header: string | undefined, view: ListView): 'an
   return out;
 }
 
+/** The header's claim about `view` as the values queries.ts `tagCurrent` binds. */
+export function tagClaim(header: string | undefined, view: ListView): TagClaim {
+  const claimed = claimedVersions(header, view);
+  return { any: claimed === 'any' ? 1 : 0, scopes: JSON.stringify(view.scopes), claimed: JSON.stringify(claimed === 'any' ? [] : claimed) };
+}
+
 /** Row-independent SQL, true when a tag of the header is still current for `view`. */
 export function stillCurrent(header: string | undefined, view: ListView): SQL {
-  const claimed = claimedVersions(header, view);
-  if (claimed === 'any') return sql`1`;
-  if (claimed.length === 0) return sql`0`;
-  return or(...claimed.map((v) => countersAt(view.scopes, v)))!;
+  return tagCurrent(tagClaim(header, view));
 }
 
 /** Row-independent SQL, true when the list must be read: `when` holds and no claimed tag is current. */
-export function unlessCurrent(header: string | undefined, view: ListView, when: SQL = sql`1`): SQL {
-  return sql`(${when}) AND NOT (${stillCurrent(header, view)})`;
+export function unlessCurrent(header: string | undefined, view: ListView, when?: SQL): SQL {
+  return unlessTagCurrent(tagClaim(header, view), when);
 }
 
 /** A source's events as a list view: the tag carries the source id, so a source re-created under

@@ -13,11 +13,12 @@
  *   const d = db(c.env);
  *   const { changed, active } = await writePosture(d, { subId: 12, sourceId: 7, posture: 'active' }, auditStatement(c, …));
  */
-import { and, count, desc, eq, gt, inArray, isNotNull, ne, notExists, or, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, isNotNull, ne, notExists, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Db } from '../db/client';
 import { outer } from '../db/helpers';
+import { prepared, type Slots } from '../db/prepared';
 import { changeCounters, config, sources, subscriptions, users, workerEvents } from '../db/schema';
 import { nowIso } from '../world';
 import type { RuntimeState } from './runtime';
@@ -26,6 +27,9 @@ export type Posture = 'active' | 'paused' | 'archived';
 
 /** An extra statement that rides in a query's batch (the audit row). */
 export type Companion = BatchItem<'sqlite'>;
+
+/** A value, or the placeholder of a statement built once per isolate (src/db/prepared.ts). */
+type Bindable<T> = T | Placeholder<string, T>;
 
 // ───────────── the active-subscriber rule ─────────────
 
@@ -116,7 +120,7 @@ const IDS_PER_PART = 256;
  * `templates` is the JSON object `{driver: URL template}` of the config (status.ts
  * `canonicalTemplates`). test/dvr/list-json.test.ts holds the two to the same bytes.
  */
-function statusJson(templates: string): SQL<string> {
+function statusJson(templates: Bindable<string>): SQL<string> {
   const sessionActive = sql`${sources.sessionActive} = 1`;
   const status = sql`CASE WHEN ${subscriptions.posture} <> 'active' THEN 'inactive' WHEN ${sources.workerState} = 'errored' THEN 'error' WHEN ${sources.workerState} = 'running' THEN (CASE WHEN ${sources.recordingState} = 'recording' OR ${sessionActive} THEN 'recording' ELSE 'waiting' END) ELSE 'starting' END`;
   const workerState = sql`CASE WHEN ${sources.workerState} IN ('idle', 'starting', 'running', 'errored') THEN ${sources.workerState} ELSE 'idle' END`;
@@ -134,7 +138,7 @@ function statusJson(templates: string): SQL<string> {
  * `when` is a row-independent condition (SQLite tests it once, before reading any row): a
  * conditional poll whose tag is still current passes `false` in effect and reads nothing.
  */
-export function listStatusJsonQuery(d: Db, filter: { userId?: number }, templates: string, when?: SQL) {
+export function listStatusJsonQuery(d: Db, filter: { userId?: Bindable<number> }, templates: Bindable<string>, when?: SQL) {
   const listed = d
     .select({ subId: sql<number>`${subscriptions.id}`.as('sub_id'), chunk: sql<number>`${subscriptions.id} / ${sql.raw(String(IDS_PER_PART))}`.as('chunk'), item: statusJson(templates).as('item') })
     .from(subscriptions)
@@ -149,9 +153,32 @@ export function listStatusJsonQuery(d: Db, filter: { userId?: number }, template
     .orderBy(sql`${listed.chunk}`);
 }
 
+/** What `GET /api/subscriptions` binds to its two guarded lists (`TagClaim`: the client's tag for that view). */
+type ListValues = { userId: number; templates: string } & TagClaim;
+
+// The two views of `GET /api/subscriptions`, built once per isolate: every user's list reads rows
+// only for an admin caller, the caller's own only for anyone else, and neither when the client's
+// tag for it is current (`unlessTagCurrent`). The role test reads the users row the caller check reads.
+const everyonesList = prepared((d, $: Slots<ListValues>) => listStatusJsonQuery(d, {}, $.templates, unlessTagCurrent($, isAdminUser($.userId))));
+const ownList = prepared((d, $: Slots<ListValues>) =>
+  listStatusJsonQuery(d, { userId: $.userId }, $.templates, unlessTagCurrent($, isNotAdminUser($.userId))),
+);
+
+/** Every subscription's JSON parts (`listStatusJsonQuery`) when `userId` is an admin and `claim` is not current; else no row. */
+export function everyonesListJsonQuery(d: Db, userId: number, templates: string, claim: TagClaim) {
+  return everyonesList(d, { userId, templates, ...claim });
+}
+
+/** `userId`'s own subscriptions' JSON parts when `userId` is not an admin and `claim` is not current; else no row. */
+export function ownListJsonQuery(d: Db, userId: number, templates: string, claim: TagClaim) {
+  return ownList(d, { userId, templates, ...claim });
+}
+
+const storedConfig1 = prepared((d) => d.select({ data: config.data }).from(config).where(eq(config.id, 1)));
+
 /** The stored config JSON (no row before the first `PUT /api/config`), unexecuted for a batch. */
 export function storedConfigQuery(d: Db) {
-  return d.select({ data: config.data }).from(config).where(eq(config.id, 1));
+  return storedConfig1(d, {});
 }
 
 /** The caller's own subscription to `(driver, username)`: no row for an unknown source, a row
@@ -172,12 +199,12 @@ export async function findOwnStatusRow(d: Db, userId: number, driver: string, us
 
 /** True when `userId` holds the platform admin role: the same column the caller check reads, so in
  * one batch both agree. Row-independent (tested once per statement). */
-export function isAdminUser(userId: number): SQL {
+export function isAdminUser(userId: Bindable<number>): SQL {
   return sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.role} = 'admin')`;
 }
 
 /** `isAdminUser`'s negation, for the other view's guard in the same batch. */
-export function isNotAdminUser(userId: number): SQL {
+export function isNotAdminUser(userId: Bindable<number>): SQL {
   return sql`NOT ${isAdminUser(userId)}`;
 }
 
@@ -390,9 +417,17 @@ export const scopes = {
   events: (sourceId: number) => `events:${sourceId}`,
 } as const;
 
+// One SQL text for any number of scopes (a JSON array), so it is built once per isolate.
+const counterVersions = prepared((d, $: Slots<{ scopes: string }>) =>
+  d
+    .select({ scope: changeCounters.scope, version: changeCounters.version })
+    .from(changeCounters)
+    .where(sql`${changeCounters.scope} IN (SELECT value FROM json_each(${$.scopes}))`),
+);
+
 /** The counter rows of `wanted` (unexecuted, for a handler's batch); read them with `versionsIn`. */
 export function counterVersionsQuery(d: Db, wanted: readonly string[]) {
-  return d.select({ scope: changeCounters.scope, version: changeCounters.version }).from(changeCounters).where(inArray(changeCounters.scope, [...wanted]));
+  return counterVersions(d, { scopes: JSON.stringify(wanted) });
 }
 
 /** The versions of `wanted`, in that order, from `counterVersionsQuery` rows; never bumped reads 0. */
@@ -402,12 +437,31 @@ export function versionsIn(rows: ReadonlyArray<{ scope: string; version: number 
 }
 
 
-/** True while every scope of `wanted` is still at `versions` (row-independent: a statement guarded
- * by its negation reads no row for a poll whose tag is current). */
-export function countersAt(wanted: readonly string[], versions: readonly number[]): SQL {
-  return and(
-    ...wanted.map((scope, i) => sql`coalesce((SELECT ${changeCounters.version} FROM ${changeCounters} WHERE ${changeCounters.scope} = ${scope}), 0) = ${versions[i]}`),
-  )!;
+/**
+ * What an If-None-Match claims of a list view, as bound values (conditional.ts `tagClaim`): `any`
+ * 1 for `*`; else `claimed`, a JSON array of the tags' version lists, each in the order of
+ * `scopes` (a JSON array of scope names).
+ */
+export interface TagClaim {
+  any: 0 | 1;
+  scopes: string;
+  claimed: string;
+}
+
+/**
+ * Row-independent: the claim is `*`, or some claimed tag still names every scope's current version
+ * (a scope never bumped is at 0). A statement guarded by its negation reads no row for a poll whose
+ * tag is current. One SQL text for any number of tags and scopes, so guarded statements can be
+ * built once per isolate.
+ */
+export function tagCurrent(c: { [K in keyof TagClaim]: Bindable<TagClaim[K]> }): SQL {
+  const version = sql`coalesce((SELECT ${changeCounters.version} FROM ${changeCounters} WHERE ${changeCounters.scope} = s.value), 0)`;
+  return sql`(${c.any} = 1 OR EXISTS (SELECT 1 FROM json_each(${c.claimed}) AS t WHERE NOT EXISTS (SELECT 1 FROM json_each(${c.scopes}) AS s WHERE ${version} <> json_extract(${c.claimed}, '$[' || t.key || '][' || s.key || ']'))))`;
+}
+
+/** Row-independent: `when` holds and the claim is not current (a list's guard). */
+export function unlessTagCurrent(c: { [K in keyof TagClaim]: Bindable<TagClaim[K]> }, when: SQL = sql`1`): SQL {
+  return sql`(${when}) AND NOT ${tagCurrent(c)}`;
 }
 
 // ───────────── config and users ─────────────

@@ -17,8 +17,8 @@ import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
-import { answerList, IfNoneMatchHeaders, JsonText, notModified, unlessCurrent, type ListView } from './conditional';
-import { counterVersionsQuery, findOwnStatusRow, isAdminUser, isNotAdminUser, listStatusJsonQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type StatusRow } from './queries';
+import { answerList, IfNoneMatchHeaders, JsonText, notModified, tagClaim, type ListView } from './conditional';
+import { counterVersionsQuery, everyonesListJsonQuery, findOwnStatusRow, ownListJsonQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
 import { listBody, listTemplates, present, statusWithLogs, SubscriptionStatusSchema, type SubscriptionStatus } from './status';
@@ -74,8 +74,8 @@ export const subscriptionRoutes = newRouter()
       const [callerRows, counters, allParts, ownParts, cfg] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
-        listStatusJsonQuery(d, {}, built.templates, unlessCurrent(header, views.all, isAdminUser(caller.userId))),
-        listStatusJsonQuery(d, { userId: caller.userId }, built.templates, unlessCurrent(header, views.own, isNotAdminUser(caller.userId))),
+        everyonesListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.all)),
+        ownListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.own)),
         storedConfigQuery(d),
       ]);
       const me = caller.confirm(callerRows);

@@ -11,12 +11,22 @@
  * Durable Object live elsewhere and each trip the request waits on is a network round trip. A new
  * trip starts when a call begins while none is in flight. A Durable Object's own D1 calls happen
  * inside its call and are not seen here. Off (the default) the middleware only calls `next()`.
+ *
+ * The counted env is built once per env object (the isolate's), not per request: its wrappers find
+ * the request's counter through an AsyncLocalStorage, so concurrent requests in one isolate each
+ * count their own calls (rebuilding it per request was 4-16 % of the bench's floor in profiles).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
 
+/** What the wrappers report each call to. */
+interface Tracker {
+  track<T>(call: () => T): T;
+}
+
 /** Counts sequential trips: overlapping calls share one. */
-export class RoundTripCounter {
+export class RoundTripCounter implements Tracker {
   trips = 0;
   private inFlight = 0;
   private started = 0;
@@ -54,7 +64,7 @@ const RAW = Symbol('round-trips.raw');
 type Wrapped = { [RAW]?: unknown };
 const unwrap = <T>(v: T): T => ((v as Wrapped | null)?.[RAW] as T | undefined) ?? v;
 
-function wrapStatement(s: D1PreparedStatement, n: RoundTripCounter): D1PreparedStatement {
+function wrapStatement(s: D1PreparedStatement, n: Tracker): D1PreparedStatement {
   const w = {
     [RAW]: s,
     bind: (...values: unknown[]) => wrapStatement(s.bind(...values), n),
@@ -67,7 +77,7 @@ function wrapStatement(s: D1PreparedStatement, n: RoundTripCounter): D1PreparedS
 }
 
 /** The query surface D1Database and D1DatabaseSession share. */
-function wrapQueries<T extends Pick<D1Database, 'prepare' | 'batch'>>(d: T, n: RoundTripCounter) {
+function wrapQueries<T extends Pick<D1Database, 'prepare' | 'batch'>>(d: T, n: Tracker) {
   return {
     [RAW]: d,
     prepare: (query: string) => wrapStatement(d.prepare(query), n),
@@ -75,7 +85,7 @@ function wrapQueries<T extends Pick<D1Database, 'prepare' | 'batch'>>(d: T, n: R
   };
 }
 
-export function countedD1(d: D1Database, n: RoundTripCounter): D1Database {
+export function countedD1(d: D1Database, n: Tracker): D1Database {
   const w = {
     ...wrapQueries(d, n),
     exec: (query: string) => n.track(() => d.exec(query)),
@@ -89,7 +99,7 @@ export function countedD1(d: D1Database, n: RoundTripCounter): D1Database {
 }
 
 /** A stub whose every method call (RPC or `fetch`) is one tracked call. */
-function countedStub<S extends object>(stub: S, n: RoundTripCounter): S {
+function countedStub<S extends object>(stub: S, n: Tracker): S {
   return new Proxy(stub, {
     get(target, prop) {
       const v = Reflect.get(target, prop) as unknown;
@@ -101,7 +111,7 @@ function countedStub<S extends object>(stub: S, n: RoundTripCounter): S {
   });
 }
 
-export function countedNamespace<N extends DurableObjectNamespace>(ns: N, n: RoundTripCounter): N {
+export function countedNamespace<N extends DurableObjectNamespace>(ns: N, n: Tracker): N {
   return new Proxy(ns, {
     get(target, prop) {
       const v = Reflect.get(target, prop) as unknown;
@@ -119,7 +129,7 @@ function isNamespace(v: unknown): v is DurableObjectNamespace {
 }
 
 /** The env with its storage bindings counted by `n`; every other binding is the same object. */
-export function countedEnv(env: Env, n: RoundTripCounter): Env {
+export function countedEnv(env: Env, n: Tracker): Env {
   const out: Record<string, unknown> = { ...env };
   for (const [k, v] of Object.entries(env)) {
     if (k === 'DB') out[k] = countedD1(v as D1Database, n);
@@ -128,11 +138,29 @@ export function countedEnv(env: Env, n: RoundTripCounter): Env {
   return out as unknown as Env;
 }
 
+/** The counter of the request whose code is running. */
+const requestCounter = new AsyncLocalStorage<RoundTripCounter>();
+
+/** Reports to the running request's counter (a call outside any counted request is not counted). */
+const toRunningRequest: Tracker = {
+  track<T>(call: () => T): T {
+    const n = requestCounter.getStore();
+    return n ? n.track(call) : call();
+  },
+};
+
+const countedEnvs = new WeakMap<Env, Env>();
+
 export const countRoundTrips: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.env?.COUNT_ROUND_TRIPS !== 'true') return next();
   const n = new RoundTripCounter();
-  c.env = countedEnv(c.env, n);
-  await next();
+  let counted = countedEnvs.get(c.env);
+  if (!counted) {
+    counted = countedEnv(c.env, toRunningRequest);
+    countedEnvs.set(c.env, counted);
+  }
+  c.env = counted;
+  await requestCounter.run(n, next);
   const headers = { 'X-Storage-Round-Trips': String(n.trips), 'Server-Timing': `storage;desc="${n.trips} round trips";dur=${n.waitedMs}` };
   try {
     for (const [k, v] of Object.entries(headers)) c.res.headers.set(k, v);

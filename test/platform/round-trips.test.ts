@@ -72,6 +72,12 @@ describe('storage round trips', () => {
     expect(await trips('/fails')).toBe('1');
   });
 
+  it('keeps concurrent requests apart: each answer counts only its own calls', async () => {
+    // The counted env is built once per env object; the running request's counter is found per call.
+    const answers = await Promise.all(['/two', '/none', '/one', '/parallel', '/two', '/batch'].map((p) => trips(p)));
+    expect(answers).toEqual(['2', '0', '1', '1', '2', '1']);
+  });
+
   it('counts a Durable Object call as a trip', async () => {
     expect(await trips('/allocator')).toBe('2');
   });

@@ -10,6 +10,7 @@
 import { and, eq, isNull, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { changes, type Db } from '../../db/client';
+import { prepared, type Slots } from '../../db/prepared';
 import { refreshSessions, users } from '../../db/schema';
 
 export type RefreshSessionRow = typeof refreshSessions.$inferSelect;
@@ -42,14 +43,19 @@ export async function userOfLiveRefreshSession(d: Db, refreshSessionId: string, 
   return (await userOfLiveRefreshSessionQuery(d, refreshSessionId, userId))[0];
 }
 
-/** `userOfLiveRefreshSession` unexecuted, for a handler's first `d.batch([...])` (at most one row). */
-export function userOfLiveRefreshSessionQuery(d: Db, refreshSessionId: string, userId: number) {
-  return d
+// Built once per isolate (src/db/prepared.ts): every authenticated request runs this check.
+const liveRefreshSessionUser = prepared((d, $: Slots<{ refreshSessionId: string; userId: number }>) =>
+  d
     .select({ id: users.id, role: users.role })
     .from(refreshSessions)
     .innerJoin(users, eq(users.id, refreshSessions.userId))
-    .where(and(eq(refreshSessions.id, refreshSessionId), eq(refreshSessions.userId, userId), isNull(refreshSessions.revokedAt)))
-    .limit(1);
+    .where(and(eq(refreshSessions.id, $.refreshSessionId), eq(refreshSessions.userId, $.userId), isNull(refreshSessions.revokedAt)))
+    .limit(1),
+);
+
+/** `userOfLiveRefreshSession` unexecuted, for a handler's first `d.batch([...])` (at most one row). */
+export function userOfLiveRefreshSessionQuery(d: Db, refreshSessionId: string, userId: number) {
+  return liveRefreshSessionUser(d, { refreshSessionId, userId });
 }
 
 export interface Successor {

@@ -10,6 +10,7 @@
 import { and, eq, exists, inArray, isNull, ne, notExists, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { changes, type Db } from '../../db/client';
+import { prepared, type Slots } from '../../db/prepared';
 import { refreshSessions, memberships, orgs, platformSettings, users } from '../../db/schema';
 
 export type UserRow = typeof users.$inferSelect;
@@ -134,13 +135,18 @@ export async function membershipRole(d: Db, userId: number, orgId: number): Prom
   return (await membershipRoleQuery(d, userId, orgId))[0]?.role ?? null;
 }
 
-/** `membershipRole` unexecuted, for a caller's `d.batch([...])`: `rows[0]?.role ?? null`. */
-export function membershipRoleQuery(d: Db, userId: number, orgId: number) {
-  return d
+// Built once per isolate (src/db/prepared.ts): hot routes read it in their first batch.
+const membershipRoleOf = prepared((d, $: Slots<{ userId: number; orgId: number }>) =>
+  d
     .select({ role: memberships.role })
     .from(memberships)
-    .where(and(eq(memberships.orgId, orgId), eq(memberships.userId, userId)))
-    .limit(1);
+    .where(and(eq(memberships.orgId, $.orgId), eq(memberships.userId, $.userId)))
+    .limit(1),
+);
+
+/** `membershipRole` unexecuted, for a caller's `d.batch([...])`: `rows[0]?.role ?? null`. */
+export function membershipRoleQuery(d: Db, userId: number, orgId: number) {
+  return membershipRoleOf(d, { userId, orgId });
 }
 
 /** The run-time switch (`platform_settings.open_registration`), or null when never set. */

@@ -10,6 +10,7 @@
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
+import { prepared, type Slots } from '../../db/prepared';
 import { clusterNodes, games, orgs, playSessions, users } from '../../db/schema';
 import { OPEN_STATUSES } from './model';
 
@@ -35,27 +36,53 @@ export type MirrorRepair = 'retried' | 'reconciled' | 'orphan_ended';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/** One mirrored row's values as D1 stores them (every column the upsert writes, none optional). */
+type UpsertValues = Required<typeof playSessions.$inferInsert>;
+
 function upsert(d: Db, orgId: number, row: MirrorRow, repair: MirrorRepair | null, nowIso: string) {
-  return d
+  return upsertShape(d, {
+    id: row.id,
+    orgId,
+    userId: row.userId,
+    gameId: row.gameId,
+    nodeId: row.nodeId,
+    region: row.region,
+    status: row.status,
+    endReason: row.endReason,
+    idempotencyKey: row.idemKey,
+    lastClientSeen: iso(row.lastClientSeen),
+    lastNodeSeen: iso(row.lastNodeSeen),
+    createdAt: iso(row.createdAt)!,
+    updatedAt: iso(row.updatedAt)!,
+    endedAt: iso(row.endedAt),
+    mirrorRepair: repair,
+    mirrorRepairedAt: repair ? nowIso : null,
+  });
+}
+
+// Built once per isolate (src/db/prepared.ts): the allocator writes one per decision.
+const upsertShape = prepared((d: Db, $: Slots<UpsertValues>) =>
+  d
     .insert(playSessions)
     .values({
-      id: row.id,
-      orgId,
-      userId: row.userId,
-      gameId: row.gameId,
-      // A node deleted meanwhile must not make the row undeliverable (FK): it is mirrored as null.
-      nodeId: row.nodeId === null ? null : sql`(SELECT ${clusterNodes.id} FROM ${clusterNodes} WHERE ${clusterNodes.id} = ${row.nodeId})`,
-      region: row.region,
-      status: row.status,
-      endReason: row.endReason,
-      idempotencyKey: row.idemKey,
-      lastClientSeen: iso(row.lastClientSeen),
-      lastNodeSeen: iso(row.lastNodeSeen),
-      createdAt: iso(row.createdAt)!,
-      updatedAt: iso(row.updatedAt)!,
-      endedAt: iso(row.endedAt),
-      mirrorRepair: repair,
-      mirrorRepairedAt: repair ? nowIso : null,
+      id: $.id,
+      orgId: $.orgId,
+      userId: $.userId,
+      gameId: $.gameId,
+      // A node deleted meanwhile must not make the row undeliverable (FK): it is mirrored as null
+      // (as is a null node id: the subquery finds no row).
+      nodeId: sql`(SELECT ${clusterNodes.id} FROM ${clusterNodes} WHERE ${clusterNodes.id} = ${$.nodeId})`,
+      region: $.region,
+      status: $.status,
+      endReason: $.endReason,
+      idempotencyKey: $.idempotencyKey,
+      lastClientSeen: $.lastClientSeen,
+      lastNodeSeen: $.lastNodeSeen,
+      createdAt: $.createdAt,
+      updatedAt: $.updatedAt,
+      endedAt: $.endedAt,
+      mirrorRepair: $.mirrorRepair,
+      mirrorRepairedAt: $.mirrorRepairedAt,
     })
     .onConflictDoUpdate({
       target: playSessions.id,
@@ -72,8 +99,8 @@ function upsert(d: Db, orgId: number, row: MirrorRow, repair: MirrorRepair | nul
         mirrorRepairedAt: sql`COALESCE(excluded.mirror_repaired_at, ${playSessions.mirrorRepairedAt})`,
       },
       setWhere: inArray(playSessions.status, [...OPEN_STATUSES]),
-    });
-}
+    }),
+);
 
 /** Delivers rows in one atomic batch (throws if D1 refuses any of them). */
 export async function writeMirror(

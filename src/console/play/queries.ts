@@ -7,8 +7,9 @@
  *   const playSession = await playSessionById(d, id);                     // PlaySessionRecord | null
  *   const pool = await readyNodes(d, orgId, gameId, nodeOnlineCutoff(c.env));
  */
-import { and, asc, count, desc, eq, exists, inArray, isNotNull, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, exists, inArray, isNotNull, notInArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
+import { prepared, type Slots } from '../../db/prepared';
 import { outer } from '../../db/helpers';
 import { clusterNodes, downloadedGames, gameExternalIds, games, memberships, orgs, playSessions, userGameLibrary, users } from '../../db/schema';
 import { LIVE_STATUSES, PLAY_SESSION_ID_TAGS, playSessionFromRow, type Candidate, type PlaySessionRecord } from './model';
@@ -82,9 +83,16 @@ export async function playContext(d: Db, orgId: number, userId: number, gameId: 
   return toPlayContext(await playContextQuery(d, orgId, userId, gameId));
 }
 
+type ContextValues = { orgId: number; userId: number; gameId: number };
+
 /** `playContext` unexecuted, for a caller's `d.batch([...])`; its rows go to `toPlayContext`. */
 export function playContextQuery(d: Db, orgId: number, userId: number, gameId: number) {
-  return d
+  return playContextOf(d, { orgId, userId, gameId });
+}
+
+// Built once per isolate (src/db/prepared.ts): `POST /sessions` reads it on every allocation.
+const playContextOf = prepared((d, { orgId, userId, gameId }: Slots<ContextValues>) =>
+  d
     .select({
       policy: orgs.allocationPolicy,
       maxPerUser: orgs.maxSessionsPerUser,
@@ -109,8 +117,8 @@ export function playContextQuery(d: Db, orgId: number, userId: number, gameId: n
     })
     .from(orgs)
     .where(eq(orgs.id, orgId))
-    .limit(1);
-}
+    .limit(1),
+);
 
 export function toPlayContext(rows: Awaited<ReturnType<typeof playContextQuery>>): PlayContext | null {
   const row = rows[0];
@@ -130,7 +138,7 @@ export function toPlayContext(rows: Awaited<ReturnType<typeof playContextQuery>>
  * allocator's candidates use it as a join's WHERE; tiles, charts and library entries through
  * apps/queries.ts `installReady` (an EXISTS).
  */
-export function readyInstall(orgId: number, gameId: number | SQL, cutoff: string): SQL {
+export function readyInstall(orgId: number | Placeholder, gameId: number | SQL | Placeholder, cutoff: string | Placeholder): SQL {
   // Qualified references (outer): this condition also runs inside an EXISTS that sits in a selected
   // field (apps/queries installReady), where drizzle would write a bare, ambiguous column name.
   return sql`${outer(downloadedGames.orgId)} = ${orgId} AND ${outer(downloadedGames.gameId)} = ${gameId}
@@ -143,9 +151,9 @@ export async function readyNodes(d: Db, orgId: number, gameId: number, cutoff: s
   return toCandidates(await readyNodesQuery(d, orgId, gameId, cutoff), cutoff);
 }
 
-/** `readyNodes` unexecuted, for a caller's `d.batch([...])`; its rows go to `toCandidates`. */
-export function readyNodesQuery(d: Db, orgId: number, gameId: number, cutoff: string) {
-  return d
+// Built once per isolate: `POST /sessions` and every queued poll read the candidates.
+const readyNodesOf = prepared((d, $: Slots<{ orgId: number; gameId: number; cutoff: string }>) =>
+  d
     .select({
       nodeId: clusterNodes.id,
       region: clusterNodes.region,
@@ -155,7 +163,12 @@ export function readyNodesQuery(d: Db, orgId: number, gameId: number, cutoff: st
     })
     .from(downloadedGames)
     .innerJoin(clusterNodes, eq(clusterNodes.id, downloadedGames.nodeId))
-    .where(readyInstall(orgId, gameId, cutoff));
+    .where(readyInstall($.orgId, $.gameId, $.cutoff)),
+);
+
+/** `readyNodes` unexecuted, for a caller's `d.batch([...])`; its rows go to `toCandidates`. */
+export function readyNodesQuery(d: Db, orgId: number, gameId: number, cutoff: string) {
+  return readyNodesOf(d, { orgId, gameId, cutoff });
 }
 
 export function toCandidates(rows: Awaited<ReturnType<typeof readyNodesQuery>>, cutoff: string): Candidate[] {
