@@ -122,10 +122,7 @@ function overbooking(persistTo, expected, nodes, endedAt) {
 export async function preparePlayStack({ inspectorPort, wranglerArgs } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-play-'));
   // Nodes and leases must stay alive for the whole run: liveness is not what is measured here.
-  // Metrics go to Analytics Engine, as in production (wrangler.toml): the local stack's default
-  // (METRICS_STORE=d1) adds a D1 write per request (waitUntil, but a third storage trip on the
-  // round-trip counter and a write on the one local SQLite) that production does not have.
-  const vars = { ...BENCH_VARS, METRICS_STORE: 'analytics-engine', NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' };
+  const vars = { ...BENCH_VARS, NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' };
   let stack;
   try {
     stack = await startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars, inspectorPort, wranglerArgs });
