@@ -16,13 +16,16 @@ export default async function setup({ provide }) {
   // Steam is a local double: the Worker's Steam endpoints point at it through [vars]. Webhooks may
   // reach the receivers the specs start on loopback (WEBHOOKS_ALLOW_PRIVATE). Passwords are hashed
   // at scrypt's lowest cost the Worker accepts (2^10 instead of 2^14): every sign-in and new user
-  // of the specs paid ~16 times the CPU for a strength no test is about.
+  // of the specs paid ~16 times the CPU for a strength no test is about. Nodes go offline after
+  // 18 s without a heartbeat instead of 30 s, so node agents beat every 6 s instead of 10 s (the
+  // interval is a third of it): a play session reaches its node, and a DELETE stops it, sooner.
+  // The specs that heartbeat by hand do it every 5 s.
   const steam = await startFakeSteam();
   // One Chromium for every spec file (support/browser.mjs `launch()` connects to it), started
   // while the stack starts.
   const starting = launchServer();
   starting.catch(() => {}); // awaited below: no unhandled rejection while the stack starts
-  const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10' };
+  const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10', NODE_OFFLINE_AFTER_SECONDS: '18' };
   const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars }).catch(async (e) => {
     await (await starting.catch(() => null))?.close();
     throw e;
