@@ -21,8 +21,10 @@ const states = new Map();
 /**
  * A page already signed in as `creds`: the first call signs in through the form and keeps the
  * cookies; later calls reuse them (fewer logins: the API throttles logins per address).
+ * `clock: true` installs Playwright's clock before the page's first script: time still flows, and
+ * `page.clock.runFor(ms)` moves it on at once (the 5 s polls and their back-off without the wait).
  */
-export async function authedPage(browser, url, creds, { width = 1280, height = 800, theme = 'light' } = {}) {
+export async function authedPage(browser, url, creds, { width = 1280, height = 800, theme = 'light', clock = false } = {}) {
   if (!states.has(creds.username)) {
     const first = await newPage(browser);
     await signIn(first, url, creds);
@@ -30,6 +32,7 @@ export async function authedPage(browser, url, creds, { width = 1280, height = 8
     await first.context().close();
   }
   const context = await browser.newContext({ viewport: { width, height }, colorScheme: theme, storageState: states.get(creds.username) });
+  if (clock) await context.clock.install();
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

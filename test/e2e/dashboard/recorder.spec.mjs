@@ -2,10 +2,11 @@
 // subscription, pause/resume it, watch a source start recording as the development overseer reports
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
 // change the config (valid value saved, bad value shows the validation message).
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../../tools/stack.mjs';
 import { launch, newPage } from '../support/browser.mjs';
@@ -108,16 +109,30 @@ describe('recorder pages', () => {
     // The development overseer makes sources whose name starts with "crashy" crash on every cycle,
     // so they reach the error threshold (tools/dev-overseer.mjs).
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
-    const name = unique('crashy');
-    await page.evaluate(async (username) => {
-      const r = await fetch('/api/subscriptions', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ driver: 'chaturbate', username }) });
+    // The overseer restarts a crashed recorder after the config's restart_delay (30 s; the
+    // development overseer caps it at 5 s): with 1 s the fifth exit, the error threshold, comes
+    // ~16 s after the start instead of ~33 s. The config is put back at the end of the test.
+    const config = (body) => page.evaluate(async (b) => {
+      const r = await fetch('/api/config', { method: b ? 'PUT' : 'GET', credentials: 'include', headers: b ? { 'Content-Type': 'application/json' } : {}, body: b ? JSON.stringify(b) : undefined });
       if (!r.ok) throw new Error(await r.text());
-    }, name);
-    await go(page, stack.url, '');
-    const item = page.locator('#err-h + ul li', { hasText: name });
-    await item.waitFor({ timeout: 180_000 });
-    await item.getByRole('button', { name: 'Reset' }).click();
-    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
+      return r.json();
+    }, body);
+    const cfg = await config();
+    await config({ ...cfg, restart_delay: '1s' });
+    try {
+      const name = unique('crashy');
+      await page.evaluate(async (username) => {
+        const r = await fetch('/api/subscriptions', { method: 'POST', credentials: 'include', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ driver: 'chaturbate', username }) });
+        if (!r.ok) throw new Error(await r.text());
+      }, name);
+      await go(page, stack.url, '');
+      const item = page.locator('#err-h + ul li', { hasText: name });
+      await item.waitFor({ timeout: 180_000 });
+      await item.getByRole('button', { name: 'Reset' }).click();
+      await eventually(() => page.locator('.toast').last().textContent()).toMatch(/restarting|Reset/);
+    } finally {
+      await config(cfg);
+    }
   });
 
   it('browses the recordings of a source and plays one, seeking through Range requests', { timeout: 180_000 }, async () => {
@@ -152,12 +167,19 @@ describe('recorder pages', () => {
     writeFileSync(file, Buffer.from(b64, 'base64'));
     const rel = '2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
     const key = `recordings/chaturbate/alice/${rel}`;
-    const wrangler = (args) => execFileSync(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT, stdio: 'pipe' });
-    wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']);
-    wrangler(['d1', 'execute', 'DB', '--command',
-      `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]);
+    // The dashboard page opens while the clip is stored (not while it is recorded: the recording
+    // needs the CPU in real time).
+    const opening = authedPage(browser, stack.url, stack.credentials.admin);
+    opening.catch(() => {}); // awaited below
+    // The two wrangler commands at the same time: each starts a local runtime of its own.
+    const wrangler = (args) => promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT });
+    await Promise.all([
+      wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']),
+      wrangler(['d1', 'execute', 'DB', '--command',
+        `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]),
+    ]);
 
-    const page = await authedPage(browser, stack.url, stack.credentials.admin);
+    const page = await opening;
     const ranges = [];
     page.on('request', (r) => { if (r.url().includes('/media/subscriptions/') && r.headers().range) ranges.push(r.headers().range); });
     await go(page, stack.url, 'source/chaturbate/alice');

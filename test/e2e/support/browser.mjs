@@ -4,18 +4,40 @@
 //   const browser = await launch();
 //   const page = await newPage(browser, { width: 1280, height: 800, theme: 'dark' });
 //   await shot(page, 'dashboard-subscriptions-dark');   // → test-output/screenshots/...png
+//
+// One Chromium serves the whole browser run: the global setup starts it (`launchServer`) and each
+// spec file's `launch()` connects to it. Starting Chromium and its first page cost a file seconds
+// (far more on a loaded machine); every file still gets browser contexts of its own, and its
+// `browser.close()` only disconnects. Outside the run (no shared server) `launch()` starts one.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { inject } from 'vitest';
 import { ROOT } from '../../../tools/stack.mjs';
 
 export const SHOTS = join(ROOT, 'test-output', 'screenshots');
 
+const options = () => ({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+});
+
+/** The global setup's Chromium, for every spec file of the run (closed by its teardown). */
+export const launchServer = () => chromium.launchServer(options());
+
+/** The shared server's address, when the global setup started one. */
+function sharedEndpoint() {
+  try {
+    return inject('browserWs');
+  } catch {
+    return undefined;
+  }
+}
+
 export async function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  const ws = sharedEndpoint();
+  if (ws) return chromium.connect(ws, { timeout: 60_000 });
+  return chromium.launch(options());
 }
 
 export async function newPage(browser, { width = 1280, height = 800, theme } = {}) {

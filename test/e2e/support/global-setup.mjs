@@ -1,9 +1,11 @@
 // Starts one fresh local stack (own persistence dir, free port, development overseer, demo seed)
-// for the browser tests, and hands its URL and demo credentials to the specs via `inject('stack')`.
+// for the browser tests, and hands its URL and demo credentials to the specs via `inject('stack')`;
+// and one Chromium the spec files connect to (`inject('browserWs')`, support/browser.mjs).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startStack } from '../../../tools/stack.mjs';
+import { launchServer } from './browser.mjs';
 import { startFakeSteam } from './fake-steam.mjs';
 
 // Must not contain the username ("admin"): the password policy refuses that.
@@ -12,11 +14,27 @@ export const ADMIN_PASSWORD = 'e2e-console-passphrase-4821';
 export default async function setup({ provide }) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-e2e-'));
   // Steam is a local double: the Worker's Steam endpoints point at it through [vars]. Webhooks may
-  // reach the receivers the specs start on loopback (WEBHOOKS_ALLOW_PRIVATE).
+  // reach the receivers the specs start on loopback (WEBHOOKS_ALLOW_PRIVATE). Passwords are hashed
+  // at scrypt's lowest cost the Worker accepts (2^10 instead of 2^14): every sign-in and new user
+  // of the specs paid ~16 times the CPU for a strength no test is about. Nodes go offline after
+  // 18 s without a heartbeat instead of 30 s, so node agents beat every 6 s instead of 10 s (the
+  // interval is a third of it): a play session reaches its node, and a DELETE stops it, sooner.
+  // The specs that heartbeat by hand do it every 5 s.
   const steam = await startFakeSteam();
-  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars: { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true' } });
+  // One Chromium for every spec file (support/browser.mjs `launch()` connects to it), started
+  // while the stack starts.
+  const starting = launchServer();
+  starting.catch(() => {}); // awaited below: no unhandled rejection while the stack starts
+  const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10', NODE_OFFLINE_AFTER_SECONDS: '18' };
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars }).catch(async (e) => {
+    await (await starting.catch(() => null))?.close();
+    throw e;
+  });
   provide('stack', { url: stack.url, credentials: stack.credentials, persistTo, steamUrl: steam.url });
+  const chromium = await starting;
+  provide('browserWs', chromium.wsEndpoint());
   return async () => {
+    await chromium.close();
     await stack.stop();
     await steam.stop();
     rmSync(persistTo, { recursive: true, force: true });
