@@ -131,6 +131,8 @@ export async function startStack(o = {}) {
   }
 
   const children = [];
+  /** Children killed outright when they outlive SIGTERM by this long (ms). */
+  const killAfter = new Map();
   let stopping = false;
   let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
   if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
@@ -167,6 +169,7 @@ export async function startStack(o = {}) {
   const stop = async () => {
     stopping = true;
     for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const [c, ms] of killAfter) setTimeout(() => c.exitCode === null && c.kill('SIGKILL'), ms).unref();
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
   };
   try {
@@ -191,6 +194,10 @@ export async function startStack(o = {}) {
       if (media) {
         wire(media.child, 'media-agent');
         children.push(media.child);
+        // On SIGTERM the agent finishes its pass first (remuxing every pending file, then failing
+        // each upload once wrangler is gone), which held Ctrl+C for minutes; it is built to survive
+        // SIGKILL mid-upload (the server keeps the parts), so it gets a few seconds, then that.
+        killAfter.set(media.child, 5000);
         const { child, ...about } = media;
         mediaAgent = { ...about, pid: child.pid };
         log(`media agent (agents/media) uploading ${join(persistTo, 'recordings')} to the local R2 as host ${media.hostId}${media.reused ? ' (reused)' : ' (enrolled now)'}${media.ffmpeg ? ', remuxed to MP4 with thumbnails' : ', no ffmpeg: files as recorded, no thumbnails'}`);
