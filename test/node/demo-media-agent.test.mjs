@@ -37,7 +37,7 @@ beforeAll(async () => {
   stack = await startStack({ port: await freePort(), persistTo: join(dir, 'state'), quiet: true, nodeAgent: false, mediaAgent: true });
   const login = await fetch(`${stack.url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(stack.credentials.admin) });
   token = (await login.json()).token;
-}, 180_000);
+}, 400_000);
 afterAll(async () => {
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
