@@ -16,7 +16,12 @@ import { freePort, startStack } from '../../tools/stack.mjs';
 const FFMPEG = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
 let dir, stack, token;
 
-const get = (path) => fetch(`${stack.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+// A GET is retried once when undici reused a keep-alive socket wrangler had just closed ("other side
+// closed", seen on a loaded machine after the pause of an enrolment).
+const get = (path) => {
+  const go = () => fetch(`${stack.url}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+  return go().catch((e) => (e?.cause?.code === 'UND_ERR_SOCKET' ? go() : Promise.reject(e)));
+};
 const getJson = async (path) => (await get(path)).json();
 const hosts = async () => (await getJson('/api/admin/ingest/hosts')).hosts;
 const stateDir = () => join(stack.persistTo, 'demo-media-agent');
