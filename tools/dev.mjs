@@ -1,5 +1,7 @@
 // `npm start`: the whole product on http://localhost:8787 with local D1/R2/DOs, migrated and
-// seeded (idempotently), secrets generated into .dev.vars when missing.
+// seeded (idempotently), secrets generated into .dev.vars when missing; the development overseer's
+// simulated recorders, the node agent for the demo node and the media agent that uploads the
+// recordings to the local R2 (its demo recorder host enrolled once, reused on later starts).
 //
 //   npm start                  start (calm console: failures, slow requests and warnings only)
 //   npm start -- --verbose     start with every log line of every process
@@ -16,7 +18,7 @@ const stateFile = join(persistTo, 'dev-stack.json');
 const args = new Set(process.argv.slice(2));
 
 /** What a person needs once the stack is up; printed last, and again by `--status`. */
-function banner({ url, logsDir, credentialsFile, accounts }) {
+function banner({ url, logsDir, credentialsFile, accounts, mediaAgent }) {
   const rel = (p) => (p.startsWith(ROOT) ? relative(ROOT, p) : p);
   const lines = [
     '',
@@ -28,6 +30,13 @@ function banner({ url, logsDir, credentialsFile, accounts }) {
     `  Demo accounts: ${accounts.length ? accounts.join(', ') : 'none seeded (accounts existed before)'}`,
     `    passwords are kept in ${rel(credentialsFile)} (local only)`,
   ];
+  if (mediaAgent) {
+    lines.push(
+      '',
+      `  Recordings: written under ${rel(mediaAgent.recordingsDir)}/, uploaded to the local R2 by the media agent${alive(mediaAgent.pid) ? '' : ' (NOT running: see its log)'}`,
+      `    (host ${mediaAgent.hostId}, credential in ${rel(mediaAgent.stateDir)}/; ${mediaAgent.ffmpeg ? 'remuxed to MP4, with thumbnails' : 'no ffmpeg: files as recorded, no thumbnails'})`,
+    );
+  }
   if (logsDir) lines.push(`  Logs of every process: ${rel(logsDir)}/`);
   lines.push('  Stop: Ctrl+C here.  Again later: npm start -- --status', '');
   return lines.join('\n');
@@ -53,13 +62,14 @@ if (args.has('--status')) {
   process.exit(0);
 }
 
-const stack = await startStack({ port, persistTo, calm: !args.has('--verbose') });
+const stack = await startStack({ port, persistTo, calm: !args.has('--verbose'), mediaAgent: true });
 const credentialsFile = join(persistTo, 'demo-credentials.json');
 const state = {
   pid: process.pid,
   url: `http://localhost:${stack.port}`,
   logsDir: stack.logsDir,
   credentialsFile,
+  mediaAgent: stack.mediaAgent && { ...stack.mediaAgent, recordingsDir: join(persistTo, 'recordings') },
   accounts: Object.values(stack.credentials ?? {}).filter((v) => v && typeof v.username === 'string' && typeof v.password === 'string').map((v) => v.username),
 };
 writeFileSync(stateFile, JSON.stringify(state, null, 2));

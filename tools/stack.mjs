@@ -1,6 +1,8 @@
 // Starts the whole product locally: secrets in .dev.vars, local D1 migrated and seeded, the
 // development overseer (when no OVERSEER_URL is given), `wrangler dev`, the demo data through the
-// API, and the node agent (agents/node) on a demo library. Used by `npm start`, the browser tests and the benchmarks.
+// API, and the node agent (agents/node) on a demo library; on request (`mediaAgent: true`, as `npm
+// start` asks) the media agent (agents/media) uploading the simulated recordings to the local R2.
+// Used by `npm start`, the browser tests and the benchmarks.
 //
 //   const stack = await startStack({ port: 8787 });
 //   ... stack.url, stack.credentials.admin ...
@@ -14,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { webcrypto } from 'node:crypto';
 import { seedDemo } from './seed.mjs';
 import { startDemoAgent } from './dev-node-agent.mjs';
+import { startDemoMediaAgent } from './dev-media-agent.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -101,7 +104,10 @@ function calmOutput(child, name, logsDir, { stdoutToo = false } = {}) {
  * under `<persistTo>/logs/`, the terminal shows only warnings, errors and the Worker's own compact
  * lines (`LOG_FORMAT=pretty`: failed and slow requests). Neither: everything, as it comes.
  * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean, calm?: boolean,
- *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, vars?: Record<string,string> }} o
+ *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, mediaAgent?: boolean, vars?: Record<string,string> }} o
+ * `mediaAgent` (off by default: the recordings browser test runs its own agent, and would race a
+ * second one for the same files) enrols a demo recorder host once and runs agents/media on the
+ * overseer's recordings; the result then carries `mediaAgent: {hostId, reused, ffmpeg, stateDir, pid}`.
  */
 export async function startStack(o = {}) {
   const port = o.port ?? 8787;
@@ -125,6 +131,8 @@ export async function startStack(o = {}) {
   }
 
   const children = [];
+  /** Children killed outright when they outlive SIGTERM by this long (ms). */
+  const killAfter = new Map();
   let stopping = false;
   let overseerUrl = o.overseerUrl ?? process.env.OVERSEER_URL ?? '';
   if (!overseerUrl && existsSync(join(ROOT, 'tools', 'dev-overseer.mjs'))) {
@@ -161,6 +169,7 @@ export async function startStack(o = {}) {
   const stop = async () => {
     stopping = true;
     for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const [c, ms] of killAfter) setTimeout(() => c.exitCode === null && c.kill('SIGKILL'), ms).unref();
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
   };
   try {
@@ -179,7 +188,22 @@ export async function startStack(o = {}) {
         log('node agent (agents/node) running for the demo node, demo library under ' + join(persistTo, 'demo-library'));
       }
     }
-    return { url, port, inspectorPort, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null };
+    let mediaAgent = null;
+    if (o.mediaAgent && credentials) {
+      const media = await startDemoMediaAgent({ url, persistTo, credentials, env, stdio: stdioFor() });
+      if (media) {
+        wire(media.child, 'media-agent');
+        children.push(media.child);
+        // On SIGTERM the agent finishes its pass first (remuxing every pending file, then failing
+        // each upload once wrangler is gone), which held Ctrl+C for minutes; it is built to survive
+        // SIGKILL mid-upload (the server keeps the parts), so it gets a few seconds, then that.
+        killAfter.set(media.child, 5000);
+        const { child, ...about } = media;
+        mediaAgent = { ...about, pid: child.pid };
+        log(`media agent (agents/media) uploading ${join(persistTo, 'recordings')} to the local R2 as host ${media.hostId}${media.reused ? ' (reused)' : ' (enrolled now)'}${media.ffmpeg ? ', remuxed to MP4 with thumbnails' : ', no ffmpeg: files as recorded, no thumbnails'}`);
+      }
+    }
+    return { url, port, inspectorPort, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null, mediaAgent };
   } catch (e) {
     await stop();
     throw e;

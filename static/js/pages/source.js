@@ -30,12 +30,15 @@ export async function render(main, { driver, username }, ctx) {
 
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folder' });
   const totals = h('p', { class: 'muted small' });
-  const retention = h('p', { class: 'muted small', 'aria-live': 'polite' });
+  // Cards that wait for their own request say so until it answers (an empty box read as "nothing").
+  const retention = h('p', { class: 'muted small', 'aria-live': 'polite' }, 'Loading…');
   const files = table([{ sr: 'Preview' }, 'Name', h('th', { scope: 'col', class: 'num' }, 'Size'), 'Modified', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Recordings' });
-  const filesEmpty = h('p', { class: 'empty' }, 'No files yet.');
+  const filesEmpty = h('p', { class: 'empty' }, 'Loading…');
   const player = h('div', { class: 'player', hidden: true });
+  files.wrap.hidden = true;
 
-  const subsCard = h('section', { class: 'card', 'aria-labelledby': 'subs-h', hidden: !ctx.isAdmin });
+  const subsCard = h('section', { class: 'card', 'aria-labelledby': 'subs-h', hidden: !ctx.isAdmin },
+    h('h2', { id: 'subs-h' }, 'Subscribers'), h('p', { class: 'muted small' }, 'Loading…'));
   main.append(head,
     h('div', { class: 'cols' },
       h('section', { class: 'card stack', 'aria-labelledby': 'st-h' }, h('h2', { id: 'st-h' }, 'Status'), box, kv),
@@ -60,7 +63,10 @@ export async function render(main, { driver, username }, ctx) {
     const next = r.next_deletions.slice(0, 3).map((n) => `${n.path} (${n.reason})`).join(', ');
     setText(retention, `Storage: ${fmtBytes(r.storage.bytes)} in ${r.storage.files} file${r.storage.files === 1 ? '' : 's'} · ${describePolicy(r.effective)}${r.inherited ? ' (default)' : ''}` +
       (r.next_deletions.length ? ` · deleted next: ${next}${r.next_deletions.length > 3 ? ', …' : ''}` : ''));
-  }).catch(() => setText(retention, ''));
+  }).catch((e) => {
+    retention.className = 'form-error';
+    setText(retention, `Could not load the storage and retention: ${e.message}`);
+  });
 
   // ---------- status ----------
   function paintActions() {
@@ -100,8 +106,12 @@ export async function render(main, { driver, username }, ctx) {
     setText(kvRows.last, sub.last_recording_at ? `${fmtDate(sub.last_recording_at)} (${fmtAgo(sub.last_recording_at)})` : 'never');
     setText(kvRows.hb, fmtAgo(sub.last_heartbeat));
     setText(kvRows.err, sub.error_message || '—');
+    // Keyed on the URL painted, not the link's href: "—" has none, so it was never painted (cam4).
     const href = sub.canonical_url || '';
-    if ((kvRows.link.firstChild?.href || '') !== href) kvRows.link.replaceChildren(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, href) : '—');
+    if (kvRows.link.dataset.href !== href || !kvRows.link.firstChild) {
+      kvRows.link.dataset.href = href;
+      kvRows.link.replaceChildren(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, href) : '—');
+    }
     box.refresh(sub, sub.session_active);
   }
 
@@ -140,6 +150,7 @@ export async function render(main, { driver, username }, ctx) {
     let entries = [];
     try {
       entries = await api.get(`${mediaBase}${p.split('/').filter(Boolean).map(seg).map((x) => `${x}/`).join('')}`);
+      setText(filesEmpty, 'No files yet.');
     } catch (e) {
       if (e.status !== 404) { setText(filesEmpty, `Could not list files: ${e.message}`); }
       else setText(filesEmpty, 'No files yet.');
@@ -209,7 +220,7 @@ export async function render(main, { driver, username }, ctx) {
 
   poll(async () => { await loadStatus(); await Promise.all([loadLogs(), loadEvents()]); });
   openDir('');
-  if (ctx.isAdmin) loadSubscribers().catch((e) => fill(subsCard, h('h2', { id: 'subs-h' }, 'Subscribers'), h('p', { class: 'form-error' }, e.message)));
+  if (ctx.isAdmin) loadSubscribers().catch((e) => fill(subsCard, h('h2', { id: 'subs-h' }, 'Subscribers'), h('p', { class: 'form-error' }, `Could not load the subscribers: ${e.message}`)));
   // Live thumbnail re-requested every 30 s while a session is active.
   const t = setInterval(() => { if (sub?.session_active) box.refresh(sub, true); }, 30000);
   return () => clearInterval(t);
