@@ -58,10 +58,18 @@ export function createAgent(options) {
     return state;
   }
 
-  async function save() {
-    const tmp = `${statePath}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(state));
-    await rename(tmp, statePath);
+  // One save at a time: uploads run `concurrency` at once and each saves its progress; two writers
+  // of the one temp file made the second rename fail, and a file already uploaded was logged
+  // "upload failed; will retry". Each save writes the state as it is when its turn comes.
+  let saving = Promise.resolve();
+  function save() {
+    const turn = saving.then(async () => {
+      const tmp = `${statePath}.${process.pid}.tmp`;
+      await writeFile(tmp, JSON.stringify(state));
+      await rename(tmp, statePath);
+    });
+    saving = turn.catch(() => {});
+    return turn;
   }
 
   /** The recorder's path for a file → ours (the recordings directory may be mounted elsewhere). */

@@ -60,6 +60,20 @@ describe('finished segments', () => {
     expect(puts.map((l) => l.part)).toEqual([1, 2, 3, 4]);
   });
 
+  it('uploads several finished segments two at a time without a failed save in between', async () => {
+    const originals = [];
+    for (let i = 0; i < 6; i++) {
+      const p = await segment(`chaturbate/alice/S/S_0000${i}.ts`, 96 * KiB, i + 1);
+      originals.push(await readFile(p));
+    }
+    await appendFile(events, segmentLifecycle({ dir: '/data/recordings/chaturbate/alice', session: 'S', segments: 6, bytes: 96 * KiB }).join('\n') + '\n');
+    const { failures } = await agentWith({ concurrency: 2 }).runOnce();
+    expect(failures).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'upload failed; will retry')).toEqual([]);
+    originals.forEach((bytes, i) => expect(api.objects.get(`recordings/chaturbate/alice/S/S_0000${i}.ts`).bytes.equals(bytes)).toBe(true));
+    expect(JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')).files).toBeTypeOf('object');
+  });
+
   it('leaves a file that is still being written (no FINISH, recently modified) alone', async () => {
     const p = await segment('chaturbate/alice/S/S_00001.ts', 10 * KiB);
     await agentWith({ stableSeconds: 3600 }).runOnce();
