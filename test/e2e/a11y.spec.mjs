@@ -158,7 +158,8 @@ describe('every dashboard route passes the WCAG 2.1 A/AA rules', () => {
 
       for (const who of ['admin', 'member']) {
         const routes = who === 'admin' ? ADMIN_ROUTES : [...USER_ROUTES, 'admin/config'];
-        it(`${who}: ${routes.length} routes (${theme}, ${width}×${height})`, { timeout: 300_000 }, async () => {
+        // The first of the light/dark pair runs the size's whole sweep (both themes): room for a busy machine.
+        it(`${who}: ${routes.length} routes (${theme}, ${width}×${height})`, { timeout: 600_000 }, async () => {
           for (const { label, audit, tables } of (await sweep(who, width, height))[theme]) {
             expectAudit(audit, label);
             if (tables) expectNoClippedTables(tables, label);
