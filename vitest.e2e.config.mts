@@ -5,7 +5,7 @@
 // Two spec files at a time on that one stack: much of a spec's time is waiting (the dashboard's 5 s
 // polls, the development overseer's cycles, agents and ffmpeg), which the other file fills. The
 // specs keep to their own users, orgs and sources; the few that arrange the seeded member in the
-// default org take a lock (test/e2e/support/exclusive.mjs). `E2E_WORKERS=2` runs two at a time.
+// default org take a lock (test/e2e/support/exclusive.mjs). `E2E_WORKERS=1` runs one at a time.
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
@@ -30,10 +30,10 @@ class LongestFirst extends BaseSequencer {
   }
 }
 
-// One file at a time by default: two at a time (`E2E_WORKERS=2`) takes the browser tests from ~820 s
-// to ~710 s, but in two fresh-clone CI runs it was not yet stable: a gamepad press held across two
-// of the launcher's polls on a starved CPU auto-repeats (the 380 ms repeat delay).
-const workers = Math.max(1, Number(process.env.E2E_WORKERS) || 1);
+// Two files at a time by default (`E2E_WORKERS=1` for one): the launcher's gamepad presses are
+// released inside the page after one poll of its loop (launcher/support.mjs `pad()`), so a starved
+// CPU can no longer hold a press across two polls and auto-repeat it (its 380 ms repeat delay).
+const workers = Math.max(1, Number(process.env.E2E_WORKERS) || 2);
 
 export default defineConfig({
   test: {

@@ -6,7 +6,7 @@
 // announced and focused, control borders reach 3:1, the theme button says which theme is on.
 // The launcher's screens are audited inside the launcher specs (launcher/support.mjs `screen()`).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { auditPage, expectAccessible } from './support/axe.mjs';
+import { auditPage, expectAccessible, expectAudit } from './support/axe.mjs';
 import { launch, newPage } from './support/browser.mjs';
 import { authedPage, createUser, eventually, go, settle, unique } from './dashboard/helpers.mjs';
 
@@ -42,12 +42,71 @@ async function open(page, route) {
  * Tables never scroll sideways or clip at phone width: every cell fits its wrapper (a wrapper that
  * is itself a focusable, named scroll region, like the metrics data tables, may scroll).
  */
-async function expectNoClippedTables(page, label) {
-  const clipped = await page.evaluate(() => [...document.querySelectorAll('#main .table-wrap:not([tabindex="0"])')]
-    .filter((w) => w.offsetParent && w.scrollWidth > w.clientWidth + 1)
-    .map((w) => `${w.querySelector('caption')?.textContent || 'table'}: ${w.scrollWidth} > ${w.clientWidth}`));
+function measureTables(page) {
+  return page.evaluate(() => ({
+    clipped: [...document.querySelectorAll('#main .table-wrap:not([tabindex="0"])')]
+      .filter((w) => w.offsetParent && w.scrollWidth > w.clientWidth + 1)
+      .map((w) => `${w.querySelector('caption')?.textContent || 'table'}: ${w.scrollWidth} > ${w.clientWidth}`),
+    width: document.documentElement.scrollWidth,
+  }));
+}
+function expectNoClippedTables({ clipped, width }, label) {
   expect(clipped, label).toEqual([]);
-  expect(await page.evaluate(() => document.documentElement.scrollWidth), label).toBeLessThanOrEqual(360);
+  expect(width, label).toBeLessThanOrEqual(360);
+}
+
+/**
+ * The dashboard follows the OS theme live (no `data-theme` saved: CSS media queries, and the theme
+ * button repaints on the change event), so one page switches between light and dark without a
+ * reload; the button saying the new theme is the sign the page took it.
+ */
+async function useTheme(page, theme) {
+  await page.emulateMedia({ colorScheme: theme });
+  await page.waitForFunction((dark) => document.getElementById('theme-btn')?.getAttribute('aria-pressed') === dark, String(theme === 'dark'));
+}
+
+/**
+ * Every route of `who` at one size, opened once in one page and audited in both themes (and the open
+ * phone menu at 360 px): { light: [...], dark: [...] } of { label, audit, tables }. The light and the
+ * dark test of a size share the one sweep (whichever runs first starts it); each asserts its own.
+ */
+const sweeps = new Map();
+function sweep(who, width, height) {
+  const key = `${who} ${width}`;
+  if (!sweeps.has(key)) sweeps.set(key, runSweep(who, width, height));
+  return sweeps.get(key);
+}
+async function runSweep(who, width, height) {
+  const routes = who === 'admin' ? ADMIN_ROUTES : [...USER_ROUTES, 'admin/config'];
+  const page = await authedPage(browser, stack.url, stack.credentials[who === 'admin' ? 'admin' : 'player'], { width, height, theme: 'light' });
+  const results = { light: [], dark: [] };
+  let theme = 'light';
+  // Each route is audited in the theme the page is in, then in the other: one switch per route.
+  const both = async (what) => {
+    for (const t of theme === 'light' ? ['light', 'dark'] : ['dark', 'light']) {
+      if (t !== theme) await useTheme(page, (theme = t));
+      results[t].push(await what(t));
+    }
+  };
+  try {
+    for (const route of routes) {
+      await open(page, route);
+      await both(async (t) => ({
+        label: `${who} #/${route} ${t} ${width}px`,
+        audit: await auditPage(page),
+        tables: width === 360 ? await measureTables(page) : null,
+      }));
+    }
+    if (width === 360) {
+      // The open phone menu too.
+      await page.getByRole('button', { name: 'Open navigation' }).click();
+      await page.waitForSelector('#sidebar.open');
+      await both(async (t) => ({ label: `${who} menu open ${t}`, audit: await auditPage(page), tables: null }));
+    }
+  } finally {
+    await page.context().close();
+  }
+  return results;
 }
 
 describe('axe-core inside the browser tests', () => {
@@ -99,21 +158,12 @@ describe('every dashboard route passes the WCAG 2.1 A/AA rules', () => {
 
       for (const who of ['admin', 'member']) {
         const routes = who === 'admin' ? ADMIN_ROUTES : [...USER_ROUTES, 'admin/config'];
-        it(`${who}: ${routes.length} routes (${theme}, ${width}×${height})`, { timeout: 300_000 }, async () => {
-          const page = await authedPage(browser, stack.url, stack.credentials[who === 'admin' ? 'admin' : 'player'], { width, height, theme });
-          for (const route of routes) {
-            await open(page, route);
-            const label = `${who} #/${route} ${theme} ${width}px`;
-            await expectAccessible(page, label);
-            if (width === 360) await expectNoClippedTables(page, label);
+        // The first of the light/dark pair runs the size's whole sweep (both themes): room for a busy machine.
+        it(`${who}: ${routes.length} routes (${theme}, ${width}×${height})`, { timeout: 600_000 }, async () => {
+          for (const { label, audit, tables } of (await sweep(who, width, height))[theme]) {
+            expectAudit(audit, label);
+            if (tables) expectNoClippedTables(tables, label);
           }
-          if (width === 360) {
-            // The open phone menu too.
-            await page.getByRole('button', { name: 'Open navigation' }).click();
-            await page.waitForSelector('#sidebar.open');
-            await expectAccessible(page, `${who} menu open ${theme}`);
-          }
-          await page.context().close();
         });
       }
     }

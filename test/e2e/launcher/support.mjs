@@ -1,7 +1,7 @@
 // Helpers for the launcher's browser tests: a simulated standard gamepad (navigator.getGamepads
-// stubbed before any page script runs), button presses that wait until the launcher's poll has
-// seen them (no sleeps), a small API client for arranging data, 1920×1080 pages, and `screen()`
-// (screenshot + accessibility audit of the screen on view).
+// stubbed before any page script runs), button presses seen by exactly one of the launcher's polls
+// (released inside the page, no sleeps), a small API client for arranging data, 1920×1080 pages,
+// and `screen()` (screenshot + accessibility audit of the screen on view).
 //
 //   const page = await tvPage(browser, { gamepad: true });
 //   await pad(page, 'dpadRight');  await pad(page, 'A');  await pad(page, 'RB');
@@ -13,17 +13,41 @@ import { newPage, shot } from '../support/browser.mjs';
 export const BUTTON = { A: 0, B: 1, X: 2, Y: 3, LB: 4, RB: 5, LT: 6, RT: 7, back: 8, start: 9, dpadUp: 12, dpadDown: 13, dpadLeft: 14, dpadRight: 15 };
 
 function installGamepadStub() {
-  const state = { buttons: new Array(17).fill(0), axes: [0, 0, 0, 0], reads: 0, connected: true };
+  // `buttons`/`axes` are what a held control reads (tests may set them directly); `taps` are
+  // presses `pad()` queued, each shown to exactly one read of the launcher's poll loop and released
+  // at its next one, inside the page: a press is then seen once however late the loop runs on a
+  // busy machine (held across two polls 380 ms apart, a direction would auto-repeat).
+  const state = { buttons: new Array(17).fill(0), axes: [0, 0, 0, 0], reads: 0, connected: true, taps: [] };
   window.__pad = state;
-  const snapshot = () => ({
-    id: 'Test Pad (STANDARD GAMEPAD Vendor: 0000 Product: 0000)',
-    index: 0,
-    connected: true,
-    mapping: 'standard',
-    timestamp: performance.now(),
-    buttons: state.buttons.map((v) => ({ pressed: v > 0.5, touched: v > 0, value: v })),
-    axes: state.axes.slice(),
-  });
+  // Only the poll loop (static/launcher/js/input.js `poll`) moves a tap along: the connect
+  // screen's pad names and the like read the pads too, and must not use a press up.
+  const fromPoll = () => /\bpoll \(\S*\/input\.js:/.test(new Error().stack ?? '');
+  state.tap = (control) => new Promise((done) => state.taps.push({ ...control, down: false, done }));
+  const snapshot = () => {
+    const buttons = state.buttons.slice();
+    const axes = state.axes.slice();
+    const tap = state.taps[0];
+    if (tap && fromPoll()) {
+      if (tap.down) {
+        state.taps.shift();
+        // Resolved after this read returns: the poll that sees the release runs first.
+        queueMicrotask(tap.done);
+      } else tap.down = true;
+    }
+    if (tap?.down && state.taps[0] === tap) {
+      if (tap.button !== undefined) buttons[tap.button] = 1;
+      else axes[tap.axis] = tap.value;
+    }
+    return {
+      id: 'Test Pad (STANDARD GAMEPAD Vendor: 0000 Product: 0000)',
+      index: 0,
+      connected: true,
+      mapping: 'standard',
+      timestamp: performance.now(),
+      buttons: buttons.map((v) => ({ pressed: v > 0.5, touched: v > 0, value: v })),
+      axes,
+    };
+  };
   Object.defineProperty(Navigator.prototype, 'getGamepads', {
     configurable: true,
     value() {
@@ -51,27 +75,17 @@ export async function tvPage(browser, { gamepad = false } = {}) {
   return page;
 }
 
-async function waitForPolls(page, n = 2) {
-  const start = await page.evaluate(() => window.__pad.reads);
-  await page.waitForFunction((s) => window.__pad.reads >= s, start + n);
-}
-
-/** Press and release one button (or push the left stick: 'stickLeft' ...). */
+/**
+ * Press and release one button (or push and let go the left stick: 'stickLeft' ...). Resolves once
+ * the launcher's poll loop has read the control down exactly once and then up: its action has been
+ * handled, and it cannot repeat.
+ */
 export async function pad(page, name) {
   const stick = { stickLeft: [0, -1], stickRight: [0, 1], stickUp: [1, -1], stickDown: [1, 1] }[name];
-  if (stick) {
-    await page.evaluate(([axis, v]) => (window.__pad.axes[axis] = v), stick);
-    await waitForPolls(page);
-    await page.evaluate(([axis]) => (window.__pad.axes[axis] = 0), stick);
-    await waitForPolls(page);
-    return;
-  }
   const i = BUTTON[name];
-  if (i === undefined) throw new Error(`no button ${name}`);
-  await page.evaluate((b) => (window.__pad.buttons[b] = 1), i);
-  await waitForPolls(page);
-  await page.evaluate((b) => (window.__pad.buttons[b] = 0), i);
-  await waitForPolls(page);
+  if (!stick && i === undefined) throw new Error(`no button ${name}`);
+  const control = stick ? { axis: stick[0], value: stick[1] } : { button: i };
+  await page.evaluate((c) => window.__pad.tap(c), control);
 }
 
 export async function focused(page) {

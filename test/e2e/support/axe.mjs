@@ -33,19 +33,25 @@ export async function injectAxe(page) {
 
 /**
  * Runs axe over the page (or `include`, a CSS selector) and returns { version, violations, passes }
- * where violations are the blocking ones described above.
+ * where violations are the blocking ones described above. One round trip when the engine is
+ * already in the page (a hash route change keeps it), two more to inject it after a load.
  */
 export async function auditPage(page, { include, exclude, rules = BEST_PRACTICE } = {}) {
-  const version = await injectAxe(page);
-  const result = await page.evaluate(async ({ include, exclude, tags, rules }) => {
+  const run = () => page.evaluate(async ({ include, exclude, tags, rules }) => {
+    if (typeof window.axe?.run !== 'function') return null;
     const context = include || exclude ? { include: include ? [include] : undefined, exclude: exclude ? [exclude] : undefined } : document;
     // Best-practice rules outside the WCAG tags and outside `rules` can never fail an audit (see the
-    // filter below): not running them saves a good part of every audit's time.
-    const wcag = new Set(tags);
-    const idle = window.axe.getRules(['best-practice']).filter((r) => !r.tags.some((t) => wcag.has(t)) && !rules.includes(r.ruleId));
+    // filter below): not running them saves a good part of every audit's time. Worked out once per
+    // document and rule list.
+    const key = rules.join();
+    if (window.__axeIdle?.key !== key) {
+      const wcag = new Set(tags);
+      const idle = window.axe.getRules(['best-practice']).filter((r) => !r.tags.some((t) => wcag.has(t)) && !rules.includes(r.ruleId));
+      window.__axeIdle = { key, rules: Object.fromEntries(idle.map((r) => [r.ruleId, { enabled: false }])) };
+    }
     const r = await window.axe.run(context, {
       runOnly: { type: 'tag', values: [...tags, 'best-practice'] },
-      rules: Object.fromEntries(idle.map((r) => [r.ruleId, { enabled: false }])),
+      rules: window.__axeIdle.rules,
       resultTypes: ['violations'],
     });
     const pick = (v) => ({
@@ -55,12 +61,17 @@ export async function auditPage(page, { include, exclude, rules = BEST_PRACTICE 
       help: v.help,
       nodes: v.nodes.slice(0, 6).map((n) => `${n.target.join(' ')} — ${(n.failureSummary || '').split('\n').slice(1, 2).join('').trim()}`),
     });
-    return { violations: r.violations.map(pick), passes: r.passes.length };
+    return { version: window.axe.version, violations: r.violations.map(pick), passes: r.passes.length };
   }, { include, exclude, tags: WCAG_TAGS, rules });
+  let result = await run();
+  if (!result) {
+    await injectAxe(page);
+    result = await run();
+  }
   const wcag = new Set(WCAG_TAGS);
   const blocking = result.violations.filter((v) =>
     (v.tags.some((t) => wcag.has(t)) && BLOCKING.has(v.impact)) || rules.includes(v.id));
-  return { version, violations: blocking, all: result.violations, passes: result.passes };
+  return { version: result.version, violations: blocking, all: result.violations, passes: result.passes };
 }
 
 /** Formats violations for an assertion message: one rule per line with its elements. */
@@ -70,7 +81,11 @@ export function describeViolations(violations) {
 
 /** Fails (with a readable list) when the page has a blocking accessibility violation. */
 export async function expectAccessible(page, label, options = {}) {
-  const { violations, passes } = await auditPage(page, options);
+  expectAudit(await auditPage(page, options), label);
+}
+
+/** The assertions of `expectAccessible` over an audit already taken (auditPage's result). */
+export function expectAudit({ violations, passes }, label) {
   // An engine that checked nothing would pass everything: it must have evaluated some rules.
   expect(passes, `${label}: axe evaluated no rule`).toBeGreaterThan(0);
   expect(violations.length, `${label}:\n${describeViolations(violations)}`).toBe(0);
