@@ -275,7 +275,8 @@ describe('launcher on the seeded console', () => {
     await expect(page.locator('.game-name').textContent()).resolves.toBe('Counter-Strike 2');
     expect(await page.locator('.game-facts').textContent()).toContain('owned');
     expect(await page.locator('#play').isEnabled()).toBe(true);
-    await page.locator('#play').focus();
+    // Nobody moves the focus: the view puts it on play once play is possible, so A plays.
+    await page.waitForFunction(() => document.activeElement?.id === 'play');
     await screen(page, 'launcher-game-playable');
 
     await pad(page, 'A');
