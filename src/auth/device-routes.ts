@@ -27,8 +27,9 @@ import {
   POLL_INTERVAL_SECONDS,
   presentRequest,
 } from './device';
-import { orgRoleOf, requireUser } from './middleware';
+import { requireUser } from './middleware';
 import { decideGrant, insertGrant, pairedDeviceOf, pairedDevices } from './queries/devices';
+import { membershipRole } from './queries/users';
 import { revokeLoginOf } from './refresh';
 
 // ─────────────── schemas ───────────────
@@ -182,7 +183,7 @@ export const deviceAuthorizationRoutes = newRouter()
       const grant = await grantForUser(c, c.req.valid('param').user_code);
       const orgId = body.org_id ?? null;
       // Never carried into the tokens unless the approver really belongs to it (admins included).
-      if (orgId !== null && !(await orgRoleOf(c.env, user.id, orgId))) throw new Forbidden('not a member of this organization', 'not_org_member');
+      if (orgId !== null && !(await membershipRole(db(c.env), user.id, orgId))) throw new Forbidden('not a member of this organization', 'not_org_member');
       const now = nowIso();
       if (!(await decideGrant(db(c.env), grant.id, user.id, 'approved', orgId, now))) {
         throw new Conflict('this code was already answered', 'already_decided');

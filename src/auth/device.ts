@@ -18,7 +18,6 @@ import { clientIp, originList } from '../http/middleware';
 import { describeIssues, z } from '../http/openapi';
 import { sha256Hex, world } from '../world';
 import { audit } from './audit';
-import { orgRoleOf } from './middleware';
 import {
   attachRefreshSession,
   claimExchange,
@@ -31,7 +30,7 @@ import {
   throttledFor,
 } from './queries/devices';
 import { refreshSessionIdOfTokenHash } from './queries/refresh-sessions';
-import { userById, type UserRow } from './queries/users';
+import { membershipRole, userById, type UserRow } from './queries/users';
 
 export const DEVICE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8628 §6.1: consonants only, no look-alikes (no vowels either, so no words). */
@@ -173,7 +172,7 @@ export async function exchangeDeviceCode<A extends { refresh_token: string }>(
   const refreshSessionId = await refreshSessionIdOfTokenHash(d, await sha256Hex(answer.refresh_token));
   if (refreshSessionId) await attachRefreshSession(d, grant.id, refreshSessionId);
   // The org is a preselection, re-checked now: a membership lost since the approval is dropped.
-  const orgId = grant.orgId !== null && (await orgRoleOf(c.env, row.id, grant.orgId)) ? grant.orgId : null;
+  const orgId = grant.orgId !== null && (await membershipRole(d, row.id, grant.orgId)) ? grant.orgId : null;
   await audit(c, 'auth.device.exchange', {
     actorUserId: row.id,
     targetType: 'device',

@@ -178,11 +178,6 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** The caller's role in an org, from D1 (so membership changes apply on the next request). */
-export async function orgRoleOf(env: Env, userId: number, orgId: number): Promise<OrgRole | null> {
-  return membershipRole(db(env), userId, orgId);
-}
-
 /**
  * Passes when the caller holds at least `min` in the org, or is a platform admin. Non-members get
  * the same 403 whether or not the org exists, so org ids cannot be probed.
@@ -190,7 +185,8 @@ export async function orgRoleOf(env: Env, userId: number, orgId: number): Promis
 export async function assertOrgRole(c: Context<AppEnv>, orgId: number, min: OrgRole): Promise<OrgRole | 'platform_admin'> {
   const user = c.get('user');
   if (!user) throw rejection(c, c.get('authFailure') ?? 'missing');
-  return orgRoleVerdict(user, await orgRoleOf(c.env, user.id, orgId), min);
+  // Read from D1 on every call, so a membership change applies on the next request.
+  return orgRoleVerdict(user, await membershipRole(db(c.env), user.id, orgId), min);
 }
 
 /** `assertOrgRole` for a role already read (e.g. in the handler's batch, `membershipRoleQuery`). */

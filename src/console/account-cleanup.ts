@@ -7,8 +7,8 @@ import type { AccountCleanup } from '../auth/user-admin';
 import { db } from '../db/client';
 import { nowIso } from '../world';
 import { allocatorOf } from './play/model';
+import { livePlaySessionsOfUser } from './play/queries';
 import { revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
-import { livePlaySessionsOfUser } from './users/queries';
 
 export const consoleAccountCleanup: AccountCleanup = {
   async beforeDelete(env, userId) {

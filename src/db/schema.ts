@@ -923,6 +923,10 @@ export const webhookDeliveries = sqliteTable(
     responseStatus: integer('response_status'),
     latencyMs: integer('latency_ms'),
     error: text('error'),
+    /** The event as queued (JSON), so a lost message can be sent again; NULL on rows older than 0004. */
+    eventJson: text('event_json'),
+    /** When the sweep re-sent a never-attempted delivery (at most once). */
+    requeuedAt: text('requeued_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -12,9 +12,10 @@
  * the tag names"), which SQLite tests once before reading any row: a current tag makes the list
  * statement read nothing, any other poll gets the list in the same trip. A batch is one
  * transaction, so the counters, the guard and the list see the same state (no race between the tag
- * and the body). The answer is decided after the caller's check and the route's own authorization
- * (a refused caller gets the same 401/403 as before, never a 304), and the tag names the view
- * (`subs-u7`, `subs-all`…), so one user's tag never matches another's list.
+ * and the body). The header is read by `src/http/etag.ts` (weak comparison, `*`); the guard built
+ * from its tags is the DVR's own. The answer is decided after the caller's check and the route's
+ * own authorization (a refused caller gets the same 401/403 as before, never a 304), and the tag
+ * names the view (`subs-u7`, `subs-all`…), so one user's tag never matches another's list.
  *
  *   return conditionalList(c, d, { view: { key: 'users', scopes: [scopes.users] }, authorize: adminOnly,
  *     rows: (unlessCurrent) => listUserRows(d, unlessCurrent), present: (rows) => … });
@@ -26,6 +27,7 @@ import type { BatchItem } from 'drizzle-orm/batch';
 import type { AppEnv, AuthUser } from '../env';
 import { callerCheck } from '../auth/middleware';
 import type { Db } from '../db/client';
+import { ifNoneMatchTags, matchesEtag } from '../http/etag';
 import { Forbidden } from '../http/errors';
 import { counterVersionsQuery, isAdminUser, mayReadSource, scopes, sourceIdByName, tagCurrent, unlessTagCurrent, versionsIn, type TagClaim } from './queries';
 
@@ -43,7 +45,7 @@ export interface ListView {
 
 /** A version as the tag spells it (no sign, no leading zero): the string and the number agree. */
 const VERSION = /^(?:0|[1-9][0-9]{0,15})$/;
-/** Tags looked at per header: a dashboard sends one. */
+/** Tags looked at per header (a dashboard sends one): each claimed tag adds a term to the SQL guard. */
 const MAX_TAGS = 8;
 
 /**
@@ -51,16 +53,12 @@ const MAX_TAGS = 8;
  * that carry the view's key (malformed and foreign tags ignored).
  */
 export function claimedVersions(header: string | undefined, view: ListView): 'any' | number[][] {
-  if (!header) return [];
+  const tags = ifNoneMatchTags(header, MAX_TAGS);
+  if (tags === 'any') return 'any';
   const out: number[][] = [];
-  for (const raw of header.split(',').slice(0, MAX_TAGS)) {
-    const t = raw.trim();
-    if (t === '*') return 'any';
-    // A weak comparison, as RFC 9110 asks of If-None-Match.
-    const m = /^(?:W\/)?"([^"]*)"$/.exec(t);
-    const body = m?.[1];
-    if (!body?.startsWith(`${view.key}-`)) continue;
-    const parts = body.slice(view.key.length + 1).split('.');
+  for (const tag of tags) {
+    if (!tag.startsWith(`${view.key}-`)) continue;
+    const parts = tag.slice(view.key.length + 1).split('.');
     if (parts.length !== view.scopes.length || !parts.every((p) => VERSION.test(p))) continue;
     out.push(parts.map(Number));
   }
@@ -92,8 +90,9 @@ export const eventsView = (sourceId: number): ListView => ({ key: `events-${sour
  * the source only by name, so each id a tag names must still be this name's id.
  */
 function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
-  if (header?.trim() === '*') return sql`1`;
-  const ids = new Set([...(header ?? '').matchAll(/"events-([1-9][0-9]{0,15})-/g)].slice(0, MAX_TAGS).map((m) => Number(m[1])));
+  const tags = ifNoneMatchTags(header, MAX_TAGS);
+  if (tags === 'any') return sql`1`;
+  const ids = new Set(tags.flatMap((t) => /^events-([1-9][0-9]{0,15})-/.exec(t)?.[1] ?? []).map(Number));
   if (ids.size === 0) return sql`0`;
   return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
 }
@@ -169,18 +168,6 @@ export async function conditionalList<Row, T>(
   return answerList(c, opts.view, counters, () => opts.present(rows, withRows));
 }
 
-/** `etag` is one of the header's tags (or the header is `*`). */
-function names(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  return header
-    .split(',')
-    .slice(0, MAX_TAGS)
-    .some((t) => {
-      const tag = t.trim().replace(/^W\//, '');
-      return tag === '*' || tag === etag;
-    });
-}
-
 /**
  * For answers no D1 counter can version (a source's log tail lives in its SourceMonitor,
  * diagnostics and `/api/workers` are asked of the overseer on every call): a strong tag from the
@@ -192,6 +179,6 @@ export async function answerByDigest<T>(c: Context<AppEnv>, key: string, body: T
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
   const etag = `"${key}-${[...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')}"`;
   c.header('ETag', etag);
-  if (names(c.req.header('If-None-Match'), etag)) return c.body(null, 304);
+  if (matchesEtag(c.req.header('If-None-Match'), etag, MAX_TAGS)) return c.body(null, 304);
   return c.json(body, 200);
 }

@@ -1,30 +1,64 @@
 /**
  * The notifications area's housekeeping: a delivery whose log row was written but whose Queue
- * message never left (the isolate ended between the two, or the send failed without reaching
- * `enqueueDeliveries`' own error handling) would stay `pending` for ever in the owner's log. Every
- * run marks such rows `failed` once they are older than `UNQUEUED_AFTER_MINUTES`. Registered in
- * src/scheduled.ts.
+ * message never left (the isolate ended between the two, or the queue refused the send) would
+ * never reach its receiver. Each row keeps its event (`event_json`), so every run first sends such a
+ * delivery again, ONCE (`requeued_at`), with its original id and body (receivers drop duplicates by
+ * `webhook-id`); a row still not attempted `UNQUEUED_AFTER_MINUTES` after that re-send, or one
+ * without a stored event (older than migration 0004), is marked `failed`, so the owner's log does
+ * not show it `pending` for ever. Registered in src/scheduled.ts.
  *
  *   jobs.frequent.push(failUnqueuedDeliveriesJob);
- *
- * The event body travels only in the Queue message (the log row does not keep it), so the sweep can
- * make the loss visible but cannot send it again.
  */
 import { db } from '../db/client';
 import { createLogger } from '../http/log';
+import { z } from '../http/openapi';
 import { world } from '../world';
-import { failUnattemptedDeliveries } from './queries';
+import { EVENT_TYPES } from './events';
+import { sendDeliveries, type DeliveryMessage } from './publish';
+import { failUnattemptedDeliveries, requeueUnattemptedDeliveries } from './queries';
 
-/** A message not attempted this long after its row was written is taken as never queued. */
+/** A message not attempted this long after its row was written (or re-sent) is taken as never queued. */
 export const UNQUEUED_AFTER_MINUTES = 15;
 /** How far back each run looks: the cron runs every 5 minutes, so a row is seen about 12 times. */
 const SWEEP_WINDOW_MINUTES = 60;
+/** The fail pass looks this much further back, so a row re-sent late in the window is still seen. */
+const RESENT_MARGIN_MINUTES = UNQUEUED_AFTER_MINUTES + 10;
 
-export async function failUnqueuedDeliveriesJob(env: Pick<Env, 'DB'>, now = world.now()): Promise<number> {
-  const to = new Date(now - UNQUEUED_AFTER_MINUTES * 60_000).toISOString();
-  const from = new Date(now - (UNQUEUED_AFTER_MINUTES + SWEEP_WINDOW_MINUTES) * 60_000).toISOString();
-  const res = await failUnattemptedDeliveries(db(env), from, to, `not queued: no delivery attempt within ${UNQUEUED_AFTER_MINUTES} min`);
-  const n = res.meta.changes ?? 0;
-  if (n > 0) createLogger({ job: 'webhooks' }).warn('webhook deliveries never queued', { count: n });
-  return n;
+const Event = z.object({ type: z.enum([...EVENT_TYPES, 'webhook.test']), timestamp: z.string(), data: z.record(z.string(), z.unknown()) });
+
+function parseJson(text: string | null): unknown {
+  try {
+    return text === null ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+const minutesBefore = (now: number, m: number) => new Date(now - m * 60_000).toISOString();
+
+/** Re-sends what can be re-sent, then fails what cannot; resolves to the number failed. */
+export async function failUnqueuedDeliveriesJob(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, now = world.now()): Promise<number> {
+  const d = db(env);
+  const log = createLogger({ job: 'webhooks' });
+  const to = minutesBefore(now, UNQUEUED_AFTER_MINUTES);
+  const from = minutesBefore(now, UNQUEUED_AFTER_MINUTES + SWEEP_WINDOW_MINUTES);
+  const res = await failUnattemptedDeliveries(
+    d,
+    minutesBefore(now, UNQUEUED_AFTER_MINUTES + SWEEP_WINDOW_MINUTES + RESENT_MARGIN_MINUTES),
+    to,
+    `not queued: no delivery attempt within ${UNQUEUED_AFTER_MINUTES} min`,
+  );
+  const failed = res.meta.changes ?? 0;
+  if (failed > 0) log.warn('webhook deliveries never queued', { count: failed });
+  const claimed = await requeueUnattemptedDeliveries(d, from, to, new Date(now).toISOString());
+  const messages = claimed.flatMap((r): DeliveryMessage[] => {
+    const event = Event.safeParse(parseJson(r.eventJson));
+    return event.success ? [{ delivery_id: r.id, endpoint_id: r.endpointId, event: event.data }] : [];
+  });
+  if (messages.length > 0) {
+    log.warn('webhook deliveries sent again', { count: messages.length });
+    // A refusal marks them failed (not queued) again, and they are not re-sent a second time.
+    await sendDeliveries(env, messages).catch((e: unknown) => log.error('webhook re-send not queued', { error: e instanceof Error ? e.message : String(e) }));
+  }
+  return failed;
 }

@@ -10,15 +10,15 @@
  *
  * `session.started` when a session takes a seat (allocated, or promoted from the queue);
  * `session.ended` when a live one reaches ended, failed or terminated. A session that left the
- * queue without ever playing is not announced. One endpoint lookup per event type and call, however
- * many events (the allocator hands over a whole coalesced delivery at once).
+ * queue without ever playing is not announced. One endpoint lookup per call, however many events
+ * and types (the allocator hands over a whole coalesced delivery at once).
  */
 import { db } from '../db/client';
 import { createLogger } from '../http/log';
 import { nowIso } from '../world';
 import type { WebhookEvent } from './events';
 import { deliveryMessages, enqueueDeliveries, type Waiter } from './publish';
-import { matchingEndpoints } from './queries';
+import { audienceEndpoints, eventsOf } from './queries';
 
 const log = createLogger({ area: 'notifications' });
 
@@ -42,11 +42,16 @@ export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: 
   );
 }
 
-/** One D1 batch and one Queue send for the whole coalesced delivery, however many events. */
+/**
+ * One endpoint read, one D1 batch and one Queue send for the whole coalesced delivery, however many
+ * events and types. The read cannot join the log rows' batch: those rows are one per endpoint, with
+ * ids made here, and the messages name them.
+ */
 async function publishAll(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, orgId: number, events: readonly PlayEvent[]): Promise<void> {
   const d = db(env);
+  const endpoints = await audienceEndpoints(d, { orgId });
   const targets = new Map<PlayEvent['type'], string[]>();
-  for (const type of new Set(events.map((e) => e.type))) targets.set(type, (await matchingEndpoints(d, type, { orgId })).map((t) => t.id));
+  for (const type of new Set(events.map((e) => e.type))) targets.set(type, endpoints.filter((r) => eventsOf(r).includes(type)).map((r) => r.id));
   const messages = events.flatMap((e) => {
     const data: Record<string, unknown> = { org_id: orgId, session_id: e.sessionId, user_id: e.userId, game_id: e.gameId };
     if (e.type === 'session.ended') Object.assign(data, { status: e.status, reason: e.reason });

@@ -93,14 +93,28 @@ export const SEND_RETRY_MS = 250;
  * Log rows first, then messages: a message whose row is missing would be delivered unseen. A send
  * that still fails after one more try marks its rows (and those of the chunks not sent yet) `failed`
  * with a `not queued` error, so the owner's delivery log says so instead of showing them `pending`
- * for ever, and throws (producers' `notify` logs it). A send lost without an error (the isolate
- * ended in between) is caught later by the housekeeping sweep (./jobs.ts).
+ * for ever, and throws (producers' `notify` logs it). Each row keeps its event, so the housekeeping
+ * sweep (./jobs.ts) sends such a delivery, and one lost without an error (the isolate ended in
+ * between), once more.
  */
 export async function enqueueDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, messages: readonly DeliveryMessage[]): Promise<number> {
   if (messages.length === 0) return 0;
   const d = db(env);
-  const stmts = insertDeliveries(d, messages.map((m) => ({ id: m.delivery_id, endpointId: m.endpoint_id, eventType: m.event.type })));
+  const stmts = insertDeliveries(
+    d,
+    messages.map((m) => ({ id: m.delivery_id, endpointId: m.endpoint_id, eventType: m.event.type, eventJson: JSON.stringify(m.event) })),
+  );
   await d.batch(stmts as [(typeof stmts)[0], ...typeof stmts]);
+  await sendDeliveries(env, messages);
+  return messages.length;
+}
+
+/**
+ * The Queue sends of `messages` whose log rows exist: a refused send is tried once more, then its
+ * rows (and those of the chunks not sent yet) are marked `failed` (not queued) and the error thrown.
+ */
+export async function sendDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, messages: readonly DeliveryMessage[]): Promise<void> {
+  const d = db(env);
   for (let i = 0; i < messages.length; i += SEND_BATCH) {
     const batch = messages.slice(i, i + SEND_BATCH).map((body) => ({ body, contentType: 'json' as const }));
     try {
@@ -114,5 +128,4 @@ export async function enqueueDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, 
       throw e;
     }
   }
-  return messages.length;
 }

@@ -6,7 +6,7 @@
  *   const mine = await listManageableEndpoints(d, user);
  *   const targets = await matchingEndpoints(d, 'recording.stored', { source: { driver, username } });
  */
-import { and, desc, eq, gte, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../db/client';
 import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import type { EventType, Format, Scope, SourceKey } from './events';
@@ -81,6 +81,11 @@ export type Audience = { source: SourceKey } | { orgId: number };
  * `org` endpoints. The event-type filter is applied by the caller on the (few) rows.
  */
 export async function matchingEndpoints(d: Db, type: EventType, audience: Audience): Promise<Array<Pick<EndpointRow, 'id' | 'events'>>> {
+  return (await audienceEndpoints(d, audience)).filter((r) => eventsOf(r).includes(type));
+}
+
+/** `matchingEndpoints` of every event type at once: one read for a whole batch of events. */
+export function audienceEndpoints(d: Db, audience: Audience): Promise<Array<Pick<EndpointRow, 'id' | 'events'>>> {
   const own =
     'source' in audience
       ? and(
@@ -95,17 +100,19 @@ export async function matchingEndpoints(d: Db, type: EventType, audience: Audien
           ),
         )
       : and(eq(webhookEndpoints.scope, 'org'), eq(webhookEndpoints.orgId, audience.orgId));
-  const rows = await d
+  return d
     .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
     .from(webhookEndpoints)
     .where(and(eq(webhookEndpoints.enabled, true), or(eq(webhookEndpoints.scope, 'platform'), own)))
     .all();
-  return rows.filter((r) => eventsOf(r).includes(type));
 }
 
-/** Delivery log rows, `pending`, one per endpoint (chunked: 3 parameters a row). */
-export function insertDeliveries(d: Db, rows: Array<{ id: string; endpointId: string; eventType: string }>) {
-  return chunk(rows, 30).map((part) => d.insert(webhookDeliveries).values(part));
+/**
+ * Delivery log rows, `pending`, one per endpoint, each keeping its event (JSON) so a lost message
+ * can be sent again. Chunked: 4 parameters a row, under D1's 100 bound parameters a statement.
+ */
+export function insertDeliveries(d: Db, rows: Array<{ id: string; endpointId: string; eventType: string; eventJson: string }>) {
+  return chunk(rows, 24).map((part) => d.insert(webhookDeliveries).values(part));
 }
 
 /** Rows whose Queue message was never sent: `failed`, with the reason, for the owner's log. */
@@ -120,9 +127,33 @@ export async function markNotQueued(d: Db, ids: readonly string[], error: string
 }
 
 /**
- * `pending` rows never attempted, created in [from, to): their message was lost between the log row
- * and the Queue send (or the queue is that far behind: a later attempt overwrites the row). The
- * window keeps the sweep to recent rows (the created_at index), not the whole 30-day log.
+ * Claims the rows never attempted, created in [from, to), that keep their event and were not re-sent
+ * yet (`pending` whose message was lost, or `failed` as not queued: an attempt always counts), for
+ * one more send: back to `pending`, `requeued_at` set, so a concurrent sweep claims none of them.
+ * The window keeps the sweep to recent rows (the created_at index), not the whole 30-day log.
+ */
+export function requeueUnattemptedDeliveries(d: Db, from: string, to: string, now: string) {
+  return d
+    .update(webhookDeliveries)
+    .set({ status: 'pending', error: null, requeuedAt: now, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(
+      and(
+        gte(webhookDeliveries.createdAt, from),
+        lt(webhookDeliveries.createdAt, to),
+        inArray(webhookDeliveries.status, ['pending', 'failed']),
+        eq(webhookDeliveries.attempts, 0),
+        isNull(webhookDeliveries.requeuedAt),
+        isNotNull(webhookDeliveries.eventJson),
+      ),
+    )
+    .returning({ id: webhookDeliveries.id, endpointId: webhookDeliveries.endpointId, eventJson: webhookDeliveries.eventJson });
+}
+
+/**
+ * `pending` rows never attempted, created in [from, to), that cannot be sent again: re-sent once
+ * already before `to` (and still not attempted), or without a stored event (rows older than
+ * migration 0004). Their message was lost between the log row and the Queue send (or the queue is
+ * that far behind: a later attempt overwrites the row).
  */
 export function failUnattemptedDeliveries(d: Db, from: string, to: string, error: string) {
   return d
@@ -134,6 +165,7 @@ export function failUnattemptedDeliveries(d: Db, from: string, to: string, error
         lt(webhookDeliveries.createdAt, to),
         eq(webhookDeliveries.status, 'pending'),
         eq(webhookDeliveries.attempts, 0),
+        or(isNull(webhookDeliveries.eventJson), lt(webhookDeliveries.requeuedAt, to)),
       ),
     )
     .run();

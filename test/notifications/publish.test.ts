@@ -6,7 +6,7 @@
 import { env } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { failUnqueuedDeliveriesJob, UNQUEUED_AFTER_MINUTES } from '../../src/notifications/jobs';
-import { notify } from '../../src/notifications/publish';
+import { notify, type DeliveryMessage } from '../../src/notifications/publish';
 import { call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
 import { receiver, subscribe } from './support';
@@ -127,6 +127,57 @@ describe('a delivery the queue did not take', () => {
     } finally {
       rx.restore();
     }
+  });
+
+  it('is sent again by the sweep, once, with the same id and body, after the queue refused it', async () => {
+    const rx = receiver([200]);
+    try {
+      const alice = await makeUser();
+      await subscribe('chaturbate', 'resent1', [alice.id]);
+      const id = await endpointOf(alice, { events: ['source.errored'] });
+      const refused: DeliveryMessage[] = [];
+      const broken = {
+        ...env,
+        WEBHOOK_QUEUE: {
+          sendBatch: (batch: Iterable<MessageSendRequest>) => {
+            refused.push(...[...batch].map((m) => m.body as DeliveryMessage));
+            return Promise.reject(new Error('queue down'));
+          },
+        } as unknown as Queue,
+      };
+      await notify(broken, null, { type: 'source.errored', source: { driver: 'chaturbate', username: 'resent1' }, data: { error: 'x' } });
+      expect(await deliveryLog(alice, id)).toMatchObject([{ status: 'failed', attempts: 0, error: 'not queued: queue down' }]);
+      const lost = refused[0]!;
+      // The next sweep after the bound, with the queue back: the very message is queued again.
+      const minutesLater = (m: number) => Date.now() + m * 60_000;
+      expect(await failUnqueuedDeliveriesJob(env, minutesLater(UNQUEUED_AFTER_MINUTES + 1))).toBe(0);
+      await vi.waitFor(() => expect(rx.requests).toHaveLength(1), { timeout: 10_000, interval: 200 });
+      expect(rx.requests[0]!.headers['webhook-id']).toBe(lost.delivery_id);
+      expect(JSON.parse(rx.requests[0]!.body)).toEqual(lost.event);
+      await vi.waitFor(async () => expect(await deliveryLog(alice, id)).toMatchObject([{ status: 'succeeded', attempts: 1 }]), { timeout: 10_000, interval: 200 });
+      // Once: later sweeps neither send it again nor touch the delivered row.
+      expect(await failUnqueuedDeliveriesJob(env, minutesLater(2 * UNQUEUED_AFTER_MINUTES + 5))).toBe(0);
+      expect(rx.requests).toHaveLength(1);
+    } finally {
+      rx.restore();
+    }
+  });
+
+  it('marks a re-send the queue refuses again as failed (not queued), and never re-sends it a second time', async () => {
+    const alice = await makeUser();
+    await subscribe('chaturbate', 'resent2', [alice.id]);
+    const id = await endpointOf(alice, { events: ['source.errored'] });
+    let sends = 0;
+    const refusing = { ...env, WEBHOOK_QUEUE: { sendBatch: () => (sends++, Promise.reject(new Error('queue down'))) } as unknown as Queue };
+    await notify(refusing, null, { type: 'source.errored', source: { driver: 'chaturbate', username: 'resent2' }, data: { error: 'x' } });
+    expect(sends).toBe(2);
+    const minutesLater = (m: number) => Date.now() + m * 60_000;
+    // Re-sent once (refused again: failed as not queued), then left alone.
+    await failUnqueuedDeliveriesJob(refusing, minutesLater(UNQUEUED_AFTER_MINUTES + 1));
+    expect(sends).toBe(4);
+    expect(await deliveryLog(alice, id)).toMatchObject([{ status: 'failed', attempts: 0, error: 'not queued: queue down' }]);
+    await failUnqueuedDeliveriesJob(refusing, minutesLater(UNQUEUED_AFTER_MINUTES + 6));
+    expect(sends).toBe(4);
   });
 
   it('shows as failed after the housekeeping sweep when its message was lost without an error; recent rows stay pending', async () => {

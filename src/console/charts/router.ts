@@ -16,15 +16,15 @@ import { callerCheck, optionalCallerDeferred, orgRoleVerdict, requireAdmin, requ
 import { membershipRoleQuery } from '../../auth/queries/users';
 import { audit } from '../../auth/audit';
 import { db } from '../../db/client';
+import { matchesEtag } from '../../http/etag';
 import { ApiError, Conflict } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { world } from '../../world';
-import { matchesEtag } from '../conditional';
 import { AppTileSchema, GameSummarySchema, OPTIONAL_BEARER } from '../schemas';
 import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, toChartRun, utcDate } from './jobs';
 import { loadChart, toChartEntries } from './query';
-import { chartRowsQuery, chartRunsPage, latestChartDate } from './queries';
+import { chartRowsQuery, chartRunsPage, latestChartDate, mayReadOrgFlags } from './queries';
 
 const IsoDate = z
   .string()
@@ -110,13 +110,14 @@ export const chartRoutes = newRouter()
       if (org_id !== undefined) {
         // One storage round trip (issue 17): the caller's check, its membership and the chart for
         // the token's user in one batch, decided after. Anonymous (or revoked) → 401, another
-        // org's member → 403: an org's installs are not public.
+        // org's member → 403: an org's installs are not public. The chart statement is guarded by
+        // the same membership rule, so a refused member of another org costs no chart rows.
         const d = db(c.env);
         const caller = callerCheck(c, d);
         const [callerRows, role, rows] = await d.batch([
           caller.query,
           membershipRoleQuery(d, caller.userId, org_id),
-          chartRowsQuery(d, c.env, { date: date ?? null, orgId: org_id, userId: caller.userId }),
+          chartRowsQuery(d, c.env, { date: date ?? null, orgId: org_id, userId: caller.userId }, mayReadOrgFlags(org_id, caller.userId)),
         ]);
         orgRoleVerdict(caller.confirm(callerRows), role[0]?.role ?? null, 'member');
         c.header('Cache-Control', 'private, no-store');

@@ -16,11 +16,11 @@ import { createRoute } from '@hono/zod-openapi';
 import { auditStatement } from '../../auth/audit';
 import { requireAdmin, requireUser } from '../../auth/middleware';
 import { db } from '../../db/client';
+import { matchesEtag } from '../../http/etag';
 import { BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType } from '../../http/errors';
 import { errors, IntId, json, newRouter, z } from '../../http/openapi';
 import { nowIso } from '../../world';
 import { COVER_KEY, COVER_MAX_BYTES, COVER_PREFIX, sniffImage, storeCoverObject } from '../catalog/cover-store';
-import { matchesEtag } from '../conditional';
 import { gameCover, setGameCoverStatement } from './queries';
 
 const CoverOut = z.object({ game_id: z.number().int(), key: z.string(), cover_url: z.string(), content_type: z.string(), size: z.number().int() }).openapi('Cover');

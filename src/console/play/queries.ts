@@ -68,6 +68,14 @@ export async function orgIdsWithOpenPlaySessions(d: Db): Promise<number[]> {
   return rows.map((r) => r.orgId);
 }
 
+/** The user's play sessions that hold a seat, with their org (whose allocator ends them). */
+export function livePlaySessionsOfUser(d: Db, userId: number) {
+  return d
+    .select({ id: playSessions.id, orgId: playSessions.orgId })
+    .from(playSessions)
+    .where(and(eq(playSessions.userId, userId), inArray(playSessions.status, [...LIVE_STATUSES])));
+}
+
 export interface PlayContext {
   policy: 'spread' | 'pack';
   maxPerUser: number;

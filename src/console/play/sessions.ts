@@ -19,8 +19,8 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env';
 import { audit } from '../../auth/audit';
-import { callerCheck, orgRoleOf, orgRoleVerdict, requireCallerDeferred, requireUser } from '../../auth/middleware';
-import { membershipRoleQuery } from '../../auth/queries/users';
+import { callerCheck, orgRoleVerdict, requireCallerDeferred, requireUser } from '../../auth/middleware';
+import { membershipRole, membershipRoleQuery } from '../../auth/queries/users';
 import { db } from '../../db/client';
 import { ApiError, Conflict, NotFound, TooManyRequests } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
@@ -141,7 +141,7 @@ async function visiblePlaySession(c: Context<AppEnv>, id: number): Promise<{ pla
   if (playSession.userId === user.id) return { playSession, owner: true };
   if (user.role === 'admin') return { playSession, owner: false };
   const orgId = playSession.orgId;
-  const role = mine.find((m) => m.orgId === orgId)?.role ?? (await orgRoleOf(c.env, user.id, orgId));
+  const role = mine.find((m) => m.orgId === orgId)?.role ?? (await membershipRole(d, user.id, orgId));
   if (role === 'admin' || role === 'owner') return { playSession, owner: false };
   throw new NotFound('session not found', 'session_not_found');
 }

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { app } from '../../../src/app';
 import { runChartScrape } from '../../../src/console/charts/jobs';
 import { loadChart } from '../../../src/console/charts/query';
+import { chartRowsQuery, mayReadOrgFlags } from '../../../src/console/charts/queries';
 import { buildTiles } from '../../../src/console/apps/tiles';
 import { db } from '../../../src/db/client';
 import { refreshSessions } from '../../../src/db/schema';
@@ -343,5 +344,20 @@ describe('chart query', () => {
     expect(entries).toHaveLength(10);
     expect(statements).toBe(1);
   });
-});
 
+  it('reads none of an org’s chart rows for a caller who is neither its member nor a platform admin (the 403 path)', async () => {
+    const org = await makeOrg();
+    const member = await makeUser();
+    const stranger = await makeUser();
+    const platformAdmin = await makeUser({ role: 'admin' });
+    await addMember(org.id, member.id, 'member');
+    await installed(org.id, gameIds[0]!);
+    const d = db(env);
+    const rowsFor = (userId: number) => chartRowsQuery(d, env, { date: null, orgId: org.id, userId }, mayReadOrgFlags(org.id, userId));
+    const [forStranger, forMember, forAdmin] = await d.batch([rowsFor(stranger.id), rowsFor(member.id), rowsFor(platformAdmin.id)]);
+    expect(forStranger).toEqual([]);
+    expect(forMember).toHaveLength(10);
+    expect(forMember.find((r) => r.gameId === gameIds[0])?.installed).toBe(1);
+    expect(forAdmin).toHaveLength(10);
+  });
+});
