@@ -7,6 +7,7 @@
  *   const entries = listingFromCatalog(await listChildren(env, sourceId, '', { limit: 1000 }));
  *   return serveObject(env.BUCKET, 'recordings/chaturbate/alice/x.ts', c.req.raw, { cacheControl: 'private, no-store' });
  */
+import { matchesEtag } from '../http/etag';
 import type { ChildRow } from './recordings/catalog';
 
 /** A subpath below a source directory: no `..`, no empty or dot segments, no backslashes. */
@@ -146,8 +147,7 @@ export async function serveObject(bucket: R2Bucket, key: string, req: Request, o
     'Cache-Control': opts.cacheControl,
     'X-Content-Type-Options': 'nosniff',
   });
-  const inm = req.headers.get('If-None-Match');
-  if (inm && inm.split(',').some((t) => t.trim() === head.httpEtag)) return new Response(null, { status: 304, headers });
+  if (matchesEtag(req.headers.get('If-None-Match'), head.httpEtag)) return new Response(null, { status: 304, headers });
   const range = req.method === 'HEAD' ? null : parseRange(req.headers.get('Range'), head.size);
   if (range === 'unsatisfiable') {
     headers.set('Content-Range', `bytes */${head.size}`);
