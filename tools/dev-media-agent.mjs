@@ -20,6 +20,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { api } from './seed.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'agents', 'media', 'cli.mjs');
@@ -29,17 +30,7 @@ export const HOST_NAME = 'demo-recorder';
 export const hasFfmpeg = (env = process.env) =>
   ['ffmpeg', 'ffprobe'].every((p) => spawnSync(p, ['-version'], { env, stdio: 'ignore' }).status === 0);
 
-async function call(url, method, path, token, body) {
-  const headers = { Authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch {}
-  return { status: res.status, ok: res.ok, data };
-}
+const call = (url, method, path, token, body) => api(url, method, path, { token, body });
 
 /** The saved host of an earlier start, or null (never enrolled here, or the file is unreadable). */
 export function savedHost(stateDir) {

@@ -11,7 +11,8 @@ import { coverPng } from './png.mjs';
 const WORDS = ['amber', 'brisk', 'cobalt', 'delta', 'ember', 'fjord', 'glade', 'harbor', 'ivory', 'juniper', 'kelp', 'lumen', 'maple', 'nova', 'opal', 'pixel', 'quartz', 'raven', 'sable', 'tundra'];
 const passphrase = () => Array.from(randomBytes(4), (b) => WORDS[b % WORDS.length]).join('-') + '-' + randomBytes(2).toString('hex');
 
-async function api(url, method, path, { token, body, raw, contentType } = {}) {
+/** One JSON call to the local API: `{ status, ok, data }` (data null for an empty or non-JSON body). */
+export async function api(url, method, path, { token, body, raw, contentType } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
