@@ -80,12 +80,17 @@ if (only !== 'e2e') {
   // The Node tests mostly wait on the processes they start (agents, ffmpeg, a local stack): they run
   // beside the Workers tests instead of after them, and print when both are done. Not beside the
   // 3,000-source fleet, whose failover budget counts real time (vitest.config.mts).
-  const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts'], join(out, 'node.json'));
+  // Except the `npm start` stack test (a whole wrangler dev with the overseer's ffmpeg recorders
+  // and the media agent): beside the Workers tests it loaded the 2 cores enough to fail two
+  // timing-sensitive play tests in a fresh-clone run, so it runs on its own after them.
+  const heavy = ['test/node/demo-media-agent.test.mjs'];
+  const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts', ...heavy.flatMap((f) => ['--exclude', f])], join(out, 'node.json'));
   add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
   const n = await node;
   console.log(`\n[test] ${n.label} (ran beside the Workers tests)`);
   process.stdout.write(n.output);
   add(n.counts);
+  add(await vitest('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json')));
   if (fleet3000) add(await vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' }));
 }
 if (only !== 'workers') {
