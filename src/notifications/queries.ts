@@ -6,7 +6,7 @@
  *   const mine = await listManageableEndpoints(d, user);
  *   const targets = await matchingEndpoints(d, 'recording.stored', { source: { driver, username } });
  */
-import { and, desc, eq, gte, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../db/client';
 import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import type { EventType, Format, Scope, SourceKey } from './events';
@@ -188,9 +188,13 @@ export function recordAttempt(
 }
 
 /** Newest first; `before` (a created_at) pages back. */
-export function listDeliveries(d: Db, endpointId: string, limit: number, before?: string) {
+/** What the delivery log shows: every column but the stored event body (kept only for re-sends). */
+const logColumns = (({ eventJson: _body, requeuedAt: _requeued, ...shown }) => shown)(getTableColumns(webhookDeliveries));
+export type DeliveryLogRow = Omit<DeliveryRow, 'eventJson' | 'requeuedAt'>;
+
+export function listDeliveries(d: Db, endpointId: string, limit: number, before?: string): Promise<DeliveryLogRow[]> {
   return d
-    .select()
+    .select(logColumns)
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.endpointId, endpointId), before ? lt(webhookDeliveries.createdAt, before) : undefined))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))

@@ -38,7 +38,7 @@ import {
   listManageableEndpoints,
   MAX_ENDPOINTS_PER_OWNER,
   updateEndpoint,
-  type DeliveryRow,
+  type DeliveryLogRow,
   type EndpointRow,
 } from './queries';
 import { newSecret, sealSecret } from './signing';
@@ -126,7 +126,7 @@ function endpointOut(r: EndpointRow): z.infer<typeof EndpointSchema> {
   };
 }
 
-function deliveryOut(r: DeliveryRow): z.infer<typeof DeliverySchema> {
+function deliveryOut(r: DeliveryLogRow): z.infer<typeof DeliverySchema> {
   return {
     id: r.id,
     event_type: r.eventType,
