@@ -169,17 +169,14 @@ describe('recorder pages', () => {
     const key = `recordings/chaturbate/alice/${rel}`;
     // The dashboard page opens while the clip is stored (not while it is recorded: the recording
     // needs the CPU in real time).
-    const opening = authedPage(browser, stack.url, stack.credentials.admin);
-    opening.catch(() => {}); // awaited below
-    // The two wrangler commands at the same time: each starts a local runtime of its own.
+    // One wrangler command after the other: at the same time, two local runtimes beside the running
+    // `wrangler dev` met SQLite's lock (SQLITE_BUSY) in a fresh-clone run; the page opens after them.
     const wrangler = (args) => promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT });
-    await Promise.all([
-      wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']),
-      wrangler(['d1', 'execute', 'DB', '--command',
-        `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]),
-    ]);
+    await wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']);
+    await wrangler(['d1', 'execute', 'DB', '--command',
+        `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]);
 
-    const page = await opening;
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];
     page.on('request', (r) => { if (r.url().includes('/media/subscriptions/') && r.headers().range) ranges.push(r.headers().range); });
     await go(page, stack.url, 'source/chaturbate/alice');
