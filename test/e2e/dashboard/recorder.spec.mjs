@@ -1,19 +1,32 @@
 // The DVR half of the dashboard in a real browser against the seeded local stack: sign in, add a
 // subscription, pause/resume it, watch a source start recording as the development overseer reports
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
-// change the config (valid value saved, bad value shows the validation message).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+// change the config (valid value saved, bad value shows the validation message). The recording it plays
+// is stored through the running stack's ingest API, as an enrolled media host stores one.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ROOT } from '../../../tools/stack.mjs';
+import { partTree } from '../../../agents/media/lib/files.mjs';
+import { ingestClient } from '../../../agents/media/lib/ingest-client.mjs';
 import { launch, newPage } from '../support/browser.mjs';
 import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
+/** The smallest part size the ingest API accepts (src/dvr/recordings/uploads.ts MIN_PART_SIZE). */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
+
+/** Calls the API from a signed-in page (its cookies); returns {status, body}. */
+const apiFrom = (page, method, path, body) =>
+  page.evaluate(
+    async ({ method, path, body }) => {
+      const r = await fetch(path, { method, credentials: 'include', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    { method, path, body },
+  );
 
 beforeAll(async () => {
   browser = await launch();
@@ -160,21 +173,30 @@ describe('recorder pages', () => {
       for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
       return btoa(s);
     });
-    // Stored where the media agent's upload would put it, and entered in the recordings catalog (the
-    // dashboard lists recordings from the catalog, never from an R2 listing).
+    // Stored the way a recorder host stores it: through the running stack's ingest API, as an
+    // enrolled media host (register → enrol → multipart upload with the part-tree checksum), so
+    // the catalog row and the R2 object come from the product itself. (Writing them beside the
+    // running `wrangler dev` with `wrangler r2`/`d1 execute --local` met SQLite's lock under load.)
     const dir = mkdtempSync(join(tmpdir(), 'dash-media-'));
     const file = join(dir, 'clip.webm');
     writeFileSync(file, Buffer.from(b64, 'base64'));
     const rel = '2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
-    const key = `recordings/chaturbate/alice/${rel}`;
-    // The dashboard page opens while the clip is stored (not while it is recorded: the recording
-    // needs the CPU in real time).
-    // One wrangler command after the other: at the same time, two local runtimes beside the running
-    // `wrangler dev` met SQLite's lock (SQLITE_BUSY) in a fresh-clone run; the page opens after them.
-    const wrangler = (args) => promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT });
-    await wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']);
-    await wrangler(['d1', 'execute', 'DB', '--command',
-        `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]);
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
+    const host = await apiFrom(admin, 'POST', '/api/admin/ingest/hosts', { name: unique('e2e-dash-recorder') });
+    expect(host.status).toBe(201);
+    try {
+      const { credential } = await ingestClient({ server: stack.url }).enroll(host.body.enrolment_code);
+      const ingest = ingestClient({ server: stack.url, credential });
+      const { size, sha256, digests } = await partTree(file, MIN_PART_SIZE);
+      expect(digests).toHaveLength(1); // a few hundred KB: one part
+      const up = await ingest.createUpload({ driver: 'chaturbate', username: 'alice', path: rel, kind: 'segment', size, part_size: MIN_PART_SIZE, sha256 });
+      await ingest.putPart(up.upload_id, 1, readFileSync(file), digests[0]);
+      expect((await ingest.complete(up.upload_id)).state).toBe('stored');
+    } finally {
+      // The stored recording stays; the host is revoked, so the hosts list shows no stray recorder.
+      await apiFrom(admin, 'DELETE', `/api/admin/ingest/hosts/${host.body.id}`);
+      await admin.context().close();
+    }
 
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];
