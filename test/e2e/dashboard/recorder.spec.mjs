@@ -222,25 +222,37 @@ describe('recorder pages', () => {
 
   it('saves a config value and shows the validation error for a bad one', async () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
-    await go(page, stack.url, 'admin/config');
-    const field = page.getByLabel('check_interval', { exact: true });
-    await field.fill('2m');
-    await page.getByRole('button', { name: 'Save configuration' }).click();
-    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
-    const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
-    expect(saved).toBe('2m');
+    // The config is the whole stack's: what this test saves is put back at its end, pass or fail,
+    // so the specs after it see the seeded check_interval, not this test's 2m.
+    const before = await apiFrom(page, 'GET', '/api/config');
+    expect(before.status).toBe(200);
+    expect(before.body.check_interval).not.toBe('2m'); // else saving 2m would show nothing
+    try {
+      await go(page, stack.url, 'admin/config');
+      const field = page.getByLabel('check_interval', { exact: true });
+      await field.fill('2m');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
+      const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
+      expect(saved).toBe('2m');
 
-    // A bad duration is caught in the page, next to the field.
-    await page.getByLabel('check_interval', { exact: true }).fill('soon');
-    await page.getByRole('button', { name: 'Save configuration' }).click();
-    await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
-    expect(await page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/duration/i);
+      // A bad duration is caught in the page, next to the field.
+      await page.getByLabel('check_interval', { exact: true }).fill('soon');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
+      expect(await page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/duration/i);
 
-    // And what the server refuses (raw JSON with a bad type) is shown with its message.
-    const raw = page.getByLabel('Configuration as JSON');
-    const cfg = JSON.parse(await raw.inputValue());
-    await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
-    await page.getByRole('button', { name: 'Save JSON' }).click();
-    await eventually(() => page.locator('#main .form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+      // And what the server refuses (raw JSON with a bad type) is shown with its message.
+      const raw = page.getByLabel('Configuration as JSON');
+      const cfg = JSON.parse(await raw.inputValue());
+      await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
+      await page.getByRole('button', { name: 'Save JSON' }).click();
+      await eventually(() => page.locator('#main .form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+    } finally {
+      const restored = await apiFrom(page, 'PUT', '/api/config', before.body);
+      expect(restored.status).toBe(200);
+    }
+    const after = await apiFrom(page, 'GET', '/api/config');
+    expect(after.body.check_interval).toBe(before.body.check_interval);
   });
 });
