@@ -9,24 +9,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { partTree } from '../../../agents/media/lib/files.mjs';
 import { ingestClient } from '../../../agents/media/lib/ingest-client.mjs';
-import { launch, newPage } from '../support/browser.mjs';
-import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { launch, newPage, shot } from '../support/browser.mjs';
+import { apiFrom, authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
 /** The smallest part size the ingest API accepts (src/dvr/recordings/uploads.ts MIN_PART_SIZE). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
-
-/** Calls the API from a signed-in page (its cookies); returns {status, body}. */
-const apiFrom = (page, method, path, body) =>
-  page.evaluate(
-    async ({ method, path, body }) => {
-      const r = await fetch(path, { method, credentials: 'include', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    },
-    { method, path, body },
-  );
 
 beforeAll(async () => {
   browser = await launch();
@@ -204,9 +193,22 @@ describe('recorder pages', () => {
     await go(page, stack.url, 'source/chaturbate/alice');
     const folder = page.getByRole('button', { name: '2026-11-20_21-00-00', exact: true });
     await folder.waitFor({ timeout: 20_000 });
+    const folderRow = page.locator('tbody tr', { has: folder });
+    expect(await folderRow.locator('svg.file-mark.directory[aria-hidden="true"]').count()).toBe(1);
+    expect(await folderRow.textContent()).not.toMatch(/\p{Extended_Pictographic}/u);
     await folder.click();
     const fileRow = page.locator('tbody tr', { hasText: '2026-11-20_21-00-05_00000.webm' });
     await fileRow.waitFor();
+    // A file without a thumbnail shows a drawn film mark (an SVG, hidden from screen readers), not
+    // an emoji that needs an emoji font; so did the folder row.
+    const film = fileRow.locator('svg.file-mark.file[aria-hidden="true"]');
+    expect(await film.count()).toBe(1);
+    expect((await film.boundingBox())?.width).toBeGreaterThanOrEqual(16); // drawn, not an empty box
+    expect(await fileRow.textContent()).not.toMatch(/\p{Extended_Pictographic}/u);
+    await shot(page, 'source-recordings-marks-light-1280');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'source-recordings-marks-dark-1280');
+    await page.emulateMedia({ colorScheme: 'light' });
     expect(await fileRow.locator('.size').textContent()).toMatch(/KB|MB|B/);
     await fileRow.getByRole('button', { name: 'Play' }).click();
     const video = page.locator('.player video');
