@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectAccessible } from '../support/axe.mjs';
 import { launch, shot } from '../support/browser.mjs';
-import { authedPage, eventually, expectNoSeriousErrors, go, unique } from './helpers.mjs';
+import { apiFrom, authedPage, eventually, expectNoSeriousErrors, go, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
@@ -82,23 +82,26 @@ describe('webhooks page', () => {
     expectNoSeriousErrors(page);
   });
 
-  it('sends a failed delivery again from the delivery log: pending, then delivered with the same webhook-id', { timeout: 300_000 }, async () => {
+  it('sends a failed delivery again from the delivery log: pending, then delivered with the same webhook-id', { timeout: 180_000 }, async () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
-    const call = (method, path, body) => page.evaluate(async ({ method, path, body }) => {
-      const r = await fetch(path, { method, credentials: 'include', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    }, { method, path, body });
+    const call = (method, path, body) => apiFrom(page, method, path, body);
     // A failure for good without eight attempts and an hour of back-off: the first attempt gets a
     // 500, then the endpoint is disabled, so the second attempt (30 s later) records it `failed`.
+    // The event: an ownership proof waiting for review in an org of this test's own.
+    const me = (await call('GET', '/api/me')).body;
+    const slug = unique('wh-retry-');
+    const org = await call('POST', '/orgs', { slug, name: `Webhook retry ${slug}`, owner_user_id: me.id });
+    expect(org.status).toBe(201);
+    const games = (await call('GET', '/games?limit=1')).body;
+    const game = (Array.isArray(games) ? games : games.items ?? games.games)[0];
     const url = `http://127.0.0.1:${server.address().port}/flaky`;
-    const ep = await call('POST', '/api/webhooks', { url, events: ['recording.started'], description: 'e2e retry' });
+    const ep = await call('POST', '/api/webhooks', { url, scope: 'org', org_id: org.body.id, events: ['proof.pending_review'], description: 'e2e retry' });
     expect(ep.status).toBe(201);
-    const name = unique('live');
     try {
-      expect((await call('POST', '/api/subscriptions', { driver: 'chaturbate', username: name })).status).toBeLessThan(300);
-      const ours = () => received.find((r) => r.url === '/flaky' && JSON.parse(r.body).data?.source?.username === name);
-      await eventually(() => Boolean(ours()), { timeout: 150_000, interval: 500 }).toBe(true);
+      const proof = await call('POST', `/users/${me.id}/library/proofs`, { kind: 'manual', org_id: org.body.id, game_id: game.id, receipt: { store: 'E2E shop', order_id: 'E2E-RETRY-1', purchased_at: '2026-10-30' } });
+      expect(proof.status).toBe(201);
+      const ours = () => received.find((r) => r.url === '/flaky' && JSON.parse(r.body).data?.org_id === org.body.id);
+      await eventually(() => Boolean(ours()), { timeout: 30_000, interval: 250 }).toBe(true);
       const id = ours().headers['webhook-id'];
       expect((await call('PATCH', `/api/webhooks/${ep.body.id}`, { enabled: false })).status).toBe(200);
       const row = async () => (await call('GET', `/api/webhooks/${ep.body.id}/deliveries?limit=200`)).body.deliveries.find((d) => d.id === id);
@@ -121,7 +124,6 @@ describe('webhooks page', () => {
       expect(new Set(sends.map((r) => r.body)).size).toBe(1);
       expectNoSeriousErrors(page);
     } finally {
-      await call('POST', `/api/subscriptions/chaturbate/${name}/pause`);
       await call('DELETE', `/api/webhooks/${ep.body.id}`);
     }
   });
