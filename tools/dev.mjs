@@ -7,7 +7,8 @@
 //   npm start -- --verbose     start with every log line of every process
 //   npm start -- --status      print the banner of the stack that is running (or say none is)
 //
-// PORT and PERSIST_TO let several local stacks run side by side (each with its own state).
+// PORT and PERSIST_TO let several local stacks run side by side (each with its own state); the
+// allowed CORS and dashboard origins follow PORT (or CORS_ORIGINS / DASHBOARD_ORIGINS when set).
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT, startStack } from './stack.mjs';
@@ -62,7 +63,9 @@ if (args.has('--status')) {
   process.exit(0);
 }
 
-const stack = await startStack({ port, persistTo, calm: !args.has('--verbose'), mediaAgent: true });
+// CORS_ORIGINS and DASHBOARD_ORIGINS follow PORT (localOriginVars), unless set in the environment.
+const vars = Object.fromEntries(['CORS_ORIGINS', 'DASHBOARD_ORIGINS'].filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+const stack = await startStack({ port, persistTo, calm: !args.has('--verbose'), mediaAgent: true, localOrigins: true, vars });
 const credentialsFile = join(persistTo, 'demo-credentials.json');
 const state = {
   pid: process.pid,

@@ -100,11 +100,41 @@ function calmOutput(child, name, logsDir, { stdoutToo = false } = {}) {
 }
 
 /**
+ * The local origins of a stack on `port`: the name the banner prints first (`localhost`), then the
+ * address wrangler listens on. `npm start` allows them for CORS and as the dashboard's origins, so a
+ * stack on another PORT does not keep allowing http://localhost:8787 (wrangler.toml's default).
+ */
+export function localOriginVars(port) {
+  const origins = `http://localhost:${port},http://127.0.0.1:${port}`;
+  return { CORS_ORIGINS: origins, DASHBOARD_ORIGINS: origins };
+}
+
+/**
+ * The `--var`s of the stack's `wrangler dev`: local defaults, then (`localOrigins`, `npm start`) the
+ * port's origins, then the caller's `vars`, then the overseer's URL.
+ */
+export function workerVars(o, { port, calm = false, overseerUrl = '' }) {
+  // Analytics Engine drops writes in local development: the local stack keeps metrics in D1.
+  const vars = {
+    METRICS_STORE: 'd1',
+    ...(calm ? { LOG_FORMAT: 'pretty' } : {}),
+    ...(o.localOrigins ? localOriginVars(port) : {}),
+    ...(o.vars ?? {}),
+    ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}),
+  };
+  // Plain ws:// is for an overseer on this machine only (the bundled one, or one given for development).
+  if (/^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(overseerUrl) && vars.ALLOW_INSECURE_OVERSEER === undefined) vars.ALLOW_INSECURE_OVERSEER = 'true';
+  return vars;
+}
+
+/**
  * `quiet` (tests, benchmarks): nothing on the terminal. `calm` (`npm start`): children log to files
  * under `<persistTo>/logs/`, the terminal shows only warnings, errors and the Worker's own compact
  * lines (`LOG_FORMAT=pretty`: failed and slow requests). Neither: everything, as it comes.
  * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean, calm?: boolean,
- *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, mediaAgent?: boolean, vars?: Record<string,string> }} o
+ *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, mediaAgent?: boolean,
+ *           localOrigins?: boolean, vars?: Record<string,string> }} o
+ * `localOrigins` (`npm start`): CORS_ORIGINS and DASHBOARD_ORIGINS name this port (`localOriginVars`).
  * `mediaAgent` (off by default: the recordings browser test runs its own agent, and would race a
  * second one for the same files) enrols a demo recorder host once and runs agents/media on the
  * overseer's recordings; the result then carries `mediaAgent: {hostId, reused, ffmpeg, stateDir, pid}`.
@@ -147,10 +177,7 @@ export async function startStack(o = {}) {
     log(`development overseer at ${overseerUrl}`);
   }
 
-  // Analytics Engine drops writes in local development: the local stack keeps metrics in D1.
-  const vars = { METRICS_STORE: 'd1', ...(calm ? { LOG_FORMAT: 'pretty' } : {}), ...(o.vars ?? {}), ...(overseerUrl ? { OVERSEER_URL: overseerUrl } : {}) };
-  // Plain ws:// is for an overseer on this machine only (the bundled one, or one given for development).
-  if (/^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(overseerUrl) && vars.ALLOW_INSECURE_OVERSEER === undefined) vars.ALLOW_INSECURE_OVERSEER = 'true';
+  const vars = workerVars(o, { port, calm, overseerUrl });
   const inspectorPort = o.inspectorPort ?? (await freePort());
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(inspectorPort)];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);

@@ -75,14 +75,15 @@ async function main() {
       recorderRoot: flags['recorder-root'] ?? DEFAULTS.recorderRoot,
       sources: typeof flags.sources === 'string' ? flags.sources.split(',').map((x) => x.trim()).filter(Boolean) : DEFAULTS.sources,
     });
-    if (flags.once) {
-      const { failures } = await agent.runOnce();
-      process.exitCode = failures.length ? 1 : 0;
-      return;
-    }
+    // SIGTERM/SIGINT: finish the part in flight, start nothing new, exit (the rest resumes next start).
     const stop = new AbortController();
     process.on('SIGINT', () => stop.abort());
     process.on('SIGTERM', () => stop.abort());
+    if (flags.once) {
+      const { failures } = await agent.runOnce(stop.signal);
+      process.exitCode = failures.length ? 1 : 0;
+      return;
+    }
     await agent.run(stop.signal);
     return;
   }

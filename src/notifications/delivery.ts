@@ -12,7 +12,9 @@
  * dead-letter record (`failed`) and the message is parked on the dead-letter queue. Every attempt
  * updates the row (status, attempts, response code, latency, error). `webhook-id` is the delivery
  * id, the same on every attempt, so receivers can drop duplicates; a message whose row already
- * says `succeeded` (a redelivery) is acknowledged without sending again.
+ * says `succeeded` (a redelivery) is acknowledged without sending again. An owner's "Retry" of a
+ * failed delivery (POST /api/webhooks/{id}/deliveries/{delivery_id}/retry) is a new message for the
+ * same row: same id and body, `prior_attempts` so the log's count goes on.
  */
 import { db } from '../db/client';
 import { createLogger } from '../http/log';
@@ -36,6 +38,7 @@ const Message = z.object({
   delivery_id: z.string().min(1).max(64),
   endpoint_id: z.string().min(1).max(64),
   event: z.object({ type: z.string(), timestamp: z.string(), data: z.record(z.string(), z.unknown()) }),
+  prior_attempts: z.number().int().min(0).max(10_000).optional(),
 });
 
 const log = createLogger({ job: 'webhooks' });
@@ -99,15 +102,18 @@ async function handleOne(env: Env, msg: Message<unknown>): Promise<void> {
   } catch (e) {
     outcome = { ok: false, retry: true, status: null, latencyMs: null, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
   }
+  // After an owner's "Retry" the log counts on from the attempts before it; the new message gets a
+  // full round of its own (`msg.attempts` restarts at 1).
+  const attempts = (m.prior_attempts ?? 0) + msg.attempts;
   if (outcome.ok) {
-    await recordAttempt(d, m.delivery_id, { status: 'succeeded', attempts: msg.attempts, responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: null });
+    await recordAttempt(d, m.delivery_id, { status: 'succeeded', attempts, responseStatus: outcome.status, latencyMs: outcome.latencyMs, error: null });
     msg.ack();
     return;
   }
   const final = !outcome.retry || msg.attempts >= deliverySettings.maxAttempts;
   await recordAttempt(d, m.delivery_id, {
     status: final ? 'failed' : 'retrying',
-    attempts: msg.attempts,
+    attempts,
     responseStatus: outcome.status,
     latencyMs: outcome.latencyMs,
     error: outcome.error,
@@ -116,10 +122,10 @@ async function handleOne(env: Env, msg: Message<unknown>): Promise<void> {
     msg.retry({ delaySeconds: backoffSeconds(msg.attempts) });
     return;
   }
-  log.warn('webhook delivery failed for good', { delivery: m.delivery_id, endpoint: m.endpoint_id, attempts: msg.attempts, error: outcome.error });
+  log.warn('webhook delivery failed for good', { delivery: m.delivery_id, endpoint: m.endpoint_id, attempts, error: outcome.error });
   if (outcome.retry) {
     // Dead letter: the D1 row is what the owner sees; the DLQ keeps the message for an operator.
-    await env.WEBHOOK_DLQ.send({ ...m, attempts: msg.attempts, error: outcome.error }, { contentType: 'json' });
+    await env.WEBHOOK_DLQ.send({ ...m, attempts, error: outcome.error }, { contentType: 'json' });
   }
   msg.ack();
 }

@@ -11,10 +11,8 @@
  */
 import { db } from '../db/client';
 import { createLogger } from '../http/log';
-import { z } from '../http/openapi';
 import { world } from '../world';
-import { EVENT_TYPES } from './events';
-import { sendDeliveries, type DeliveryMessage } from './publish';
+import { sendDeliveries, storedEvent, type DeliveryMessage } from './publish';
 import { failUnattemptedDeliveries, requeueUnattemptedDeliveries } from './queries';
 
 /** A message not attempted this long after its row was written (or re-sent) is taken as never queued. */
@@ -23,16 +21,6 @@ export const UNQUEUED_AFTER_MINUTES = 15;
 const SWEEP_WINDOW_MINUTES = 60;
 /** The fail pass looks this much further back, so a row re-sent late in the window is still seen. */
 const RESENT_MARGIN_MINUTES = UNQUEUED_AFTER_MINUTES + 10;
-
-const Event = z.object({ type: z.enum([...EVENT_TYPES, 'webhook.test']), timestamp: z.string(), data: z.record(z.string(), z.unknown()) });
-
-function parseJson(text: string | null): unknown {
-  try {
-    return text === null ? null : JSON.parse(text);
-  } catch {
-    return null;
-  }
-}
 
 const minutesBefore = (now: number, m: number) => new Date(now - m * 60_000).toISOString();
 
@@ -52,8 +40,8 @@ export async function failUnqueuedDeliveriesJob(env: Pick<Env, 'DB' | 'WEBHOOK_Q
   if (failed > 0) log.warn('webhook deliveries never queued', { count: failed });
   const claimed = await requeueUnattemptedDeliveries(d, from, to, new Date(now).toISOString());
   const messages = claimed.flatMap((r): DeliveryMessage[] => {
-    const event = Event.safeParse(parseJson(r.eventJson));
-    return event.success ? [{ delivery_id: r.id, endpoint_id: r.endpointId, event: event.data }] : [];
+    const event = storedEvent(r.eventJson);
+    return event ? [{ delivery_id: r.id, endpoint_id: r.endpointId, event }] : [];
   });
   if (messages.length > 0) {
     log.warn('webhook deliveries sent again', { count: messages.length });

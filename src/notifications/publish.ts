@@ -14,8 +14,9 @@
  */
 import { db } from '../db/client';
 import { createLogger } from '../http/log';
+import { z } from '../http/openapi';
 import { nowIso, randomToken } from '../world';
-import type { Notification, WebhookEvent } from './events';
+import { EVENT_TYPES, type Notification, type WebhookEvent } from './events';
 import { insertDeliveries, markNotQueued, matchingEndpoints } from './queries';
 
 export const WEBHOOK_QUEUE_NAME = 'edgeplane-webhooks';
@@ -25,6 +26,8 @@ export interface DeliveryMessage {
   delivery_id: string;
   endpoint_id: string;
   event: WebhookEvent;
+  /** Attempts made before an owner's "Retry" queued it again: the log counts on from there. */
+  prior_attempts?: number;
 }
 
 const log = createLogger({ area: 'notifications' });
@@ -128,4 +131,19 @@ export async function sendDeliveries(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, mes
       throw e;
     }
   }
+}
+
+const StoredEvent = z.object({ type: z.enum([...EVENT_TYPES, 'webhook.test']), timestamp: z.string(), data: z.record(z.string(), z.unknown()) });
+
+/** A delivery row's stored event (`event_json`), or null when missing or unreadable (not re-sendable). */
+export function storedEvent(text: string | null): WebhookEvent | null {
+  if (text === null) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const event = StoredEvent.safeParse(value);
+  return event.success ? event.data : null;
 }

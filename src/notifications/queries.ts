@@ -171,6 +171,33 @@ export function failUnattemptedDeliveries(d: Db, from: string, to: string, error
     .run();
 }
 
+/** What the delivery log shows: every column but the stored event body (kept only for re-sends). */
+const logColumns = (({ eventJson: _body, requeuedAt: _requeued, ...shown }) => shown)(getTableColumns(webhookDeliveries));
+export type DeliveryLogRow = Omit<DeliveryRow, 'eventJson' | 'requeuedAt'>;
+
+/**
+ * An owner's "Retry" of a `failed` delivery that keeps its event: back to `pending` (the same id, so
+ * the same `webhook-id`), in one conditional write, so two clicks queue it once. Returns the claimed
+ * row (none: not this endpoint's, not failed, or no stored event). `attempts` is kept: the consumer
+ * counts the new attempts on top of it.
+ */
+export function claimFailedDeliveryStatement(d: Db, endpointId: string, id: string) {
+  return d
+    .update(webhookDeliveries)
+    .set({ status: 'pending', error: null, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'failed'), isNotNull(webhookDeliveries.eventJson)))
+    .returning({ ...logColumns, eventJson: webhookDeliveries.eventJson });
+}
+
+/** A claimed retry whose Queue send was refused: failed again (only while nothing attempted it since). */
+export function unclaimRetry(d: Db, id: string, error: string) {
+  return d
+    .update(webhookDeliveries)
+    .set({ status: 'failed', error, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')))
+    .run();
+}
+
 export function getDelivery(d: Db, id: string) {
   return d.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
 }
@@ -188,10 +215,6 @@ export function recordAttempt(
 }
 
 /** Newest first; `before` (a created_at) pages back. */
-/** What the delivery log shows: every column but the stored event body (kept only for re-sends). */
-const logColumns = (({ eventJson: _body, requeuedAt: _requeued, ...shown }) => shown)(getTableColumns(webhookDeliveries));
-export type DeliveryLogRow = Omit<DeliveryRow, 'eventJson' | 'requeuedAt'>;
-
 export function listDeliveries(d: Db, endpointId: string, limit: number, before?: string): Promise<DeliveryLogRow[]> {
   return d
     .select(logColumns)

@@ -9,6 +9,7 @@
  *   POST   /api/webhooks/{id}/test            queue a `webhook.test` event to it
  *   POST   /api/webhooks/{id}/rotate-secret   a new secret (shown once); the old one stops at once
  *   GET    /api/webhooks/{id}/deliveries      its delivery log, newest first
+ *   POST   /api/webhooks/{id}/deliveries/{delivery_id}/retry   queue a `failed` delivery again
  *
  * Who may do what: any signed-in user registers `user` endpoints (DVR events of the sources they
  * subscribe to); an org admin or owner registers `org` endpoints for that org (console events); a
@@ -17,26 +18,29 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { auditStatement } from '../auth/audit';
+import { auditIfChanged, auditStatement } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
 import { membershipRole } from '../auth/queries/users';
 import { db } from '../db/client';
 import type { AppEnv } from '../env';
-import { BadRequest, Conflict, Forbidden, NotFound } from '../http/errors';
+import { BadRequest, Conflict, Forbidden, NotFound, ServiceUnavailable } from '../http/errors';
 import { errors, json, jsonBody, newRouter, z } from '../http/openapi';
 import { nowIso, randomToken } from '../world';
 import { allowsPrivate, checkDestination } from './destination';
 import { EVENT_TYPES, EVENTS_BY_SCOPE, FORMATS, SCOPES, type EventType, type Scope } from './events';
-import { deliveryMessages, enqueueDeliveries } from './publish';
+import { deliveryMessages, enqueueDeliveries, sendDeliveries, storedEvent } from './publish';
 import {
+  claimFailedDeliveryStatement,
   countEndpointsOf,
   deleteEndpoint,
   eventsOf,
+  getDelivery,
   getEndpoint,
   insertEndpoint,
   listDeliveries,
   listManageableEndpoints,
   MAX_ENDPOINTS_PER_OWNER,
+  unclaimRetry,
   updateEndpoint,
   type DeliveryLogRow,
   type EndpointRow,
@@ -105,6 +109,7 @@ const DeliverySchema = z
   .openapi('WebhookDelivery');
 
 const IdParams = z.object({ id: z.string().regex(/^wh_[A-Za-z0-9_-]{8,40}$/, 'not a webhook id') });
+const DeliveryParams = IdParams.extend({ delivery_id: z.string().regex(/^msg_[A-Za-z0-9_-]{8,40}$/, 'not a delivery id') });
 const DeliveriesQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.string().max(40).optional(),
@@ -362,5 +367,48 @@ export const webhookRoutes = newRouter()
       const q = c.req.valid('query');
       const rows = await listDeliveries(db(c.env), row.id, q.limit, q.before);
       return c.json({ deliveries: rows.map(deliveryOut) }, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: 'post',
+      path: '/{id}/deliveries/{delivery_id}/retry',
+      operationId: 'retryWebhookDelivery',
+      tags,
+      security,
+      summary: 'Queue a failed delivery again: the same stored body and `webhook-id`; the log shows it pending',
+      middleware: [requireUser],
+      request: { params: DeliveryParams },
+      responses: { 202: json(DeliverySchema, 'Queued again (pending)'), ...errors(400, 401, 403, 404, 409, 503) },
+    }),
+    async (c) => {
+      const { id, delivery_id } = c.req.valid('param');
+      const row = await manageable(c, id);
+      const d = db(c.env);
+      const [claimed] = await d.batch([
+        claimFailedDeliveryStatement(d, row.id, delivery_id),
+        auditIfChanged(c, 'webhook.delivery_retry', { targetType: 'webhook', targetId: row.id, orgId: row.orgId, details: { delivery_id } }),
+      ]);
+      const got = claimed[0];
+      const event = got ? storedEvent(got.eventJson) : null;
+      if (!got || !event) {
+        const current = got ?? (await getDelivery(d, delivery_id));
+        if (!current || current.endpointId !== row.id) throw new NotFound('delivery not found', 'delivery_not_found');
+        if (got || current.eventJson === null) {
+          // Older than migration 0004, or a body that no longer reads as an event: nothing to send.
+          if (got) await unclaimRetry(d, got.id, 'not re-sendable: stored event unreadable');
+          throw new Conflict('this delivery keeps no event to send again', 'delivery_not_resendable');
+        }
+        throw new Conflict(`only a failed delivery can be retried (this one is ${current.status})`, 'delivery_not_failed');
+      }
+      try {
+        await sendDeliveries(c.env, [{ delivery_id: got.id, endpoint_id: row.id, event, prior_attempts: got.attempts }]);
+      } catch (e) {
+        // sendDeliveries marks only never-attempted rows; this one was attempted: failed again here.
+        await unclaimRetry(d, got.id, `retry not queued: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500));
+        throw new ServiceUnavailable('the delivery queue refused the retry; try again', 'queue_unavailable');
+      }
+      const { eventJson: _body, ...shown } = got;
+      return c.json(deliveryOut(shown), 202);
     },
   );

@@ -1,24 +1,66 @@
-// Shared bits of the console pages: the organization picker (remembered per tab) and the
+// Shared bits of the console pages: the organization picker (the last choice remembered in this
+// browser, else an org with something to show) and the
 // platform-admin user lookup used to add members by name.
 //
 //   const pick = orgPicker(ctx, (org) => load(org));   // main.append(pick);
 import { api, apiUrl } from './api.js';
 import { h, field } from './ui.js';
 
-export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs } = {}) {
+const ORG_KEY = 'edgeplane-org';
+/** How many orgs the picker asks about their nodes when it has no remembered choice. */
+const PROBE_AT_MOST = 8;
+
+const hasNodes = (o) => api.get(`/orgs/${o.id}/nodes`).then((n) => Array.isArray(n) && n.length > 0, () => false);
+
+/**
+ * The org the picker starts on, and why: the last one chosen in this browser (localStorage); else
+ * the first (by name) that has something to show (`probe`: cluster nodes by default); else the
+ * caller's own org (a real membership, not a platform admin's view); else the first by name.
+ */
+async function startingOrg(orgs, probe) {
   let saved = null;
-  try { saved = Number(sessionStorage.getItem('edgeplane-org')); } catch { /* no storage */ }
-  const sel = h('select', { name: 'org' }, orgs.map((o) => h('option', { value: String(o.id), selected: o.id === saved }, `${o.name} (${o.slug})`)));
+  try { saved = Number(localStorage.getItem(ORG_KEY)); } catch { /* no storage */ }
+  const last = orgs.find((o) => o.id === saved);
+  if (last) return { org: last, why: 'your last choice' };
+  if (orgs.length > 1 && probe) {
+    const some = orgs.slice(0, PROBE_AT_MOST);
+    const found = await Promise.all(some.map((o) => probe.has(o).catch(() => false)));
+    const i = found.indexOf(true);
+    if (i >= 0) return { org: some[i], why: `the first with ${probe.what}` };
+  }
+  const own = orgs.find((o) => o.role && o.role !== 'platform_admin');
+  if (own && orgs.length > 1) return { org: own, why: 'your organization' };
+  return { org: orgs[0] ?? null, why: orgs.length > 1 ? 'the first by name' : '' };
+}
+
+/**
+ * An organization <select>. It starts on `startingOrg`'s choice and says which and why under the
+ * field; a choice the user makes is remembered (localStorage) for the next page and visit.
+ * `probe: null` skips asking the API (pages for plain members, who cannot list nodes).
+ */
+export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs, probe = { has: hasNodes, what: 'cluster nodes' } } = {}) {
+  const sel = h('select', { name: 'org' }, orgs.map((o) => h('option', { value: String(o.id) }, `${o.name} (${o.slug})`)));
   const f = field(label, sel);
   f.classList.add('org-pick');
+  const why = h('p', { class: 'muted small org-why', 'aria-live': 'polite' });
+  f.append(why);
   const current = () => orgs.find((o) => String(o.id) === sel.value) || null;
+  let picked = false;
   sel.addEventListener('change', () => {
-    try { sessionStorage.setItem('edgeplane-org', sel.value); } catch { /* no storage */ }
+    picked = true;
+    try { localStorage.setItem(ORG_KEY, sel.value); } catch { /* no storage */ }
+    why.textContent = '';
     onChange(current());
   });
   f.current = current;
   f.select = (id) => { sel.value = String(id); sel.dispatchEvent(new Event('change')); };
-  queueMicrotask(() => onChange(current()));
+  startingOrg(orgs, probe).then(({ org, why: reason }) => {
+    // The user (or a test) chose while the API was asked: their choice stands.
+    if (picked) return;
+    if (org) sel.value = String(org.id);
+    why.textContent = org && reason ? `Showing ${org.name}: ${reason}.` : '';
+    onChange(current());
+  });
   return f;
 }
 

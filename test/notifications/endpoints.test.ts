@@ -1,10 +1,14 @@
 /**
  * Webhook endpoints through the API: who may register which scope, the secret shown once and never
- * stored in clear, and every operation on an endpoint refused (as a 404) to an actor who does not
- * manage it.
+ * stored in clear, every operation on an endpoint refused (as a 404) to an actor who does not
+ * manage it, and the owner's "Retry" of a failed delivery.
  */
 import { env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { db } from '../../src/db/client';
+import { webhookDeliveries } from '../../src/db/schema';
+import { newDeliveryId } from '../../src/notifications/publish';
 import { call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
 import { receiver, verifyStandardWebhook } from './support';
@@ -99,6 +103,7 @@ describe('who manages an endpoint', () => {
       ['POST', `/api/webhooks/${ep.id}/test`],
       ['POST', `/api/webhooks/${ep.id}/rotate-secret`],
       ['GET', `/api/webhooks/${ep.id}/deliveries`],
+      ['POST', `/api/webhooks/${ep.id}/deliveries/msg_abcdefghijklmnopqrstuvwx/retry`],
     ];
     for (const [method, path, body] of attempts) {
       const res = await call(method, path, { token: mallory.token, body });
@@ -171,6 +176,100 @@ describe('send test, rotate secret, delivery log', () => {
   });
 });
 
+describe('retrying a failed delivery', () => {
+  /** A delivery that failed for good after `attempts` tries, keeping its event (migration 0004). */
+  async function failedDelivery(endpointId: string, o: { attempts?: number; status?: 'failed' | 'succeeded' | 'pending'; keepsEvent?: boolean } = {}) {
+    const id = newDeliveryId();
+    const event = { type: 'session.started', timestamp: '2026-11-30T10:00:00.000Z', data: { org_id: 1, session_id: 'ps_retry', user_id: 7, game_id: 3 } };
+    await db(env)
+      .insert(webhookDeliveries)
+      .values({
+        id,
+        endpointId,
+        eventType: event.type,
+        eventJson: o.keepsEvent === false ? null : JSON.stringify(event),
+        status: o.status ?? 'failed',
+        attempts: o.attempts ?? 8,
+        responseStatus: 500,
+        error: 'HTTP 500',
+      })
+      .run();
+    return { id, event };
+  }
+  const retry = (u: TestUser, ep: string, id: string) => call('POST', `/api/webhooks/${ep}/deliveries/${id}/retry`, { token: u.token });
+  const logOf = async (u: TestUser, ep: string) => (await json<{ deliveries: Delivery[] }>(await call('GET', `/api/webhooks/${ep}/deliveries`, { token: u.token }))).deliveries;
+
+  async function orgEndpoint() {
+    const org = await makeOrg();
+    const boss = await makeUser();
+    await addMember(org.id, boss.id, 'admin');
+    const ep = await created(boss, { scope: 'org', org_id: org.id, events: ['session.started'] });
+    return { org, boss, ep };
+  }
+
+  it('lets the org admin send a failed delivery again: same stored body and webhook-id, pending, then succeeded', async () => {
+    const rx = receiver([200]);
+    restore = rx.restore;
+    const { boss, ep } = await orgEndpoint();
+    const { id, event } = await failedDelivery(ep.id);
+    const res = await retry(boss, ep.id, id);
+    expect(res.status).toBe(202);
+    expect(await json(res)).toMatchObject({ id, status: 'pending', error: null, attempts: 8 });
+    await vi.waitFor(async () => {
+      expect((await logOf(boss, ep.id))[0]).toMatchObject({ id, status: 'succeeded', attempts: 9, response_status: 200, error: null });
+    }, { timeout: 10_000, interval: 200 });
+    expect(rx.requests).toHaveLength(1);
+    expect(rx.requests[0]!.headers['webhook-id']).toBe(id);
+    expect(JSON.parse(rx.requests[0]!.body)).toEqual(event);
+    expect(await verifyStandardWebhook(ep.secret!, rx.requests[0]!)).toBe(true);
+    const audit = await env.DB.prepare("SELECT target_id FROM audit_log WHERE action = 'webhook.delivery_retry'").all<{ target_id: string }>();
+    expect(audit.results.map((r) => r.target_id)).toContain(ep.id);
+  });
+
+  it('refuses another org’s admin and a plain member of the org (404), leaving the delivery failed', async () => {
+    const rx = receiver([200]);
+    restore = rx.restore;
+    const { org, ep } = await orgEndpoint();
+    const { id } = await failedDelivery(ep.id);
+    const other = await makeOrg();
+    const stranger = await makeUser();
+    await addMember(other.id, stranger.id, 'admin');
+    const member = await makeUser();
+    await addMember(org.id, member.id, 'member');
+    for (const who of [stranger, member]) {
+      const res = await retry(who, ep.id, id);
+      expect(res.status).toBe(404);
+    }
+    // The other org's admin's own endpoint does not reach this org's delivery either.
+    const theirs = await created(stranger, { scope: 'org', org_id: other.id, events: ['session.started'] });
+    expect((await retry(stranger, theirs.id, id)).status).toBe(404);
+    const row = await db(env).select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get();
+    expect(row).toMatchObject({ status: 'failed', attempts: 8, error: 'HTTP 500' });
+    expect(rx.requests).toHaveLength(0);
+  });
+
+  it('answers 409 for a delivery that is not failed, that keeps no event, or that a first click already queued', async () => {
+    const rx = receiver([new TypeError('connection refused')]);
+    restore = rx.restore;
+    const { boss, ep } = await orgEndpoint();
+    const done = await failedDelivery(ep.id, { status: 'succeeded', attempts: 1 });
+    const notFailed = await retry(boss, ep.id, done.id);
+    expect(notFailed.status).toBe(409);
+    expect((await json(notFailed)).code).toBe('delivery_not_failed');
+    const old = await failedDelivery(ep.id, { keepsEvent: false });
+    const noEvent = await retry(boss, ep.id, old.id);
+    expect(noEvent.status).toBe(409);
+    expect((await json(noEvent)).code).toBe('delivery_not_resendable');
+    const twice = await failedDelivery(ep.id);
+    expect((await retry(boss, ep.id, twice.id)).status).toBe(202);
+    const second = await retry(boss, ep.id, twice.id);
+    expect(second.status).toBe(409);
+    expect((await json(second)).code).toBe('delivery_not_failed');
+    expect((await retry(boss, ep.id, 'msg_doesnotexist000000000')).status).toBe(404);
+    expect((await retry(boss, ep.id, 'not-a-delivery')).status).toBe(400);
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents every webhook operation with an operationId, tags, bearer security and a 4xx', async () => {
     const doc = await json<{ paths: Record<string, Record<string, { operationId?: string; tags?: string[]; security?: unknown[]; responses: Record<string, unknown> }>> }>(await call('GET', '/openapi.json'));
@@ -178,7 +277,7 @@ describe('OpenAPI', () => {
       .filter(([p]) => p.startsWith('/api/webhooks'))
       .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ at: `${m} ${p}`, ...op })));
     expect(ops.map((o) => o.operationId).sort()).toEqual(
-      ['createWebhookEndpoint', 'deleteWebhookEndpoint', 'getWebhookEndpoint', 'listWebhookDeliveries', 'listWebhookEndpoints', 'rotateWebhookSecret', 'sendWebhookTest', 'updateWebhookEndpoint'],
+      ['createWebhookEndpoint', 'deleteWebhookEndpoint', 'getWebhookEndpoint', 'listWebhookDeliveries', 'listWebhookEndpoints', 'retryWebhookDelivery', 'rotateWebhookSecret', 'sendWebhookTest', 'updateWebhookEndpoint'],
     );
     for (const o of ops) {
       expect(o.tags, o.at).toEqual(['webhooks']);

@@ -13,7 +13,12 @@
 //
 //   const agent = createAgent({ server, credential, dir: '/data/recordings', stateDir: '/var/lib/media-agent' });
 //   await agent.runOnce();           // one pass: events, scan, uploads, deletions
-//   await agent.run(signal);         // forever, every scanSeconds
+//   await agent.run(signal);         // forever, every scanSeconds, until `signal` aborts
+//
+// Stopping (SIGTERM/SIGINT → `signal`): no new remux or upload starts; the upload under way stops
+// after the part in flight (a remux in progress is killed) and is left as a crash would leave it —
+// recorded in the state file, resumed from the parts the server holds at the next start — and the
+// pass returns, so the process exits within about one part's transfer.
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile, open } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, join, relative, sep } from 'node:path';
@@ -34,6 +39,12 @@ export const DEFAULTS = {
   remux: false,
   recorderRoot: '/data/recordings',
   sources: null, // ['chaturbate/alice', …]: only these sources' files (null: every source)
+};
+
+/** Thrown at a stop checkpoint: the file is left to resume at the next start, not failed. */
+class Stopping extends Error {}
+const halt = (signal) => {
+  if (signal?.aborted) throw new Stopping('stopping');
 };
 
 export function createAgent(options) {
@@ -175,7 +186,7 @@ export function createAgent(options) {
     return Boolean(t && o.sources.includes(`${t.driver}/${t.username}`));
   }
 
-  async function uploadFile(path, target, kind, key, remuxedFrom) {
+  async function uploadFile(path, target, kind, key, remuxedFrom, signal) {
     const st = await stat(path);
     let f = state.files[key] ?? {};
     if (kind === 'thumbnail' || !(f.sha256 && f.size === st.size && f.mtimeMs === st.mtimeMs && f.partSize === o.partSize)) {
@@ -200,8 +211,10 @@ export function createAgent(options) {
     if (have.size > 0) log('resuming upload', { file: path, upload_id: up.upload_id, parts_held: have.size, part_count: up.part_count });
     for (let n = 1; n <= up.part_count; n++) {
       if (have.has(n)) continue;
+      halt(signal);
       const bytes = await readPart(path, up.part_size, n, f.size);
       await limiter.take(bytes.length);
+      halt(signal);
       await api.putPart(up.upload_id, n, bytes, f.digests[n - 1]);
     }
     return api.complete(up.upload_id);
@@ -225,7 +238,7 @@ export function createAgent(options) {
     }
   }
 
-  async function processFile(path) {
+  async function processFile(path, signal) {
     const target = sourceOf(path);
     if (!target) {
       log('skipped: not under {dir}/{driver}/{username}/', { file: path });
@@ -234,8 +247,10 @@ export function createAgent(options) {
     let upload = path;
     let uploadTarget = target;
     let remuxedFrom;
+    halt(signal);
     if (o.remux && /\.ts$/i.test(path)) {
-      const mp4 = await remuxed(path);
+      const mp4 = await remuxed(path, signal);
+      halt(signal);
       if (mp4) {
         upload = mp4;
         uploadTarget = { ...target, rel: target.rel.replace(/\.ts$/i, '.mp4') };
@@ -243,7 +258,7 @@ export function createAgent(options) {
       }
     }
     try {
-      const stored = await uploadFile(upload, uploadTarget, 'segment', path, remuxedFrom);
+      const stored = await uploadFile(upload, uploadTarget, 'segment', path, remuxedFrom, signal);
       log('stored', { file: upload, key: stored.key, bytes: stored.bytes });
     } catch (e) {
       if (e instanceof IngestError && e.code === 'recording_deleted') {
@@ -275,7 +290,7 @@ export function createAgent(options) {
    * tree — and reused after a crash, so a resumed upload sends the very bytes it started with.
    * Null (and a log line) when ffmpeg is missing or fails: the `.ts` is uploaded as it is.
    */
-  async function remuxed(path) {
+  async function remuxed(path, signal) {
     const f = state.files[path] ?? {};
     if (f.remuxed) {
       try {
@@ -287,9 +302,11 @@ export function createAgent(options) {
     }
     const mp4 = join(o.stateDir, 'remux', `${createHash('sha256').update(path).digest('hex').slice(0, 32)}.mp4`);
     await mkdir(dirname(mp4), { recursive: true });
-    const r = await remuxFaststart(o.ffmpeg, path, `${mp4}.part`);
+    const r = await remuxFaststart(o.ffmpeg, path, `${mp4}.part`, { signal });
     if (!r.ok) {
       await rm(`${mp4}.part`, { force: true });
+      // Killed by the stop: made again at the next start (never the `.ts` uploaded instead).
+      if (r.stopped) throw new Stopping('stopping');
       log('remux skipped', { file: path, why: r.why });
       return null;
     }
@@ -322,34 +339,49 @@ export function createAgent(options) {
     await save();
   }
 
-  async function runOnce() {
+  /** One pass; with `signal` aborted it starts nothing new and ends the file under way early. */
+  async function runOnce(signal) {
     await load();
     await readEvents();
     const queue = await ready();
     const failures = [];
+    const left = [];
     const workers = Array.from({ length: Math.max(1, o.concurrency) }, async () => {
-      for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+      while (queue.length > 0 && !signal?.aborted) {
+        const p = queue.shift();
         try {
-          await processFile(p);
+          await processFile(p, signal);
         } catch (e) {
+          if (e instanceof Stopping) {
+            left.push(p);
+            log('stopping: left to resume at the next start', { file: p });
+            continue;
+          }
           failures.push(p);
           log('upload failed; will retry', { file: p, error: String(e?.message ?? e) });
         }
       }
     });
     await Promise.all(workers);
+    if (signal?.aborted) {
+      await saving;
+      return { failures, stopped: { left, notStarted: queue.length } };
+    }
     await sweepKept();
     return { failures };
   }
 
   async function run(signal) {
     while (!signal?.aborted) {
-      await runOnce();
+      await runOnce(signal);
       await new Promise((r) => {
+        // A stop during the pass has already fired its 'abort': no listener would hear it.
+        if (signal?.aborted) return r();
         const t = setTimeout(r, o.scanSeconds * 1000);
         signal?.addEventListener('abort', () => (clearTimeout(t), r()), { once: true });
       });
     }
+    log('stopped');
   }
 
   return { runOnce, run, state: () => state };

@@ -1,5 +1,6 @@
 // File helpers of the media agent: the part-tree checksum the server verifies, reading one part,
-// a bandwidth limiter, and ffmpeg (thumbnail at 10 %, optional .ts → .mp4 faststart remux).
+// a bandwidth limiter, and ffmpeg (thumbnail at 10 %, optional .ts → .mp4 faststart remux, which a
+// stop signal kills).
 //
 //   const { sha256, digests } = await partTree('/data/recordings/chaturbate/alice/x.ts', 8 * 1024 * 1024);
 //   const limiter = bandwidthLimiter(2 * 1024 * 1024);  await limiter.take(bytes.length);
@@ -63,21 +64,30 @@ export function bandwidthLimiter(bytesPerSecond, clock = { now: () => Date.now()
   };
 }
 
-/** Runs a program; resolves with {code, stdout, stderr}; `code` is null when it could not start. */
-export function run(cmd, args) {
+/**
+ * Runs a program; resolves with {code, stdout, stderr}; `code` is null when it could not start, and
+ * `stopped` is true when `signal` ended it (the program is killed: SIGTERM).
+ */
+export function run(cmd, args, { signal } = {}) {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
     let child;
+    if (signal?.aborted) return resolve({ code: null, stdout, stderr, stopped: true });
     try {
-      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], signal });
     } catch (e) {
       return resolve({ code: null, stdout, stderr: String(e) });
     }
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', (e) => resolve({ code: null, stdout, stderr: String(e) }));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    let failed = null;
+    child.on('error', (e) => {
+      failed = e;
+      // An abort also closes the child ('close' follows); a failure to start never does.
+      if (e.name !== 'AbortError') resolve({ code: null, stdout, stderr: String(e) });
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr, ...(failed?.name === 'AbortError' || signal?.aborted ? { stopped: true } : {}) }));
   });
 }
 
@@ -94,9 +104,10 @@ export async function makeThumbnail(ffmpeg, ffprobe, input, output) {
 }
 
 /** `.ts` → `.mp4` with the moov atom up front, so browsers seek without downloading everything. */
-export async function remuxFaststart(ffmpeg, input, output) {
+export async function remuxFaststart(ffmpeg, input, output, { signal } = {}) {
   // `-f mp4`: the output is written under a temporary name whose extension says nothing.
-  const r = await run(ffmpeg, ['-y', '-v', 'error', '-i', input, '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', output]);
+  const r = await run(ffmpeg, ['-y', '-v', 'error', '-i', input, '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', output], { signal });
+  if (r.stopped) return { ok: false, why: 'stopped', stopped: true };
   if (r.code === null) return { ok: false, why: `${ffmpeg} not available` };
   if (r.code !== 0) return { ok: false, why: `ffmpeg exited ${r.code}: ${r.stderr.trim().slice(0, 200)}` };
   return { ok: true };

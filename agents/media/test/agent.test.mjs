@@ -2,7 +2,8 @@
 // double of the ingest API (./ingest-double.mjs, same contract as the Worker's). The crash test
 // runs the real CLI as a child process and kills it with SIGKILL in the middle of an upload.
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +173,108 @@ describe('crash and restart', () => {
     expect(api.uploads.size).toBe(1); // the same upload, resumed
     expect(api.objects.get('recordings/chaturbate/alice/S/S_00005.ts').bytes.equals(original)).toBe(true);
     expect(await exists(p)).toBe(false);
+  });
+});
+
+describe('stopping', () => {
+  const finish = async (rels) => {
+    for (const rel of rels) await appendFile(events, recorderLine('SEGMENT FINISH', { file: `/data/recordings/${rel}`, segment: '0', recording: '0', duration: '00:00:30', size: '640.0KB', trigger: 'split' }) + '\n');
+  };
+  const okParts = () => api.log.filter((l) => l.method === 'PUT' && l.status === 200).map((l) => l.part);
+  /** The part numbers the server accepted for one upload, in order (a part sent twice shows twice). */
+  const partsOf = (id) => api.log.filter((l) => l.method === 'PUT' && l.status === 200 && l.path.includes(`/${id}/`)).map((l) => l.part).sort((a, b) => a - b);
+  const opened = () => api.log.filter((l) => l.method === 'POST' && l.path === '/api/ingest/uploads');
+  const until = async (fn, ms = 10_000) => {
+    for (const end = Date.now() + ms; !fn(); ) {
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('starts no new upload after the stop, leaves the one under way to resume, and returns at once', async () => {
+    const rels = ['chaturbate/alice/S/S_00010.ts', 'chaturbate/alice/S/S_00011.ts', 'chaturbate/alice/S/S_00012.ts'];
+    const paths = [];
+    for (const [i, rel] of rels.entries()) paths.push(await segment(rel, 640 * KiB, 20 + i));
+    const originals = await Promise.all(paths.map((p) => readFile(p)));
+    await finish(rels);
+    const stop = new AbortController();
+    // One at a time, ten 64 KiB parts each at 256 KiB/s: ~2.5 s a file.
+    const running = agentWith({ concurrency: 1, bandwidth: 256 * KiB, thumbnails: false }).run(stop.signal);
+    await until(() => okParts().length >= 2);
+    stop.abort();
+    const t0 = Date.now();
+    await running;
+    expect(Date.now() - t0).toBeLessThan(2500); // about one part's transfer (250 ms), not the rest of the file (2 s)
+    expect(opened()).toHaveLength(1); // the second and third files were never started
+    expect(okParts().length).toBeLessThan(10);
+    expect(api.objects.size).toBe(0);
+    for (const p of paths) expect(await exists(p)).toBe(true); // nothing deleted without a stored object
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'stopping: left to resume at the next start', file: paths[0] }));
+    expect(lines.at(-1)).toMatchObject({ msg: 'stopped' });
+    const saved = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8'));
+    expect(saved.files[paths[0]].uploadId).toMatch(/./);
+
+    // The next start resumes the open upload (no part sent twice) and does the other two.
+    const { failures } = await agentWith({ thumbnails: false }).runOnce();
+    expect(failures).toEqual([]);
+    expect(partsOf(saved.files[paths[0]].uploadId)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // each once
+    expect(api.uploads.size).toBe(3);
+    rels.forEach((rel, i) => expect(api.objects.get(`recordings/${rel}`).bytes.equals(originals[i])).toBe(true));
+    for (const p of paths) expect(await exists(p)).toBe(false);
+  });
+
+  it('kills a remux in progress on the stop, uploads nothing in its place, and remuxes again next start', async () => {
+    const p = await segment('chaturbate/alice/S/S_00013.ts', 64 * KiB, 31);
+    await finish(['chaturbate/alice/S/S_00013.ts']);
+    // An ffmpeg that takes its time (a minute) and says when it started: the remux under way.
+    const started = join(root, 'ffmpeg-started');
+    const slow = join(root, 'slow-ffmpeg.mjs');
+    await writeFile(slow, `#!${process.execPath}\nimport { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(started)}, String(process.pid));\nsetTimeout(() => {}, 60_000);\n`, { mode: 0o755 });
+    const stop = new AbortController();
+    const running = agentWith({ remux: true, ffmpeg: slow, thumbnails: false }).run(stop.signal);
+    await until(() => existsSync(started));
+    const pid = Number(await readFile(started, 'utf8'));
+    stop.abort();
+    const t0 = Date.now();
+    await running;
+    expect(Date.now() - t0).toBeLessThan(2500); // not the minute the ffmpeg would take
+    expect(() => process.kill(pid, 0)).toThrow(); // the ffmpeg is gone
+    expect(opened()).toHaveLength(0); // the .ts was not uploaded instead of its .mp4
+    expect(await exists(p)).toBe(true);
+    const remuxDir = join(stateDir, 'remux');
+    expect((await readdir(remuxDir).catch(() => [])).filter((f) => f.endsWith('.part'))).toEqual([]);
+    // Next start (no ffmpeg here now): the file is still known as finished and goes up as it is.
+    expect((await agentWith({ remux: true, thumbnails: false }).runOnce()).failures).toEqual([]);
+    expect(api.objects.has('recordings/chaturbate/alice/S/S_00013.ts')).toBe(true);
+  });
+
+  it('exits on SIGTERM after the part in flight, and the next start finishes the upload', async () => {
+    const p = await segment('chaturbate/alice/S/S_00014.ts', 640 * KiB, 41);
+    const q = await segment('chaturbate/alice/S/S_00015.ts', 640 * KiB, 42);
+    const original = await readFile(p);
+    await finish(['chaturbate/alice/S/S_00014.ts', 'chaturbate/alice/S/S_00015.ts']);
+    await mkdir(stateDir, { recursive: true });
+    await writeFile(join(stateDir, 'credential.json'), JSON.stringify({ server: api.url, credential: api.credential }));
+    const args = ['run', '--dir', dir, '--events', events, '--state-dir', stateDir, '--part-size', '64K', '--concurrency', '1', '--no-thumbnails'];
+    const child = spawn(process.execPath, [CLI, ...args, '--bandwidth', '256K'], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    await until(() => okParts().length >= 3);
+    child.kill('SIGTERM');
+    const t0 = Date.now();
+    expect(await exited).toEqual({ code: 0, signal: null }); // it exited by itself, not by the signal
+    expect(Date.now() - t0).toBeLessThan(5000); // the rest of the file would take 2 s more, the next file 2.5 s
+    const held = okParts();
+    expect(held.length).toBeLessThan(10);
+    expect(opened()).toHaveLength(1);
+    expect(await exists(p)).toBe(true);
+    expect(await exists(q)).toBe(true);
+    const { uploadId } = JSON.parse(await readFile(join(stateDir, 'state.json'), 'utf8')).files[p];
+
+    const again = spawn(process.execPath, [CLI, ...args, '--once'], { stdio: 'ignore' });
+    expect(await new Promise((r) => again.once('exit', r))).toBe(0);
+    expect(partsOf(uploadId)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]); // each once: resumed, not restarted
+    expect(api.objects.get('recordings/chaturbate/alice/S/S_00014.ts').bytes.equals(original)).toBe(true);
+    expect(api.objects.has('recordings/chaturbate/alice/S/S_00015.ts')).toBe(true);
   });
 });
 

@@ -7,7 +7,7 @@
  *   const row = await userById(d, id);
  *   const id = await insertUser(d, { usernameDigest, usernameEnc, passHash, role: 'auto', now }); // null: name taken
  */
-import { and, eq, exists, inArray, isNull, ne, notExists, sql, type SQL } from 'drizzle-orm';
+import { and, eq, exists, inArray, isNull, ne, notExists, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/sqlite-core';
 import { changes, type Db } from '../../db/client';
 import { prepared, type Slots } from '../../db/prepared';
@@ -135,18 +135,32 @@ export async function membershipRole(d: Db, userId: number, orgId: number): Prom
   return (await membershipRoleQuery(d, userId, orgId))[0]?.role ?? null;
 }
 
+/** A user's membership row in an org: the one condition the role read and the SQL guard below share. */
+function membershipOf(userId: number | Placeholder<string, number>, orgId: number | Placeholder<string, number>) {
+  return and(eq(memberships.orgId, orgId), eq(memberships.userId, userId));
+}
+
 // Built once per isolate (src/db/prepared.ts): hot routes read it in their first batch.
 const membershipRoleOf = prepared((d, $: Slots<{ userId: number; orgId: number }>) =>
-  d
-    .select({ role: memberships.role })
-    .from(memberships)
-    .where(and(eq(memberships.orgId, $.orgId), eq(memberships.userId, $.userId)))
-    .limit(1),
+  d.select({ role: memberships.role }).from(memberships).where(membershipOf($.userId, $.orgId)).limit(1),
 );
 
 /** `membershipRole` unexecuted, for a caller's `d.batch([...])`: `rows[0]?.role ?? null`. */
 export function membershipRoleQuery(d: Db, userId: number, orgId: number) {
   return membershipRoleOf(d, { userId, orgId });
+}
+
+/**
+ * `orgRoleVerdict(user, membershipRole(…), 'member')` as row-independent SQL: the user holds a
+ * membership of the org (the row `membershipRoleQuery` reads) or is a platform admin. A statement
+ * guarded by it (`WHERE … AND guard`) reads nothing for a caller the handler will refuse, in the
+ * same batch as the check (the charts' one round trip).
+ */
+export function orgMemberOrAdminSql(d: Db, userId: number, orgId: number): SQL {
+  return or(
+    exists(d.select({ one: sql`1` }).from(memberships).where(membershipOf(userId, orgId))),
+    exists(d.select({ one: sql`1` }).from(users).where(and(eq(users.id, userId), eq(users.role, 'admin')))),
+  )!;
 }
 
 /** The run-time switch (`platform_settings.open_registration`), or null when never set. */

@@ -9,7 +9,7 @@
 import { and, asc, desc, eq, inArray, isNotNull, lt, lte, max, ne, notExists, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client';
 import { outer } from '../../db/helpers';
-import { apps, chartRuns, chartsTop10, gameExternalIds, games, memberships, userGameLibrary, users } from '../../db/schema';
+import { apps, chartRuns, chartsTop10, gameExternalIds, games, userGameLibrary } from '../../db/schema';
 import { installReady } from '../apps/queries';
 
 export interface ChartScope {
@@ -27,19 +27,10 @@ function chartDay(d: Db, date: string | null) {
 }
 
 /**
- * Row-independent SQL mirroring `orgRoleVerdict(…, 'member')`: the user holds a membership of the
- * org or is a platform admin. As `chartRowsQuery`'s `guard`, SQLite tests it once before reading
- * any row, so the batch of a caller the handler will refuse (403) reads none of the org's rows.
- */
-export function mayReadOrgFlags(orgId: number, userId: number): SQL {
-  return sql`(EXISTS (SELECT 1 FROM ${memberships} WHERE ${memberships.orgId} = ${orgId} AND ${memberships.userId} = ${userId})
-    OR EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.role} = 'admin'))`;
-}
-
-/**
  * The ten rows of the chosen day with their games, `apps` overrides and external ids; `installed`
  * and `owned` only for a scope with an org (and a user), else 0. One statement; with `guard`
- * (row-independent, e.g. `mayReadOrgFlags`) none when the guard is false.
+ * (row-independent, e.g. `orgMemberOrAdminSql` of src/auth/queries/users.ts) none when the guard
+ * is false.
  */
 export function chartRowsQuery(d: Db, env: Pick<Env, 'NODE_OFFLINE_AFTER_SECONDS'>, scope: ChartScope, guard?: SQL) {
   const owned =

@@ -13,7 +13,7 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env';
 import { callerCheck, optionalCallerDeferred, orgRoleVerdict, requireAdmin, requireUser } from '../../auth/middleware';
-import { membershipRoleQuery } from '../../auth/queries/users';
+import { membershipRoleQuery, orgMemberOrAdminSql } from '../../auth/queries/users';
 import { audit } from '../../auth/audit';
 import { db } from '../../db/client';
 import { matchesEtag } from '../../http/etag';
@@ -24,7 +24,7 @@ import { AppTileSchema, GameSummarySchema, OPTIONAL_BEARER } from '../schemas';
 import { chartEtag, CLIENT_CACHE_CONTROL, readPublicChart, storePublicChart } from './cache';
 import { nextRetryAt, runChartScrape, toChartRun, utcDate } from './jobs';
 import { loadChart, toChartEntries } from './query';
-import { chartRowsQuery, chartRunsPage, latestChartDate, mayReadOrgFlags } from './queries';
+import { chartRowsQuery, chartRunsPage, latestChartDate } from './queries';
 
 const IsoDate = z
   .string()
@@ -117,7 +117,7 @@ export const chartRoutes = newRouter()
         const [callerRows, role, rows] = await d.batch([
           caller.query,
           membershipRoleQuery(d, caller.userId, org_id),
-          chartRowsQuery(d, c.env, { date: date ?? null, orgId: org_id, userId: caller.userId }, mayReadOrgFlags(org_id, caller.userId)),
+          chartRowsQuery(d, c.env, { date: date ?? null, orgId: org_id, userId: caller.userId }, orgMemberOrAdminSql(d, caller.userId, org_id)),
         ]);
         orgRoleVerdict(caller.confirm(callerRows), role[0]?.role ?? null, 'member');
         c.header('Cache-Control', 'private, no-store');

@@ -9,7 +9,8 @@ import { orgPicker } from '../console.js';
 
 export async function render(main, _p, ctx) {
   let org = null;
-  const { wrap, tbody } = table(['Node', 'Region', 'Status', 'Seats', 'Installs', 'Last seen', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Cluster nodes' });
+  const { wrap, table: tbl, tbody } = table(['Node', 'Region', 'Status', 'Seats', 'Installs', 'Last seen', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Cluster nodes' });
+  tbl.classList.add('nodes');
   const empty = h('p', { class: 'empty' }, 'No nodes registered yet.');
   const nm = h('input', { name: 'name', placeholder: 'rack-1-a' });
   const region = h('input', { name: 'region', placeholder: 'eu-west' });
@@ -69,9 +70,11 @@ export async function render(main, _p, ctx) {
   });
 
   function row(n) {
-    const acts = h('td', { class: 'actions' });
+    // Five actions do not fit one line beside six columns at 1280 px: they wrap inside their cell
+    // (table.nodes CSS) instead of pushing the table past its scroll box.
+    const acts = h('div', { class: 'act-wrap' });
     const tr = h('tr', {}, td('Node', h('b', { class: 'nm' }), h('br'), h('span', { class: 'muted small sb' })), td('Region', h('span', { class: 'rg' })),
-      td('Status', h('span', { class: 'st' })), td('Seats', h('span', { class: 'se' })), td('Installs', h('button', { type: 'button', class: 'btn small in', title: 'Show the installed games' })), td('Last seen', h('span', { class: 'ls' })), acts);
+      td('Status', h('span', { class: 'st' })), td('Seats', h('span', { class: 'se' })), td('Installs', h('button', { type: 'button', class: 'btn small in', title: 'Show the installed games' })), td('Last seen', h('span', { class: 'ls' })), h('td', { class: 'actions' }, acts));
     tr.querySelector('.in').addEventListener('click', async () => {
       const x = tr.node;
       const list = await api.get(`/orgs/${org.id}/nodes/${x.id}/installs`).catch((e) => { toast.error(e); return null; });

@@ -63,7 +63,8 @@ export async function render(main, params, ctx) {
   let entries = [];
   let status = 'all';
   let platform = 'all';
-  const picker = orgPicker(ctx, (o) => { org = o; loadAll(); }, { orgs, label: 'Organization' });
+  // A member cannot list an org's nodes: no probe, so the picker starts on the remembered or own org.
+  const picker = orgPicker(ctx, (o) => { org = o; loadAll(); }, { orgs, label: 'Organization', probe: null });
   main.append(pageHead('My library', 'Games you own in this organization, and how they were proven.'), picker, banner,
     h('div', { class: 'cols' }, steamCard, proofCard), h('h2', { class: 'mt' }, 'Games'), filters, grid);
   if (outcome) showOutcome(outcome);

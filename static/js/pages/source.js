@@ -5,6 +5,28 @@ import { api, apiUrl, refreshSession, seg } from '../api.js';
 import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, toast, replaceActions } from '../ui.js';
 import { statusBadge, thumbBox, subAction, srcKey } from '../dvr.js';
 
+const SVG = 'http://www.w3.org/2000/svg';
+/** Outline paths (24×24, stroked in currentColor: they follow the theme's text colour). */
+const MARKS = {
+  directory: ['M3 6.5A1.5 1.5 0 0 1 4.5 5h4.4l2 2.2h8.6A1.5 1.5 0 0 1 21 8.7v9.8a1.5 1.5 0 0 1-1.5 1.5h-15A1.5 1.5 0 0 1 3 18.5z'],
+  file: ['M4 5.5A1.5 1.5 0 0 1 5.5 4h13A1.5 1.5 0 0 1 20 5.5v13a1.5 1.5 0 0 1-1.5 1.5h-13A1.5 1.5 0 0 1 4 18.5z', 'M8 4v16M16 4v16M4 9h4M4 15h4M16 9h4M16 15h4', 'M10.5 10v4l3-2z'],
+};
+/**
+ * A folder or film mark for a row without a thumbnail: inline SVG built with the DOM (no markup
+ * strings, no inline styles: the strict CSP allows it), hidden from screen readers like the emoji it
+ * replaces (the row's name says what it is), and drawn with no emoji font installed.
+ */
+function mark(kind) {
+  const svg = document.createElementNS(SVG, 'svg');
+  for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: '24', height: '24', fill: 'none', stroke: 'currentColor', 'stroke-width': '1.6', 'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', focusable: 'false', class: `file-mark ${kind}` })) svg.setAttribute(k, v);
+  for (const d of MARKS[kind]) {
+    const path = document.createElementNS(SVG, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 const PLAYABLE = { mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/mp4', webm: 'video/webm', mkv: 'video/webm', ogv: 'video/ogg', ts: 'video/mp2t' };
 
 export async function render(main, { driver, username }, ctx) {
@@ -171,7 +193,7 @@ export async function render(main, { driver, username }, ctx) {
     const rel = p.split('/').filter(Boolean).map(seg).map((x) => `${x}/`).join('');
     keyed(files.tbody, shown, (e) => e.name, (e) => {
       const base0 = e.name.replace(/\.[^.]+$/, '');
-      const thumb = e.type === 'file' && names.has(`${base0}.jpg`) ? h('img', { class: 'file-thumb', alt: '', loading: 'lazy', src: apiUrl(`${thumbBase}${rel}${seg(base0)}.jpg`) }) : h('span', { 'aria-hidden': 'true' }, e.type === 'directory' ? '📁' : '🎞️');
+      const thumb = e.type === 'file' && names.has(`${base0}.jpg`) ? h('img', { class: 'file-thumb', alt: '', loading: 'lazy', src: apiUrl(`${thumbBase}${rel}${seg(base0)}.jpg`) }) : mark(e.type === 'directory' ? 'directory' : 'file');
       const url = apiUrl(`${mediaBase}${rel}${seg(e.name)}`);
       const ext = (e.name.split('.').pop() || '').toLowerCase();
       const actionsTd = h('td', { class: 'actions' });

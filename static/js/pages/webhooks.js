@@ -1,5 +1,6 @@
 // #/webhooks — the caller's webhook endpoints (src/notifications): list, add (the signing secret is
-// shown once, in a dialog), send a test event, see the delivery log, enable/disable, delete.
+// shown once, in a dialog), send a test event, see the delivery log (and send a failed delivery
+// again), enable/disable, delete.
 // Users add endpoints for their own sources' events; org admins for their orgs' console events;
 // platform admins for everything.
 import { api } from '../api.js';
@@ -58,25 +59,41 @@ export async function render(main, _params, ctx) {
   let stopLog = null;
   function showLog(ep) {
     stopLog?.();
-    const { wrap: lw, tbody: lb } = table(['When', 'Event', 'Status', 'Attempts', 'Response', 'Latency', 'Error'], { caption: 'Deliveries' });
+    const { wrap: lw, tbody: lb } = table(['When', 'Event', 'Status', 'Attempts', 'Response', 'Latency', 'Error', h('th', { scope: 'col' }, 'Actions')], { caption: 'Deliveries' });
     const none = h('p', { class: 'muted' }, 'No deliveries yet.');
     const close = h('button', { type: 'button', class: 'btn small' }, 'Close');
     fill(logCard, h('div', { class: 'row' }, h('h2', { id: 'wh-log-h' }, 'Delivery log'), h('code', { class: 'muted' }, ep.url), close), lw, none);
     logCard.hidden = false;
     close.addEventListener('click', () => { stopLog?.(); stopLog = null; logCard.hidden = true; fill(logCard); });
+    const paint = (tr, d) => {
+      setText(tr.querySelector('.w'), fmtAgo(d.created_at));
+      setText(tr.querySelector('.e'), d.event_type);
+      fill(tr.querySelector('.s'), badge(d.status, STATUS_KIND[d.status] || ''));
+      setText(tr.querySelector('.a'), d.attempts);
+      setText(tr.querySelector('.r'), d.response_status ?? '—');
+      setText(tr.querySelector('.l'), d.latency_ms === null ? '—' : `${d.latency_ms} ms`);
+      setText(tr.querySelector('.x'), d.error || '');
+      // Only a failed delivery can be sent again (the server keeps its body and webhook-id).
+      tr.retry.hidden = d.status !== 'failed';
+    };
     stopLog = poll(async () => {
       const { deliveries } = await api.get(`/api/webhooks/${encodeURIComponent(ep.id)}/deliveries?limit=50`);
       none.hidden = deliveries.length > 0;
-      keyed(lb, deliveries, (d) => d.id, () => h('tr', {}, td('When', h('span', { class: 'w' })), td('Event', h('code', { class: 'e' })), td('Status', h('span', { class: 's' })),
-        td('Attempts', h('span', { class: 'a' })), td('Response', h('span', { class: 'r' })), td('Latency', h('span', { class: 'l' })), td('Error', h('span', { class: 'x' }))), (tr, d) => {
-        setText(tr.querySelector('.w'), fmtAgo(d.created_at));
-        setText(tr.querySelector('.e'), d.event_type);
-        fill(tr.querySelector('.s'), badge(d.status, STATUS_KIND[d.status] || ''));
-        setText(tr.querySelector('.a'), d.attempts);
-        setText(tr.querySelector('.r'), d.response_status ?? '—');
-        setText(tr.querySelector('.l'), d.latency_ms === null ? '—' : `${d.latency_ms} ms`);
-        setText(tr.querySelector('.x'), d.error || '');
-      });
+      keyed(lb, deliveries, (d) => d.id, (d) => {
+        const retry = h('button', { type: 'button', class: 'btn small', 'aria-label': `Retry the ${d.event_type} delivery` }, 'Retry');
+        const tr = h('tr', {}, td('When', h('span', { class: 'w' })), td('Event', h('code', { class: 'e' })), td('Status', h('span', { class: 's' })),
+          td('Attempts', h('span', { class: 'a' })), td('Response', h('span', { class: 'r' })), td('Latency', h('span', { class: 'l' })), td('Error', h('span', { class: 'x' })),
+          h('td', { class: 'actions', 'data-label': 'Actions' }, retry));
+        tr.retry = retry;
+        retry.addEventListener('click', () => act(retry, async () => {
+          const again = await api.post(`/api/webhooks/${encodeURIComponent(ep.id)}/deliveries/${encodeURIComponent(d.id)}/retry`);
+          paint(tr, again);
+          // The button hides with the row's new status: keep the focus in the log, not on <body>.
+          tr.querySelector('.s').setAttribute('tabindex', '-1');
+          tr.querySelector('.s').focus();
+        }, { ok: 'Delivery queued again' }));
+        return tr;
+      }, paint);
     }, { every: 4000 });
   }
 

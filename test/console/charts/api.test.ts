@@ -4,7 +4,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { app } from '../../../src/app';
 import { runChartScrape } from '../../../src/console/charts/jobs';
 import { loadChart } from '../../../src/console/charts/query';
-import { chartRowsQuery, mayReadOrgFlags } from '../../../src/console/charts/queries';
+import { orgRoleVerdict } from '../../../src/auth/middleware';
+import { membershipRole, orgMemberOrAdminSql } from '../../../src/auth/queries/users';
+import type { AuthUser } from '../../../src/env';
+import { chartRowsQuery } from '../../../src/console/charts/queries';
 import { buildTiles } from '../../../src/console/apps/tiles';
 import { db } from '../../../src/db/client';
 import { refreshSessions } from '../../../src/db/schema';
@@ -353,11 +356,41 @@ describe('chart query', () => {
     await addMember(org.id, member.id, 'member');
     await installed(org.id, gameIds[0]!);
     const d = db(env);
-    const rowsFor = (userId: number) => chartRowsQuery(d, env, { date: null, orgId: org.id, userId }, mayReadOrgFlags(org.id, userId));
+    const rowsFor = (userId: number) => chartRowsQuery(d, env, { date: null, orgId: org.id, userId }, orgMemberOrAdminSql(d, userId, org.id));
     const [forStranger, forMember, forAdmin] = await d.batch([rowsFor(stranger.id), rowsFor(member.id), rowsFor(platformAdmin.id)]);
     expect(forStranger).toEqual([]);
     expect(forMember).toHaveLength(10);
     expect(forMember.find((r) => r.gameId === gameIds[0])?.installed).toBe(1);
     expect(forAdmin).toHaveLength(10);
+  });
+
+  it('guards the chart with the same rule the handler applies: any membership of the org, or a platform admin', async () => {
+    const org = await makeOrg();
+    const other = await makeOrg();
+    const people = {
+      owner: await makeUser(),
+      admin: await makeUser(),
+      member: await makeUser(),
+      otherOrgsOwner: await makeUser(),
+      stranger: await makeUser(),
+      platformAdmin: await makeUser({ role: 'admin' }),
+    };
+    await addMember(org.id, people.owner.id, 'owner');
+    await addMember(org.id, people.admin.id, 'admin');
+    await addMember(org.id, people.member.id, 'member');
+    await addMember(other.id, people.otherOrgsOwner.id, 'owner');
+    const d = db(env);
+    for (const [who, u] of Object.entries(people)) {
+      const [[row]] = await d.batch([d.select({ ok: sql<number>`${orgMemberOrAdminSql(d, u.id, org.id)}` }).from(sql`(SELECT 1)`)]);
+      const role = await membershipRole(d, u.id, org.id);
+      let verdict = true;
+      try {
+        orgRoleVerdict({ id: u.id, role: who === 'platformAdmin' ? 'admin' : 'user' } as AuthUser, role, 'member');
+      } catch {
+        verdict = false;
+      }
+      expect(Boolean(row!.ok), who).toBe(verdict);
+      expect(verdict, who).toBe(!['otherOrgsOwner', 'stranger'].includes(who));
+    }
   });
 });

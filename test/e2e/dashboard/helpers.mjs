@@ -105,3 +105,14 @@ export async function settle(page) {
     if (inFlight.get(page).size === 0 || Date.now() > until) return;
   }
 }
+
+/** Calls the API from a signed-in page (its cookies); resolves to {status, body} (body parsed JSON or null). */
+export const apiFrom = (page, method, path, body) =>
+  page.evaluate(
+    async ({ method, path, body }) => {
+      const r = await fetch(path, { method, credentials: 'include', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+      const text = await r.text();
+      return { status: r.status, body: text ? JSON.parse(text) : null };
+    },
+    { method, path, body },
+  );

@@ -1,19 +1,21 @@
 // The DVR half of the dashboard in a real browser against the seeded local stack: sign in, add a
 // subscription, pause/resume it, watch a source start recording as the development overseer reports
 // it, reset an errored source, browse and play a recording (seeking through Range requests), and
-// change the config (valid value saved, bad value shows the validation message).
-import { execFile } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+// change the config (valid value saved, bad value shows the validation message). The recording it plays
+// is stored through the running stack's ingest API, as an enrolled media host stores one.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ROOT } from '../../../tools/stack.mjs';
-import { launch, newPage } from '../support/browser.mjs';
-import { authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
+import { partTree } from '../../../agents/media/lib/files.mjs';
+import { ingestClient } from '../../../agents/media/lib/ingest-client.mjs';
+import { launch, newPage, shot } from '../support/browser.mjs';
+import { apiFrom, authedPage, createUser, eventually, expectNoSeriousErrors, go, signIn, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
+/** The smallest part size the ingest API accepts (src/dvr/recordings/uploads.ts MIN_PART_SIZE). */
+const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 beforeAll(async () => {
   browser = await launch();
@@ -160,21 +162,30 @@ describe('recorder pages', () => {
       for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
       return btoa(s);
     });
-    // Stored where the media agent's upload would put it, and entered in the recordings catalog (the
-    // dashboard lists recordings from the catalog, never from an R2 listing).
+    // Stored the way a recorder host stores it: through the running stack's ingest API, as an
+    // enrolled media host (register → enrol → multipart upload with the part-tree checksum), so
+    // the catalog row and the R2 object come from the product itself. (Writing them beside the
+    // running `wrangler dev` with `wrangler r2`/`d1 execute --local` met SQLite's lock under load.)
     const dir = mkdtempSync(join(tmpdir(), 'dash-media-'));
     const file = join(dir, 'clip.webm');
     writeFileSync(file, Buffer.from(b64, 'base64'));
     const rel = '2026-11-20_21-00-00/2026-11-20_21-00-05_00000.webm';
-    const key = `recordings/chaturbate/alice/${rel}`;
-    // The dashboard page opens while the clip is stored (not while it is recorded: the recording
-    // needs the CPU in real time).
-    // One wrangler command after the other: at the same time, two local runtimes beside the running
-    // `wrangler dev` met SQLite's lock (SQLITE_BUSY) in a fresh-clone run; the page opens after them.
-    const wrangler = (args) => promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'wrangler'), [...args, '--local', '--persist-to', stack.persistTo], { cwd: ROOT });
-    await wrangler(['r2', 'object', 'put', `edgeplane/${key}`, '--file', file, '--content-type', 'video/webm']);
-    await wrangler(['d1', 'execute', 'DB', '--command',
-        `INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, state, stored_at) SELECT id, '${rel}', '${key}', ${statSync(file).size}, '2026-11-20T21:00:05Z', '2026-11-20T21:00:09Z', 'stored', '2026-11-20T21:00:10Z' FROM sources WHERE driver = 'chaturbate' AND username = 'alice' ON CONFLICT DO NOTHING`]);
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
+    const host = await apiFrom(admin, 'POST', '/api/admin/ingest/hosts', { name: unique('e2e-dash-recorder') });
+    expect(host.status).toBe(201);
+    try {
+      const { credential } = await ingestClient({ server: stack.url }).enroll(host.body.enrolment_code);
+      const ingest = ingestClient({ server: stack.url, credential });
+      const { size, sha256, digests } = await partTree(file, MIN_PART_SIZE);
+      expect(digests).toHaveLength(1); // a few hundred KB: one part
+      const up = await ingest.createUpload({ driver: 'chaturbate', username: 'alice', path: rel, kind: 'segment', size, part_size: MIN_PART_SIZE, sha256 });
+      await ingest.putPart(up.upload_id, 1, readFileSync(file), digests[0]);
+      expect((await ingest.complete(up.upload_id)).state).toBe('stored');
+    } finally {
+      // The stored recording stays; the host is revoked, so the hosts list shows no stray recorder.
+      await apiFrom(admin, 'DELETE', `/api/admin/ingest/hosts/${host.body.id}`);
+      await admin.context().close();
+    }
 
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
     const ranges = [];
@@ -182,9 +193,22 @@ describe('recorder pages', () => {
     await go(page, stack.url, 'source/chaturbate/alice');
     const folder = page.getByRole('button', { name: '2026-11-20_21-00-00', exact: true });
     await folder.waitFor({ timeout: 20_000 });
+    const folderRow = page.locator('tbody tr', { has: folder });
+    expect(await folderRow.locator('svg.file-mark.directory[aria-hidden="true"]').count()).toBe(1);
+    expect(await folderRow.textContent()).not.toMatch(/\p{Extended_Pictographic}/u);
     await folder.click();
     const fileRow = page.locator('tbody tr', { hasText: '2026-11-20_21-00-05_00000.webm' });
     await fileRow.waitFor();
+    // A file without a thumbnail shows a drawn film mark (an SVG, hidden from screen readers), not
+    // an emoji that needs an emoji font; so did the folder row.
+    const film = fileRow.locator('svg.file-mark.file[aria-hidden="true"]');
+    expect(await film.count()).toBe(1);
+    expect((await film.boundingBox())?.width).toBeGreaterThanOrEqual(16); // drawn, not an empty box
+    expect(await fileRow.textContent()).not.toMatch(/\p{Extended_Pictographic}/u);
+    await shot(page, 'source-recordings-marks-light-1280');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'source-recordings-marks-dark-1280');
+    await page.emulateMedia({ colorScheme: 'light' });
     expect(await fileRow.locator('.size').textContent()).toMatch(/KB|MB|B/);
     await fileRow.getByRole('button', { name: 'Play' }).click();
     const video = page.locator('.player video');
@@ -200,25 +224,37 @@ describe('recorder pages', () => {
 
   it('saves a config value and shows the validation error for a bad one', async () => {
     const page = await authedPage(browser, stack.url, stack.credentials.admin);
-    await go(page, stack.url, 'admin/config');
-    const field = page.getByLabel('check_interval', { exact: true });
-    await field.fill('2m');
-    await page.getByRole('button', { name: 'Save configuration' }).click();
-    await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
-    const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
-    expect(saved).toBe('2m');
+    // The config is the whole stack's: what this test saves is put back at its end, pass or fail,
+    // so the specs after it see the seeded check_interval, not this test's 2m.
+    const before = await apiFrom(page, 'GET', '/api/config');
+    expect(before.status).toBe(200);
+    expect(before.body.check_interval).not.toBe('2m'); // else saving 2m would show nothing
+    try {
+      await go(page, stack.url, 'admin/config');
+      const field = page.getByLabel('check_interval', { exact: true });
+      await field.fill('2m');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await eventually(() => page.locator('.toast').last().textContent()).toMatch(/Configuration saved/);
+      const saved = await page.evaluate(async () => (await (await fetch('/api/config', { credentials: 'include' })).json()).check_interval);
+      expect(saved).toBe('2m');
 
-    // A bad duration is caught in the page, next to the field.
-    await page.getByLabel('check_interval', { exact: true }).fill('soon');
-    await page.getByRole('button', { name: 'Save configuration' }).click();
-    await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
-    expect(await page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/duration/i);
+      // A bad duration is caught in the page, next to the field.
+      await page.getByLabel('check_interval', { exact: true }).fill('soon');
+      await page.getByRole('button', { name: 'Save configuration' }).click();
+      await eventually(() => page.locator('[aria-invalid="true"]').count()).toBe(1);
+      expect(await page.locator('#main .field .err:not(:empty)').first().textContent()).toMatch(/duration/i);
 
-    // And what the server refuses (raw JSON with a bad type) is shown with its message.
-    const raw = page.getByLabel('Configuration as JSON');
-    const cfg = JSON.parse(await raw.inputValue());
-    await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
-    await page.getByRole('button', { name: 'Save JSON' }).click();
-    await eventually(() => page.locator('#main .form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+      // And what the server refuses (raw JSON with a bad type) is shown with its message.
+      const raw = page.getByLabel('Configuration as JSON');
+      const cfg = JSON.parse(await raw.inputValue());
+      await raw.fill(JSON.stringify({ ...cfg, error_window: 'later' }));
+      await page.getByRole('button', { name: 'Save JSON' }).click();
+      await eventually(() => page.locator('#main .form-error[role="alert"]').textContent()).toMatch(/error_window|duration/i);
+    } finally {
+      const restored = await apiFrom(page, 'PUT', '/api/config', before.body);
+      expect(restored.status).toBe(200);
+    }
+    const after = await apiFrom(page, 'GET', '/api/config');
+    expect(after.body.check_interval).toBe(before.body.check_interval);
   });
 });

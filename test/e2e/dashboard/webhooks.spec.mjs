@@ -1,18 +1,22 @@
 // Webhooks in a real browser against the local stack: register an endpoint that points at a
 // receiver this test starts on loopback (the stack runs with WEBHOOKS_ALLOW_PRIVATE), copy the secret
 // shown once, press "Send test", and see the signed delivery arrive and show as succeeded in the
-// delivery log; the page stays axe-clean at 360 px in the dark theme with the log open.
+// delivery log; the page stays axe-clean at 360 px in the dark theme with the log open. And a
+// delivery that failed for good is sent again with the log's "Retry": pending, then delivered with the
+// same webhook-id.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectAccessible } from '../support/axe.mjs';
 import { launch, shot } from '../support/browser.mjs';
-import { authedPage, eventually, expectNoSeriousErrors, go } from './helpers.mjs';
+import { apiFrom, authedPage, eventually, expectNoSeriousErrors, go, unique } from './helpers.mjs';
 
 const stack = inject('stack');
 let browser;
 let server;
 const received = [];
+/** While true the receiver's `/flaky` path answers 500 (an attempt that fails). */
+let flaky = true;
 
 beforeAll(async () => {
   browser = await launch();
@@ -20,8 +24,8 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      received.push({ headers: req.headers, body });
-      res.writeHead(204).end();
+      received.push({ headers: req.headers, body, url: req.url });
+      res.writeHead(req.url === '/flaky' && flaky ? 500 : 204).end();
     });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -76,5 +80,51 @@ describe('webhooks page', () => {
     await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
     await eventually(() => page.locator('tbody tr', { hasText: url }).count()).toBe(0);
     expectNoSeriousErrors(page);
+  });
+
+  it('sends a failed delivery again from the delivery log: pending, then delivered with the same webhook-id', { timeout: 180_000 }, async () => {
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
+    const call = (method, path, body) => apiFrom(page, method, path, body);
+    // A failure for good without eight attempts and an hour of back-off: the first attempt gets a
+    // 500, then the endpoint is disabled, so the second attempt (30 s later) records it `failed`.
+    // The event: an ownership proof waiting for review in an org of this test's own.
+    const me = (await call('GET', '/api/me')).body;
+    const slug = unique('wh-retry-');
+    const org = await call('POST', '/orgs', { slug, name: `Webhook retry ${slug}`, owner_user_id: me.id });
+    expect(org.status).toBe(201);
+    const games = (await call('GET', '/games?limit=1')).body;
+    const game = (Array.isArray(games) ? games : games.items ?? games.games)[0];
+    const url = `http://127.0.0.1:${server.address().port}/flaky`;
+    const ep = await call('POST', '/api/webhooks', { url, scope: 'org', org_id: org.body.id, events: ['proof.pending_review'], description: 'e2e retry' });
+    expect(ep.status).toBe(201);
+    try {
+      const proof = await call('POST', `/users/${me.id}/library/proofs`, { kind: 'manual', org_id: org.body.id, game_id: game.id, receipt: { store: 'E2E shop', order_id: 'E2E-RETRY-1', purchased_at: '2026-10-30' } });
+      expect(proof.status).toBe(201);
+      const ours = () => received.find((r) => r.url === '/flaky' && JSON.parse(r.body).data?.org_id === org.body.id);
+      await eventually(() => Boolean(ours()), { timeout: 30_000, interval: 250 }).toBe(true);
+      const id = ours().headers['webhook-id'];
+      expect((await call('PATCH', `/api/webhooks/${ep.body.id}`, { enabled: false })).status).toBe(200);
+      const row = async () => (await call('GET', `/api/webhooks/${ep.body.id}/deliveries?limit=200`)).body.deliveries.find((d) => d.id === id);
+      await eventually(async () => (await row())?.status, { timeout: 90_000, interval: 1000 }).toBe('failed');
+      expect((await call('PATCH', `/api/webhooks/${ep.body.id}`, { enabled: true })).status).toBe(200);
+      flaky = false;
+
+      await go(page, stack.url, 'webhooks');
+      await page.locator('tbody tr', { hasText: url }).getByRole('button', { name: 'Deliveries' }).click();
+      const tr = page.locator(`section tbody tr[data-key="${id}"]`);
+      await eventually(() => tr.locator('td[data-label="Status"]').textContent(), { timeout: 15_000 }).toBe('failed');
+      await tr.getByRole('button', { name: /^Retry/ }).click();
+      // The page shows it pending again at once (before the queue delivers it)…
+      await page.waitForFunction((k) => document.querySelector(`tr[data-key="${k}"] td[data-label="Status"]`)?.textContent === 'pending', id, { polling: 'raf', timeout: 10_000 });
+      expect(await tr.getByRole('button', { name: /^Retry/ }).isVisible()).toBe(false);
+      // …and succeeded once the receiver took it: the same webhook-id, the same body.
+      await eventually(() => tr.locator('td[data-label="Status"]').textContent(), { timeout: 30_000 }).toBe('succeeded');
+      const sends = received.filter((r) => r.headers['webhook-id'] === id);
+      expect(sends.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(sends.map((r) => r.body)).size).toBe(1);
+      expectNoSeriousErrors(page);
+    } finally {
+      await call('DELETE', `/api/webhooks/${ep.body.id}`);
+    }
   });
 });

@@ -1,0 +1,108 @@
+// The console's org picker and cluster-nodes table in a real browser: the picker starts on the
+// first org that has nodes (not the first by name, the demo's empty "Acme Corp") and says so, and
+// starts on the org last chosen once one was; the nodes table shows every action at 1280 px without
+// scrolling sideways, and stays usable at 360 px.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { expectAccessible } from '../support/axe.mjs';
+import { launch, shot } from '../support/browser.mjs';
+import { apiFrom, authedPage, eventually, expectNoSeriousErrors, go, unique } from './helpers.mjs';
+
+const stack = inject('stack');
+let browser;
+let org; // an org of this spec's own, with one node whose stream URL is long
+
+beforeAll(async () => {
+  browser = await launch();
+  const page = await authedPage(browser, stack.url, stack.credentials.admin);
+  const slug = unique('zz-layout-');
+  const made = await apiFrom(page, 'POST', '/orgs', { slug, name: `ZZ Layout ${slug.slice(10)}` });
+  expect(made.status).toBe(201);
+  org = made.body;
+  const node = await apiFrom(page, 'POST', `/orgs/${org.id}/nodes`, { name: 'rack-7-node-12-living-room', region: 'eu-west-2', capacity: 4, stream_base_url: 'https://rack-7-node-12.stream.example.com/edgeplane/stream' });
+  expect(node.status).toBe(201);
+  await page.context().close();
+});
+afterAll(async () => browser?.close());
+
+/** A fresh page whose org picker has no remembered choice (localStorage emptied before any script). */
+async function freshPage(o) {
+  const page = await authedPage(browser, stack.url, stack.credentials.admin, o);
+  await page.evaluate(() => localStorage.removeItem('edgeplane-org'));
+  return page;
+}
+const picker = (page) => page.getByLabel('Organization');
+const nodeRow = (page) => page.locator('table.nodes tbody tr', { hasText: 'rack-7-node-12-living-room' });
+
+describe('console org picker', () => {
+  it('starts on the first org with nodes and says so; then on the org last chosen', { timeout: 120_000 }, async () => {
+    const page = await freshPage();
+    const orgs = (await apiFrom(page, 'GET', '/orgs')).body;
+    expect(orgs.length).toBeGreaterThan(1);
+    const counts = await Promise.all(orgs.slice(0, 8).map(async (o) => (await apiFrom(page, 'GET', `/orgs/${o.id}/nodes`)).body.length));
+    const expected = orgs[counts.findIndex((n) => n > 0)];
+    expect(expected).toBeDefined();
+
+    await go(page, stack.url, 'console/nodes');
+    await eventually(() => picker(page).inputValue()).toBe(String(expected.id));
+    expect(await page.locator('.org-why').textContent()).toBe(`Showing ${expected.name}: the first with cluster nodes.`);
+    await eventually(() => page.locator('table.nodes tbody tr').count()).toBeGreaterThan(0);
+
+    // A choice is remembered: the next console page, and the next visit, start on it.
+    await picker(page).selectOption(String(org.id));
+    await nodeRow(page).waitFor();
+    await go(page, stack.url, 'console/sessions');
+    await eventually(() => picker(page).inputValue()).toBe(String(org.id));
+    expect(await page.locator('.org-why').textContent()).toBe(`Showing ${org.name}: your last choice.`);
+    await page.reload();
+    await go(page, stack.url, 'console/nodes');
+    await eventually(() => picker(page).inputValue()).toBe(String(org.id));
+    expectNoSeriousErrors(page);
+  });
+});
+
+describe('cluster nodes table', () => {
+  it('shows every action of a node at 1280 px inside the table, with no sideways scroll', { timeout: 120_000 }, async () => {
+    for (const theme of ['light', 'dark']) {
+      const page = await freshPage({ width: 1280, height: 800, theme });
+      await go(page, stack.url, 'console/nodes');
+      await picker(page).selectOption(String(org.id));
+      const row = nodeRow(page);
+      await row.waitFor();
+      const wrap = page.locator('.table-wrap', { has: page.locator('table.nodes') });
+      const box = await wrap.evaluate((w) => ({ scroll: w.scrollWidth, client: w.clientWidth }));
+      expect(box.scroll, 'the nodes table scrolls sideways').toBeLessThanOrEqual(box.client);
+      const outer = await wrap.boundingBox();
+      const names = ['Drain', 'Enrol', 'Rotate', 'Revoke', 'Delete'];
+      for (const name of names) {
+        const b = await row.getByRole('button', { name, exact: true }).boundingBox();
+        expect(b, name).not.toBeNull();
+        expect(b.x, name).toBeGreaterThanOrEqual(outer.x);
+        expect(b.x + b.width, name).toBeLessThanOrEqual(outer.x + outer.width + 0.5);
+      }
+      await shot(page, `console-nodes-actions-${theme}-1280`);
+      if (theme === 'light') await expectAccessible(page, 'cluster nodes at 1280 px');
+      expectNoSeriousErrors(page);
+      await page.context().close();
+    }
+  });
+
+  it('keeps the actions on screen and usable at 360 px', { timeout: 120_000 }, async () => {
+    const page = await freshPage({ width: 360, height: 740, theme: 'dark' });
+    await go(page, stack.url, 'console/nodes');
+    await picker(page).selectOption(String(org.id));
+    const row = nodeRow(page);
+    await row.waitFor();
+    for (const name of ['Drain', 'Enrol', 'Rotate', 'Revoke', 'Delete']) {
+      const b = await row.getByRole('button', { name, exact: true }).boundingBox();
+      expect(b.x, name).toBeGreaterThanOrEqual(0);
+      expect(b.x + b.width, name).toBeLessThanOrEqual(360);
+    }
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await shot(page, 'console-nodes-actions-phone');
+    await row.getByRole('button', { name: 'Enrol', exact: true }).click();
+    await eventually(() => page.getByRole('dialog').locator('[data-code]').textContent()).toMatch(/\S{6,}/);
+    await page.keyboard.press('Escape');
+    expectNoSeriousErrors(page);
+    await page.context().close();
+  });
+});
