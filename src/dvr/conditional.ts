@@ -95,21 +95,30 @@ export function unlessCurrent(header: string | undefined, view: ListView, when?:
 export const eventsView = (sourceId: number): ListView => ({ key: `events-${sourceId}`, scopes: [scopes.events(sourceId)] });
 
 /**
- * Row-independent: a tag of the header is the current one of this source's events. The route knows
- * the source only by name, so each id a tag names must still be this name's id.
+ * Row-independent: a tag of the header (or the `kept` body's) is the current one of this source's
+ * events. The route knows the source only by name, so each id a tag names must still be this name's id.
  */
-function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
+function eventsTagCurrent(header: string | undefined, driver: string, username: string, kept?: BuiltList): SQL {
   const tags = ifNoneMatchTags(header, MAX_TAGS);
   if (tags === 'any') return sql`1`;
+  const keptId = kept ? Number(/^"events-([1-9][0-9]{0,15})-/.exec(kept.etag)?.[1]) : NaN;
   const ids = new Set(tags.flatMap((t) => /^events-([1-9][0-9]{0,15})-/.exec(t)?.[1] ?? []).map(Number));
+  if (Number.isFinite(keptId)) ids.add(keptId);
   if (ids.size === 0) return sql`0`;
-  return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
+  return or(
+    ...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, tagCurrent(tagClaim(header, eventsView(id), id === keptId ? kept : undefined)))),
+  )!;
 }
 
-/** The events read's guard: the caller may read the source and no claimed tag is current. */
-export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number): SQL {
-  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username)})`;
+/** The events read's guard: the caller may read the source and neither a claimed tag nor the
+ * `kept` body (list-cache.ts, under `eventsCacheKey`) is current. */
+export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number, kept?: BuiltList): SQL {
+  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username, kept)})`;
 }
+
+/** Where a source's events body is kept: by name, the only thing the route knows before its batch
+ * (the kept body's tag names the source id, which the guard and `answerList` check). */
+export const eventsCacheKey = (driver: string, username: string) => `events:${driver}/${username}`;
 
 export function etagOf(view: ListView, versions: readonly number[]): string {
   return `"${view.key}-${versions.join('.')}"`;
@@ -133,7 +142,7 @@ export async function answerList<T>(
   view: ListView,
   counters: CounterRows,
   present: () => T | JsonText<T> | Promise<T | JsonText<T>>,
-  cache?: { kept: BuiltList | undefined },
+  cache?: { kept: BuiltList | undefined; key?: string },
 ) {
   const versions = versionsIn(counters, view.scopes);
   const etag = etagOf(view, versions);
@@ -141,7 +150,8 @@ export async function answerList<T>(
   const claimed = claimedVersions(c.req.header('If-None-Match'), view);
   if (claimed === 'any' || claimed.some((v) => sameVersions(v, versions))) return c.body(null, 304);
   if (cache) {
-    const built = cache.kept && sameVersions(cache.kept.versions, versions) ? cache.kept : keepBuiltList(view.key, versions, etag, jsonText(await present()));
+    // The tag names the view and its versions: the same tag is the same body.
+    const built = cache.kept?.etag === etag ? cache.kept : keepBuiltList(cache.key ?? view.key, versions, etag, jsonText(await present()));
     // Typed as the c.json answer its bytes equal.
     return (await sendBuilt(c, built)) as unknown as ReturnType<typeof c.json<T, 200>>;
   }

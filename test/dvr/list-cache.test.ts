@@ -129,6 +129,31 @@ describe('a changed list is built once and served many times', () => {
   });
 });
 
+describe("a source's events (the source page's list)", () => {
+  const path = '/api/sources/chaturbate/cache-alice-2/events';
+  const eventRows = (r: { statements: Array<{ sql: string; rows: number }> }) => r.statements.find((s) => s.sql.includes('from "worker_events"'))!.rows;
+  async function event(type: string, ts: string) {
+    await env.DB.prepare(`INSERT INTO worker_events (source_id, pid, event_type, exit_code, ts) SELECT id, 41, ?1, NULL, ?2 FROM sources WHERE username = 'cache-alice-2'`).bind(type, ts).run();
+  }
+
+  it('are kept while unchanged, rebuilt after a new event, and never shown to a stranger', async () => {
+    await event('started', '2026-12-01T10:00:00Z');
+    const stale = { 'If-None-Match': '"events-1-0"' };
+    const first = await get(path, alice, stale);
+    expect(first.status).toBe(200);
+    expect(eventRows(first)).toBe(1);
+    const second = await get(path, alice, stale);
+    expect([second.status, eventRows(second), second.text, second.etag]).toEqual([200, 0, first.text, first.etag]);
+    await event('exited', '2026-12-01T10:05:00Z');
+    const third = await get(path, alice, stale);
+    expect(eventRows(third)).toBe(2);
+    expect((third.body as { events: Array<{ event_type: string }> }).events.map((e) => e.event_type)).toEqual(['exited', 'started']);
+    // Kept for alice's source: bob does not subscribe to it, and is refused as before.
+    expect((await call('GET', path, { token: bob.token })).status).toBe(404);
+    expect((await get(path, admin, stale)).text).toBe(third.text);
+  });
+});
+
 describe('a kept list is only served to its own view', () => {
   it("user A never gets user B's list, with any tag", async () => {
     const bobs = await get('/api/subscriptions', bob);
