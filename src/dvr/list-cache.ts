@@ -27,9 +27,9 @@ export interface BuiltList {
   readonly key: string;
   readonly versions: readonly number[];
   readonly etag: string;
-  readonly bytes: Uint8Array;
+  readonly bytes: Uint8Array<ArrayBuffer>;
   /** The same bytes gzip-compressed, made on the first request that accepts gzip. */
-  gzip?: Uint8Array;
+  gzip?: Uint8Array<ArrayBuffer>;
 }
 
 /** What the entries may hold in all (bytes + gzip bytes): a dozen 1,000-row admin lists (342 KiB
@@ -64,7 +64,8 @@ export function sameVersions(a: readonly number[], b: readonly number[]): boolea
 /** Keeps `text` as the view's body at `versions` (replacing any other version of it) and returns the
  * entry; a body larger than the whole bound is returned without being kept. */
 export function keepBuiltList(key: string, versions: readonly number[], etag: string, text: string): BuiltList {
-  const entry: BuiltList = { key, versions: [...versions], etag, bytes: encoder.encode(text) };
+  // encode() always returns a fresh ArrayBuffer-backed array (never a shared one), what a body takes.
+  const entry: BuiltList = { key, versions: [...versions], etag, bytes: encoder.encode(text) as Uint8Array<ArrayBuffer> };
   forget(key);
   if (entry.bytes.byteLength > maxBytes) return entry;
   entries.set(key, entry);
@@ -74,7 +75,7 @@ export function keepBuiltList(key: string, versions: readonly number[], etag: st
 }
 
 /** The entry's gzip bytes, compressed once and counted against the bound from then on. */
-export async function gzipOf(entry: BuiltList): Promise<Uint8Array> {
+export async function gzipOf(entry: BuiltList): Promise<Uint8Array<ArrayBuffer>> {
   if (entry.gzip) return entry.gzip;
   const stream = new Blob([entry.bytes]).stream().pipeThrough(new CompressionStream('gzip'));
   const gzip = new Uint8Array(await new Response(stream).arrayBuffer());
