@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { TraceMap, originalPositionFor } from '@jridgewell/trace-mapping';
 import { startFakeOverseer } from '../test/support/fake-overseer.mjs';
 import { inspector, login, startBenchStack } from './lib.mjs';
-import { DVR_BENCH_ADMIN_PASSWORD, seedSubscriptions } from './dvr.bench.mjs';
+import { BROWSER_ACCEPT_ENCODING, DVR_BENCH_ADMIN_PASSWORD, seedSubscriptions } from './dvr.bench.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -155,7 +155,8 @@ const fake = await startFakeOverseer({ port: 0 });
 const stack = await startBenchStack({ overseerUrl: `ws://127.0.0.1:${fake.port}/ws`, nodeAgent: false, adminPassword: DVR_BENCH_ADMIN_PASSWORD });
 try {
   const { token } = await settled(() => login(stack.url, 'admin', DVR_BENCH_ADMIN_PASSWORD));
-  const auth = { Authorization: `Bearer ${token}` };
+  // As a browser asks (the bench does the same): kept lists answer with their gzip bytes.
+  const auth = { Authorization: `Bearer ${token}`, 'Accept-Encoding': BROWSER_ACCEPT_ENCODING };
   const me = await settled(async () => (await fetch(`${stack.url}/api/me`, { headers: auth })).json());
   const have = await settled(async () => (await (await fetch(`${stack.url}/api/subscriptions`, { headers: auth })).json()).length);
   await seedSubscriptions(stack, me.id, 1000 - have, 'prof');

@@ -29,6 +29,7 @@ import { callerCheck } from '../auth/middleware';
 import type { Db } from '../db/client';
 import { ifNoneMatchTags, matchesEtag } from '../http/etag';
 import { Forbidden } from '../http/errors';
+import { builtList, gzipOf, keepBuiltList, MIN_GZIP_BYTES, prefersGzip, sameVersions, type BuiltList } from './list-cache';
 import { counterVersionsQuery, isAdminUser, mayReadSource, scopes, sourceIdByName, tagCurrent, unlessTagCurrent, versionsIn, type TagClaim } from './queries';
 
 /** The request header, validated (a list of tags or `*`; more than this is not a dashboard's). */
@@ -65,10 +66,17 @@ export function claimedVersions(header: string | undefined, view: ListView): 'an
   return out;
 }
 
-/** The header's claim about `view` as the values queries.ts `tagCurrent` binds. */
-export function tagClaim(header: string | undefined, view: ListView): TagClaim {
+/**
+ * The header's claim about `view` as the values queries.ts `tagCurrent` binds. `kept` adds the
+ * version of the body this isolate holds for the view (list-cache.ts): the list is then read only
+ * when neither the client's tag nor the kept body is current, so a poll this isolate can answer
+ * from memory reads only the counters, and any other still gets the list in the same trip.
+ */
+export function tagClaim(header: string | undefined, view: ListView, kept?: BuiltList): TagClaim {
   const claimed = claimedVersions(header, view);
-  return { any: claimed === 'any' ? 1 : 0, scopes: JSON.stringify(view.scopes), claimed: JSON.stringify(claimed === 'any' ? [] : claimed) };
+  const versions: Array<readonly number[]> = claimed === 'any' ? [] : claimed;
+  if (kept) versions.push(kept.versions);
+  return { any: claimed === 'any' ? 1 : 0, scopes: JSON.stringify(view.scopes), claimed: JSON.stringify(versions) };
 }
 
 /** Row-independent SQL, true when a tag of the header is still current for `view`. */
@@ -76,9 +84,10 @@ export function stillCurrent(header: string | undefined, view: ListView): SQL {
   return tagCurrent(tagClaim(header, view));
 }
 
-/** Row-independent SQL, true when the list must be read: `when` holds and no claimed tag is current. */
-export function unlessCurrent(header: string | undefined, view: ListView, when?: SQL): SQL {
-  return unlessTagCurrent(tagClaim(header, view), when);
+/** Row-independent SQL, true when the list must be read: `when` holds and neither a claimed tag
+ * nor the `kept` body is current. */
+export function unlessCurrent(header: string | undefined, view: ListView, when?: SQL, kept?: BuiltList): SQL {
+  return unlessTagCurrent(tagClaim(header, view, kept), when);
 }
 
 /** A source's events as a list view: the tag carries the source id, so a source re-created under
@@ -86,21 +95,30 @@ export function unlessCurrent(header: string | undefined, view: ListView, when?:
 export const eventsView = (sourceId: number): ListView => ({ key: `events-${sourceId}`, scopes: [scopes.events(sourceId)] });
 
 /**
- * Row-independent: a tag of the header is the current one of this source's events. The route knows
- * the source only by name, so each id a tag names must still be this name's id.
+ * Row-independent: a tag of the header (or the `kept` body's) is the current one of this source's
+ * events. The route knows the source only by name, so each id a tag names must still be this name's id.
  */
-function eventsTagCurrent(header: string | undefined, driver: string, username: string): SQL {
+function eventsTagCurrent(header: string | undefined, driver: string, username: string, kept?: BuiltList): SQL {
   const tags = ifNoneMatchTags(header, MAX_TAGS);
   if (tags === 'any') return sql`1`;
+  const keptId = kept ? Number(/^"events-([1-9][0-9]{0,15})-/.exec(kept.etag)?.[1]) : NaN;
   const ids = new Set(tags.flatMap((t) => /^events-([1-9][0-9]{0,15})-/.exec(t)?.[1] ?? []).map(Number));
+  if (Number.isFinite(keptId)) ids.add(keptId);
   if (ids.size === 0) return sql`0`;
-  return or(...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, stillCurrent(header, eventsView(id)))))!;
+  return or(
+    ...[...ids].map((id) => and(sql`${sourceIdByName(driver, username)} = ${id}`, tagCurrent(tagClaim(header, eventsView(id), id === keptId ? kept : undefined)))),
+  )!;
 }
 
-/** The events read's guard: the caller may read the source and no claimed tag is current. */
-export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number): SQL {
-  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username)})`;
+/** The events read's guard: the caller may read the source and neither a claimed tag nor the
+ * `kept` body (list-cache.ts, under `eventsCacheKey`) is current. */
+export function unlessEventsCurrent(header: string | undefined, driver: string, username: string, userId: number, kept?: BuiltList): SQL {
+  return sql`${mayReadSource(driver, username, userId)} AND NOT (${eventsTagCurrent(header, driver, username, kept)})`;
 }
+
+/** Where a source's events body is kept: by name, the only thing the route knows before its batch
+ * (the kept body's tag names the source id, which the guard and `answerList` check). */
+export const eventsCacheKey = (driver: string, username: string) => `events:${driver}/${username}`;
 
 export function etagOf(view: ListView, versions: readonly number[]): string {
   return `"${view.key}-${versions.join('.')}"`;
@@ -112,18 +130,54 @@ type CounterRows = ReadonlyArray<{ scope: string; version: number }>;
  * The answer for `view` from the batch's counter rows: 304 with the tag when a claimed tag is
  * current (the same test as `stillCurrent`, so the guarded list read nothing), else 200 with the
  * tag and `present()`.
+ *
+ * With `cache` (the view's body this isolate held when the batch was built, whose version was in
+ * the list's guard: `tagClaim`), a 200 at that same version is answered from the kept bytes — the
+ * guarded list read nothing — and any other 200 keeps what `present()` built for the next poll.
+ * The entry is the one captured before the batch, never looked up again: another request of the
+ * isolate may replace it meanwhile, and only the captured one's version was in this batch's guard.
  */
-export async function answerList<T>(c: Context<AppEnv>, view: ListView, counters: CounterRows, present: () => T | JsonText<T> | Promise<T | JsonText<T>>) {
+export async function answerList<T>(
+  c: Context<AppEnv>,
+  view: ListView,
+  counters: CounterRows,
+  present: () => T | JsonText<T> | Promise<T | JsonText<T>>,
+  cache?: { kept: BuiltList | undefined; key?: string },
+) {
   const versions = versionsIn(counters, view.scopes);
-  c.header('ETag', etagOf(view, versions));
+  const etag = etagOf(view, versions);
+  c.header('ETag', etag);
   const claimed = claimedVersions(c.req.header('If-None-Match'), view);
-  if (claimed === 'any' || claimed.some((v) => v.every((n, i) => n === versions[i]))) return c.body(null, 304);
+  if (claimed === 'any' || claimed.some((v) => sameVersions(v, versions))) return c.body(null, 304);
+  if (cache) {
+    // The tag names the view and its versions: the same tag is the same body.
+    const built = cache.kept?.etag === etag ? cache.kept : keepBuiltList(cache.key ?? view.key, versions, etag, jsonText(await present()));
+    // Typed as the c.json answer its bytes equal.
+    return (await sendBuilt(c, built)) as unknown as ReturnType<typeof c.json<T, 200>>;
+  }
   const body = await present();
   if (body instanceof JsonText) {
     // Already JSON (c.json would encode the string again); typed as the c.json answer it equals.
     return c.body(body.text, 200, { 'Content-Type': 'application/json' }) as unknown as ReturnType<typeof c.json<T, 200>>;
   }
   return c.json(body, 200);
+}
+
+const jsonText = <T>(body: T | JsonText<T>): string => (body instanceof JsonText ? body.text : JSON.stringify(body));
+
+/**
+ * A kept body as the 200. A client whose preferred compression is gzip (every browser lists it
+ * first) gets the kept gzip bytes as they are (`encodeBody: 'manual'`: the runtime does not encode
+ * them again); any other client gets the plain bytes, which the edge compresses as before.
+ */
+async function sendBuilt(c: Context<AppEnv>, built: BuiltList): Promise<Response> {
+  const accepted = (c.req.raw.cf as { clientAcceptEncoding?: string } | undefined)?.clientAcceptEncoding || c.req.header('Accept-Encoding');
+  if (built.bytes.byteLength >= MIN_GZIP_BYTES && prefersGzip(accepted)) {
+    const gzip = await gzipOf(built);
+    const headers = new Headers({ 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding', ETag: built.etag });
+    return new Response(gzip, { status: 200, headers, encodeBody: 'manual' });
+  }
+  return c.body(built.bytes, 200, { 'Content-Type': 'application/json', Vary: 'Accept-Encoding' });
 }
 
 /** A body SQLite already serialised as the `T` the route declares (queries.ts
@@ -160,12 +214,13 @@ export async function conditionalList<Row, T>(
   const caller = callerCheck(c, d);
   const header = c.req.header('If-None-Match');
   const when = opts.adminList ? isAdminUser(caller.userId) : undefined;
-  const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when))];
+  const kept = builtList(opts.view.key);
+  const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when, kept))];
   if (opts.with) statements.push(opts.with);
   const [callerRows, counters, rows, withRows = []] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[], unknown[]?];
   const user = caller.confirm(callerRows);
   opts.authorize?.(user);
-  return answerList(c, opts.view, counters, () => opts.present(rows, withRows));
+  return answerList(c, opts.view, counters, () => opts.present(rows, withRows), { kept });
 }
 
 /**

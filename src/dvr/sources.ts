@@ -13,7 +13,8 @@ import { db } from '../db/client';
 import { errors, json, newRouter, z } from '../http/openapi';
 import { visibleOrNotFound, visibleSource, visibleSourceForStat } from './access';
 import { SourceParams } from './paths';
-import { answerByDigest, answerList, eventsView, IfNoneMatchHeaders, notModified, unlessEventsCurrent } from './conditional';
+import { answerByDigest, answerList, eventsCacheKey, eventsView, IfNoneMatchHeaders, notModified, unlessEventsCurrent } from './conditional';
+import { builtList } from './list-cache';
 import { eventCounterQuery, sourceIdByName, sourceVisibilityQuery, workerEventsOf, type WorkerEventRow } from './queries';
 import { fileInfos, safeSubpath, statFromCatalog } from './media-store';
 import { listFiles, statChildren } from './recordings/catalog';
@@ -81,11 +82,15 @@ export const sourceRoutes = newRouter()
       // counter and the events, read only when the caller may see them and the tag is not current.
       const caller = callerCheck(c, d);
       const header = c.req.valid('header')['if-none-match'];
+      // The events body this isolate built last for this name (list-cache.ts), served once the
+      // batch has shown the caller may see the source and its tag is still the current one.
+      const cacheKey = eventsCacheKey(driver, username);
+      const kept = builtList(cacheKey);
       const [callerRows, visibility, counters, rows] = await d.batch([
         caller.query,
         sourceVisibilityQuery(d, driver, username, caller.userId),
         eventCounterQuery(d, driver, username),
-        workerEventsOf(d, sourceIdByName(driver, username), 25, unlessEventsCurrent(header, driver, username, caller.userId)),
+        workerEventsOf(d, sourceIdByName(driver, username), 25, unlessEventsCurrent(header, driver, username, caller.userId, kept)),
       ]);
       const src = visibleOrNotFound(visibility[0], caller.confirm(callerRows), driver, username);
       // The tag carries the source id: a source re-created under the same name starts a new tag.
@@ -99,7 +104,7 @@ export const sourceRoutes = newRouter()
           ts: e.ts,
         }));
         return { driver, username, events };
-      });
+      }, { kept, key: cacheKey });
     },
   )
   .openapi(

@@ -18,6 +18,7 @@ import { overseerLink } from './overseer';
 import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
 import { answerList, IfNoneMatchHeaders, JsonText, notModified, tagClaim, type ListView } from './conditional';
+import { builtList } from './list-cache';
 import { counterVersionsQuery, everyonesListJsonQuery, findOwnStatusRow, ownListJsonQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
@@ -71,17 +72,21 @@ export const subscriptionRoutes = newRouter()
       const header = c.req.valid('header')['if-none-match'];
       // SQLite writes the list's JSON (queries.ts `listStatusJsonQuery`): the Worker joins a few strings.
       const built = listTemplates();
+      // A body this isolate already built for a view (list-cache.ts) joins that view's guard: when
+      // it is still current, its statement reads nothing and the kept bytes are the answer.
+      const kept = { all: builtList(views.all.key), own: builtList(views.own.key) };
       const [callerRows, counters, allParts, ownParts, cfg] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
-        everyonesListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.all)),
-        ownListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.own)),
+        everyonesListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.all, kept.all)),
+        ownListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.own, kept.own)),
         storedConfigQuery(d),
       ]);
       const me = caller.confirm(callerRows);
       const list = (parts: typeof allParts) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg, built));
-      if (me.role === 'admin') return answerList(c, views.all, counters, () => list(allParts));
-      return answerList(c, views.own, counters, () => list(ownParts));
+      // The view is chosen from the role this batch confirmed, and only that view's entry is served.
+      if (me.role === 'admin') return answerList(c, views.all, counters, () => list(allParts), { kept: kept.all });
+      return answerList(c, views.own, counters, () => list(ownParts), { kept: kept.own });
     },
   )
   .openapi(

@@ -5,6 +5,7 @@
 // Objects with their alarms, even those evicted since their last use), the D1 schema applied
 // again, and the Worker's test hooks (`setWorld`) back to the real clock and fetch.
 import { applyD1Migrations, env } from 'cloudflare:test';
+import { resetListCache } from '../../src/dvr/list-cache';
 import { setWorld, world } from '../../src/world';
 import { wipeStorage } from './fresh-storage';
 
@@ -17,3 +18,6 @@ const internal = (await import('cloudflare:test-internal' as string).catch(() =>
 await internal?.waitForGlobalWaitUntil?.().catch(() => undefined);
 await wipeStorage();
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
+// A new workerd would hold no built lists either; this file's change counters start again at 0, so
+// a list kept by the previous file could otherwise carry the same versions as a different list here.
+resetListCache();
