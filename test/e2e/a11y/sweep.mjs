@@ -4,10 +4,11 @@
 // The sweep is split over spec files (by account and size) so that the two browser lanes end
 // together instead of one file holding a lane for minutes (vitest.e2e.config.mts).
 //
-//   import { sweepTests } from './sweep.mjs';
-//   sweepTests(() => browser, 'admin', [1280, 800]); // one test per theme
-import { expect, inject, it } from 'vitest';
+//   import { sweepSpec } from './sweep.mjs';
+//   sweepSpec('admin', [[1280, 800]]); // a whole spec file: one test per size and theme
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditPage, expectAudit } from '../support/axe.mjs';
+import { launch } from '../support/browser.mjs';
 import { authedPage, go, settle } from '../dashboard/helpers.mjs';
 
 export const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'library', 'link', 'webhooks', 'no/such/page'];
@@ -105,7 +106,7 @@ async function runSweep(browser, who, width, height) {
 }
 
 /** The sweep's tests for `who` at one size: one per theme, each asserting its theme's audits. */
-export function sweepTests(browser, who, [width, height]) {
+function sweepTests(browser, who, [width, height]) {
   for (const theme of THEMES) {
     // The first of the light/dark pair runs the size's whole sweep (both themes): room for a busy machine.
     it(`${who}: ${routesOf(who).length} routes (${theme}, ${width}×${height})`, { timeout: 600_000 }, async () => {
@@ -115,4 +116,16 @@ export function sweepTests(browser, who, [width, height]) {
       }
     });
   }
+}
+
+/** A spec file of sweeps: `who` at each of `sizes`, in the shared Chromium. */
+export function sweepSpec(who, sizes) {
+  let browser;
+  beforeAll(async () => {
+    browser = await launch();
+  });
+  afterAll(async () => browser?.close());
+  describe('every dashboard route passes the WCAG 2.1 A/AA rules', () => {
+    for (const size of sizes) sweepTests(() => browser, who, size);
+  });
 }
