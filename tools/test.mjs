@@ -23,6 +23,31 @@ function ensureChromium() {
   return existsSync(chromium);
 }
 
+/**
+ * CPU seconds of the children this process has waited for (and of theirs, when they waited for
+ * them): /proc/self/stat's cutime + cstime, in clock ticks (100 a second on Linux). A lower bound:
+ * processes nobody waits for (left to init) are missing; in one browser run it showed 902 s where
+ * sampling every process of the tree from /proc gave ~1,470 s. With the wall time it still tells a
+ * phase that waits from one that works: 2 cores give at most 2 CPU seconds a second.
+ */
+function childCpu() {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[13]) + Number(f[14])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+const phases = [];
+/** Runs a phase (an async function) and notes its wall and CPU seconds for the summary. */
+async function timed(label, phase) {
+  const [wall, cpu] = [Date.now(), childCpu()];
+  const result = await phase();
+  phases.push({ label, wall: (Date.now() - wall) / 1000, cpu: childCpu() - cpu });
+  return result;
+}
+
 const vitestArgs = (args, file) => ['run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${file}`];
 
 /** Counts from a phase's JSON report; a run that failed without failing a test counts as one failure. */
@@ -84,22 +109,26 @@ if (only !== 'e2e') {
   // and the media agent): beside the Workers tests it loaded the 2 cores enough to fail two
   // timing-sensitive play tests in a fresh-clone run, so it runs on its own after them.
   const heavy = ['test/node/demo-media-agent.test.mjs'];
-  const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts', ...heavy.flatMap((f) => ['--exclude', f])], join(out, 'node.json'));
-  add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
-  const n = await node;
+  const n = await timed('Workers tests + Node tests beside them', async () => {
+    const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts', ...heavy.flatMap((f) => ['--exclude', f])], join(out, 'node.json'));
+    add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
+    return node;
+  });
   console.log(`\n[test] ${n.label} (ran beside the Workers tests)`);
   process.stdout.write(n.output);
   add(n.counts);
-  add(await vitest('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json')));
-  if (fleet3000) add(await vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' }));
+  add(await timed('npm start stack test', () => vitest('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json'))));
+  if (fleet3000) add(await timed('fleet at 3,000 sources', () => vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' })));
 }
 if (only !== 'workers') {
-  if (ensureChromium()) add(await vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json')));
+  if (ensureChromium()) add(await timed('browser tests', () => vitest('browser tests (Chromium, wrangler dev)', ['--config', 'vitest.e2e.config.mts'], join(out, 'e2e.json'))));
   else {
     console.log(`[test] no Chromium at ${chromium} and cannot install it: browser tests not run (counted as a failure)`);
     totals.failed += 1;
   }
 }
 
+console.log('\n[test] time per phase (wall seconds, CPU seconds of the processes it waited for: a lower bound):');
+for (const p of phases) console.log(`[test]   ${p.label}: ${p.wall.toFixed(0)} s wall, ${Number.isNaN(p.cpu) ? '?' : p.cpu.toFixed(0)} s CPU`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed`);
 process.exit(totals.failed === 0 ? 0 : 1);

@@ -1,188 +1,22 @@
-// Accessibility of the dashboard (issue 19): axe-core's WCAG 2.0/2.1 A and AA rules over every
-// route, as an admin and as a member, light and dark, 1280×800 and 360×740 (no serious or critical
-// violation; support/axe.mjs), with the engine injected under the page's own strict CSP; and the
-// things no engine sees, checked by hand in the browser: the skip link lands on <main>, focus stays
-// on the row's button through Pause/Resume, no Tab stop hides off screen at 360 px, form errors are
-// announced and focused, control borders reach 3:1, the theme button says which theme is on.
-// The launcher's screens are audited inside the launcher specs (launcher/support.mjs `screen()`).
+// Accessibility of the dashboard (issue 19): the things no engine sees, checked by hand in the
+// browser: the skip link lands on <main>, focus stays on the row's button through Pause/Resume, no
+// Tab stop hides off screen at 360 px, form errors are announced and focused, control borders reach
+// 3:1, the theme button says which theme is on. axe-core's audits are in the other a11y/*.spec.mjs
+// files; the launcher's screens are audited inside the launcher specs (launcher/support.mjs `screen()`).
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { auditPage, expectAccessible, expectAudit } from './support/axe.mjs';
-import { launch, newPage } from './support/browser.mjs';
-import { authedPage, createUser, eventually, go, settle, unique } from './dashboard/helpers.mjs';
+import { launch, newPage } from '../support/browser.mjs';
+import { authedPage, createUser, eventually, unique } from '../dashboard/helpers.mjs';
+import { open as openAt } from './sweep.mjs';
 
 const stack = inject('stack');
 let browser;
-
-const USER_ROUTES = ['', 'subscriptions', 'source/chaturbate/alice', 'profile', 'library', 'link', 'webhooks', 'no/such/page'];
-const ADMIN_ROUTES = [
-  ...USER_ROUTES,
-  'admin/config', 'admin/users', 'admin/users/2/subscriptions', 'admin/sources', 'admin/diagnostics',
-  'console/orgs', 'console/games', 'console/apps', 'console/nodes', 'console/sessions', 'console/charts', 'console/audit',
-  'console/metrics', 'review',
-];
-const SIZES = [[1280, 800], [360, 740]];
 
 beforeAll(async () => {
   browser = await launch();
 });
 afterAll(async () => browser?.close());
 
-/** Route → page ready: the module rendered (go) and its first poll painted (no "Loading…" left). */
-async function open(page, route) {
-  if (route === 'no/such/page') {
-    await page.goto(`${stack.url}/#/${route}`);
-    await page.waitForFunction(() => document.querySelector('#main h1')?.textContent === 'Page not found');
-    return;
-  }
-  await go(page, stack.url, route);
-  await settle(page);
-}
-
-/**
- * Tables never scroll sideways or clip at phone width: every cell fits its wrapper (a wrapper that
- * is itself a focusable, named scroll region, like the metrics data tables, may scroll).
- */
-function measureTables(page) {
-  return page.evaluate(() => ({
-    clipped: [...document.querySelectorAll('#main .table-wrap:not([tabindex="0"])')]
-      .filter((w) => w.offsetParent && w.scrollWidth > w.clientWidth + 1)
-      .map((w) => `${w.querySelector('caption')?.textContent || 'table'}: ${w.scrollWidth} > ${w.clientWidth}`),
-    width: document.documentElement.scrollWidth,
-  }));
-}
-function expectNoClippedTables({ clipped, width }, label) {
-  expect(clipped, label).toEqual([]);
-  expect(width, label).toBeLessThanOrEqual(360);
-}
-
-/**
- * The dashboard follows the OS theme live (no `data-theme` saved: CSS media queries, and the theme
- * button repaints on the change event), so one page switches between light and dark without a
- * reload; the button saying the new theme is the sign the page took it.
- */
-async function useTheme(page, theme) {
-  await page.emulateMedia({ colorScheme: theme });
-  await page.waitForFunction((dark) => document.getElementById('theme-btn')?.getAttribute('aria-pressed') === dark, String(theme === 'dark'));
-}
-
-/**
- * Every route of `who` at one size, opened once in one page and audited in both themes (and the open
- * phone menu at 360 px): { light: [...], dark: [...] } of { label, audit, tables }. The light and the
- * dark test of a size share the one sweep (whichever runs first starts it); each asserts its own.
- */
-const sweeps = new Map();
-function sweep(who, width, height) {
-  const key = `${who} ${width}`;
-  if (!sweeps.has(key)) sweeps.set(key, runSweep(who, width, height));
-  return sweeps.get(key);
-}
-async function runSweep(who, width, height) {
-  const routes = who === 'admin' ? ADMIN_ROUTES : [...USER_ROUTES, 'admin/config'];
-  const page = await authedPage(browser, stack.url, stack.credentials[who === 'admin' ? 'admin' : 'player'], { width, height, theme: 'light' });
-  const results = { light: [], dark: [] };
-  let theme = 'light';
-  // Each route is audited in the theme the page is in, then in the other: one switch per route.
-  const both = async (what) => {
-    for (const t of theme === 'light' ? ['light', 'dark'] : ['dark', 'light']) {
-      if (t !== theme) await useTheme(page, (theme = t));
-      results[t].push(await what(t));
-    }
-  };
-  try {
-    for (const route of routes) {
-      await open(page, route);
-      await both(async (t) => ({
-        label: `${who} #/${route} ${t} ${width}px`,
-        audit: await auditPage(page),
-        tables: width === 360 ? await measureTables(page) : null,
-      }));
-    }
-    if (width === 360) {
-      // The open phone menu too.
-      await page.getByRole('button', { name: 'Open navigation' }).click();
-      await page.waitForSelector('#sidebar.open');
-      await both(async (t) => ({ label: `${who} menu open ${t}`, audit: await auditPage(page), tables: null }));
-    }
-  } finally {
-    await page.context().close();
-  }
-  return results;
-}
-
-describe('axe-core inside the browser tests', () => {
-  it('runs under the page’s strict CSP (no bypass) and finds a planted violation', async () => {
-    const page = await newPage(browser);
-    const res = await page.goto(`${stack.url}/#/login`);
-    await page.waitForSelector('.login-card');
-    const csp = (await res.allHeaders())['content-security-policy'] ?? '';
-    expect(csp).toMatch(/script-src 'self'(;|$)/);
-    expect(csp).not.toMatch(/unsafe-(inline|eval)/);
-    // The policy is in force in this page: an inline script does not run.
-    const inlineRan = await page.evaluate(async () => {
-      const s = document.createElement('script');
-      s.textContent = 'window.__inlineRan = true';
-      document.head.append(s);
-      await new Promise((r) => setTimeout(r, 50));
-      return window.__inlineRan === true;
-    });
-    expect(inlineRan).toBe(false);
-
-    await expectAccessible(page, 'sign-in page');
-    // A real engine, not a no-op: an unnamed image button is reported.
-    await page.evaluate(() => {
-      const b = document.createElement('button');
-      b.id = 'planted';
-      b.append(Object.assign(document.createElement('img'), { src: 'favicon.svg' }));
-      document.querySelector('.login-card').append(b);
-    });
-    const { version, violations } = await auditPage(page);
-    expect(version).toMatch(/^4\./);
-    expect(violations.map((v) => v.id)).toEqual(expect.arrayContaining(['button-name']));
-    expect(violations.find((v) => v.id === 'button-name').nodes.join()).toContain('#planted');
-  });
-});
-
-describe('every dashboard route passes the WCAG 2.1 A/AA rules', () => {
-  for (const theme of ['light', 'dark']) {
-    for (const [width, height] of SIZES) {
-      it(`the sign-in page, with and without an error (${theme}, ${width} px)`, async () => {
-        const page = await newPage(browser, { width, height, theme });
-        await page.goto(`${stack.url}/#/login`);
-        await page.waitForSelector('.login-card');
-        expect(await page.locator('h1').textContent()).toBe('Edgeplane');
-        await expectAccessible(page, `login ${theme} ${width}`);
-        await page.getByRole('button', { name: 'Sign in' }).click();
-        await page.waitForSelector('.login-card .form-error:not(:empty)');
-        await expectAccessible(page, `login error ${theme} ${width}`);
-      });
-
-      for (const who of ['admin', 'member']) {
-        const routes = who === 'admin' ? ADMIN_ROUTES : [...USER_ROUTES, 'admin/config'];
-        // The first of the light/dark pair runs the size's whole sweep (both themes): room for a busy machine.
-        it(`${who}: ${routes.length} routes (${theme}, ${width}×${height})`, { timeout: 600_000 }, async () => {
-          for (const { label, audit, tables } of (await sweep(who, width, height))[theme]) {
-            expectAudit(audit, label);
-            if (tables) expectNoClippedTables(tables, label);
-          }
-        });
-      }
-    }
-  }
-
-  it('dialogs and the editor: the delete confirmation and the new-game form', async () => {
-    const page = await authedPage(browser, stack.url, stack.credentials.admin, { theme: 'dark' });
-    await open(page, 'console/games');
-    await page.getByRole('button', { name: 'New game' }).click();
-    await page.getByRole('button', { name: 'Create game' }).click(); // empty: field errors
-    await page.waitForSelector('[aria-invalid="true"]');
-    await expectAccessible(page, 'new game form with errors');
-    await page.locator('#main tbody .btn.danger').first().click();
-    await page.waitForSelector('dialog[open]');
-    await expectAccessible(page, 'delete confirmation');
-    await page.keyboard.press('Escape');
-    await page.context().close();
-  });
-});
+const open = (page, route) => openAt(page, stack.url, route);
 
 describe('what the engine cannot see', () => {
   it('the skip link lands on <main> without going through the router', async () => {
