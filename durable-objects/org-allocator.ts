@@ -148,6 +148,14 @@ export class OrgAllocator extends DurableObject<Env> {
   /** The background D1 delivery in flight, and whether decisions arrived while it was. */
   private flushing: Promise<void> | null = null;
   private flushAgain = false;
+  /**
+   * A lower bound (world clock) of the seats' next deadline — a lease, a node's silence, a waiter's
+   * keep-alive, pruning — kept in step by every decision (`noteDeadlines`), so re-arming after a
+   * delivery round needs no scan of the seats; Infinity = none; undefined = not known (the next
+   * `arm` computes it exactly: start-up, every alarm). Earlier than the truth is harmless: that
+   * alarm recomputes exactly and moves on.
+   */
+  private seatsDue: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -389,8 +397,9 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    // The alarm that fires is used up; arm() below sets the next one.
+    // The alarm that fires is used up; arm() below sets the next one, from an exact look at the seats.
     this.alarmAt = null;
+    this.seatsDue = undefined;
     const org = this.orgId();
     if (org === null) return;
     await this.reclaim(org);
@@ -451,6 +460,7 @@ export class OrgAllocator extends DurableObject<Env> {
       this.reconciledAt = now;
       this.load = null;
       this.hasWaiters = null;
+      this.seatsDue = undefined;
       await this.arm();
     });
   }
@@ -462,6 +472,7 @@ export class OrgAllocator extends DurableObject<Env> {
       // Whatever the decision freed goes to the queue in the same transaction.
       const rows = [...(out === null ? [] : Array.isArray(out) ? out : [out]), ...this.drain(world.now())];
       if (rows.length) this.enqueue(rows.map((r) => r.id), world.now());
+      this.noteDeadlines(rows);
       return rows;
     });
   }
@@ -476,6 +487,7 @@ export class OrgAllocator extends DurableObject<Env> {
       this.load = null;
       this.hasWaiters = null;
       this.reconciledAt = undefined;
+      this.seatsDue = undefined;
       throw e;
     }
   }
@@ -644,7 +656,8 @@ export class OrgAllocator extends DurableObject<Env> {
         // Its row never reached D1, so nobody was told it started: nothing to announce either.
         this.sql.exec(`DELETE FROM events WHERE session_id = ?`, entry.session_id);
         const r = this.row(row.id);
-        if (r) this.transition(r, 'failed', 'owner_gone', now, false);
+        const after = r ? this.transition(r, 'failed', 'owner_gone', now, false) : null;
+        if (after) this.noteDeadlines([after]);
       });
       return;
     }
@@ -699,7 +712,10 @@ export class OrgAllocator extends DurableObject<Env> {
           const mirrorOpen = isOpen(mirror.status);
           // D1 history is final: a seat it already shows ended is ended here too (nothing to send).
           // Whoever ended it in history announced it (or it never started): no event from here.
-          if (seatOpen && !mirrorOpen) this.transition(seat, mirror.status as PlaySessionStatus, mirror.endReason ?? 'ended_in_history', now, false);
+          if (seatOpen && !mirrorOpen) {
+            const after = this.transition(seat, mirror.status as PlaySessionStatus, mirror.endReason ?? 'ended_in_history', now, false);
+            if (after) this.noteDeadlines([after]);
+          }
           else repair.push(seat.id);
         }
       }
@@ -928,12 +944,22 @@ export class OrgAllocator extends DurableObject<Env> {
     }
   }
 
-  private markNodeSeen(nodeId: number, at: number): void {
-    if (!Number.isFinite(at)) return;
+  /** `node_seen` as a map, read from storage once per instance (or after a rollback). */
+  private seenMap(): Map<number, number> {
     if (this.nodeSeen === null) {
       this.nodeSeen = new Map();
       for (const r of this.sql.exec<{ node_id: number; seen_at: number }>(`SELECT node_id, seen_at FROM node_seen`)) this.nodeSeen.set(r.node_id, r.seen_at);
     }
+    return this.nodeSeen;
+  }
+
+  private seenAt(nodeId: number): number | undefined {
+    return this.seenMap().get(nodeId);
+  }
+
+  private markNodeSeen(nodeId: number, at: number): void {
+    if (!Number.isFinite(at)) return;
+    this.nodeSeen = this.seenMap();
     const known = this.nodeSeen.get(nodeId);
     if (known !== undefined && known >= at) return;
     this.nodeSeen.set(nodeId, at);
@@ -1017,24 +1043,32 @@ export class OrgAllocator extends DurableObject<Env> {
   private async arm(exact = false): Promise<void> {
     const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
     const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
-    const reconcileAt = this.lastReconciled() + MIRROR_RECONCILE_MS;
-    const next = this.sql
-      .exec<{ at: number | null }>(
-        `SELECT MIN(at) AS at FROM (
-           SELECT MIN(MAX(s.created_at, COALESCE(s.last_node_seen, 0), COALESCE(s.last_client_seen, 0)) + ?,
-                      COALESCE(ns.seen_at + ?, 9e15)) AS at
-             FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}
-           UNION ALL
-           SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${OPEN}
-           UNION ALL
-           SELECT COALESCE(last_client_seen, created_at) + ? FROM seats WHERE status = 'queued'
-           UNION ALL
-           SELECT next_at FROM outbox
-           UNION ALL
-           SELECT ? WHERE EXISTS (SELECT 1 FROM seats WHERE status IN ${OPEN}) OR EXISTS (SELECT 1 FROM outbox))`,
-        leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS, QUEUE_KEEPALIVE_SECONDS * 1000 + 1, reconcileAt,
+    if (this.seatsDue === undefined) {
+      // The one scan of every seat: at start-up and when an alarm fires; decisions keep it in step.
+      this.seatsDue =
+        this.sql
+          .exec<{ at: number | null }>(
+            `SELECT MIN(at) AS at FROM (
+               SELECT MIN(MAX(s.created_at, COALESCE(s.last_node_seen, 0), COALESCE(s.last_client_seen, 0)) + ?,
+                          COALESCE(ns.seen_at + ?, 9e15)) AS at
+                 FROM seats s LEFT JOIN node_seen ns ON ns.node_id = s.node_id WHERE s.status IN ${LIVE}
+               UNION ALL
+               SELECT COALESCE(ended_at, updated_at) + ? FROM seats WHERE status NOT IN ${OPEN}
+               UNION ALL
+               SELECT COALESCE(last_client_seen, created_at) + ? FROM seats WHERE status = 'queued')`,
+            leaseMs + 1, offlineMs + 1, IDEMPOTENCY_KEY_TTL_MS, QUEUE_KEEPALIVE_SECONDS * 1000 + 1,
+          )
+          .one().at ?? Infinity;
+    }
+    // The outbox retries and the reconcile (while anything is open or undelivered): two indexed looks.
+    const { retry, open } = this.sql
+      .exec<{ retry: number | null; open: number }>(
+        `SELECT (SELECT MIN(next_at) FROM outbox) AS retry, EXISTS (SELECT 1 FROM seats WHERE status IN ${OPEN}) AS open`,
       )
-      .one().at;
+      .one();
+    const reconcileAt = retry !== null || open ? this.lastReconciled() + MIRROR_RECONCILE_MS : Infinity;
+    const soonest = Math.min(this.seatsDue, retry ?? Infinity, reconcileAt);
+    const next = Number.isFinite(soonest) ? soonest : null;
     if (next === null) {
       this.alarmAt = null;
       await this.ctx.storage.deleteAlarm();
@@ -1045,6 +1079,23 @@ export class OrgAllocator extends DurableObject<Env> {
     const at = Math.max(Date.now() + wait, Date.now() + 1000);
     if (exact && this.alarmAt !== at) await this.setAlarm(at);
     else await this.alarmBy(at);
+  }
+
+  /** Lowers `seatsDue` to the deadlines of rows a decision just wrote (the same rules as `arm`'s scan). */
+  private noteDeadlines(rows: readonly SeatRow[]): void {
+    if (this.seatsDue === undefined || rows.length === 0) return;
+    const offlineMs = nodeOfflineAfterSeconds(this.env) * 1000;
+    const leaseMs = playSessionLeaseSeconds(this.env) * 1000;
+    let due = this.seatsDue;
+    for (const r of rows) {
+      if (isLive(r.status)) {
+        due = Math.min(due, Math.max(r.created_at, r.last_node_seen ?? 0, r.last_client_seen ?? 0) + leaseMs + 1);
+        const seen = r.node_id === null ? undefined : this.seenAt(r.node_id);
+        if (seen !== undefined) due = Math.min(due, seen + offlineMs + 1);
+      } else if (r.status === 'queued') due = Math.min(due, (r.last_client_seen ?? r.created_at) + QUEUE_KEEPALIVE_SECONDS * 1000 + 1);
+      else due = Math.min(due, (r.ended_at ?? r.updated_at) + IDEMPOTENCY_KEY_TTL_MS);
+    }
+    this.seatsDue = due;
   }
 }
 
