@@ -19,6 +19,7 @@
 //   node tools/dev-overseer.mjs --port 8081 --speed 2  # everything twice as fast
 //   node tools/dev-overseer.mjs --crash-rate 0.2       # crash more often (per online/offline cycle)
 //   node tools/dev-overseer.mjs --pool 2 --queue-timeout 1m  # a small pool: starts beyond it are queued
+//   node tools/dev-overseer.mjs --video 320x180:10     # a smaller test picture (default 640x360:15)
 //
 // The pool works as in sticky-overseer 2.4.1: a `start` beyond the limit is answered `queued`
 // (broadcast to every client, carrying the requester's `id` and the task id); when the task leaves
@@ -78,6 +79,11 @@ const EVENTS_FILE = resolve(opt('events-file', join(RECORDINGS_DIR, '.recorder-e
 const SEGMENT_SECONDS = Math.max(1, Number(opt('segment-seconds', 10)));
 const MAX_BYTES = Math.max(1, Number(opt('max-mb', 1000))) * 1e6;
 const ffmpegBin = opt('ffmpeg', 'ffmpeg');
+// The test sources' picture as WIDTHxHEIGHT:FPS. Encoding it is most of a recorder's CPU: the browser
+// tests' stack asks for a smaller one (tools/stack.mjs `overseerArgs`), the demo keeps 640x360:15.
+const VIDEO = /^(\d{2,4})x(\d{2,4}):(\d{1,2})$/.exec(opt('video', '640x360:15'));
+if (!VIDEO) throw new Error('--video takes WIDTHxHEIGHT:FPS, e.g. 640x360:15');
+const [, VIDEO_W, VIDEO_H, VIDEO_FPS] = VIDEO;
 const FFMPEG = !args.includes('--no-ffmpeg') && spawnSync(ffmpegBin, ['-version'], { stdio: 'ignore' }).status === 0 ? ffmpegBin : null;
 const FFPROBE = opt('ffprobe', 'ffprobe');
 const FIXTURE = readFileSync(fileURLToPath(new URL('../test/fixtures/media/clip.mp4', import.meta.url)));
@@ -210,8 +216,8 @@ function startWriter(t, base, seconds) {
     const video = big ? ['-b:v', '8M', '-minrate', '8M', '-maxrate', '8M', '-bufsize', '4M', '-x264-params', 'nal-hrd=cbr'] : ['-crf', '30'];
     const child = spawn(
       FFMPEG,
-      ['-hide_banner', '-v', 'error', '-y', ...rate, '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=15', ...rate, '-f', 'lavfi', '-i', `sine=frequency=${220 + (nextPid % 7) * 55}:sample_rate=44100`,
-        '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', ...video, '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file],
+      ['-hide_banner', '-v', 'error', '-y', ...rate, '-f', 'lavfi', '-i', `testsrc2=size=${VIDEO_W}x${VIDEO_H}:rate=${VIDEO_FPS}`, ...rate, '-f', 'lavfi', '-i', `sine=frequency=${220 + (nextPid % 7) * 55}:sample_rate=44100`,
+        '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(2 * Number(VIDEO_FPS)), '-pix_fmt', 'yuv420p', ...video, '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';

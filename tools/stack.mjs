@@ -170,7 +170,7 @@ export async function startStack(o = {}) {
     // The development overseer checks the same shared secret the Worker sends (from .dev.vars).
     const token = /^OVERSEER_TOKEN="?([^"\n]*)"?$/m.exec(readFileSync(join(ROOT, '.dev.vars'), 'utf8'))?.[1] ?? '';
     // Its simulated recorders write real media under <persistTo>/recordings (events in .recorder-events.jsonl there).
-    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport), '--recordings-dir', join(persistTo, 'recordings')], { cwd: ROOT, env: { ...env, OVERSEER_TOKEN: token }, stdio: stdioFor() });
+    const ov = spawn(process.execPath, ['tools/dev-overseer.mjs', '--port', String(oport), '--recordings-dir', join(persistTo, 'recordings'), ...(o.overseerArgs ?? [])], { cwd: ROOT, env: { ...env, OVERSEER_TOKEN: token }, stdio: stdioFor() });
     wire(ov, 'overseer');
     children.push(ov);
     overseerUrl = `ws://127.0.0.1:${oport}/ws`;

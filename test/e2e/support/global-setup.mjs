@@ -26,7 +26,10 @@ export default async function setup({ provide }) {
   const starting = launchServer();
   starting.catch(() => {}); // awaited below: no unhandled rejection while the stack starts
   const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10', NODE_OFFLINE_AFTER_SECONDS: '18' };
-  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars }).catch(async (e) => {
+  // The development overseer's recorders encode ffmpeg's test picture for the whole run (a fifth of
+  // the phase's CPU at 640x360:15, measured): the specs need real, playable media, not a large picture.
+  const overseerArgs = ['--video', '320x180:10'];
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars, overseerArgs }).catch(async (e) => {
     await (await starting.catch(() => null))?.close();
     throw e;
   });
