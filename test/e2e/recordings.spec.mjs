@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ROOT } from '../../tools/stack.mjs';
 import { launch, shot } from './support/browser.mjs';
-import { authedPage, createUser, eventually, expectNoSeriousErrors, go, unique } from './dashboard/helpers.mjs';
+import { apiFrom, authedPage, createUser, eventually, expectNoSeriousErrors, go, unique } from './dashboard/helpers.mjs';
 
 const stack = inject('stack');
 const RECORDINGS = join(stack.persistTo, 'recordings');
@@ -64,16 +64,6 @@ const stopAgent = async (child, signal) => {
   await new Promise((r) => child.once('exit', r));
 };
 
-/** Calls the API from a signed-in page (its cookies); returns {status, body}. */
-const apiFrom = (page, method, path, body) =>
-  page.evaluate(
-    async ({ method, path, body }) => {
-      const r = await fetch(path, { method, credentials: 'include', headers: body ? { 'Content-Type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
-      const text = await r.text();
-      return { status: r.status, body: text ? JSON.parse(text) : null };
-    },
-    { method, path, body },
-  );
 const files = async () => (await apiFrom(userPage, 'GET', `/api/sources/${SRC}/files?limit=200`)).body?.files ?? [];
 
 beforeAll(async () => {
