@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 import { testSecrets } from './test/support/secrets.mjs';
+import { storageFiles } from './test/support/storage-files.mjs';
 
 // wrangler.toml declares these secrets as required; giving the test values through the environment
 // as well keeps the plugin from warning about them on every test file.
@@ -51,6 +52,8 @@ function workers(overseer: Record<string, string>) {
   return cloudflareTest({
     wrangler: { configPath: './wrangler.toml' },
     miniflare: {
+      // Which Durable Objects' files changed since the previous per-file wipe (test/support/fresh-storage.ts).
+      serviceBindings: { TEST_STORAGE_FILES: storageFiles },
       bindings: {
         ...testSecrets,
         // Cheaper scrypt in tests (2^10): the production cost (2^14) is measured by `npm run bench`;

@@ -26,6 +26,27 @@ describe('wipeStorage', () => {
     expect(after).toEqual({ seat: undefined, alarm: null });
   });
 
+  it('deletes what an object emptied by an earlier wipe stored again before it was evicted', async () => {
+    // Org 1's allocator in file after file: the wipe wakes only the objects written since the
+    // previous wipe (test/support/storage-files.mjs), and this one was written, emptied, then written again.
+    const stub = () => env.ORG_ALLOCATOR.getByName('isolation-reused');
+    const store = (value: string) =>
+      runInDurableObject(stub(), async (_o, state) => {
+        await state.storage.put('seat', value);
+        await state.storage.setAlarm(Date.now() + 3_600_000);
+      });
+    await store('first file');
+    await evictDurableObject(stub());
+    await wipeStorage();
+    await store('second file');
+    await evictDurableObject(stub());
+
+    await wipeStorage();
+
+    const after = await runInDurableObject(stub(), async (_o, state) => ({ seat: await state.storage.get('seat'), alarm: await state.storage.getAlarm() }));
+    expect(after).toEqual({ seat: undefined, alarm: null });
+  });
+
   it('deletes D1 rows and R2 objects, leaving no table behind for the migrations to skip', async () => {
     await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
     await env.DB.prepare(`INSERT INTO orgs (slug, name) VALUES ('left-over', 'Left over')`).run();
