@@ -29,13 +29,24 @@ export default async function setup({ provide }) {
   // The development overseer's recorders encode ffmpeg's test picture for the whole run (a fifth of
   // the phase's CPU at 640x360:15, measured): the specs need real, playable media, not a large picture.
   const overseerArgs = ['--video', '320x180:10'];
+  // A failed start (the stack's, or Chromium's launch) stops what did start: vitest runs no teardown
+  // for a setup that threw, and a `wrangler dev` with its overseer and ffmpeg left behind keeps
+  // loading the machine after the run.
+  const cleanUp = async (stack) => {
+    await stack?.stop().catch(() => {});
+    await steam.stop().catch(() => {});
+    rmSync(persistTo, { recursive: true, force: true });
+  };
   const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars, overseerArgs }).catch(async (e) => {
     await (await starting.catch(() => null))?.close();
+    await cleanUp();
     throw e;
   });
   provide('stack', { url: stack.url, credentials: stack.credentials, persistTo, steamUrl: steam.url });
-  const chromium = await starting;
-  provide('browserWs', chromium.wsEndpoint());
+  const chromium = await starting.catch(async (e) => {
+    await cleanUp(stack);
+    throw e;
+  });
   return async () => {
     await chromium.close();
     await stack.stop();
