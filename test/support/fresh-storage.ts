@@ -19,7 +19,9 @@
  * place): ~50 s of a whole run. So only the objects whose files were written since the previous
  * wipe are woken (test/support/storage-files.mjs tells them, from the host's files): an object
  * untouched since then is still as empty as that wipe left it, evicted or not. The first wipe in a
- * workerd, and any wipe that cannot tell, wakes every stored object as before.
+ * workerd, and any wipe that cannot tell, wakes every stored object as before. (Keeping our
+ * objects in memory with miniflare's `unsafePreventEviction` does not serve: `reset()` skips such
+ * namespaces altogether, and `evictDurableObject()` refuses them.)
  */
 import { env, listDurableObjectIds, reset, runInDurableObject } from 'cloudflare:test';
 
