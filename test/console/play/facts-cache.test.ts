@@ -50,7 +50,7 @@ describe('POST /sessions after a writer changed the allocation facts', () => {
     const forAlice = await startSession(bob, body, { 'Idempotency-Key': 'for-alice' });
     expect(forAlice.status).toBe(201);
     expect((await call('DELETE', `/sessions/${(await json<SessionBody>(forAlice)).id}`, { token: alice.token })).status).toBe(200);
-    expect((await call('PATCH', `/orgs/${w.org.id}/members/${bob.id}`, { token: w.admin.token, body: { role: 'member' } })).status).toBe(200);
+    expect((await call('PUT', `/orgs/${w.org.id}/members/${bob.id}`, { token: w.admin.token, body: { role: 'member' } })).status).toBe(200);
     const res = await startSession(bob, body, { 'Idempotency-Key': 'for-alice-2' });
     expect(res.status).toBe(403);
     expect((await json(res)).code).toBe('org_role_required');
