@@ -60,7 +60,7 @@ import {
   type QueueState,
 } from '../src/console/play/model';
 import { randomSafeInteger, world } from '../src/world';
-import { isOrgAdminRole, loadPlayFacts, PLAY_FACTS_TTL_MS, type PlayFacts } from '../src/console/play/facts';
+import { loadPlayFacts, PLAY_FACTS_TTL_MS, type PlayFacts } from '../src/console/play/facts';
 import { mayPlay } from '../src/console/play/rules';
 import type { PlayContext } from '../src/console/play/queries';
 
@@ -163,8 +163,7 @@ export class OrgAllocator extends DurableObject<Env> {
   private seatsDue: number | undefined;
   /**
    * The allocation facts (src/console/play/facts.ts), memory only: `c:<user>:<game>` the play
-   * context of a user allowed to play the game, `r:<user>` an admin caller's role, `n:<game>` the
-   * game's active nodes. Each with the real time it was read (PLAY_FACTS_TTL_MS). Dropped whole by
+   * context of a user allowed to play the game, `n:<game>` the game's active nodes. Each with the real time it was read (PLAY_FACTS_TTL_MS). Dropped whole by
    * `forgetFacts`; `factsGen` moves with every drop so a load that raced a writer is not kept.
    */
   private facts = new Map<string, { at: number; value: unknown }>();
@@ -222,11 +221,8 @@ export class OrgAllocator extends DurableObject<Env> {
    */
   async request(req: PlayRequest): Promise<PlayResult> {
     await this.ready(req.orgId);
-    const acting = req.callerId !== req.userId;
-    const f = await this.factsFor(req.orgId, req.userId, req.gameId, acting ? req.callerId : null);
-    if ((acting && !req.callerPlatformAdmin && !isOrgAdminRole(f.callerRole)) || !mayPlay(f.ctx)) {
-      return { ok: false, reason: 'refused', callerRole: f.callerRole, ctx: f.ctx };
-    }
+    const f = await this.factsFor(req.orgId, req.userId, req.gameId);
+    if (!mayPlay(f.ctx)) return { ok: false, reason: 'refused', ctx: f.ctx };
     const cutoff = world.now() - nodeOfflineAfterSeconds(this.env) * 1000;
     const all: Candidate[] = [];
     for (const c of f.candidates) {
@@ -467,7 +463,7 @@ export class OrgAllocator extends DurableObject<Env> {
   // ─────────────── internals ───────────────
 
   /** The facts of one request: the cached copies while fresh, else one D1 batch (kept if no writer ran meanwhile). */
-  private async factsFor(orgId: number, userId: number, gameId: number, actingCallerId: number | null): Promise<PlayFacts & { ctx: PlayContext | null }> {
+  private async factsFor(orgId: number, userId: number, gameId: number): Promise<PlayFacts> {
     const now = Date.now();
     const fresh = (key: string) => {
       const e = this.facts.get(key);
@@ -475,16 +471,14 @@ export class OrgAllocator extends DurableObject<Env> {
     };
     const ctx = fresh(`c:${userId}:${gameId}`) as PlayContext | undefined;
     const candidates = fresh(`n:${gameId}`) as Candidate[] | undefined;
-    const callerRole = actingCallerId === null ? null : (fresh(`r:${actingCallerId}`) as string | undefined);
-    if (ctx && candidates && callerRole !== undefined) return { ctx, candidates, callerRole };
+    if (ctx && candidates) return { ctx, candidates };
     const gen = this.factsGen;
-    const loaded = await loadPlayFacts(this.d1(), orgId, userId, gameId, actingCallerId);
+    const loaded = await loadPlayFacts(this.d1(), orgId, userId, gameId);
     if (gen === this.factsGen) {
       // A bound on memory: an org with a very wide mix of users and games just starts over.
       if (this.facts.size > 10_000) this.facts.clear();
       // Only what allows: a grant made later needs no invalidation, a miss simply reads D1 again.
       if (mayPlay(loaded.ctx)) this.facts.set(`c:${userId}:${gameId}`, { at: now, value: loaded.ctx });
-      if (actingCallerId !== null && isOrgAdminRole(loaded.callerRole)) this.facts.set(`r:${actingCallerId}`, { at: now, value: loaded.callerRole });
       this.facts.set(`n:${gameId}`, { at: now, value: loaded.candidates });
       // D1's word at this read replaces what heartbeats told (it is at least as new as the copy).
       for (const c of loaded.candidates) this.factSeen.set(c.nodeId, Date.parse(c.lastSeen));

@@ -1,10 +1,10 @@
 /**
- * The allocation facts `POST /sessions` decides on, besides the caller check: the caller's and the
- * target user's roles in the org, the play context (policy, per-user limit, the game, the user's
+ * The allocation facts `POST /sessions` decides on, besides the caller check (which stays in the
+ * request's D1 batch, with an acting admin's own role): the target user's membership, the play context (policy, per-user limit, the game, the user's
  * verified entitlement) and the game's candidate nodes. The org's OrgAllocator keeps them in memory
  * (issue 17 target 2), loads them from D1 in one batch on a miss (`loadPlayFacts`), and drops them
  * all when any writer of those facts calls `forgetPlayFacts` before answering. Only positive facts
- * are kept (a member, an owned existing game, an admin caller), so a write that grants something
+ * are kept (a member who owns an existing game), so a write that grants something
  * needs no call; every write that can take something away, or change a policy or a node, does:
  * membership role change and removal (orgs.ts), entitlement recomputation (ownership, library),
  * node create/patch/drain/activate/token/delete (nodes/admin.ts; the heartbeat's install set goes
@@ -14,7 +14,6 @@
  *   await runTheWrite();
  *   await forgetPlayFacts(c.env, orgId);          // then answer
  */
-import { membershipRoleQuery } from '../../auth/queries/users';
 import type { Db } from '../../db/client';
 import { allocatorOf, type Candidate } from './model';
 import { playContextQuery, readyNodesQuery, toCandidates, toPlayContext, type PlayContext } from './queries';
@@ -23,8 +22,6 @@ import { playContextQuery, readyNodesQuery, toCandidates, toPlayContext, type Pl
 export const PLAY_FACTS_TTL_MS = 30_000;
 
 export interface PlayFacts {
-  /** The acting caller's role in the org (null: not a member, or not asked because caller = user). */
-  callerRole: string | null;
   ctx: PlayContext | null;
   /** Active nodes of the org with the game, whatever their last heartbeat (filtered at use). */
   candidates: Candidate[];
@@ -35,18 +32,10 @@ export interface PlayFacts {
  * allocator applies it at each use, with the heartbeats it has seen since) so a cached list stays
  * right while nodes keep heartbeating.
  */
-export async function loadPlayFacts(d: Db, orgId: number, userId: number, gameId: number, actingCallerId: number | null): Promise<PlayFacts> {
-  const ctxQ = playContextQuery(d, orgId, userId, gameId);
-  const nodesQ = readyNodesQuery(d, orgId, gameId, '');
-  if (actingCallerId === null) {
-    const [ctxRows, nodeRows] = await d.batch([ctxQ, nodesQ]);
-    return { callerRole: null, ctx: toPlayContext(ctxRows), candidates: toCandidates(nodeRows, '') };
-  }
-  const [ctxRows, nodeRows, roleRows] = await d.batch([ctxQ, nodesQ, membershipRoleQuery(d, actingCallerId, orgId)]);
-  return { callerRole: roleRows[0]?.role ?? null, ctx: toPlayContext(ctxRows), candidates: toCandidates(nodeRows, '') };
+export async function loadPlayFacts(d: Db, orgId: number, userId: number, gameId: number): Promise<PlayFacts> {
+  const [ctxRows, nodeRows] = await d.batch([playContextQuery(d, orgId, userId, gameId), readyNodesQuery(d, orgId, gameId, '')]);
+  return { ctx: toPlayContext(ctxRows), candidates: toCandidates(nodeRows, '') };
 }
-
-export const isOrgAdminRole = (role: string | null): boolean => role === 'admin' || role === 'owner';
 
 /**
  * Tells the org's allocator to drop its allocation facts; awaited by every writer before it answers,

@@ -108,16 +108,13 @@ export interface AllocateRequest {
 }
 
 /**
- * `POST /sessions` as the allocator takes it once the caller check passed: the allocator supplies
+ * `POST /sessions` as the allocator takes it once the caller check (and an acting admin's role) passed: the allocator supplies
  * the facts itself (src/console/play/facts.ts, cached), checks them, then decides as `allocate`.
  */
 export interface PlayRequest {
   orgId: number;
   userId: number;
   gameId: number;
-  /** The checked caller: acting for `userId` when different (must be an org admin or platform admin). */
-  callerId: number;
-  callerPlatformAdmin: boolean;
   region: string | null;
   strictRegion: boolean;
   idempotencyKey: string | null;
@@ -127,7 +124,7 @@ export interface PlayRequest {
 export type PlayResult =
   | (AllocateResult & { /** `not_installed`: another region has it (for strict_region). */ installedElsewhere?: boolean })
   /** A membership or entitlement check failed: the Worker turns these facts into the same refusal as before. */
-  | { ok: false; reason: 'refused'; callerRole: string | null; ctx: PlayContextFacts | null };
+  | { ok: false; reason: 'refused'; ctx: PlayContextFacts | null };
 
 /** The play context's facts as the allocator hands them back on a refusal. */
 export interface PlayContextFacts {

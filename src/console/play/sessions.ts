@@ -17,10 +17,10 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { AppEnv } from '../../env';
+import type { AppEnv, AuthUser } from '../../env';
 import { audit } from '../../auth/audit';
 import { callerCheck, orgRoleVerdict, requireCallerDeferred, requireUser } from '../../auth/middleware';
-import { membershipRole, type OrgRole } from '../../auth/queries/users';
+import { membershipRole, membershipRoleQuery } from '../../auth/queries/users';
 import { db } from '../../db/client';
 import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
@@ -187,18 +187,23 @@ export const playSessionRoutes = newRouter()
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'] ?? null;
       const d = db(c.env);
-      // Two storage round trips in all (issue 17): the caller check (strongly consistent, in D1),
-      // then the allocator, which holds the membership, entitlement and node facts (facts.ts).
+      // Two storage round trips in all (issue 17): the caller check in D1 (strongly consistent: the
+      // refresh session is live, and an admin acting for someone still is one), then the allocator,
+      // which holds the target's membership, entitlement and node facts (facts.ts).
       // The refusals keep their order: the caller (401), acting for another (403), then the target.
       const caller = callerCheck(c, d);
-      const user = caller.confirm(await caller.query);
+      let user: AuthUser;
+      if (body.user_id === caller.userId) user = caller.confirm(await caller.query);
+      else {
+        const [callerRows, callerRole] = await d.batch([caller.query, membershipRoleQuery(d, caller.userId, body.org_id)]);
+        user = caller.confirm(callerRows);
+        orgRoleVerdict(user, callerRole[0]?.role ?? null, 'admin');
+      }
       const region = body.region ?? null;
       const result = await allocatorOf(c.env, body.org_id).request({
         orgId: body.org_id,
         userId: body.user_id,
         gameId: body.game_id,
-        callerId: user.id,
-        callerPlatformAdmin: user.role === 'admin',
         region,
         strictRegion: Boolean(body.strict_region && region),
         idempotencyKey: key,
@@ -209,7 +214,6 @@ export const playSessionRoutes = newRouter()
       if (!result.ok) {
         if (result.reason === 'refused') {
           // The same checks and errors as ever, on the facts the allocator decided from.
-          if (body.user_id !== user.id) orgRoleVerdict(user, result.callerRole as OrgRole | null, 'admin');
           assertMayPlay(result.ctx);
           throw new Forbidden('user not in organization', 'not_org_member');
         }

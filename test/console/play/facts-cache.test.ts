@@ -44,6 +44,7 @@ describe('POST /sessions after a writer changed the allocation facts', () => {
     expect((await json(res)).code).toBe('not_org_member');
   });
 
+  // The acting admin's own role is part of the caller check (D1, in the request's batch), not cached.
   it('refuses an admin demoted to member acting for someone else', async () => {
     const { w, alice, body } = await cached();
     const bob = await member(w, 'admin');
