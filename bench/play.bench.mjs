@@ -122,7 +122,10 @@ function overbooking(persistTo, expected, nodes, endedAt) {
 export async function preparePlayStack({ inspectorPort, wranglerArgs } = {}) {
   const persistTo = mkdtempSync(join(tmpdir(), 'edgeplane-bench-play-'));
   // Nodes and leases must stay alive for the whole run: liveness is not what is measured here.
-  const vars = { ...BENCH_VARS, NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600' };
+  // LOG_LEVEL warn: every 4xx answer (the whole 429 run) writes an `info` request line, which
+  // `wrangler dev` formats and ships to a terminal nobody reads here — a fifth of that run's busy
+  // JS in the profiles, a cost the floor (200s log at `debug`, dropped) never pays. Production keeps `info`.
+  const vars = { ...BENCH_VARS, NODE_OFFLINE_AFTER_SECONDS: '3600', SESSION_LEASE_SECONDS: '3600', LOG_LEVEL: 'warn' };
   let stack;
   try {
     stack = await startStack({ port: await freePort(), persistTo, quiet: true, seed: false, nodeAgent: false, vars, inspectorPort, wranglerArgs });

@@ -36,7 +36,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { db, type Db } from '../src/db/client';
 import { nodeOfflineAfterSeconds } from '../src/console/nodes/model';
-import { announcePlayEvents, type PlayEvent } from '../src/notifications/play-transitions';
+import { announcePlayEvents, type PlayEvent, type PlayEventEndpoints } from '../src/notifications/play-transitions';
 import { endOrphans, mirrorLiveRows, mirrorRebuildRows, referentsExist, writeMirror, type MirrorRepair, type MirrorRow } from '../src/console/play/mirror-queries';
 import {
   isEnd,
@@ -54,10 +54,15 @@ import {
   type NodeReport,
   type PlaySessionRecord,
   type PlaySessionStatus,
+  type PlayRequest,
+  type PlayResult,
   type QueueEntry,
   type QueueState,
 } from '../src/console/play/model';
 import { randomSafeInteger, world } from '../src/world';
+import { loadPlayFacts, PLAY_FACTS_TTL_MS, type PlayFacts } from '../src/console/play/facts';
+import { mayPlay } from '../src/console/play/rules';
+import type { PlayContext } from '../src/console/play/queries';
 
 /** A repeat of the same (user, game) request within this window returns the same live session. */
 export const REPEAT_WINDOW_MS = 60_000;
@@ -156,6 +161,15 @@ export class OrgAllocator extends DurableObject<Env> {
    * alarm recomputes exactly and moves on.
    */
   private seatsDue: number | undefined;
+  /**
+   * The allocation facts (src/console/play/facts.ts), memory only: `c:<user>:<game>` the play
+   * context of a user allowed to play the game, `n:<game>` the game's active nodes. Each with the real time it was read (PLAY_FACTS_TTL_MS). Dropped whole by
+   * `forgetFacts`; `factsGen` moves with every drop so a load that raced a writer is not kept.
+   */
+  private facts = new Map<string, { at: number; value: unknown }>();
+  private factsGen = 0;
+  /** Last heartbeat per node (world ms) as D1 said at the last load, raised by every heartbeat since. */
+  private factSeen = new Map<number, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -200,6 +214,43 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   // ─────────────── RPC ───────────────
+
+  /**
+   * `POST /sessions` after the caller check: the membership, entitlement and candidate facts come
+   * from this object's cache (one D1 batch on a miss), then the decision is `allocate`'s.
+   */
+  async request(req: PlayRequest): Promise<PlayResult> {
+    await this.ready(req.orgId);
+    const f = await this.factsFor(req.orgId, req.userId, req.gameId);
+    if (!mayPlay(f.ctx)) return { ok: false, reason: 'refused', ctx: f.ctx };
+    const cutoff = world.now() - nodeOfflineAfterSeconds(this.env) * 1000;
+    const all: Candidate[] = [];
+    for (const c of f.candidates) {
+      const seen = this.factSeen.get(c.nodeId) ?? Date.parse(c.lastSeen);
+      if (seen >= cutoff) all.push({ ...c, lastSeen: iso(seen) });
+    }
+    const strict = Boolean(req.strictRegion && req.region);
+    const result = await this.allocate({
+      orgId: req.orgId,
+      userId: req.userId,
+      gameId: req.gameId,
+      region: req.region,
+      policy: f.ctx.policy,
+      maxPerUser: Math.max(1, f.ctx.maxPerUser),
+      candidates: strict ? all.filter((n) => n.region === req.region) : all,
+      idempotencyKey: req.idempotencyKey,
+      queue: req.queue,
+      strictRegion: strict,
+    });
+    return !result.ok && result.reason === 'not_installed' ? { ...result, installedElsewhere: all.length > 0 } : result;
+  }
+
+  /** A writer changed a fact (membership, entitlement, node, policy, game): the next request reads D1. */
+  async forgetFacts(): Promise<void> {
+    this.facts.clear();
+    this.factSeen.clear();
+    this.factsGen++;
+  }
 
   async allocate(req: AllocateRequest): Promise<AllocateResult> {
     await this.ready(req.orgId);
@@ -330,9 +381,10 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** A node's heartbeat: it is alive, and here is what it says about its sessions. */
-  async nodeHeartbeat(orgId: number, nodeId: number, reports: NodeReport[]): Promise<NodeHeartbeatResult> {
+  async nodeHeartbeat(orgId: number, nodeId: number, reports: NodeReport[], installs?: { gameIds: number[] | null }): Promise<NodeHeartbeatResult> {
     await this.ready(orgId);
     const now = world.now();
+    if (installs) this.heardFrom(nodeId, now, installs.gameIds);
     const results: NodeHeartbeatResult['results'] = [];
     const changed = this.commit(() => {
       this.markNodeSeen(nodeId, now);
@@ -409,6 +461,45 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   // ─────────────── internals ───────────────
+
+  /** The facts of one request: the cached copies while fresh, else one D1 batch (kept if no writer ran meanwhile). */
+  private async factsFor(orgId: number, userId: number, gameId: number): Promise<PlayFacts> {
+    const now = Date.now();
+    const fresh = (key: string) => {
+      const e = this.facts.get(key);
+      return e && now - e.at < PLAY_FACTS_TTL_MS ? e.value : undefined;
+    };
+    const ctx = fresh(`c:${userId}:${gameId}`) as PlayContext | undefined;
+    const candidates = fresh(`n:${gameId}`) as Candidate[] | undefined;
+    if (ctx && candidates) return { ctx, candidates };
+    const gen = this.factsGen;
+    const loaded = await loadPlayFacts(this.d1(), orgId, userId, gameId);
+    if (gen === this.factsGen) {
+      // A bound on memory: an org with a very wide mix of users and games just starts over.
+      if (this.facts.size > 10_000) this.facts.clear();
+      // Only what allows: a grant made later needs no invalidation, a miss simply reads D1 again.
+      if (mayPlay(loaded.ctx)) this.facts.set(`c:${userId}:${gameId}`, { at: now, value: loaded.ctx });
+      this.facts.set(`n:${gameId}`, { at: now, value: loaded.candidates });
+      // D1's word at this read replaces what heartbeats told (it is at least as new as the copy).
+      for (const c of loaded.candidates) this.factSeen.set(c.nodeId, Date.parse(c.lastSeen));
+    }
+    return loaded;
+  }
+
+  /**
+   * A heartbeat (its D1 write done): the node is alive now, and `gameIds` (null for a node that is
+   * not active) is its complete install set. A cached candidate list that disagrees with it is dropped.
+   */
+  private heardFrom(nodeId: number, now: number, gameIds: number[] | null): void {
+    if (this.factSeen.has(nodeId)) this.factSeen.set(nodeId, Math.max(now, this.factSeen.get(nodeId)!));
+    if (gameIds === null) return;
+    const installed = new Set(gameIds);
+    for (const [key, e] of this.facts) {
+      if (!key.startsWith('n:')) continue;
+      const listed = (e.value as Candidate[]).some((c) => c.nodeId === nodeId);
+      if (listed !== installed.has(Number(key.slice(2)))) this.facts.delete(key);
+    }
+  }
 
   private meta(key: string): string | null {
     return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = ?`, key).toArray()[0]?.value ?? null;
@@ -549,7 +640,7 @@ export class OrgAllocator extends DurableObject<Env> {
   }
 
   /** Publishes the recorded events (up to `upTo`) of sessions whose rows D1 has just confirmed. */
-  private publish(orgId: number, ids: number[], upTo: number): void {
+  private publish(orgId: number, ids: number[], upTo: number, endpoints?: PlayEventEndpoints): void {
     const list = JSON.stringify(ids);
     const rows = this.sql
       .exec<EventRow>(`SELECT * FROM events WHERE id <= ? AND session_id IN (SELECT value FROM json_each(?)) ORDER BY id`, upTo, list)
@@ -561,6 +652,7 @@ export class OrgAllocator extends DurableObject<Env> {
       this.ctx,
       orgId,
       rows.map((r) => ({ type: r.type as PlayEvent['type'], sessionId: r.session_id, userId: r.user_id, gameId: r.game_id, status: r.status, reason: r.reason })),
+      endpoints,
     );
   }
 
@@ -608,20 +700,20 @@ export class OrgAllocator extends DurableObject<Env> {
       }
     }
     const d = this.d1();
+    // With events to publish, the webhook endpoint lookup rides in the same D1 batch as the rows.
     const send = (batch: typeof items) =>
-      writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: i.entry.repair as MirrorRepair | null })), iso(now));
-    const done = (batch: typeof items) => {
+      writeMirror(d, orgId, batch.map((i) => ({ row: mirrorRow(i.row), repair: i.entry.repair as MirrorRepair | null })), iso(now), upTo > 0);
+    const done = (batch: typeof items, endpoints: PlayEventEndpoints | undefined) => {
       // Only the state that was sent: a decision made meanwhile bumped `seq` and stays queued.
       this.sql.exec(
         `DELETE FROM outbox WHERE (session_id, seq) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?))`,
         JSON.stringify(batch.map((i) => [i.entry.session_id, i.entry.seq])),
       );
-      this.publish(orgId, batch.map((i) => i.row.id), upTo);
+      this.publish(orgId, batch.map((i) => i.row.id), upTo, endpoints);
     };
     if (items.length === 0) return more;
     try {
-      await send(items);
-      done(items);
+      done(items, await send(items));
       return more;
     } catch (e) {
       if (items.length === 1) {
@@ -631,8 +723,7 @@ export class OrgAllocator extends DurableObject<Env> {
     }
     for (const item of items) {
       try {
-        await send([item]);
-        done([item]);
+        done([item], await send([item]));
       } catch (e) {
         await this.deliveryFailed(orgId, item, e);
       }

@@ -8,12 +8,17 @@ import { db } from '../db/client';
 import { nowIso } from '../world';
 import { allocatorOf } from './play/model';
 import { livePlaySessionsOfUser } from './play/queries';
-import { revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
+import { memberOrgsOf, revokeInvitesOfFormerAdminStatement, revokeInvitesWithoutCreatorStatement } from './tenancy/queries';
+import { forgetPlayFacts } from './play/facts';
 
 export const consoleAccountCleanup: AccountCleanup = {
   async beforeDelete(env, userId) {
     const live = await livePlaySessionsOfUser(db(env), userId);
     for (const s of live) await allocatorOf(env, s.orgId).terminate(s.orgId, s.id);
+    // The allocators' cached memberships of this user (play/facts.ts). Before the delete, as this
+    // hook runs; a request in between would hand a seat to a user whose row then goes, and that
+    // seat ends at its first mirror write (owner_gone).
+    await forgetPlayFacts(env, (await memberOrgsOf(db(env), userId)).map((o) => o.id));
     return { ended_play_sessions: live.length };
   },
   // Deleting the user set `created_by` to NULL on their invites (foreign key), earlier in the batch.

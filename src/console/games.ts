@@ -28,6 +28,8 @@ import { cleanText, GameSummarySchema, isUniqueViolation } from './schemas';
 import { refetchGame } from './enrichment/jobs';
 import { manualFieldsOf, withManual } from './enrichment/manual';
 import { gameMetadata } from './enrichment/queries';
+import { forgetPlayFacts } from './play/facts';
+import { orgIdsWithLibraryEntriesFor } from './play/queries';
 
 export const Platform = z
   .string()
@@ -253,7 +255,10 @@ export const gameRoutes = newRouter()
       const d = db(c.env);
       const game = await gameForDelete(d, game_id);
       if (!game) throw new NotFound('game not found');
+      // The orgs whose allocators may hold this game's facts (read before its entries go with it).
+      const cachedIn = await orgIdsWithLibraryEntriesFor(d, game_id);
       await d.batch([deleteGameStatement(d, game_id), auditStatement(c, 'game.delete', { targetType: 'game', targetId: game_id, details: { slug: game.slug } })]);
+      await forgetPlayFacts(c.env, cachedIn);
       if (game.coverKey) await c.env.BUCKET.delete(game.coverKey);
       return c.json({ deleted: game_id }, 200);
     },

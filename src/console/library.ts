@@ -31,6 +31,7 @@ import { pendingProofs, PendingProofSchema, withdrawProof } from './ownership/re
 import { primaryOrgId } from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, OptionalOrgQuery } from './schemas';
 import { notify } from '../notifications/publish';
+import { forgetPlayFacts } from './play/facts';
 
 const ReviewIn = z.object({ kind: z.enum(REVIEWABLE_KINDS), note: cleanText(500, { multiline: true }).optional() }).strict().openapi('ProofReviewIn');
 const ReviewParams = z.object({ org_id: IntId, entry_id: IntId });
@@ -95,6 +96,8 @@ async function decide(
       details: { kind: body.kind, user_id: entry.userId, game_id: entry.gameId, note: body.note ?? null },
     }),
   ]);
+  // A rejected proof can take the entitlement away: the allocator's cached copy goes with it.
+  await forgetPlayFacts(c.env, p.org_id);
   return (await listLibrary(c.env, p.org_id, entry.userId, entry.id))[0]!;
 }
 
@@ -181,6 +184,8 @@ export const userLibraryRoutes = newRouter()
         if (isForeignKeyViolation(e)) throw new NotFound('game not found');
         throw e;
       }
+      // A resubmitted proof goes back to review (a verified entry can lose its entitlement).
+      await forgetPlayFacts(c.env, body.org_id);
       const entry = (await listLibrary(c.env, body.org_id, user_id)).find((e) => e.game.id === body.game_id)!;
       notify(c.env, c, { type: 'proof.pending_review', orgId: body.org_id, data: { user_id, game_id: body.game_id, entry_id: entry.id, kind: body.kind } });
       return c.json(entry, 201);

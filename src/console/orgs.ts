@@ -49,6 +49,7 @@ import {
   userNameRow,
 } from './tenancy/queries';
 import { cleanText, isForeignKeyViolation, isUniqueViolation, OrgOutSchema, OrgRoleSchema } from './schemas';
+import { forgetPlayFacts } from './play/facts';
 
 const OrgParams = z.object({ org_id: IntId });
 const MemberParams = z.object({ org_id: IntId, user_id: IntId });
@@ -121,6 +122,8 @@ async function removeMembership(c: Context<AppEnv>, orgId: number, userId: numbe
     if ((await membershipRole(db(c.env), userId, orgId)) === null) throw new NotFound('member not found');
     throw new Conflict('the last owner of an organization cannot be removed; make someone else owner first', 'last_owner');
   }
+  // The allocator's cached roles: the next POST /sessions must refuse a former member.
+  await forgetPlayFacts(c.env, orgId);
 }
 
 export const orgRoutes = newRouter()
@@ -284,6 +287,7 @@ export const orgMemberRoutes = newRouter()
           if ((await membershipRole(db(c.env), user_id, org_id)) === null) throw new NotFound('member not found');
           throw new Conflict('the last owner of an organization cannot be demoted; make someone else owner first', 'last_owner');
         }
+        await forgetPlayFacts(c.env, org_id);
       }
       return c.json(await presentMember(c.env, user_id, role), 200);
     },

@@ -13,12 +13,12 @@
  * queue without ever playing is not announced. One endpoint lookup per call, however many events
  * and types (the allocator hands over a whole coalesced delivery at once).
  */
-import { db } from '../db/client';
+import { db, type Db } from '../db/client';
 import { createLogger } from '../http/log';
 import { nowIso } from '../world';
 import type { WebhookEvent } from './events';
 import { deliveryMessages, enqueueDeliveries, type Waiter } from './publish';
-import { audienceEndpoints, eventsOf } from './queries';
+import { audienceEndpoints, audienceEndpointsQuery, eventsOf, type EndpointRow } from './queries';
 
 const log = createLogger({ area: 'notifications' });
 
@@ -32,11 +32,33 @@ export interface PlayEvent {
   reason: string | null;
 }
 
-/** Queues the deliveries in `ctx`'s waitUntil; never throws (a failure is logged). */
-export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: Waiter, orgId: number, events: readonly PlayEvent[]): void {
+/** The org's audience as `playEventEndpointsQuery` read it (in the same D1 batch as the rows the events describe). */
+export type PlayEventEndpoints = Array<Pick<EndpointRow, 'id' | 'events'>>;
+
+/**
+ * The endpoint lookup of a delivery round, unexecuted: the allocator puts it in its mirror write's
+ * D1 batch, so a round costs one D1 call, and the list is as fresh as a read made at publishing.
+ */
+export function playEventEndpointsQuery(d: Db, orgId: number) {
+  return audienceEndpointsQuery(d, { orgId });
+}
+
+/**
+ * Queues the deliveries in `ctx`'s waitUntil; never throws (a failure is logged). `endpoints`, when
+ * the caller already read them (`playEventEndpointsQuery`), saves the lookup.
+ */
+export function announcePlayEvents(
+  env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>,
+  ctx: Waiter,
+  orgId: number,
+  events: readonly PlayEvent[],
+  endpoints?: PlayEventEndpoints,
+): void {
   if (events.length === 0) return;
+  // Nobody listens: nothing to queue and nothing to log (the lookup was just made).
+  if (endpoints && endpoints.length === 0) return;
   ctx.waitUntil(
-    publishAll(env, orgId, events).catch((e: unknown) =>
+    publishAll(env, orgId, events, endpoints).catch((e: unknown) =>
       log.error('webhook event not queued', { org_id: orgId, error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) }),
     ),
   );
@@ -47,9 +69,8 @@ export function announcePlayEvents(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, ctx: 
  * events and types. The read cannot join the log rows' batch: those rows are one per endpoint, with
  * ids made here, and the messages name them.
  */
-async function publishAll(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, orgId: number, events: readonly PlayEvent[]): Promise<void> {
-  const d = db(env);
-  const endpoints = await audienceEndpoints(d, { orgId });
+async function publishAll(env: Pick<Env, 'DB' | 'WEBHOOK_QUEUE'>, orgId: number, events: readonly PlayEvent[], known?: PlayEventEndpoints): Promise<void> {
+  const endpoints = known ?? (await audienceEndpoints(db(env), { orgId }));
   const targets = new Map<PlayEvent['type'], string[]>();
   for (const type of new Set(events.map((e) => e.type))) targets.set(type, endpoints.filter((r) => eventsOf(r).includes(type)).map((r) => r.id));
   const messages = events.flatMap((e) => {

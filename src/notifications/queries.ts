@@ -86,6 +86,11 @@ export async function matchingEndpoints(d: Db, type: EventType, audience: Audien
 
 /** `matchingEndpoints` of every event type at once: one read for a whole batch of events. */
 export function audienceEndpoints(d: Db, audience: Audience): Promise<Array<Pick<EndpointRow, 'id' | 'events'>>> {
+  return audienceEndpointsQuery(d, audience).all();
+}
+
+/** `audienceEndpoints` unexecuted, for a caller's `d.batch([...])` (the play mirror write carries it). */
+export function audienceEndpointsQuery(d: Db, audience: Audience) {
   const own =
     'source' in audience
       ? and(
@@ -103,8 +108,7 @@ export function audienceEndpoints(d: Db, audience: Audience): Promise<Array<Pick
   return d
     .select({ id: webhookEndpoints.id, events: webhookEndpoints.events })
     .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.enabled, true), or(eq(webhookEndpoints.scope, 'platform'), own)))
-    .all();
+    .where(and(eq(webhookEndpoints.enabled, true), or(eq(webhookEndpoints.scope, 'platform'), own)));
 }
 
 /**

@@ -20,6 +20,7 @@ import { isUniqueViolation } from '../../db/errors';
 import { Conflict, NotFound } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { nowIso, world } from '../../world';
+import { forgetPlayFacts } from '../play/facts';
 import { allocatorOf } from '../play/model';
 import { ENROLMENT_CODE_TTL_SECONDS, enrolmentCodeHash, newEnrolmentCode, newNodeToken } from './auth';
 import { NodeAdminStatus, NodeName, nodeOnlineCutoff, Region } from './model';
@@ -132,6 +133,8 @@ async function patchNode(c: Context<AppEnv>, orgId: number, nodeId: number, patc
     throw e;
   }
   if (!changed) throw new NotFound('node not found', 'node_not_found');
+  // Status, capacity, region, stream base or token: the allocator's cached candidates re-read D1.
+  await forgetPlayFacts(c.env, orgId);
   return nodeOf(c.env, d, orgId, nodeId);
 }
 
@@ -355,6 +358,7 @@ export const nodeAdminRoutes = newRouter()
       // Play sessions first: once the row is gone, play_sessions.node_id is nulled and the seat is unattributable.
       const failed = await allocatorOf(c.env, org_id).failNode(org_id, node_id, 'node_deleted');
       await deleteNode(d, org_id, node_id);
+      await forgetPlayFacts(c.env, org_id);
       await audit(c, 'node.delete', { orgId: org_id, targetType: 'cluster_node', targetId: node_id, details: { failed_sessions: failed } });
       return c.json({ deleted: node_id, failed_sessions: failed }, 200);
     },

@@ -238,7 +238,8 @@ export const nodeAgentRoutes = agentRouter
       const known = await knownGameIds(d, installs.map((i) => i.game_id));
       await recordHeartbeat(d, node, body.status ?? null, installs, now);
       const reports = (body.sessions ?? []).map((s) => ({ id: s.id, status: s.status, reason: s.reason ?? null }));
-      const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports);
+      // With the install set, so the allocator's cached candidates follow it (play/facts.ts).
+      const hb = await allocatorOf(c.env, node.orgId).nodeHeartbeat(node.orgId, node.id, reports, { gameIds: node.status === 'active' ? [...known] : null });
       recordMetric(c.env, executionContextOf(c), 'nodes.heartbeats', { node: node.id }, { org: node.orgId });
       const rotated = await rolledTokenFor(d, node);
       return c.json(

@@ -18,6 +18,7 @@ import { GameSummarySchema } from '../schemas';
 import { runBatch } from '../../db/helpers';
 import { listLibrary, type LibraryEntry } from './entries';
 import { libraryEntryOf, moveProof, pendingProofsQuery, proofStatus, refreshEntriesStatement } from './queries';
+import { forgetPlayFacts } from '../play/facts';
 
 export const PendingProofSchema = z
   .object({
@@ -70,5 +71,6 @@ export async function withdrawProof(c: Context<AppEnv>, userId: number, entryId:
     refreshEntriesStatement(entry.orgId, userId, now),
     auditStatement(c, 'library.proof.withdraw', { orgId: entry.orgId, targetType: 'library_entry', targetId: entry.id, details: { kind, user_id: userId, game_id: entry.gameId } }),
   ]);
+  await forgetPlayFacts(c.env, entry.orgId);
   return (await listLibrary(c.env, entry.orgId, userId, entry.id))[0]!;
 }

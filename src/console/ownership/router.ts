@@ -50,6 +50,7 @@ import { enqueueSteamApps } from '../enrichment/jobs';
 import { getOwnedGames, getPlayerSummary } from './steam-api';
 import { steamConfig } from './steam-config';
 import { allowedReturnTo, authUrl, callbackUrl, consumeNonce, readState, signState, verifyAssertion, type LinkState } from './steam-openid';
+import { forgetPlayFacts } from '../play/facts';
 
 const LINK_COOKIE = 'steam_link';
 const LINK_COOKIE_PATH = '/auth/link/steam';
@@ -258,6 +259,7 @@ export const steamLinkRoutes = newRouter()
         auditStatement(c, 'steam.unlink', { orgId, targetType: 'user', targetId: userId, details: { withdrawn: withdrawn.slice(0, 200) } }),
       ]);
       if (changes(removed!) === 0) throw new NotFound('no Steam account is linked in this organization');
+      await forgetPlayFacts(c.env, orgId);
       return c.json({ unlinked: true as const, org_id: orgId, withdrawn }, 200);
     },
   );
@@ -342,6 +344,8 @@ export const ownershipRoutes = newRouter()
         if (isForeignKeyViolation(e)) throw new Conflict('the catalog changed during verification; retry', 'catalog_changed');
         throw e;
       }
+      // Games no longer owned lose their entitlement: the allocator's cached copy goes too.
+      await forgetPlayFacts(c.env, orgId);
       return c.json(
         {
           verified: [...matchedIds].sort((a, b) => a - b),

@@ -12,6 +12,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../../db/client';
 import { prepared, type Slots } from '../../db/prepared';
 import { clusterNodes, games, orgs, playSessions, users } from '../../db/schema';
+import { playEventEndpointsQuery, type PlayEventEndpoints } from '../../notifications/play-transitions';
 import { OPEN_STATUSES } from './model';
 
 /** The allocator's view of one play session, as it is delivered to D1 (times in ms). */
@@ -108,9 +109,18 @@ export async function writeMirror(
   orgId: number,
   items: Array<{ row: MirrorRow; repair: MirrorRepair | null }>,
   nowIso: string,
-): Promise<void> {
-  const [first, ...rest] = items.map((i) => upsert(d, orgId, i.row, i.repair, nowIso));
-  if (first) await d.batch([first, ...rest]);
+  withEndpoints = false,
+): Promise<PlayEventEndpoints | undefined> {
+  const writes = items.map((i) => upsert(d, orgId, i.row, i.repair, nowIso));
+  const [first, ...rest] = writes;
+  if (!first) return undefined;
+  if (!withEndpoints) {
+    await d.batch([first, ...rest]);
+    return undefined;
+  }
+  // The webhook audience of the events these rows carry, read in the same D1 call (issue 17).
+  const results = await d.batch([playEventEndpointsQuery(d, orgId), first, ...rest]);
+  return results[0] as PlayEventEndpoints;
 }
 
 /** Whether the user, game and org of a row still exist (a row whose owner is gone cannot be mirrored). */

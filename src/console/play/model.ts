@@ -107,6 +107,34 @@ export interface AllocateRequest {
   strictRegion?: boolean;
 }
 
+/**
+ * `POST /sessions` as the allocator takes it once the caller check (and an acting admin's role) passed: the allocator supplies
+ * the facts itself (src/console/play/facts.ts, cached), checks them, then decides as `allocate`.
+ */
+export interface PlayRequest {
+  orgId: number;
+  userId: number;
+  gameId: number;
+  region: string | null;
+  strictRegion: boolean;
+  idempotencyKey: string | null;
+  queue: boolean;
+}
+
+export type PlayResult =
+  | (AllocateResult & { /** `not_installed`: another region has it (for strict_region). */ installedElsewhere?: boolean })
+  /** A membership or entitlement check failed: the Worker turns these facts into the same refusal as before. */
+  | { ok: false; reason: 'refused'; ctx: PlayContextFacts | null };
+
+/** The play context's facts as the allocator hands them back on a refusal. */
+export interface PlayContextFacts {
+  policy: AllocationPolicy;
+  maxPerUser: number;
+  role: string | null;
+  gameExists: boolean;
+  owned: boolean;
+}
+
 /** One waiter as the org admin's queue view shows it. */
 export interface QueueEntry {
   id: number;

@@ -59,6 +59,12 @@ export function callerOrgsByTagQuery(d: Db, userId: number, tag: number) {
     .where(and(eq(memberships.userId, userId), sql`${memberships.orgId} % ${PLAY_SESSION_ID_TAGS} = ${tag}`));
 }
 
+/** Orgs where someone holds a library entry for the game: the allocators that may have cached it (facts.ts). */
+export async function orgIdsWithLibraryEntriesFor(d: Db, gameId: number): Promise<number[]> {
+  const rows = await d.selectDistinct({ orgId: userGameLibrary.orgId }).from(userGameLibrary).where(eq(userGameLibrary.gameId, gameId));
+  return rows.map((r) => r.orgId);
+}
+
 /** Orgs with a queued or live play session in D1 (housekeeping sweeps their allocators). */
 export async function orgIdsWithOpenPlaySessions(d: Db): Promise<number[]> {
   const rows = await d

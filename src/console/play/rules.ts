@@ -15,6 +15,11 @@ export function assertMayPlay(ctx: PlayContext | null): asserts ctx is PlayConte
   if (!ctx.owned) throw new Forbidden('game not owned by the user in this organization', 'not_owned');
 }
 
+/** `assertMayPlay` as a predicate (the allocator checks its cached facts without throwing across RPC). */
+export function mayPlay(ctx: PlayContext | null): ctx is PlayContext {
+  return Boolean(ctx && ctx.role && ctx.gameExists && ctx.owned);
+}
+
 export const GameParams = z.object({ game_id: IntId.openapi({ param: { name: 'game_id', in: 'path' }, type: 'integer' }) });
 export const OrgId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 

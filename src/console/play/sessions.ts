@@ -17,26 +17,17 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { AppEnv } from '../../env';
+import type { AppEnv, AuthUser } from '../../env';
 import { audit } from '../../auth/audit';
 import { callerCheck, orgRoleVerdict, requireCallerDeferred, requireUser } from '../../auth/middleware';
 import { membershipRole, membershipRoleQuery } from '../../auth/queries/users';
 import { db } from '../../db/client';
-import { ApiError, Conflict, NotFound, TooManyRequests } from '../../http/errors';
+import { ApiError, Conflict, Forbidden, NotFound, TooManyRequests } from '../../http/errors';
 import { errors, IntId, json, jsonBody, newRouter, z } from '../../http/openapi';
 import { executionContextOf, recordMetric } from '../../http/metrics/record';
 import { nodeOnlineCutoff, Region } from '../nodes/model';
-import { allocatorOf, isLive, PLAY_SESSION_STATUSES, playSessionIdTag, type AllocateResult, type PlaySessionRecord } from './model';
-import {
-  callerOrgsByTagQuery,
-  playContextQuery,
-  playSessionByIdQuery,
-  readyNodes,
-  readyNodesQuery,
-  toCandidates,
-  toPlayContext,
-  toPlaySessionRecord,
-} from './queries';
+import { allocatorOf, isLive, PLAY_SESSION_STATUSES, playSessionIdTag, type PlayResult, type PlaySessionRecord } from './model';
+import { callerOrgsByTagQuery, playSessionByIdQuery, readyNodes, toPlaySessionRecord } from './queries';
 import { assertMayPlay, BEARER, OrgId, PLAY_TAGS } from './rules';
 import { streamUrlFor } from './stream-tokens';
 
@@ -147,7 +138,7 @@ async function visiblePlaySession(c: Context<AppEnv>, id: number): Promise<{ pla
 }
 
 /** The allocator's refusal as the API error the launcher knows. */
-function refusal(result: Extract<AllocateResult, { ok: false }>, strictRegionMissed: boolean): ApiError {
+function refusal(result: Exclude<Extract<PlayResult, { ok: false }>, { reason: 'refused' }>, strictRegionMissed: boolean): ApiError {
   switch (result.reason) {
     case 'idempotency_conflict':
       return new Conflict('Idempotency-Key already used for another request', 'idempotency_key_reused');
@@ -196,41 +187,38 @@ export const playSessionRoutes = newRouter()
       const body = c.req.valid('json');
       const key = c.req.valid('header')['idempotency-key'] ?? null;
       const d = db(c.env);
-      // Two storage round trips in all (issue 17): this one batch of every read, then the allocator.
+      // Two storage round trips in all (issue 17): the caller check in D1 (strongly consistent: the
+      // refresh session is live, and an admin acting for someone still is one), then the allocator,
+      // which holds the target's membership, entitlement and node facts (facts.ts).
       // The refusals keep their order: the caller (401), acting for another (403), then the target.
       const caller = callerCheck(c, d);
-      const cutoff = nodeOnlineCutoff(c.env);
-      const [callerRows, callerRole, ctxRows, nodeRows] = await d.batch([
-        caller.query,
-        membershipRoleQuery(d, caller.userId, body.org_id),
-        playContextQuery(d, body.org_id, body.user_id, body.game_id),
-        readyNodesQuery(d, body.org_id, body.game_id, cutoff),
-      ]);
-      const user = caller.confirm(callerRows);
-      if (body.user_id !== user.id) orgRoleVerdict(user, callerRole[0]?.role ?? null, 'admin');
-      const ctx = toPlayContext(ctxRows);
-      const all = toCandidates(nodeRows, cutoff);
-      assertMayPlay(ctx);
+      let user: AuthUser;
+      if (body.user_id === caller.userId) user = caller.confirm(await caller.query);
+      else {
+        const [callerRows, callerRole] = await d.batch([caller.query, membershipRoleQuery(d, caller.userId, body.org_id)]);
+        user = caller.confirm(callerRows);
+        orgRoleVerdict(user, callerRole[0]?.role ?? null, 'admin');
+      }
       const region = body.region ?? null;
-      const strictRegion = Boolean(body.strict_region && region);
-      const pool = strictRegion ? all.filter((n) => n.region === region) : all;
-      const result = await allocatorOf(c.env, body.org_id).allocate({
+      const result = await allocatorOf(c.env, body.org_id).request({
         orgId: body.org_id,
         userId: body.user_id,
         gameId: body.game_id,
         region,
-        policy: ctx.policy,
-        maxPerUser: Math.max(1, ctx.maxPerUser),
-        candidates: pool,
+        strictRegion: Boolean(body.strict_region && region),
         idempotencyKey: key,
         queue: body.queue ?? false,
-        strictRegion,
       });
       const metric = (outcome: 'allocated' | 'queued' | 'refused', reason = '') =>
         recordMetric(c.env, executionContextOf(c), 'play.sessions', { outcome, reason }, { org: body.org_id });
       if (!result.ok) {
+        if (result.reason === 'refused') {
+          // The same checks and errors as ever, on the facts the allocator decided from.
+          assertMayPlay(result.ctx);
+          throw new Forbidden('user not in organization', 'not_org_member');
+        }
         metric('refused', result.reason);
-        throw refusal(result, Boolean(body.strict_region) && all.length > 0);
+        throw refusal(result, Boolean(body.strict_region) && result.installedElsewhere === true);
       }
       const out = await presentPlaySession(c.env, result.playSession, user.id);
       if (!result.replayed) metric(out.status === 'queued' ? 'queued' : 'allocated');
