@@ -75,7 +75,8 @@ export function claimedVersions(header: string | undefined, view: ListView): 'an
 export function tagClaim(header: string | undefined, view: ListView, kept?: BuiltList): TagClaim {
   const claimed = claimedVersions(header, view);
   const versions: Array<readonly number[]> = claimed === 'any' ? [] : claimed;
-  if (kept) versions.push(kept.versions);
+  // A dashboard polling with the tag of the body this isolate keeps (the usual case) claims it once.
+  if (kept && claimed !== 'any' && !claimed.some((v) => sameVersions(v, kept.versions))) versions.push(kept.versions);
   return { any: claimed === 'any' ? 1 : 0, scopes: JSON.stringify(view.scopes), claimed: JSON.stringify(versions) };
 }
 
