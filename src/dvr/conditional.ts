@@ -205,9 +205,7 @@ export async function conditionalList<Row, T>(
   opts: {
     view: ListView;
     rows: (guard: SQL) => BatchItem<'sqlite'>;
-    /** A statement read with the list, handed to `present` (e.g. the stored config). */
-    with?: BatchItem<'sqlite'>;
-    present: (rows: Row[], withRows: unknown[]) => T | JsonText<T> | Promise<T | JsonText<T>>;
+    present: (rows: Row[]) => T | JsonText<T> | Promise<T | JsonText<T>>;
     authorize?: (user: AuthUser) => void;
     adminList?: boolean;
   },
@@ -217,11 +215,10 @@ export async function conditionalList<Row, T>(
   const when = opts.adminList ? isAdminUser(caller.userId) : undefined;
   const kept = builtList(opts.view.key);
   const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when, kept))];
-  if (opts.with) statements.push(opts.with);
-  const [callerRows, counters, rows, withRows = []] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[], unknown[]?];
+  const [callerRows, counters, rows] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[]];
   const user = caller.confirm(callerRows);
   opts.authorize?.(user);
-  return answerList(c, opts.view, counters, () => opts.present(rows, withRows), { kept });
+  return answerList(c, opts.view, counters, () => opts.present(rows), { kept });
 }
 
 /**
