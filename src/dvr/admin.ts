@@ -20,7 +20,7 @@ import { fleetDiagnostics, overseerLink } from './overseer';
 import { SourceParams, SubIdParams, UserIdParams } from './paths';
 import { postureRoutes } from './posture';
 import { adminOnly, answerByDigest, conditionalList, IfNoneMatchHeaders, JsonText, notModified } from './conditional';
-import { activeSubscriptions, findStatusRowBySubId, listStatusJsonQuery, liveSources, scopes, sourceIdOf, storedConfigQuery, subscribersOf, type StatusRow } from './queries';
+import { activeSubscriptions, findStatusRowBySubId, listStatusJsonQuery, liveSources, scopes, sourceIdOf, subscribersOf, type ListParts, type StatusRow } from './queries';
 import type { SourceRef } from './runtime';
 import { listBody, listTemplates, refOf, statusWithLogs, SubscriptionStatusSchema, type SubscriptionStatus } from './status';
 
@@ -168,8 +168,7 @@ export const adminUserSubscriptionRoutes = newRouter().openapi(
       adminList: true,
       authorize: adminOnly,
       rows: (guard) => listStatusJsonQuery(d, { userId: id }, built.templates, guard),
-      with: storedConfigQuery(d),
-      present: (parts: Array<{ part: string }>, cfg) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg as Array<{ data: string }>, built)),
+      present: (parts: ListParts) => new JsonText<SubscriptionStatus[]>(listBody(parts, built)),
     });
   },
   // A non-admin's malformed id is refused as non-admin (403), as `requireAdmin` did before

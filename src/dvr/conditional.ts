@@ -75,7 +75,8 @@ export function claimedVersions(header: string | undefined, view: ListView): 'an
 export function tagClaim(header: string | undefined, view: ListView, kept?: BuiltList): TagClaim {
   const claimed = claimedVersions(header, view);
   const versions: Array<readonly number[]> = claimed === 'any' ? [] : claimed;
-  if (kept) versions.push(kept.versions);
+  // A dashboard polling with the tag of the body this isolate keeps (the usual case) claims it once.
+  if (kept && claimed !== 'any' && !claimed.some((v) => sameVersions(v, kept.versions))) versions.push(kept.versions);
   return { any: claimed === 'any' ? 1 : 0, scopes: JSON.stringify(view.scopes), claimed: JSON.stringify(versions) };
 }
 
@@ -204,9 +205,7 @@ export async function conditionalList<Row, T>(
   opts: {
     view: ListView;
     rows: (guard: SQL) => BatchItem<'sqlite'>;
-    /** A statement read with the list, handed to `present` (e.g. the stored config). */
-    with?: BatchItem<'sqlite'>;
-    present: (rows: Row[], withRows: unknown[]) => T | JsonText<T> | Promise<T | JsonText<T>>;
+    present: (rows: Row[]) => T | JsonText<T> | Promise<T | JsonText<T>>;
     authorize?: (user: AuthUser) => void;
     adminList?: boolean;
   },
@@ -216,11 +215,10 @@ export async function conditionalList<Row, T>(
   const when = opts.adminList ? isAdminUser(caller.userId) : undefined;
   const kept = builtList(opts.view.key);
   const statements: [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]] = [caller.query, counterVersionsQuery(d, opts.view.scopes), opts.rows(unlessCurrent(header, opts.view, when, kept))];
-  if (opts.with) statements.push(opts.with);
-  const [callerRows, counters, rows, withRows = []] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[], unknown[]?];
+  const [callerRows, counters, rows] = (await d.batch(statements)) as [Array<{ id: number; role: AuthUser['role'] }>, CounterRows, Row[]];
   const user = caller.confirm(callerRows);
   opts.authorize?.(user);
-  return answerList(c, opts.view, counters, () => opts.present(rows, withRows), { kept });
+  return answerList(c, opts.view, counters, () => opts.present(rows), { kept });
 }
 
 /**

@@ -96,6 +96,16 @@ export async function gzipOf(entry: BuiltList): Promise<Uint8Array<ArrayBuffer>>
  */
 export function prefersGzip(acceptEncoding: string | null | undefined): boolean {
   if (!acceptEncoding) return false;
+  // Every poll of a browser sends the same header: parse a given string once.
+  if (acceptEncoding === lastAccepted.header) return lastAccepted.gzip;
+  const gzip = gzipFirst(acceptEncoding);
+  lastAccepted = { header: acceptEncoding, gzip };
+  return gzip;
+}
+
+let lastAccepted: { header: string; gzip: boolean } = { header: '', gzip: false };
+
+function gzipFirst(acceptEncoding: string): boolean {
   const codings = acceptEncoding
     .split(',')
     .slice(0, 16)

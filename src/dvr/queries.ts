@@ -100,7 +100,7 @@ const statusColumns = {
 
 const storedConfig = sql<string | null>`(SELECT ${config.data} FROM ${config} WHERE ${config.id} = 1)`;
 
-/** A list's row: a status row without the config (the list's batch reads it once, `storedConfigQuery`). */
+/** A list's row: a status row without the config (a list statement reads it once per part, `listStatusJsonQuery`). */
 export type ListRow = Omit<StatusRow, 'configData'>;
 
 // ───────────── a list's JSON, built by SQLite (issue 17 target 3) ─────────────
@@ -131,14 +131,22 @@ function statusJson(templates: Bindable<string>): SQL<string> {
 
 /**
  * One statement: every subscription (optionally of one user) as JSON, so a list costs one
- * statement at any length (plus the config's, in the same batch): rows of `part`, each the
- * comma-joined SubscriptionStatus objects of up to IDS_PER_PART consecutive sub_ids, in sub_id
- * order (`'[' + parts.join(',') + ']'` is the list; no row for an empty list). No window function:
- * it made SQLite materialise every row in a co-routine before the scan (~3× the work per row).
- * `when` is a row-independent condition (SQLite tests it once, before reading any row): a
- * conditional poll whose tag is still current passes `false` in effect and reads nothing.
+ * statement at any length, config included: rows of `part`, each the comma-joined
+ * SubscriptionStatus objects of up to IDS_PER_PART consecutive sub_ids, in sub_id order
+ * (`'[' + parts.join(',') + ']'` is the list; no row for an empty list), each carrying the stored
+ * config (`config`, null before the first `PUT /api/config`) the canonical URLs must follow — read
+ * in the list's own statement rather than beside it, so a poll's batch has one statement fewer and
+ * a 304 (no part) reads no config at all. No window function: it made SQLite materialise every row
+ * in a co-routine before the scan (~3× the work per row). `when` is a row-independent condition
+ * (SQLite tests it once, before reading any row): a conditional poll whose tag is still current
+ * passes `false` in effect and reads nothing.
  */
 export function listStatusJsonQuery(d: Db, filter: { userId?: Bindable<number> }, templates: Bindable<string>, when?: SQL) {
+  return listPartsOf(d, filter, templates, when).orderBy(sql`chunk`);
+}
+
+/** `listStatusJsonQuery` before its ORDER BY (a compound orders once, after its last arm). */
+function listPartsOf(d: Db, filter: { userId?: Bindable<number> }, templates: Bindable<string>, when?: SQL) {
   const listed = d
     .select({ subId: sql<number>`${subscriptions.id}`.as('sub_id'), chunk: sql<number>`${subscriptions.id} / ${sql.raw(String(IDS_PER_PART))}`.as('chunk'), item: statusJson(templates).as('item') })
     .from(subscriptions)
@@ -147,38 +155,41 @@ export function listStatusJsonQuery(d: Db, filter: { userId?: Bindable<number> }
     .as('listed');
   // The aggregate's own ORDER BY (SQLite 3.44+) fixes the order inside a part.
   return d
-    .select({ part: sql<string>`group_concat(${listed.item}, ',' ORDER BY ${listed.subId})` })
+    .select({
+      part: sql<string>`group_concat(${listed.item}, ',' ORDER BY ${listed.subId})`.as('part'),
+      chunk: sql<number>`${listed.chunk}`.as('chunk'),
+      config: sql<string | null>`${storedConfig}`.as('config'),
+    })
     .from(listed)
-    .groupBy(sql`${listed.chunk}`)
-    .orderBy(sql`${listed.chunk}`);
+    .groupBy(sql`${listed.chunk}`);
 }
 
-/** What `GET /api/subscriptions` binds to its two guarded lists (`TagClaim`: the client's tag for that view). */
-type ListValues = { userId: number; templates: string } & TagClaim;
+/** A list statement's rows (`listStatusJsonQuery`): the parts, each with the stored config. */
+export type ListParts = ReadonlyArray<{ part: string; config: string | null }>;
 
-// The two views of `GET /api/subscriptions`, built once per isolate: every user's list reads rows
-// only for an admin caller, the caller's own only for anyone else, and neither when the client's
-// tag for it is current (`unlessTagCurrent`). The role test reads the users row the caller check reads.
-const everyonesList = prepared((d, $: Slots<ListValues>) => listStatusJsonQuery(d, {}, $.templates, unlessTagCurrent($, isAdminUser($.userId))));
-const ownList = prepared((d, $: Slots<ListValues>) =>
-  listStatusJsonQuery(d, { userId: $.userId }, $.templates, unlessTagCurrent($, isNotAdminUser($.userId))),
+/** What `GET /api/subscriptions` binds to its guarded list: the caller, the templates, and the
+ * client's tag (plus any kept body's version) for each of the two views (`TagClaim`). */
+type ListValues = { userId: number; templates: string; allAny: 0 | 1; allScopes: string; allClaimed: string; ownAny: 0 | 1; ownScopes: string; ownClaimed: string };
+
+// `GET /api/subscriptions`'s two views in ONE statement, built once per isolate: everyone's list
+// reads rows only for an admin caller, the caller's own only for anyone else, and neither when the
+// client's tag (or the kept body) for it is current (`unlessTagCurrent`): at most one arm yields
+// parts. The role test reads the users row the caller check reads. Two arms of a UNION ALL rather
+// than one OR'ed WHERE, so each keeps its own plan (the own list by user_id).
+const eitherList = prepared((d, $: Slots<ListValues>) =>
+  listPartsOf(d, {}, $.templates, unlessTagCurrent({ any: $.allAny, scopes: $.allScopes, claimed: $.allClaimed }, isAdminUser($.userId)))
+    .unionAll(listPartsOf(d, { userId: $.userId }, $.templates, unlessTagCurrent({ any: $.ownAny, scopes: $.ownScopes, claimed: $.ownClaimed }, isNotAdminUser($.userId))))
+    .orderBy(sql`chunk`),
 );
 
-/** Every subscription's JSON parts (`listStatusJsonQuery`) when `userId` is an admin and `claim` is not current; else no row. */
-export function everyonesListJsonQuery(d: Db, userId: number, templates: string, claim: TagClaim) {
-  return everyonesList(d, { userId, templates, ...claim });
-}
-
-/** `userId`'s own subscriptions' JSON parts when `userId` is not an admin and `claim` is not current; else no row. */
-export function ownListJsonQuery(d: Db, userId: number, templates: string, claim: TagClaim) {
-  return ownList(d, { userId, templates, ...claim });
-}
-
-const storedConfig1 = prepared((d) => d.select({ data: config.data }).from(config).where(eq(config.id, 1)));
-
-/** The stored config JSON (no row before the first `PUT /api/config`), unexecuted for a batch. */
-export function storedConfigQuery(d: Db) {
-  return storedConfig1(d, {});
+/**
+ * The list `userId` may see as parts (`listStatusJsonQuery`): every subscription's when `userId` is
+ * an admin and `all` is not current, `userId`'s own when not an admin and `own` is not current;
+ * else no row.
+ */
+export function subscriptionListJsonQuery(d: Db, userId: number, templates: string, claims: { all: TagClaim; own: TagClaim }) {
+  const { all, own } = claims;
+  return eitherList(d, { userId, templates, allAny: all.any, allScopes: all.scopes, allClaimed: all.claimed, ownAny: own.any, ownScopes: own.scopes, ownClaimed: own.claimed });
 }
 
 /** The caller's own subscription to `(driver, username)`: no row for an unknown source, a row

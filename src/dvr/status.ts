@@ -3,16 +3,16 @@
  * a list is a single D1 statement whatever its length, whose JSON SQLite writes (queries.ts
  * `listStatusJsonQuery`, held to `present` byte for byte by test/dvr/list-json.test.ts):
  * subscriptions joined with the sources' runtime mirror (written by each SourceMonitor); the config
- * (for `canonical_url`) is read in the same batch. Lists carry `logs: []`; the log tail comes from
+ * (for `canonical_url`) is read by the same statement. Lists carry `logs: []`; the log tail comes from
  * the single GET and `/logs` (the monitor), so a 5-second dashboard poll never ships 200 lines per row.
  *
  *   const built = listTemplates();
- *   const [parts, cfg] = await d.batch([listStatusJsonQuery(d, { userId: 7 }, built.templates), storedConfigQuery(d)]);
- *   const json = listBody(parts, cfg, built);                         // the list's JSON text
+ *   const parts = await listStatusJsonQuery(d, { userId: 7 }, built.templates);
+ *   const json = listBody(parts, built);                              // the list's JSON text
  *   const one = await statusWithLogs(env, row);                       // + the monitor's log tail
  */
 import { z } from '@hono/zod-openapi';
-import { ZERO_TIME, type ListRow, type StatusRow } from './queries';
+import { ZERO_TIME, type ListParts, type ListRow, type StatusRow } from './queries';
 import { monitorName, type SourceRef } from './runtime';
 import { canonicalUrl, mergeStored, type DvrConfig } from './settings';
 
@@ -68,14 +68,16 @@ export function listTemplates(): { data: string | undefined; templates: string }
 }
 
 /**
- * A list's JSON from `listStatusJsonQuery`'s parts and the batch's `storedConfigQuery` rows. When
- * the stored config is not the one the statement assumed (it changed since this isolate last
- * looked), the canonical URLs are recomputed here (the last field: deleting and setting it keeps
- * the order) and later lists assume the new config.
+ * A list's JSON from `listStatusJsonQuery`'s parts (each carries the stored config). When the
+ * stored config is not the one the statement assumed (it changed since this isolate last looked),
+ * the canonical URLs are recomputed here (the last field: deleting and setting it keeps the order)
+ * and later lists assume the new config. An empty list has no part, so no config: it is `[]`
+ * under any config, and the assumption stays as it was.
  */
-export function listBody(parts: ReadonlyArray<{ part: string }>, configRows: ReadonlyArray<{ data: string }>, built: { data: string | undefined }): string {
+export function listBody(parts: ListParts, built: { data: string | undefined }): string {
+  if (parts.length === 0) return '[]';
   const body = `[${parts.map((p) => p.part).join(',')}]`;
-  const data = configRows[0]?.data;
+  const data = parts[0]!.config ?? undefined;
   if (data === built.data) return body;
   const cfg = mergeStored(data);
   assumed = { data, templates: canonicalTemplates(cfg) };

@@ -19,7 +19,7 @@ import { Segment, SourceParams } from './paths';
 import { postureRoutes, subscribeHook } from './posture';
 import { answerList, IfNoneMatchHeaders, JsonText, notModified, tagClaim, type ListView } from './conditional';
 import { builtList } from './list-cache';
-import { counterVersionsQuery, everyonesListJsonQuery, findOwnStatusRow, ownListJsonQuery, ownStatusRowQuery, scopes, storedConfigQuery, subscribe, type StatusRow } from './queries';
+import { counterVersionsQuery, findOwnStatusRow, ownStatusRowQuery, scopes, subscribe, subscriptionListJsonQuery, type StatusRow } from './queries';
 import { monitorName } from './runtime';
 import { configuredDrivers, mergeStored } from './settings';
 import { listBody, listTemplates, present, statusWithLogs, SubscriptionStatusSchema, type SubscriptionStatus } from './status';
@@ -64,29 +64,29 @@ export const subscriptionRoutes = newRouter()
     }),
     async (c) => {
       const d = db(c.env);
-      // One batch (docs/dvr.md "Cheap polls"): the role is only known after the caller's check, so
-      // both views' statements ride along, each guarded by the role (from the same users row the
-      // check reads) and by the client's tag: at most one of them reads rows, none on a 304.
+      // One batch (docs/dvr.md "Cheap polls") of three statements: the role is only known after
+      // the caller's check, so the list statement holds both views, each arm guarded by the role
+      // (from the same users row the check reads) and by the client's tag: at most one arm reads
+      // rows, none on a 304, and the stored config comes with the parts (none on a 304).
       const caller = callerCheck(c, d);
       const views = subscriptionViews(caller.userId);
       const header = c.req.valid('header')['if-none-match'];
       // SQLite writes the list's JSON (queries.ts `listStatusJsonQuery`): the Worker joins a few strings.
       const built = listTemplates();
       // A body this isolate already built for a view (list-cache.ts) joins that view's guard: when
-      // it is still current, its statement reads nothing and the kept bytes are the answer.
+      // it is still current, its arm reads nothing and the kept bytes are the answer.
       const kept = { all: builtList(views.all.key), own: builtList(views.own.key) };
-      const [callerRows, counters, allParts, ownParts, cfg] = await d.batch([
+      const [callerRows, counters, parts] = await d.batch([
         caller.query,
         counterVersionsQuery(d, [...new Set([...views.all.scopes, ...views.own.scopes])]),
-        everyonesListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.all, kept.all)),
-        ownListJsonQuery(d, caller.userId, built.templates, tagClaim(header, views.own, kept.own)),
-        storedConfigQuery(d),
+        subscriptionListJsonQuery(d, caller.userId, built.templates, { all: tagClaim(header, views.all, kept.all), own: tagClaim(header, views.own, kept.own) }),
       ]);
       const me = caller.confirm(callerRows);
-      const list = (parts: typeof allParts) => new JsonText<SubscriptionStatus[]>(listBody(parts, cfg, built));
-      // The view is chosen from the role this batch confirmed, and only that view's entry is served.
-      if (me.role === 'admin') return answerList(c, views.all, counters, () => list(allParts), { kept: kept.all });
-      return answerList(c, views.own, counters, () => list(ownParts), { kept: kept.own });
+      const list = () => new JsonText<SubscriptionStatus[]>(listBody(parts, built));
+      // The view is chosen from the role this batch confirmed, and only that view's entry is served
+      // (the parts, if any, are of that view: the other arm's role guard read nothing).
+      if (me.role === 'admin') return answerList(c, views.all, counters, list, { kept: kept.all });
+      return answerList(c, views.own, counters, list, { kept: kept.own });
     },
   )
   .openapi(

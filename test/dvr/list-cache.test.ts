@@ -253,5 +253,10 @@ describe('compression of kept lists', () => {
     expect(prefersGzip('identity, gzip')).toBe(false);
     expect(prefersGzip('deflate')).toBe(false);
     expect(prefersGzip(undefined)).toBe(false);
+    // The last header's answer is remembered: asking again, after another header, answers alike.
+    expect(prefersGzip('br, gzip')).toBe(false);
+    expect(prefersGzip(BROWSER)).toBe(true);
+    expect(prefersGzip(BROWSER)).toBe(true);
+    expect(prefersGzip('br, gzip')).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { db } from '../../src/db/client';
 import { findStatusRowBySubId } from '../../src/dvr/queries';
 import { mergeStored } from '../../src/dvr/settings';
-import { present } from '../../src/dvr/status';
+import { listBody, listTemplates, present } from '../../src/dvr/status';
 import { call, json } from '../support/http';
 import { makeUser, type TestUser } from '../support/users';
 import { useFakeOverseer } from './fake';
@@ -124,5 +124,21 @@ describe('subscription lists built by SQLite', () => {
     const nobody = await makeUser();
     expect(await body('/api/subscriptions', nobody.token)).toBe('[]');
     expect(await body(`/api/admin/users/${nobody.id}/subscriptions`, admin.token)).toBe('[]');
+  });
+
+  it('an empty list (no part, so no config read with it) leaves the config later lists are built against as it was', async () => {
+    const cfg = await json<Record<string, unknown>>(await call('GET', '/api/config', { token: admin.token }));
+    const custom = { ...cfg, driver_urls: { chaturbate: 'https://cb.example/{{.Username}}' } };
+    expect((await call('PUT', '/api/config', { token: admin.token, body: custom })).status).toBe(200);
+    expect(await body('/api/subscriptions', admin.token)).toBe(await presented());
+    // The list above saw the new config: the isolate now builds lists against it.
+    const assumed = listTemplates();
+    expect(JSON.parse(assumed.templates)).toMatchObject({ chaturbate: 'https://cb.example/{{.Username}}' });
+    expect(listBody([], assumed)).toBe('[]');
+    expect(listTemplates()).toEqual(assumed);
+    const nobody = await makeUser();
+    expect(await body('/api/subscriptions', nobody.token)).toBe('[]');
+    expect(listTemplates()).toEqual(assumed);
+    expect((await call('PUT', '/api/config', { token: admin.token, body: cfg })).status).toBe(200);
   });
 });
