@@ -71,6 +71,42 @@ export async function issueAccessToken(
   return { token, expiresIn: ACCESS_TOKEN_TTL_SECONDS };
 }
 
+/**
+ * Tokens whose signature and claims were checked, per isolate and per (secret, issuer, audience):
+ * the same string verifies the same way until `exp`, so a dashboard polling every 5 s with one
+ * token pays the HMAC and jose's claim checks once (they were ~10 % of a 304 poll's CPU, issue 17).
+ * Only the string that verified is kept, so a tampered or re-signed token is a different key and
+ * verifies afresh; whether the refresh session behind it is still live is checked in D1 on every
+ * request as before (`callerCheck`). Bounded: the oldest verified goes first.
+ */
+const VERIFIED_MAX = 2_000;
+interface Verified {
+  claims: AccessClaims;
+  exp: number;
+}
+const verifiedByConfig = new Map<string, Map<string, Verified>>();
+
+function verifiedTokens(env: Pick<Env, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>): Map<string, Verified> {
+  const config = `${env.JWT_SECRET ?? ''}\u0000${env.JWT_ISSUER}\u0000${env.JWT_AUDIENCE}`;
+  let tokens = verifiedByConfig.get(config);
+  if (!tokens) {
+    tokens = new Map();
+    verifiedByConfig.set(config, tokens);
+  }
+  return tokens;
+}
+
+function remember(tokens: Map<string, Verified>, token: string, entry: Verified): void {
+  tokens.delete(token);
+  tokens.set(token, entry);
+  if (tokens.size > VERIFIED_MAX) tokens.delete(tokens.keys().next().value as string);
+}
+
+/** Test hook: how many verified tokens this isolate keeps for `env`'s configuration. */
+export function verifiedTokenCount(env: Pick<Env, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>): number {
+  return verifiedTokens(env).size;
+}
+
 export async function verifyAccessToken(
   env: Pick<Env, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'>,
   token: string,
@@ -78,6 +114,16 @@ export async function verifyAccessToken(
   // Cheap shape check first: three base64url parts, bounded size.
   if (token.length > 4096 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token)) {
     throw new TokenInvalid('malformed token');
+  }
+  const verified = verifiedTokens(env);
+  const known = verified.get(token);
+  if (known) {
+    // jose's rule: expired once `exp` <= now (no clock tolerance).
+    if (known.exp <= Math.floor(world.now() / 1000)) {
+      verified.delete(token);
+      throw new TokenExpired('token expired');
+    }
+    return known.claims;
   }
   try {
     const { payload } = await jwtVerify(token, await hmacKey(env), {
@@ -94,7 +140,9 @@ export async function verifyAccessToken(
     if (typeof payload.sid !== 'string' || (payload.role !== 'admin' && payload.role !== 'user')) {
       throw new TokenInvalid('invalid token claims');
     }
-    return { userId, refreshSessionId: payload.sid, role: payload.role };
+    const claims: AccessClaims = { userId, refreshSessionId: payload.sid, role: payload.role };
+    remember(verified, token, { claims, exp: payload.exp as number });
+    return claims;
   } catch (e) {
     if (e instanceof errors.JWTExpired) throw new TokenExpired('token expired');
     if (e instanceof TokenInvalid) throw e;
