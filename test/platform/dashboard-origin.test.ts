@@ -88,7 +88,7 @@ describe('redirects back to the dashboard', () => {
 
   it('never redirects to a host that is not listed, whatever the request names: the first listed instead', async () => {
     const evil = 'https://evil.edgeplane.test';
-    for (const headers of [{ Origin: evil }, { Referer: `${evil}/page` }, { Host: 'evil.edgeplane.test' }, {}]) {
+    for (const headers of [{ Origin: evil }, { Referer: `${evil}/page` }, { Host: 'evil.edgeplane.test' }, {}] as Array<Record<string, string>>) {
       expect((await visit('http://api.edgeplane.test/link', headers)).headers.get('Location'), JSON.stringify(headers)).toBe('http://localhost:9123/#/link');
     }
     expect((await visit(`${evil}/auth/link/steam/callback?state=x`, { Referer: `${evil}/` })).headers.get('Location')).toMatch(/^http:\/\/localhost:9123\/\?steam_link=failed/);
