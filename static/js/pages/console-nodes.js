@@ -121,7 +121,8 @@ export async function render(main, _p, ctx) {
     }
     setText(tr.querySelector('.se'), `${n.live_sessions} / ${n.capacity}`);
     setText(tr.querySelector('.in'), `${n.installs} game${n.installs === 1 ? '' : 's'}`);
-    setText(tr.querySelector('.ls'), fmtAgo(n.last_seen));
+    // A node that never sent a heartbeat reads "never", not a bare dash (fmtAgo's "no value").
+    setText(tr.querySelector('.ls'), n.last_seen ? fmtAgo(n.last_seen) : 'never');
     setText(tr.drain, n.status === 'draining' ? 'Activate' : 'Drain');
   }
   let stop = null;

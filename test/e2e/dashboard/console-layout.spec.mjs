@@ -129,6 +129,8 @@ describe('cluster nodes table', () => {
       expect(b.x + b.width, name).toBeLessThanOrEqual(360);
     }
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    // Registered, never enrolled: no heartbeat yet reads "never", not a bare dash.
+    expect(await row.locator('.ls').textContent()).toBe('never');
     await shot(page, 'console-nodes-actions-phone');
     await row.getByRole('button', { name: 'Enrol', exact: true }).click();
     await eventually(() => page.getByRole('dialog').locator('[data-code]').textContent()).toMatch(/\S{6,}/);
