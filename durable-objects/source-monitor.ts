@@ -112,7 +112,9 @@ export class SourceMonitor extends DurableObject<Env> {
     this.state.taskId = taskId;
     this.state.pid = pid;
     this.state.workerState = 'running';
-    await this.commit();
+    // The overseer answers our own start with `started` as a reply, which never passes `ingest`:
+    // without this the source page listed no worker event at all for a source recording since.
+    await this.commit([{ type: 'started', pid, exitCode: null }]);
   }
 
   /** The overseer's pool is full: our start waits in its queue under `taskId`. Still `starting`;

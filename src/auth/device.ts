@@ -116,9 +116,27 @@ export function presentRequest(g: Grant) {
   };
 }
 
-/** Where the dashboard lives: a sibling host when configured, else this origin. */
+/**
+ * Where to send a browser back to the dashboard (the pairing page, the Steam link's return): '' (this
+ * origin) when no DASHBOARD_ORIGINS are set; else the origin the request came from when it is one of
+ * them (its own URL: `npm start` lists both localhost and 127.0.0.1, and a person at one must not
+ * land on the other, signed out; or the page that sent it there, its Origin/Referer), else the first
+ * listed. Never a host outside the list, whatever the headers say: no open redirect.
+ */
 export function dashboardBase(c: Context<AppEnv>): string {
-  return originList(c.env.DASHBOARD_ORIGINS)[0] ?? '';
+  const allowed = originList(c.env.DASHBOARD_ORIGINS);
+  if (allowed.length === 0) return '';
+  const seen = [new URL(c.req.url).origin, c.req.header('Origin'), originOf(c.req.header('Referer'))];
+  return seen.find((o) => o !== undefined && allowed.includes(o)) ?? allowed[0]!;
+}
+
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readTokenRequest(c: Context<AppEnv>): Promise<z.infer<typeof DeviceTokenIn>> {

@@ -63,10 +63,12 @@ export interface StatChild {
   file_count: number;
   ts_count: number;
   estimated_minutes: number;
+  /** Seconds the recorder reported for the segments below (absent when none reported one). */
+  recorded_seconds?: number;
 }
 
 /** filestat (contract §3.5) from the catalog's grouped rows; null when nothing is stored there. */
-export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: number; totalBytes: number; fileCount: number; tsCount: number }>, segmentSeconds: number) {
+export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: number; totalBytes: number; fileCount: number; tsCount: number; recordedSeconds?: number | null }>, segmentSeconds: number) {
   if (rows.length === 0) return null;
   const children: StatChild[] = rows
     .filter((r) => r.name)
@@ -77,6 +79,8 @@ export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: numbe
       file_count: r.fileCount,
       ts_count: r.isDir ? r.tsCount : 0,
       estimated_minutes: r.isDir ? Math.floor((r.tsCount * segmentSeconds) / 60) : 0,
+      // The minute estimate counts whole .ts segments: "~0 min" for a minute of .mp4 segments.
+      ...(r.recordedSeconds != null ? { recorded_seconds: Math.round(r.recordedSeconds) } : {}),
     }));
   return {
     children,

@@ -48,6 +48,7 @@ const StatChildSchema = z.object({
   file_count: z.number().int(),
   ts_count: z.number().int(),
   estimated_minutes: z.number().int(),
+  recorded_seconds: z.number().int().optional().openapi({ description: 'Seconds the recorder reported for the segments below (SEGMENT FINISH durations); absent when none did' }),
 });
 
 const FileStatSchema = z

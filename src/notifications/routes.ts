@@ -18,7 +18,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { auditIfChanged, auditStatement } from '../auth/audit';
+import { audit, auditStatement } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
 import { membershipRole } from '../auth/queries/users';
 import { db } from '../db/client';
@@ -385,11 +385,7 @@ export const webhookRoutes = newRouter()
       const { id, delivery_id } = c.req.valid('param');
       const row = await manageable(c, id);
       const d = db(c.env);
-      const [claimed] = await d.batch([
-        claimFailedDeliveryStatement(d, row.id, delivery_id),
-        auditIfChanged(c, 'webhook.delivery_retry', { targetType: 'webhook', targetId: row.id, orgId: row.orgId, details: { delivery_id } }),
-      ]);
-      const got = claimed[0];
+      const got = (await claimFailedDeliveryStatement(d, row.id, delivery_id))[0];
       const event = got ? storedEvent(got.eventJson) : null;
       if (!got || !event) {
         const current = got ?? (await getDelivery(d, delivery_id));
@@ -408,6 +404,9 @@ export const webhookRoutes = newRouter()
         await unclaimRetry(d, got.id, `retry not queued: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500));
         throw new ServiceUnavailable('the delivery queue refused the retry; try again', 'queue_unavailable');
       }
+      // Audited once the retry is queued, not with the claim: a claim given back (409 nothing to
+      // send, 503 queue refused) changed nothing, and the log records what was done, as elsewhere.
+      await audit(c, 'webhook.delivery_retry', { targetType: 'webhook', targetId: row.id, orgId: row.orgId, details: { delivery_id } });
       const { eventJson: _body, ...shown } = got;
       return c.json(deliveryOut(shown), 202);
     },

@@ -2475,6 +2475,8 @@ export type components = {
                 estimated_minutes: number;
                 file_count: number;
                 name: string;
+                /** @description Seconds the recorder reported for the segments below (SEGMENT FINISH durations); absent when none did */
+                recorded_seconds?: number;
                 total_bytes: number;
                 ts_count: number;
                 /** @enum {string} */

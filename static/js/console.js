@@ -10,12 +10,20 @@ const ORG_KEY = 'edgeplane-org';
 /** How many orgs the picker asks about their nodes when it has no remembered choice. */
 const PROBE_AT_MOST = 8;
 
-const hasNodes = (o) => api.get(`/orgs/${o.id}/nodes`).then((n) => Array.isArray(n) && n.length > 0, () => false);
+/** The default probe: an org's cluster nodes (the nodes page takes the answer as its first load). */
+const NODES_PROBE = { what: 'cluster nodes', load: (o) => api.get(`/orgs/${o.id}/nodes`), shows: (n) => Array.isArray(n) && n.length > 0 };
+
+/**
+ * What a probe found, kept for this page's life (hash navigation keeps it): the next console page
+ * starts on the same org without asking the API again. Keyed by the probe and the orgs it asked.
+ */
+const probed = new Map();
 
 /**
  * The org the picker starts on, and why: the last one chosen in this browser (localStorage); else
  * the first (by name) that has something to show (`probe`: cluster nodes by default); else the
  * caller's own org (a real membership, not a platform admin's view); else the first by name.
+ * `answer` is the probe's fresh answer for the org chosen (undefined when it was not asked now).
  */
 async function startingOrg(orgs, probe) {
   let saved = null;
@@ -24,9 +32,17 @@ async function startingOrg(orgs, probe) {
   if (last) return { org: last, why: 'your last choice' };
   if (orgs.length > 1 && probe) {
     const some = orgs.slice(0, PROBE_AT_MOST);
-    const found = await Promise.all(some.map((o) => probe.has(o).catch(() => false)));
-    const i = found.indexOf(true);
-    if (i >= 0) return { org: some[i], why: `the first with ${probe.what}` };
+    const key = `${probe.what}:${some.map((o) => o.id)}`;
+    if (probed.has(key)) {
+      const id = probed.get(key);
+      const org = some.find((o) => o.id === id);
+      if (org) return { org, why: `the first with ${probe.what}` };
+    } else {
+      const answers = await Promise.all(some.map((o) => probe.load(o).catch(() => null)));
+      const i = answers.findIndex((a) => a != null && probe.shows(a));
+      probed.set(key, i >= 0 ? some[i].id : null);
+      if (i >= 0) return { org: some[i], why: `the first with ${probe.what}`, answer: answers[i] };
+    }
   }
   const own = orgs.find((o) => o.role && o.role !== 'platform_admin');
   if (own && orgs.length > 1) return { org: own, why: 'your organization' };
@@ -36,9 +52,11 @@ async function startingOrg(orgs, probe) {
 /**
  * An organization <select>. It starts on `startingOrg`'s choice and says which and why under the
  * field; a choice the user makes is remembered (localStorage) for the next page and visit.
+ * `onChange(org, answer)`: `answer` is the probe's answer for that org when the picker just asked
+ * for it (the nodes page shows it instead of asking again), else undefined.
  * `probe: null` skips asking the API (pages for plain members, who cannot list nodes).
  */
-export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs, probe = { has: hasNodes, what: 'cluster nodes' } } = {}) {
+export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs, probe = NODES_PROBE } = {}) {
   const sel = h('select', { name: 'org' }, orgs.map((o) => h('option', { value: String(o.id) }, `${o.name} (${o.slug})`)));
   const f = field(label, sel);
   f.classList.add('org-pick');
@@ -54,12 +72,12 @@ export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.ad
   });
   f.current = current;
   f.select = (id) => { sel.value = String(id); sel.dispatchEvent(new Event('change')); };
-  startingOrg(orgs, probe).then(({ org, why: reason }) => {
+  startingOrg(orgs, probe).then(({ org, why: reason, answer }) => {
     // The user (or a test) chose while the API was asked: their choice stands.
     if (picked) return;
     if (org) sel.value = String(org.id);
     why.textContent = org && reason ? `Showing ${org.name}: ${reason}.` : '';
-    onChange(current());
+    onChange(current(), answer);
   });
   return f;
 }

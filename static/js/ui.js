@@ -244,6 +244,17 @@ export function fmtAgo(s) {
   if (sec < 86400) return `${Math.floor(sec / 3600)}h ago`;
   return `${Math.floor(sec / 86400)}d ago`;
 }
+/**
+ * A length in seconds as words: "45 s", "1 min 10 s", "2 h 5 min" (the "N min" of the queue's
+ * estimated waits, with seconds below a minute instead of "~0 min").
+ */
+export function fmtSpan(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
 export function fmtDuration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const p = (n) => String(n).padStart(2, '0');

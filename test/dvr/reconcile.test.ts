@@ -104,6 +104,19 @@ describe('periodic reconciliation (alarm)', () => {
 });
 
 describe('start sequence', () => {
+  it('lists the start the overseer confirmed as a "started" worker event of the source', async () => {
+    await connected();
+    await subscribe('confirmed');
+    await eventually(() => status('confirmed'), (s) => s.worker_state === 'running', 'running');
+    const task = (await taskOf('confirmed'))!;
+    const events = await eventually(
+      async () => (await json<{ events: Array<{ event_type: string; pid: number }> }>(await call('GET', '/api/sources/chaturbate/confirmed/events', { token: u.token }))).events,
+      (es) => es.length > 0,
+      'an event listed',
+    );
+    expect(events).toEqual([expect.objectContaining({ event_type: 'started', pid: task.current_pid })]);
+  });
+
   it('after pause → resume, stops the stored task and starts afresh when the overseer says "already running"', async () => {
     await connected();
     await subscribe('again');

@@ -222,3 +222,18 @@ describe('a .ts segment the media agent remuxed to .mp4', () => {
     expect((await host('POST', '/api/ingest/uploads', { ...base, path: 'x/a.mp4', remuxed_from: '../a.ts' })).status).toBe(400);
   });
 });
+
+describe('filestat of a short session of .mp4 segments', () => {
+  it('reports the seconds the recorder gave (the whole-segment minute estimate says 0 for them)', async () => {
+    await call('POST', '/api/subscriptions', { token: u.token, body: { driver: 'stripchat', username: 'pia' } });
+    const dir = '2026-11-30_20-00-00';
+    const a = await storeRecording('stripchat', 'pia', `${dir}/${dir}_00000.mp4`, new Uint8Array(40));
+    const b = await storeRecording('stripchat', 'pia', `${dir}/${dir}_00001.mp4`, new Uint8Array(30));
+    await env.DB.batch([
+      env.DB.prepare('UPDATE recordings SET duration_seconds = 45.4 WHERE id = ?1').bind(a),
+      env.DB.prepare('UPDATE recordings SET duration_seconds = 24.9 WHERE id = ?1').bind(b),
+    ]);
+    const stat = await json<{ children: Array<Record<string, unknown>> }>(await call('GET', '/api/sources/stripchat/pia/filestat', { token: u.token }));
+    expect(stat.children).toEqual([{ name: dir, type: 'directory', total_bytes: 70, file_count: 2, ts_count: 0, estimated_minutes: 0, recorded_seconds: 70 }]);
+  });
+});

@@ -3,13 +3,14 @@
  * stored in clear, every operation on an endpoint refused (as a 404) to an actor who does not
  * manage it, and the owner's "Retry" of a failed delivery.
  */
-import { env } from 'cloudflare:test';
+import { createExecutionContext, env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { db } from '../../src/db/client';
 import { webhookDeliveries } from '../../src/db/schema';
 import { newDeliveryId } from '../../src/notifications/publish';
-import { call, json } from '../support/http';
+import { app } from '../../src/app';
+import { BASE, call, json } from '../support/http';
 import { addMember, makeOrg, makeUser, type TestUser } from '../support/users';
 import { receiver, verifyStandardWebhook } from './support';
 
@@ -267,6 +268,30 @@ describe('retrying a failed delivery', () => {
     expect((await json(second)).code).toBe('delivery_not_failed');
     expect((await retry(boss, ep.id, 'msg_doesnotexist000000000')).status).toBe(404);
     expect((await retry(boss, ep.id, 'not-a-delivery')).status).toBe(400);
+  });
+
+  it('audits a retry only when it was queued: not one given back with 409 (nothing to send) or 503 (queue refused)', async () => {
+    const { boss, ep } = await orgEndpoint();
+    const audited = async () => (await env.DB.prepare("SELECT details FROM audit_log WHERE action = 'webhook.delivery_retry' AND target_id = ?1").bind(ep.id).all<{ details: string }>()).results.length;
+    const unreadable = await failedDelivery(ep.id);
+    await db(env).update(webhookDeliveries).set({ eventJson: '{"not": "an event"' }).where(eq(webhookDeliveries.id, unreadable.id)).run();
+    const res = await retry(boss, ep.id, unreadable.id);
+    expect([res.status, (await json(res)).code]).toEqual([409, 'delivery_not_resendable']);
+    expect(await audited()).toBe(0);
+
+    const refused = await failedDelivery(ep.id);
+    const down = { ...env, WEBHOOK_QUEUE: { sendBatch: async () => { throw new Error('queue down'); } } } as unknown as Env;
+    const req = new Request(`${BASE}/api/webhooks/${ep.id}/deliveries/${refused.id}/retry`, { method: 'POST', headers: { Authorization: `Bearer ${boss.token}`, 'cf-connecting-ip': '203.0.113.7' } });
+    const busy = await app.fetch(req, down, createExecutionContext());
+    expect([busy.status, (await json(busy)).code]).toEqual([503, 'queue_unavailable']);
+    expect(await audited()).toBe(0);
+    expect(await db(env).select().from(webhookDeliveries).where(eq(webhookDeliveries.id, refused.id)).get()).toMatchObject({ status: 'failed' });
+
+    const rx = receiver([200]);
+    restore = rx.restore;
+    const fine = await failedDelivery(ep.id);
+    expect((await retry(boss, ep.id, fine.id)).status).toBe(202);
+    expect(await audited()).toBe(1);
   });
 });
 

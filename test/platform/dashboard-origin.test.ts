@@ -63,3 +63,34 @@ describe('a dashboard on a sibling host', () => {
     expect(pre.headers.get('Access-Control-Allow-Origin')).toBeNull();
   });
 });
+
+describe('redirects back to the dashboard', () => {
+  // `npm start` on PORT 9123 lists both names of the machine (tools/stack.mjs localOriginVars).
+  const local = { ...env, DASHBOARD_ORIGINS: 'http://localhost:9123,http://127.0.0.1:9123' };
+  const visit = (url: string, headers: Record<string, string> = {}) =>
+    app.fetch(new Request(url, { headers: { 'cf-connecting-ip': '203.0.113.9', Accept: 'text/html', ...headers } }), local);
+
+  it('sends the pairing link to the dashboard on the host the person used', async () => {
+    expect((await visit('http://127.0.0.1:9123/link?code=bcdfghjk')).headers.get('Location')).toBe('http://127.0.0.1:9123/#/link/BCDF-GHJK');
+    expect((await visit('http://localhost:9123/link?code=bcdfghjk')).headers.get('Location')).toBe('http://localhost:9123/#/link/BCDF-GHJK');
+  });
+
+  it('sends the Steam link’s return to the dashboard on the host the person used', async () => {
+    const res = await visit('http://127.0.0.1:9123/auth/link/steam/callback?state=not-a-state');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('Location')).toMatch(/^http:\/\/127\.0\.0\.1:9123\/\?steam_link=failed&code=\w+#\/library$/);
+  });
+
+  it('follows the listed dashboard page that sent the person to another host', async () => {
+    const res = await send('/link', { headers: { Referer: 'https://other-dash.edgeplane.test/#/devices' } });
+    expect(res.headers.get('Location')).toBe('https://other-dash.edgeplane.test/#/link');
+  });
+
+  it('never redirects to a host that is not listed, whatever the request names: the first listed instead', async () => {
+    const evil = 'https://evil.edgeplane.test';
+    for (const headers of [{ Origin: evil }, { Referer: `${evil}/page` }, { Host: 'evil.edgeplane.test' }, {}] as Array<Record<string, string>>) {
+      expect((await visit('http://api.edgeplane.test/link', headers)).headers.get('Location'), JSON.stringify(headers)).toBe('http://localhost:9123/#/link');
+    }
+    expect((await visit(`${evil}/auth/link/steam/callback?state=x`, { Referer: `${evil}/` })).headers.get('Location')).toMatch(/^http:\/\/localhost:9123\/\?steam_link=failed/);
+  });
+});

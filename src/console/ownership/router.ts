@@ -24,6 +24,7 @@ import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../../env';
 import { audit, auditStatement } from '../../auth/audit';
+import { dashboardBase } from '../../auth/device';
 import { assertSelfOrAdmin, optionalUser, requireUser } from '../../auth/middleware';
 import { membershipRole } from '../../auth/queries/users';
 import { changes, db } from '../../db/client';
@@ -81,9 +82,8 @@ function wantsJson(c: Context<AppEnv>): boolean {
 }
 
 /** The dashboard's library page, with the outcome as query parameters the page reads (codes, never text). */
-function libraryPage(env: Env, outcome: Record<string, string>): string {
-  const dashboard = (env.DASHBOARD_ORIGINS ?? '').split(',')[0]?.trim() ?? '';
-  return `${dashboard}/?${new URLSearchParams(outcome)}#/library`;
+function libraryPage(c: Context<AppEnv>, outcome: Record<string, string>): string {
+  return `${dashboardBase(c)}/?${new URLSearchParams(outcome)}#/library`;
 }
 
 const AssertionParams = z
@@ -197,13 +197,13 @@ export const steamLinkRoutes = newRouter()
         const linked = await completeLink(c, state, params, steamId);
         deleteCookie(c, LINK_COOKIE, { path: LINK_COOKIE_PATH });
         if (wantsJson(c)) return c.json(linked, 200);
-        return c.redirect(libraryPage(c.env, { steam_link: 'linked', org_id: String(linked.org_id) }), 303);
+        return c.redirect(libraryPage(c, { steam_link: 'linked', org_id: String(linked.org_id) }), 303);
       } catch (e) {
         if (wantsJson(c)) throw e;
         // The person lands on their library page with a readable reason; the code says which.
         const code = e instanceof ApiError ? e.code : 'internal';
         if (!(e instanceof ApiError)) c.get('log').error('steam link callback failed', { error: String(e) });
-        return c.redirect(libraryPage(c.env, { steam_link: 'failed', code }), 303);
+        return c.redirect(libraryPage(c, { steam_link: 'failed', code }), 303);
       }
     },
   )

@@ -77,6 +77,8 @@ export function statChildren(d: Db, sourceId: number, dir: string) {
       totalBytes: sql<number>`sum(${recordings.bytes})`,
       fileCount: sql<number>`count(*)`,
       tsCount: sql<number>`sum(CASE WHEN ${recordings.relPath} LIKE '%.ts' THEN 1 ELSE 0 END)`,
+      // What the recorder reported (SEGMENT FINISH): NULL when no segment below has a duration.
+      recordedSeconds: sql<number | null>`sum(${recordings.durationSeconds})`,
     })
     .from(recordings)
     .where(and(storedOf(sourceId), under(dir)))

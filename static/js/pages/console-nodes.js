@@ -20,7 +20,8 @@ export async function render(main, _p, ctx) {
   const reg = h('button', { type: 'submit', class: 'btn primary' }, 'Register node');
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'rn-h' }, h('h2', { id: 'rn-h' }, 'Register a node'),
     h('div', { class: 'form-row' }, fs.name, fs.region, fs.capacity), h('div', { class: 'form-row mt' }, fs.stream_base_url, reg));
-  const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); refresh(); });
+  // The picker's probe already fetched the starting org's nodes: shown as they are, not asked again.
+  const picker = orgPicker(ctx, (o, nodes) => { org = o; fill(tbody); if (nodes) show(nodes); else refresh(); });
   main.append(pageHead('Cluster nodes', 'Machines that run cloud play sessions for an organization.'), h('div', { class: 'toolbar' }, picker), wrap, empty, form);
 
   const copyButton = (label, text, done) => {
@@ -120,17 +121,19 @@ export async function render(main, _p, ctx) {
     }
     setText(tr.querySelector('.se'), `${n.live_sessions} / ${n.capacity}`);
     setText(tr.querySelector('.in'), `${n.installs} game${n.installs === 1 ? '' : 's'}`);
-    setText(tr.querySelector('.ls'), fmtAgo(n.last_seen));
+    // A node that never sent a heartbeat reads "never", not a bare dash (fmtAgo's "no value").
+    setText(tr.querySelector('.ls'), n.last_seen ? fmtAgo(n.last_seen) : 'never');
     setText(tr.drain, n.status === 'draining' ? 'Activate' : 'Drain');
   }
   let stop = null;
   function refresh() {
     if (!org) { empty.hidden = false; setText(empty, 'You administer no organization.'); return Promise.resolve(); }
-    return api.get(`/orgs/${org.id}/nodes`).then((nodes) => {
-      keyed(tbody, nodes, (n) => n.id, row, update);
-      empty.hidden = nodes.length > 0;
-      wrap.hidden = nodes.length === 0;
-    });
+    return api.get(`/orgs/${org.id}/nodes`).then(show);
+  }
+  function show(nodes) {
+    keyed(tbody, nodes, (n) => n.id, row, update);
+    empty.hidden = nodes.length > 0;
+    wrap.hidden = nodes.length === 0;
   }
   stop = poll(() => (org ? refresh() : Promise.resolve()));
   return () => stop && stop();

@@ -1,8 +1,9 @@
-// #/source/{driver}/{username} — one source: status, live log tail, worker events, the recordings
+// #/source/{driver}/{username} — one source: status, live log tail, worker events (process starts,
+// stop requests, exits, error stops), the recordings
 // browser (folders, files with sizes and dates, thumbnails, an in-page player that seeks through
 // HTTP Range requests) and, for admins, its subscribers. Status, logs and events poll every 5 s.
 import { api, apiUrl, refreshSession, seg } from '../api.js';
-import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, toast, replaceActions } from '../ui.js';
+import { h, keyed, poll, setText, fill, pageHead, table, td, act, badge, statusKind, fmtBytes, fmtDate, fmtAgo, fmtDuration, fmtSpan, toast, replaceActions } from '../ui.js';
 import { statusBadge, thumbBox, subAction, srcKey } from '../dvr.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -27,6 +28,10 @@ function mark(kind) {
   return svg;
 }
 
+/** How each worker event reads in the list (`exited` shows its exit code). */
+const EVENT_TEXT = { started: 'process started', stopped: 'stop sent (no active subscription left)', errored: 'too many exits: stopped until reset' };
+const EVENT_KIND = { started: 'ok', stopped: 'info', errored: 'bad' };
+
 const PLAYABLE = { mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/mp4', webm: 'video/webm', mkv: 'video/webm', ogv: 'video/ogg', ts: 'video/mp2t' };
 
 export async function render(main, { driver, username }, ctx) {
@@ -48,7 +53,9 @@ export async function render(main, { driver, username }, ctx) {
   const log = h('pre', { class: 'log', tabindex: '0', role: 'region', 'aria-label': 'Log tail' });
   const follow = h('input', { type: 'checkbox', checked: true, id: 'follow' });
   const events = h('ul', { class: 'events' });
-  const evEmpty = h('p', { class: 'muted small' }, 'No worker events yet.');
+  // Worker events are the recorder process's starts, stop requests, exits and error stops (the
+  // source monitor's outbox in D1), not its recording output: that is the live log.
+  const evEmpty = h('p', { class: 'muted small' }, 'No recorder process started, stopped or exited yet.');
 
   const crumbs = h('nav', { class: 'crumbs', 'aria-label': 'Folder' });
   const totals = h('p', { class: 'muted small' });
@@ -154,14 +161,17 @@ export async function render(main, { driver, username }, ctx) {
     const r = await api.get(`${base}/events`);
     const list = r.events || [];
     keyed(events, list, (e) => e.id, (e) => h('li', {},
-      badge(e.event_type, e.event_type === 'exited' ? (e.exit_code ? 'bad' : '') : 'ok'),
-      h('span', { class: 'small' }, e.event_type === 'exited' ? `exit code ${e.exit_code ?? 0}` : 'process started'),
+      badge(e.event_type, EVENT_KIND[e.event_type] ?? (e.exit_code ? 'bad' : '')),
+      h('span', { class: 'small' }, e.event_type === 'exited' ? `exit code ${e.exit_code ?? 0}` : EVENT_TEXT[e.event_type] ?? e.event_type),
       h('span', { class: 'muted small' }, `pid ${e.pid}`),
       h('time', { datetime: e.ts, title: fmtDate(e.ts) })), (el, e) => setText(el.querySelector('time'), fmtAgo(e.ts)));
     evEmpty.hidden = list.length > 0;
   }
 
   // ---------- recordings browser ----------
+  /** " · 1 min 10 s": what the recorder reported, else the whole-segment estimate of .ts folders. */
+  const recordedLength = (c) => (c.recorded_seconds != null ? ` · ${fmtSpan(c.recorded_seconds)}`
+    : c.ts_count > 0 ? ` · ~${fmtSpan(c.estimated_minutes * 60)}` : '');
   let path = '';
   async function openDir(p) {
     path = p;
@@ -187,7 +197,7 @@ export async function render(main, { driver, username }, ctx) {
       setText(totals, `${fs.file_count} file${fs.file_count === 1 ? "" : "s"} · ${fmtBytes(fs.total_bytes)}`);
       for (const tr of files.tbody.children) {
         const c = stats.get(tr.dataset.key);
-        if (c && c.type === 'directory') setText(tr.querySelector('.size'), `${fmtBytes(c.total_bytes)} · ~${c.estimated_minutes} min`);
+        if (c && c.type === 'directory') setText(tr.querySelector('.size'), `${fmtBytes(c.total_bytes)}${recordedLength(c)}`);
       }
     }).catch(() => setText(totals, ''));
     const rel = p.split('/').filter(Boolean).map(seg).map((x) => `${x}/`).join('');

@@ -1,6 +1,7 @@
 // The console's org picker and cluster-nodes table in a real browser: the picker starts on the
 // first org that has nodes (not the first by name, the demo's empty "Acme Corp") and says so, and
-// starts on the org last chosen once one was; the nodes table shows every action at 1280 px without
+// starts on the org last chosen once one was; its probe's answer is the nodes page's first load and
+// the next console page does not probe again; the nodes table shows every action at 1280 px without
 // scrolling sideways, and stays usable at 360 px.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { expectAccessible } from '../support/axe.mjs';
@@ -58,6 +59,36 @@ describe('console org picker', () => {
     await eventually(() => picker(page).inputValue()).toBe(String(org.id));
     expectNoSeriousErrors(page);
   });
+  it('asks each org about its nodes once on one load of the nodes page, and the next console page not again', { timeout: 120_000 }, async () => {
+    // The page's clock stands still: the 5 s poll does not fire while the first load is counted.
+    const page = await authedPage(browser, stack.url, stack.credentials.admin, { clock: true });
+    await page.evaluate(() => localStorage.removeItem('edgeplane-org'));
+    await page.clock.pauseAt(Date.now() + 1000);
+    const asked = [];
+    page.on('request', (r) => { const m = new URL(r.url()).pathname.match(/^\/orgs\/(\d+)\/nodes$/); if (m && r.method() === 'GET') asked.push(Number(m[1])); });
+    await go(page, stack.url, 'console/nodes');
+    await eventually(() => page.locator('.org-why').textContent()).toMatch(/^Showing .+: the first with cluster nodes\.$/);
+    await eventually(() => page.locator('table.nodes tbody tr').count()).toBeGreaterThan(0);
+    await page.waitForTimeout(1500); // (settle() waits on the page's own timers, which stand still)
+    const probed = asked.length;
+    expect(probed).toBeGreaterThan(1);
+    expect(new Set(asked).size, `GET /orgs/N/nodes asked twice for one org: ${asked}`).toBe(probed);
+
+    // The sessions page starts on the same org without probing again.
+    await go(page, stack.url, 'console/sessions');
+    await eventually(() => page.locator('.org-why').textContent()).toMatch(/^Showing .+: the first with cluster nodes\.$/);
+    await page.waitForTimeout(1500);
+    expect(asked.length).toBe(probed);
+
+    // The poll still refreshes the list.
+    await go(page, stack.url, 'console/nodes');
+    await page.waitForTimeout(1500);
+    const before = asked.length;
+    await page.clock.runFor(6000);
+    await eventually(() => asked.length).toBeGreaterThan(before);
+    expectNoSeriousErrors(page);
+    await page.context().close();
+  });
 });
 
 describe('cluster nodes table', () => {
@@ -98,6 +129,8 @@ describe('cluster nodes table', () => {
       expect(b.x + b.width, name).toBeLessThanOrEqual(360);
     }
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    // Registered, never enrolled: no heartbeat yet reads "never", not a bare dash.
+    expect(await row.locator('.ls').textContent()).toBe('never');
     await shot(page, 'console-nodes-actions-phone');
     await row.getByRole('button', { name: 'Enrol', exact: true }).click();
     await eventually(() => page.getByRole('dialog').locator('[data-code]').textContent()).toMatch(/\S{6,}/);

@@ -105,6 +105,14 @@ describe('recorder pages', () => {
     await card.waitFor({ timeout: 15_000 });
     const t1 = await card.locator('.timer').textContent();
     await eventually(() => card.locator('.timer').textContent(), { timeout: 5000 }).not.toBe(t1);
+    // Its page lists the recorder's start among the worker events (the confirmed start was never
+    // recorded as one: "No worker events yet" while it recorded).
+    await go(page, stack.url, `source/chaturbate/${name}`);
+    const started = page.locator('ul.events li', { hasText: 'process started' });
+    await started.first().waitFor({ timeout: 20_000 });
+    expect(await page.getByText('No recorder process started, stopped or exited yet.').isHidden()).toBe(true);
+    await shot(page, 'source-recording-events-light-1280');
+    expectNoSeriousErrors(page);
   });
 
   it('resets an errored source with one click on the dashboard', { timeout: 240_000 }, async () => {
