@@ -128,6 +128,20 @@ describe('a player’s library', () => {
     await go(page, stack.url, `library/game/${naraka}`);
     const form = page.locator('#add-proof');
     await eventually(() => form.getByLabel('Game').inputValue()).toBe(String(naraka));
+    // Sent empty, the form names what is missing at each field, never the schema's path.
+    await page.locator('#send-proof').click();
+    await eventually(() => form.locator('.form-error').textContent()).toBe('3 fields still need filling in.');
+    expect(await form.locator('.field', { has: form.getByLabel('Store or shop') }).locator('.err').textContent()).toBe('Fill this in.');
+    expect(await form.getByLabel('Store or shop').evaluate((el) => el === document.activeElement)).toBe(true);
+    // A value the server refuses is shown on its field, in the server's words without the path.
+    await form.getByRole('button', { name: 'Xbox' }).click();
+    await form.getByLabel('Store product id').fill('abc');
+    await form.getByLabel('Entitlement id').fill('not-a-guid');
+    await page.locator('#send-proof').click();
+    await eventually(() => form.locator('.form-error').textContent()).toBe('Check the highlighted fields.');
+    expect(await form.locator('.field', { has: form.getByLabel('Store product id') }).locator('.err').textContent()).toMatch(/^a 12-character Store product id/);
+    expect(await form.textContent()).not.toContain('entitlement.');
+    await form.getByRole('button', { name: 'Receipt' }).click();
     await form.getByLabel('Store or shop').fill('Humble Bundle');
     await form.getByLabel('Order or receipt number').fill('HB-E2E-7781');
     await form.getByLabel('Purchase date').fill('2026-10-30');
