@@ -162,9 +162,17 @@ describe('a player’s library', () => {
       await p.locator('select[name="org"]').selectOption(String(org.id));
       await p.waitForSelector(`.rv-item[data-entry]`);
     });
+    // An org with nothing waiting names the orgs where the badge's proofs are, one click away.
+    const slug = `e2e-review-${Date.now().toString(36)}`;
+    const quiet = await api.call('POST', '/orgs', { token: admin.token, body: { slug, name: `Quiet ${slug}` } });
+    if (quiet.status !== 201) throw new Error(`org: ${quiet.status} ${JSON.stringify(quiet.data)}`);
     const review = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(review, stack.url, 'review');
-    await review.locator('select[name="org"]').selectOption(String(org.id));
+    await review.locator('select[name="org"]').selectOption(String(quiet.data.id));
+    await review.waitForSelector('#review-elsewhere');
+    expect(await review.locator('#review-empty b').textContent()).toBe(`Nothing to review in Quiet ${slug}.`);
+    await review.locator('#review-elsewhere').getByRole('button', { name: new RegExp(`^${org.name} \\(\\d+\\)$`) }).click();
+    await eventually(() => review.locator('select[name="org"]').inputValue()).toBe(String(org.id));
     const item = review.locator('.rv-item', { hasText: 'HB-E2E-7781' });
     await item.waitFor();
     await eventually(() => review.locator('#review-count').textContent()).not.toBe('0');
