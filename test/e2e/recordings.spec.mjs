@@ -89,7 +89,9 @@ beforeAll(async () => {
   expect(enrol.status, enrol.stderr).toBe(0);
   hostId = (await apiFrom(adminPage, 'GET', '/api/admin/ingest/hosts')).body.hosts.find((x) => x.name === name).id;
   await go(adminPage, stack.url, 'admin/diagnostics');
-  await eventually(() => hosts.locator(`tr[data-host="${hostId}"] .badge`).textContent()).toBe('enrolled');
+  // (expect.poll cannot run in a hook: the row is waited for, then read.)
+  await hosts.locator(`tr[data-host="${hostId}"] .badge`).waitFor();
+  expect(await hosts.locator(`tr[data-host="${hostId}"] .badge`).textContent()).toBe('enrolled');
 });
 
 afterAll(async () => {

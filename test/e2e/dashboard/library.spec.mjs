@@ -131,7 +131,8 @@ describe('a player’s library', () => {
     // Sent empty, the form names what is missing at each field, never the schema's path.
     await page.locator('#send-proof').click();
     await eventually(() => form.locator('.form-error').textContent()).toBe('3 fields still need filling in.');
-    expect(await form.locator('.field', { has: form.getByLabel('Store or shop') }).locator('.err').textContent()).toBe('Fill this in.');
+    const errorOf = async (label) => page.locator(`#${await form.getByLabel(label).getAttribute('id')}-err`).textContent();
+    expect(await errorOf('Store or shop')).toBe('Fill this in.');
     expect(await form.getByLabel('Store or shop').evaluate((el) => el === document.activeElement)).toBe(true);
     // A value the server refuses is shown on its field, in the server's words without the path.
     await form.getByRole('button', { name: 'Xbox' }).click();
@@ -139,7 +140,7 @@ describe('a player’s library', () => {
     await form.getByLabel('Entitlement id').fill('not-a-guid');
     await page.locator('#send-proof').click();
     await eventually(() => form.locator('.form-error').textContent()).toBe('Check the highlighted fields.');
-    expect(await form.locator('.field', { has: form.getByLabel('Store product id') }).locator('.err').textContent()).toMatch(/^a 12-character Store product id/);
+    expect(await errorOf('Store product id')).toMatch(/^a 12-character Store product id/);
     expect(await form.textContent()).not.toContain('entitlement.');
     await form.getByRole('button', { name: 'Receipt' }).click();
     await form.getByLabel('Store or shop').fill('Humble Bundle');
