@@ -88,9 +88,10 @@ beforeAll(async () => {
   const enrol = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
   expect(enrol.status, enrol.stderr).toBe(0);
   hostId = (await apiFrom(adminPage, 'GET', '/api/admin/ingest/hosts')).body.hosts.find((x) => x.name === name).id;
-  await go(adminPage, stack.url, 'admin/diagnostics');
-  // (expect.poll cannot run in a hook: the row is waited for, then read.)
-  await hosts.locator(`tr[data-host="${hostId}"] .badge`).waitFor();
+  // A reload (the same hash does not reload the page); expect.poll cannot run in a hook: the
+  // enrolled row is waited for, then read.
+  await adminPage.reload();
+  await hosts.locator(`tr[data-host="${hostId}"] .badge.ok`).waitFor();
   expect(await hosts.locator(`tr[data-host="${hostId}"] .badge`).textContent()).toBe('enrolled');
 });
 
