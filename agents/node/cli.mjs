@@ -14,6 +14,7 @@ import { loadConfig, configDir, ConfigError, readToken, saveConfig, writeToken }
 import { ApiError, NodeApi, Unreachable } from './lib/api.mjs';
 import { NodeAgent, AGENT_VERSION } from './lib/agent.mjs';
 import { discover } from './lib/stores.mjs';
+import { join, relative } from 'node:path';
 import { log } from './lib/log.mjs';
 
 export const EXIT = { OK: 0, FAILURE: 1, USAGE: 64, NOPERM: 77, CONFIG: 78 };
@@ -69,8 +70,18 @@ async function enroll(o) {
   const cfg = loadConfig(dir);
   writeToken(cfg.token_file, reply.token);
   log.info(`enrolled as node ${reply.node_id} "${reply.node_name}" of org ${reply.org_id}; settings in ${dir}, token in ${cfg.token_file} (owner only)`);
-  if (!saved.launch_hook) log.warn('no launch hook yet: set "launch_hook" in config.json (or enrol with --launch-hook) before sessions can run');
+  if (!saved.launch_hook) log.warn(`no launch hook yet: set "launch_hook" in ${join(dir, 'config.json')} (or enrol with --launch-hook) before sessions can run`);
+  // The dashboard's command ends at enrolment: say what starts the service, as it was invoked.
+  log.info(`next: start the agent with  ${invocation()} run${o.configDir ? ` --config-dir ${dir}` : ''}  (as a service: agents/node/README.md)`);
   return EXIT.OK;
+}
+
+/** How this command was typed: `node agents/node/cli.mjs` from a checkout, else the installed name. */
+function invocation() {
+  const script = process.argv[1] ?? '';
+  if (!/cli\.mjs$/.test(script)) return 'edgeplane-node';
+  const rel = relative(process.cwd(), script);
+  return `node ${rel && !rel.startsWith('..') ? rel : script}`;
 }
 
 async function run(o) {

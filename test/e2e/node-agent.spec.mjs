@@ -129,6 +129,9 @@ describe('the node agent against a fresh local stack', () => {
     expect(statSync(join(dir, 'node-token')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(dir, 'node-token'), 'utf8')).toMatch(/^epn_/);
     expect(enrol.stdout + enrol.stderr).not.toMatch(/epn_/); // the token is never printed
+    // The dashboard's command stops at enrolment: the agent says what to run next, and where the hook goes.
+    expect(enrol.stdout + enrol.stderr).toContain(`next: start the agent with  node agents/node/cli.mjs run --config-dir ${dir}`);
+    expect(enrol.stdout + enrol.stderr).toContain(`set "launch_hook" in ${join(dir, 'config.json')}`);
     const again = spawnSync(process.execPath, [CLI, 'enroll', '--api', stack.url, '--code', code.data.code, '--config-dir', join(work, 'again')], { encoding: 'utf8' });
     expect(again.status).toBe(77); // single use
 

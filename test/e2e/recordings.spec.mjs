@@ -71,13 +71,28 @@ beforeAll(async () => {
   adminPage = await authedPage(browser, stack.url, stack.credentials.admin);
   const me = await createUser(adminPage);
   userPage = await authedPage(browser, stack.url, me);
-  // The recorder host, enrolled as an admin registers it (docs/dvr.md).
-  const host = await apiFrom(adminPage, 'POST', '/api/admin/ingest/hosts', { name: unique('e2e-recorder') });
-  expect(host.status).toBe(201);
-  hostId = host.body.id;
+  // The recorder host, registered from the dashboard (Diagnostics → Recorder hosts: no curl) and
+  // enrolled with the command its dialog shows, run as shown but for the state directory.
+  await go(adminPage, stack.url, 'admin/diagnostics');
+  const hosts = adminPage.locator('#recorder-hosts');
+  const name = unique('e2e-recorder');
+  await hosts.getByLabel('Host name').fill(name);
+  await hosts.getByRole('button', { name: 'Register host' }).click();
+  const command = (await adminPage.locator('dialog [data-command]').textContent()).split(' ');
+  expect(command.slice(0, 5)).toEqual(['node', 'agents/media/cli.mjs', 'enroll', '--server', stack.url]);
+  await shot(adminPage, 'recorder-host-enrolment');
+  await adminPage.getByRole('button', { name: 'Close' }).click();
   agentDir = mkdtempSync(join(tmpdir(), 'e2e-media-agent-'));
-  const enrol = spawnSync(process.execPath, [CLI, 'enroll', '--server', stack.url, '--code', host.body.enrolment_code, '--state-dir', agentDir], { cwd: ROOT, encoding: 'utf8' });
+  const args = command.slice(1).map((a) => (a === '/var/lib/media-agent' ? agentDir : a));
+  expect(args).toContain(agentDir);
+  const enrol = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8' });
   expect(enrol.status, enrol.stderr).toBe(0);
+  hostId = (await apiFrom(adminPage, 'GET', '/api/admin/ingest/hosts')).body.hosts.find((x) => x.name === name).id;
+  // A reload (the same hash does not reload the page); expect.poll cannot run in a hook: the
+  // enrolled row is waited for, then read.
+  await adminPage.reload();
+  await hosts.locator(`tr[data-host="${hostId}"] .badge.ok`).waitFor();
+  expect(await hosts.locator(`tr[data-host="${hostId}"] .badge`).textContent()).toBe('enrolled');
 });
 
 afterAll(async () => {

@@ -2,13 +2,14 @@
 // thumbnailer (GET /api/admin/diagnostics), plus the overseer's task list (GET /api/workers).
 import { api } from '../api.js';
 import { h, keyed, poll, pageHead, table, td, badge, setText, fmtAgo, fill } from '../ui.js';
+import { recorderHostsCard } from './recorder-hosts.js';
 
 export async function render(main) {
   const cards = h('div', { class: 'grid' });
   const { wrap, tbody } = table(['Task', 'Action', 'Source', 'State', 'PID', h('th', { scope: 'col', class: 'num' }, 'Restarts'), 'Started'], { caption: 'Overseer tasks' });
   const wErr = h('p', { class: 'muted' });
   main.append(pageHead('Diagnostics', 'Live view of the recorder fleet; refreshes every 5 seconds.'), cards,
-    h('section', { class: 'card', 'aria-labelledby': 'w-h' }, h('h2', { id: 'w-h' }, 'Workers'), wErr, wrap));
+    h('section', { class: 'card', 'aria-labelledby': 'w-h' }, h('h2', { id: 'w-h' }, 'Workers'), wErr, wrap), recorderHostsCard());
 
   function service(name, s) {
     const el = h('section', { class: 'card', 'aria-label': name });

@@ -220,8 +220,10 @@ export async function render(main, params, ctx) {
     const preview = h('pre', { class: 'lib-preview', id: 'proof-preview', 'aria-live': 'polite' });
     const formError = h('p', { class: 'form-error', hidden: true, role: 'alert' });
     const send = h('button', { type: 'submit', class: 'btn primary', id: 'send-proof' }, 'Send for review');
-    const kinds = segmented('Proof kind', KINDS.map((k) => [k, KIND_LABEL[k]]), kind, (v) => { kind = v; buildFields(); update(); });
+    const kinds = segmented('Proof kind', KINDS.map((k) => [k, KIND_LABEL[k]]), kind, (v) => { kind = v; formError.hidden = true; buildFields(); update(); });
     let inputs = {};
+    /** name → its field wrapper (label, input, error line), for the errors of that input */
+    let fields = {};
     let manifest = null;
     let timer = 0;
     async function fillGames(q = '') {
@@ -237,9 +239,16 @@ export async function render(main, params, ctx) {
     search.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(() => fillGames(search.value.trim()).catch(() => {}), 250); });
     gameSel.addEventListener('change', update);
 
-    const text = (name, label, help, attrs = {}) => { const i = h('input', { name, ...attrs }); i.addEventListener('input', update); inputs[name] = i; return field(label, i, help); };
+    const text = (name, label, help, attrs = {}) => {
+      const i = h('input', { name, ...attrs });
+      i.addEventListener('input', update);
+      inputs[name] = i;
+      fields[name] = field(label, i, help);
+      return fields[name];
+    };
     function buildFields() {
       inputs = {};
+      fields = {};
       manifest = null;
       if (kind === 'manual') {
         fill(fieldsBox, text('store', 'Store or shop', 'Where you bought it, e.g. Humble Bundle, a retail box.', { required: true, maxlength: 64 }),
@@ -301,11 +310,21 @@ export async function render(main, params, ctx) {
       gameField.setError('');
       if (!Number(gameSel.value)) { gameField.setError('Choose the game this proof is for.'); gameSel.focus(); return; }
       if ((kind === 'epic' || kind === 'gog') && !manifest) { formError.hidden = false; setText(formError, 'Choose the manifest file first.'); return; }
+      for (const f of Object.values(fields)) f.setError('');
+      // Required fields are named here, before sending: the server's answer for a missing one is
+      // a schema path ("receipt.store: Invalid input: expected string…"), not words for a person.
+      const missing = Object.entries(inputs).filter(([n, i]) => i.required && !i.value.trim() && fields[n]);
+      if (missing.length) {
+        for (const [n] of missing) fields[n].setError('Fill this in.');
+        formError.hidden = false;
+        setText(formError, missing.length === 1 ? 'One field still needs filling in.' : `${missing.length} fields still need filling in.`);
+        return;
+      }
       await act(send, async () => {
         try {
           await api.post(`/users/${ctx.user.id}/library/proofs`, body());
         } catch (err) {
-          if (err.status === 400 || err.status === 404) { formError.hidden = false; setText(formError, err.message); return; }
+          if (err.status === 400 || err.status === 404) { formError.hidden = false; setText(formError, proofError(err, fields)); return; }
           throw err;
         }
         toast.ok('Sent: an organization admin will review it.');
@@ -320,6 +339,26 @@ export async function render(main, params, ctx) {
     buildFields();
     fillGames().catch((e) => toast.error(e));
   }
+}
+
+/**
+ * A refused proof in a person's words: each `details` entry whose path ends in one of the form's
+ * inputs is shown on that field (the server's sentence without its `name:` prefix, or "not valid"
+ * for a bare schema message); the line under the form then says where to look.
+ */
+export function proofError(err, fields) {
+  const details = Array.isArray(err.body?.details) ? err.body.details : [];
+  let shown = 0;
+  for (const d of details) {
+    const name = String(d.path ?? '').split('.').pop();
+    const f = fields[name];
+    if (!f) continue;
+    const msg = String(d.message ?? '').replace(new RegExp(`^${name}:\\s*`), '');
+    f.setError(/^Invalid input/.test(msg) || !msg ? 'This value is not valid.' : msg);
+    shown += 1;
+  }
+  if (!shown) return err.message;
+  return shown === 1 ? 'Check the highlighted field.' : 'Check the highlighted fields.';
 }
 
 /** The `?steam_link=` outcome the Steam callback put on the URL; removed from the address bar. */

@@ -17,7 +17,9 @@ export async function render(main, _params, ctx) {
   const bulkBar = h('div', { class: 'toolbar card' }, h('label', { class: 'check' }, all, 'All'), selCount, bulkNote, approveSel, rejectSel);
   let org = null;
   let items = [];
-  const picker = orgPicker(ctx, (o) => { org = o; load(); }, { orgs: ctx.adminOrgs });
+  // Without a remembered choice, start on an org with proofs waiting (the badge counts every org).
+  const pendingIn = (o) => api.get(`/orgs/${o.id}/library/pending`).then((r) => r.total, () => 0);
+  const picker = orgPicker(ctx, (o) => { org = o; load(); }, { orgs: ctx.adminOrgs, probe: { has: async (o) => (await pendingIn(o)) > 0, what: 'proofs to review' } });
   main.append(pageHead('Review queue', 'Ownership proofs your members sent, oldest first. Approve what checks out; a rejection’s note is shown to the player.'), picker, bulkBar, list);
 
   const selected = () => [...list.querySelectorAll('input[data-pick]:checked')].map((c) => items.find((i) => String(i.proof_id) === c.dataset.pick)).filter(Boolean);
@@ -50,11 +52,25 @@ export async function render(main, _params, ctx) {
     const r = await api.get(`/orgs/${org.id}/library/pending`);
     items = r.items;
     if (!items.length) {
-      fill(list, h('li', { class: 'empty' }, h('p', {}, h('b', {}, 'Nothing to review.')), h('p', { class: 'small' }, 'When a member sends a receipt or a store proof for a game, it shows up here.')));
+      const empty = h('li', { class: 'empty', id: 'review-empty' }, h('p', {}, h('b', {}, `Nothing to review in ${org.name}.`)), h('p', { class: 'small' }, 'When a member sends a receipt or a store proof for a game, it shows up here.'));
+      fill(list, empty);
+      elsewhere(org).then((others) => {
+        // The navigation's badge counts every org: name where those proofs wait, one click away.
+        if (!others.length || !empty.isConnected) return;
+        empty.append(h('p', { class: 'small', id: 'review-elsewhere' }, 'Waiting in other organizations: ',
+          others.map(([o, n], i) => [i ? ', ' : '', h('button', { type: 'button', class: 'btn small', onclick: () => picker.select(o.id) }, `${o.name} (${n})`)])));
+      });
     } else fill(list, items.map(item));
     bulkBar.hidden = items.length === 0;
     syncBulk();
     refreshReviewBadge(ctx);
+  }
+
+  /** [org, pending count] of the other orgs this user reviews that have proofs waiting. */
+  async function elsewhere(current) {
+    const others = ctx.adminOrgs.filter((o) => o.id !== current.id).slice(0, 20);
+    const totals = await Promise.all(others.map(pendingIn));
+    return others.map((o, i) => [o, totals[i]]).filter(([, n]) => n > 0);
   }
 
   function item(i) {

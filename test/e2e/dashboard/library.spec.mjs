@@ -128,6 +128,21 @@ describe('a player’s library', () => {
     await go(page, stack.url, `library/game/${naraka}`);
     const form = page.locator('#add-proof');
     await eventually(() => form.getByLabel('Game').inputValue()).toBe(String(naraka));
+    // Sent empty, the form names what is missing at each field, never the schema's path.
+    await page.locator('#send-proof').click();
+    await eventually(() => form.locator('.form-error').textContent()).toBe('3 fields still need filling in.');
+    const errorOf = async (label) => page.locator(`#${await form.getByLabel(label).getAttribute('id')}-err`).textContent();
+    expect(await errorOf('Store or shop')).toBe('Fill this in.');
+    expect(await form.getByLabel('Store or shop').evaluate((el) => el === document.activeElement)).toBe(true);
+    // A value the server refuses is shown on its field, in the server's words without the path.
+    await form.getByRole('button', { name: 'Xbox' }).click();
+    await form.getByLabel('Store product id').fill('abc');
+    await form.getByLabel('Entitlement id').fill('not-a-guid');
+    await page.locator('#send-proof').click();
+    await eventually(() => form.locator('.form-error').textContent()).toBe('Check the highlighted fields.');
+    expect(await errorOf('Store product id')).toMatch(/^a 12-character Store product id/);
+    expect(await form.textContent()).not.toContain('entitlement.');
+    await form.getByRole('button', { name: 'Receipt' }).click();
     await form.getByLabel('Store or shop').fill('Humble Bundle');
     await form.getByLabel('Order or receipt number').fill('HB-E2E-7781');
     await form.getByLabel('Purchase date').fill('2026-10-30');
@@ -148,9 +163,17 @@ describe('a player’s library', () => {
       await p.locator('select[name="org"]').selectOption(String(org.id));
       await p.waitForSelector(`.rv-item[data-entry]`);
     });
+    // An org with nothing waiting names the orgs where the badge's proofs are, one click away.
+    const slug = `e2e-review-${Date.now().toString(36)}`;
+    const quiet = await api.call('POST', '/orgs', { token: admin.token, body: { slug, name: `Quiet ${slug}` } });
+    if (quiet.status !== 201) throw new Error(`org: ${quiet.status} ${JSON.stringify(quiet.data)}`);
     const review = await authedPage(browser, stack.url, stack.credentials.admin);
     await go(review, stack.url, 'review');
-    await review.locator('select[name="org"]').selectOption(String(org.id));
+    await review.locator('select[name="org"]').selectOption(String(quiet.data.id));
+    await review.waitForSelector('#review-elsewhere');
+    expect(await review.locator('#review-empty b').textContent()).toBe(`Nothing to review in Quiet ${slug}.`);
+    await review.locator('#review-elsewhere').getByRole('button', { name: new RegExp(`^${org.name} \\(\\d+\\)$`) }).click();
+    await eventually(() => review.locator('select[name="org"]').inputValue()).toBe(String(org.id));
     const item = review.locator('.rv-item', { hasText: 'HB-E2E-7781' });
     await item.waitFor();
     await eventually(() => review.locator('#review-count').textContent()).not.toBe('0');

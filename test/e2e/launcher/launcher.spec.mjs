@@ -241,6 +241,17 @@ describe('launcher on the seeded console', () => {
     const owned = await page.locator('#row-library .tile-round:not(.tile-add)').evaluateAll((els) => els.map((e) => e.dataset.gameId));
     expect(owned).toEqual(expect.arrayContaining([String(games['counter-strike-2']), String(games['apex-legends'])]));
     await screen(page, 'launcher-gaming');
+    // "add game" tells a person with only a pad where to prove ownership: the library page's
+    // address (at the API's origin) and a QR code of it, not just "the web dashboard".
+    await page.locator('#add-game').focus();
+    await pad(page, 'A');
+    await page.waitForSelector('.dialog #add-game-url');
+    expect(await page.locator('#add-game-url').textContent()).toBe(`${new URL(stack.url).host}/#/library`);
+    expect(await page.locator('.dialog canvas[aria-label="QR code of your library page"]').count()).toBe(1);
+    await screen(page, 'launcher-add-game');
+    await pad(page, 'B');
+    await page.waitForSelector('.dialog', { state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.id === 'add-game');
     await pad(page, 'RB');
     await page.waitForSelector('.view-hub[data-tab="tv"] #row-apps:not([aria-busy])');
     expect(await tabOrder()).toEqual(['gaming', 'tv', 'home']);

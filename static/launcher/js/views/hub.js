@@ -14,6 +14,7 @@ import { ApiError } from '../api.js';
 import { clear, cover, h, listItem, toast } from '../dom.js';
 import { icon, platformIcon } from '../icons.js';
 import { focusEl, focusFirst } from '../focus.js';
+import { qrCanvas } from '../qr.js';
 
 export const TABS = ['home', 'gaming', 'tv'];
 const GLYPH = { home: 'couch', gaming: 'gamepad', tv: 'tv' };
@@ -234,13 +235,28 @@ function tvTab(app) {
   return { parts: [r], load, focus: '#row-apps .tile, [data-retry]' };
 }
 
+// A person on the sofa does not know where "the web dashboard" is: the dialog names the library
+// page's address and shows it as a QR code (the dashboard is served at the API's origin), as the
+// game page does for a game not owned yet.
 function addGameOverlay(app) {
   const close = h('button', { class: 'btn btn-primary', dataset: { focus: '' }, onclick: () => app.closeOverlay() }, 'ok');
+  const url = `${new URL(app.api.url('/'), location.href).origin}/#/library`;
   const el = h(
     'div',
     { class: 'dialog', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'add-game-title' },
     h('h2', { id: 'add-game-title' }, 'add a game'),
-    h('p', {}, 'games join your library when you prove you own them: link your store account or send a receipt from the web dashboard, then an organization admin verifies it.'),
+    h('p', {}, 'games join your library when you prove you own them: link your store account or send a receipt, then an organization admin verifies it.'),
+    h(
+      'div',
+      { class: 'get-it' },
+      qrCanvas(url, { px: 220, label: 'QR code of your library page' }),
+      h(
+        'div',
+        { class: 'get-it-text' },
+        h('p', {}, 'scan with your phone, or open'),
+        h('p', { class: 'get-it-url', id: 'add-game-url' }, url.replace(/^https?:\/\//, '')),
+      ),
+    ),
     h('div', { class: 'actions' }, close),
   );
   return { el };
