@@ -18,8 +18,9 @@ export async function render(main, _params, ctx) {
   let org = null;
   let items = [];
   // Without a remembered choice, start on an org with proofs waiting (the badge counts every org).
-  const pendingIn = (o) => api.get(`/orgs/${o.id}/library/pending`).then((r) => r.total, () => 0);
-  const picker = orgPicker(ctx, (o) => { org = o; load(); }, { orgs: ctx.adminOrgs, probe: { has: async (o) => (await pendingIn(o)) > 0, what: 'proofs to review' } });
+  const pending = { what: 'proofs to review', load: (o) => api.get(`/orgs/${o.id}/library/pending`), shows: (r) => r.total > 0 };
+  const pendingIn = (o) => pending.load(o).then((r) => r.total, () => 0);
+  const picker = orgPicker(ctx, (o) => { org = o; load(); }, { orgs: ctx.adminOrgs, probe: pending });
   main.append(pageHead('Review queue', 'Ownership proofs your members sent, oldest first. Approve what checks out; a rejection’s note is shown to the player.'), picker, bulkBar, list);
 
   const selected = () => [...list.querySelectorAll('input[data-pick]:checked')].map((c) => items.find((i) => String(i.proof_id) === c.dataset.pick)).filter(Boolean);
