@@ -10,18 +10,18 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Seconds each spec took in a full run on the 2-core machine: the order of the files comes from
- * them (LongestFirst below), so that the two lanes end together. A new spec counts as a minute.
- * The accessibility spec was one file of ~290 s, the long pole of its lane: now five (a11y/),
- * weighed from that file's per-test times (a loaded run, scaled to the quiet run's total).
+ * Seconds each spec took in a full run on the 2-core machine (the fresh-clone CI run of 0.20.0, two
+ * lanes): the order of the files comes from them (LongestFirst below), so that the lanes end
+ * together. A new spec counts as a minute.
  */
 const WEIGHT: Record<string, number> = {
-  'a11y/by-hand.spec.mjs': 130, 'dashboard/recorder.spec.mjs': 105, 'dashboard/library.spec.mjs': 87,
-  'launcher/launcher.spec.mjs': 81, 'dashboard/screens.spec.mjs': 77, 'launcher/pairing.spec.mjs': 63,
-  'dashboard/behaviour.spec.mjs': 62, 'recordings.spec.mjs': 53, 'a11y/member.spec.mjs': 52, 'node-agent.spec.mjs': 48,
-  'a11y/engine.spec.mjs': 42, 'a11y/admin-phone.spec.mjs': 36, 'launcher/first-run.spec.mjs': 34, 'a11y/admin-wide.spec.mjs': 32,
-  'dashboard/console.spec.mjs': 31, 'dashboard/accounts.spec.mjs': 28, 'launcher/queue.spec.mjs': 24,
-  'dashboard/metrics.spec.mjs': 20, 'dashboard/webhooks.spec.mjs': 14, 'platform.spec.mjs': 3,
+  'launcher/launcher.spec.mjs': 115, 'dashboard/recorder.spec.mjs': 111, 'dashboard/screens.spec.mjs': 90,
+  'dashboard/library.spec.mjs': 69, 'a11y/by-hand.spec.mjs': 68, 'launcher/pairing.spec.mjs': 64,
+  'dashboard/webhooks.spec.mjs': 63, 'node-agent.spec.mjs': 50, 'dashboard/accounts.spec.mjs': 49,
+  'a11y/admin-wide.spec.mjs': 40, 'dashboard/console-layout.spec.mjs': 38, 'launcher/queue.spec.mjs': 37,
+  'recordings.spec.mjs': 36, 'a11y/engine.spec.mjs': 35, 'dashboard/console.spec.mjs': 33,
+  'dashboard/metrics.spec.mjs': 33, 'dashboard/behaviour.spec.mjs': 32, 'a11y/admin-phone.spec.mjs': 30,
+  'a11y/member.spec.mjs': 27, 'launcher/first-run.spec.mjs': 17, 'platform.spec.mjs': 6,
 };
 const name = (spec: TestSpecification) => spec.moduleId.replace(/^.*\/test\/e2e\//, '');
 const weight = (spec: TestSpecification) => WEIGHT[name(spec)] ?? 60;
@@ -30,11 +30,10 @@ const weight = (spec: TestSpecification) => WEIGHT[name(spec)] ?? 60;
 const EXCLUSIVE = new Set(['dashboard/library.spec.mjs', 'launcher/launcher.spec.mjs', 'launcher/pairing.spec.mjs', 'launcher/queue.spec.mjs']);
 
 /**
- * Longest first, but the lock holders (together about half a lane) go first and every other file,
- * each followed by the longest free spec: the lane that finishes one lock holder takes the next,
- * while the other lane is busy with a long file, so no lane sits waiting for the lock (plain
- * longest-first put two lock holders in the two lanes at once: ~35 s of waiting by the WEIGHTs;
- * in a simulation with every weight off by up to 40 %, 7 % over an even split against 1 %).
+ * Longest first, but the lock holders (together about half a lane) go first, each followed by the
+ * longest free specs, one per other lane: the lane that finishes one lock holder takes the next
+ * while the other lanes are busy with long files, so no lane sits waiting for the lock (plain
+ * longest-first put two lock holders in two lanes at once: ~35 s of waiting by the WEIGHTs).
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]) {
@@ -42,14 +41,16 @@ class LongestFirst extends BaseSequencer {
     const locked = byWeight.filter((f) => EXCLUSIVE.has(name(f)));
     const free = byWeight.filter((f) => !EXCLUSIVE.has(name(f)));
     const order: TestSpecification[] = [];
-    while (locked.length) order.push(...[locked.shift()!, free.shift()].filter((f) => f !== undefined));
+    while (locked.length) order.push(locked.shift()!, ...free.splice(0, workers - 1));
     return [...order, ...free];
   }
 }
 
-// Two files at a time by default (`E2E_WORKERS=1` for one): the launcher's gamepad presses are
-// released inside the page after one poll of its loop (launcher/support.mjs `pad()`), so a starved
-// CPU can no longer hold a press across two polls and auto-repeat it (its 380 ms repeat delay).
+// Two files at a time by default (`E2E_WORKERS=1` for one, 3 for three). Three were tried on the
+// quiet 2-core machine: 682 s against 669 s for two, with two specs timing out: the phase already
+// kept 1.6 of the 2 cores busy with two. The launcher's gamepad presses are released inside the
+// page after one poll of its loop (launcher/support.mjs `pad()`), so a starved CPU cannot hold a
+// press across two polls.
 const workers = Math.max(1, Number(process.env.E2E_WORKERS) || 2);
 
 export default defineConfig({

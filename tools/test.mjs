@@ -152,21 +152,24 @@ delete env.FLEET_3000;
 
 if (only !== 'e2e') {
   // The Node tests mostly wait on the processes they start (agents, ffmpeg, a local stack): they run
-  // beside the Workers tests instead of after them, and print when both are done. Not beside the
-  // 3,000-source fleet, whose failover budget counts real time (vitest.config.mts).
-  // Except the `npm start` stack test (a whole wrangler dev with the overseer's ffmpeg recorders
-  // and the media agent): beside the Workers tests it loaded the 2 cores enough to fail two
-  // timing-sensitive play tests in a fresh-clone run, so it runs on its own after them.
+  // beside the Workers tests instead of after them, and print when both are done. The `npm start`
+  // stack test (a whole wrangler dev with the overseer's ffmpeg recorders and the media agent) runs
+  // beside them too, in its own vitest: the Workers phase keeps under one core busy (one workerd,
+  // one file at a time). It once failed two timing-sensitive play tests there; that was the
+  // evicted-object leak test/support/fresh-storage.ts now wipes, which load only made likelier.
+  // Not the 3,000-source fleet: its failover budget counts real time (vitest.config.mts).
   const heavy = ['test/node/demo-media-agent.test.mjs'];
-  const n = await timed('Workers tests + Node tests beside them', async () => {
+  const [n, s] = await timed('Workers tests + Node tests and the npm start stack test beside them', async () => {
     const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts', ...heavy.flatMap((f) => ['--exclude', f])], join(out, 'node.json'));
+    const stack = vitestBeside('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json'));
     add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
-    return node;
+    return Promise.all([node, stack]);
   });
-  console.log(`\n[test] ${n.label} (ran beside the Workers tests)`);
-  process.stdout.write(n.output);
-  add(n.counts);
-  add(await timed('npm start stack test', () => vitest('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json'))));
+  for (const r of [n, s]) {
+    console.log(`\n[test] ${r.label} (ran beside the Workers tests)`);
+    process.stdout.write(r.output);
+    add(r.counts);
+  }
   if (fleet3000) add(await timed('fleet at 3,000 sources', () => vitest('the recorder fleet at 3,000 sources (three fake overseers)', ['--project', 'fleet-3000'], join(out, 'fleet-3000.json'), { FLEET_3000: '1' })));
 }
 if (only !== 'workers') {
