@@ -105,6 +105,8 @@ async function signInPlayer(page) {
   const refused = await page.locator('#login-error').count() ? await page.locator('#login-error').textContent() : '';
   if (refused) throw new Error(`sign-in refused: ${refused}`);
   await page.waitForSelector('#row-top10 .tile');
+  // Home puts the focus on its first tile once the top 10 is in (a controller has nothing else).
+  await page.waitForFunction(() => document.activeElement?.closest('#row-top10, #row-recents'));
 }
 
 /**
@@ -358,7 +360,9 @@ describe('launcher on the seeded console', () => {
     );
     await page.waitForSelector('#row-top10 .tile');
     await openGame(page, 'counter-strike-2');
-    expect(await page.getAttribute('.view-game', 'data-playable')).toBe('true');
+    // With the reason beside it: a run that failed here once said only "false".
+    const facts = async () => ({ playable: await page.getAttribute('.view-game', 'data-playable'), reason: await page.locator('#play-reason').textContent(), prefs: await page.evaluate(() => Object.entries(localStorage).filter(([k]) => k.includes('prefs'))) });
+    expect(await facts()).toMatchObject({ playable: 'true', reason: '' });
     await page.locator('#play').focus();
     await page.keyboard.press('Enter');
     await page.waitForSelector('.view-game[data-refusal="no_free_seat"]');

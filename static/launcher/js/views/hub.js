@@ -150,9 +150,11 @@ function homeTab(app) {
       ready.el.hidden = true; // the top 10 row already reports failures
     }
   };
+  // The hub focuses the first tile when `load` resolves: that is the top 10, so the focus lands as
+  // soon as those tiles show; "ready to play" (below them) fills in when the library answers.
   const loadBoth = async () => {
-    const [top10] = await Promise.all([load(), loadReady()]);
-    return top10;
+    loadReady();
+    return load();
   };
   return { parts, load: loadBoth, focus: '#row-top10 .tile, #row-recents .tile, [data-retry]' };
 }
