@@ -1,7 +1,8 @@
 // Starts the whole product locally: secrets in .dev.vars, local D1 migrated and seeded, the
 // development overseer (when no OVERSEER_URL is given), `wrangler dev`, the demo data through the
 // API, and the node agent (agents/node) on a demo library; on request (`mediaAgent: true`, as `npm
-// start` asks) the media agent (agents/media) uploading the simulated recordings to the local R2.
+// start` asks) the media agent (agents/media) uploading the simulated recordings to the local R2,
+// and (`steamDouble: true`, as `npm start` asks) a local Steam double the Worker's Steam vars name.
 // Used by `npm start`, the browser tests and the benchmarks.
 //
 //   const stack = await startStack({ port: 8787 });
@@ -17,6 +18,7 @@ import { webcrypto } from 'node:crypto';
 import { seedDemo } from './seed.mjs';
 import { startDemoAgent } from './dev-node-agent.mjs';
 import { startDemoMediaAgent } from './dev-media-agent.mjs';
+import { startSteamDouble } from './steam-double.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -133,11 +135,14 @@ export function workerVars(o, { port, calm = false, overseerUrl = '' }) {
  * lines (`LOG_FORMAT=pretty`: failed and slow requests). Neither: everything, as it comes.
  * @param {{ port?: number, persistTo?: string, overseerUrl?: string, quiet?: boolean, calm?: boolean,
  *           adminPassword?: string, seed?: boolean, inspectorPort?: number, wranglerArgs?: string[], nodeAgent?: boolean, mediaAgent?: boolean,
- *           localOrigins?: boolean, vars?: Record<string,string> }} o
+ *           localOrigins?: boolean, vars?: Record<string,string>, steamDouble?: boolean }} o
  * `localOrigins` (`npm start`): CORS_ORIGINS and DASHBOARD_ORIGINS name this port (`localOriginVars`).
  * `mediaAgent` (off by default: the recordings browser test runs its own agent, and would race a
  * second one for the same files) enrols a demo recorder host once and runs agents/media on the
  * overseer's recordings; the result then carries `mediaAgent: {hostId, reused, ffmpeg, stateDir, pid}`.
+ * `steamDouble` (`npm start`: no machine here reaches Steam) runs tools/steam-double.mjs with its
+ * labelled sign-in page and points the Worker's Steam vars at it (the caller's `vars` still win);
+ * the result then carries `steam: {url, persona, owned}`.
  */
 export async function startStack(o = {}) {
   const port = o.port ?? 8787;
@@ -177,7 +182,12 @@ export async function startStack(o = {}) {
     log(`development overseer at ${overseerUrl}`);
   }
 
-  const vars = workerVars(o, { port, calm, overseerUrl });
+  let steam = null;
+  if (o.steamDouble) {
+    steam = await startSteamDouble({ signInPage: true });
+    log(`Steam double (the local demo's stand-in for Steam) at ${steam.url}`);
+  }
+  const vars = workerVars(steam ? { ...o, vars: { ...steam.vars, ...o.vars } } : o, { port, calm, overseerUrl });
   const inspectorPort = o.inspectorPort ?? (await freePort());
   const args = ['dev', '--port', String(port), '--ip', '127.0.0.1', '--persist-to', persistTo, '--show-interactive-dev-session=false', '--test-scheduled', '--inspector-port', String(inspectorPort)];
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
@@ -198,6 +208,7 @@ export async function startStack(o = {}) {
     for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
     for (const [c, ms] of killAfter) setTimeout(() => c.exitCode === null && c.kill('SIGKILL'), ms).unref();
     await Promise.all(children.map((c) => (c.exitCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await steam?.stop();
   };
   try {
     await waitFor(`${url}/health`, 120_000, wr);
@@ -230,7 +241,7 @@ export async function startStack(o = {}) {
         log(`media agent (agents/media) uploading ${join(persistTo, 'recordings')} to the local R2 as host ${media.hostId}${media.reused ? ' (reused)' : ' (enrolled now)'}${media.ffmpeg ? ', remuxed to MP4 with thumbnails' : ', no ffmpeg: files as recorded, no thumbnails'}`);
       }
     }
-    return { url, port, inspectorPort, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null, mediaAgent };
+    return { url, port, inspectorPort, persistTo, overseerUrl, credentials, children, stop, logsDir: calm ? logsDir : null, mediaAgent, steam: steam && { url: steam.url, persona: steam.persona, owned: steam.owned } };
   } catch (e) {
     await stop();
     throw e;

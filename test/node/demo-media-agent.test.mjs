@@ -5,6 +5,9 @@
 // The host is enrolled once: a later start reuses it while the API lists it as enrolled, and enrols
 // a new one only when it was revoked. The kill-mid-upload and playback journey of the same agent is
 // the browser test test/e2e/recordings.spec.mjs.
+// The same stack has `npm start`'s Steam double (`steamDouble: true`, tools/steam-double.mjs): the
+// demo member links Steam the way a browser does (start, the double's labelled sign-in page, its
+// form, our callback, back on the library page), then verifies and sees the owned games imported.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,7 +42,7 @@ async function until(what, fn, ms = 90_000) {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgeplane-demo-media-'));
-  stack = await startStack({ port: await freePort(), persistTo: join(dir, 'state'), quiet: true, nodeAgent: false, mediaAgent: true });
+  stack = await startStack({ port: await freePort(), persistTo: join(dir, 'state'), quiet: true, nodeAgent: false, mediaAgent: true, steamDouble: true });
   const login = await fetch(`${stack.url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(stack.credentials.admin) });
   token = (await login.json()).token;
 }, 400_000);
@@ -93,5 +96,70 @@ describe('npm start with the media agent', () => {
     const after = await hosts();
     expect(after.find((h) => h.id === first.host_id)?.state).toBe('revoked');
     expect(after.find((h) => h.id === again.hostId)).toMatchObject({ state: 'enrolled', name: expect.stringMatching(new RegExp(`^${HOST_NAME}-`)) });
+  });
+});
+
+describe('npm start’s Steam double', () => {
+  /** One browser-like step: no redirect following, the `steam_link` cookie carried by hand. */
+  const step = (url, { bearer, cookie } = {}) =>
+    fetch(url, { redirect: 'manual', headers: { Accept: 'text/html', ...(bearer ? { Authorization: `Bearer ${bearer}` } : {}), ...(cookie ? { Cookie: cookie } : {}) } });
+  /** Submits the sign-in page's form with one of its buttons, as a browser does (GET, hidden inputs + the button). */
+  function submit(html, pageUrl, button) {
+    const form = /<form method="get" action="([^"]+)">([\s\S]*?)<\/form>/.exec(html);
+    const to = new URL(form[1], pageUrl);
+    const unescape = (v) => v.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    for (const [, k, v] of form[2].matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) to.searchParams.set(unescape(k), unescape(v));
+    const b = new RegExp(`name="demo_answer" value="([a-z]+)" id="${button}"`).exec(form[2]);
+    to.searchParams.set('demo_answer', b[1]);
+    return to.href;
+  }
+  /** From Link Steam to the library page the callback sends the browser to, pressing `button` at the double. */
+  async function linkSteam(player, button) {
+    const start = await step(`${stack.url}/auth/link/steam/start`, { bearer: player.token });
+    expect(start.status).toBe(302);
+    const cookie = start.headers.get('set-cookie').split(';')[0];
+    const signIn = start.headers.get('location');
+    expect(signIn.startsWith(`${stack.steam.url}/openid/login?`)).toBe(true);
+    const page = await step(signIn);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const back = await step(submit(html, signIn, button));
+    expect(back.status).toBe(302);
+    const done = await step(back.headers.get('location'), { cookie });
+    expect(done.status).toBe(303);
+    return { html, landing: new URL(done.headers.get('location'), stack.url) };
+  }
+
+  it('links the demo member through the labelled stand-in sign-in page, and Verify imports the owned games', async () => {
+    const player = await (await fetch(`${stack.url}/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(stack.credentials.player) })).json();
+    const asPlayer = { Authorization: `Bearer ${player.token}` };
+
+    // Cancel at the double: back on the library page, not linked.
+    const cancelled = await linkSteam(player, 'cancel');
+    expect(cancelled.landing.searchParams.get('steam_link')).toBe('failed');
+    expect(cancelled.landing.hash).toBe('#/library');
+    expect(await (await fetch(`${stack.url}/ownership/steam`, { headers: asPlayer })).json()).toMatchObject({ linked: false });
+
+    const { html, landing } = await linkSteam(player, 'sign-in');
+    // The page says what it is: the local demo's stand-in, which account signing in links.
+    expect(html).toContain('this page stands in for Steam’s sign-in');
+    expect(html).toContain(`<b id="persona">${stack.steam.persona}</b>`);
+    expect(landing.searchParams.get('steam_link')).toBe('linked');
+    expect(landing.hash).toBe('#/library');
+    const account = await (await fetch(`${stack.url}/ownership/steam`, { headers: asPlayer })).json();
+    expect(account).toMatchObject({ linked: true, persona_name: stack.steam.persona });
+
+    const verify = await fetch(`${stack.url}/ownership/verify/steam`, { method: 'POST', headers: { ...asPlayer, 'Content-Type': 'application/json' }, body: '{}' });
+    expect(verify.status).toBe(200);
+    const summary = await verify.json();
+    expect(summary.steam_game_count).toBe(stack.steam.owned.length);
+    expect(summary.matched + summary.added_to_catalog).toBe(stack.steam.owned.length);
+    expect(summary.verified).toHaveLength(stack.steam.owned.length);
+    // The games the catalog lacked are filled in from the double's store page and art in the background.
+    const portal = await until('Portal 2 named and covered in the member’s library', async () => {
+      const entries = await (await fetch(`${stack.url}/users/${player.user_id}/library`, { headers: asPlayer })).json();
+      return entries.find((e) => e.game.name === 'Portal 2' && e.game.cover_url);
+    });
+    expect(portal).toMatchObject({ owned: true, proofs: [expect.objectContaining({ kind: 'steam', status: 'verified' })] });
   });
 });
