@@ -300,6 +300,11 @@ describe('launcher on the seeded console', () => {
     expect(['provisioning', 'active']).toContain(s.data.status);
     expect(s.data.game_id).toBe(games['counter-strike-2']);
     expect(await page.locator('#open-stream').isEnabled()).toBe(true);
+    // What the sofa reads: where it runs and since when; the id only small, under the buttons.
+    expect(await page.locator('#session-where').textContent()).toBe(`${s.data.region} · console #${s.data.node_id}`);
+    expect(await page.locator('#session-since').textContent()).toMatch(/^\d{1,2}:\d{2}\S* (AM |PM )?\((just now|\d+ minutes? ago)\)$/);
+    expect(await page.locator('.session-details').textContent()).not.toContain(sessionId);
+    expect(await page.locator('.session-ref').evaluate((ref) => parseFloat(getComputedStyle(ref).fontSize) < parseFloat(getComputedStyle(document.querySelector('.session-status')).fontSize))).toBe(true);
     await screen(page, 'launcher-play-session');
 
     await pad(page, 'B'); // leaving ends the session

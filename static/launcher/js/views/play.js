@@ -5,6 +5,9 @@
 // `poll_after_seconds` (the poll is its keep-alive), "leave the line" (B or the button, DELETE); when
 // the seat comes the screen turns into the play screen by itself. In local mode it shows the launch
 // answer of POST /play/{id}: the store deep link or the executable on the node.
+// The play screen says what a person on a sofa needs: the game, where it runs (the console's name
+// when the player may read it — org admins — and the region), since when, and what B and the
+// buttons do; the session id stays available for support, small, at the bottom (#session-id).
 //
 //   playView(app, { game, session }) | playView(app, { game, local })
 
@@ -34,15 +37,19 @@ export function playView(app, payload) {
   const end = h('button', { class: 'btn btn-danger', id: 'end-session', dataset: { focus: '' }, onclick: () => endSession() }, icon('stop'), 'end session');
   const leave = h('button', { class: 'btn btn-danger', id: 'leave-queue', dataset: { focus: '', autofocus: '' }, onclick: () => endSession() }, icon('stop'), 'leave the line');
   const eyebrow = h('p', { class: 'eyebrow' }, 'cloud session');
+  const ref = h('p', { class: 'session-ref' });
   const el = h(
     'section',
     { class: 'view view-play' },
     h('div', { class: 'game-cover' }, cover(app.api.url(game.cover_url), game.name ?? '', 'cover cover-large')),
-    h('div', { class: 'game-info' }, eyebrow, h('h1', { class: 'game-name' }, game.name ?? 'game'), status, details, h('div', { class: 'actions' }, open, end, leave)),
+    h('div', { class: 'game-info' }, eyebrow, h('h1', { class: 'game-name' }, game.name ?? 'game'), status, details, h('div', { class: 'actions' }, open, end, leave), ref),
   );
   let timer = null;
   let ending = false;
   let wasQueued = session.status === 'queued';
+  /** The console's name, once read (org admins may read it; members see the region only). */
+  let nodeName = null;
+  let nodeAsked = null;
 
   function renderQueue() {
     el.dataset.status = 'queued';
@@ -62,6 +69,24 @@ export function playView(app, payload) {
     open.hidden = true;
     end.hidden = true;
     leave.hidden = false;
+    clear(ref);
+  }
+
+  /** Reads the console's name once per node, for those allowed to (GET /orgs/{org}/nodes/{id} is for org admins). */
+  function askNodeName() {
+    const org = app.session?.org;
+    const mayRead = app.session?.role === 'admin' || ['owner', 'admin', 'platform_admin'].includes(org?.role);
+    if (!mayRead || !session.node_id || nodeAsked === session.node_id) return;
+    nodeAsked = session.node_id;
+    app.api.get(`/orgs/${session.org_id}/nodes/${session.node_id}`).then(
+      (n) => {
+        if (typeof n?.name === 'string' && n.id === session.node_id) {
+          nodeName = n.name;
+          if (session.status !== 'queued') render();
+        }
+      },
+      () => {},
+    );
   }
 
   function render() {
@@ -71,16 +96,20 @@ export function playView(app, payload) {
     leave.hidden = true;
     eyebrow.textContent = 'cloud session';
     el.dataset.status = session.status;
-    status.textContent = ENDED.has(session.status) ? `session ${session.status}` : session.status === 'active' ? 'streaming: the session is live' : 'starting your session…';
+    const ended = ENDED.has(session.status);
+    status.textContent = ended ? `session ${session.status}` : session.status === 'active' ? 'streaming: the session is live' : 'starting your session…';
     status.className = `session-status status-${session.status}`;
+    askNodeName();
     clear(details).append(
-      h('dt', {}, 'session'),
-      h('dd', { id: 'session-id' }, String(session.id)),
-      h('dt', {}, 'status'),
-      h('dd', {}, session.status),
-      h('dt', {}, 'stream'),
-      h('dd', { class: 'mono' }, session.stream_url ? new URL(session.stream_url).origin : 'not yet'),
+      h('dt', {}, 'where'),
+      h('dd', { id: 'session-where' }, whereLabel(session, nodeName)),
+      h('dt', {}, ended ? 'started' : 'since'),
+      h('dd', { id: 'session-since' }, sinceLabel(session.created_at)),
+      h('dt', {}, ended ? 'next' : 'to stop'),
+      h('dd', { id: 'session-hint' }, ended ? 'press B or “back to the game”' : 'press B or “end session”, back to the game'),
     );
+    // For support: small, at the bottom; the stream's host says which console answers.
+    clear(ref).append('session id ', h('span', { class: 'mono', id: 'session-id' }, String(session.id)), session.stream_url ? ` · stream from ${new URL(session.stream_url).host}` : '');
     open.disabled = !session.stream_url || ENDED.has(session.status);
     end.textContent = '';
     end.append(icon(ENDED.has(session.status) ? 'retry' : 'stop'), ENDED.has(session.status) ? 'back to the game' : 'end session');
@@ -153,6 +182,23 @@ export function playView(app, payload) {
       window.removeEventListener('pagehide', onHide);
     },
   };
+}
+
+/** "us-east · living-room-pc", or what is known of it yet. */
+export function whereLabel(session, nodeName) {
+  if (!session.node_id) return session.region ? `${session.region}, finding a console…` : 'finding a console…';
+  const name = nodeName ?? `console #${session.node_id}`;
+  return session.region ? `${session.region} · ${name}` : name;
+}
+
+/** "21:04 (12 minutes ago)" in the TV's own clock and language. */
+export function sinceLabel(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return 'just now';
+  const clock = new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  const m = Math.floor(Math.max(0, now - t) / 60000);
+  const ago = m < 1 ? 'just now' : m < 60 ? `${m} minute${m === 1 ? '' : 's'} ago` : `${Math.floor(m / 60)} h ${m % 60} min ago`;
+  return `${clock} (${ago})`;
 }
 
 function localView(app, game, local) {
