@@ -142,12 +142,15 @@ export function gameView(app, tile) {
     play.disabled = !ok || busy;
     play.classList.toggle('is-ready', ok);
     reason.textContent = ok ? '' : why || (loaded ? 'ownership could not be checked: check again' : 'checking…');
+    reason.classList.toggle('is-pending', !ok && !why && !loaded);
     el.dataset.playable = String(ok);
     renderGetIt();
   }
 
   async function load() {
     reason.textContent = 'checking…';
+    // Progress, not a refusal: not in the refusal's red.
+    reason.classList.add('is-pending');
     const orgId = s?.org?.id;
     const region = prefs.region ? `&region=${encodeURIComponent(prefs.region)}` : '';
     const [game, library, avail] = await Promise.allSettled([
@@ -197,6 +200,7 @@ export function gameView(app, tile) {
     busy = true;
     render();
     reason.textContent = 'starting…';
+    reason.classList.add('is-pending');
     try {
       if (prefs.playMode === 'local') {
         const local = await app.api.post(`/play/${gameId}`, { org_id: s.org.id });
@@ -213,6 +217,7 @@ export function gameView(app, tile) {
       render();
       const why = refusalReason(e, prefs.region);
       reason.textContent = why;
+      reason.classList.remove('is-pending');
       el.dataset.refusal = e instanceof ApiError ? e.code : 'error';
       toast(why, 'error');
       focusFirst([el], '#check-again');
