@@ -142,6 +142,11 @@ export async function startSteamDouble({ owned = [570, 1593500, 620, 1245620], p
         },
       });
     }
+    // The sign-in page's browser asks for one; a 404 there is console noise in the demo.
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204);
+      return res.end();
+    }
     if (url.pathname.startsWith('/art/')) {
       res.writeHead(200, { 'Content-Type': 'image/png' });
       return res.end(coverPng(url.pathname));
