@@ -72,9 +72,16 @@ export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.ad
   });
   f.current = current;
   f.select = (id) => { sel.value = String(id); sel.dispatchEvent(new Event('change')); };
+  // Until the starting org is chosen (the probe may ask the API about several orgs) the field says
+  // so; pages hold their forms and empty states until their first onChange (see console-nodes.js).
+  f.setAttribute('aria-busy', 'true');
+  why.textContent = 'Loading organizations…';
+  const settled = () => f.removeAttribute('aria-busy');
+  sel.addEventListener('change', settled);
   startingOrg(orgs, probe).then(({ org, why: reason, answer }) => {
     // The user (or a test) chose while the API was asked: their choice stands.
     if (picked) return;
+    settled();
     if (org) sel.value = String(org.id);
     why.textContent = org && reason ? `Showing ${org.name}: ${reason}.` : '';
     onChange(current(), answer);

@@ -61,6 +61,30 @@ describe('console org picker', () => {
     await eventually(() => picker(page).inputValue()).toBe(String(org.id));
     expectNoSeriousErrors(page);
   });
+  it('holds the register form and the empty state while the picker is still choosing', { timeout: 120_000 }, async () => {
+    const page = await freshPage();
+    // The probe's answers are held back: the picker stays on "loading" for as long as we like.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route(/\/orgs\/\d+\/nodes$/, async (route) => { await held; await route.continue(); });
+    await go(page, stack.url, 'console/nodes');
+    const reg = page.locator('form', { hasText: 'Register a node' });
+    const submit = reg.getByRole('button', { name: 'Register node' });
+    await eventually(() => reg.getByRole('status').textContent()).toBe('Loading organizations…');
+    expect(await submit.isDisabled()).toBe(true);
+    expect(await page.locator('.org-why').textContent()).toBe('Loading organizations…');
+    const wrap = page.locator('.table-wrap', { has: page.locator('table.nodes') });
+    expect(await wrap.getAttribute('aria-busy')).toBe('true');
+    expect(await page.getByText('No nodes registered yet.').isVisible()).toBe(false);
+    release();
+    await eventually(() => submit.isDisabled()).toBe(false);
+    await eventually(() => wrap.getAttribute('aria-busy')).toBe(null);
+    expect(await reg.getByRole('status').textContent()).toBe('');
+    expect(await page.locator('.org-why').textContent()).toMatch(/^Showing /);
+    await page.unroute(/\/orgs\/\d+\/nodes$/);
+    expectNoSeriousErrors(page);
+    await page.context().close();
+  });
   it('asks each org about its nodes once on one load of the nodes page, and the next console page not again', { timeout: 120_000 }, async () => {
     // The page's clock stands still: the 5 s poll does not fire while the first load is counted.
     const page = await authedPage(browser, stack.url, stack.credentials.admin, { clock: true });
