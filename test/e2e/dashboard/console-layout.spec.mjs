@@ -164,4 +164,34 @@ describe('cluster nodes table', () => {
     expectNoSeriousErrors(page);
     await page.context().close();
   });
+
+  it('shows a long org name in full in the picker at 360 and 1280 px, light and dark', { timeout: 180_000 }, async () => {
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
+    const slug = unique('zz-northwind-community-gaming-');
+    const long = { slug, name: `ZZ Northwind Community Gaming Collective ${slug.slice(-6)}` };
+    expect((await apiFrom(admin, 'POST', '/orgs', long)).status).toBe(201);
+    await admin.context().close();
+    for (const [width, theme] of [[360, 'dark'], [360, 'light'], [1280, 'dark'], [1280, 'light']]) {
+      const page = await freshPage({ width, height: 800, theme });
+      await go(page, stack.url, 'console/nodes');
+      // The options keep "Name (slug)"; the closed picker shows the name, wrapping, and the slug apart.
+      await picker(page).selectOption({ label: `${long.name} (${long.slug})` });
+      const face = page.locator('.org-face');
+      await eventually(() => face.locator('.org-name').textContent()).toBe(long.name);
+      expect(await face.locator('.org-slug').textContent()).toBe(long.slug);
+      const fit = await page.evaluate(() => {
+        const f = document.querySelector('.org-face');
+        const s = document.querySelector('.org-box > select');
+        const fr = f.getBoundingClientRect();
+        const sr = s.getBoundingClientRect();
+        return { clipped: [...f.children].some((c) => c.scrollWidth > c.clientWidth + 1), inside: fr.top >= sr.top - 0.5 && fr.bottom <= sr.bottom + 0.5 && sr.right <= innerWidth, doc: document.documentElement.scrollWidth };
+      });
+      expect(fit, `${width} ${theme}`).toEqual({ clipped: false, inside: true, doc: fit.doc });
+      expect(fit.doc).toBeLessThanOrEqual(width);
+      await shot(page, `console-org-picker-${width}-${theme}`);
+      if (width === 360 && theme === 'dark') await expectAccessible(page, 'org picker at 360 px, dark');
+      expectNoSeriousErrors(page);
+      await page.context().close();
+    }
+  });
 });
