@@ -38,7 +38,15 @@ const SubscriberInfoSchema = z.object({ user_id: z.number().int(), username: z.s
 
 const PoolSchema = z.object({ limit: z.number().int(), running: z.number().int(), queue_depth: z.number().int() });
 const ServiceInfoSchema = z
-  .object({ connected: z.boolean(), error: z.string().optional(), pool: PoolSchema.optional(), metrics: z.record(z.string(), z.number()).optional() })
+  .object({
+    connected: z.boolean(),
+    /** Added beside the contract's keys: `false` for an optional service nobody configured, which is not a fault
+     *  (the page shows it neutral); omitted when the service is configured, so `connected: false` then means down. */
+    configured: z.boolean().optional().openapi({ description: 'false: an optional service that is not configured (not a fault); omitted when configured' }),
+    error: z.string().optional(),
+    pool: PoolSchema.optional(),
+    metrics: z.record(z.string(), z.number()).optional(),
+  })
   .openapi('ServiceInfo');
 
 /** `/api/admin/subscriptions`: any subscription by `sub_id`. */
@@ -206,8 +214,10 @@ export const diagnosticsRoutes = newRouter().openapi(
     return answerByDigest(c, 'diag', {
       recorder,
       recorders,
-      converter: { connected: false, error: 'CONVERTER_URL not configured' },
-      thumbnailer: { connected: false, error: 'THUMBNAILER_URL not configured' },
+      // Optional services this deployment has no URL for (the media agent remuxes and thumbnails on the
+      // recorder host): the contract's `error` text stays, `configured: false` tells a client it is no fault.
+      converter: { connected: false, configured: false, error: 'CONVERTER_URL not configured' },
+      thumbnailer: { connected: false, configured: false, error: 'THUMBNAILER_URL not configured' },
     });
   },
 );

@@ -65,10 +65,16 @@ export interface StatChild {
   estimated_minutes: number;
   /** Seconds the recorder reported for the segments below (absent when none reported one). */
   recorded_seconds?: number;
+  /** Seconds recorded below but not stored yet, the live segment up to the last heartbeat included
+   *  (absent when nothing is in progress there, or under a second). */
+  in_progress_seconds?: number;
 }
 
 /** filestat (contract §3.5) from the catalog's grouped rows; null when nothing is stored there. */
-export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: number; totalBytes: number; fileCount: number; tsCount: number; recordedSeconds?: number | null }>, segmentSeconds: number) {
+export function statFromCatalog(
+  rows: ReadonlyArray<{ name: string; isDir: number; totalBytes: number; fileCount: number; tsCount: number; recordedSeconds?: number | null; inProgressSeconds?: number | null }>,
+  segmentSeconds: number,
+) {
   if (rows.length === 0) return null;
   const children: StatChild[] = rows
     .filter((r) => r.name)
@@ -81,6 +87,9 @@ export function statFromCatalog(rows: ReadonlyArray<{ name: string; isDir: numbe
       estimated_minutes: r.isDir ? Math.floor((r.tsCount * segmentSeconds) / 60) : 0,
       // The minute estimate counts whole .ts segments: "~0 min" for a minute of .mp4 segments.
       ...(r.recordedSeconds != null ? { recorded_seconds: Math.round(r.recordedSeconds) } : {}),
+      // Kept apart from recorded_seconds, which stays the stored files' own (beside their bytes and count);
+      // absent below a second (a segment not yet heartbeated, or rows a silent recorder left behind).
+      ...(r.inProgressSeconds != null && Math.round(r.inProgressSeconds) > 0 ? { in_progress_seconds: Math.round(r.inProgressSeconds) } : {}),
     }));
   return {
     children,

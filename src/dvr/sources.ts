@@ -49,6 +49,11 @@ const StatChildSchema = z.object({
   ts_count: z.number().int(),
   estimated_minutes: z.number().int(),
   recorded_seconds: z.number().int().optional().openapi({ description: 'Seconds the recorder reported for the segments below (SEGMENT FINISH durations); absent when none did' }),
+  in_progress_seconds: z
+    .number()
+    .int()
+    .optional()
+    .openapi({ description: 'Seconds recorded below but not stored yet: finished segments awaiting upload, and the segment in progress from its start to the last heartbeat; absent when none' }),
 });
 
 const FileStatSchema = z

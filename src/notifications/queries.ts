@@ -8,7 +8,7 @@
  */
 import { and, desc, eq, getTableColumns, gte, inArray, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { chunk, type Db } from '../db/client';
-import { memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
+import { auditLog, memberships, sources, subscriptions, webhookDeliveries, webhookEndpoints } from '../db/schema';
 import type { EventType, Format, Scope, SourceKey } from './events';
 
 export type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -194,12 +194,21 @@ export function claimFailedDeliveryStatement(d: Db, endpointId: string, id: stri
 }
 
 /** A claimed retry whose Queue send was refused: failed again (only while nothing attempted it since). */
-export function unclaimRetry(d: Db, id: string, error: string) {
+function unclaimRetryStatement(d: Db, id: string, error: string) {
   return d
     .update(webhookDeliveries)
     .set({ status: 'failed', error, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))` })
-    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')))
-    .run();
+    .where(and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, 'pending')));
+}
+
+/**
+ * Undoes a retry claimed with its audit row (one batch) whose message was never queued: the delivery
+ * failed again and that audit row removed, in one batch. The row recorded a retry that did not
+ * happen; the unit is rolled back as a whole, as a transaction would, so the log stays true.
+ */
+export function undoRetryClaim(d: Db, id: string, error: string, auditId: number | undefined) {
+  const unclaim = unclaimRetryStatement(d, id, error);
+  return auditId === undefined ? unclaim.run() : d.batch([unclaim, d.delete(auditLog).where(eq(auditLog.id, auditId))]);
 }
 
 export function getDelivery(d: Db, id: string) {

@@ -18,7 +18,7 @@
  */
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { audit, auditStatement } from '../auth/audit';
+import { auditIfChanged, auditStatement } from '../auth/audit';
 import { requireUser } from '../auth/middleware';
 import { membershipRole } from '../auth/queries/users';
 import { db } from '../db/client';
@@ -40,7 +40,7 @@ import {
   listDeliveries,
   listManageableEndpoints,
   MAX_ENDPOINTS_PER_OWNER,
-  unclaimRetry,
+  undoRetryClaim,
   updateEndpoint,
   type DeliveryLogRow,
   type EndpointRow,
@@ -385,14 +385,23 @@ export const webhookRoutes = newRouter()
       const { id, delivery_id } = c.req.valid('param');
       const row = await manageable(c, id);
       const d = db(c.env);
-      const got = (await claimFailedDeliveryStatement(d, row.id, delivery_id))[0];
+      // The claim and its audit row are one unit (one batch, the row written only when the claim
+      // changed one) made BEFORE the send: once the message is queued nothing is left to fail, so
+      // the client's 202 is true. A send that fails is compensated (undoRetryClaim) before the 503;
+      // an audit write that fails takes the claim with it, nothing is sent, and the error is true.
+      const [claimed, audited] = await d.batch([
+        claimFailedDeliveryStatement(d, row.id, delivery_id),
+        auditIfChanged(c, 'webhook.delivery_retry', { targetType: 'webhook', targetId: row.id, orgId: row.orgId, details: { delivery_id } }).returning(),
+      ]);
+      const got = claimed[0];
+      const auditId = audited[0]?.id;
       const event = got ? storedEvent(got.eventJson) : null;
       if (!got || !event) {
         const current = got ?? (await getDelivery(d, delivery_id));
         if (!current || current.endpointId !== row.id) throw new NotFound('delivery not found', 'delivery_not_found');
         if (got || current.eventJson === null) {
           // Older than migration 0004, or a body that no longer reads as an event: nothing to send.
-          if (got) await unclaimRetry(d, got.id, 'not re-sendable: stored event unreadable');
+          if (got) await undoRetryClaim(d, got.id, 'not re-sendable: stored event unreadable', auditId);
           throw new Conflict('this delivery keeps no event to send again', 'delivery_not_resendable');
         }
         throw new Conflict(`only a failed delivery can be retried (this one is ${current.status})`, 'delivery_not_failed');
@@ -401,12 +410,9 @@ export const webhookRoutes = newRouter()
         await sendDeliveries(c.env, [{ delivery_id: got.id, endpoint_id: row.id, event, prior_attempts: got.attempts }]);
       } catch (e) {
         // sendDeliveries marks only never-attempted rows; this one was attempted: failed again here.
-        await unclaimRetry(d, got.id, `retry not queued: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500));
+        await undoRetryClaim(d, got.id, `retry not queued: ${e instanceof Error ? e.message : String(e)}`.slice(0, 500), auditId);
         throw new ServiceUnavailable('the delivery queue refused the retry; try again', 'queue_unavailable');
       }
-      // Audited once the retry is queued, not with the claim: a claim given back (409 nothing to
-      // send, 503 queue refused) changed nothing, and the log records what was done, as elsewhere.
-      await audit(c, 'webhook.delivery_retry', { targetType: 'webhook', targetId: row.id, orgId: row.orgId, details: { delivery_id } });
       const { eventJson: _body, ...shown } = got;
       return c.json(deliveryOut(shown), 202);
     },

@@ -60,11 +60,21 @@ export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.ad
   const sel = h('select', { name: 'org' }, orgs.map((o) => h('option', { value: String(o.id) }, `${o.name} (${o.slug})`)));
   const f = field(label, sel);
   f.classList.add('org-pick');
+  // A closed <select> cannot wrap, so a long "Name (slug)" was cut off at 360 px. Over it lies a face
+  // showing the chosen org's name (wrapping) with its slug secondary; the select below stays the
+  // control (clicks, keys, its name and value for assistive tech) and its options keep "Name (slug)".
+  const face = h('span', { class: 'org-face', 'aria-hidden': 'true' }, h('span', { class: 'org-name' }), h('span', { class: 'org-slug' }));
+  const box = h('div', { class: 'org-box' });
+  sel.replaceWith(box);
+  box.append(sel, face);
   const why = h('p', { class: 'muted small org-why', 'aria-live': 'polite' });
   f.append(why);
   const current = () => orgs.find((o) => String(o.id) === sel.value) || null;
+  const paint = () => { const o = current(); face.firstChild.textContent = o ? o.name : ''; face.lastChild.textContent = o ? o.slug : ''; };
+  paint();
   let picked = false;
   sel.addEventListener('change', () => {
+    paint();
     picked = true;
     try { localStorage.setItem(ORG_KEY, sel.value); } catch { /* no storage */ }
     why.textContent = '';
@@ -72,10 +82,18 @@ export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.ad
   });
   f.current = current;
   f.select = (id) => { sel.value = String(id); sel.dispatchEvent(new Event('change')); };
+  // Until the starting org is chosen (the probe may ask the API about several orgs) the field says
+  // so; pages hold their forms and empty states until their first onChange (see console-nodes.js).
+  f.setAttribute('aria-busy', 'true');
+  why.textContent = 'Loading organizations…';
+  const settled = () => f.removeAttribute('aria-busy');
+  sel.addEventListener('change', settled);
   startingOrg(orgs, probe).then(({ org, why: reason, answer }) => {
     // The user (or a test) chose while the API was asked: their choice stands.
     if (picked) return;
+    settled();
     if (org) sel.value = String(org.id);
+    paint();
     why.textContent = org && reason ? `Showing ${org.name}: ${reason}.` : '';
     onChange(current(), answer);
   });

@@ -237,3 +237,34 @@ describe('filestat of a short session of .mp4 segments', () => {
     expect(stat.children).toEqual([{ name: dir, type: 'directory', total_bytes: 70, file_count: 2, ts_count: 0, estimated_minutes: 0, recorded_seconds: 70 }]);
   });
 });
+
+describe('filestat of a source recording now', () => {
+  it('reports the segment in progress apart, up to the last heartbeat, beside the stored seconds', async () => {
+    await call('POST', '/api/subscriptions', { token: u.token, body: { driver: 'stripchat', username: 'quin' } });
+    const id = await sourceIdOf('stripchat', 'quin');
+    const dir = '2026-12-01_20-00-00';
+    const a = await storeRecording('stripchat', 'quin', `${dir}/${dir}_00000.ts`, new Uint8Array(50));
+    // Recorded, finished, its upload not done yet; then the live one, 3 min before the last heartbeat.
+    const beat = new Date(Date.now() - 60_000);
+    const at = (s: number) => new Date(beat.getTime() - s * 1000).toISOString();
+    await env.DB.batch([
+      env.DB.prepare('UPDATE recordings SET duration_seconds = 300 WHERE id = ?1').bind(a),
+      env.DB.prepare("INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, ended_at, duration_seconds, state) VALUES (?1, ?2, ?2, 0, ?3, ?4, 120, 'uploading')").bind(id, `${dir}/${dir}_00001.ts`, at(300), at(180)),
+      env.DB.prepare("INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, state) VALUES (?1, ?2, ?2, 0, ?3, 'recording')").bind(id, `${dir}/${dir}_00002.ts`, at(180)),
+      // A folder whose only segment is still recording is not listed (nothing of it is stored).
+      env.DB.prepare("INSERT INTO recordings (source_id, rel_path, r2_key, bytes, started_at, state) VALUES (?1, ?2, ?2, 0, ?3, 'recording')").bind(id, '2026-12-01_23-00-00/x_00000.ts', at(10)),
+      env.DB.prepare('UPDATE sources SET last_heartbeat = ?1 WHERE id = ?2').bind(beat.toISOString(), id),
+    ]);
+    const stat = await json<{ children: Array<Record<string, unknown>>; total_bytes: number; file_count: number }>(
+      await call('GET', '/api/sources/stripchat/quin/filestat', { token: u.token }),
+    );
+    // The stored figures stay the stored files' own; 120 s awaiting upload + 180 s live are apart.
+    expect(stat.children).toEqual([
+      { name: dir, type: 'directory', total_bytes: 50, file_count: 1, ts_count: 1, estimated_minutes: 5, recorded_seconds: 300, in_progress_seconds: 300 },
+    ]);
+    expect([stat.total_bytes, stat.file_count]).toEqual([50, 1]);
+    // Inside the folder: the stored file alone (the live ones are not files to open yet).
+    const inside = await json<{ children: Array<{ name: string }> }>(await call('GET', `/api/sources/stripchat/quin/filestat?path=${dir}`, { token: u.token }));
+    expect(inside.children.map((c) => c.name)).toEqual([`${dir}_00000.ts`]);
+  });
+});

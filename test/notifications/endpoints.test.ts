@@ -295,6 +295,38 @@ describe('retrying a failed delivery', () => {
   });
 });
 
+describe('retrying a failed delivery when the audit write fails', () => {
+  it('sends nothing and leaves the delivery failed: the error the client gets is true', async () => {
+    const org = await makeOrg();
+    const boss = await makeUser();
+    await addMember(org.id, boss.id, 'admin');
+    const ep = await created(boss, { scope: 'org', org_id: org.id, events: ['session.started'] });
+    const id = newDeliveryId();
+    const event = { type: 'session.started', timestamp: '2026-11-30T10:00:00.000Z', data: { org_id: 1, session_id: 'ps_audit', user_id: 7, game_id: 3 } };
+    await db(env).insert(webhookDeliveries).values({ id, endpointId: ep.id, eventType: event.type, eventJson: JSON.stringify(event), status: 'failed', attempts: 8, responseStatus: 500, error: 'HTTP 500' }).run();
+    // The audit log refuses this one row, as a real D1 write can fail; every message sent is counted.
+    await env.DB.exec("CREATE TRIGGER test_audit_down BEFORE INSERT ON audit_log WHEN NEW.action = 'webhook.delivery_retry' BEGIN SELECT RAISE(ABORT, 'audit down'); END");
+    const sent: unknown[] = [];
+    const counting = { ...env, WEBHOOK_QUEUE: { sendBatch: async (b: unknown[]) => { sent.push(...b); } } } as unknown as Env;
+    try {
+      const req = new Request(`${BASE}/api/webhooks/${ep.id}/deliveries/${id}/retry`, { method: 'POST', headers: { Authorization: `Bearer ${boss.token}`, 'cf-connecting-ip': '203.0.113.7' } });
+      const res = await app.fetch(req, counting, createExecutionContext());
+      expect(res.status).toBeGreaterThanOrEqual(500);
+      expect(sent).toHaveLength(0);
+      expect(await db(env).select().from(webhookDeliveries).where(eq(webhookDeliveries.id, id)).get()).toMatchObject({ status: 'failed', attempts: 8, error: 'HTTP 500' });
+    } finally {
+      await env.DB.exec('DROP TRIGGER test_audit_down');
+    }
+    // With the audit log back, the same click queues it once, audited once.
+    const req = new Request(`${BASE}/api/webhooks/${ep.id}/deliveries/${id}/retry`, { method: 'POST', headers: { Authorization: `Bearer ${boss.token}`, 'cf-connecting-ip': '203.0.113.7' } });
+    const ok = await app.fetch(req, counting, createExecutionContext());
+    expect(ok.status).toBe(202);
+    expect(sent).toHaveLength(1);
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM audit_log WHERE action = 'webhook.delivery_retry' AND target_id = ?1").bind(ep.id).first<{ n: number }>();
+    expect(rows!.n).toBe(1);
+  });
+});
+
 describe('OpenAPI', () => {
   it('documents every webhook operation with an operationId, tags, bearer security and a 4xx', async () => {
     const doc = await json<{ paths: Record<string, Record<string, { operationId?: string; tags?: string[]; security?: unknown[]; responses: Record<string, unknown> }>> }>(await call('GET', '/openapi.json'));

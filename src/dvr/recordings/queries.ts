@@ -69,20 +69,31 @@ export async function listChildren(d: Db, sourceId: number, dir: string, page: {
     .limit(page.limit);
 }
 
-/** Summary of the stored recordings below `dir` for filestat (contract §3.5), grouped by child. */
+/**
+ * Summary of the stored recordings below `dir` for filestat (contract §3.5), grouped by child, plus
+ * what is recorded but not stored yet (`inProgressSeconds`): a finished segment awaiting its upload
+ * counts its reported duration, the segment in progress counts from its start to the source's last
+ * heartbeat (not to now: a recorder that died stops the count where it last spoke). Only children
+ * with something stored are listed (a folder holding only the live segment is not in the listing).
+ */
 export function statChildren(d: Db, sourceId: number, dir: string) {
+  const stored = sql`${recordings.state} = 'stored'`;
+  const heartbeat = d.select({ at: sources.lastHeartbeat }).from(sources).where(eq(sources.id, sourceId));
+  const sinceStart = sql`max(0, (julianday((${heartbeat})) - julianday(${recordings.startedAt})) * 86400)`;
   return d
     .select({
       ...childOf(dir),
-      totalBytes: sql<number>`sum(${recordings.bytes})`,
-      fileCount: sql<number>`count(*)`,
-      tsCount: sql<number>`sum(CASE WHEN ${recordings.relPath} LIKE '%.ts' THEN 1 ELSE 0 END)`,
-      // What the recorder reported (SEGMENT FINISH): NULL when no segment below has a duration.
-      recordedSeconds: sql<number | null>`sum(${recordings.durationSeconds})`,
+      totalBytes: sql<number>`sum(CASE WHEN ${stored} THEN ${recordings.bytes} ELSE 0 END)`,
+      fileCount: sql<number>`sum(CASE WHEN ${stored} THEN 1 ELSE 0 END)`,
+      tsCount: sql<number>`sum(CASE WHEN ${stored} AND ${recordings.relPath} LIKE '%.ts' THEN 1 ELSE 0 END)`,
+      // What the recorder reported (SEGMENT FINISH): NULL when no stored segment below has a duration.
+      recordedSeconds: sql<number | null>`sum(CASE WHEN ${stored} THEN ${recordings.durationSeconds} END)`,
+      inProgressSeconds: sql<number | null>`sum(CASE WHEN NOT ${stored} THEN coalesce(${recordings.durationSeconds}, (julianday(${recordings.endedAt}) - julianday(${recordings.startedAt})) * 86400, ${sinceStart}, 0) END)`,
     })
     .from(recordings)
-    .where(and(storedOf(sourceId), under(dir)))
+    .where(and(eq(recordings.sourceId, sourceId), inArray(recordings.state, ['stored', 'recording', 'uploading']), under(dir)))
     .groupBy(sql`name`, sql`is_dir`)
+    .having(sql`sum(CASE WHEN ${stored} THEN 1 ELSE 0 END) > 0`)
     .orderBy(sql`name`);
 }
 

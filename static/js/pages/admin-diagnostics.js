@@ -4,6 +4,12 @@ import { api } from '../api.js';
 import { h, keyed, poll, pageHead, table, td, badge, setText, fmtAgo, fill } from '../ui.js';
 import { recorderHostsCard } from './recorder-hosts.js';
 
+// What each optional service would add if configured; here the media agent on the recorder host does both.
+const OPTIONAL = {
+  Converter: 'Optional: a converter would remux recordings to MP4 so browsers seek at once. Here the media agent does it with --remux.',
+  Thumbnailer: 'Optional: a thumbnailer would make preview images of recordings. Here the media agent makes them (on by default).',
+};
+
 export async function render(main) {
   const cards = h('div', { class: 'grid' });
   const { wrap, tbody } = table(['Task', 'Action', 'Source', 'State', 'PID', h('th', { scope: 'col', class: 'num' }, 'Restarts'), 'Started'], { caption: 'Overseer tasks' });
@@ -17,6 +23,15 @@ export async function render(main) {
     const m = s.metrics;
     const meter = h('div', { class: 'meter', role: 'img', 'aria-label': pool ? `${pool.running} of ${pool.limit} slots busy` : 'pool unknown' }, h('i'));
     if (pool && pool.limit) meter.firstChild.style.width = `${Math.min(100, (100 * pool.running) / pool.limit)}%`;
+    // An optional service nobody configured is no fault: a neutral badge and what configuring it would add,
+    // never the red "disconnected"; a configured one that is down stays red with its error.
+    if (s.configured === false) {
+      fill(el, h('div', { class: 'row' }, h('h2', {}, name), h('span', { class: 'spacer' }), badge('not configured')),
+        h('p', { class: 'muted small' }, OPTIONAL[name] || 'Optional service.'));
+      el.dataset.state = 'not-configured';
+      return el;
+    }
+    el.dataset.state = s.connected ? 'connected' : 'disconnected';
     fill(el, h('div', { class: 'row' }, h('h2', {}, name), h('span', { class: 'spacer' }), badge(s.connected ? 'connected' : 'disconnected', s.connected ? 'ok' : 'bad')),
       s.error ? h('p', { class: 'form-error' }, s.error) : null,
       pool ? h('dl', { class: 'kv' }, h('dt', {}, 'Running'), h('dd', {}, `${pool.running} / ${pool.limit}`), h('dt', {}, 'Idle'), h('dd', {}, String(Math.max(0, pool.limit - pool.running))), h('dt', {}, 'Queued'), h('dd', {}, String(pool.queue_depth))) : h('p', { class: 'muted small' }, 'Pool unknown'),

@@ -17,11 +17,23 @@ export async function render(main, _p, ctx) {
   const cap = h('input', { name: 'capacity', type: 'number', min: 0, max: 1024, value: 4 });
   const base = h('input', { name: 'stream_base_url', placeholder: 'https://node1.example.com/stream', type: 'url' });
   const fs = { name: field('Name', nm), region: field('Region', region), capacity: field('Seats', cap), stream_base_url: field('Stream base URL', base) };
-  const reg = h('button', { type: 'submit', class: 'btn primary' }, 'Register node');
+  // Disabled, saying why, until the picker has chosen an org: a submit then would have no org to go to.
+  const reg = h('button', { type: 'submit', class: 'btn primary', disabled: true, 'aria-describedby': 'rn-wait' }, 'Register node');
+  const wait = h('span', { class: 'muted small', id: 'rn-wait', role: 'status' }, 'Loading organizations…');
   const form = h('form', { class: 'card', novalidate: true, 'aria-labelledby': 'rn-h' }, h('h2', { id: 'rn-h' }, 'Register a node'),
-    h('div', { class: 'form-row' }, fs.name, fs.region, fs.capacity), h('div', { class: 'form-row mt' }, fs.stream_base_url, reg));
+    h('div', { class: 'form-row' }, fs.name, fs.region, fs.capacity), h('div', { class: 'form-row mt' }, fs.stream_base_url, reg, wait));
+  // The table is busy, never "No nodes registered yet", until an org's nodes are in (show()).
+  const loading = () => { wrap.setAttribute('aria-busy', 'true'); empty.hidden = true; };
+  loading();
   // The picker's probe already fetched the starting org's nodes: shown as they are, not asked again.
-  const picker = orgPicker(ctx, (o, nodes) => { org = o; fill(tbody); if (nodes) show(nodes); else refresh(); });
+  const picker = orgPicker(ctx, (o, nodes) => {
+    org = o;
+    reg.disabled = false;
+    setText(wait, '');
+    fill(tbody);
+    loading();
+    if (nodes) show(nodes); else refresh();
+  });
   main.append(pageHead('Cluster nodes', 'Machines that run cloud play sessions for an organization.'), h('div', { class: 'toolbar' }, picker), wrap, empty, form);
 
   const copyButton = (label, text, done) => {
@@ -127,11 +139,12 @@ export async function render(main, _p, ctx) {
   }
   let stop = null;
   function refresh() {
-    if (!org) { empty.hidden = false; setText(empty, 'You administer no organization.'); return Promise.resolve(); }
+    if (!org) { wrap.removeAttribute('aria-busy'); empty.hidden = false; setText(empty, 'You administer no organization.'); return Promise.resolve(); }
     return api.get(`/orgs/${org.id}/nodes`).then(show);
   }
   function show(nodes) {
     keyed(tbody, nodes, (n) => n.id, row, update);
+    wrap.removeAttribute('aria-busy');
     empty.hidden = nodes.length > 0;
     wrap.hidden = nodes.length === 0;
   }

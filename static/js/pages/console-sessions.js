@@ -10,8 +10,10 @@ import { orgPicker } from '../console.js';
 export async function render(main, _p, ctx) {
   let org = null;
   const { wrap, tbody } = table(['Session', 'Player', 'Game', 'Node', 'Status', 'Started', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Play sessions' });
-  const note = h('p', { class: 'empty' }, 'No live sessions.');
-  const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); load().catch(() => {}); });
+  const note = h('p', { class: 'empty', hidden: true }, 'No live sessions.');
+  // Busy, never "No live sessions", until the picker has chosen and the org's list is in.
+  wrap.setAttribute('aria-busy', 'true');
+  const picker = orgPicker(ctx, (o) => { org = o; fill(tbody); wrap.setAttribute('aria-busy', 'true'); note.hidden = true; load().catch(() => {}); });
   // Ending a session by id works even where the server cannot list sessions.
   const sid = h('input', { name: 'session_id', inputmode: 'numeric', placeholder: 'session id', autocomplete: 'off' });
   const fSid = field('Session id', sid);
@@ -30,18 +32,18 @@ export async function render(main, _p, ctx) {
     });
   });
   const q = table(['Place', 'Player', 'Game', 'Estimated wait', 'Waiting since', 'Last poll', h('th', { scope: 'col', class: 'num' }, 'Actions')], { caption: 'Queue' });
-  const qNote = h('p', { class: 'empty' }, 'Nobody is waiting for a seat.');
+  const qNote = h('p', { class: 'empty', hidden: true }, 'Nobody is waiting for a seat.');
   const qHead = h('h2', { id: 'queue-h' }, 'Queue');
   main.append(pageHead('Play sessions', 'Cloud play sessions running now. Ending one frees its seat.'), h('div', { class: 'toolbar' }, picker), wrap, note, qHead, q.wrap, qNote, byId);
   const users = new Map();
   const games = new Map();
   async function load() {
-    if (!org) { setText(note, 'You administer no organization.'); wrap.hidden = true; return; }
+    if (!org) { setText(note, 'You administer no organization.'); wrap.hidden = true; note.hidden = false; wrap.removeAttribute('aria-busy'); return; }
     let list;
     try {
       list = await api.get(`/orgs/${org.id}/sessions?status=live`);
     } catch (e) {
-      if (e.status === 404 || e.status === 405) { setText(note, `The server does not list sessions yet (${e.message}).`); wrap.hidden = true; note.hidden = false; return; }
+      if (e.status === 404 || e.status === 405) { setText(note, `The server does not list sessions yet (${e.message}).`); wrap.hidden = true; note.hidden = false; wrap.removeAttribute('aria-busy'); return; }
       throw e;
     }
     list = Array.isArray(list) ? list : list.items || [];
@@ -69,6 +71,7 @@ export async function render(main, _p, ctx) {
       }
       setText(tr.querySelector('.cr'), fmtAgo(s.created_at));
     });
+    wrap.removeAttribute('aria-busy');
     wrap.hidden = list.length === 0;
     note.hidden = list.length > 0;
     setText(note, 'No live sessions.');

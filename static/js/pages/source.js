@@ -170,8 +170,10 @@ export async function render(main, { driver, username }, ctx) {
 
   // ---------- recordings browser ----------
   /** " · 1 min 10 s": what the recorder reported, else the whole-segment estimate of .ts folders. */
+  /** Then " · recording · 3 min so far" for what is recorded below but not stored yet (the live segment). */
   const recordedLength = (c) => (c.recorded_seconds != null ? ` · ${fmtSpan(c.recorded_seconds)}`
-    : c.ts_count > 0 ? ` · ~${fmtSpan(c.estimated_minutes * 60)}` : '');
+    : c.ts_count > 0 ? ` · ~${fmtSpan(c.estimated_minutes * 60)}` : '')
+    + (c.in_progress_seconds > 0 ? ` · recording · ${fmtSpan(c.in_progress_seconds)} so far` : '');
   let path = '';
   async function openDir(p) {
     path = p;

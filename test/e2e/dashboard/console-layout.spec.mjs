@@ -61,6 +61,30 @@ describe('console org picker', () => {
     await eventually(() => picker(page).inputValue()).toBe(String(org.id));
     expectNoSeriousErrors(page);
   });
+  it('holds the register form and the empty state while the picker is still choosing', { timeout: 120_000 }, async () => {
+    const page = await freshPage();
+    // The probe's answers are held back: the picker stays on "loading" for as long as we like.
+    let release;
+    const held = new Promise((r) => { release = r; });
+    await page.route(/\/orgs\/\d+\/nodes$/, async (route) => { await held; await route.continue(); });
+    await go(page, stack.url, 'console/nodes');
+    const reg = page.locator('form', { hasText: 'Register a node' });
+    const submit = reg.getByRole('button', { name: 'Register node' });
+    await eventually(() => reg.getByRole('status').textContent()).toBe('Loading organizations…');
+    expect(await submit.isDisabled()).toBe(true);
+    expect(await page.locator('.org-why').textContent()).toBe('Loading organizations…');
+    const wrap = page.locator('.table-wrap', { has: page.locator('table.nodes') });
+    expect(await wrap.getAttribute('aria-busy')).toBe('true');
+    expect(await page.getByText('No nodes registered yet.').isVisible()).toBe(false);
+    release();
+    await eventually(() => submit.isDisabled()).toBe(false);
+    await eventually(() => wrap.getAttribute('aria-busy')).toBe(null);
+    expect(await reg.getByRole('status').textContent()).toBe('');
+    expect(await page.locator('.org-why').textContent()).toMatch(/^Showing /);
+    await page.unroute(/\/orgs\/\d+\/nodes$/);
+    expectNoSeriousErrors(page);
+    await page.context().close();
+  });
   it('asks each org about its nodes once on one load of the nodes page, and the next console page not again', { timeout: 120_000 }, async () => {
     // The page's clock stands still: the 5 s poll does not fire while the first load is counted.
     const page = await authedPage(browser, stack.url, stack.credentials.admin, { clock: true });
@@ -139,5 +163,35 @@ describe('cluster nodes table', () => {
     await page.keyboard.press('Escape');
     expectNoSeriousErrors(page);
     await page.context().close();
+  });
+
+  it('shows a long org name in full in the picker at 360 and 1280 px, light and dark', { timeout: 180_000 }, async () => {
+    const admin = await authedPage(browser, stack.url, stack.credentials.admin);
+    const slug = unique('zz-northwind-community-gaming-');
+    const long = { slug, name: `ZZ Northwind Community Gaming Collective ${slug.slice(-6)}` };
+    expect((await apiFrom(admin, 'POST', '/orgs', long)).status).toBe(201);
+    await admin.context().close();
+    for (const [width, theme] of [[360, 'dark'], [360, 'light'], [1280, 'dark'], [1280, 'light']]) {
+      const page = await freshPage({ width, height: 800, theme });
+      await go(page, stack.url, 'console/nodes');
+      // The options keep "Name (slug)"; the closed picker shows the name, wrapping, and the slug apart.
+      await picker(page).selectOption({ label: `${long.name} (${long.slug})` });
+      const face = page.locator('.org-face');
+      await eventually(() => face.locator('.org-name').textContent()).toBe(long.name);
+      expect(await face.locator('.org-slug').textContent()).toBe(long.slug);
+      const fit = await page.evaluate(() => {
+        const f = document.querySelector('.org-face');
+        const s = document.querySelector('.org-box > select');
+        const fr = f.getBoundingClientRect();
+        const sr = s.getBoundingClientRect();
+        return { clipped: [...f.children].some((c) => c.scrollWidth > c.clientWidth + 1), inside: fr.top >= sr.top - 0.5 && fr.bottom <= sr.bottom + 0.5 && sr.right <= innerWidth, doc: document.documentElement.scrollWidth };
+      });
+      expect(fit, `${width} ${theme}`).toEqual({ clipped: false, inside: true, doc: fit.doc });
+      expect(fit.doc).toBeLessThanOrEqual(width);
+      await shot(page, `console-org-picker-${width}-${theme}`);
+      if (width === 360 && theme === 'dark') await expectAccessible(page, 'org picker at 360 px, dark');
+      expectNoSeriousErrors(page);
+      await page.context().close();
+    }
   });
 });

@@ -265,4 +265,18 @@ describe('recorder pages', () => {
     const after = await apiFrom(page, 'GET', '/api/config');
     expect(after.body.check_interval).toBe(before.body.check_interval);
   });
+
+  it('shows the optional converter and thumbnailer as not configured, not as a red fault', async () => {
+    const page = await authedPage(browser, stack.url, stack.credentials.admin);
+    await go(page, stack.url, 'admin/diagnostics');
+    for (const name of ['Converter', 'Thumbnailer']) {
+      const card = page.getByRole('region', { name, exact: true });
+      await eventually(() => card.locator('.badge').textContent()).toBe('not configured');
+      expect(await card.locator('.badge.bad, .form-error').count()).toBe(0);
+      expect(await card.textContent()).toMatch(/Optional: .*media agent/);
+    }
+    // The recorder is configured (the stack's development overseer): its badge still says how it is.
+    await eventually(() => page.getByRole('region', { name: 'Recorder (overseer)' }).locator('.badge').textContent()).toMatch(/^(connected|disconnected)$/);
+    expectNoSeriousErrors(page);
+  });
 });
