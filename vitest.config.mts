@@ -2,6 +2,7 @@ import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 import { testSecrets } from './test/support/secrets.mjs';
 import { storageFiles } from './test/support/storage-files.mjs';
@@ -36,6 +37,56 @@ function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Seconds each Workers test file took (the mean of two full runs' JSON reports, test-output/
+ * workers*.json, on the shared 2-core machine); files not listed take about a second or less.
+ * Only the shares matter: they balance `--shard=1/2` and `--shard=2/2` (tools/test.mjs runs the two
+ * at once, each with its own workerd). Refresh from a report with
+ * `node -e 'for (const t of require("./test-output/workers-1.json").testResults) console.log(((t.endTime - t.startTime) / 1000).toFixed(1), t.name)'`.
+ */
+const WEIGHT: Record<string, number> = {
+  'dvr/reconcile.test.ts': 27.7, 'notifications/producers.test.ts': 15.0, 'dvr/fleet.test.ts': 13.5,
+  'console/play/queue.test.ts': 8.6, 'notifications/publish.test.ts': 8.1, 'notifications/endpoints.test.ts': 7.6,
+  'auth/accounts.test.ts': 7.4, 'console/play/sessions.test.ts': 6.6, 'dvr/races.test.ts': 4.4,
+  'console/charts/jobs.test.ts': 4.2, 'console/play/mirror.test.ts': 3.8, 'dvr/pool-queue.test.ts': 3.7,
+  'console/charts/api.test.ts': 3.1, 'console/play/concurrency.test.ts': 3.0, 'dvr/recordings-ingest.test.ts': 2.9,
+  'dvr/ingest-coalescing.test.ts': 2.6, 'auth/device.test.ts': 2.3, 'console/play/nodes.test.ts': 2.3,
+  'console/tenancy/invites.test.ts': 1.9, 'console/play/lifecycle.test.ts': 1.9, 'auth/throttle.test.ts': 1.7,
+};
+// Every file also pays its wipe and its module loading (a full run's wall exceeds the files' sum by
+// ~0.5 s a file); a project is a Worker of its own: one more workerd to start in its shard.
+const PER_FILE_S = 0.5;
+const PER_PROJECT_S = 5;
+const weight = (spec: TestSpecification) => (WEIGHT[spec.moduleId.replace(/^.*?\/test\//, '')] ?? 0.8) + PER_FILE_S;
+
+/**
+ * `--shard=i/n` by time rather than by count: the longest files first, each to the shard with the
+ * least work so far (vitest's own shard cuts the files hashed by path into equal counts, which put
+ * reconcile, producers and fleet — a third of the time — together). Every shard computes the same
+ * split from the same file list, so each file runs in exactly one. A project's files (the `fleet`
+ * project: one file with its own Worker) stay within one shard.
+ */
+class WeightedShards extends BaseSequencer {
+  override async shard(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const { index, count } = this.ctx.config.shard!;
+    const groups = new Map<string, TestSpecification[]>();
+    for (const f of files) {
+      const key = f.project.name === 'workers' ? `file:${f.moduleId}` : `project:${f.project.name}`;
+      groups.set(key, [...(groups.get(key) ?? []), f]);
+    }
+    const cost = ([key, g]: [string, TestSpecification[]]) => g.reduce((s, f) => s + weight(f), key.startsWith('project:') ? PER_PROJECT_S : 0);
+    const ordered = [...groups].sort((a, b) => cost(b) - cost(a) || (a[0] < b[0] ? -1 : 1));
+    const load = Array.from({ length: count }, () => 0);
+    const mine: TestSpecification[] = [];
+    for (const group of ordered) {
+      const least = load.indexOf(Math.min(...load));
+      load[least]! += cost(group);
+      if (least === index - 1) mine.push(...group[1]);
+    }
+    return mine;
+  }
 }
 
 const versionAsText = {
@@ -92,6 +143,7 @@ export default defineConfig({
     // it (a fresh-clone run failed the accounts bootstrap with another file's users present, and a
     // play file lost its session mid-test).
     maxWorkers: 1,
+    sequence: { sequencer: WeightedShards },
     projects: [
       {
         plugins: [

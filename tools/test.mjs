@@ -4,6 +4,7 @@
 // to. Ends with the line `N passed, N failed`, summed over every phase.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { ROOT } from './stack.mjs';
 
@@ -11,6 +12,10 @@ const out = join(ROOT, 'test-output');
 mkdirSync(out, { recursive: true });
 const bin = join(ROOT, 'node_modules', '.bin');
 const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+// The fake overseers' ports are handed to each Workers shard below (distinct for each); a value
+// from the caller's shell would give both shards the same ports.
+delete env.FAKE_OVERSEER_PORT;
+delete env.FAKE_FLEET_PORTS;
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 function ensureChromium() {
@@ -109,6 +114,23 @@ function counts(status, file) {
   }
 }
 
+/**
+ * `n` distinct free loopback ports: all held open together, then released, so no two are the same
+ * (ports picked one after another, each released before the next, may repeat).
+ */
+async function freePorts(n) {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((srv) => srv.address().port);
+  await Promise.all(servers.map((srv) => new Promise((resolve) => srv.close(resolve))));
+  return ports;
+}
+
 /** One phase in the foreground (asynchronous, so a phase running beside it keeps being read). */
 async function vitest(label, args, file, extraEnv = {}) {
   console.log(`\n[test] ${label}`);
@@ -125,9 +147,9 @@ async function vitest(label, args, file, extraEnv = {}) {
  * A phase run beside another: its output is kept and printed in one piece when it ends (so the
  * two phases' lines do not interleave). Resolves to its counts.
  */
-function vitestBeside(label, args, file) {
+function vitestBeside(label, args, file, extraEnv = {}) {
   rmSync(file, { force: true });
-  const child = spawn('vitest', vitestArgs(args, file), { cwd: ROOT, env: { ...env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('vitest', vitestArgs(args, file), { cwd: ROOT, env: { ...env, FORCE_COLOR: process.stdout.isTTY ? '1' : '0', ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = [];
   child.stdout.on('data', (d) => out.push(d));
   child.stderr.on('data', (d) => out.push(d));
@@ -151,22 +173,35 @@ const fleet3000 = Boolean(process.env.FLEET_3000);
 delete env.FLEET_3000;
 
 if (only !== 'e2e') {
+  // The Workers tests run as two vitest shards at once (`--shard=1/2`, `--shard=2/2`, split by each
+  // file's time: vitest.config.mts `WeightedShards`): one workerd runs one file at a time on one
+  // core, so one shard alone left the second core idle for minutes (0.20.0 fresh-clone CI: 218 s at
+  // 0.94 of 2 cores, with the Node tests beside it). Nothing is shared between the two: each vitest
+  // starts its own workerd with its own Miniflare storage (a `miniflare-<random>` temporary
+  // directory, which the per-file wipe also keys on: test/support/storage-files.mjs), its own fake
+  // overseers on the ports handed to it here (FAKE_OVERSEER_PORT / FAKE_FLEET_PORTS, four distinct
+  // ports a shard), and writes its own JSON report. The `fleet` project (its own Worker, three fakes)
+  // lands in exactly one shard. Measured only on the shared machine so far (load 24–40, README
+  // "test time"): 1,097 s for the phase where the one-process layout, under the same load, had
+  // reported 7 of 82 files after as long; the quiet figure is for the next fresh-clone CI run.
   // The Node tests mostly wait on the processes they start (agents, ffmpeg, a local stack): they run
-  // beside the Workers tests instead of after them, and print when both are done. The `npm start`
+  // beside the Workers tests instead of after them, and print when all are done. The `npm start`
   // stack test (a whole wrangler dev with the overseer's ffmpeg recorders and the media agent) runs
-  // beside them too, in its own vitest: the Workers phase keeps under one core busy (one workerd,
-  // one file at a time). It once failed two timing-sensitive play tests there; that was the
-  // evicted-object leak test/support/fresh-storage.ts now wipes, which load only made likelier.
+  // beside them too, in its own vitest. It once failed two timing-sensitive play tests there; that
+  // was the evicted-object leak test/support/fresh-storage.ts now wipes, which load only made likelier.
   // Not the 3,000-source fleet: its failover budget counts real time (vitest.config.mts).
   const heavy = ['test/node/demo-media-agent.test.mjs'];
-  const [n, s] = await timed('Workers tests + Node tests and the npm start stack test beside them', async () => {
+  const ports = await freePorts(8);
+  const shardEnv = (i) => ({ FAKE_OVERSEER_PORT: String(ports[4 * i]), FAKE_FLEET_PORTS: ports.slice(4 * i + 1, 4 * i + 4).join(',') });
+  const beside = await timed('Workers tests (two shards) + Node tests and the npm start stack test beside them', async () => {
     const node = vitestBeside('tools and agents (Node)', ['--config', 'vitest.node.config.mts', ...heavy.flatMap((f) => ['--exclude', f])], join(out, 'node.json'));
     const stack = vitestBeside('the npm start stack with its media agent (Node)', ['--config', 'vitest.node.config.mts', ...heavy], join(out, 'node-stack.json'));
-    add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), with the Node tests beside them', [], join(out, 'workers.json')));
-    return Promise.all([node, stack]);
+    const second = vitestBeside('Workers tests, shard 2 of 2', ['--shard=2/2'], join(out, 'workers-2.json'), shardEnv(1));
+    add(await vitest('Workers tests (workerd, local D1/R2/Durable Objects), shard 1 of 2, with shard 2 and the Node tests beside it', ['--shard=1/2'], join(out, 'workers-1.json'), shardEnv(0)));
+    return Promise.all([second, node, stack]);
   });
-  for (const r of [n, s]) {
-    console.log(`\n[test] ${r.label} (ran beside the Workers tests)`);
+  for (const r of beside) {
+    console.log(`\n[test] ${r.label} (ran beside Workers shard 1)`);
     process.stdout.write(r.output);
     add(r.counts);
   }

@@ -9,7 +9,11 @@
  * The failover grace is 30 s here (OVERSEER_FAILOVER_SECONDS of the project): the ~1,000 restarts
  * take 26–33 s of real time in one local workerd (every object on one thread), which left no margin
  * inside 90 s after a 60 s grace (one CI run measured 93 s); on Cloudflare the survivors' objects
- * restart in parallel. The 240-source `fleet` project keeps the 60 s default.
+ * restart in parallel. The 240-source `fleet` project keeps the 60 s default. The grace is world
+ * time (the test moves the clock past it), so it costs no wall time: the file's wall time is the
+ * initial ~3,000 starts, the ~1,000 restarts and the hand-back, all on one workerd thread, plus the
+ * test's own waiting, which polls the fakes' counts and reads the full lists only once the counts
+ * add up (fleetSuite's `settledOn`).
  */
 import { fleetSuite } from './fleet-suite';
 
