@@ -3,7 +3,8 @@
 // renderers, workerd, wrangler's Node proxy, the development overseer's ffmpeg recorders, the agents,
 // vitest…) spends the machine's cores. Samples /proc every 2 s (utime + stime of every process
 // below the command, re-parented ones included once seen), so a process that ends loses at most its
-// last 2 s; prints one table at the end, and `--json <file>` keeps the numbers.
+// last 2 s; prints one table at the end, and `--json <file>` keeps the numbers (rewritten every
+// 30 s while the command runs, so a run stopped early still tells where its CPU went so far).
 //
 //   node tools/cpu-by-process.mjs [--every 2] [--json out.json] -- npx vitest run --config vitest.e2e.config.mts
 //   node tools/cpu-by-process.mjs --pid 1234          # an already running tree, until it ends (or Ctrl+C)
@@ -125,10 +126,8 @@ const timer = setInterval(() => {
   }
 }, every);
 
-function finish(code) {
-  clearInterval(timer);
-  sample();
-  const wall = (Date.now() - started) / 1000;
+/** Seconds per kind so far, the largest first. */
+function table() {
   const byKind = new Map();
   for (const s of seen.values()) {
     const k = byKind.get(s.kind) ?? { kind: s.kind, seconds: 0, processes: 0, longest: 0 };
@@ -138,14 +137,23 @@ function finish(code) {
     byKind.set(s.kind, k);
   }
   const rows = [...byKind.values()].sort((a, b) => b.seconds - a.seconds);
-  const total = rows.reduce((t, r) => t + r.seconds, 0);
+  return { wall: (Date.now() - started) / 1000, total: rows.reduce((t, r) => t + r.seconds, 0), rows };
+}
+const save = () => jsonOut && writeFileSync(jsonOut, JSON.stringify(table(), null, 2));
+const saver = setInterval(save, 30_000);
+
+function finish(code) {
+  clearInterval(timer);
+  clearInterval(saver);
+  sample();
+  const { wall, total, rows } = table();
   const out = process.stderr;
   out.write(`\n[cpu] ${wall.toFixed(0)} s wall, ${total.toFixed(0)} CPU s (${(total / wall).toFixed(2)} cores on average), ${seen.size} processes\n`);
   out.write(`[cpu] ${'CPU s'.padStart(7)} ${'share'.padStart(6)} ${'procs'.padStart(5)} ${'longest'.padStart(8)}  kind\n`);
   for (const r of rows) {
     out.write(`[cpu] ${r.seconds.toFixed(1).padStart(7)} ${((100 * r.seconds) / (total || 1)).toFixed(1).padStart(5)}% ${String(r.processes).padStart(5)} ${`${r.longest.toFixed(0)} s`.padStart(8)}  ${r.kind}\n`);
   }
-  if (jsonOut) writeFileSync(jsonOut, JSON.stringify({ wall, total, rows }, null, 2));
+  save();
   process.exit(code);
 }
 if (child) child.on('exit', (code, signal) => finish(code ?? (signal ? 1 : 0)));
