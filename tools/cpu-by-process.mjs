@@ -58,6 +58,12 @@ function read(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { pid, ppid: f[1], key: `${pid}/${f[19]}`, ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
 }
+/** Ticks counted so far for a process and every process below it (its own, and what its reaps added). */
+function counted(s) {
+  let t = s.ticks + (s.extra ?? 0);
+  for (const c of seen.values()) if (c.parent === s.key && c.pid) t += counted(c);
+  return t;
+}
 function sample() {
   const now = Date.now();
   const procs = new Map();
@@ -79,7 +85,7 @@ function sample() {
     if (!mine(p)) continue;
     ours.add(p.key);
     let s = seen.get(p.key);
-    if (!s) seen.set(p.key, (s = { pid: p.pid, kind: '?', looks: 0, ticks: 0, first: now, last: now }));
+    if (!s) seen.set(p.key, (s = { key: p.key, pid: p.pid, kind: '?', looks: 0, ticks: 0, first: now, last: now }));
     // The command line is read twice: a child caught between fork and exec still shows its parent's.
     if (s.looks < 2 || s.kind === '?') {
       s.looks += 1;
@@ -93,12 +99,16 @@ function sample() {
     s.last = now;
     s.parent = procs.get(p.ppid)?.key;
     // What this process's ended children spent after their last sample shows in its cutime +
-    // cstime (once it waited for them): kept as "<its kind> → children ended unsampled".
+    // cstime (once it waited for them), with all they had reaped in turn: what is not already
+    // counted in their subtrees is kept as "<its kind> → children ended unsampled".
     if (s.reaped !== undefined && p.reaped > s.reaped) {
       const ended = [...seen.values()].filter((c) => c.parent === p.key && c.live && !procs.has(c.pid));
-      const known = ended.reduce((t, c) => t + c.ticks + (c.reaped ?? 0), 0);
+      const known = ended.reduce((t, c) => t + counted(c), 0);
       const extra = p.reaped - s.reaped - known;
-      if (extra > 0) seen.set(`${p.key}/unsampled`, { kind: `${s.kind} → children ended unsampled`, ticks: extra + (seen.get(`${p.key}/unsampled`)?.ticks ?? 0), first: now, last: now });
+      if (extra > 0) {
+        s.extra = (s.extra ?? 0) + extra;
+        seen.set(`${p.key}/unsampled`, { kind: `${s.kind} → children ended unsampled`, ticks: extra + (seen.get(`${p.key}/unsampled`)?.ticks ?? 0), first: now, last: now });
+      }
       for (const c of ended) c.live = false;
     }
     s.reaped = p.reaped;
