@@ -58,6 +58,8 @@ export default defineConfig({
     include: ['test/e2e/**/*.spec.mjs'],
     environment: 'node',
     globalSetup: ['./test/e2e/support/global-setup.mjs'],
+    // Closes the browser contexts each test opened when it ends (support/per-test.mjs).
+    setupFiles: ['./test/e2e/support/per-test.mjs'],
     fileParallelism: workers > 1,
     maxWorkers: workers,
     sequence: { sequencer: LongestFirst },

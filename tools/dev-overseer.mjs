@@ -20,6 +20,7 @@
 //   node tools/dev-overseer.mjs --crash-rate 0.2       # crash more often (per online/offline cycle)
 //   node tools/dev-overseer.mjs --pool 2 --queue-timeout 1m  # a small pool: starts beyond it are queued
 //   node tools/dev-overseer.mjs --video 320x180:10     # a smaller test picture (default 640x360:15)
+//   node tools/dev-overseer.mjs --sessions 1           # each source records once, then stays offline (tests)
 //
 // The pool works as in sticky-overseer 2.4.1: a `start` beyond the limit is answered `queued`
 // (broadcast to every client, carrying the requester's `id` and the task id); when the task leaves
@@ -52,6 +53,11 @@ const PORT = Number(opt('port', process.env.PORT ?? 8081));
 const HOST = opt('host', '127.0.0.1');
 const SPEED = Math.max(0.1, Number(opt('speed', 1)));
 const CRASH_RATE = Math.min(1, Math.max(0, Number(opt('crash-rate', 0.08))));
+// Online sessions a source records over the overseer's life (0: no limit); after them its recorder
+// sleeps like an `offline…` source, across restarts. The browser tests' stack runs with 1: a new
+// subscription records at once, and the demo's sources do not record for the whole run.
+const SESSIONS = Math.max(0, Math.floor(Number(opt('sessions', 0))) || 0);
+const sessionsRecorded = new Map(); // "driver/source" → online sessions begun
 let POOL_LIMIT = Number(opt('pool', 50)); // 0 = unlimited; `set_pool` changes it at run time
 const quiet = args.includes('--quiet');
 
@@ -356,11 +362,13 @@ function runRecorder(t) {
       // Access blocked (exit code 3): an unintentional exit.
       return schedule(t, 1500, () => exitProcess(t, 3, false));
     }
-    if (source.startsWith('offline') || (!lucky && Math.random() < 0.25)) {
+    const done = SESSIONS > 0 && (sessionsRecorded.get(`${t.action}/${source}`) ?? 0) >= SESSIONS;
+    if (source.startsWith('offline') || done || (!lucky && Math.random() < 0.25)) {
       out(t, 'SLEEP', { source, interval: t.params.check_interval || '1m0s' });
       return schedule(t, 10_000, cycle);
     }
     await pause(t, 1000);
+    sessionsRecorded.set(`${t.action}/${source}`, (sessionsRecorded.get(`${t.action}/${source}`) ?? 0) + 1);
     await recordSession(t, pid);
     if (t.pid !== pid || t.worker_state !== 'running' || t.state !== 'active') return; // stopped meanwhile
     out(t, 'SLEEP', { source, interval: t.params.check_interval || '1m0s' });
@@ -564,7 +572,7 @@ server.on('upgrade', (req, socket, head) => {
   });
 });
 server.listen(PORT, HOST, () => {
-  log(`listening on ws://${HOST}:${PORT}/ws (speed ${SPEED}, crash rate ${CRASH_RATE})`);
+  log(`listening on ws://${HOST}:${PORT}/ws (speed ${SPEED}, crash rate ${CRASH_RATE}${SESSIONS ? `, ${SESSIONS} session(s) a source` : ''})`);
   log(`recordings in ${RECORDINGS_DIR} (${FFMPEG ? 'ffmpeg test sources, .ts' : 'no ffmpeg: copies of test/fixtures/media/clip.mp4'}), events in ${EVENTS_FILE}`);
 });
 

@@ -2,7 +2,8 @@
 // media files and prints sticky-recorder's events exactly as the contract gives them — every value a
 // string, keys sorted, `time` RFC 3339; segmented mode with heartbeats; single-file mode with SEGMENT
 // START and FINISH both after the file is complete; a stop reports the cancelled segment — and it
-// appends the same lines to the events file the media agent follows.
+// appends the same lines to the events file the media agent follows; `--sessions` caps the online
+// sessions of a source.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -119,6 +120,15 @@ describe('the simulated recorder', () => {
     expect(r.lines.at(-3).line.trigger).toBe('cancelled');
     expect(r.lines.at(-2).line.trigger).toBe('cancelled');
     expect(r.frames.find((f) => f.type === 'exited')).toMatchObject({ exit_code: 0, intentional: true });
+  });
+
+  it('with --sessions 1 records one session, then only sleeps (as the browser tests run it)', async () => {
+    const r = await record({ extra: ['--no-ffmpeg', '--sessions', '1'] });
+    await r.until(() => r.events().includes('SESSION END'));
+    // Without the limit three in four cycles after a session go online again.
+    await r.until(() => r.events().slice(r.events().indexOf('SESSION END')).filter((e) => e === 'SLEEP').length >= 3);
+    expect(r.events().filter((e) => e === 'SESSION START')).toHaveLength(1);
+    expect(r.events().slice(r.events().indexOf('SESSION END') + 1).every((e) => e === 'SLEEP'), r.events().join(', ')).toBe(true);
   });
 
   it('writes copies of the committed fixture MP4 when ffmpeg is not there', async () => {

@@ -6,7 +6,7 @@
 //   await signIn(page, stack.url, stack.credentials.admin);
 //   await go(page, stack.url, 'subscriptions');
 import { expect } from 'vitest';
-import { CONTEXT, newPage } from '../support/browser.mjs';
+import { newContext, newPage } from '../support/browser.mjs';
 
 export async function signIn(page, url, { username, password }) {
   await page.goto(`${url}/#/login`);
@@ -31,7 +31,7 @@ export async function authedPage(browser, url, creds, { width = 1280, height = 8
     states.set(creds.username, await first.context().storageState());
     await first.context().close();
   }
-  const context = await browser.newContext({ ...CONTEXT, viewport: { width, height }, colorScheme: theme, storageState: states.get(creds.username) });
+  const context = await newContext(browser, { viewport: { width, height }, colorScheme: theme, storageState: states.get(creds.username) });
   if (clock) await context.clock.install();
   const page = await context.newPage();
   const errors = [];

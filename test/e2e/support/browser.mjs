@@ -17,9 +17,24 @@ import { ROOT } from '../../../tools/stack.mjs';
 
 export const SHOTS = join(ROOT, 'test-output', 'screenshots');
 
+/**
+ * Features Chromium 156 runs for every browser context though no test can see them: the omnibox's
+ * two WebUI popups (chrome://omnibox-popup.top-chrome/, one renderer process per context), about
+ * half of what a new context cost in CPU (~2.6 s → ~1.35 s per context and page on the 2-core
+ * machine), and the browser run opens a few hundred. `--disable-features` is read once (the last
+ * one given wins), so the list repeats Playwright's own (playwright-core's chromiumSwitches).
+ */
+const PLAYWRIGHT_DISABLED_FEATURES = [
+  'AimEnabled', 'AvoidCorsURLLoaderRestartOnRedirect', 'AvoidUnnecessaryBeforeUnloadCheckSync', 'DestroyProfileOnBrowserClose',
+  'HttpsFirstBalancedModeAutoEnable', 'HttpsUpgrades', 'LensOverlay', 'MediaRouter', 'NetworkTimeServiceQuerying', 'OptimizationHints',
+  'PaintHolding', 'PreconnectToSearch', 'TcpPortRandomizationWin', 'ThirdPartyStoragePartitioning',
+  'msEdgeUpdateLaunchServicesPreferredVersion', 'msForceBrowserSignIn',
+];
+const DISABLED_FEATURES = [...PLAYWRIGHT_DISABLED_FEATURES, 'WebUIOmniboxPopup', 'WebUIOmniboxAimPopup'];
+
 const options = () => ({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync', `--disable-features=${DISABLED_FEATURES.join(',')}`],
 });
 
 /** The global setup's Chromium, for every spec file of the run (closed by its teardown). */
@@ -48,8 +63,38 @@ export async function launch() {
  */
 export const CONTEXT = { reducedMotion: 'reduce' };
 
+/**
+ * Contexts opened while a test runs (newPage, newContext, the dashboard's authedPage, the
+ * launcher's tvPage), closed after it by support/per-test.mjs: an open dashboard keeps polling the
+ * stack every 5 s and an open launcher runs its gamepad loop and connectivity probe, for the rest of
+ * the file when nobody closes them. Pages made in a `beforeAll` are the file's and stay open; a test
+ * handing its page to the next one on purpose says so with `keepPage(page)`. Null between tests.
+ */
+let testContexts = null;
+export const collectTestContexts = () => {
+  testContexts = new Set();
+};
+export async function closeTestContexts() {
+  const open = testContexts ?? new Set();
+  testContexts = null;
+  // close() of a context the test already closed (or whose browser disconnected) resolves at once.
+  await Promise.all([...open].map((c) => c.close().catch(() => {})));
+}
+/** Keeps a test's page (its context) open after the test, for a later test of the file. */
+export function keepPage(page) {
+  testContexts?.delete(page.context());
+  return page;
+}
+
+/** A browser context with the run's defaults (CONTEXT), closed after the test that opened it. */
+export async function newContext(browser, options = {}) {
+  const context = await browser.newContext({ ...CONTEXT, ...options });
+  testContexts?.add(context);
+  return context;
+}
+
 export async function newPage(browser, { width = 1280, height = 800, theme } = {}) {
-  const context = await browser.newContext({ ...CONTEXT, viewport: { width, height }, colorScheme: theme ?? 'light' });
+  const context = await newContext(browser, { viewport: { width, height }, colorScheme: theme ?? 'light' });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));

@@ -25,10 +25,20 @@ export default async function setup({ provide }) {
   // while the stack starts.
   const starting = launchServer();
   starting.catch(() => {}); // awaited below: no unhandled rejection while the stack starts
-  const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10', NODE_OFFLINE_AFTER_SECONDS: '18' };
+  // Logs: nobody reads the quiet stack's output but for the tail printed when wrangler dies, so the
+  // Worker writes warnings and errors only (LOG_LEVEL=warn: no `info` line for each 4xx or slow
+  // request), and wrangler (`--log-level warn`) skips its line per request, which its entry worker
+  // sent to wrangler's Node process as one more local HTTP request each.
+  const vars = { ...steam.vars, WEBHOOKS_ALLOW_PRIVATE: 'true', PASSWORD_SCRYPT_LOG_N: '10', NODE_OFFLINE_AFTER_SECONDS: '18', LOG_LEVEL: 'warn' };
+  const wranglerArgs = ['--log-level', 'warn'];
   // The development overseer's recorders encode ffmpeg's test picture for the whole run (a fifth of
   // the phase's CPU at 640x360:15, measured): the specs need real, playable media, not a large picture.
-  const overseerArgs = ['--video', '320x180:10'];
+  // And each source records one session (`--sessions 1`: a new subscription still records within
+  // seconds), then sleeps like an offline one: the demo's three seeded sources and every source a
+  // spec added kept recording (a new ffmpeg and ffprobe every 10 s segment, heartbeats every 3 s
+  // through the Worker) to the end of the run, a fifth of the phase's CPU though no spec looks at
+  // a second session.
+  const overseerArgs = ['--video', '320x180:10', '--sessions', '1'];
   // A failed start (the stack's, or Chromium's launch) stops what did start: vitest runs no teardown
   // for a setup that threw, and a `wrangler dev` with its overseer and ffmpeg left behind keeps
   // loading the machine after the run.
@@ -37,7 +47,7 @@ export default async function setup({ provide }) {
     await steam.stop().catch(() => {});
     rmSync(persistTo, { recursive: true, force: true });
   };
-  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars, overseerArgs }).catch(async (e) => {
+  const stack = await startStack({ port: await freePort(), persistTo, quiet: true, adminPassword: ADMIN_PASSWORD, vars, overseerArgs, wranglerArgs }).catch(async (e) => {
     await (await starting.catch(() => null))?.close();
     await cleanUp();
     throw e;
@@ -47,6 +57,9 @@ export default async function setup({ provide }) {
     await cleanUp(stack);
     throw e;
   });
+  // Without it every spec file's `launch()` started a Chromium of its own (and this one idled):
+  // ~20 browser starts a run, each with its GPU, network and storage processes.
+  provide('browserWs', chromium.wsEndpoint());
   return async () => {
     await chromium.close();
     await stack.stop();
