@@ -2474,6 +2474,8 @@ export type components = {
             children: {
                 estimated_minutes: number;
                 file_count: number;
+                /** @description Seconds recorded below but not stored yet: finished segments awaiting upload, and the segment in progress from its start to the last heartbeat; absent when none */
+                in_progress_seconds?: number;
                 name: string;
                 /** @description Seconds the recorder reported for the segments below (SEGMENT FINISH durations); absent when none did */
                 recorded_seconds?: number;
@@ -3076,6 +3078,8 @@ export type components = {
             total: number;
         };
         ServiceInfo: {
+            /** @description false: an optional service that is not configured (not a fault); omitted when configured */
+            configured?: boolean;
             connected: boolean;
             error?: string;
             metrics?: {
