@@ -190,6 +190,11 @@ describe('cluster nodes table', () => {
       expect(fit.doc).toBeLessThanOrEqual(width);
       await shot(page, `console-org-picker-${width}-${theme}`);
       if (width === 360 && theme === 'dark') await expectAccessible(page, 'org picker at 360 px, dark');
+      // The organizations list shows the name on a button: it wraps instead of widening the page
+      // (a full run's phone sweep once found #/console/orgs 364 px wide with this org in it).
+      await go(page, stack.url, 'console/orgs');
+      await page.locator('#main .events .nm', { hasText: long.name }).waitFor();
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), `organizations ${width} ${theme}`).toBeLessThanOrEqual(width);
       expectNoSeriousErrors(page);
       await page.context().close();
     }
