@@ -55,6 +55,9 @@ async function startingOrg(orgs, probe) {
  * `onChange(org, answer)`: `answer` is the probe's answer for that org when the picker just asked
  * for it (the nodes page shows it instead of asking again), else undefined.
  * `probe: null` skips asking the API (pages for plain members, who cannot list nodes).
+ * A closed <select> cannot wrap, so a face (`.org-face`, app.css) over it shows the chosen name,
+ * wrapping, with the slug secondary; the select fills the same grid cell, grows with the face and
+ * stays what is clicked, focused and read. Forced colours keep the plain select.
  */
 export function orgPicker(ctx, onChange, { label = 'Organization', orgs = ctx.adminOrgs, probe = NODES_PROBE } = {}) {
   const sel = h('select', { name: 'org' }, orgs.map((o) => h('option', { value: String(o.id) }, `${o.name} (${o.slug})`)));

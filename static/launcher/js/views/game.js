@@ -191,6 +191,7 @@ export function gameView(app, tile) {
     // moves away from it, the focus follows the facts: on play as soon as play is possible, so the
     // first A press plays instead of checking again.
     const parked = document.activeElement === check && !moved;
+    if (app.overlay) return; // a menu opened meanwhile keeps the focus
     if (document.activeElement === document.body || !document.activeElement || !el.contains(document.activeElement) || parked) focusFirst([el], play.disabled ? '#check-again' : '#play');
     else if (document.activeElement === play && play.disabled) focusFirst([el], '#check-again');
   }

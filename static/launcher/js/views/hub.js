@@ -305,7 +305,8 @@ export function hubView(app) {
     clear(content).append(...tab.parts.map((p) => p.el));
     if (!keepFocusOnTabs) focusFirst([content]) ?? focusEl(tabs.querySelector('.is-current'));
     await tab.load();
-    if (my !== seq) return;
+    // A menu or settings opened while the rows loaded keeps the focus (its close restores it).
+    if (my !== seq || app.overlay) return;
     const active = document.activeElement;
     if (keepFocusOnTabs) focusEl(tabs.querySelector('.is-current'));
     else if (!active || active === document.body || !el.contains(active) || active.closest('.tabs')) {
